@@ -1,0 +1,107 @@
+"""The SDK's websocket: authenticate, then parse → call one service → reply; forward the agent's events.
+
+Frames and close codes are described in docs/wire-protocol.md.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from ..domain import protocol
+from ..services import agents, origins, rpc, tokens
+from ..services.errors import ServiceError
+from ..services.events import agent_group
+
+log = logging.getLogger(__name__)
+MAX_FRAME = 64 * 1024
+CLOSE_EXPIRED, CLOSE_REFUSED = 4001, 4003
+
+
+def authenticate(query: dict, origin: str) -> tuple[int, str]:
+    """The agent a connection's token (or resume token) names, if the page's origin may use it."""
+    first = {k: v[0] for k, v in query.items() if v}
+    if first.get("resume"):
+        claims = tokens.read(first["resume"], tokens.RESUME_SALT)
+    elif first.get("token"):
+        claims = tokens.read(first["token"])
+    else:
+        raise ServiceError("no token given")
+    agent = tokens.agent_for(claims, first.get("sdkAppId"), first.get("userId"))
+    if not origins.allowed(origin, agent.tenant):
+        raise ServiceError(f"origin {origin} is not allowed for SdkAppId {agent.tenant.sdk_app_id}")
+    return agent.pk, tokens.issue_resume(agent)
+
+
+class SdkConsumer(AsyncWebsocketConsumer):
+    agent_id: int | None = None
+
+    async def connect(self):
+        headers = dict(self.scope.get("headers", []))
+        origin = headers.get(b"origin", b"").decode("latin-1")
+        if not await database_sync_to_async(origins.allowed)(origin):
+            await self.close()  # before accept: the handshake is refused with HTTP 403
+            return
+        await self.accept()
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        try:
+            agent_id, resume_token = await database_sync_to_async(authenticate)(query, origin)
+        except tokens.TokenExpired:
+            await self.send_frame({"type": "tokenExpired"})
+            await self.close(CLOSE_EXPIRED)
+            return
+        except ServiceError as refused:
+            await self.send_frame({"type": "refused", "errorMsg": str(refused)})
+            await self.close(CLOSE_REFUSED)
+            return
+        self.agent_id = agent_id
+        await self.channel_layer.group_add(agent_group(agent_id), self.channel_name)
+        agent, offers = await database_sync_to_async(agents.connect)(agent_id, self.channel_name)
+        await self.send_frame({"type": "welcome", "resumeToken": resume_token, "agent": agent, "sessions": offers})
+
+    async def disconnect(self, code):
+        if self.agent_id is not None:
+            await self.channel_layer.group_discard(agent_group(self.agent_id), self.channel_name)
+            await database_sync_to_async(agents.disconnect)(self.agent_id, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if self.agent_id is None:
+            return
+        request_id = None
+        try:
+            if text_data is None or len(text_data) > MAX_FRAME:
+                raise protocol.ProtocolError(f"a request must be a JSON text frame of at most {MAX_FRAME} bytes")
+            try:
+                frame = json.loads(text_data)
+            except ValueError:
+                raise protocol.ProtocolError("the request is not valid JSON") from None
+            if isinstance(frame, dict) and isinstance(frame.get("id"), (int, str)) \
+                    and not isinstance(frame.get("id"), bool):
+                request_id = frame["id"]
+            method, params = protocol.validate_request(frame)
+            data = await database_sync_to_async(rpc.call)(method.name, self.agent_id, params)
+        except (protocol.ProtocolError, ServiceError) as error:
+            await self.reply(request_id, errorMsg=str(error))
+            return
+        except Exception:
+            log.exception("SDK request failed")
+            await self.reply(request_id, errorMsg="internal error: the request was not carried out")
+            return
+        await self.reply(request_id, data=data)
+
+    async def reply(self, request_id, data=None, errorMsg=None):
+        frame = {"type": "reply", "id": request_id, "status": "error" if errorMsg else "success"}
+        if errorMsg:
+            frame["errorMsg"] = errorMsg
+        elif data is not None:
+            frame["data"] = data
+        await self.send_frame(frame)
+
+    async def agent_frame(self, message):
+        await self.send_frame(message["frame"])
+
+    async def send_frame(self, frame: dict):
+        await self.send(text_data=json.dumps(frame, separators=(",", ":"), ensure_ascii=False))

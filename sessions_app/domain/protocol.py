@@ -1,0 +1,197 @@
+"""The SDK protocol, defined once: every RPC method with its parameter schema, every event with its fields.
+
+The consumer dispatches by looking a method up here, the JS SDK builds its RPC methods from `sdk_manifest()`
+(injected into the served script), and a test checks both against `shared/spec`. Names stay as the spec
+spells them (`sessionId`, `hungUp`); services receive Python names (see `Param.python_name`).
+Pure Python: no Django, no I/O.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+MAX_TEXT = 1024
+
+
+class ProtocolError(ValueError):
+    """A request that does not fit the protocol; its message becomes the reply's `errorMsg`."""
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    kind: str = "string"  # string | boolean | string[]
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    pattern: str = ""
+    max_length: int = MAX_TEXT
+
+    @property
+    def python_name(self) -> str:
+        return re.sub(r"(?<!^)(?=[A-Z])", "_", self.name).lower()
+
+    def clean(self, value):
+        if self.kind == "boolean":
+            if not isinstance(value, bool):
+                raise ProtocolError(f"{self.name} must be a boolean")
+            return value
+        if self.kind == "string[]":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ProtocolError(f"{self.name} must be a list of strings")
+            if len(value) > 50 or any(len(v) > self.max_length for v in value):
+                raise ProtocolError(f"{self.name} is too long")
+            return value
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise ProtocolError(f"{self.name} must be a string")
+        value = str(value)
+        if self.required and not value.strip():
+            raise ProtocolError(f"{self.name} must not be empty")
+        if len(value) > self.max_length:
+            raise ProtocolError(f"{self.name} is longer than {self.max_length} characters")
+        if self.choices and value not in self.choices:
+            raise ProtocolError(f"{self.name} must be one of: {', '.join(self.choices)}")
+        if self.pattern and not re.fullmatch(self.pattern, value):
+            raise ProtocolError(f"{self.name} {value!r} is not valid")
+        return value
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    params: tuple[Param, ...] = ()
+    result: tuple[str, ...] = field(default=())
+
+    def clean(self, params) -> dict:
+        """Return the parameters under their Python names, or raise ProtocolError naming the problem."""
+        if params is None:
+            params = {}
+        if not isinstance(params, dict):
+            raise ProtocolError("params must be an object")
+        known = {p.name: p for p in self.params}
+        unknown = sorted(set(params) - set(known))
+        if unknown:
+            raise ProtocolError(f"unknown parameter {unknown[0]!r} for {self.name}")
+        cleaned = {}
+        for param in self.params:
+            value = params.get(param.name)
+            if value is None or value == "" and not param.required:
+                if param.required:
+                    raise ProtocolError(f"{param.name} is required")
+                continue
+            cleaned[param.python_name] = param.clean(value)
+        return cleaned
+
+
+SESSION_ID = Param("sessionId", required=True, max_length=64)
+TRANSFER_TARGETS = (Param("skillGroupId", max_length=64), Param("userId", max_length=128))
+AGENT_STATUSES = ("free", "rest", "arrange", "notReady", "stopNotReady")
+DTMF_PATTERN = r"[0-9*#A-D]{1,32}"
+PHONE_PATTERN = r"\+?[0-9*#]{3,32}"
+
+
+def _session_method(name: str, *extra: Param, result: tuple[str, ...] = ()) -> Method:
+    return Method(name, (SESSION_ID, *extra), result)
+
+
+METHODS: dict[str, Method] = {m.name: m for m in (
+    Method("Call.startOutboundCall", (
+        Param("phoneNumber", required=True, max_length=64),
+        Param("phoneDesc", max_length=128),
+        Param("uui", max_length=MAX_TEXT),
+        Param("skillGroupId", max_length=64),
+        Param("callerPhoneNumber", max_length=64),
+        Param("servingNumberGroupIds", kind="string[]", max_length=64),
+        Param("phoneEncodeType", choices=("number",)),
+    ), result=("sessionId", "calleePhoneNumber", "callerPhoneNumber", "calleeLocation", "serverType", "remark")),
+    _session_method("Call.accept"),
+    _session_method("Call.hungUp"),
+    _session_method("Call.deleteCall"),
+    _session_method("Call.muteMic"),
+    _session_method("Call.unmuteMic"),
+    _session_method("Call.isMicMuted", result=("muted",)),
+    Method("Call.startInternalCall", (
+        Param("calleeUserId", required=True, max_length=128),
+        Param("useMobile", kind="boolean"),
+    ), result=("sessionId",)),
+    _session_method("Call.transfer", *TRANSFER_TARGETS),
+    _session_method("Call.hold"),
+    _session_method("Call.unHold"),
+    _session_method("Call.sendDigits", Param("dtmfText", pattern=DTMF_PATTERN, max_length=32)),
+    _session_method("Chat.accept"),
+    _session_method("Chat.end"),
+    _session_method("Chat.transfer", *TRANSFER_TARGETS),
+    _session_method("Video.accept"),
+    _session_method("Video.end"),
+    _session_method("Video.muteMic"),
+    _session_method("Video.unmuteMic"),
+    _session_method("Video.muteVideo"),
+    _session_method("Video.unmuteVideo"),
+    _session_method("Video.transfer", *TRANSFER_TARGETS),
+    Method("Agent.online"),
+    Method("Agent.offline"),
+    Method("Agent.setStatus", (
+        Param("status", required=True, choices=AGENT_STATUSES),
+        Param("restReason", max_length=128),
+    )),
+    Method("Agent.getStatus", result=("status", "restReason", "statusSince")),
+)}
+
+# Methods the SDK answers in the browser alone (devices, its own UI); listed so the spec check sees all names.
+LOCAL_METHODS: tuple[str, ...] = (
+    "Devices.isBrowserSupported", "Devices.getMicrophones", "Devices.getSpeakers",
+    "UI.hide", "UI.show", "UI.showfloatButton", "UI.hidefloatButton", "UI.showWorkbench", "UI.hideWorkbench",
+)
+
+CALL_IN_FIELDS: dict[str, tuple[str, ...]] = {
+    "phone": ("calleePhoneNumber", "callerPhoneNumber", "callerLocation", "remark", "ivrPath",
+              "protectedCallee", "protectedCaller"),
+    "im": ("nickname", "avatar", "remark", "peerSource", "channelName", "clientData"),
+    "voip": ("callee", "calleeRemark", "userId", "nickname", "avatar", "remark", "peerSource", "ivrPath"),
+    "video": ("userId", "nickname", "avatar", "remark"),
+    "internal": ("peerUserId",),
+}
+SESSION_TYPES = tuple(CALL_IN_FIELDS)
+
+EVENTS: dict[str, tuple[str, ...]] = {
+    "ready": (),
+    "tokenExpired": (),
+    "callIn": ("sessionId", "type", "timeout"),  # plus CALL_IN_FIELDS[type]
+    "userAccessed": ("sessionId",),
+    "autoTransfer": ("sessionId",),
+    "sessionEnded": ("sessionId", "type", "duration", "closeBy"),
+    "sessionCompleted": ("sessionId",),
+    "callOuted": ("sessionId", "calleePhoneNumber", "callerPhoneNumber", "protectedCallee", "remark"),
+    "calloutAccepted": ("sessionId",),
+    "transfer": ("sessionId", "skillGroupId", "userId"),
+}
+# Events the SDK fires itself (from the handshake) rather than receiving from the server.
+LOCAL_EVENTS = ("ready", "tokenExpired")
+
+
+def validate_request(frame) -> tuple[Method, dict]:
+    """Check a decoded request frame; return its method and cleaned parameters."""
+    if not isinstance(frame, dict):
+        raise ProtocolError("a request must be a JSON object")
+    name = frame.get("method")
+    if not isinstance(name, str) or not name:
+        raise ProtocolError("method is required")
+    method = METHODS.get(name)
+    if method is None:
+        raise ProtocolError(f"unknown method {name[:64]!r}")
+    return method, method.clean(frame.get("params"))
+
+
+def event(name: str, **fields) -> dict:
+    """Build an event frame, checking its fields against EVENTS so no payload drifts from the spec."""
+    allowed = set(EVENTS[name])
+    if name == "callIn":
+        allowed |= set(CALL_IN_FIELDS[fields["type"]])
+    extra = set(fields) - allowed
+    if extra:
+        raise KeyError(f"{name} has no field {sorted(extra)[0]}")
+    return {"type": "event", "event": name, "data": fields}
+
+
+def sdk_manifest() -> dict:
+    """What the JS SDK needs to mirror this module: RPC method names and event names."""
+    return {"methods": sorted(METHODS), "events": sorted(EVENTS)}

@@ -1,0 +1,247 @@
+"""The database is the truth: tenants, agents, skill groups, sessions, who served them, CDRs and deadlines.
+
+Every timer of the product is a nullable deadline column here (`offer_deadline`, `queue_deadline`,
+`arrange_deadline`, `offline_deadline`, `CdrPush.next_attempt_at`), swept by `services.deadlines`, so a
+restart loses none and several processes can share the sweeping.
+"""
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+def new_api_key() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class Tenant(models.Model):
+    """A company using the contact center: its SdkAppId, API key, allowed origins and CDR webhook."""
+
+    name = models.CharField(max_length=100)
+    sdk_app_id = models.CharField("SdkAppId", max_length=32, unique=True)
+    api_key = models.CharField("API key", max_length=128, unique=True, default=new_api_key)
+    allowed_origins = models.TextField(
+        blank=True,
+        help_text="One origin per line, e.g. https://crm.example.com; a port of * allows any port "
+                  "(http://127.0.0.1:*).")
+    cdr_webhook_url = models.URLField("CDR webhook", blank=True)
+    cdr_secret = models.CharField("CDR signing secret", max_length=128, default=new_api_key,
+                                  help_text="Key of the HMAC-SHA256 signature sent with every CDR push.")
+
+    def __str__(self):
+        return f"{self.name} ({self.sdk_app_id})"
+
+    @property
+    def origin_patterns(self) -> list[str]:
+        return [line.strip().rstrip("/") for line in self.allowed_origins.splitlines() if line.strip()]
+
+
+class SkillGroup(models.Model):
+    KINDS = [("phone", "Phone"), ("im", "Web chat"), ("voip", "Web audio"), ("video", "Web video")]
+    STRATEGIES = [("longest_idle", "Longest idle"), ("round_robin", "Round robin"),
+                  ("fewest_served", "Fewest served today"), ("skill_priority", "Skill priority")]
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="skill_groups")
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=8, choices=KINDS)
+    routing_strategy = models.CharField(max_length=16, choices=STRATEGIES, default="longest_idle")
+    ring_timeout = models.PositiveIntegerField("ring timeout (s)", default=8,
+                                               help_text="0 rings until someone answers.")
+    wrap_up_seconds = models.PositiveIntegerField("wrap-up (s)", default=15)
+    max_queue_wait = models.PositiveIntegerField("maximum queue wait (s)", default=300)
+    caller_numbers = models.TextField(blank=True, help_text="Outbound caller numbers bound to this group, one per line.")
+
+    class Meta:
+        unique_together = [("tenant", "name")]
+
+    def __str__(self):
+        return f"{self.name} ({self.kind})"
+
+    @property
+    def caller_number_list(self) -> list[str]:
+        return [n.strip() for n in self.caller_numbers.splitlines() if n.strip()]
+
+
+class NumberGroup(models.Model):
+    """A set of outbound caller numbers an agent can name with `servingNumberGroupIds`."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="number_groups")
+    name = models.CharField(max_length=100)
+    numbers = models.TextField(help_text="One number per line.")
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def number_list(self) -> list[str]:
+        return [n.strip() for n in self.numbers.splitlines() if n.strip()]
+
+
+class Agent(models.Model):
+    STATUSES = [("offline", "Offline"), ("free", "Free"), ("rest", "Rest"), ("arrange", "After-call work"),
+                ("notReady", "Not ready")]
+
+    account = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent",
+                                   help_text="The Django user the agent logs in with.")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="agents")
+    user_id = models.CharField("userId", max_length=128, help_text="The agent's account as the SDK names it.")
+    nickname = models.CharField(max_length=100, blank=True)
+    staff_number = models.CharField(max_length=32, blank=True)
+    mobile = models.CharField(max_length=32, blank=True)
+    chat_capacity = models.PositiveIntegerField(default=5)
+    status = models.CharField(max_length=10, choices=STATUSES, default="offline")
+    status_since = models.DateTimeField(default=timezone.now)
+    rest_reason = models.CharField(max_length=128, blank=True)
+    available_since = models.DateTimeField(null=True, blank=True,
+                                           help_text="When the agent last became free to take a call.")
+    last_offered_at = models.DateTimeField(null=True, blank=True)
+    offline_deadline = models.DateTimeField(null=True, blank=True)
+    arrange_deadline = models.DateTimeField(null=True, blank=True)
+    skill_groups = models.ManyToManyField(SkillGroup, through="AgentSkill", related_name="agents")
+
+    class Meta:
+        unique_together = [("tenant", "user_id")]
+        indexes = [models.Index(fields=["offline_deadline"]), models.Index(fields=["arrange_deadline"])]
+
+    def __str__(self):
+        return self.nickname or self.user_id
+
+
+class AgentConnection(models.Model):
+    """One open SDK websocket of an agent; when the last one goes, the offline grace period starts."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="connections")
+    channel_name = models.CharField(max_length=200, unique=True)
+    opened_at = models.DateTimeField(default=timezone.now)
+
+
+class AgentSkill(models.Model):
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE)
+    skill_group = models.ForeignKey(SkillGroup, on_delete=models.CASCADE)
+    priority = models.PositiveSmallIntegerField(default=1, help_text="1 is offered first (skill priority routing).")
+
+    class Meta:
+        unique_together = [("agent", "skill_group")]
+
+
+def new_session_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Session(models.Model):
+    TYPES = [("phone", "Phone"), ("im", "Web chat"), ("voip", "Web audio"), ("video", "Web video"),
+             ("internal", "Internal")]
+    DIRECTIONS = [("in", "Inbound"), ("out", "Outbound")]
+    STATES = [("queued", "Queued"), ("ringing", "Ringing"), ("active", "Active"), ("ended", "Ended")]
+    CLOSE_BY = [("seat", "Agent"), ("client", "Customer"), ("admin", "System")]
+
+    id = models.CharField(primary_key=True, max_length=64, default=new_session_id, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="sessions")
+    type = models.CharField(max_length=8, choices=TYPES)
+    direction = models.CharField(max_length=3, choices=DIRECTIONS, default="in")
+    state = models.CharField(max_length=8, choices=STATES, default="queued")
+    skill_group = models.ForeignKey(SkillGroup, null=True, blank=True, on_delete=models.SET_NULL)
+    agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="sessions",
+                              help_text="The agent ringing or serving now.")
+    caller_agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                     help_text="The agent who placed an internal or outbound call.")
+    # callIn fields, by the spec's names.
+    caller_phone_number = models.CharField(max_length=64, blank=True)
+    callee_phone_number = models.CharField(max_length=64, blank=True)
+    caller_location = models.CharField(max_length=128, blank=True)
+    remark = models.CharField(max_length=1024, blank=True)
+    ivr_path = models.JSONField(default=list, blank=True)
+    protected_caller = models.CharField(max_length=64, blank=True)
+    protected_callee = models.CharField(max_length=64, blank=True)
+    nickname = models.CharField(max_length=128, blank=True)
+    avatar = models.CharField(max_length=1024, blank=True)
+    peer_source = models.CharField(max_length=128, blank=True)
+    channel_name = models.CharField(max_length=128, blank=True)
+    client_data = models.CharField(max_length=1024, blank=True)
+    callee = models.CharField(max_length=128, blank=True)
+    callee_remark = models.CharField(max_length=128, blank=True)
+    customer_user_id = models.CharField("userId", max_length=128, blank=True)
+    uui = models.CharField(max_length=1024, blank=True)
+    transferred_by = models.CharField(max_length=128, blank=True, help_text="userId of a pending transfer's sender.")
+    # Timeline.
+    created_at = models.DateTimeField(default=timezone.now)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    ring_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_status = models.CharField(max_length=24, blank=True)
+    close_by = models.CharField(max_length=6, choices=CLOSE_BY, blank=True)
+    duration = models.FloatField(null=True, blank=True, help_text="Seconds from accept to end.")
+    # Deadlines, swept.
+    offer_deadline = models.DateTimeField(null=True, blank=True)
+    queue_deadline = models.DateTimeField(null=True, blank=True)
+    # Call controls kept for the media layer.
+    on_hold = models.BooleanField(default=False)
+    mic_muted = models.BooleanField(default=False)
+    video_muted = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["state", "skill_group", "queued_at"]),
+                   models.Index(fields=["offer_deadline"]), models.Index(fields=["queue_deadline"])]
+
+    def __str__(self):
+        return f"{self.type} {self.id[:8]}"
+
+    @property
+    def is_call(self) -> bool:
+        return self.type != "im"
+
+
+class ServeParticipant(models.Model):
+    """One agent offered or serving a session: the rows of the CDR's ServeParticipants."""
+
+    OUTCOMES = [("ringing", "Ringing"), ("accepted", "Accepted"), ("timeout", "Not answered in time"),
+                ("rejected", "Rejected"),
+                ("cancelled", "Offer withdrawn"), ("transferred", "Transferred away"), ("ended", "Ended")]
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="participants")
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="participations")
+    skill_group = models.ForeignKey(SkillGroup, null=True, blank=True, on_delete=models.SET_NULL)
+    sequence = models.PositiveIntegerField()
+    outcome = models.CharField(max_length=12, choices=OUTCOMES, default="ringing")
+    ring_at = models.DateTimeField(default=timezone.now)
+    accept_at = models.DateTimeField(null=True, blank=True)
+    end_at = models.DateTimeField(null=True, blank=True)
+    transfer_from = models.CharField(max_length=128, blank=True, help_text="userId who transferred it here.")
+    transfer_to = models.CharField(max_length=128, blank=True, help_text="userId or skill group it went to.")
+    completed_at = models.DateTimeField(null=True, blank=True, help_text="After-call work finished.")
+    hidden = models.BooleanField(default=False, help_text="Dropped from the agent's list by deleteCall.")
+
+    class Meta:
+        ordering = ["session", "sequence"]
+        unique_together = [("session", "sequence")]
+
+
+class SessionEvent(models.Model):
+    """The read-only timeline supervisors see in admin: what happened to a session, in order."""
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="timeline")
+    at = models.DateTimeField(default=timezone.now)
+    what = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+
+class Cdr(models.Model):
+    """A session's call detail record and its push to the tenant's webhook (at least once)."""
+
+    session = models.OneToOneField(Session, on_delete=models.CASCADE, related_name="cdr")
+    push_id = models.UUIDField(default=uuid.uuid4, unique=True)
+    payload = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, help_text="Empty once delivered or if no webhook.")
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["next_attempt_at"])]

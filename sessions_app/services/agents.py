@@ -1,0 +1,171 @@
+"""Agent presence and status: connect/disconnect with a grace period, online/offline, setStatus, getStatus."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ..domain import agent_state
+from ..models import Agent, AgentConnection, ServeParticipant, Session
+from . import routing
+from .errors import ServiceError
+from .events import publish
+
+
+def locked_agent(agent_id: int) -> Agent:
+    return Agent.objects.select_for_update().get(pk=agent_id)
+
+
+def on_call(agent: Agent) -> bool:
+    return routing.busy_call_sessions().filter(agent_ids_filter(agent)).exists()
+
+
+def agent_ids_filter(agent: Agent):
+    from django.db.models import Q
+
+    return Q(agent=agent) | Q(caller_agent=agent)
+
+
+def status_info(agent: Agent) -> dict:
+    return {
+        "status": agent_state.reported_status(agent.status, on_call(agent)),
+        "restReason": agent.rest_reason,
+        "statusSince": int(agent.status_since.timestamp()),
+    }
+
+
+def _change_status(agent: Agent, status: str, rest_reason: str = "") -> None:
+    """Store a status (agent row locked by the caller) and do what it implies."""
+    old = agent.status
+    now = timezone.now()
+    agent.status, agent.rest_reason = status, rest_reason
+    if old != status:
+        agent.status_since = now
+    agent.arrange_deadline = None if status != "arrange" else agent.arrange_deadline
+    if status == "free" and old != "free":
+        agent.available_since = now
+    agent.save()
+    if agent_state.ends_after_call_work(old, status):
+        complete_after_call_work(agent)
+    if status == "offline":
+        withdraw_offers(agent)
+    if status == "free":
+        routing.dispatch_for_agent(agent)
+
+
+def complete_after_call_work(agent: Agent, session_id: str | None = None) -> None:
+    """Finish after-call work on ended sessions the agent served: fires sessionCompleted for each."""
+    pending = ServeParticipant.objects.filter(agent=agent, completed_at__isnull=True, accept_at__isnull=False,
+                                              end_at__isnull=False)
+    if session_id:
+        pending = pending.filter(session_id=session_id)
+    now = timezone.now()
+    for participant in pending:
+        participant.completed_at = now
+        participant.save(update_fields=["completed_at"])
+        publish(agent.pk, "sessionCompleted", sessionId=participant.session_id)
+
+
+def withdraw_offers(agent: Agent) -> None:
+    """Offers ringing for an agent who left go back to their queue for the next agent."""
+    for session in Session.objects.select_for_update().filter(agent=agent, state="ringing").exclude(type="internal"):
+        routing.withdraw_offer(session, outcome="cancelled")
+    for session in Session.objects.select_for_update().filter(agent=agent, state="ringing", type="internal"):
+        from .sessions import end_session
+
+        end_session(session, close_by="admin", end_status="notAnswer")
+
+
+def connect(agent_id: int, channel_name: str) -> dict:
+    """A new SDK connection: cancels the offline grace, brings an offline agent online; answers the welcome."""
+    with transaction.atomic():
+        agent = locked_agent(agent_id)
+        AgentConnection.objects.get_or_create(agent=agent, channel_name=channel_name)
+        agent.offline_deadline = None
+        agent.save(update_fields=["offline_deadline"])
+        if agent.status == "offline":
+            _change_status(agent, "free")
+        ringing = [s for s in Session.objects.filter(agent=agent, state="ringing").select_related("caller_agent")]
+        from .payloads import call_in
+
+        offers = [call_in(s, routing.remaining_timeout(s)) for s in ringing]
+        return {"userId": agent.user_id, "nickname": agent.nickname, **status_info(agent)}, offers
+
+
+def disconnect(agent_id: int, channel_name: str) -> None:
+    with transaction.atomic():
+        agent = locked_agent(agent_id)
+        AgentConnection.objects.filter(channel_name=channel_name).delete()
+        if not agent.connections.exists() and agent.status != "offline":
+            agent.offline_deadline = timezone.now() + timedelta(seconds=settings.OFFLINE_GRACE)
+            agent.save(update_fields=["offline_deadline"])
+
+
+def go_offline(agent: Agent) -> None:
+    """Offline for good (grace expired or forced by a supervisor): offers withdrawn, sessions ended."""
+    from .sessions import end_session
+
+    for session in Session.objects.select_for_update().filter(agent=agent, state="active"):
+        end_session(session, close_by="admin", end_status="seatOffline")
+    agent.offline_deadline = None
+    _change_status(agent, "offline")
+
+
+def force_offline(agent_id: int) -> None:
+    with transaction.atomic():
+        go_offline(locked_agent(agent_id))
+
+
+def online(agent_id: int) -> None:
+    with transaction.atomic():
+        agent = locked_agent(agent_id)
+        if agent.status == "offline":
+            _change_status(agent, "free")
+
+
+def offline(agent_id: int) -> None:
+    with transaction.atomic():
+        agent = locked_agent(agent_id)
+        if agent.status != "offline":
+            _change_status(agent, "offline")
+
+
+def set_status(agent_id: int, status: str, rest_reason: str | None = None) -> None:
+    with transaction.atomic():
+        agent = locked_agent(agent_id)
+        try:
+            new_status, reason = agent_state.next_status(agent.status, status, rest_reason)
+        except agent_state.StatusChangeRefused as refused:
+            raise ServiceError(str(refused)) from None
+        _change_status(agent, new_status, reason)
+
+
+def get_status(agent_id: int) -> dict:
+    return status_info(Agent.objects.get(pk=agent_id))
+
+
+def start_after_call_work(agent: Agent, wrap_up_seconds: int) -> None:
+    """After a call: arrange for the wrap-up time (then free), or straight to completed when there is none."""
+    if agent.status == "arrange":
+        return  # already in after-call work; it completes when that ends
+    if agent.status != "free":
+        complete_after_call_work(agent)
+        return
+    if wrap_up_seconds <= 0:
+        complete_after_call_work(agent)
+        agent.available_since = timezone.now()
+        agent.save(update_fields=["available_since"])
+        routing.dispatch_for_agent(agent)
+        return
+    _change_status(agent, "arrange")
+    agent.arrange_deadline = timezone.now() + timedelta(seconds=wrap_up_seconds)
+    agent.save(update_fields=["arrange_deadline"])
+
+
+def end_after_call_work(agent_id: int) -> None:
+    """The wrap-up deadline passed: back to free."""
+    agent = locked_agent(agent_id)
+    if agent.status == "arrange":
+        _change_status(agent, "free")

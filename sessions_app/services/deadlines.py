@@ -1,0 +1,119 @@
+"""The sweeper: fires every stored deadline that is due, exactly once, from any process.
+
+Each due row is taken with `SELECT ... FOR UPDATE SKIP LOCKED` inside its own transaction and its deadline
+cleared there, so with several processes sweeping, each deadline fires in exactly one of them.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import httpx
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import Agent, Session
+from . import agents, cdr, routing
+from .sessions import end_session
+
+log = logging.getLogger(__name__)
+
+
+def _due(model, deadline: str, **filters):
+    now = timezone.now()
+    return list(model.objects.filter(**{f"{deadline}__lte": now}, **filters).values_list("pk", flat=True)[:200])
+
+
+def _locked_due(model, pk, deadline: str, **filters):
+    return (model.objects.select_for_update(skip_locked=True)
+            .filter(pk=pk, **{f"{deadline}__lte": timezone.now()}, **filters).first())
+
+
+def sweep_offers() -> int:
+    fired = 0
+    for pk in _due(Session, "offer_deadline", state="ringing"):
+        with transaction.atomic():
+            session = _locked_due(Session, pk, "offer_deadline", state="ringing")
+            if session is None:
+                continue
+            if session.type == "internal":
+                end_session(session, close_by="admin", end_status="notAnswer")
+            else:
+                routing.withdraw_offer(session, outcome="timeout")
+            fired += 1
+    return fired
+
+
+def sweep_queue_waits() -> int:
+    fired = 0
+    for pk in _due(Session, "queue_deadline", state="queued"):
+        with transaction.atomic():
+            session = _locked_due(Session, pk, "queue_deadline", state="queued")
+            if session is not None:
+                end_session(session, close_by="admin", end_status="waitingGiveUp")
+                fired += 1
+    return fired
+
+
+def sweep_wrap_ups() -> int:
+    fired = 0
+    for pk in _due(Agent, "arrange_deadline"):
+        with transaction.atomic():
+            agent = _locked_due(Agent, pk, "arrange_deadline")
+            if agent is not None:
+                agents.end_after_call_work(agent.pk)
+                fired += 1
+    return fired
+
+
+def sweep_offline_graces() -> int:
+    fired = 0
+    for pk in _due(Agent, "offline_deadline"):
+        with transaction.atomic():
+            agent = _locked_due(Agent, pk, "offline_deadline")
+            if agent is None:
+                continue
+            if agent.connections.exists():
+                agent.offline_deadline = None
+                agent.save(update_fields=["offline_deadline"])
+                continue
+            agents.go_offline(agent)
+            fired += 1
+    return fired
+
+
+def sweep_once() -> int:
+    """Fire everything due now; returns how many deadlines fired."""
+    return sweep_offers() + sweep_queue_waits() + sweep_wrap_ups() + sweep_offline_graces()
+
+
+async def push_due_cdrs(client: httpx.AsyncClient) -> int:
+    """Deliver every claimed push concurrently; returns how many were attempted."""
+    claimed = await database_sync_to_async(cdr.claim_due)()
+
+    async def push(cdr_id, url, push_id, body, signature):
+        error = await cdr.deliver(client, url, push_id, body, signature)
+        await database_sync_to_async(cdr.settle)(cdr_id, error)
+
+    await asyncio.gather(*(push(*item) for item in claimed))
+    return len(claimed)
+
+
+async def _repeat(step) -> None:
+    while True:
+        try:
+            await step()
+        except Exception:  # a bad row must not stop the sweeper; it is logged and retried next round
+            log.exception("sweep failed")
+        await asyncio.sleep(settings.SWEEP_INTERVAL)
+
+
+async def run_forever() -> None:
+    """The sweeping loops each web process runs on its event loop (started by `workbench.asgi`).
+
+    Deadlines and CDR pushes loop separately, so a slow webhook never delays a ring timeout.
+    """
+    async with httpx.AsyncClient() as client:
+        await asyncio.gather(_repeat(database_sync_to_async(sweep_once)), _repeat(lambda: push_due_cdrs(client)))

@@ -1,0 +1,26 @@
+"""Deliver events to agents after the transaction that caused them commits.
+
+Every connection of an agent joins the channel-layer group `agent_group(agent_id)`; services call `publish`
+inside their transaction and the frame leaves only on commit, so nobody hears of a change that rolled back.
+"""
+from __future__ import annotations
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from ..domain import protocol
+
+
+def agent_group(agent_id: int) -> str:
+    return f"agent.{agent_id}"
+
+
+def publish(agent_id: int, name: str, **fields) -> None:
+    frame = protocol.event(name, **fields)
+    transaction.on_commit(lambda: send_frame(agent_id, frame))
+
+
+def send_frame(agent_id: int, frame: dict) -> None:
+    layer = get_channel_layer()
+    async_to_sync(layer.group_send)(agent_group(agent_id), {"type": "agent.frame", "frame": frame})

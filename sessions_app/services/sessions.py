@@ -1,0 +1,376 @@
+"""Session operations of the SDK and the server API, each one transaction with row locks.
+
+The SDK namespaces map onto session types: Call → phone, voip, internal; Chat → im; Video → video. A
+method called on a session of another type is refused with the namespace to use.
+"""
+from __future__ import annotations
+
+import re
+
+from django.db import transaction
+from django.utils import timezone
+
+from ..domain import protocol
+from ..models import Agent, ServeParticipant, Session, SkillGroup, Tenant
+from . import agents, cdr, routing
+from .errors import ServiceError
+from .events import publish
+from .payloads import duration, session_columns
+
+NAMESPACE_TYPES = {"Call": ("phone", "voip", "internal"), "Chat": ("im",), "Video": ("video",)}
+TYPE_NAMESPACE = {t: ns for ns, types in NAMESPACE_TYPES.items() for t in types}
+
+
+def _agent(agent_id: int) -> Agent:
+    return agents.locked_agent(agent_id)
+
+
+def _session(agent: Agent, session_id: str, namespace: str | None, method: str) -> Session:
+    """The session, locked, after checking it exists in the agent's tenant, fits the namespace and is theirs."""
+    session = (Session.objects.select_for_update().select_related("skill_group", "agent", "caller_agent")
+               .filter(pk=session_id, tenant_id=agent.tenant_id).first())
+    if session is None:
+        raise ServiceError(f"no session {session_id!r}")
+    if namespace and session.type not in NAMESPACE_TYPES[namespace]:
+        raise ServiceError(f"session {session_id} is a {session.type} session: use "
+                           f"tccc.{TYPE_NAMESPACE[session.type]}.{method}")
+    involved = (session.agent_id == agent.pk or session.caller_agent_id == agent.pk
+                or session.participants.filter(agent=agent).exists())
+    if not involved:
+        raise ServiceError(f"session {session_id} is not yours")
+    return session
+
+
+def _active(session: Session, agent: Agent) -> Session:
+    if session.state == "ended":
+        raise ServiceError(f"session {session.id} has ended")
+    if session.state != "active" or agent.pk not in (session.agent_id, session.caller_agent_id):
+        raise ServiceError(f"session {session.id} is not in progress with you")
+    return session
+
+
+def accept(agent_id: int, session_id: str, namespace: str) -> None:
+    with transaction.atomic():
+        agent = _agent(agent_id)
+        session = _session(agent, session_id, namespace, "accept")
+        if session.state == "ended":
+            raise ServiceError(f"session {session_id} has ended")
+        if session.state == "active" and session.agent_id == agent.pk:
+            raise ServiceError(f"session {session_id} is already accepted")
+        if session.state != "ringing" or session.agent_id != agent.pk:
+            raise ServiceError(f"session {session_id} is not ringing for you")
+        now = timezone.now()
+        # Conditional update: of two accepts racing for one offer, exactly one sees state still ringing.
+        won = Session.objects.filter(pk=session.pk, state="ringing", agent=agent).update(
+            state="active", accepted_at=session.accepted_at or now, offer_deadline=None, queue_deadline=None,
+            transferred_by="")
+        if not won:
+            raise ServiceError(f"session {session_id} is not ringing for you")
+        session.participants.filter(agent=agent, outcome="ringing").update(outcome="accepted", accept_at=now)
+        routing.log(session, f"accepted by {agent.user_id}")
+        publish(agent.pk, "userAccessed", sessionId=session.id)
+        if session.caller_agent_id and session.type == "internal":
+            publish(session.caller_agent_id, "userAccessed", sessionId=session.id)
+
+
+def hang_up(agent_id: int, session_id: str, namespace: str) -> None:
+    """End a session in progress, cancel one's own outgoing internal call, or reject an offer."""
+    with transaction.atomic():
+        agent = _agent(agent_id)
+        session = _session(agent, session_id, namespace, "hungUp" if namespace == "Call" else "end")
+        if session.state == "ended":
+            raise ServiceError(f"session {session_id} has already ended")
+        if session.state == "ringing" and session.agent_id == agent.pk:
+            reject(session)
+            return
+        if session.state == "ringing" and session.caller_agent_id == agent.pk:
+            end_session(session, close_by="seat", end_status="callerCancel")
+            return
+        _active(session, agent)
+        end_session(session, close_by="seat")
+
+
+def reject(session: Session) -> None:
+    if session.type == "internal":
+        end_session(session, close_by="seat", end_status="userReject")
+    else:
+        routing.withdraw_offer(session, outcome="rejected")
+
+
+def end_session(session: Session, close_by: str, end_status: str | None = None) -> None:
+    """End a session (row locked by the caller): tell the agents, start after-call work, write the CDR."""
+    now = timezone.now()
+    serving = session.agent if session.state == "active" else None
+    ringing = session.agent if session.state == "ringing" else None
+    if end_status is None:
+        end_status = "ok" if session.accepted_at else ("ringingGiveUp" if ringing else "waitingGiveUp")
+    session.state, session.ended_at = "ended", now
+    session.close_by, session.end_status = close_by, end_status
+    session.duration = duration(session)
+    session.offer_deadline = session.queue_deadline = None
+    session.save()
+    session.participants.filter(end_at__isnull=True, outcome="ringing").update(outcome="cancelled", end_at=now)
+    session.participants.filter(end_at__isnull=True).update(outcome="ended", end_at=now)
+    routing.log(session, f"ended by {dict(Session.CLOSE_BY)[close_by].lower()}: {end_status}")
+    for agent in {a for a in (session.agent, session.caller_agent) if a}:
+        publish(agent.pk, "sessionEnded", sessionId=session.id, type=session.type, duration=session.duration,
+                closeBy=close_by)
+    wrap_up = session.skill_group.wrap_up_seconds if session.skill_group else 0
+    for agent in {a for a in (serving, session.caller_agent if session.accepted_at else None) if a}:
+        agent = agents.locked_agent(agent.pk)
+        if session.is_call:
+            agents.start_after_call_work(agent, wrap_up if agent == serving else 0)
+        else:
+            agents.complete_after_call_work(agent, session.id)
+            routing.dispatch_for_agent(agent)
+    if ringing:
+        routing.dispatch_for_agent(ringing)
+    if session.caller_agent and not session.accepted_at:
+        routing.dispatch_for_agent(session.caller_agent)
+    cdr.record(session)
+
+
+def delete_call(agent_id: int, session_id: str) -> None:
+    with transaction.atomic():
+        agent = _agent(agent_id)
+        session = _session(agent, session_id, None, "deleteCall")
+        if session.state != "ended":
+            raise ServiceError(f"session {session_id} is still in progress: end it first")
+        agents.complete_after_call_work(agent, session.id)
+        session.participants.filter(agent=agent).update(hidden=True)
+
+
+def set_mic(agent_id: int, session_id: str, namespace: str, muted: bool) -> None:
+    _set_flag(agent_id, session_id, namespace, "mic_muted", muted, "muteMic" if muted else "unmuteMic",
+              "microphone is already muted", "microphone is not muted")
+
+
+def set_video(agent_id: int, session_id: str, muted: bool) -> None:
+    _set_flag(agent_id, session_id, "Video", "video_muted", muted, "muteVideo" if muted else "unmuteVideo",
+              "camera is already off", "camera is already on")
+
+
+def set_hold(agent_id: int, session_id: str, held: bool) -> None:
+    _set_flag(agent_id, session_id, "Call", "on_hold", held, "hold" if held else "unHold",
+              "call is already on hold", "call is not on hold")
+
+
+def _set_flag(agent_id, session_id, namespace, column, value, method, already_on, already_off) -> None:
+    with transaction.atomic():
+        agent = _agent(agent_id)
+        session = _active(_session(agent, session_id, namespace, method), agent)
+        if getattr(session, column) == value:
+            raise ServiceError(f"the {already_on if value else already_off}")
+        setattr(session, column, value)
+        session.save(update_fields=[column])
+        routing.log(session, f"{agent.user_id}: {method}")
+
+
+def is_mic_muted(agent_id: int, session_id: str) -> dict:
+    with transaction.atomic():
+        agent = _agent(agent_id)
+        session = _session(agent, session_id, "Call", "isMicMuted")
+        return {"muted": session.mic_muted}
+
+
+def send_digits(agent_id: int, session_id: str, dtmf_text: str | None) -> None:
+    if not dtmf_text:
+        raise ServiceError("dtmfText is required")
+    with transaction.atomic():
+        agent = _agent(agent_id)
+        session = _active(_session(agent, session_id, "Call", "sendDigits"), agent)
+        if session.type != "phone":
+            raise ServiceError(f"sendDigits works on phone sessions; session {session_id} is {session.type}")
+        routing.log(session, f"{agent.user_id}: sent digits {dtmf_text}")
+
+
+def transfer(agent_id: int, session_id: str, namespace: str, skill_group_id: str | None = None,
+             user_id: str | None = None) -> None:
+    if bool(skill_group_id) == bool(user_id):
+        raise ServiceError("transfer needs exactly one of skillGroupId or userId")
+    with transaction.atomic():
+        agent = _agent(agent_id)
+        session = _active(_session(agent, session_id, namespace, "transfer"), agent)
+        if session.type == "internal" or session.agent_id != agent.pk:
+            raise ServiceError("only a customer session you are serving can be transferred")
+        target_agent, target_group = _transfer_target(agent, session, skill_group_id, user_id)
+        now = timezone.now()
+        session.participants.filter(agent=agent, end_at__isnull=True).update(
+            outcome="transferred", end_at=now, transfer_to=user_id or f"skillGroup:{target_group.pk}")
+        session.transferred_by = agent.user_id
+        session.mic_muted = session.on_hold = session.video_muted = False
+        publish(agent.pk, "transfer", sessionId=session.id, skillGroupId=skill_group_id or "", userId=user_id or "")
+        routing.log(session, f"{agent.user_id} transferred it to {user_id or target_group.name}")
+        if target_agent:
+            session.state = "queued"
+            routing.offer(session, target_agent, timeout=session.skill_group.ring_timeout if session.skill_group else 8)
+        else:
+            routing.enqueue(session, target_group)
+        wrap_up = session.skill_group.wrap_up_seconds if session.is_call and session.skill_group else 0
+        if session.is_call:
+            agents.start_after_call_work(agent, wrap_up)
+        else:
+            agents.complete_after_call_work(agent, session.id)
+
+
+def _transfer_target(agent, session, skill_group_id, user_id):
+    if user_id:
+        target = Agent.objects.select_for_update().filter(tenant_id=agent.tenant_id, user_id=user_id).first()
+        if target is None:
+            raise ServiceError(f"no agent {user_id!r}")
+        if target.pk == agent.pk:
+            raise ServiceError("a session cannot be transferred to yourself")
+        if target.status != "free" or not routing.eligible_for(session, target):
+            raise ServiceError(f"agent {user_id} cannot take it now (status {target.status})")
+        return target, None
+    group = _skill_group(agent.tenant_id, skill_group_id)
+    from ..models import Agent as AgentModel
+
+    if not AgentModel.objects.filter(agentskill__skill_group=group).exclude(status="offline").exists():
+        raise ServiceError(f"nobody in skill group {group.name} is online")
+    return None, group
+
+
+def _skill_group(tenant_id: int, skill_group_id) -> SkillGroup:
+    group = None
+    if re.fullmatch(r"\d{1,18}", str(skill_group_id)):
+        group = SkillGroup.objects.filter(tenant_id=tenant_id, pk=int(skill_group_id)).first()
+    if group is None:
+        raise ServiceError(f"no skill group {skill_group_id!r}")
+    return group
+
+
+def start_internal_call(agent_id: int, callee_user_id: str, use_mobile: bool = False) -> dict:
+    if use_mobile:
+        raise ServiceError("useMobile rings the agent's mobile through the SIP trunk, and no trunk is configured")
+    with transaction.atomic():
+        agent = _agent(agent_id)
+        if agent.status == "offline":
+            raise ServiceError("the agent is offline: call tccc.Agent.online() first")
+        if agents.on_call(agent):
+            raise ServiceError("you are already on a call")
+        callee = Agent.objects.select_for_update().filter(tenant_id=agent.tenant_id, user_id=callee_user_id).first()
+        if callee is None:
+            raise ServiceError(f"no agent {callee_user_id!r}")
+        if callee.pk == agent.pk:
+            raise ServiceError("an agent cannot call themself")
+        session = Session(tenant_id=agent.tenant_id, type="internal", caller_agent=agent)
+        if callee.status != "free" or not routing.eligible_for(session, callee):
+            raise ServiceError(f"agent {callee_user_id} cannot take a call now (status {callee.status})")
+        session.queued_at = timezone.now()
+        session.save()
+        routing.log(session, f"internal call from {agent.user_id} to {callee.user_id}")
+        routing.offer(session, callee, timeout=routing.INTERNAL_RING_TIMEOUT)
+        return {"sessionId": session.id}
+
+
+def start_outbound_call(agent_id: int, phone_number: str, phone_desc: str = "", uui: str = "",
+                        skill_group_id: str | None = None, caller_phone_number: str | None = None,
+                        serving_number_group_ids: list[str] | None = None, phone_encode_type: str | None = None) -> dict:
+    """Create the outbound session. Dialing is the phone channel's; without a trunk it ends as unconnected."""
+    if not re.fullmatch(protocol.PHONE_PATTERN, phone_number.replace(" ", "").replace("-", "")):
+        raise ServiceError(f"phoneNumber {phone_number!r} is not a phone number")
+    with transaction.atomic():
+        agent = _agent(agent_id)
+        if agent.status == "offline":
+            raise ServiceError("the agent is offline: call tccc.Agent.online() first")
+        if agents.on_call(agent):
+            raise ServiceError("you are already on a call")
+        caller = _caller_number(agent.tenant, caller_phone_number, skill_group_id, serving_number_group_ids)
+        group = _skill_group(agent.tenant_id, skill_group_id) if skill_group_id else None
+        session = Session.objects.create(
+            tenant_id=agent.tenant_id, type="phone", direction="out", state="ringing", caller_agent=agent,
+            skill_group=group, callee_phone_number=phone_number, caller_phone_number=caller, remark=phone_desc,
+            uui=uui, ring_at=timezone.now())
+        routing.log(session, f"{agent.user_id} dials {phone_number} from {caller}")
+        routing.log(session, "not dialed: no SIP trunk is configured")
+        end_session(session, close_by="admin", end_status="unconnected")
+        return {"sessionId": session.id, "calleePhoneNumber": phone_number, "callerPhoneNumber": caller,
+                "calleeLocation": "", "serverType": "", "remark": phone_desc}
+
+
+def _caller_number(tenant: Tenant, caller_phone_number, skill_group_id, serving_number_group_ids) -> str:
+    """callerPhoneNumber if it is one of ours, else the skill group's bound numbers, else the number groups'."""
+    own = {n for g in tenant.skill_groups.all() for n in g.caller_number_list}
+    own |= {n for g in tenant.number_groups.all() for n in g.number_list}
+    if caller_phone_number:
+        if caller_phone_number not in own:
+            raise ServiceError(f"callerPhoneNumber {caller_phone_number} is not one of this center's numbers")
+        return caller_phone_number
+    if skill_group_id:
+        numbers = _skill_group(tenant.pk, skill_group_id).caller_number_list
+        if not numbers:
+            raise ServiceError(f"skill group {skill_group_id} has no outbound numbers bound")
+        return numbers[0]
+    if serving_number_group_ids:
+        ids = [int(i) for i in serving_number_group_ids if re.fullmatch(r"\d{1,18}", i)]
+        groups = list(tenant.number_groups.filter(pk__in=ids))
+        if len(groups) != len(serving_number_group_ids):
+            raise ServiceError(f"no number group among {serving_number_group_ids}")
+        numbers = [n for g in groups for n in g.number_list]
+        if numbers:
+            return numbers[0]
+    raise ServiceError("no caller number: give callerPhoneNumber, skillGroupId or servingNumberGroupIds")
+
+
+# Server API (integrations bringing their own channels).
+
+API_TYPES = ("phone", "im", "voip", "video")
+
+
+def create_inbound(tenant: Tenant, session_type, skill_group_id, fields: dict, uui: str = "") -> str:
+    if session_type not in API_TYPES:
+        raise ServiceError(f"type must be one of: {', '.join(API_TYPES)}")
+    allowed = set(protocol.CALL_IN_FIELDS[session_type])
+    unknown = sorted(set(fields) - allowed)
+    if unknown:
+        raise ServiceError(f"{unknown[0]} is not a callIn field of a {session_type} session")
+    for name, value in fields.items():
+        if name == "ivrPath":
+            if not isinstance(value, list) or not all(
+                    isinstance(v, dict) and set(v) == {"key", "label"} and all(isinstance(x, str) for x in v.values())
+                    for v in value):
+                raise ServiceError("ivrPath must be a list of {key, label} strings")
+        elif not isinstance(value, str) or len(value) > 1024:
+            raise ServiceError(f"{name} must be a string of at most 1024 characters")
+    if not isinstance(uui, str) or len(uui) > 1024:
+        raise ServiceError("uui must be a string of at most 1024 characters")
+    with transaction.atomic():
+        group = _skill_group(tenant.pk, skill_group_id)
+        if group.kind != session_type:
+            raise ServiceError(f"skill group {group.pk} takes {group.kind} sessions, not {session_type}")
+        session = Session.objects.create(tenant=tenant, type=session_type, uui=uui, **session_columns(fields))
+        routing.log(session, f"created through the API ({session_type})")
+        routing.enqueue(session, group)
+        return session.id
+
+
+def end_by_customer(tenant: Tenant, session_id: str) -> None:
+    with transaction.atomic():
+        session = Session.objects.select_for_update().select_related("agent", "caller_agent", "skill_group").filter(
+            pk=session_id, tenant=tenant).first()
+        if session is None:
+            raise ServiceError(f"no session {session_id!r}")
+        if session.state == "ended":
+            raise ServiceError(f"session {session_id} has already ended")
+        end_session(session, close_by="client")
+
+
+def describe(tenant: Tenant, session_id: str) -> dict:
+    session = Session.objects.filter(pk=session_id, tenant=tenant).select_related("agent", "skill_group").first()
+    if session is None:
+        raise ServiceError(f"no session {session_id!r}")
+    return {
+        "sessionId": session.id, "type": session.type, "direction": session.direction, "state": session.state,
+        "skillGroupId": str(session.skill_group_id or ""), "userId": session.agent.user_id if session.agent else "",
+        "endStatus": session.end_status, "closeBy": session.close_by, "duration": session.duration,
+        "queuedAt": _ts(session.queued_at), "ringAt": _ts(session.ring_at), "acceptedAt": _ts(session.accepted_at),
+        "endedAt": _ts(session.ended_at), "uui": session.uui,
+        "participants": [{"userId": p.agent.user_id, "sequence": p.sequence, "outcome": p.outcome,
+                          "transferFrom": p.transfer_from, "transferTo": p.transfer_to}
+                         for p in ServeParticipant.objects.filter(session=session).select_related("agent")],
+    }
+
+
+def _ts(moment):
+    return moment.timestamp() if moment else None

@@ -1,0 +1,69 @@
+"""SDK login tokens (like Tencent's CreateSDKLoginToken) and the resume tokens that carry reconnects.
+
+Both are Django-signed JSON bound to one tenant and one agent with an explicit expiry, so an expired token
+can be told apart from a forged one (tokenExpired versus refused).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core import signing
+
+from ..models import Agent, Tenant
+from .errors import ServiceError
+
+LOGIN_SALT = "tccc.sdk-login"
+RESUME_SALT = "tccc.sdk-resume"
+
+
+class TokenExpired(ServiceError):
+    pass
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    sdk_app_id: str
+    user_id: str
+
+
+def issue(agent: Agent, ttl: int | None = None, salt: str = LOGIN_SALT) -> tuple[str, int]:
+    expires = int(time.time()) + (settings.SDK_TOKEN_TTL if ttl is None else ttl)
+    token = signing.dumps({"a": agent.tenant.sdk_app_id, "u": agent.user_id, "e": expires}, salt=salt, compress=True)
+    return token, expires
+
+
+def issue_resume(agent: Agent) -> str:
+    return issue(agent, settings.SDK_RESUME_TTL, RESUME_SALT)[0]
+
+
+def read(token: str, salt: str = LOGIN_SALT) -> TokenClaims:
+    try:
+        claims = signing.loads(token, salt=salt)
+    except signing.BadSignature:
+        raise ServiceError("the token is not valid") from None
+    if not isinstance(claims, dict) or not {"a", "u", "e"} <= set(claims):
+        raise ServiceError("the token is not valid")
+    if claims["e"] < time.time():
+        raise TokenExpired("the token has expired")
+    return TokenClaims(claims["a"], claims["u"])
+
+
+def agent_for(claims: TokenClaims, sdk_app_id: str | None = None, user_id: str | None = None) -> Agent:
+    """The agent a token names, checked against the SdkAppId and userId the page gave, if it gave them."""
+    if sdk_app_id and sdk_app_id != claims.sdk_app_id or user_id and user_id != claims.user_id:
+        raise ServiceError("the token was issued for another SdkAppId or userId")
+    agent = Agent.objects.select_related("tenant").filter(
+        tenant__sdk_app_id=claims.sdk_app_id, user_id=claims.user_id).first()
+    if agent is None:
+        raise ServiceError("the token's agent does not exist")
+    return agent
+
+
+def login_token_response(tenant: Tenant, user_id: str, sdk_url: str) -> dict:
+    agent = Agent.objects.select_related("tenant").filter(tenant=tenant, user_id=user_id).first()
+    if agent is None:
+        raise ServiceError(f"no agent {user_id!r} in SdkAppId {tenant.sdk_app_id}")
+    token, expires = issue(agent)
+    return {"Token": token, "ExpiredTime": expires, "SdkURL": sdk_url}

@@ -1,0 +1,33 @@
+"""The whole server: HTTP (Django), the SDK websocket, and the deadline sweeper on the same event loop.
+
+`daphne workbench.asgi:application` is the complete product (DESIGN.md contract 7). The sweeper starts when
+Twisted's reactor runs (under daphne), or on the first request under any other ASGI server or in tests.
+"""
+import os
+import sys
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "workbench.settings")
+
+from django.core.asgi import get_asgi_application  # noqa: E402
+
+django_asgi = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.urls import path  # noqa: E402
+
+from sessions_app.consumers.sdk import SdkConsumer  # noqa: E402
+from workbench.sweeper import ensure_sweeper, start_with_reactor  # noqa: E402
+
+router = ProtocolTypeRouter({
+    "http": django_asgi,
+    "websocket": URLRouter([path("ws/sdk/", SdkConsumer.as_asgi())]),
+})
+
+
+async def application(scope, receive, send):
+    ensure_sweeper()
+    return await router(scope, receive, send)
+
+
+if "twisted.internet.reactor" in sys.modules and os.environ.get("TCCC_SWEEPER", "1") == "1":
+    start_with_reactor()

@@ -1,0 +1,19 @@
+"""Starts the deadline sweeper once per process on the server's event loop (see services.deadlines)."""
+import asyncio
+import os
+
+_task = None
+
+
+def ensure_sweeper() -> None:
+    global _task
+    if _task is None and os.environ.get("TCCC_SWEEPER", "1") == "1":
+        from sessions_app.services.deadlines import run_forever
+
+        _task = asyncio.get_running_loop().create_task(run_forever())
+
+
+def start_with_reactor() -> None:
+    from twisted.internet import reactor
+
+    reactor.callWhenRunning(lambda: asyncio.get_event_loop().call_soon(ensure_sweeper))

@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.urls import path
+from django.views.generic import TemplateView
+
+from sessions_app.views import api, sdk
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("sdk/tccc.js", sdk.sdk_js, name="sdk-js"),
+    path("api/sdk-login-token", api.sdk_login_token, name="sdk-login-token"),
+    path("api/sessions", api.create_session, name="session-create"),
+    path("api/sessions/<str:session_id>", api.read_session, name="session-read"),
+    path("api/sessions/<str:session_id>/end", api.end_session, name="session-end"),
+    path("api/openapi.yaml", TemplateView.as_view(template_name="openapi.yaml", content_type="application/yaml"),
+         name="openapi"),
+    path("", TemplateView.as_view(template_name="home.html"), name="home"),
+]
