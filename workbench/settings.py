@@ -4,6 +4,7 @@ DATABASE_URL (e.g. postgres://user:pass@host/db) and REDIS_URL (redis://host:por
 engines that several processes share; nothing else changes.
 """
 import os
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -61,7 +62,8 @@ else:
         # IMMEDIATE takes the write lock at BEGIN, so two writers queue instead of failing mid-transaction.
         "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE",
                     "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"},
-        "TEST": {"NAME": os.environ.get("SQLITE_TEST_PATH") or None},
+        # A file, not shared-cache memory: threads in tests then wait on locks as processes do in production.
+        "TEST": {"NAME": os.path.join(tempfile.gettempdir(), f"tccc-test-{os.getpid()}.sqlite3")},
     }}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

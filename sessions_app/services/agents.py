@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from ..domain import agent_state
@@ -18,19 +19,11 @@ def locked_agent(agent_id: int) -> Agent:
     return Agent.objects.select_for_update().get(pk=agent_id)
 
 
-def on_call(agent: Agent) -> bool:
-    return routing.busy_call_sessions().filter(agent_ids_filter(agent)).exists()
-
-
-def agent_ids_filter(agent: Agent):
-    from django.db.models import Q
-
-    return Q(agent=agent) | Q(caller_agent=agent)
-
-
 def status_info(agent: Agent) -> dict:
+    """getStatus: busy while talking or dialing, not while a call merely rings for the agent."""
+    talking = routing.busy_call_sessions().filter(Q(agent=agent, state="active") | Q(caller_agent=agent)).exists()
     return {
-        "status": agent_state.reported_status(agent.status, on_call(agent)),
+        "status": agent_state.reported_status(agent.status, talking),
         "restReason": agent.rest_reason,
         "statusSince": int(agent.status_since.timestamp()),
     }

@@ -24,6 +24,11 @@ def busy_call_sessions():
     return Session.objects.filter(state__in=("ringing", "active")).exclude(type="im")
 
 
+def has_call(agent: Agent) -> bool:
+    """A call ringing for, placed by or in progress with the agent: one call at a time."""
+    return busy_call_sessions().filter(Q(agent=agent) | Q(caller_agent=agent)).exists()
+
+
 def log(session: Session, what: str) -> None:
     SessionEvent.objects.create(session=session, what=what[:200])
 
@@ -57,7 +62,7 @@ def eligible_agents(session: Session, skill_group: SkillGroup):
         busy = busy_call_sessions()
         return agents.exclude(pk__in=busy.values("agent")).exclude(
             pk__in=busy.filter(caller_agent__isnull=False).values("caller_agent"))
-    chats = Count("sessions", filter=Q(sessions__type="im", sessions__state__in=("ringing", "active")))
+    chats = Count("sessions", distinct=True, filter=Q(sessions__type="im", sessions__state__in=("ringing", "active")))
     return agents.annotate(open_chats=chats).filter(open_chats__lt=F("chat_capacity"))
 
 
@@ -66,7 +71,7 @@ def eligible_for(session: Session, agent: Agent) -> bool:
     if agent.status != "free":
         return False
     if session.is_call:
-        return not busy_call_sessions().filter(Q(agent=agent) | Q(caller_agent=agent)).exists()
+        return not has_call(agent)
     open_chats = Session.objects.filter(agent=agent, type="im", state__in=("ringing", "active")).count()
     return open_chats < agent.chat_capacity
 
@@ -74,7 +79,7 @@ def eligible_for(session: Session, agent: Agent) -> bool:
 def candidates(session: Session, skill_group: SkillGroup) -> list[policy.Candidate]:
     start_of_day = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     rows = (eligible_agents(session, skill_group)
-            .annotate(served_today=Count("participations", filter=Q(participations__accept_at__gte=start_of_day)))
+            .annotate(served_today=Count("participations", distinct=True, filter=Q(participations__accept_at__gte=start_of_day)))
             .values("pk", "available_since", "last_offered_at", "served_today"))
     priorities = dict(AgentSkill.objects.filter(skill_group=skill_group).values_list("agent_id", "priority"))
     return [policy.Candidate(r["pk"], r["available_since"], r["last_offered_at"], r["served_today"],
@@ -82,7 +87,7 @@ def candidates(session: Session, skill_group: SkillGroup) -> list[policy.Candida
 
 
 def tried_agents(session: Session) -> dict[int, object]:
-    rows = session.participants.filter(outcome__in=("timeout", "rejected", "cancelled")).values_list("agent_id", "ring_at")
+    rows = session.participants.filter(outcome__in=("timeout", "rejected", "cancelled", "transferred")).values_list("agent_id", "ring_at")
     return dict(rows)
 
 

@@ -201,16 +201,16 @@ def transfer(agent_id: int, session_id: str, namespace: str, skill_group_id: str
         session.mic_muted = session.on_hold = session.video_muted = False
         publish(agent.pk, "transfer", sessionId=session.id, skillGroupId=skill_group_id or "", userId=user_id or "")
         routing.log(session, f"{agent.user_id} transferred it to {user_id or target_group.name}")
+        session.state, session.agent = "queued", None
+        session.save()
+        if session.is_call:
+            agents.start_after_call_work(agent, session.skill_group.wrap_up_seconds if session.skill_group else 0)
+        else:
+            agents.complete_after_call_work(agent, session.id)
         if target_agent:
-            session.state = "queued"
             routing.offer(session, target_agent, timeout=session.skill_group.ring_timeout if session.skill_group else 8)
         else:
             routing.enqueue(session, target_group)
-        wrap_up = session.skill_group.wrap_up_seconds if session.is_call and session.skill_group else 0
-        if session.is_call:
-            agents.start_after_call_work(agent, wrap_up)
-        else:
-            agents.complete_after_call_work(agent, session.id)
 
 
 def _transfer_target(agent, session, skill_group_id, user_id):
@@ -247,7 +247,7 @@ def start_internal_call(agent_id: int, callee_user_id: str, use_mobile: bool = F
         agent = _agent(agent_id)
         if agent.status == "offline":
             raise ServiceError("the agent is offline: call tccc.Agent.online() first")
-        if agents.on_call(agent):
+        if routing.has_call(agent):
             raise ServiceError("you are already on a call")
         callee = Agent.objects.select_for_update().filter(tenant_id=agent.tenant_id, user_id=callee_user_id).first()
         if callee is None:
@@ -274,9 +274,9 @@ def start_outbound_call(agent_id: int, phone_number: str, phone_desc: str = "", 
         agent = _agent(agent_id)
         if agent.status == "offline":
             raise ServiceError("the agent is offline: call tccc.Agent.online() first")
-        if agents.on_call(agent):
+        if routing.has_call(agent):
             raise ServiceError("you are already on a call")
-        caller = _caller_number(agent.tenant, caller_phone_number, skill_group_id, serving_number_group_ids)
+        caller = _caller_number(agent, caller_phone_number, skill_group_id, serving_number_group_ids)
         group = _skill_group(agent.tenant_id, skill_group_id) if skill_group_id else None
         session = Session.objects.create(
             tenant_id=agent.tenant_id, type="phone", direction="out", state="ringing", caller_agent=agent,
@@ -289,8 +289,10 @@ def start_outbound_call(agent_id: int, phone_number: str, phone_desc: str = "", 
                 "calleeLocation": "", "serverType": "", "remark": phone_desc}
 
 
-def _caller_number(tenant: Tenant, caller_phone_number, skill_group_id, serving_number_group_ids) -> str:
-    """callerPhoneNumber if it is one of ours, else the skill group's bound numbers, else the number groups'."""
+def _caller_number(agent: Agent, caller_phone_number, skill_group_id, serving_number_group_ids) -> str:
+    """callerPhoneNumber if it is one of ours, else the skill group's bound numbers, else the number groups',
+    else the numbers of the agent's phone skill groups and then of every number group."""
+    tenant = agent.tenant
     own = {n for g in tenant.skill_groups.all() for n in g.caller_number_list}
     own |= {n for g in tenant.number_groups.all() for n in g.number_list}
     if caller_phone_number:
@@ -305,12 +307,15 @@ def _caller_number(tenant: Tenant, caller_phone_number, skill_group_id, serving_
     if serving_number_group_ids:
         ids = [int(i) for i in serving_number_group_ids if re.fullmatch(r"\d{1,18}", i)]
         groups = list(tenant.number_groups.filter(pk__in=ids))
-        if len(groups) != len(serving_number_group_ids):
+        if len(groups) != len(set(serving_number_group_ids)):
             raise ServiceError(f"no number group among {serving_number_group_ids}")
         numbers = [n for g in groups for n in g.number_list]
-        if numbers:
-            return numbers[0]
-    raise ServiceError("no caller number: give callerPhoneNumber, skillGroupId or servingNumberGroupIds")
+    else:
+        numbers = [n for g in agent.skill_groups.filter(kind="phone") for n in g.caller_number_list]
+        numbers += [n for g in tenant.number_groups.all() for n in g.number_list]
+    if not numbers:
+        raise ServiceError("no caller number: none given, and no skill group or number group has one")
+    return numbers[0]
 
 
 # Server API (integrations bringing their own channels).

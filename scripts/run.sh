@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Run the product on this machine: venv, install, migrate, demo data, then daphne on 127.0.0.1:$PORT.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup-venv.sh requirements.txt
+export PORT=${PORT:-8000}
+.venv/bin/python manage.py migrate --noinput -v0
+demo=$(.venv/bin/python manage.py seed_demo | tail -n 1)
+cat <<MSG
+
+  Contact center on http://127.0.0.1:$PORT/
+  Supervisors: http://127.0.0.1:$PORT/admin/   user admin, password ${DEMO_PASSWORD:-demo-password}
+  Demo tenant: $demo
+  SDK login token for an agent: .venv/bin/python manage.py sdk_token agent1@demo
+
+MSG
+exec .venv/bin/daphne -b 127.0.0.1 -p "$PORT" workbench.asgi:application

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Run the whole test suite: Debian packages the tests drive (chromium), venv, then pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+packages=(chromium fonts-dejavu-core)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+bash scripts/setup-venv.sh requirements-test.txt
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,142 @@
+"""Shared fixtures: the demo tenant, and SDK clients over a real Channels websocket (no browser)."""
+import asyncio
+import json
+import os
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.core.management import call_command
+
+os.environ.setdefault("TCCC_SWEEPER", "0")  # tests fire deadlines themselves with sweep_once()
+
+ORIGIN = "http://127.0.0.1:5173"
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def demo(transactional_db):
+    from io import StringIO
+
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    return json.loads(out.getvalue().strip().splitlines()[-1])
+
+
+@pytest.fixture(autouse=True)
+async def fresh_channel_layer():
+    yield
+    await get_channel_layer().flush()
+
+
+def login_token(user_id: str, ttl: int | None = None) -> str:
+    from sessions_app.models import Agent
+    from sessions_app.services import tokens
+
+    return tokens.issue(Agent.objects.select_related("tenant").get(user_id=user_id), ttl)[0]
+
+
+class SdkClient:
+    """One SDK connection as the browser makes it: sends requests, collects replies and events."""
+
+    def __init__(self, communicator: WebsocketCommunicator):
+        self.communicator = communicator
+        self.events: list[dict] = []
+        self.next_id = 0
+        self.welcome: dict | None = None
+
+    @classmethod
+    async def connect(cls, user_id: str, origin: str = ORIGIN, token: str | None = None, query: str | None = None):
+        from workbench.asgi import application
+
+        if query is None:
+            token = token or await database_sync_to_async(login_token)(user_id)
+            query = f"token={token}&sdkAppId=1400000001&userId={user_id}"
+        communicator = WebsocketCommunicator(application, f"/ws/sdk/?{query}", headers=[(b"origin", origin.encode())])
+        connected, _ = await communicator.connect()
+        client = cls(communicator)
+        if connected:
+            client.welcome = await client.frame()
+        return client
+
+    async def frame(self, timeout: float = 3) -> dict:
+        """The next frame the server sent. A timeout here leaves the connection open (unlike receive_from)."""
+        if self.communicator.future.done():
+            self.communicator.future.result()
+        message = await asyncio.wait_for(self.communicator.output_queue.get(), timeout)
+        if message["type"] == "websocket.close":
+            raise ConnectionError(f"the server closed the connection ({message.get('code')})")
+        return json.loads(message["text"])
+
+    async def call(self, method: str, **params) -> dict:
+        self.next_id += 1
+        await self.communicator.send_to(text_data=json.dumps({"id": self.next_id, "method": method, "params": params}))
+        return await self.reply(self.next_id)
+
+    async def reply(self, request_id, timeout: float = 3) -> dict:
+        while True:
+            frame = await self.frame(timeout)
+            if frame.get("type") == "reply" and frame.get("id") == request_id:
+                return frame
+            self.events.append(frame)
+
+    async def event(self, name: str, timeout: float = 3) -> dict:
+        """The next event of that name (earlier frames of other names are kept for later)."""
+        for frame in self.events:
+            if frame.get("event") == name:
+                self.events.remove(frame)
+                return frame["data"]
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            frame = await self.frame(max(0.01, deadline - asyncio.get_running_loop().time()))
+            if frame.get("event") == name:
+                return frame["data"]
+            self.events.append(frame)
+
+    async def no_event(self, name: str, wait: float = 0.2) -> bool:
+        try:
+            await self.event(name, timeout=wait)
+        except asyncio.TimeoutError:
+            return True
+        return False
+
+    async def close(self):
+        await self.communicator.disconnect()
+
+
+@pytest.fixture
+async def sdk(demo):
+    """Factory of connected SDK clients; all are closed at the end of the test."""
+    clients = []
+
+    async def connect(user_id="agent1@demo", **kwargs):
+        client = await SdkClient.connect(user_id, **kwargs)
+        clients.append(client)
+        return client
+
+    yield connect
+    for client in clients:
+        await client.close()
+
+
+async def api_session(demo, session_type="phone", **fields) -> str:
+    """Create an inbound session through the service the HTTP API uses."""
+    from sessions_app.models import Tenant
+    from sessions_app.services import sessions
+
+    def create():
+        tenant = Tenant.objects.get(sdk_app_id=demo["SdkAppId"])
+        return sessions.create_inbound(tenant, session_type, str(demo["skillGroups"][session_type]), fields)
+
+    return await database_sync_to_async(create)()
+
+
+async def sweep():
+    from sessions_app.services.deadlines import sweep_once
+
+    return await database_sync_to_async(sweep_once)()

@@ -1,0 +1,91 @@
+"""A real server for browser tests and benchmarks: daphne in a subprocess on a free port, its own SQLite file.
+
+It runs exactly what the README's run command runs (migrate, seed_demo, daphne), so what passes here is
+what a user gets. Stopped with the context manager; killed if it outlives its owner.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    def __init__(self, env: dict | None = None, workdir: str | None = None):
+        self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="tccc-live-")
+        self.workdir = Path(workdir or self._tmp.name)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "SQLITE_PATH": str(self.workdir / "db.sqlite3"), "TCCC_SWEEPER": "1",
+                    "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.env.pop("DJANGO_SETTINGS_MODULE", None)
+        self.process: subprocess.Popen | None = None
+        self.demo: dict = {}
+
+    def manage(self, *args: str) -> str:
+        return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=True,
+                              capture_output=True, text=True).stdout
+
+    def start(self) -> "LiveServer":
+        self.manage("migrate", "--noinput", "-v0")
+        self.demo = json.loads(self.manage("seed_demo").strip().splitlines()[-1])
+        self.log = open(self.workdir / "daphne.log", "w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "workbench.asgi:application"],
+            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"daphne exited: {(self.workdir / 'daphne.log').read_text()[-2000:]}")
+            try:
+                urllib.request.urlopen(self.url + "/", timeout=1).read()
+                return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("daphne did not start within 30 s")
+
+    def token(self, user_id: str) -> dict:
+        request = urllib.request.Request(
+            self.url + "/api/sdk-login-token", method="POST",
+            data=json.dumps({"SdkAppId": self.demo["SdkAppId"], "SeatUserId": user_id}).encode(),
+            headers={"Authorization": f"Bearer {self.demo['apiKey']}", "Content-Type": "application/json"})
+        return json.loads(urllib.request.urlopen(request, timeout=5).read())
+
+    def api(self, method: str, path: str, body: dict | None = None) -> dict:
+        request = urllib.request.Request(
+            self.url + path, method=method, data=json.dumps(body).encode() if body is not None else None,
+            headers={"Authorization": f"Bearer {self.demo['apiKey']}", "Content-Type": "application/json"})
+        return json.loads(urllib.request.urlopen(request, timeout=5).read())
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if getattr(self, "log", None):
+            self.log.close()
+        if self._tmp:
+            self._tmp.cleanup()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()

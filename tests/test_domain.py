@@ -1,0 +1,102 @@
+"""The pure domain: routing order, agent status rules, protocol validation. No database, milliseconds."""
+from datetime import datetime, timedelta
+
+import pytest
+
+from sessions_app.domain import agent_state, protocol
+from sessions_app.domain.routing import Candidate, rank
+
+T0 = datetime(2026, 1, 1, 9, 0)
+
+
+def candidate(agent_id, idle_minutes=0, offered_minutes=0, served=0, priority=1):
+    return Candidate(agent_id, T0 - timedelta(minutes=idle_minutes), T0 - timedelta(minutes=offered_minutes),
+                     served, priority)
+
+
+def test_longest_idle_offers_the_agent_free_the_longest_first():
+    assert rank("longest_idle", [candidate(1, 5), candidate(2, 30), candidate(3, 10)]) == [2, 3, 1]
+
+
+def test_round_robin_offers_the_agent_offered_least_recently_first():
+    assert rank("round_robin", [candidate(1, offered_minutes=1), candidate(2, offered_minutes=9),
+                                candidate(3, offered_minutes=4)]) == [2, 3, 1]
+
+
+def test_fewest_served_today_offers_the_least_busy_agent_first():
+    assert rank("fewest_served", [candidate(1, served=4), candidate(2, served=0), candidate(3, served=2)]) == [2, 3, 1]
+
+
+def test_skill_priority_offers_priority_one_first_then_longest_idle():
+    ranked = rank("skill_priority", [candidate(1, 50, priority=2), candidate(2, 1, priority=1),
+                                     candidate(3, 20, priority=1)])
+    assert ranked == [3, 2, 1]
+
+
+def test_agents_who_let_the_session_ring_out_go_last():
+    tried = {2: T0}
+    assert rank("longest_idle", [candidate(1, 5), candidate(2, 30)], tried) == [1, 2]
+
+
+def test_never_offered_agent_has_no_idle_time_and_goes_first_in_longest_idle():
+    fresh = Candidate(9, None, None, 0, 1)
+    assert rank("longest_idle", [candidate(1, 60), fresh])[0] == 9
+
+
+def test_unknown_strategy_is_refused():
+    with pytest.raises(ValueError):
+        rank("random", [])
+
+
+@pytest.mark.parametrize("current,requested,expected", [
+    ("free", "rest", "rest"), ("rest", "free", "free"), ("notReady", "stopNotReady", "free"),
+    ("free", "notReady", "notReady"), ("arrange", "free", "free"), ("free", "arrange", "arrange"),
+])
+def test_allowed_status_changes(current, requested, expected):
+    assert agent_state.next_status(current, requested, None)[0] == expected
+
+
+@pytest.mark.parametrize("current,requested,reason,message", [
+    ("offline", "free", None, "offline"),
+    ("free", "stopNotReady", None, "stopNotReady ends notReady"),
+    ("free", "free", "lunch", "restReason goes only with status rest"),
+])
+def test_refused_status_changes(current, requested, reason, message):
+    with pytest.raises(agent_state.StatusChangeRefused, match=message):
+        agent_state.next_status(current, requested, reason)
+
+
+def test_rest_keeps_its_reason():
+    assert agent_state.next_status("free", "rest", "lunch") == ("rest", "lunch")
+
+
+def test_free_agent_on_a_call_is_reported_busy():
+    assert agent_state.reported_status("free", on_call=True) == "busy"
+    assert agent_state.reported_status("rest", on_call=True) == "rest"
+
+
+def test_request_validation_names_the_problem():
+    with pytest.raises(protocol.ProtocolError, match="sessionId is required"):
+        protocol.validate_request({"method": "Call.accept", "params": {}})
+    with pytest.raises(protocol.ProtocolError, match="unknown parameter 'foo'"):
+        protocol.validate_request({"method": "Call.accept", "params": {"sessionId": "x", "foo": 1}})
+    with pytest.raises(protocol.ProtocolError, match="unknown method"):
+        protocol.validate_request({"method": "Call.dance"})
+    with pytest.raises(protocol.ProtocolError, match="dtmfText"):
+        protocol.validate_request({"method": "Call.sendDigits", "params": {"sessionId": "x", "dtmfText": "12x"}})
+    with pytest.raises(protocol.ProtocolError, match="useMobile must be a boolean"):
+        protocol.validate_request({"method": "Call.startInternalCall", "params": {"calleeUserId": "a", "useMobile": 1}})
+
+
+def test_valid_request_gets_python_names():
+    method, params = protocol.validate_request(
+        {"method": "Call.transfer", "params": {"sessionId": "s1", "skillGroupId": "3"}})
+    assert method.name == "Call.transfer" and params == {"session_id": "s1", "skill_group_id": "3"}
+
+
+def test_event_payload_fields_are_checked_against_the_spec():
+    with pytest.raises(KeyError):
+        protocol.event("userAccessed", sessionId="s", extra=1)
+    frame = protocol.event("callIn", sessionId="s", type="internal", timeout=30, peerUserId="a")
+    assert frame == {"type": "event", "event": "callIn",
+                     "data": {"sessionId": "s", "type": "internal", "timeout": 30, "peerUserId": "a"}}

@@ -1,0 +1,97 @@
+"""Presence: the offline grace period, reconnecting with the resume token, and supervisors forcing offline."""
+from channels.db import database_sync_to_async
+
+from sessions_app.models import Agent, Session
+from sessions_app.services import agents
+
+from .conftest import SdkClient, api_session, sweep
+
+
+@database_sync_to_async
+def agent_row(user_id):
+    return Agent.objects.get(user_id=user_id)
+
+
+@database_sync_to_async
+def end_grace_now(user_id):
+    Agent.objects.filter(user_id=user_id).update(offline_deadline="2000-01-01T00:00:00Z")
+
+
+async def test_reconnect_within_grace_keeps_status_and_offers(sdk, demo):
+    agent = await sdk("agent1@demo")
+    await database_sync_to_async(lambda: Agent.objects.exclude(user_id="agent1@demo").update(status="offline"))()
+    await agent.call("Agent.setStatus", status="rest", restReason="coffee")
+    await agent.call("Agent.setStatus", status="free")
+    session_id = await api_session(demo, "phone", calleePhoneNumber="1")
+    await agent.event("callIn")
+    resume = agent.welcome["resumeToken"]
+    await agent.close()
+    assert (await agent_row("agent1@demo")).offline_deadline is not None
+    again = await sdk(query=f"resume={resume}")
+    assert again.welcome["agent"]["status"] == "free"
+    assert [offer["sessionId"] for offer in again.welcome["sessions"]] == [session_id]
+    assert (await agent_row("agent1@demo")).offline_deadline is None
+    assert (await again.call("Call.accept", sessionId=session_id))["status"] == "success"
+
+
+async def test_grace_period_over_takes_the_agent_offline_and_ends_their_calls(sdk, demo):
+    agent = await sdk("agent1@demo")
+    await database_sync_to_async(lambda: Agent.objects.exclude(user_id="agent1@demo").update(status="offline"))()
+    session_id = await api_session(demo, "phone", calleePhoneNumber="1")
+    await agent.event("callIn")
+    await agent.call("Call.accept", sessionId=session_id)
+    await agent.close()
+    await end_grace_now("agent1@demo")
+    assert await sweep() >= 1
+    assert (await agent_row("agent1@demo")).status == "offline"
+    session = await database_sync_to_async(Session.objects.get)(pk=session_id)
+    assert (session.state, session.end_status, session.close_by) == ("ended", "seatOffline", "admin")
+
+
+async def test_a_second_tab_keeps_the_agent_online_when_the_first_closes(sdk, demo):
+    first = await sdk("agent1@demo")
+    second = await sdk("agent1@demo")
+    await first.close()
+    assert (await agent_row("agent1@demo")).offline_deadline is None
+    assert (await second.call("Agent.getStatus"))["data"]["status"] == "free"
+
+
+async def test_events_reach_every_tab_of_the_agent(sdk, demo):
+    first = await sdk("agent1@demo")
+    second = await sdk("agent1@demo")
+    await database_sync_to_async(lambda: Agent.objects.exclude(user_id="agent1@demo").update(status="offline"))()
+    session_id = await api_session(demo, "im", nickname="v")
+    assert (await first.event("callIn"))["sessionId"] == session_id
+    assert (await second.event("callIn"))["sessionId"] == session_id
+
+
+async def test_offline_and_online_through_the_sdk(sdk, demo):
+    agent = await sdk("agent1@demo")
+    assert (await agent.call("Agent.offline"))["status"] == "success"
+    assert (await agent.call("Agent.getStatus"))["data"]["status"] == "offline"
+    reply = await agent.call("Agent.setStatus", status="free")
+    assert reply["status"] == "error" and "offline" in reply["errorMsg"]
+    assert (await agent.call("Agent.online"))["status"] == "success"
+    assert (await agent.call("Agent.getStatus"))["data"]["status"] == "free"
+
+
+async def test_going_offline_withdraws_a_ringing_offer_to_the_next_agent(sdk, demo):
+    first = await sdk("agent1@demo")
+    second = await sdk("agent2@demo")
+    await database_sync_to_async(lambda: Agent.objects.filter(user_id="agent3@demo").update(status="offline"))()
+    session_id = await api_session(demo, "phone", calleePhoneNumber="1")
+    holder = (await database_sync_to_async(lambda: Session.objects.get(pk=session_id).agent.user_id)())
+    ringing, other = (first, second) if holder == "agent1@demo" else (second, first)
+    await ringing.call("Agent.offline")
+    assert (await other.event("callIn"))["sessionId"] == session_id
+
+
+async def test_supervisor_force_offline(sdk, demo):
+    agent = await sdk("agent1@demo")
+    await database_sync_to_async(agents.force_offline)((await agent_row("agent1@demo")).pk)
+    assert (await agent.call("Agent.getStatus"))["data"]["status"] == "offline"
+
+
+async def test_expired_resume_token_is_refused(demo):
+    client = await SdkClient.connect("agent1@demo", query="resume=not-a-token")
+    assert client.welcome == {"type": "refused", "errorMsg": "the token is not valid"}
