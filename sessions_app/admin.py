@@ -11,6 +11,7 @@ import json
 from django.contrib import admin, messages
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 
 from .domain import agent_state
@@ -35,16 +36,6 @@ def humanize_seconds(seconds: float) -> str:
         return f"{hours} h {minutes} min"
     days, hours = divmod(hours, 24)
     return f"{days} d {hours} h"
-
-
-class CdrPayload:
-    """The CDR's JSON, pretty-printed, for the CDR page and the session page."""
-
-    readonly_fields = ["payload_json"]
-
-    @admin.display(description="payload")
-    def payload_json(self, cdr):
-        return format_html('<pre class="json">{}</pre>', json.dumps(cdr.payload, indent=2, ensure_ascii=False))
 
 
 @admin.register(Tenant)
@@ -88,8 +79,10 @@ class NumberGroupAdmin(admin.ModelAdmin):
 
 class AgentSkillInline(admin.TabularInline):
     model = AgentSkill
+    verbose_name, verbose_name_plural = "skill group", "skill groups"
     fields = ["skill_group", "priority"]
     extra = 1
+    classes = ["uncaptioned"]
 
 
 @admin.register(Agent)
@@ -151,7 +144,7 @@ class ReadOnlyInline:
 
     extra = 0
     can_delete = False
-    classes = ["record"]
+    classes = ["uncaptioned"]
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -160,17 +153,43 @@ class ReadOnlyInline:
         return False
 
 
+def to_the_second(column: str, description: str):
+    """A read-only column showing a moment with its seconds, which the default format leaves out."""
+    @admin.display(description=description)
+    def moment(self, row):
+        value = getattr(row, column)
+        return date_format(timezone.localtime(value), "Y-m-d H:i:s") if value else "-"
+    return moment
+
+
 class ServeParticipantInline(ReadOnlyInline, admin.TabularInline):
     model = ServeParticipant
     verbose_name_plural = "Agents offered or serving"
-    fields = ["sequence", "agent", "skill_group", "outcome", "ring_at", "accept_at", "end_at", "transfer_from",
-              "transfer_to", "completed_at"]
+    fields = ["sequence", "agent", "skill_group", "outcome", "rang", "accepted", "ended", "transfer_from",
+              "transfer_to", "completed"]
+    readonly_fields = ["rang", "accepted", "ended", "completed"]
+    rang = to_the_second("ring_at", "rang at")
+    accepted = to_the_second("accept_at", "accepted at")
+    ended = to_the_second("end_at", "ended at")
+    completed = to_the_second("completed_at", "after-call work done at")
 
 
 class SessionEventInline(ReadOnlyInline, admin.TabularInline):
     model = SessionEvent
     verbose_name_plural = "Timeline"
-    fields = ["at", "what"]
+    fields = ["moment", "what"]
+    readonly_fields = ["moment"]
+    moment = to_the_second("at", "at")
+
+
+class CdrPayload:
+    """The CDR's JSON, pretty-printed, for the CDR page and the session page."""
+
+    readonly_fields = ["payload_json"]
+
+    @admin.display(description="payload")
+    def payload_json(self, cdr):
+        return format_html('<pre class="json">{}</pre>', json.dumps(cdr.payload, indent=2, ensure_ascii=False))
 
 
 class CdrInline(CdrPayload, ReadOnlyInline, admin.StackedInline):
@@ -184,21 +203,28 @@ class SessionAdmin(admin.ModelAdmin):
     list_display = ["short_id", "type", "direction", "state", "skill_group", "agent", "caller", "queued_at",
                     "duration_display", "end_status", "close_by"]
     list_filter = ["type", "direction", "state", "end_status", "skill_group", "created_at"]
-    list_select_related = ["skill_group", "agent"]
+    list_select_related = ["skill_group", "agent", "caller_agent"]
     date_hierarchy = "created_at"
     search_fields = ["^id", "caller_phone_number", "callee_phone_number", "nickname", "uui"]
     inlines = [ServeParticipantInline, SessionEventInline, CdrInline]
     fieldsets = [
         (None, {"fields": ["id", "tenant", "type", "direction", "state", "skill_group", "agent", "caller_agent",
                            "end_status", "close_by", "duration"]}),
-        ("Customer", {"fields": ["caller_phone_number", "callee_phone_number", "caller_location", "nickname",
-                                 "customer_user_id", "peer_source", "channel_name", "client_data", "callee",
-                                 "callee_remark", "remark", "ivr_path", "protected_caller", "protected_callee",
-                                 "uui"]}),
         ("Times", {"fields": ["created_at", "queued_at", "ring_at", "accepted_at", "ended_at", "offer_deadline",
                               "queue_deadline"]}),
-        ("Call controls", {"fields": ["on_hold", "mic_muted", "video_muted", "transferred_by"]}),
+        ("Call controls", {"fields": ["on_hold", "mic_muted", "video_muted", "transferred_by"],
+                           "classes": ["collapse"]}),
     ]
+    customer_fields = ["caller_phone_number", "callee_phone_number", "caller_location", "nickname",
+                       "customer_user_id", "peer_source", "channel_name", "client_data", "callee", "callee_remark",
+                       "remark", "ivr_path", "protected_caller", "protected_callee", "uui"]
+
+    def get_fieldsets(self, request, obj=None):
+        """Only the customer's fields the session has: each channel fills a few of them."""
+        customer = [name for name in self.customer_fields if getattr(obj, name, None)]
+        if not customer:
+            return self.fieldsets
+        return [self.fieldsets[0], ("Customer", {"fields": customer}), *self.fieldsets[1:]]
 
     def has_add_permission(self, request):
         return False
@@ -215,7 +241,8 @@ class SessionAdmin(admin.ModelAdmin):
 
     @admin.display(description="caller")
     def caller(self, session):
-        return session.caller_phone_number or session.nickname or session.customer_user_id
+        calling_agent = session.caller_agent.user_id if session.caller_agent else ""
+        return session.caller_phone_number or session.nickname or session.customer_user_id or calling_agent
 
     @admin.display(description="duration", ordering="duration")
     def duration_display(self, session):
@@ -247,7 +274,6 @@ class CdrAdmin(CdrPayload, admin.ModelAdmin):
     list_filter = [DeliveryFilter]
     list_select_related = ["session"]
     search_fields = ["^session__id"]
-    date_hierarchy = "created_at"
     actions = ["retry_push"]
     fields = ["session", "push_id", "created_at", "delivered_at", "attempts", "next_attempt_at", "last_error",
               "payload_json"]

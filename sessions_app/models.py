@@ -125,6 +125,9 @@ class AgentSkill(models.Model):
     class Meta:
         unique_together = [("agent", "skill_group")]
 
+    def __str__(self):
+        return f"{self.agent} in {self.skill_group.name} (priority {self.priority})"
+
 
 def new_session_id() -> str:
     return uuid.uuid4().hex
@@ -219,6 +222,9 @@ class ServeParticipant(models.Model):
         ordering = ["session", "sequence"]
         unique_together = [("session", "sequence")]
 
+    def __str__(self):
+        return f"#{self.sequence} {self.agent}: {self.outcome}"
+
 
 class SessionEvent(models.Model):
     """The read-only timeline supervisors see in admin: what happened to a session, in order."""
@@ -229,6 +235,9 @@ class SessionEvent(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
+
+    def __str__(self):
+        return self.what
 
 
 class Cdr(models.Model):
@@ -244,4 +253,8 @@ class Cdr(models.Model):
     last_error = models.CharField(max_length=500, blank=True)
 
     class Meta:
+        verbose_name = "CDR"
         indexes = [models.Index(fields=["next_attempt_at"])]
+
+    def __str__(self):
+        return f"CDR of {self.session}"

@@ -74,10 +74,7 @@ class SdkConsumer(AsyncWebsocketConsumer):
         try:
             if text_data is None or len(text_data) > MAX_FRAME:
                 raise protocol.ProtocolError(f"a request must be a JSON text frame of at most {MAX_FRAME} bytes")
-            try:
-                frame = json.loads(text_data)
-            except ValueError:
-                raise protocol.ProtocolError("the request is not valid JSON") from None
+            frame = protocol.decode_json(text_data)
             if isinstance(frame, dict) and isinstance(frame.get("id"), (int, str)) \
                     and not isinstance(frame.get("id"), bool):
                 request_id = frame["id"]

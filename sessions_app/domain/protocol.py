@@ -7,6 +7,7 @@ Pure Python: no Django, no I/O.
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -166,6 +167,19 @@ EVENTS: dict[str, tuple[str, ...]] = {
 }
 # Events the SDK fires itself (from the handshake) rather than receiving from the server.
 LOCAL_EVENTS = ("ready", "tokenExpired")
+
+
+def decode_json(text: str | bytes):
+    """Parse JSON text, refusing what no UTF-8 database could store (lone UTF-16 surrogates like "\\ud800")."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        raise ProtocolError("the request is not valid JSON") from None
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ProtocolError("the request contains text that is not valid Unicode") from None
+    return value
 
 
 def validate_request(frame) -> tuple[Method, dict]:

@@ -1,13 +1,12 @@
 """The server-to-server HTTP API (Bearer API key): login tokens and sessions from other systems."""
 from __future__ import annotations
 
-import json
-
+from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
 
+from ..domain.protocol import ProtocolError, decode_json
 from ..models import Tenant
 from ..services import sessions, tokens
 from ..services.errors import ServiceError
@@ -27,21 +26,34 @@ def _tenant(request) -> Tenant | None:
 
 
 def _body(request) -> dict:
-    if len(request.body) > MAX_BODY:
+    try:
+        too_big = int(request.headers.get("Content-Length") or 0) > MAX_BODY or len(request.body) > MAX_BODY
+    except (ValueError, RequestDataTooBig):
+        too_big = True
+    if too_big:
         raise ServiceError(f"the body is larger than {MAX_BODY} bytes")
     try:
-        body = json.loads(request.body or b"{}")
-    except ValueError:
-        raise ServiceError("the body is not valid JSON") from None
+        body = decode_json(request.body or b"{}")
+    except ProtocolError as refused:
+        raise ServiceError(str(refused).replace("request", "body")) from None
     if not isinstance(body, dict):
         raise ServiceError("the body must be a JSON object")
     return body
 
 
-def api_view(handler):
-    """Authenticate by API key, parse the JSON body, map ServiceError to 400 (404 for unknown sessions)."""
+def api_view(method: str):
+    """Check the HTTP method, authenticate by API key, parse the JSON body, answer JSON: ServiceError → 400
+    (404 for unknown sessions)."""
+    return lambda handler: _api_view(handler, method)
+
+
+def _api_view(handler, method: str):
     @csrf_exempt
     def view(request, *args, **kwargs):
+        if request.method != method:
+            response = error(f"use {method}", 405)
+            response["Allow"] = method
+            return response
         tenant = _tenant(request)
         if tenant is None:
             return error("missing or unknown API key (Authorization: Bearer <apiKey>)", 401)
@@ -58,8 +70,7 @@ def sdk_url(request) -> str:
     return request.build_absolute_uri(reverse("sdk-js"))
 
 
-@require_POST
-@api_view
+@api_view("POST")
 def sdk_login_token(request, tenant, body):
     if str(body.get("SdkAppId", "")) != tenant.sdk_app_id:
         raise ServiceError("SdkAppId does not match the API key")
@@ -69,8 +80,7 @@ def sdk_login_token(request, tenant, body):
     return tokens.login_token_response(tenant, user_id, sdk_url(request))
 
 
-@require_POST
-@api_view
+@api_view("POST")
 def create_session(request, tenant, body):
     fields = {k: v for k, v in body.items() if k not in ("type", "skillGroupId", "uui")}
     session_id = sessions.create_inbound(tenant, body.get("type"), body.get("skillGroupId", ""), fields,
@@ -78,14 +88,12 @@ def create_session(request, tenant, body):
     return {"sessionId": session_id}
 
 
-@require_POST
-@api_view
+@api_view("POST")
 def end_session(request, tenant, body, session_id):
     sessions.end_by_customer(tenant, session_id)
     return {"sessionId": session_id, "state": "ended"}
 
 
-@require_GET
-@api_view
+@api_view("GET")
 def read_session(request, tenant, body, session_id):
     return sessions.describe(tenant, session_id)
