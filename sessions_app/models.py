@@ -109,11 +109,21 @@ class Agent(models.Model):
         return self.nickname or self.user_id
 
 
+class WebProcess(models.Model):
+    """A running server process, seen alive by its heartbeat; a process that stops beating (killed, or
+    stopped without running its disconnect handlers) has its agents' connections reaped by the others."""
+
+    id = models.CharField(primary_key=True, max_length=32)
+    started_at = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now, db_index=True)
+
+
 class AgentConnection(models.Model):
     """One open SDK websocket of an agent; when the last one goes, the offline grace period starts."""
 
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="connections")
     channel_name = models.CharField(max_length=200, unique=True)
+    process = models.ForeignKey(WebProcess, on_delete=models.CASCADE, related_name="connections")
     opened_at = models.DateTimeField(default=timezone.now)
 
 

@@ -95,3 +95,20 @@ async def test_supervisor_force_offline(sdk, demo):
 async def test_expired_resume_token_is_refused(demo):
     client = await SdkClient.connect("agent1@demo", query="resume=not-a-token")
     assert client.welcome == {"type": "refused", "errorMsg": "the token is not valid"}
+
+
+async def test_connections_of_a_dead_process_are_reaped_and_the_grace_starts(sdk, demo):
+    from sessions_app.models import AgentConnection, WebProcess
+
+    def leave_a_dead_process_behind():
+        dead = WebProcess.objects.create(pk="dead", last_seen="2000-01-01T00:00:00Z")
+        agent = Agent.objects.get(user_id="agent2@demo")
+        agent.status = "free"
+        agent.save()
+        AgentConnection.objects.create(agent=agent, channel_name="gone!1", process=dead)
+
+    await database_sync_to_async(leave_a_dead_process_behind)()
+    await sweep()
+    agent = await agent_row("agent2@demo")
+    assert agent.offline_deadline is not None
+    assert not await database_sync_to_async(AgentConnection.objects.filter(channel_name="gone!1").exists)()

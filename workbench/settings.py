@@ -96,6 +96,7 @@ LOGGING = {
 SDK_TOKEN_TTL = int(os.environ.get("SDK_TOKEN_TTL", "600"))
 SDK_RESUME_TTL = int(os.environ.get("SDK_RESUME_TTL", str(12 * 3600)))
 OFFLINE_GRACE = float(os.environ.get("OFFLINE_GRACE", "30"))
+PROCESS_DEAD_AFTER = float(os.environ.get("PROCESS_DEAD_AFTER", "15"))
 SWEEP_INTERVAL = float(os.environ.get("SWEEP_INTERVAL", "0.2"))
 CDR_RETRY_BASE = float(os.environ.get("CDR_RETRY_BASE", "2"))
 CDR_RETRY_MAX = float(os.environ.get("CDR_RETRY_MAX", "600"))

@@ -1,5 +1,6 @@
 """Starts the deadline sweeper once per process on the server's event loop (see services.deadlines)."""
 import asyncio
+import threading
 import os
 
 _task = None
@@ -14,6 +15,17 @@ def ensure_sweeper() -> None:
 
 
 def start_with_reactor() -> None:
+    """Under daphne: sweep from the start, and retire this process's connections when it stops in order."""
     from twisted.internet import reactor
 
     reactor.callWhenRunning(lambda: asyncio.get_event_loop().call_soon(ensure_sweeper))
+    reactor.addSystemEventTrigger("before", "shutdown", retire_process)
+
+
+def retire_process() -> None:
+    from sessions_app.services.processes import retire
+
+    # Django's ORM refuses to run on the event loop's thread; a short-lived thread may.
+    worker = threading.Thread(target=retire, name="retire-process")
+    worker.start()
+    worker.join(5)

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from ..domain import agent_state
 from ..models import Agent, AgentConnection, ServeParticipant, Session
-from . import routing
+from . import processes, routing
 from .errors import ServiceError
 from .events import publish
 
@@ -75,7 +75,9 @@ def connect(agent_id: int, channel_name: str) -> dict:
     """A new SDK connection: cancels the offline grace, brings an offline agent online; answers the welcome."""
     with transaction.atomic():
         agent = locked_agent(agent_id)
-        AgentConnection.objects.get_or_create(agent=agent, channel_name=channel_name)
+        processes.heartbeat(force=True)
+        AgentConnection.objects.get_or_create(agent=agent, channel_name=channel_name,
+                                              defaults={"process_id": processes.PROCESS_ID})
         agent.offline_deadline = None
         agent.save(update_fields=["offline_deadline"])
         if agent.status == "offline":

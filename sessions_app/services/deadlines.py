@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import Agent, Session
-from . import agents, cdr, routing
+from . import agents, cdr, processes, routing
 from .sessions import end_session
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,8 @@ def sweep_offline_graces() -> int:
 
 def sweep_once() -> int:
     """Fire everything due now; returns how many deadlines fired."""
+    processes.heartbeat()
+    processes.reap_dead()
     return sweep_offers() + sweep_queue_waits() + sweep_wrap_ups() + sweep_offline_graces()
 
 
