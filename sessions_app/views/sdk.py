@@ -29,6 +29,6 @@ def sdk_js(request):
     origin = request.headers.get("Origin", "")
     if origin and origins.allowed(origin):
         response["Access-Control-Allow-Origin"] = origin
-        response["Vary"] = "Origin"
+    response["Vary"] = "Origin"  # the answer depends on Origin, allowed or not: shared caches must key on it
     response["Cache-Control"] = "no-cache"
     return response
