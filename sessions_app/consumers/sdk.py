@@ -21,6 +21,11 @@ MAX_FRAME = 64 * 1024
 CLOSE_EXPIRED, CLOSE_REFUSED = 4001, 4003
 
 
+def _too_big(text: str) -> bool:
+    # Characters are at most 4 bytes in UTF-8: encode only frames that could be over the limit.
+    return len(text) > MAX_FRAME or (len(text) > MAX_FRAME // 4 and len(text.encode("utf-8")) > MAX_FRAME)
+
+
 def authenticate(query: dict, origin: str) -> tuple[int, str]:
     """The agent a connection's token (or resume token) names, if the page's origin may use it."""
     first = {k: v[0] for k, v in query.items() if v}
@@ -72,12 +77,10 @@ class SdkConsumer(AsyncWebsocketConsumer):
             return
         request_id = None
         try:
-            if text_data is None or len(text_data) > MAX_FRAME:
+            if text_data is None or _too_big(text_data):
                 raise protocol.ProtocolError(f"a request must be a JSON text frame of at most {MAX_FRAME} bytes")
             frame = protocol.decode_json(text_data)
-            if isinstance(frame, dict) and isinstance(frame.get("id"), (int, str)) \
-                    and not isinstance(frame.get("id"), bool):
-                request_id = frame["id"]
+            request_id = protocol.request_id(frame)
             method, params = protocol.validate_request(frame)
             data = await database_sync_to_async(rpc.call)(method.name, self.agent_id, params)
         except (protocol.ProtocolError, ServiceError) as error:

@@ -182,6 +182,14 @@ def decode_json(text: str | bytes):
     return value
 
 
+def request_id(frame) -> int | str:
+    """The request's id, which its reply echoes; a request without one is not carried out."""
+    value = frame.get("id") if isinstance(frame, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or isinstance(value, str) and len(value) > 64:
+        raise ProtocolError("id is required: a number or a string of at most 64 characters")
+    return value
+
+
 def validate_request(frame) -> tuple[Method, dict]:
     """Check a decoded request frame; return its method and cleaned parameters."""
     if not isinstance(frame, dict):

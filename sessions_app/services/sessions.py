@@ -19,6 +19,7 @@ from .payloads import duration, session_columns
 
 NAMESPACE_TYPES = {"Call": ("phone", "voip", "internal"), "Chat": ("im",), "Video": ("video",)}
 TYPE_NAMESPACE = {t: ns for ns, types in NAMESPACE_TYPES.items() for t in types}
+SAME_METHOD = {"hungUp": "end", "end": "hungUp"}  # Call ends with hungUp, Chat and Video with end
 
 
 def _agent(agent_id: int) -> Agent:
@@ -32,8 +33,12 @@ def _session(agent: Agent, session_id: str, namespace: str | None, method: str) 
     if session is None:
         raise ServiceError(f"no session {session_id!r}")
     if namespace and session.type not in NAMESPACE_TYPES[namespace]:
-        raise ServiceError(f"session {session_id} is a {session.type} session: use "
-                           f"tccc.{TYPE_NAMESPACE[session.type]}.{method}")
+        article = "an" if session.type[0] in "aeiou" else "a"
+        fitting = [f"{TYPE_NAMESPACE[session.type]}.{name}" for name in (method, SAME_METHOD.get(method))]
+        fitting = [name for name in fitting if name in protocol.METHODS]
+        hint = (f"use tccc.{fitting[0]}" if fitting
+                else f"{namespace}.{method} works on {', '.join(NAMESPACE_TYPES[namespace])} sessions")
+        raise ServiceError(f"session {session_id} is {article} {session.type} session: {hint}")
     involved = (session.agent_id == agent.pk or session.caller_agent_id == agent.pk
                 or session.participants.filter(agent=agent).exists())
     if not involved:
@@ -173,7 +178,7 @@ def is_mic_muted(agent_id: int, session_id: str) -> dict:
         return {"muted": session.mic_muted}
 
 
-def send_digits(agent_id: int, session_id: str, dtmf_text: str | None) -> None:
+def send_digits(agent_id: int, session_id: str, dtmf_text: str | None = None) -> None:
     if not dtmf_text:
         raise ServiceError("dtmfText is required")
     with transaction.atomic():
