@@ -163,7 +163,7 @@ async def test_chat_session_end_completes_without_after_call_work(sdk, demo):
     session_id = await accepted_call(agent, demo, "im", nickname="Visitor", peerSource="web", channelName="site",
                                      clientData="cart=3")
     reply = await agent.call("Call.hungUp", sessionId=session_id)
-    assert reply["status"] == "error" and "use tccc.Chat.hungUp" in reply["errorMsg"]
+    assert reply["status"] == "error" and "use tccc.Chat.end" in reply["errorMsg"]
     assert (await agent.call("Chat.end", sessionId=session_id))["status"] == "success"
     assert (await agent.event("sessionEnded"))["type"] == "im"
     assert await agent.event("sessionCompleted") == {"sessionId": session_id}
