@@ -268,3 +268,66 @@ class Cdr(models.Model):
 
     def __str__(self):
         return f"CDR of {self.session}"
+
+
+class ChatMessage(models.Model):
+    """One message of a web chat, in order (`seq` per session). Sent messages carry the sender's own id
+    (`client_id`) so a resend after a reconnect is stored once."""
+
+    SENDERS = [("visitor", "Visitor"), ("agent", "Agent"), ("system", "System")]
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="messages")
+    seq = models.PositiveIntegerField()
+    sender = models.CharField(max_length=8, choices=SENDERS)
+    agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    text = models.TextField()
+    client_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["session", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "seq"], name="chat_message_seq"),
+            models.UniqueConstraint(fields=["session", "sender", "client_id"], condition=~models.Q(client_id=""),
+                                    name="chat_message_client_id"),
+        ]
+
+    def __str__(self):
+        return f"{self.sender}: {self.text[:40]}"
+
+
+class ChatReadMark(models.Model):
+    """How far each side of a chat has read (read receipts): the highest `seq` seen."""
+
+    session = models.OneToOneField(Session, on_delete=models.CASCADE, related_name="read_mark")
+    visitor_seq = models.PositiveIntegerField(default=0)
+    agent_seq = models.PositiveIntegerField(default=0)
+
+
+class CannedResponse(models.Model):
+    """A ready answer agents insert from the chat panel."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="canned_responses")
+    title = models.CharField(max_length=100)
+    text = models.TextField(max_length=2000)
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self):
+        return self.title
+
+
+class RestReason(models.Model):
+    """A reason agents pick when they take a rest (status picker)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="rest_reasons")
+    label = models.CharField(max_length=64)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "label"]
+        unique_together = [("tenant", "label")]
+
+    def __str__(self):
+        return self.label
