@@ -60,6 +60,8 @@ else:
     DATABASES = {"default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": SQLITE_PATH,
+        # All database work runs on one thread (database_sync_to_async), so one connection can stay open.
+        "CONN_MAX_AGE": None,
         # IMMEDIATE takes the write lock at BEGIN, so two writers queue instead of failing mid-transaction.
         "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE",
                     "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"},
@@ -74,7 +76,8 @@ if os.environ.get("REDIS_URL"):
         "CONFIG": {"hosts": [os.environ["REDIS_URL"]], "capacity": 1000, "expiry": 30},
     }}
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "workbench.channel_layer.ThrottledInMemoryChannelLayer",
+                                  "CONFIG": {"capacity": 1000}}}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")

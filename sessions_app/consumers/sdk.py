@@ -100,6 +100,14 @@ class SdkConsumer(AsyncWebsocketConsumer):
             frame["data"] = data
         await self.send_frame(frame)
 
+    async def dispatch(self, message):
+        # Forwarding an event touches no database: skip Channels' per-message close_old_connections(), which
+        # runs on the database thread and would make every event wait behind a write in progress.
+        if message["type"] == "agent.frame":
+            await self.agent_frame(message)
+        else:
+            await super().dispatch(message)
+
     async def agent_frame(self, message):
         await self.send_frame(message["frame"])
 

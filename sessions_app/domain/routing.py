@@ -25,18 +25,29 @@ def _naive(moment: datetime | None) -> datetime:
     return moment.replace(tzinfo=None) if moment else _EPOCH
 
 
+# What each strategy orders by, best first (ties broken by the next key). The database pre-selects a short
+# list in this order, and `rank` orders the candidates it is given the same way.
+ORDER_KEYS = {
+    "longest_idle": ("available_since", "agent_id"),
+    "round_robin": ("last_offered_at", "agent_id"),
+    "fewest_served": ("served_today", "available_since", "agent_id"),
+    "skill_priority": ("priority", "available_since", "agent_id"),
+}
+
+
+def _sortable(value):
+    return _naive(value) if value is None or isinstance(value, datetime) else value
+
+
 def rank(strategy: str, candidates: list[Candidate], tried: dict[int, datetime] | None = None) -> list[int]:
     """Agent ids in the order they should be offered the session."""
     tried = tried or {}
-    keys = {
-        "longest_idle": lambda c: (_naive(c.available_since), c.agent_id),
-        "round_robin": lambda c: (_naive(c.last_offered_at), c.agent_id),
-        "fewest_served": lambda c: (c.served_today, _naive(c.available_since), c.agent_id),
-        "skill_priority": lambda c: (c.priority, _naive(c.available_since), c.agent_id),
-    }
-    if strategy not in keys:
+    if strategy not in ORDER_KEYS:
         raise ValueError(f"unknown routing strategy {strategy!r}")
-    by_strategy = keys[strategy]
+
+    def by_strategy(c: Candidate):
+        return tuple(_sortable(getattr(c, key)) for key in ORDER_KEYS[strategy])
+
     fresh = sorted((c for c in candidates if c.agent_id not in tried), key=by_strategy)
     again = sorted((c for c in candidates if c.agent_id in tried), key=lambda c: _naive(tried[c.agent_id]))
     return [c.agent_id for c in fresh + again]

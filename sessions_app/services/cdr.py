@@ -30,7 +30,7 @@ def _ts(moment) -> int:
 
 
 def build(session: Session) -> dict:
-    participants = list(session.participants.select_related("agent", "skill_group"))
+    participants = list(session.participants.select_related("agent", "skill_group").order_by("sequence"))
     serving = [p for p in participants if p.accept_at]
     seat = serving[-1].agent if serving else (session.caller_agent if session.direction == "out" else None)
     caller = session.caller_phone_number or session.customer_user_id or session.nickname

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from ..domain import routing as policy
@@ -39,8 +39,9 @@ def remaining_timeout(session: Session) -> int:
     return max(1, round((session.offer_deadline - timezone.now()).total_seconds()))
 
 
-def enqueue(session: Session, skill_group: SkillGroup) -> None:
-    """Put a session in its group's queue, or end it as noSeatOnline when nobody in the group is online."""
+def enqueue(session: Session, skill_group: SkillGroup, note: str = "") -> None:
+    """Put a session (saved or new) in its group's queue and offer it if an agent is free; with nobody of
+    the group online it ends as noSeatOnline."""
     from .sessions import end_session
 
     now = timezone.now()
@@ -49,11 +50,10 @@ def enqueue(session: Session, skill_group: SkillGroup) -> None:
     session.queued_at = now
     session.queue_deadline = now + timedelta(seconds=skill_group.max_queue_wait) if skill_group.max_queue_wait else None
     session.save()
-    log(session, f"queued in {skill_group.name}")
-    if not Agent.objects.filter(agentskill__skill_group=skill_group).exclude(status="offline").exists():
+    log(session, f"queued in {skill_group.name}{note}")
+    if session.pk not in dispatch_group(skill_group) and not Agent.objects.filter(
+            agentskill__skill_group=skill_group).exclude(status="offline").exists():
         end_session(session, close_by="admin", end_status="noSeatOnline")
-        return
-    dispatch_group(skill_group)
 
 
 def eligible_agents(session: Session, skill_group: SkillGroup):
@@ -76,38 +76,62 @@ def eligible_for(session: Session, agent: Agent) -> bool:
     return open_chats < agent.chat_capacity
 
 
-def candidates(session: Session, skill_group: SkillGroup) -> list[policy.Candidate]:
-    start_of_day = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
-    rows = (eligible_agents(session, skill_group)
-            .annotate(served_today=Count("participations", distinct=True, filter=Q(participations__accept_at__gte=start_of_day)))
-            .values("pk", "available_since", "last_offered_at", "served_today"))
-    priorities = dict(AgentSkill.objects.filter(skill_group=skill_group).values_list("agent_id", "priority"))
-    return [policy.Candidate(r["pk"], r["available_since"], r["last_offered_at"], r["served_today"],
-                             priorities.get(r["pk"], 1)) for r in rows]
+SHORTLIST = 10
+
+
+def candidates(session: Session, skill_group: SkillGroup, tried: dict[int, object]) -> list[policy.Candidate]:
+    """The first few eligible agents in the strategy's order (ranked in SQL), and those already tried."""
+    keys = policy.ORDER_KEYS[skill_group.routing_strategy]
+    priority = AgentSkill.objects.filter(agent=OuterRef("pk"), skill_group=skill_group).values("priority")[:1]
+    rows = eligible_agents(session, skill_group).annotate(agent_id=F("pk"), priority=Subquery(priority))
+    if "served_today" in keys:
+        start_of_day = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+        rows = rows.annotate(served_today=Count("participations", distinct=True,
+                                                filter=Q(participations__accept_at__gte=start_of_day)))
+    fields = ("agent_id", "available_since", "last_offered_at", "priority") + (
+        ("served_today",) if "served_today" in keys else ())
+    fresh = rows.exclude(pk__in=list(tried)).order_by(*(F(k).asc(nulls_first=True) for k in keys))[:SHORTLIST]
+    again = rows.filter(pk__in=list(tried))
+    return [policy.Candidate(r["agent_id"], r["available_since"], r["last_offered_at"], r.get("served_today", 0),
+                             r["priority"] or 1) for part in (fresh, again) for r in part.values(*fields)]
 
 
 def tried_agents(session: Session) -> dict[int, object]:
-    rows = session.participants.filter(outcome__in=("timeout", "rejected", "cancelled", "transferred")).values_list("agent_id", "ring_at")
-    return dict(rows)
+    if session.ring_at is None:
+        return {}  # never offered yet
+    outcomes = ("timeout", "rejected", "cancelled", "transferred")
+    return dict(session.participants.filter(outcome__in=outcomes).values_list("agent_id", "ring_at"))
 
 
-def dispatch_group(skill_group: SkillGroup) -> None:
-    """Offer the group's queued sessions, oldest first, to its free agents."""
-    queued = (Session.objects.select_for_update(skip_locked=True)
-              .filter(skill_group=skill_group, state="queued").order_by("queued_at"))
-    for session in queued:
-        offer_to_best_agent(session)
+def dispatch_group(skill_group: SkillGroup) -> set[str]:
+    """Offer the group's queued sessions, oldest first, to its free agents; returns the ids offered."""
+    return _dispatch(Session.objects.filter(skill_group=skill_group))
 
 
 def dispatch_for_agent(agent: Agent) -> None:
     """An agent became free: look at the queues of every group the agent is in."""
-    for skill_group in SkillGroup.objects.filter(agentskill__agent=agent).order_by("pk"):
-        dispatch_group(skill_group)
+    _dispatch(Session.objects.filter(skill_group__agentskill__agent=agent))
+
+
+def _dispatch(sessions) -> set[str]:
+    # Once a call (or a chat) of a group finds no agent, later ones of the same group and kind would not either.
+    stuck, offered = set(), set()
+    queued = sessions.select_for_update(skip_locked=True).select_related("skill_group").filter(state="queued")
+    for session in queued.order_by("queued_at"):
+        kind = (session.skill_group_id, session.is_call)
+        if kind in stuck:
+            continue
+        if offer_to_best_agent(session):
+            offered.add(session.pk)
+        else:
+            stuck.add(kind)
+    return offered
 
 
 def offer_to_best_agent(session: Session) -> bool:
     skill_group = session.skill_group
-    order = policy.rank(skill_group.routing_strategy, candidates(session, skill_group), tried_agents(session))
+    tried = tried_agents(session)
+    order = policy.rank(skill_group.routing_strategy, candidates(session, skill_group, tried), tried)
     for agent_id in order:
         agent = Agent.objects.select_for_update(skip_locked=True).filter(pk=agent_id).first()
         if agent and eligible_for(session, agent):
@@ -120,13 +144,15 @@ def offer(session: Session, agent: Agent, timeout: int) -> None:
     """Ring `agent` with `session`: callIn now, and an offer deadline when the timeout is not 0."""
     now = timezone.now()
     transfer_from = session.transferred_by
+    first_offer = session.ring_at is None
     session.state, session.agent = "ringing", agent
     session.ring_at = session.ring_at or now
     session.offer_deadline = now + timedelta(seconds=timeout) if timeout else None
-    session.save()
+    session.save(update_fields=["state", "agent", "ring_at", "offer_deadline"])
     agent.last_offered_at = now
     agent.save(update_fields=["last_offered_at"])
-    sequence = (session.participants.order_by("-sequence").values_list("sequence", flat=True).first() or 0) + 1
+    sequence = 1 if first_offer else (
+        session.participants.order_by("-sequence").values_list("sequence", flat=True).first() or 0) + 1
     ServeParticipant.objects.create(session=session, agent=agent, skill_group=session.skill_group,
                                     sequence=sequence, ring_at=now, transfer_from=transfer_from)
     log(session, f"offered to {agent.user_id}" + (f" (transferred by {transfer_from})" if transfer_from else ""))
@@ -138,7 +164,7 @@ def withdraw_offer(session: Session, outcome: str) -> None:
     agent = session.agent
     session.participants.filter(agent=agent, outcome="ringing").update(outcome=outcome, end_at=timezone.now())
     session.state, session.agent, session.offer_deadline = "queued", None, None
-    session.save()
+    session.save(update_fields=["state", "agent", "offer_deadline"])
     log(session, f"{agent.user_id}: {dict(ServeParticipant.OUTCOMES).get(outcome, outcome)}")
     if outcome == "timeout":
         publish(agent.pk, "autoTransfer", sessionId=session.id)

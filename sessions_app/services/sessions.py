@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from django.db import transaction
+from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from ..domain import protocol
@@ -28,7 +29,7 @@ def _agent(agent_id: int) -> Agent:
 
 def _session(agent: Agent, session_id: str, namespace: str | None, method: str) -> Session:
     """The session, locked, after checking it exists in the agent's tenant, fits the namespace and is theirs."""
-    session = (Session.objects.select_for_update().select_related("skill_group", "agent", "caller_agent")
+    session = (Session.objects.select_for_update().select_related("tenant", "skill_group", "agent", "caller_agent")
                .filter(pk=session_id, tenant_id=agent.tenant_id).first())
     if session is None:
         raise ServiceError(f"no session {session_id!r}")
@@ -114,8 +115,8 @@ def end_session(session: Session, close_by: str, end_status: str | None = None) 
     session.duration = duration(session)
     session.offer_deadline = session.queue_deadline = None
     session.save()
-    session.participants.filter(end_at__isnull=True, outcome="ringing").update(outcome="cancelled", end_at=now)
-    session.participants.filter(end_at__isnull=True).update(outcome="ended", end_at=now)
+    session.participants.filter(end_at__isnull=True).update(
+        outcome=Case(When(outcome="ringing", then=Value("cancelled")), default=Value("ended")), end_at=now)
     routing.log(session, f"ended by {dict(Session.CLOSE_BY)[close_by].lower()}: {end_status}")
     for agent in {a for a in (session.agent, session.caller_agent) if a}:
         publish(agent.pk, "sessionEnded", sessionId=session.id, type=session.type, duration=session.duration,
@@ -349,15 +350,14 @@ def create_inbound(tenant: Tenant, session_type, skill_group_id, fields: dict, u
         group = _skill_group(tenant.pk, skill_group_id)
         if group.kind != session_type:
             raise ServiceError(f"skill group {group.pk} takes {group.kind} sessions, not {session_type}")
-        session = Session.objects.create(tenant=tenant, type=session_type, uui=uui, **session_columns(fields))
-        routing.log(session, f"created through the API ({session_type})")
-        routing.enqueue(session, group)
+        session = Session(tenant=tenant, type=session_type, uui=uui, **session_columns(fields))
+        routing.enqueue(session, group, note=" (created through the API)")
         return session.id
 
 
 def end_by_customer(tenant: Tenant, session_id: str) -> None:
     with transaction.atomic():
-        session = Session.objects.select_for_update().select_related("agent", "caller_agent", "skill_group").filter(
+        session = Session.objects.select_for_update().select_related("tenant", "agent", "caller_agent", "skill_group").filter(
             pk=session_id, tenant=tenant).first()
         if session is None:
             raise ServiceError(f"no session {session_id!r}")

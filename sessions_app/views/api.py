@@ -1,6 +1,7 @@
 """The server-to-server HTTP API (Bearer API key): login tokens and sessions from other systems."""
 from __future__ import annotations
 
+from channels.db import database_sync_to_async
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.urls import reverse
@@ -48,8 +49,7 @@ def api_view(method: str):
 
 
 def _api_view(handler, method: str):
-    @csrf_exempt
-    def view(request, *args, **kwargs):
+    def serve(request, *args, **kwargs):
         if request.method != method:
             response = error(f"use {method}", 405)
             response["Allow"] = method
@@ -62,6 +62,13 @@ def _api_view(handler, method: str):
             return JsonResponse(handler(request, tenant, body, *args, **kwargs))
         except ServiceError as refused:
             return error(str(refused), 404 if str(refused).startswith("no session") else 400)
+
+    # Async view, database work on the one database thread the websockets use: writers queue there in order
+    # instead of each request thread polling SQLite's write lock (bench/README.md).
+    @csrf_exempt
+    async def view(request, *args, **kwargs):
+        return await database_sync_to_async(serve)(request, *args, **kwargs)
+
     view.__name__ = handler.__name__
     return view
 

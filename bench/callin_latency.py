@@ -1,0 +1,193 @@
+"""callIn latency: from just before `POST /api/sessions` to the `callIn` frame on the offered agent's socket.
+
+500 agents (skill group "Phone support", wrap-up set to 0 so an agent is free again the moment it hangs up)
+stay connected; sessions are created open-loop at a fixed rate (50/s for 20 s by default: a slow reply
+does not slow the arrivals). Every agent that gets a callIn accepts it and hangs up, as a real one would,
+so the ACD keeps finding free agents. The callIn is matched to its POST by sessionId. Target: p99 <= 50 ms.
+
+Also printed: how long the callIn trailed the POST's reply (it is published on commit, before the view
+returns, so anything above ~0 is delivery delay inside the server), and daphne's CPU per session, which says
+at what rate one server process saturates.
+
+    .venv/bin/python bench/callin_latency.py [--agents 500] [--rate 50] [--seconds 20] [--json out.json]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from collections import Counter
+
+import httpx
+
+from harness import (MACHINE_NOTE, CpuWatch, emit_json, format_cpu, format_ms, live_server, make_agents,
+                     open_many, summary_ms, verdict)
+
+P99_TARGET_MS = 50
+POST_TIMEOUT = 15  # seconds; a POST slower than this counts as failed (an overloaded server must not stall the run)
+DRAIN_SECONDS = 10  # after the last arrival, how long to wait for outstanding POSTs, offers and hang-ups
+IDLE_SECONDS = 2  # daphne's CPU with the agents connected and nothing happening (sweeper), subtracted per session
+
+
+class Switchboard:
+    """What the agents' sockets saw: when each callIn arrived, and how many sessions they finished."""
+
+    def __init__(self):
+        self.offered_at: dict[str, float] = {}
+        self.hung_up = 0
+        self.errors: list[str] = []
+
+    async def agent(self, sdk) -> None:
+        """Answer every offer: accept, then hang up once the accept's reply is in (ids are this socket's)."""
+        pending: dict[int, tuple[str, str]] = {}
+        next_id = 0
+        async for text in sdk.ws:
+            frame = json.loads(text)
+            if frame["type"] == "event" and frame["event"] == "callIn":
+                session_id = frame["data"]["sessionId"]
+                self.offered_at.setdefault(session_id, time.perf_counter())
+                next_id += 1
+                pending[next_id] = ("Call.accept", session_id)
+                await sdk.ws.send(json.dumps({"id": next_id, "method": "Call.accept",
+                                              "params": {"sessionId": session_id}}))
+            elif frame["type"] == "reply" and frame["id"] in pending:
+                method, session_id = pending.pop(frame["id"])
+                if frame["status"] != "success":
+                    self.errors.append(f"{method}: {frame.get('errorMsg')}")
+                elif method == "Call.accept":
+                    next_id += 1
+                    pending[next_id] = ("Call.hungUp", session_id)
+                    await sdk.ws.send(json.dumps({"id": next_id, "method": "Call.hungUp",
+                                                  "params": {"sessionId": session_id}}))
+                else:
+                    self.hung_up += 1
+
+
+class Arrivals:
+    """Sessions created through the API open-loop at a fixed rate: when each was sent and answered."""
+
+    def __init__(self, live):
+        self.live = live
+        self.sent_at: dict[str, float] = {}
+        self.replied_at: dict[str, float] = {}
+        self.post_times: list[float] = []
+        self.failures: Counter[str] = Counter()
+
+    async def run(self, rate: float, seconds: float) -> None:
+        headers = {"Authorization": f"Bearer {self.live.demo['apiKey']}"}
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+        async with httpx.AsyncClient(base_url=self.live.url, headers=headers, limits=limits,
+                                     timeout=POST_TIMEOUT) as client:
+            first = time.perf_counter()
+            posts = []
+            for i in range(round(rate * seconds)):
+                await asyncio.sleep(max(0.0, first + i / rate - time.perf_counter()))
+                posts.append(asyncio.create_task(self.post(client)))
+            done, late = await asyncio.wait(posts, timeout=DRAIN_SECONDS)
+            for task in late:
+                task.cancel()
+            self.failures["no reply by the end of the run"] += len(late)
+
+    async def post(self, client: httpx.AsyncClient) -> None:
+        body = {"type": "phone", "skillGroupId": str(self.live.demo["skillGroups"]["phone"]),
+                "callerPhoneNumber": "13800000000", "calleePhoneNumber": self.live.demo["hotline"]}
+        started = time.perf_counter()
+        try:
+            response = await client.post("/api/sessions", json=body)
+        except httpx.HTTPError as error:
+            self.failures[type(error).__name__] += 1
+            return
+        replied = time.perf_counter()
+        self.post_times.append(replied - started)
+        if response.status_code != 200:
+            self.failures[f"HTTP {response.status_code} {response.text[:80]}"] += 1
+            return
+        session_id = response.json()["sessionId"]
+        self.sent_at[session_id], self.replied_at[session_id] = started, replied
+
+
+async def measure(live, agent_count: int, rate: float, seconds: float) -> dict:
+    setup = time.perf_counter()
+    agents = make_agents(live, agent_count, kinds=("phone",), wrap_up=0, prefix="callin")
+    sockets = await open_many(live, agents)
+    print(f"{agent_count} agents made and connected in {time.perf_counter() - setup:.1f} s; "
+          f"sessions arrive now for {seconds:g} s", flush=True)
+    board = Switchboard()
+    listeners = [asyncio.create_task(board.agent(sdk)) for sdk in sockets]
+    idle = CpuWatch(live.process.pid)
+    await asyncio.sleep(IDLE_SECONDS)
+    idle_cores = idle.report()["serverCores"]
+
+    cpu = CpuWatch(live.process.pid)
+    arrivals = Arrivals(live)
+    await arrivals.run(rate, seconds)
+    created = len(arrivals.sent_at)
+    deadline = time.perf_counter() + DRAIN_SECONDS
+    while time.perf_counter() < deadline and board.hung_up < created:
+        await asyncio.sleep(0.05)
+    cpu_used = cpu.report()
+    for sdk in sockets:
+        await sdk.ws.close()
+    await asyncio.gather(*listeners, return_exceptions=True)
+
+    offered = [s for s in arrivals.sent_at if s in board.offered_at]
+    latencies = [board.offered_at[s] - arrivals.sent_at[s] for s in offered]
+    # The callIn is published on commit, before the view returns: it should never trail the POST's reply.
+    after_reply = [max(0.0, board.offered_at[s] - arrivals.replied_at[s]) for s in offered]
+    busy_seconds = (cpu_used["serverCores"] - idle_cores) * cpu_used["seconds"]
+    return {"agents": agent_count, "rate": rate, "seconds": seconds, "created": created,
+            "postFailures": sum(arrivals.failures.values()), "failureKinds": dict(arrivals.failures.most_common(3)),
+            "offered": len(latencies), "hungUp": board.hung_up, "agentErrors": Counter(board.errors).most_common(3),
+            "cpu": cpu_used, "serverIdleCores": idle_cores,
+            "serverCpuMsPerSession": busy_seconds * 1000 / board.hung_up if board.hung_up else None,
+            "callIn": summary_ms(latencies) if latencies else None,
+            "post": summary_ms(arrivals.post_times) if arrivals.post_times else None,
+            "callInAfterReply": summary_ms(after_reply) if after_reply else None}
+
+
+def report(result: dict) -> None:
+    requested = round(result["rate"] * result["seconds"])
+    print(f"{result['agents']} agents connected, {result['rate']:g} sessions/s for {result['seconds']:g} s: "
+          f"{requested} POSTs, {result['created']} created, {result['offered']} offered (callIn received), "
+          f"{result['hungUp']} accepted and hung up")
+    if result["postFailures"]:
+        print(f"POSTs failed: {result['postFailures']} {result['failureKinds']}")
+    if result["agentErrors"]:
+        print(f"agent request errors (most common): {result['agentErrors']}")
+    print(format_cpu(result["cpu"]))
+    per_session = result["serverCpuMsPerSession"]
+    if per_session and result["hungUp"] == requested:
+        print(f"daphne CPU per session (create, offer, accept, hang up): {per_session:.1f} ms above idle "
+              f"({result['serverIdleCores']:.2f} cores), so one daphne process saturates near "
+              f"{1000 / per_session:.0f} sessions/s")
+    else:
+        print("daphne did not keep up (not every session was created, offered and hung up): it is saturated, "
+              "so its CPU per session is not measured here; rerun with a lower --rate to measure it")
+    if result["post"]:
+        print(f"POST /api/sessions   {format_ms(result['post'])}")
+    if result["callIn"]:
+        print(f"POST -> callIn       {format_ms(result['callIn'])}   "
+              f"p99 {verdict(result['callIn']['p99'], P99_TARGET_MS)} (<= {P99_TARGET_MS} ms)")
+        print(f"POST reply -> callIn {format_ms(result['callInAfterReply'])}   (how long callIn trailed the reply)")
+    else:
+        print("POST -> callIn       no callIn arrived")
+
+
+def main() -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--agents", type=int, default=500, help="connected agents (default 500)")
+    parser.add_argument("--rate", type=float, default=50, help="new sessions per second (default 50)")
+    parser.add_argument("--seconds", type=float, default=20, help="how long sessions arrive (default 20)")
+    parser.add_argument("--json", help="also write the figures to this file as JSON")
+    args = parser.parse_args()
+    print(MACHINE_NOTE)
+    with live_server() as live:
+        result = asyncio.run(measure(live, args.agents, args.rate, args.seconds))
+    report(result)
+    emit_json(args.json, result)
+    return result
+
+
+if __name__ == "__main__":
+    main()

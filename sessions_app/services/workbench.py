@@ -1,0 +1,355 @@
+"""What an agent's workbench shows: read-only selectors returning plain dicts for its templates.
+
+The workbench (templates/workbench/) is a second client of the services, beside the SDK: it changes state only
+through `rpc.call` and the chat service, and reads it here. Times go out as milliseconds *relative to now*
+(`elapsed_ms`, `remaining_ms`) so the page's timers do not depend on the browser's clock agreeing with ours.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone as dt_timezone
+
+from django.db.models import Q
+from django.utils import timezone
+
+from ..models import Agent, ChatMessage, ChatReadMark, RestReason, ServeParticipant, Session, SkillGroup
+from . import agents as agent_service
+from . import routing
+
+TYPE_LABELS = {"phone": "Phone call", "im": "Web chat", "voip": "Web audio call", "video": "Video call",
+               "internal": "Internal call"}
+STATUS_LABELS = {"free": ("Free", "ok"), "busy": ("Busy", "busy"), "rest": ("On break", "warn"),
+                 "arrange": ("After-call work", "info"), "notReady": ("Not ready", "warn"),
+                 "offline": ("Offline", "idle")}
+END_LABELS = {"ok": "Completed", "unconnected": "Not connected", "ivrGiveUp": "Left in the IVR",
+              "waitingGiveUp": "Gave up waiting", "ringingGiveUp": "Hung up while ringing",
+              "noSeatOnline": "Nobody online", "notWorkTime": "Outside working hours", "notAnswer": "Not answered",
+              "userReject": "Rejected", "busy": "Busy", "callerCancel": "Cancelled", "seatOffline": "Agent went offline",
+              "mediaError": "Media failure"}
+CLOSE_BY_LABELS = {"seat": "You ended it", "client": "The customer ended it", "admin": "Ended by the system"}
+CHAT_LOG_LIMIT = 200
+HISTORY_LIMIT = 50
+
+
+def ms(seconds: float) -> int:
+    return max(0, int(seconds * 1000))
+
+
+def elapsed_ms(moment) -> int:
+    return ms((timezone.now() - moment).total_seconds()) if moment else 0
+
+
+def remaining_ms(moment) -> int:
+    return ms((moment - timezone.now()).total_seconds()) if moment else 0
+
+
+def initials(name: str) -> str:
+    words = [w for w in name.replace("@", " ").replace(".", " ").split() if w[:1].isalnum()]
+    return "".join(w[0] for w in words[:2]).upper() or "?"
+
+
+# The agent and the status picker.
+
+def agent_summary(agent_id: int) -> dict:
+    agent = Agent.objects.select_related("tenant").get(pk=agent_id)
+    info = agent_service.status_info(agent)
+    status = info["status"]
+    label, tone = STATUS_LABELS.get(status, (status, "idle"))
+    name = agent.nickname or agent.user_id
+    return {
+        "id": agent.pk, "user_id": agent.user_id, "name": name, "initials": initials(name),
+        "status": status, "stored_status": agent.status, "rest_reason": agent.rest_reason,
+        "status_label": f"{label}: {agent.rest_reason}" if status == "rest" and agent.rest_reason else label,
+        "tone": tone, "status_elapsed_ms": elapsed_ms(agent.status_since),
+        "arrange_remaining_ms": remaining_ms(agent.arrange_deadline) if agent.status == "arrange" else None,
+        "status_options": status_options(agent),
+    }
+
+
+def status_options(agent: Agent) -> list[dict]:
+    """What the picker offers from the agent's current status: each option is one `Agent.setStatus` call."""
+    if agent.status == "offline":
+        return [{"label": "Go online", "status": "online", "rest_reason": "", "tone": "ok", "current": False}]
+    options = []
+    if agent.status == "notReady":
+        options.append({"label": "Ready (stop not ready)", "status": "stopNotReady", "rest_reason": "", "tone": "ok"})
+    else:
+        options.append({"label": "Free", "status": "free", "rest_reason": "", "tone": "ok"})
+    reasons = list(RestReason.objects.filter(tenant_id=agent.tenant_id).values_list("label", flat=True))
+    for reason in reasons or [""]:
+        options.append({"label": f"On break: {reason}" if reason else "On break", "status": "rest",
+                        "rest_reason": reason, "tone": "warn"})
+    options.append({"label": "Not ready", "status": "notReady", "rest_reason": "", "tone": "warn"})
+    for option in options:
+        option["current"] = option["status"] == agent.status and option["rest_reason"] == agent.rest_reason
+    return options
+
+
+# Sessions: offers, the ones in progress, after-call work.
+
+@dataclass
+class SessionView:
+    session: Session
+    mine_as: str  # "serving" | "calling" | "wrapup" | "offer"
+
+    @property
+    def id(self) -> str:
+        return self.session.id
+
+
+def _who(session: Session, agent_id: int) -> tuple[str, str]:
+    """(name to show, what kind of name it is) for the other side of a session."""
+    s = session
+    if s.type == "phone":
+        if s.direction == "out":
+            if s.remark:
+                return s.remark, "label"
+            return (s.callee_phone_number, "number") if s.callee_phone_number else (
+                s.protected_callee or "Unknown number", "protected")
+        if s.caller_phone_number:
+            return s.caller_phone_number, "number"
+        return (s.protected_caller, "protected") if s.protected_caller else ("Unknown number", "unknown")
+    if s.type == "internal":
+        other = s.caller_agent if s.caller_agent_id != agent_id else s.agent
+        return (other.nickname or other.user_id, "agent") if other else ("Colleague", "agent")
+    if s.nickname:
+        return s.nickname, "nickname"
+    return (s.customer_user_id, "user") if s.customer_user_id else ("Visitor", "unknown")
+
+
+def _card(session: Session, agent_id: int, mine_as: str) -> dict:
+    who, who_kind = _who(session, agent_id)
+    phase_labels = {"serving": "In progress", "calling": "Calling…", "wrapup": "After-call work", "offer": "Ringing"}
+    flags = []
+    if mine_as == "serving":
+        if session.on_hold:
+            flags.append("On hold")
+        if session.mic_muted:
+            flags.append("Muted")
+        if session.video_muted:
+            flags.append("Camera off")
+    return {
+        "id": session.id, "type": session.type, "type_label": TYPE_LABELS[session.type],
+        "direction": session.direction, "who": who, "who_kind": who_kind, "initials": initials(who),
+        "avatar": session.avatar if session.avatar.startswith(("https://", "http://")) else "",
+        "phase": mine_as, "phase_label": phase_labels[mine_as], "flags": flags,
+        "elapsed_ms": elapsed_ms(session.accepted_at or session.ring_at or session.created_at),
+        "ended": session.state == "ended",
+    }
+
+
+def offers(agent_id: int) -> list[dict]:
+    rows = (Session.objects.filter(agent_id=agent_id, state="ringing")
+            .select_related("caller_agent", "agent", "skill_group").order_by("ring_at"))
+    cards = []
+    for session in rows:
+        card = _card(session, agent_id, "offer")
+        card.update(details(session, agent_id))
+        card["remaining_ms"] = remaining_ms(session.offer_deadline) if session.offer_deadline else None
+        card["timeout_ms"] = ((session.skill_group.ring_timeout if session.skill_group else routing.INTERNAL_RING_TIMEOUT)
+                              * 1000 if session.offer_deadline else None)
+        cards.append(card)
+    return cards
+
+
+def _wrapup_sessions(agent_id: int) -> list[Session]:
+    pending = (ServeParticipant.objects.filter(agent_id=agent_id, accept_at__isnull=False, end_at__isnull=False,
+                                               completed_at__isnull=True, hidden=False)
+               .select_related("session__caller_agent", "session__agent", "session__skill_group")
+               .order_by("end_at"))
+    return [p.session for p in pending]
+
+
+def open_sessions(agent_id: int) -> list[SessionView]:
+    """Sessions on the agent's list, in the order shown: in progress, calls being placed, after-call work."""
+    mine = Q(agent_id=agent_id) | Q(caller_agent_id=agent_id)
+    related = ("caller_agent", "agent", "skill_group")
+    views = [SessionView(s, "serving") for s in
+             Session.objects.filter(mine, state="active").select_related(*related).order_by("accepted_at")]
+    views += [SessionView(s, "calling") for s in
+              Session.objects.filter(caller_agent_id=agent_id, state__in=("queued", "ringing"))
+              .select_related(*related).order_by("created_at")]
+    seen = {v.id for v in views}
+    views += [SessionView(s, "wrapup") for s in _wrapup_sessions(agent_id) if s.id not in seen]
+    return views
+
+
+def session_cards(agent_id: int, views: list[SessionView]) -> list[dict]:
+    cards = []
+    unread = unread_counts(agent_id, [v.session for v in views if v.session.type == "im"])
+    for view in views:
+        card = _card(view.session, agent_id, view.mine_as)
+        card["unread"] = unread.get(view.id, 0)
+        cards.append(card)
+    return cards
+
+
+def unread_counts(agent_id: int, chats: list[Session]) -> dict[str, int]:
+    if not chats:
+        return {}
+    read = dict(ChatReadMark.objects.filter(session__in=chats).values_list("session_id", "agent_seq"))
+    counts = {}
+    for session in chats:
+        counts[session.id] = ChatMessage.objects.filter(session=session, sender="visitor",
+                                                        seq__gt=read.get(session.id, 0)).count()
+    return counts
+
+
+def pick_selected(views: list[SessionView], wanted: str | None) -> SessionView | None:
+    """The session the detail pane shows: the one the agent picked if it is still listed, else the first."""
+    for view in views:
+        if view.id == wanted:
+            return view
+    return views[0] if views else None
+
+
+def details(session: Session, agent_id: int) -> dict:
+    """The caller's details, by the spec's callIn fields, as (label, value) rows; empty values left out."""
+    s = session
+    rows = []
+    if s.type == "phone":
+        if s.direction == "out":
+            rows += [("Number", s.callee_phone_number), ("Protected id", s.protected_callee),
+                     ("Caller number", s.caller_phone_number)]
+        else:
+            rows += [("Number", s.caller_phone_number), ("Protected id", s.protected_caller),
+                     ("Location", s.caller_location), ("Dialed", s.callee_phone_number or s.protected_callee)]
+    elif s.type == "internal":
+        other = s.caller_agent if s.caller_agent_id != agent_id else s.agent
+        rows += [("Agent", other.user_id if other else "")]
+    else:
+        rows += [("Nickname", s.nickname), ("User id", s.customer_user_id), ("Source", s.peer_source),
+                 ("Entry", s.callee_remark or s.callee), ("Channel", s.channel_name), ("Client data", s.client_data)]
+    if s.skill_group:
+        rows.append(("Skill group", s.skill_group.name))
+    return {
+        "rows": [{"label": label, "value": value} for label, value in rows if value],
+        "remark": s.remark if not (s.type == "phone" and s.direction == "out") else "",
+        "ivr_path": [step for step in (s.ivr_path or []) if isinstance(step, dict)],
+    }
+
+
+CONTROLS = {
+    "phone": ("mute", "hold", "keypad", "transfer", "end"),
+    "voip": ("mute", "hold", "transfer", "end"),
+    "internal": ("mute", "hold", "end"),
+    "video": ("mute", "camera", "transfer", "end"),
+    "im": ("transfer", "end"),
+}
+
+
+def session_detail(view: SessionView, agent_id: int) -> dict:
+    s = view.session
+    detail = _card(s, agent_id, view.mine_as)
+    detail.update(details(s, agent_id))
+    detail.update({
+        "state": s.state, "on_hold": s.on_hold, "mic_muted": s.mic_muted, "video_muted": s.video_muted,
+        "controls": CONTROLS[s.type] if view.mine_as == "serving" else ("end",) if view.mine_as == "calling" else (),
+        "transferable": view.mine_as == "serving" and s.type != "internal" and s.agent_id == agent_id,
+        "duration": s.duration, "end_label": END_LABELS.get(s.end_status, s.end_status),
+        "close_by_label": CLOSE_BY_LABELS.get(s.close_by, ""),
+    })
+    if view.mine_as == "wrapup":
+        agent = Agent.objects.get(pk=agent_id)
+        mine = s.participants.filter(agent_id=agent_id).order_by("-sequence").first()
+        detail["transferred_to"] = mine.transfer_to if mine and mine.outcome == "transferred" else ""
+        detail["arrange_remaining_ms"] = remaining_ms(agent.arrange_deadline) if agent.status == "arrange" else None
+        detail["served_ms"] = ms(((mine.end_at - mine.accept_at).total_seconds()) if mine and mine.accept_at else 0)
+    return detail
+
+
+# Transfer targets, with the agents' live status.
+
+def transfer_targets(agent_id: int, session_id: str) -> dict:
+    me = Agent.objects.get(pk=agent_id)
+    session = Session.objects.filter(pk=session_id, tenant_id=me.tenant_id).first()
+    kind = session.type if session else "phone"
+    groups = []
+    for group in SkillGroup.objects.filter(tenant_id=me.tenant_id, kind=kind).order_by("name"):
+        members = Agent.objects.filter(agentskill__skill_group=group)
+        online = members.exclude(status="offline").count()
+        groups.append({"id": str(group.pk), "name": group.name, "online": online,
+                       "free": members.filter(status="free").count(), "available": online > 0})
+    people = []
+    for agent in Agent.objects.filter(tenant_id=me.tenant_id).exclude(pk=agent_id).order_by("nickname", "user_id"):
+        status = agent_service.status_info(agent)["status"]
+        label, tone = STATUS_LABELS.get(status, (status, "idle"))
+        can_take = bool(session) and routing.eligible_for(session, agent) if status == "free" else False
+        people.append({"user_id": agent.user_id, "name": agent.nickname or agent.user_id,
+                       "initials": initials(agent.nickname or agent.user_id),
+                       "status_label": f"{label}: {agent.rest_reason}" if status == "rest" and agent.rest_reason
+                       else label, "tone": tone, "available": can_take})
+    return {"groups": groups, "agents": people}
+
+
+# Dial pad and history.
+
+def caller_numbers(agent_id: int) -> list[str]:
+    """The outbound numbers the agent may show, the default (what startOutboundCall picks) first."""
+    agent = Agent.objects.select_related("tenant").get(pk=agent_id)
+    numbers = [n for g in agent.skill_groups.filter(kind="phone").order_by("pk") for n in g.caller_number_list]
+    numbers += [n for g in agent.tenant.number_groups.order_by("pk") for n in g.number_list]
+    numbers += [n for g in agent.tenant.skill_groups.order_by("pk") for n in g.caller_number_list]
+    return list(dict.fromkeys(numbers))
+
+
+def outbound_result(agent_id: int, session_id: str) -> dict | None:
+    """How an outbound call placed from the dial pad went, for the line under the pad."""
+    session = Session.objects.filter(pk=session_id, caller_agent_id=agent_id).first()
+    if session is None:
+        return None
+    reason = ""
+    if session.state == "ended":
+        last = session.timeline.order_by("-at", "-id").values_list("what", flat=True)
+        reason = next((what for what in last if what.startswith("not dialed")), "")
+        reason = reason.replace("not dialed: ", "").rstrip(".")
+    return {"number": session.callee_phone_number, "state": session.state,
+            "end_label": END_LABELS.get(session.end_status, session.end_status),
+            "reason": reason[:1].upper() + reason[1:] if reason else ""}
+
+
+def history(agent_id: int) -> list[dict]:
+    """Today's sessions the agent was offered, served or placed, newest first (ended ones only)."""
+    start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    sessions = (Session.objects.filter(Q(participants__agent_id=agent_id) | Q(caller_agent_id=agent_id),
+                                       created_at__gte=start, state="ended")
+                .select_related("caller_agent", "agent").distinct().order_by("-ended_at")[:HISTORY_LIMIT])
+    mine = {}
+    for p in ServeParticipant.objects.filter(session__in=sessions, agent_id=agent_id).order_by("sequence"):
+        mine[p.session_id] = p  # the agent's last turn on each session
+    items = []
+    for session in sessions:
+        who, _ = _who(session, agent_id)
+        turn = mine.get(session.id)
+        outcome, tone = _history_outcome(session, turn)
+        served = (turn.end_at - turn.accept_at).total_seconds() if turn and turn.accept_at and turn.end_at else (
+            session.duration or 0)
+        items.append({"id": session.id, "type": session.type, "type_label": TYPE_LABELS[session.type],
+                      "direction": session.direction, "who": who,
+                      "at": timezone.localtime(session.ended_at or session.created_at),
+                      "served_ms": ms(served) if outcome in ("Answered", "Transferred") or served else 0,
+                      "outcome": outcome, "tone": tone})
+    return items
+
+
+def _history_outcome(session: Session, turn: ServeParticipant | None) -> tuple[str, str]:
+    if turn is None:  # placed by the agent (outbound or internal)
+        return ("Answered", "ok") if session.accepted_at else (END_LABELS.get(session.end_status, "Ended"), "bad")
+    if turn.outcome == "transferred":
+        return f"Transferred to {turn.transfer_to.replace('skillGroup:', 'group ')}", "info"
+    if turn.accept_at:
+        return "Answered", "ok"
+    return {"timeout": ("Missed", "bad"), "rejected": ("Rejected", "bad")}.get(turn.outcome, ("Missed", "bad"))
+
+
+def chat_log(session_id: str) -> dict:
+    """The messages of a web chat (the newest CHAT_LOG_LIMIT) and how far the visitor has read."""
+    from . import chat
+
+    messages = chat.history(session_id)[-CHAT_LOG_LIMIT:]
+    mark = ChatReadMark.objects.filter(session_id=session_id).values_list("visitor_seq", flat=True).first() or 0
+    for message in messages:
+        message["read"] = message["sender"] == "agent" and message["seq"] <= mark
+        message["time"] = timezone.localtime(datetime.fromtimestamp(message["createdAt"] / 1000, tz=dt_timezone.utc))
+    last_visitor = max((m["seq"] for m in messages if m["sender"] == "visitor"), default=0)
+    return {"messages": messages, "last_visitor_seq": last_visitor}
