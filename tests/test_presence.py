@@ -112,3 +112,14 @@ async def test_connections_of_a_dead_process_are_reaped_and_the_grace_starts(sdk
     agent = await agent_row("agent2@demo")
     assert agent.offline_deadline is not None
     assert not await database_sync_to_async(AgentConnection.objects.filter(channel_name="gone!1").exists)()
+
+
+async def test_going_offline_with_a_session_in_progress_is_refused(sdk, demo):
+    agent = await sdk("agent1@demo")
+    await database_sync_to_async(lambda: Agent.objects.exclude(user_id="agent1@demo").update(status="offline"))()
+    session_id = await api_session(demo, "phone", calleePhoneNumber="1")
+    await agent.event("callIn")
+    await agent.call("Call.accept", sessionId=session_id)
+    reply = await agent.call("Agent.offline")
+    assert reply["status"] == "error" and "sessions in progress" in reply["errorMsg"]
+    assert (await agent.call("Agent.getStatus"))["data"]["status"] == "busy"

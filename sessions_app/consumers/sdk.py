@@ -79,8 +79,9 @@ class SdkConsumer(AsyncWebsocketConsumer):
         try:
             if text_data is None or _too_big(text_data):
                 raise protocol.ProtocolError(f"a request must be a JSON text frame of at most {MAX_FRAME} bytes")
-            frame = protocol.decode_json(text_data)
-            request_id = protocol.request_id(frame)
+            frame = protocol.decode_json(text_data, check_unicode=False)
+            request_id = protocol.request_id(frame)  # read first, so even a refused request's reply carries it
+            protocol.require_unicode(frame)
             method, params = protocol.validate_request(frame)
             data = await database_sync_to_async(rpc.call)(method.name, self.agent_id, params)
         except (protocol.ProtocolError, ServiceError) as error:

@@ -169,17 +169,22 @@ EVENTS: dict[str, tuple[str, ...]] = {
 LOCAL_EVENTS = ("ready", "tokenExpired")
 
 
-def decode_json(text: str | bytes):
+def decode_json(text: str | bytes, check_unicode: bool = True):
     """Parse JSON text, refusing what no UTF-8 database could store (lone UTF-16 surrogates like "\\ud800")."""
     try:
         value = json.loads(text)
     except (ValueError, RecursionError):
         raise ProtocolError("the request is not valid JSON") from None
+    if check_unicode:
+        require_unicode(value)
+    return value
+
+
+def require_unicode(value) -> None:
     try:
         json.dumps(value, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
         raise ProtocolError("the request contains text that is not valid Unicode") from None
-    return value
 
 
 def request_id(frame) -> int | str:
@@ -187,6 +192,7 @@ def request_id(frame) -> int | str:
     value = frame.get("id") if isinstance(frame, dict) else None
     if isinstance(value, bool) or not isinstance(value, (int, str)) or isinstance(value, str) and len(value) > 64:
         raise ProtocolError("id is required: a number or a string of at most 64 characters")
+    require_unicode(value)
     return value
 
 

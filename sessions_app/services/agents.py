@@ -123,6 +123,8 @@ def online(agent_id: int) -> None:
 def offline(agent_id: int) -> None:
     with transaction.atomic():
         agent = locked_agent(agent_id)
+        if Session.objects.filter(Q(agent=agent) | Q(caller_agent=agent), state="active").exists():
+            raise ServiceError("the agent has sessions in progress: end them before going offline")
         if agent.status != "offline":
             _change_status(agent, "offline")
 
