@@ -15,7 +15,8 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 
 from .domain import agent_state
-from .models import Agent, AgentSkill, Cdr, NumberGroup, ServeParticipant, Session, SessionEvent, SkillGroup, Tenant
+from .models import (Agent, AgentSkill, CannedResponse, Cdr, ChatMessage, NumberGroup, RestReason, ServeParticipant,
+                     Session, SessionEvent, SkillGroup, Tenant)
 from .services import agents, routing
 
 admin.site.site_header = "Contact center"
@@ -69,6 +70,29 @@ class SkillGroupAdmin(admin.ModelAdmin):
     @admin.display(description="agents online", ordering="online_count")
     def agents_online(self, group):
         return group.online_count
+
+
+@admin.register(RestReason)
+class RestReasonAdmin(admin.ModelAdmin):
+    """The reasons agents pick in the workbench's status picker when they take a break."""
+
+    list_display = ["label", "position", "tenant"]
+    list_editable = ["position"]
+    list_filter = ["tenant"]
+    search_fields = ["label"]
+
+
+@admin.register(CannedResponse)
+class CannedResponseAdmin(admin.ModelAdmin):
+    """Ready answers agents insert from the chat panel."""
+
+    list_display = ["title", "excerpt", "tenant"]
+    list_filter = ["tenant"]
+    search_fields = ["title", "text"]
+
+    @admin.display(description="text")
+    def excerpt(self, response):
+        return response.text if len(response.text) <= 80 else response.text[:79] + "…"
 
 
 @admin.register(NumberGroup)
@@ -182,6 +206,16 @@ class SessionEventInline(ReadOnlyInline, admin.TabularInline):
     moment = to_the_second("at", "at")
 
 
+class ChatMessageInline(ReadOnlyInline, admin.TabularInline):
+    """A web chat's conversation, in order (shown on im sessions only)."""
+
+    model = ChatMessage
+    verbose_name_plural = "Chat messages"
+    fields = ["seq", "sender", "agent", "text", "sent"]
+    readonly_fields = ["sent"]
+    sent = to_the_second("created_at", "sent at")
+
+
 class CdrPayload:
     """The CDR's JSON, pretty-printed, for the CDR page and the session page."""
 
@@ -218,6 +252,11 @@ class SessionAdmin(admin.ModelAdmin):
     customer_fields = ["caller_phone_number", "callee_phone_number", "caller_location", "nickname",
                        "customer_user_id", "peer_source", "channel_name", "client_data", "callee", "callee_remark",
                        "remark", "ivr_path", "protected_caller", "protected_callee", "uui"]
+
+    def get_inlines(self, request, obj):
+        if obj is not None and obj.type == "im":
+            return [ServeParticipantInline, ChatMessageInline, SessionEventInline, CdrInline]
+        return self.inlines
 
     def get_fieldsets(self, request, obj=None):
         """Only the customer's fields the session has: each channel fills a few of them."""

@@ -28,7 +28,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Error as PlaywrightError, Page, sync_playwright
+from playwright.sync_api import Browser, Error as PlaywrightError, Frame, Page, expect, sync_playwright
 
 from .liveserver import ROOT, LiveServer
 
@@ -189,7 +189,28 @@ class SdkPage:
             [method, options, CALL_TIMEOUT * 1000])
 
     def ui(self) -> dict:
-        """Whether the SDK's floating button and workbench panel are visible (computed, in its shadow root)."""
+        """Whether the SDK's floating button and workbench panel are visible (computed, in its shadow root), and
+        the panel's text: its own notices plus, when it shows, the workbench page in its iframe."""
+        state = self._shadow_ui()
+        frame = self.workbench_frame()
+        if state["workbench"] and frame is not None:
+            state["text"] = "\n".join(part for part in (state["text"], frame.inner_text("body")) if part.strip())
+        return state
+
+    def workbench_frame(self) -> Frame | None:
+        """The workbench page inside the SDK's panel (an iframe of the server's /workbench/embed/), once loaded."""
+        return next((frame for frame in self.page.frames if "/workbench/embed/" in frame.url), None)
+
+    def wait_for_workbench_text(self, text: str, timeout: float = EVENT_TIMEOUT) -> None:
+        """Wait until the workbench in the SDK's panel shows `text` (the panel need not be open)."""
+        body = self.page.frame_locator("#tccc-sdk-root iframe").locator("body")
+        try:
+            expect(body).to_contain_text(text, timeout=timeout * 1000)
+        except AssertionError:
+            raise AssertionError(
+                f"{self.user_id}: the workbench never showed {text!r}; console: {self.console[-5:]}") from None
+
+    def _shadow_ui(self) -> dict:
         return self.page.evaluate("""() => {
             const root = document.getElementById('tccc-sdk-root').shadowRoot;
             const visible = (element) => {
@@ -210,6 +231,45 @@ class SdkPage:
         path = ARTIFACTS / f"{name}.png"
         self.page.screenshot(path=str(path))
         return path
+
+
+@dataclass
+class WorkbenchTab:
+    """An agent's standalone workbench tab (/workbench/ after signing in), with the SDK loaded for them."""
+
+    page: Page
+    user_id: str
+    console: list[str] = field(default_factory=list)
+
+    def shot(self, name: str) -> Path:
+        """Save a screenshot into test-artifacts/ (animations stopped, so states are captured settled)."""
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        self.page.screenshot(path=str(path), animations="disabled")
+        return path
+
+    def sdk(self, method: str, options=None):
+        """Call `window.tccc` on the workbench page (the SDK the page loads for the signed-in agent)."""
+        return SdkPage(self.page, self.user_id).call(method, options)
+
+    def status_text(self) -> str:
+        return self.page.inner_text("#wb-status-button .status-label")
+
+
+def sign_in_workbench(browser: Browser, server: LiveServer, user_id: str, *, viewport=(1280, 800),
+                      password: str = "demo-password") -> WorkbenchTab:
+    """A new browser context signed in to /workbench/ as `user_id`, its websocket open and the SDK ready."""
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+    context.set_default_timeout(CALL_TIMEOUT * 1000)
+    tab = WorkbenchTab(context.new_page(), user_id)
+    tab.page.on("console", lambda message: tab.console.append(f"{message.type}: {message.text}"))
+    tab.page.goto(server.url + "/workbench/")
+    tab.page.fill("#id_username", user_id)
+    tab.page.fill("#id_password", password)
+    tab.page.click("button[type=submit]")
+    tab.page.wait_for_selector("body[data-connected=true]")
+    tab.page.wait_for_function("() => window.tccc && tccc.Agent.getStatus().then((r) => r.status === 'success')")
+    return tab
 
 
 class AgentPages:

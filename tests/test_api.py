@@ -370,3 +370,12 @@ def test_openapi_description_is_served(demo):
     for path in ("/api/sdk-login-token:", "/api/sessions:", "/api/sessions/{sessionId}:",
                  "/api/sessions/{sessionId}/end:"):
         assert path in description
+
+
+def test_callin_field_longer_than_its_column_is_a_400(api, demo):
+    put_online("agent1@demo")
+    before = Session.objects.count()
+    response = api.post("/api/sessions", json.dumps({"type": "im", "skillGroupId": str(demo["skillGroups"]["im"]),
+                                                     "nickname": "n" * 129}), content_type="application/json")
+    assert response.status_code == 400 and "nickname must be a string of at most 128" in response.json()["error"]
+    assert Session.objects.count() == before

@@ -85,7 +85,7 @@ def test_inbound_call_accept_controls_transfer_customer_hang_up_and_after_call_w
         "callerPhoneNumber": "008613800000000", "callerLocation": "Shenzhen", "remark": "VIP customer",
         "ivrPath": [{"key": "1", "label": "Sales"}], "protectedCallee": "", "protectedCaller": ""}
     agent1.call("UI.showWorkbench")
-    assert "008613800000000" in agent1.ui()["text"]
+    agent1.wait_for_workbench_text("008613800000000")
     agent1.screenshot("workbench-ringing-phone-call")
 
     assert agent1.call("Call.accept", {"sessionId": session_id}) == {"status": "success"}
@@ -255,7 +255,7 @@ def test_sdk_reconnects_after_a_server_restart_keeping_status_without_a_second_r
     agent = restartable_agents("agent1@demo")
     agent.call("UI.showWorkbench")
     assert agent.call("Agent.setStatus", {"status": "rest", "restReason": "Lunch"}) == {"status": "success"}
-    agent.page.wait_for_function(f"() => ({WORKBENCH_TEXT})().includes('On break: Lunch')")
+    agent.wait_for_workbench_text("On break: Lunch")
 
     answer = restart_and_wait_for_reconnect(restartable_server, agent, screenshot="reconnecting-workbench")
     assert answer["status"] == "success", answer

@@ -1,7 +1,9 @@
-"""The whole server: HTTP (Django), the SDK websocket, and the deadline sweeper on the same event loop.
+"""The whole server: HTTP (Django), the SDK, visitor and workbench websockets, and the sweeper on one event loop.
 
 `daphne workbench.asgi:application` is the complete product (DESIGN.md contract 7). The sweeper starts when
 Twisted's reactor runs (under daphne), or on the first request under any other ASGI server or in tests.
+Only the workbench's socket reads the Django session (AuthMiddlewareStack): the SDK's authenticates by token
+alone, so its handshake costs no session lookup.
 """
 import os
 import sys
@@ -12,15 +14,22 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 
 django_asgi = get_asgi_application()
 
+from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from sessions_app.consumers.sdk import SdkConsumer  # noqa: E402
+from sessions_app.consumers.visitor import VisitorConsumer  # noqa: E402
+from sessions_app.consumers.workbench import WorkbenchConsumer  # noqa: E402
 from workbench.sweeper import ensure_sweeper, start_with_reactor  # noqa: E402
 
 router = ProtocolTypeRouter({
     "http": django_asgi,
-    "websocket": URLRouter([path("ws/sdk/", SdkConsumer.as_asgi())]),
+    "websocket": URLRouter([
+        path("ws/sdk/", SdkConsumer.as_asgi()),
+        path("ws/visitor/", VisitorConsumer.as_asgi()),
+        path("ws/workbench/", AuthMiddlewareStack(WorkbenchConsumer.as_asgi())),
+    ]),
 })
 
 

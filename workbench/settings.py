@@ -89,7 +89,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = os.environ.get("STATIC_ROOT") or None  # set it (and run collectstatic) to serve a collected copy
 # WhiteNoise serves static files from the app and project folders directly: no collectstatic step needed.
 WHITENOISE_USE_FINDERS = True
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/workbench/login/"
 
 LOGGING = {
     "version": 1,

@@ -2,11 +2,16 @@ from django.contrib import admin
 from django.urls import path
 from django.views.generic import TemplateView
 
-from sessions_app.views import api, sdk
+from sessions_app.views import api, sdk, widget, workbench
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("sdk/tccc.js", sdk.sdk_js, name="sdk-js"),
+    path("widget/chat.js", widget.chat_js, name="widget-chat-js"),
+    path("workbench/", workbench.standalone, name="workbench"),
+    path("workbench/embed/", workbench.embedded, name="workbench-embed"),
+    path("workbench/login/", workbench.WorkbenchLoginView.as_view(), name="workbench-login"),
+    path("workbench/logout/", workbench.logout, name="workbench-logout"),
     path("api/sdk-login-token", api.sdk_login_token, name="sdk-login-token"),
     path("api/sessions", api.create_session, name="session-create"),
     path("api/sessions/<str:session_id>", api.read_session, name="session-read"),

@@ -26,8 +26,9 @@ def _too_big(text: str) -> bool:
     return len(text) > MAX_FRAME or (len(text) > MAX_FRAME // 4 and len(text.encode("utf-8")) > MAX_FRAME)
 
 
-def authenticate(query: dict, origin: str) -> tuple[int, str]:
-    """The agent a connection's token (or resume token) names, if the page's origin may use it."""
+def authenticate(query: dict, origin: str, own_origin: bool = False) -> tuple[int, str]:
+    """The agent a connection's token (or resume token) names, if the page's origin may use it: the tenant's
+    allow-list, or this server's own pages (the standalone workbench loads the SDK too)."""
     first = {k: v[0] for k, v in query.items() if v}
     if first.get("resume"):
         claims = tokens.read(first["resume"], tokens.RESUME_SALT)
@@ -36,7 +37,7 @@ def authenticate(query: dict, origin: str) -> tuple[int, str]:
     else:
         raise ServiceError("no token given")
     agent = tokens.agent_for(claims, first.get("sdkAppId"), first.get("userId"))
-    if not origins.allowed(origin, agent.tenant):
+    if not own_origin and not origins.allowed(origin, agent.tenant):
         raise ServiceError(f"origin {origin} is not allowed for SdkAppId {agent.tenant.sdk_app_id}")
     return agent.pk, tokens.issue_resume(agent)
 
@@ -47,13 +48,14 @@ class SdkConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         headers = dict(self.scope.get("headers", []))
         origin = headers.get(b"origin", b"").decode("latin-1")
-        if not await database_sync_to_async(origins.allowed)(origin):
+        own_origin = origins.same_origin(origin, headers.get(b"host", b"").decode("latin-1"))
+        if not own_origin and not await database_sync_to_async(origins.allowed)(origin):
             await self.close()  # before accept: the handshake is refused with HTTP 403
             return
         await self.accept()
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         try:
-            agent_id, resume_token = await database_sync_to_async(authenticate)(query, origin)
+            agent_id, resume_token = await database_sync_to_async(authenticate)(query, origin, own_origin)
         except tokens.TokenExpired:
             await self.send_frame({"type": "tokenExpired"})
             await self.close(CLOSE_EXPIRED)
@@ -106,6 +108,8 @@ class SdkConsumer(AsyncWebsocketConsumer):
         # runs on the database thread and would make every event wait behind a write in progress.
         if message["type"] == "agent.frame":
             await self.agent_frame(message)
+        elif message["type"] in ("agent.changed", "agent.chat"):
+            return  # for the workbench's pages; the SDK has no event for these
         else:
             await super().dispatch(message)
 

@@ -12,7 +12,7 @@ from ..domain import agent_state
 from ..models import Agent, AgentConnection, ServeParticipant, Session
 from . import processes, routing
 from .errors import ServiceError
-from .events import publish
+from .events import publish, publish_change
 
 
 def locked_agent(agent_id: int) -> Agent:
@@ -36,6 +36,7 @@ def _change_status(agent: Agent, status: str, rest_reason: str = "") -> None:
     agent.status, agent.rest_reason = status, rest_reason
     if old != status:
         agent.status_since = now
+    publish_change(agent.pk)
     agent.arrange_deadline = None if status != "arrange" else agent.arrange_deadline
     if status == "free" and old != "free":
         agent.available_since = now

@@ -22,3 +22,13 @@ def matches(origin: str, pattern: str) -> bool:
 def allowed(origin: str, tenant: Tenant | None = None) -> bool:
     tenants = [tenant] if tenant else Tenant.objects.all()
     return bool(origin) and any(matches(origin, p) for t in tenants for p in t.origin_patterns)
+
+
+def same_origin(origin: str, host: str) -> bool:
+    """Whether a page's `Origin` is this server itself (the `Host` it was reached at): our own pages, the
+    standalone workbench and the SDK panel's iframe, need no allow-list entry."""
+    try:
+        netloc = urlsplit(origin).netloc
+    except ValueError:
+        return False
+    return bool(netloc) and netloc.lower() == host.strip().lower()

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from ..domain import routing as policy
 from ..models import Agent, AgentSkill, ServeParticipant, Session, SessionEvent, SkillGroup
+from . import visitors
 from .events import publish
 from .payloads import call_in
 
@@ -54,6 +55,8 @@ def enqueue(session: Session, skill_group: SkillGroup, note: str = "") -> None:
     if session.pk not in dispatch_group(skill_group) and not Agent.objects.filter(
             agentskill__skill_group=skill_group).exclude(status="offline").exists():
         end_session(session, close_by="admin", end_status="noSeatOnline")
+    else:
+        visitors.queue_moved(session)
 
 
 def eligible_agents(session: Session, skill_group: SkillGroup):
@@ -157,6 +160,7 @@ def offer(session: Session, agent: Agent, timeout: int) -> None:
                                     sequence=sequence, ring_at=now, transfer_from=transfer_from)
     log(session, f"offered to {agent.user_id}" + (f" (transferred by {transfer_from})" if transfer_from else ""))
     publish(agent.pk, "callIn", **call_in(session, timeout))
+    visitors.queue_moved(session)
 
 
 def withdraw_offer(session: Session, outcome: str) -> None:
@@ -170,3 +174,4 @@ def withdraw_offer(session: Session, outcome: str) -> None:
         publish(agent.pk, "autoTransfer", sessionId=session.id)
     if session.skill_group:
         offer_to_best_agent(session)
+    visitors.queue_moved(session)

@@ -13,9 +13,9 @@ from django.utils import timezone
 
 from ..domain import protocol
 from ..models import Agent, ServeParticipant, Session, SkillGroup, Tenant
-from . import agents, cdr, routing
+from . import agents, cdr, routing, visitors
 from .errors import ServiceError
-from .events import publish
+from .events import publish, publish_change
 from .payloads import duration, session_columns
 
 NAMESPACE_TYPES = {"Call": ("phone", "voip", "internal"), "Chat": ("im",), "Video": ("video",)}
@@ -75,6 +75,7 @@ def accept(agent_id: int, session_id: str, namespace: str) -> None:
         session.participants.filter(agent=agent, outcome="ringing").update(outcome="accepted", accept_at=now)
         routing.log(session, f"accepted by {agent.user_id}")
         publish(agent.pk, "userAccessed", sessionId=session.id)
+        visitors.accepted(session, agent)
         if session.caller_agent_id and session.type == "internal":
             publish(session.caller_agent_id, "userAccessed", sessionId=session.id)
 
@@ -108,6 +109,7 @@ def end_session(session: Session, close_by: str, end_status: str | None = None) 
     now = timezone.now()
     serving = session.agent if session.state == "active" else None
     ringing = session.agent if session.state == "ringing" else None
+    was_queued = session.state == "queued"
     if end_status is None:
         end_status = "ok" if session.accepted_at else ("ringingGiveUp" if ringing else "waitingGiveUp")
     session.state, session.ended_at = "ended", now
@@ -118,6 +120,9 @@ def end_session(session: Session, close_by: str, end_status: str | None = None) 
     session.participants.filter(end_at__isnull=True).update(
         outcome=Case(When(outcome="ringing", then=Value("cancelled")), default=Value("ended")), end_at=now)
     routing.log(session, f"ended by {dict(Session.CLOSE_BY)[close_by].lower()}: {end_status}")
+    visitors.ended(session)
+    if was_queued:
+        visitors.queue_moved(session)
     for agent in {a for a in (session.agent, session.caller_agent) if a}:
         publish(agent.pk, "sessionEnded", sessionId=session.id, type=session.type, duration=session.duration,
                 closeBy=close_by)
@@ -170,6 +175,7 @@ def _set_flag(agent_id, session_id, namespace, column, value, method, already_on
         setattr(session, column, value)
         session.save(update_fields=[column])
         routing.log(session, f"{agent.user_id}: {method}")
+        publish_change(agent.pk)
 
 
 def is_mic_muted(agent_id: int, session_id: str) -> dict:
@@ -342,8 +348,10 @@ def create_inbound(tenant: Tenant, session_type, skill_group_id, fields: dict, u
                     isinstance(v, dict) and set(v) == {"key", "label"} and all(isinstance(x, str) for x in v.values())
                     for v in value):
                 raise ServiceError("ivrPath must be a list of {key, label} strings")
-        elif not isinstance(value, str) or len(value) > 1024:
-            raise ServiceError(f"{name} must be a string of at most 1024 characters")
+        else:
+            limit = Session._meta.get_field(next(iter(session_columns({name: value})))).max_length
+            if not isinstance(value, str) or len(value) > limit:
+                raise ServiceError(f"{name} must be a string of at most {limit} characters")
     if not isinstance(uui, str) or len(uui) > 1024:
         raise ServiceError("uui must be a string of at most 1024 characters")
     with transaction.atomic():

@@ -1,8 +1,9 @@
 """What an agent's workbench shows: read-only selectors returning plain dicts for its templates.
 
 The workbench (templates/workbench/) is a second client of the services, beside the SDK: it changes state only
-through `rpc.call` and the chat service, and reads it here. Times go out as milliseconds *relative to now*
-(`elapsed_ms`, `remaining_ms`) so the page's timers do not depend on the browser's clock agreeing with ours.
+through `rpc.call` and the chat service, and reads it here. Moments go out as epoch milliseconds (`*_at_ms`),
+so a fragment renders the same until something changes (the page's script runs the timers, correcting for
+the browser's clock with the server time each message carries).
 """
 from __future__ import annotations
 
@@ -24,8 +25,8 @@ STATUS_LABELS = {"free": ("Free", "ok"), "busy": ("Busy", "busy"), "rest": ("On 
 END_LABELS = {"ok": "Completed", "unconnected": "Not connected", "ivrGiveUp": "Left in the IVR",
               "waitingGiveUp": "Gave up waiting", "ringingGiveUp": "Hung up while ringing",
               "noSeatOnline": "Nobody online", "notWorkTime": "Outside working hours", "notAnswer": "Not answered",
-              "userReject": "Rejected", "busy": "Busy", "callerCancel": "Cancelled", "seatOffline": "Agent went offline",
-              "mediaError": "Media failure"}
+              "userReject": "Rejected", "busy": "Busy", "callerCancel": "Cancelled",
+              "seatOffline": "Agent went offline", "mediaError": "Media failure"}
 CLOSE_BY_LABELS = {"seat": "You ended it", "client": "The customer ended it", "admin": "Ended by the system"}
 CHAT_LOG_LIMIT = 200
 HISTORY_LIMIT = 50
@@ -35,17 +36,14 @@ def ms(seconds: float) -> int:
     return max(0, int(seconds * 1000))
 
 
-def elapsed_ms(moment) -> int:
-    return ms((timezone.now() - moment).total_seconds()) if moment else 0
-
-
-def remaining_ms(moment) -> int:
-    return ms((moment - timezone.now()).total_seconds()) if moment else 0
+def epoch_ms(moment) -> int | None:
+    return int(moment.timestamp() * 1000) if moment else None
 
 
 def initials(name: str) -> str:
-    words = [w for w in name.replace("@", " ").replace(".", " ").split() if w[:1].isalnum()]
-    return "".join(w[0] for w in words[:2]).upper() or "?"
+    """Up to two initials of a name; none for a number or an id (the avatar shows the session's type then)."""
+    words = [w for w in name.replace("@", " ").replace(".", " ").split() if w[:1].isalpha()]
+    return "".join(w[0] for w in words[:2]).upper()
 
 
 # The agent and the status picker.
@@ -60,8 +58,8 @@ def agent_summary(agent_id: int) -> dict:
         "id": agent.pk, "user_id": agent.user_id, "name": name, "initials": initials(name),
         "status": status, "stored_status": agent.status, "rest_reason": agent.rest_reason,
         "status_label": f"{label}: {agent.rest_reason}" if status == "rest" and agent.rest_reason else label,
-        "tone": tone, "status_elapsed_ms": elapsed_ms(agent.status_since),
-        "arrange_remaining_ms": remaining_ms(agent.arrange_deadline) if agent.status == "arrange" else None,
+        "tone": tone, "status_since_ms": epoch_ms(agent.status_since),
+        "arrange_until_ms": epoch_ms(agent.arrange_deadline) if agent.status == "arrange" else None,
         "status_options": status_options(agent),
     }
 
@@ -133,7 +131,7 @@ def _card(session: Session, agent_id: int, mine_as: str) -> dict:
         "direction": session.direction, "who": who, "who_kind": who_kind, "initials": initials(who),
         "avatar": session.avatar if session.avatar.startswith(("https://", "http://")) else "",
         "phase": mine_as, "phase_label": phase_labels[mine_as], "flags": flags,
-        "elapsed_ms": elapsed_ms(session.accepted_at or session.ring_at or session.created_at),
+        "since_ms": epoch_ms(session.accepted_at or session.ring_at or session.created_at),
         "ended": session.state == "ended",
     }
 
@@ -145,9 +143,9 @@ def offers(agent_id: int) -> list[dict]:
     for session in rows:
         card = _card(session, agent_id, "offer")
         card.update(details(session, agent_id))
-        card["remaining_ms"] = remaining_ms(session.offer_deadline) if session.offer_deadline else None
-        card["timeout_ms"] = ((session.skill_group.ring_timeout if session.skill_group else routing.INTERNAL_RING_TIMEOUT)
-                              * 1000 if session.offer_deadline else None)
+        card["deadline_ms"] = epoch_ms(session.offer_deadline)
+        ring_timeout = session.skill_group.ring_timeout if session.skill_group else routing.INTERNAL_RING_TIMEOUT
+        card["timeout_ms"] = ring_timeout * 1000 if session.offer_deadline else None
         cards.append(card)
     return cards
 
@@ -253,7 +251,7 @@ def session_detail(view: SessionView, agent_id: int) -> dict:
         agent = Agent.objects.get(pk=agent_id)
         mine = s.participants.filter(agent_id=agent_id).order_by("-sequence").first()
         detail["transferred_to"] = mine.transfer_to if mine and mine.outcome == "transferred" else ""
-        detail["arrange_remaining_ms"] = remaining_ms(agent.arrange_deadline) if agent.status == "arrange" else None
+        detail["arrange_until_ms"] = epoch_ms(agent.arrange_deadline) if agent.status == "arrange" else None
         detail["served_ms"] = ms(((mine.end_at - mine.accept_at).total_seconds()) if mine and mine.accept_at else 0)
     return detail
 
@@ -309,26 +307,29 @@ def outbound_result(agent_id: int, session_id: str) -> dict | None:
 
 
 def history(agent_id: int) -> list[dict]:
-    """Today's sessions the agent was offered, served or placed, newest first (ended ones only)."""
+    """Today's turns of the agent, newest first: sessions offered to or served by them whose part is over
+    (answered, missed, rejected, transferred away), and the calls they placed that ended."""
     start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
-    sessions = (Session.objects.filter(Q(participants__agent_id=agent_id) | Q(caller_agent_id=agent_id),
-                                       created_at__gte=start, state="ended")
-                .select_related("caller_agent", "agent").distinct().order_by("-ended_at")[:HISTORY_LIMIT])
-    mine = {}
-    for p in ServeParticipant.objects.filter(session__in=sessions, agent_id=agent_id).order_by("sequence"):
-        mine[p.session_id] = p  # the agent's last turn on each session
+    turns = {}
+    for turn in (ServeParticipant.objects.filter(agent_id=agent_id, ring_at__gte=start, end_at__isnull=False)
+                 .select_related("session__caller_agent", "session__agent").order_by("sequence")):
+        turns[turn.session_id] = turn  # the agent's last turn on each session
+    placed = (Session.objects.filter(caller_agent_id=agent_id, created_at__gte=start, state="ended")
+              .exclude(pk__in=turns).select_related("caller_agent", "agent"))
+    rows = [(turn.session, turn, turn.end_at) for turn in turns.values()]
+    rows += [(session, None, session.ended_at) for session in placed]
+    rows.sort(key=lambda row: row[2], reverse=True)
     items = []
-    for session in sessions:
+    for session, turn, ended_at in rows[:HISTORY_LIMIT]:
         who, _ = _who(session, agent_id)
-        turn = mine.get(session.id)
         outcome, tone = _history_outcome(session, turn)
-        served = (turn.end_at - turn.accept_at).total_seconds() if turn and turn.accept_at and turn.end_at else (
-            session.duration or 0)
+        if turn is not None:
+            served = (turn.end_at - turn.accept_at).total_seconds() if turn.accept_at else 0
+        else:
+            served = session.duration or 0
         items.append({"id": session.id, "type": session.type, "type_label": TYPE_LABELS[session.type],
-                      "direction": session.direction, "who": who,
-                      "at": timezone.localtime(session.ended_at or session.created_at),
-                      "served_ms": ms(served) if outcome in ("Answered", "Transferred") or served else 0,
-                      "outcome": outcome, "tone": tone})
+                      "direction": session.direction, "who": who, "at": timezone.localtime(ended_at),
+                      "served_ms": ms(served), "outcome": outcome, "tone": tone})
     return items
 
 
@@ -353,3 +354,24 @@ def chat_log(session_id: str) -> dict:
         message["time"] = timezone.localtime(datetime.fromtimestamp(message["createdAt"] / 1000, tz=dt_timezone.utc))
     last_visitor = max((m["seq"] for m in messages if m["sender"] == "visitor"), default=0)
     return {"messages": messages, "last_visitor_seq": last_visitor}
+
+
+def canned_responses(agent_id: int) -> list[dict]:
+    from . import chat
+
+    return chat.canned_responses(Agent.objects.select_related("tenant").get(pk=agent_id).tenant)
+
+
+def namespace_of(agent_id: int, session_id: str) -> str:
+    """The SDK namespace whose methods act on this session (Call, Chat or Video); Call when there is no such
+    session, so the service answers with its own "no session" error."""
+    from .sessions import TYPE_NAMESPACE
+
+    session_type = (Session.objects.filter(pk=session_id, tenant__agents__pk=agent_id)
+                    .values_list("type", flat=True).first())
+    return TYPE_NAMESPACE.get(session_type, "Call")
+
+
+def visitor_name(session_id: str) -> str:
+    session = Session.objects.filter(pk=session_id).first()
+    return (session.nickname or session.customer_user_id or "The visitor") if session else "The visitor"

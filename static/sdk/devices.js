@@ -12,13 +12,18 @@ const PERMISSION_WAIT_MS = 30000;
 function createDevices() {
   let permissionRequest = null; // shared, so getMicrophones() and getSpeakers() together prompt once
 
-  /** Tencent supports Chrome 56+ and Chromium Edge 80+; legacy EdgeHTML, Firefox and Safari are not. */
+  /**
+   * Tencent supports Chrome 56+ and Chromium Edge 80+, read from the user agent. Everything else is false: legacy
+   * EdgeHTML, Firefox, Safari (and Chrome on iOS, which is Safari inside), and the other Chromium-based browsers
+   * that also write "Chrome/" in their user agent (Opera, Samsung Internet, Yandex, UC, Edge for mobile).
+   */
   function isBrowserSupported() {
     const ua = (typeof navigator !== 'undefined' && navigator.userAgent) || '';
     if (/\bEdge\/\d+/.test(ua)) return false; // legacy Edge also says "Chrome/"
     const edge = /\bEdg\/(\d+)/.exec(ua);
     if (edge) return Number(edge[1]) >= 80;
-    const chrome = /Chrome\/(\d+)/.exec(ua); // also matches HeadlessChrome/
+    if (/\b(OPR|OPT|Opera|SamsungBrowser|YaBrowser|UCBrowser|EdgA|EdgiOS)\//.test(ua)) return false;
+    const chrome = /\b(?:Headless)?Chrome\/(\d+)/.exec(ua);
     return chrome ? Number(chrome[1]) >= 56 : false;
   }
 

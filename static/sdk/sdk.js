@@ -11,14 +11,12 @@ const SDK_LOADED_EVENT = 'tccc-sdk-loaded';
 
 // Events after which an offer no longer rings for this agent.
 const OFFER_ENDING_EVENTS = ['userAccessed', 'autoTransfer', 'sessionEnded', 'sessionCompleted'];
-// Events after which the server may have changed the agent's status on its own (busy, wrap-up, free).
-const STATUS_CHANGING_EVENTS = ['userAccessed', 'sessionEnded', 'sessionCompleted'];
 
 function readScriptConfig(script) {
   if (!script) {
     return { error: 'document.currentScript is missing: load the SDK with a classic <script src> tag' };
   }
-  const { token, sdkAppId, userid } = script.dataset;
+  const { token, sdkAppId, userid, ui } = script.dataset;
   if (!token || !sdkAppId || !userid) {
     return { error: 'the SDK <script> tag needs data-token, data-sdk-app-id and data-userid' };
   }
@@ -27,7 +25,8 @@ function readScriptConfig(script) {
   } catch (err) {
     return { error: err.message };
   }
-  return { src: script.src, token, sdkAppId, userId: userid };
+  // data-ui="none": no floating button or panel (the standalone workbench page, which is the panel itself).
+  return { src: script.src, token, sdkAppId, userId: userid, drawUi: ui !== 'none' };
 }
 
 function startSdk() {
@@ -51,12 +50,9 @@ function startSdk() {
   });
 
   const rpc = buildRpcNamespaces(PROTOCOL.methods, transport.request);
-  const ui = createWorkbenchUI(rpc);
+  const ui = createWorkbenchUI({ origin: config.src ? new URL(config.src).origin : '', enabled: config.drawUi !== false });
 
-  // Keep the workbench's view of the agent and of the ringing offers in step with what the host does.
-  for (const name of ['setStatus', 'online', 'offline']) {
-    runAfterEachCall(rpc.Agent, name, () => ui.refreshAgentStatus());
-  }
+  // Keep the badge of ringing offers in step with what the host does.
   for (const namespace of ['Call', 'Chat', 'Video']) {
     runAfterEachCall(rpc[namespace], 'accept', (result, options) => {
       if (result.status === 'success' && options) stopRinging(options.sessionId);
@@ -70,11 +66,10 @@ function startSdk() {
     } else if (OFFER_ENDING_EVENTS.includes(name) && data) {
       stopRinging(data.sessionId);
     }
-    if (STATUS_CHANGING_EVENTS.includes(name)) ui.refreshAgentStatus();
   });
 
   function welcome(frame) {
-    ui.setAgent(frame.agent);
+    ui.setResumeToken(frame.resumeToken);
     const listed = (Array.isArray(frame.sessions) ? frame.sessions : [])
       .filter((offer) => offer && typeof offer.sessionId === 'string');
     const listedIds = new Set(listed.map((offer) => offer.sessionId));

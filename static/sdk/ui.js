@@ -1,16 +1,19 @@
 /*
- * ui.js: `tccc.UI` and the small workbench the SDK draws on the host page: a floating button with a badge
- * counting ringing offers, and a panel with the agent's name and status and the ringing offers to accept.
+ * ui.js: `tccc.UI`, the floating button with a badge counting ringing offers, and the workbench panel.
  *
- * A shadow root rather than an iframe: the SDK already runs in the host's document, so it builds and updates
- * this DOM directly, with no second document and no cross-document messaging, while the host's CSS cannot
- * reach inside (the host element is reset with `all: initial`, so not even inherited fonts leak in).
- * The root is open so that tests (Playwright pierces open roots) and developers can inspect it.
- * Hosts may retheme it by setting the --tccc-* custom properties on #tccc-sdk-root.
- * Text from sessions (nicknames, remarks) comes from customers: it is only ever set with textContent.
+ * The panel is an iframe of the server's own `/workbench/embed/`, not DOM the SDK draws: the workbench is
+ * Django templates + htmx with its own stylesheet and websocket, and an iframe isolates its CSS and JS from the
+ * host page completely in both directions, lets htmx run unmodified, and lets one page serve both the embedded
+ * panel and the standalone `/workbench/` tab. The iframe signs in with the SDK's resume token, handed over in
+ * the URL fragment (never sent to a server, nor in a Referer) and by postMessage after each reconnect.
+ * The button, its badge and the panel's frame are in an open shadow root on the host page (the host element
+ * reset with `all: initial`), so the host's CSS cannot reach them either; hosts may retheme them with the
+ * --tccc-* custom properties on #tccc-sdk-root. The root is open so that tests and developers can inspect it.
+ * `data-ui="none"` on the SDK's script tag draws nothing (the standalone workbench loads the SDK that way).
  */
 
 const UI_ROOT_ID = 'tccc-sdk-root';
+const WORKBENCH_PATH = '/workbench/embed/';
 
 const UI_STYLE = `
 :host {
@@ -22,15 +25,11 @@ const UI_STYLE = `
   --tccc-text: #1f2430;
   --tccc-text-muted: #667085;
   --tccc-border: #e4e7ec;
-  --tccc-ok: #12b76a;
-  --tccc-warn: #f79009;
   --tccc-danger: #e5484d;
-  --tccc-idle: #98a2b3;
   --tccc-notice-bg: #fffaeb;
   --tccc-notice-text: #93370d;
-  --tccc-radius: 12px;
-  --tccc-space: 16px;
-  --tccc-shadow: 0 12px 32px rgba(16, 24, 40, 0.16), 0 2px 6px rgba(16, 24, 40, 0.08);
+  --tccc-radius: 14px;
+  --tccc-shadow: 0 16px 40px rgba(16, 24, 40, 0.18), 0 2px 6px rgba(16, 24, 40, 0.08);
   --tccc-font: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", "PingFang SC", "Microsoft YaHei", sans-serif;
 }
 [hidden] { display: none !important; }
@@ -46,6 +45,12 @@ button:focus-visible { outline: 2px solid var(--tccc-accent); outline-offset: 2p
 }
 .float-button:hover { background: var(--tccc-accent-hover); }
 .float-button:active { transform: scale(0.96); }
+.float-button[data-ringing] { animation: tccc-ring 1.6s ease-out infinite; }
+@keyframes tccc-ring {
+  0% { box-shadow: 0 0 0 0 rgba(47, 111, 237, 0.5), var(--tccc-shadow); }
+  70% { box-shadow: 0 0 0 14px rgba(47, 111, 237, 0), var(--tccc-shadow); }
+  100% { box-shadow: 0 0 0 0 rgba(47, 111, 237, 0), var(--tccc-shadow); }
+}
 .badge {
   position: absolute; top: -2px; right: -2px; box-sizing: border-box;
   min-width: 22px; height: 22px; padding: 0 6px; border: 2px solid var(--tccc-surface); border-radius: 11px;
@@ -53,70 +58,41 @@ button:focus-visible { outline: 2px solid var(--tccc-accent); outline-offset: 2p
 }
 .workbench {
   position: fixed; right: 24px; bottom: 92px; z-index: 2147483000; box-sizing: border-box;
-  display: flex; flex-direction: column;
-  width: 360px; height: 520px; max-width: calc(100vw - 48px); max-height: calc(100vh - 116px);
+  width: 380px; height: 600px; max-width: calc(100vw - 32px); max-height: calc(100vh - 116px);
   background: var(--tccc-surface); border: 1px solid var(--tccc-border); border-radius: var(--tccc-radius);
   box-shadow: var(--tccc-shadow); overflow: hidden;
 }
-.header {
-  display: flex; align-items: center; justify-content: space-between;
-  padding: 10px 8px 10px var(--tccc-space); border-bottom: 1px solid var(--tccc-border);
+.frame { display: block; width: 100%; height: 100%; border: 0; background: var(--tccc-surface); }
+.notice {
+  position: absolute; inset: 0; display: flex; flex-direction: column; align-items: center; justify-content: center;
+  gap: 14px; padding: 32px; background: rgba(255, 255, 255, 0.92); text-align: center;
 }
-.header h2 { margin: 0; font-size: 15px; font-weight: 600; }
-.close {
-  width: 32px; height: 32px; padding: 0; border: 0; border-radius: 8px;
-  background: transparent; color: var(--tccc-text-muted); font-size: 20px; line-height: 1; cursor: pointer;
+.notice-text { margin: 0; max-width: 280px; color: var(--tccc-text); font-weight: 600; }
+.notice[data-tone="warn"] .notice-text { color: var(--tccc-notice-text); }
+.spinner {
+  width: 28px; height: 28px; border: 3px solid var(--tccc-border); border-top-color: var(--tccc-accent);
+  border-radius: 50%; animation: tccc-spin 0.9s linear infinite;
 }
-.close:hover { background: var(--tccc-surface-muted); color: var(--tccc-text); }
-.agent { padding: 12px var(--tccc-space); background: var(--tccc-surface-muted); border-bottom: 1px solid var(--tccc-border); }
-.agent-name, .offer-who, .offer-remark { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-.agent-name { font-weight: 600; }
-.agent-status { display: flex; align-items: center; gap: 6px; color: var(--tccc-text-muted); font-size: 13px; }
-.status-dot { flex: none; width: 8px; height: 8px; border-radius: 50%; background: var(--tccc-idle); }
-.status-dot[data-tone="ok"] { background: var(--tccc-ok); }
-.status-dot[data-tone="warn"] { background: var(--tccc-warn); }
-.status-dot[data-tone="busy"] { background: var(--tccc-danger); }
-.status-dot[data-tone="info"] { background: var(--tccc-accent); }
-.connection {
-  margin: 0; padding: 8px var(--tccc-space); font-size: 13px;
-  background: var(--tccc-notice-bg); color: var(--tccc-notice-text); border-bottom: 1px solid var(--tccc-border);
+@keyframes tccc-spin { to { transform: rotate(360deg); } }
+.notice-close {
+  height: 34px; padding: 0 16px; border: 1px solid var(--tccc-border); border-radius: 8px;
+  background: var(--tccc-surface); color: var(--tccc-text); font-weight: 600; cursor: pointer;
 }
-.section-title {
-  margin: 0; padding: 12px var(--tccc-space) 4px; color: var(--tccc-text-muted);
-  font-size: 12px; font-weight: 600; letter-spacing: 0.04em; text-transform: uppercase;
+.notice-close:hover { background: var(--tccc-surface-muted); }
+@media (max-width: 440px) {
+  .workbench { right: 8px; left: 8px; width: auto; max-width: none; bottom: 88px; }
 }
-.offers { flex: 1; margin: 0; padding: 0 8px 12px; overflow-y: auto; list-style: none; }
-.offer { display: flex; align-items: center; gap: 12px; padding: 10px 8px; }
-.offer + .offer { border-top: 1px solid var(--tccc-border); }
-.offer-text { flex: 1; min-width: 0; }
-.offer-kind, .offer-remark { color: var(--tccc-text-muted); font-size: 12px; }
-.offer-who { font-weight: 600; }
-.offer-error { color: var(--tccc-danger); font-size: 12px; }
-.accept {
-  flex: none; height: 32px; padding: 0 14px; border: 0; border-radius: 8px;
-  background: var(--tccc-ok); color: #ffffff; font-weight: 600; cursor: pointer;
-}
-.accept:hover { filter: brightness(0.95); }
-.accept:disabled { opacity: 0.6; cursor: progress; }
-.empty { flex: 1; margin: 0; padding: 24px var(--tccc-space); color: var(--tccc-text-muted); text-align: center; }
-@media (prefers-reduced-motion: reduce) { * { transition: none !important; } }
+@media (prefers-reduced-motion: reduce) { * { transition: none !important; animation: none !important; } }
 `;
 
 const UI_TEMPLATE = `
 <div class="tccc">
   <section class="workbench" id="tccc-workbench" role="dialog" aria-label="Contact center workbench" hidden>
-    <header class="header">
-      <h2>Contact center</h2>
-      <button type="button" class="close" data-close aria-label="Close workbench" title="Close">&times;</button>
-    </header>
-    <div class="agent">
-      <div class="agent-name" data-agent-name></div>
-      <div class="agent-status"><span class="status-dot" data-status-dot></span><span data-status-text></span></div>
+    <div class="notice" data-notice role="status">
+      <div class="spinner" data-spinner aria-hidden="true"></div>
+      <p class="notice-text" data-notice-text>Connecting…</p>
+      <button type="button" class="notice-close" data-close hidden>Close</button>
     </div>
-    <p class="connection" data-connection role="status" hidden></p>
-    <h3 class="section-title">Incoming</h3>
-    <ul class="offers" data-offers aria-label="Incoming sessions"></ul>
-    <p class="empty" data-empty>No incoming sessions</p>
   </section>
   <button type="button" class="float-button" data-float-button aria-label="Open contact center workbench"
           title="Contact center" aria-controls="tccc-workbench" aria-expanded="false">
@@ -131,68 +107,33 @@ const UI_TEMPLATE = `
 </div>
 `;
 
-const AGENT_STATUS_LABELS = {
-  free: ['Free', 'ok'],
-  stopNotReady: ['Free', 'ok'],
-  rest: ['On break', 'warn'],
-  notReady: ['Not ready', 'warn'],
-  arrange: ['Wrap-up', 'info'],
-  busy: ['Busy', 'busy'],
-  offline: ['Offline', 'idle'],
-};
-
-const OFFER_KIND_LABELS = {
-  phone: 'Phone call',
-  im: 'Chat',
-  voip: 'Audio call',
-  video: 'Video call',
-  internal: 'Internal call',
-};
-
 const CONNECTION_NOTICES = {
   connecting: 'Connecting…',
   reconnecting: 'Connection lost. Reconnecting…',
 };
 
-/** Which namespace accepts an offer of this type (Tencent: im → Chat, video → Video, the rest → Call). */
-function acceptNamespaceFor(type) {
-  if (type === 'im') return 'Chat';
-  if (type === 'video') return 'Video';
-  return 'Call';
-}
-
-function offerCaller(offer) {
-  const who =
-    offer.type === 'phone' ? offer.callerPhoneNumber || offer.protectedCaller
-      : offer.type === 'internal' ? offer.peerUserId
-        : offer.nickname || offer.userId;
-  return who ? String(who) : 'Unknown caller';
-}
-
 /**
- * rpc: the namespaces built by buildRpcNamespaces (the UI accepts with them and reads the agent's status).
- * Returns { api, setAgent, setConnection, setOffers, refreshAgentStatus, unmount }; `api` is `tccc.UI`.
+ * options: { origin: the server's origin (where the workbench page lives), enabled: false for data-ui="none" }.
+ * Returns { api, setResumeToken, setConnection, setOffers, unmount }; `api` is `tccc.UI`.
  */
-function createWorkbenchUI(rpc) {
+function createWorkbenchUI(options) {
+  const origin = options.origin;
   const state = {
     hidden: false,
     floatButton: true,
     workbench: false,
-    nickname: '',
-    status: '',
-    restReason: '',
     connection: 'connecting',
     connectionDetail: '',
-    offers: [],
+    offers: 0,
+    resumeToken: '',
   };
-  const accepting = new Set(); // sessionIds with an accept in flight
-  const acceptErrors = new Map(); // sessionId → errorMsg of the last failed accept
-  let statusReads = 0;
   let host = null;
   let parts = null;
+  let frame = null;
+  let frameLoaded = false;
 
   function mount() {
-    if (host || typeof document === 'undefined') return;
+    if (!options.enabled || host || typeof document === 'undefined') return;
     if (!document.body) {
       document.addEventListener('DOMContentLoaded', mount, { once: true });
       return;
@@ -209,40 +150,83 @@ function createWorkbenchUI(rpc) {
       floatButton: root.querySelector('[data-float-button]'),
       badge: root.querySelector('[data-badge]'),
       workbench: root.querySelector('.workbench'),
+      notice: root.querySelector('[data-notice]'),
+      noticeText: root.querySelector('[data-notice-text]'),
+      spinner: root.querySelector('[data-spinner]'),
       close: root.querySelector('[data-close]'),
-      agentName: root.querySelector('[data-agent-name]'),
-      statusDot: root.querySelector('[data-status-dot]'),
-      statusText: root.querySelector('[data-status-text]'),
-      connection: root.querySelector('[data-connection]'),
-      offers: root.querySelector('[data-offers]'),
-      empty: root.querySelector('[data-empty]'),
     };
     parts.floatButton.addEventListener('click', () => {
-      state.workbench = !state.workbench;
-      renderVisibility();
+      if (state.workbench) closeWorkbench();
+      else openWorkbench();
     });
-    parts.close.addEventListener('click', () => {
-      state.workbench = false;
-      renderVisibility();
-      parts.floatButton.focus();
-    });
+    parts.close.addEventListener('click', closeWorkbench);
     parts.workbench.addEventListener('keydown', (event) => {
-      if (event.key !== 'Escape') return;
-      state.workbench = false;
-      renderVisibility();
-      parts.floatButton.focus();
+      if (event.key === 'Escape') closeWorkbench();
     });
+    window.addEventListener('message', fromWorkbench);
     document.body.appendChild(host);
+    renderFrame();
     renderVisibility();
-    renderAgent();
-    renderOffers();
+    renderNotice();
+    renderBadge();
   }
 
   function unmount() {
     document.removeEventListener('DOMContentLoaded', mount);
+    window.removeEventListener('message', fromWorkbench);
     if (host) host.remove();
     host = null;
     parts = null;
+    frame = null;
+  }
+
+  function fromWorkbench(event) {
+    if (!frame || event.source !== frame.contentWindow || event.origin !== origin) return;
+    if (event.data && event.data.source === 'tccc-workbench' && event.data.type === 'close') closeWorkbench();
+  }
+
+  function toWorkbench(message) {
+    if (frame && frameLoaded && frame.contentWindow) {
+      frame.contentWindow.postMessage({ source: 'tccc-sdk', ...message }, origin);
+    }
+  }
+
+  function openWorkbench() {
+    update({ hidden: false, workbench: true });
+    if (frame) {
+      frame.focus();
+      toWorkbench({ type: 'focus' });
+    }
+  }
+
+  function closeWorkbench() {
+    const hadFocus = host && (host.shadowRoot.activeElement || document.activeElement === host);
+    update({ workbench: false });
+    if (hadFocus && parts && !parts.floatButton.hidden) parts.floatButton.focus();
+  }
+
+  /** The iframe exists once the SDK has a resume token and stays (hidden or not) so it can ring. */
+  function renderFrame() {
+    if (!parts) return;
+    const stopped = state.connection === 'stopped';
+    if (stopped && frame) {
+      frame.remove();
+      frame = null;
+    }
+    if (frame || stopped || !state.resumeToken) return;
+    frame = document.createElement('iframe');
+    frame.className = 'frame';
+    frame.title = 'Contact center workbench';
+    // Ring tone, microphone (device names) and speaker choice inside the panel need the host's delegation.
+    frame.allow = 'autoplay; microphone; camera; speaker-selection';
+    frame.src = `${origin}${WORKBENCH_PATH}#resume=${encodeURIComponent(state.resumeToken)}`;
+    frameLoaded = false;
+    frame.addEventListener('load', () => {
+      frameLoaded = true;
+      sendVisibility();
+      renderNotice();
+    });
+    parts.workbench.prepend(frame);
   }
 
   function renderVisibility() {
@@ -250,17 +234,26 @@ function createWorkbenchUI(rpc) {
     parts.floatButton.hidden = state.hidden || !state.floatButton;
     parts.workbench.hidden = state.hidden || !state.workbench;
     parts.floatButton.setAttribute('aria-expanded', String(!parts.workbench.hidden));
+    parts.floatButton.setAttribute('aria-label', `${parts.workbench.hidden ? 'Open' : 'Close'} contact center workbench`);
+    sendVisibility();
   }
 
-  function renderAgent() {
+  function sendVisibility() {
+    toWorkbench({ type: 'visibility', uiHidden: state.hidden, panelOpen: state.workbench && !state.hidden });
+  }
+
+  function renderNotice() {
     if (!parts) return;
-    parts.agentName.textContent = state.nickname || 'Agent';
-    const [label, tone] = AGENT_STATUS_LABELS[state.status] || [state.status || '…', 'idle'];
-    parts.statusText.textContent = state.status === 'rest' && state.restReason ? `${label}: ${state.restReason}` : label;
-    parts.statusDot.dataset.tone = tone;
-    const notice = state.connection === 'stopped' ? stoppedNotice(state.connectionDetail) : CONNECTION_NOTICES[state.connection];
-    parts.connection.textContent = notice || '';
-    parts.connection.hidden = !notice;
+    const stopped = state.connection === 'stopped';
+    let text = '';
+    if (stopped) text = stoppedNotice(state.connectionDetail);
+    else if (state.connection !== 'connected') text = CONNECTION_NOTICES[state.connection] || '';
+    else if (!frameLoaded) text = 'Loading the workbench…';
+    parts.noticeText.textContent = text;
+    parts.notice.hidden = !text;
+    parts.notice.dataset.tone = stopped ? 'warn' : 'info';
+    parts.spinner.hidden = stopped;
+    parts.close.hidden = !stopped;
   }
 
   function stoppedNotice(reason) {
@@ -268,87 +261,32 @@ function createWorkbenchUI(rpc) {
     return `${text}. Reload the page to sign in again.`;
   }
 
-  function renderOffers() {
+  function renderBadge() {
     if (!parts) return;
-    const count = state.offers.length;
+    const count = state.offers;
     parts.badge.textContent = count > 99 ? '99+' : String(count);
     parts.badge.hidden = count === 0;
-    parts.empty.hidden = count > 0;
-    parts.offers.hidden = count === 0;
-    parts.offers.replaceChildren(...state.offers.map(offerItem));
+    parts.floatButton.toggleAttribute('data-ringing', count > 0);
+    parts.floatButton.title = count ? `Contact center: ${count} waiting` : 'Contact center';
   }
 
-  function offerItem(offer) {
-    const item = document.createElement('li');
-    item.className = 'offer';
-    const text = document.createElement('div');
-    text.className = 'offer-text';
-    text.append(line('offer-kind', OFFER_KIND_LABELS[offer.type] || 'Session'), line('offer-who', offerCaller(offer)));
-    if (offer.remark) text.append(line('offer-remark', String(offer.remark)));
-    if (acceptErrors.has(offer.sessionId)) text.append(line('offer-error', acceptErrors.get(offer.sessionId)));
-    const button = document.createElement('button');
-    button.type = 'button';
-    button.className = 'accept';
-    button.textContent = accepting.has(offer.sessionId) ? 'Accepting…' : 'Accept';
-    button.disabled = accepting.has(offer.sessionId);
-    button.setAttribute('aria-label', `Accept ${text.children[0].textContent.toLowerCase()} from ${offerCaller(offer)}`);
-    button.addEventListener('click', () => accept(offer));
-    item.append(text, button);
-    return item;
-  }
-
-  function line(className, content) {
-    const element = document.createElement('div');
-    element.className = className;
-    element.textContent = content;
-    return element;
-  }
-
-  async function accept(offer) {
-    const sessionId = offer.sessionId;
-    accepting.add(sessionId);
-    acceptErrors.delete(sessionId);
-    renderOffers();
-    const namespace = rpc[acceptNamespaceFor(offer.type)];
-    const result = namespace && namespace.accept
-      ? await namespace.accept({ sessionId })
-      : { status: 'error', errorMsg: 'this server cannot accept such a session' };
-    accepting.delete(sessionId);
-    if (result.status !== 'success') acceptErrors.set(sessionId, result.errorMsg || 'Could not accept');
-    renderOffers();
-  }
-
-  /** Re-reads the agent's status from the server; only the newest answer is shown. */
-  async function refreshAgentStatus() {
-    if (!rpc.Agent.getStatus) return;
-    const read = ++statusReads;
-    const result = await rpc.Agent.getStatus();
-    if (read !== statusReads || result.status !== 'success' || !result.data) return;
-    state.status = String(result.data.status || '');
-    state.restReason = String(result.data.restReason || '');
-    renderAgent();
-  }
-
-  function setAgent(agent) {
-    if (!agent || typeof agent !== 'object') return;
-    state.nickname = String(agent.nickname || agent.userId || '');
-    state.status = String(agent.status || '');
-    state.restReason = String(agent.restReason || '');
-    statusReads++; // a status read still in flight is older than this
-    renderAgent();
+  function setResumeToken(token) {
+    if (!token || token === state.resumeToken) return;
+    state.resumeToken = token;
+    if (frame) toWorkbench({ type: 'resume', token });
+    else renderFrame();
   }
 
   function setConnection(connection, detail) {
     state.connection = connection;
     state.connectionDetail = detail || '';
-    renderAgent();
+    renderFrame();
+    renderNotice();
   }
 
   function setOffers(offers) {
-    state.offers = offers;
-    const ringing = new Set(offers.map((offer) => offer.sessionId));
-    for (const sessionId of [...acceptErrors.keys()]) if (!ringing.has(sessionId)) acceptErrors.delete(sessionId);
-    renderOffers();
+    state.offers = offers.length;
+    renderBadge();
   }
 
   function update(changes) {
@@ -366,5 +304,5 @@ function createWorkbenchUI(rpc) {
   };
 
   mount();
-  return { api, setAgent, setConnection, setOffers, refreshAgentStatus, unmount };
+  return { api, setResumeToken, setConnection, setOffers, unmount };
 }

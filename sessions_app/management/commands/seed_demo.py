@@ -6,13 +6,14 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from sessions_app.models import Agent, AgentSkill, NumberGroup, SkillGroup, Tenant
+from sessions_app.models import Agent, AgentSkill, NumberGroup, RestReason, SkillGroup, Tenant
 
 DEMO_SDK_APP_ID = "1400000001"
 DEMO_API_KEY = os.environ.get("DEMO_API_KEY", "demo-api-key-change-me")
 DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "demo-password")
 HOTLINE = "008675586013388"
 AGENTS = [("agent1@demo", "Alice", "1001"), ("agent2@demo", "Bob", "1002"), ("agent3@demo", "Chen", "1003")]
+REST_REASONS = ["Lunch", "Short break", "Training", "Meeting"]
 GROUPS = [("Phone support", "phone"), ("Web chat", "im"), ("Web audio", "voip"), ("Web video", "video")]
 
 
@@ -32,6 +33,8 @@ class Command(BaseCommand):
                 group.save()
             groups[kind] = group
         NumberGroup.objects.get_or_create(tenant=tenant, name="Outbound", defaults={"numbers": HOTLINE})
+        for position, label in enumerate(REST_REASONS):
+            RestReason.objects.get_or_create(tenant=tenant, label=label, defaults={"position": position})
         users = get_user_model()
         for user_id, nickname, staff in AGENTS:
             user, created = users.objects.get_or_create(username=user_id, defaults={"first_name": nickname})

@@ -1,0 +1,158 @@
+"""The web chat visitor's websocket, which the embeddable widget (`/widget/chat.js`) opens: parse → call the chat
+service → reply; forward the chat's events.
+
+`ws(s)://{server}/ws/visitor/?sdkAppId={SdkAppId}[&visitorToken={token}]`. The page's `Origin` must be on the
+tenant's allow-list (else the handshake is refused, HTTP 403); an unknown SdkAppId gets a `refused` frame and
+close code 4003. The first frame is `{"type": "welcome", "chat": ...}`: with a valid visitor token, the chat's
+state and its whole conversation (`chat.visitor_view`), so a reload or a reconnect gets it back; otherwise
+`null`, with `errorMsg` saying why a token given was not taken. Requests, replies and events are described
+in `domain/chat.py`.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from urllib.parse import parse_qs
+
+from channels.consumer import get_handler_name
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from ..domain import chat as rules
+from ..domain import protocol
+from ..models import Session, Tenant
+from ..services import chat, origins
+from ..services.errors import ServiceError
+
+log = logging.getLogger(__name__)
+CLOSE_REFUSED = 4003
+
+
+def _too_big(text: str) -> bool:
+    # Characters are at most 4 bytes in UTF-8: encode only frames that could be over the limit.
+    return len(text) > rules.MAX_FRAME or (len(text) > rules.MAX_FRAME // 4
+                                           and len(text.encode("utf-8")) > rules.MAX_FRAME)
+
+
+def tenant_for(sdk_app_id: str, origin: str) -> Tenant:
+    tenant = Tenant.objects.filter(sdk_app_id=sdk_app_id).first() if sdk_app_id else None
+    if tenant is None:
+        raise ServiceError(f"no SdkAppId {sdk_app_id[:32]!r}" if sdk_app_id else "sdkAppId is required")
+    if not origins.allowed(origin, tenant):
+        raise ServiceError(f"origin {origin} is not allowed for SdkAppId {tenant.sdk_app_id}")
+    return tenant
+
+
+def resumed_session(tenant: Tenant, visitor_token: str) -> str:
+    session = chat.session_for_visitor(visitor_token)
+    if session.tenant_id != tenant.pk:
+        raise ServiceError("the visitor token was issued for another SdkAppId")
+    return session.id
+
+
+def start(tenant: Tenant, current_session_id: str | None, params: dict) -> dict:
+    """A new chat, unless this connection's chat is still open."""
+    if current_session_id and Session.objects.filter(pk=current_session_id).exclude(state="ended").exists():
+        raise ServiceError("a chat is already open: end it before starting another")
+    return chat.start_visitor_chat(tenant, **params)
+
+
+class VisitorConsumer(AsyncWebsocketConsumer):
+    tenant: Tenant | None = None
+    session_id: str | None = None
+
+    async def connect(self):
+        headers = dict(self.scope.get("headers", []))
+        origin = headers.get(b"origin", b"").decode("latin-1")
+        if not await database_sync_to_async(origins.allowed)(origin):
+            await self.close()  # before accept: the handshake is refused with HTTP 403
+            return
+        await self.accept()
+        query = {k: v[0] for k, v in parse_qs(self.scope.get("query_string", b"").decode("latin-1")).items() if v}
+        try:
+            self.tenant = await database_sync_to_async(tenant_for)(query.get("sdkAppId", ""), origin)
+        except ServiceError as refused:
+            await self.send_frame({"type": "refused", "errorMsg": str(refused)})
+            await self.close(CLOSE_REFUSED)
+            return
+        welcome = {"type": "welcome", "chat": None}
+        if query.get("visitorToken"):
+            try:
+                session_id = await database_sync_to_async(resumed_session)(self.tenant, query["visitorToken"])
+            except ServiceError as refused:
+                welcome["errorMsg"] = str(refused)
+            else:
+                welcome["chat"] = await self.follow(session_id)
+        await self.send_frame(welcome)
+
+    async def follow(self, session_id: str) -> dict:
+        """Hear this chat's events from now on; then read its state, so that no event falls in between."""
+        if self.session_id:
+            await self.channel_layer.group_discard(chat.visitor_group(self.session_id), self.channel_name)
+        self.session_id = session_id
+        await self.channel_layer.group_add(chat.visitor_group(session_id), self.channel_name)
+        return await database_sync_to_async(chat.visitor_chat)(session_id)
+
+    async def disconnect(self, code):
+        if self.session_id:
+            await self.channel_layer.group_discard(chat.visitor_group(self.session_id), self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if self.tenant is None:
+            return
+        request_id = None
+        try:
+            if text_data is None or _too_big(text_data):
+                raise protocol.ProtocolError(f"a request must be a JSON text frame of at most {rules.MAX_FRAME} bytes")
+            frame = protocol.decode_json(text_data)
+            request_id = protocol.request_id(frame)
+            action, params = rules.visitor_request(frame)
+            data = await self.perform(action, params)
+        except (protocol.ProtocolError, ServiceError) as error:
+            await self.reply(request_id, errorMsg=str(error))
+            return
+        except Exception:
+            log.exception("visitor request failed")
+            await self.reply(request_id, errorMsg="internal error: the request was not carried out")
+            return
+        await self.reply(request_id, data=data)
+
+    async def perform(self, action: str, params: dict):
+        if action == "start":
+            started = await database_sync_to_async(start)(self.tenant, self.session_id, params)
+            return {**started, "chat": await self.follow(started["sessionId"])}
+        if not self.session_id:
+            raise ServiceError("there is no chat yet: start one first")
+        call = database_sync_to_async
+        if action == "send":
+            return await call(chat.post_message)(self.session_id, sender="visitor", **params)
+        if action == "typing":
+            return await call(chat.typing)(self.session_id, side="visitor")
+        if action == "read":
+            return await call(chat.mark_read)(self.session_id, side="visitor", **params)
+        if action == "end":
+            return await call(chat.end_by_visitor)(self.session_id)
+        return {"messages": await call(chat.history)(self.session_id, **params)}
+
+    async def reply(self, request_id, data=None, errorMsg=None):
+        frame = {"type": "reply", "id": request_id, "status": "error" if errorMsg else "success"}
+        if errorMsg:
+            frame["errorMsg"] = errorMsg
+        elif data is not None:
+            frame["data"] = data
+        await self.send_frame(frame)
+
+    async def dispatch(self, message):
+        # Channels runs close_old_connections() on the database thread before every handler. Here no handler
+        # touches the database but through database_sync_to_async, which does the same around each call, so
+        # that extra hop would only make every frame and event wait behind the writes queued on that thread.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"no handler for message type {message['type']}")
+        await handler(message)
+
+    async def visitor_frame(self, message):
+        await self.send_frame(message["frame"])
+
+    async def send_frame(self, frame: dict):
+        await self.send(text_data=json.dumps(frame, separators=(",", ":"), ensure_ascii=False))
