@@ -70,14 +70,18 @@ else:
     }}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Channels drops group members after group_expiry (a day by default), which would silence an agent's tab that
+# stays connected longer; connections leave their groups on disconnect, so a long expiry loses nothing.
+GROUP_EXPIRY = 30 * 24 * 3600
 if os.environ.get("REDIS_URL"):
     CHANNEL_LAYERS = {"default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [os.environ["REDIS_URL"]], "capacity": 1000, "expiry": 30},
+        "CONFIG": {"hosts": [os.environ["REDIS_URL"]], "capacity": 1000, "expiry": 30,
+                   "group_expiry": GROUP_EXPIRY},
     }}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "workbench.channel_layer.ThrottledInMemoryChannelLayer",
-                                  "CONFIG": {"capacity": 1000}}}
+                                  "CONFIG": {"capacity": 1000, "group_expiry": GROUP_EXPIRY}}}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
