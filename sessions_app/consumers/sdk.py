@@ -4,6 +4,7 @@ Frames and close codes are described in docs/wire-protocol.md.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from urllib.parse import parse_qs
@@ -45,6 +46,10 @@ def authenticate(query: dict, origin: str, own_origin: bool = False) -> tuple[in
 class SdkConsumer(AsyncWebsocketConsumer):
     agent_id: int | None = None
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.requests: set[asyncio.Task] = set()
+
     async def connect(self):
         headers = dict(self.scope.get("headers", []))
         origin = headers.get(b"origin", b"").decode("latin-1")
@@ -70,13 +75,23 @@ class SdkConsumer(AsyncWebsocketConsumer):
         await self.send_frame({"type": "welcome", "resumeToken": resume_token, "agent": agent, "sessions": offers})
 
     async def disconnect(self, code):
+        for task in self.requests:
+            task.cancel()  # nobody is left to read the reply; a service call already running still completes
         if self.agent_id is not None:
             await self.channel_layer.group_discard(agent_group(self.agent_id), self.channel_name)
             await database_sync_to_async(agents.disconnect)(self.agent_id, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None):
+        """Start answering a request without waiting for it: while it waits for the database, this
+        connection's events (a callIn) go on flowing. Requests still run in the order they came, since all
+        database work queues on one thread."""
         if self.agent_id is None:
             return
+        task = asyncio.get_running_loop().create_task(self.answer(text_data))
+        self.requests.add(task)
+        task.add_done_callback(self.requests.discard)
+
+    async def answer(self, text_data):
         request_id = None
         try:
             if text_data is None or _too_big(text_data):
