@@ -5,17 +5,16 @@ Frames and close codes are described in docs/wire-protocol.md.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 
 from ..domain import protocol
 from ..services import agents, origins, rpc, tokens
 from ..services.errors import ServiceError
 from ..services.events import agent_group
+from .frames import JsonFramesConsumer
 
 log = logging.getLogger(__name__)
 MAX_FRAME = 64 * 1024
@@ -43,7 +42,7 @@ def authenticate(query: dict, origin: str, own_origin: bool = False) -> tuple[in
     return agent.pk, tokens.issue_resume(agent)
 
 
-class SdkConsumer(AsyncWebsocketConsumer):
+class SdkConsumer(JsonFramesConsumer):
     agent_id: int | None = None
 
     def __init__(self, *args, **kwargs):
@@ -110,26 +109,11 @@ class SdkConsumer(AsyncWebsocketConsumer):
             return
         await self.reply(request_id, data=data)
 
-    async def reply(self, request_id, data=None, errorMsg=None):
-        frame = {"type": "reply", "id": request_id, "status": "error" if errorMsg else "success"}
-        if errorMsg:
-            frame["errorMsg"] = errorMsg
-        elif data is not None:
-            frame["data"] = data
-        await self.send_frame(frame)
-
-    async def dispatch(self, message):
-        # Forwarding an event touches no database: skip Channels' per-message close_old_connections(), which
-        # runs on the database thread and would make every event wait behind a write in progress.
-        if message["type"] == "agent.frame":
-            await self.agent_frame(message)
-        elif message["type"] in ("agent.changed", "agent.chat"):
-            return  # for the workbench's pages; the SDK has no event for these
-        else:
-            await super().dispatch(message)
-
     async def agent_frame(self, message):
         await self.send_frame(message["frame"])
 
-    async def send_frame(self, frame: dict):
-        await self.send(text_data=json.dumps(frame, separators=(",", ":"), ensure_ascii=False))
+    async def agent_changed(self, message):
+        """For the workbench's pages (a status, hold or mute change); the SDK has no event for it."""
+
+    async def agent_chat(self, message):
+        """For the workbench's chat panel; the SDK has no chat message events."""

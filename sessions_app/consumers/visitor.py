@@ -10,19 +10,17 @@ in `domain/chat.py`.
 """
 from __future__ import annotations
 
-import json
 import logging
 from urllib.parse import parse_qs
 
-from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 
 from ..domain import chat as rules
 from ..domain import protocol
 from ..models import Session, Tenant
 from ..services import chat, origins
 from ..services.errors import ServiceError
+from .frames import JsonFramesConsumer
 
 log = logging.getLogger(__name__)
 CLOSE_REFUSED = 4003
@@ -57,7 +55,7 @@ def start(tenant: Tenant, current_session_id: str | None, params: dict) -> dict:
     return chat.start_visitor_chat(tenant, **params)
 
 
-class VisitorConsumer(AsyncWebsocketConsumer):
+class VisitorConsumer(JsonFramesConsumer):
     tenant: Tenant | None = None
     session_id: str | None = None
 
@@ -134,25 +132,5 @@ class VisitorConsumer(AsyncWebsocketConsumer):
             return await call(chat.end_by_visitor)(self.session_id)
         return {"messages": await call(chat.history)(self.session_id, **params)}
 
-    async def reply(self, request_id, data=None, errorMsg=None):
-        frame = {"type": "reply", "id": request_id, "status": "error" if errorMsg else "success"}
-        if errorMsg:
-            frame["errorMsg"] = errorMsg
-        elif data is not None:
-            frame["data"] = data
-        await self.send_frame(frame)
-
-    async def dispatch(self, message):
-        # Channels runs close_old_connections() on the database thread before every handler. Here no handler
-        # touches the database but through database_sync_to_async, which does the same around each call, so
-        # that extra hop would only make every frame and event wait behind the writes queued on that thread.
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"no handler for message type {message['type']}")
-        await handler(message)
-
     async def visitor_frame(self, message):
         await self.send_frame(message["frame"])
-
-    async def send_frame(self, frame: dict):
-        await self.send(text_data=json.dumps(frame, separators=(",", ":"), ensure_ascii=False))
