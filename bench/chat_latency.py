@@ -30,8 +30,8 @@ from collections import Counter
 
 from websockets.asyncio.client import connect
 
-from harness import (MACHINE_NOTE, CpuWatch, emit_json, format_cpu, format_ms, live_server, make_agents,
-                     open_many, summary_ms, verdict)
+from harness import (MACHINE_NOTE, CpuWatch, cpu_seconds, emit_json, format_cpu, format_ms, live_server,
+                     make_agents, open_many, summary_ms, verdict)
 
 P99_TARGET_MS = 50
 MARK = re.compile(r"v(\d{4})n(\d{5})")  # a visitor message's marker: visitor index, message number
@@ -175,6 +175,12 @@ async def measure(live, count: int, seconds: float, interval: float, with_workbe
     settle_deadline = time.perf_counter() + SETTLE_MAX
     while time.perf_counter() - board.last_frame < SETTLE_QUIET and time.perf_counter() < settle_deadline:
         await asyncio.sleep(0.1)
+    # Renders whose HTML did not change send nothing, so quiet sockets are not enough: wait for daphne's CPU.
+    while time.perf_counter() < settle_deadline:
+        before = cpu_seconds(live.process.pid)
+        await asyncio.sleep(0.5)
+        if cpu_seconds(live.process.pid) - before < 0.05:  # under a tenth of a core
+            break
     print(f"server quiet again {time.perf_counter() - setup:.1f} s after the start", flush=True)
     cpu = CpuWatch(live.process.pid)
     await asyncio.gather(*(converse(chat, board, seconds, interval) for chat in chats))

@@ -1,4 +1,4 @@
-"""Run the three benchmarks one after another (each on its own fresh server) and print a summary table.
+"""Run the four benchmarks one after another (each on its own fresh server) and print a summary table.
 
     .venv/bin/python bench/run_all.py [--quick]
 
@@ -17,9 +17,10 @@ from pathlib import Path
 from harness import MACHINE_NOTE
 
 HERE = Path(__file__).resolve().parent
-FULL = {"sdk_roundtrip": [], "callin_latency": [], "idle_memory": []}
+FULL = {"sdk_roundtrip": [], "callin_latency": [], "idle_memory": [], "chat_latency": []}
 QUICK = {"sdk_roundtrip": ["-n", "300"], "callin_latency": ["--agents", "100", "--rate", "20", "--seconds", "5"],
-         "idle_memory": ["-n", "100", "--settle", "2"]}
+         "idle_memory": ["-n", "100", "--settle", "2"],
+         "chat_latency": ["--chats", "50", "--seconds", "15", "--interval", "5"]}
 
 
 def run(name: str, args: list[str], out: Path) -> dict:
@@ -40,6 +41,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tccc-bench-") as tmp:
         results = {name: run(name, extra, Path(tmp) / f"{name}.json") for name, extra in plan.items()}
     rtt, callin, memory = results["sdk_roundtrip"], results["callin_latency"], results["idle_memory"]
+    chat = results["chat_latency"]
     lines = [row("what", "figure", "target", True).replace("| yes  |", "| met  |"),
              f"|{'-' * 46}|{'-' * 38}|{'-' * 14}|{'-' * 6}|"]
     for method in ("getStatus", "setStatus"):
@@ -56,9 +58,16 @@ def main() -> None:
                      "all", callin["offered"] == callin["created"] and not callin["postFailures"]))
     lines.append(row(f"idle memory per agent ({memory['agents']} agents)", f"{memory['perAgentKb']:.1f} KB",
                      "200 KB", memory["perAgentKb"] <= 200))
+    for what, key in (("visitor -> agent", "visitorToAgent"), ("agent -> visitor", "agentToVisitor")):
+        s = chat[key]
+        label = f"chat {what} ({chat['chats']} chats, ~{chat['interval']:g} s)"
+        if s:
+            lines.append(row(label, f"p50 {s['p50']:.1f} / p99 {s['p99']:.1f} ms", "p99 50 ms", s["p99"] <= 50))
+        else:
+            lines.append(row(label, "nothing measured", "p99 50 ms", False))
     print("\n" + MACHINE_NOTE)
     print("\n".join(lines))
-    busy = max(rtt["cpu"]["otherCores"], callin["cpu"]["otherCores"])
+    busy = max(rtt["cpu"]["otherCores"], callin["cpu"]["otherCores"], chat["cpu"]["otherCores"])
     if busy > 0.25:
         print(f"other processes used up to {busy:.2f} cores during the latency runs: rerun on a quiet machine")
 

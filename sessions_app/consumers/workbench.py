@@ -6,8 +6,11 @@ The page authenticates with the Django session (standalone `/workbench/`) or wit
 (`?resume=`, the embedded panel). Either way the page must come from this server's own origin, or, with a
 resume token, from an origin the agent's tenant allows: a cookie alone never opens a socket for another site.
 
-The consumer joins the agent's event group, so the SDK's events (callIn, userAccessed, sessionEnded ...),
-status changes and chat events re-render what they change; a fragment is sent only when its HTML changed.
+The consumer joins the agent's event group, so the SDK's events (callIn, userAccessed, sessionEnded ...) and
+status changes re-render what they change; a fragment is sent only when its HTML changed. Chat events, many
+times more frequent, send only what changed, without re-rendering: a new message is appended to the chat log
+on screen from the message the event carries, an unread badge is a tiny fragment counted here, typing is one
+line; likewise the agent's own `chat.send` appends just the message sent.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.template.loader import render_to_string
 
 from ..domain import protocol
 from ..models import Agent
@@ -73,8 +77,9 @@ def sdk_call(agent_id: int, method: str, **params):
     return rpc.call(method, agent_id, cleaned)
 
 
-def perform(agent_id: int, ui: views.UiState, data: dict) -> None:
-    """Carry out one action from the page; raises ServiceError/ProtocolError with the errorMsg to show."""
+def perform(agent_id: int, ui: views.UiState, data: dict) -> dict | None:
+    """Carry out one action from the page; raises ServiceError/ProtocolError with the errorMsg to show.
+    Returns the message stored by `chat.send` (None for the other actions)."""
     action = data.get("action")
     session_id = data.get("sessionId") or ""
     if not isinstance(session_id, str):
@@ -114,7 +119,7 @@ def perform(agent_id: int, ui: views.UiState, data: dict) -> None:
                           callerPhoneNumber=data.get("callerPhoneNumber"))
         ui.dial_session = result["sessionId"]
     elif action in ("chat.send", "chat.typing", "chat.read"):
-        chat_action(agent_id, action, session_id, data)
+        return chat_action(agent_id, action, session_id, data)
     elif action == "select":
         ui.selected = session_id
     elif action == "keypad.toggle":
@@ -123,6 +128,7 @@ def perform(agent_id: int, ui: views.UiState, data: dict) -> None:
         ui.transfer = None if ui.transfer == session_id else session_id
     elif action != "transfer.refresh":
         raise protocol.ProtocolError(f"unknown action {str(action)[:64]!r}")
+    return None
 
 
 def complete(agent_id: int, session_id: str) -> None:
@@ -134,23 +140,55 @@ def complete(agent_id: int, session_id: str) -> None:
         sdk_call(agent_id, "Call.deleteCall", sessionId=session_id)
 
 
-def chat_action(agent_id: int, action: str, session_id: str, data: dict) -> None:
-    """The chat service checks the agent serves the chat and the text (the same rules as for the visitor)."""
+def chat_action(agent_id: int, action: str, session_id: str, data: dict) -> dict | None:
+    """The chat service checks the agent serves the chat and the text (the same rules as for the visitor).
+    Returns the message stored by `chat.send`."""
     from ..services import chat
 
     if action == "chat.send":
-        chat.post_message(session_id, sender="agent", text=data.get("text"), agent_id=agent_id,
+        return chat.post_message(session_id, sender="agent", text=data.get("text"), agent_id=agent_id,
                           client_id=data.get("clientId") or "")
     elif action == "chat.typing":
         chat.typing(session_id, side="agent", agent_id=agent_id)
     else:
         seq = data.get("seq")
         chat.mark_read(session_id, side="agent", seq=seq if isinstance(seq, int) else -1, agent_id=agent_id)
+    return None
+
+
+def chat_message_fragment(message: dict) -> str:
+    """A message appended to the chat log on screen (`message` as `chat.message_dict` builds it, no query)."""
+    return render_to_string(views.PARTIALS + "chat_append.html", {"message": selectors.chat_message(message)})
+
+
+def chat_log_fragment(session_id: str) -> str:
+    """The whole chat log, as the detail pane renders it (its child `wb-chat-log`)."""
+    return render_to_string(views.PARTIALS + "chat_log.html",
+                            {"detail": {"id": session_id}, "chat": selectors.chat_log(session_id)})
+
+
+def unread_fragment(session_id: str, unread: int) -> str:
+    return render_to_string(views.PARTIALS + "unread_badge.html",
+                            {"session_id": session_id, "unread": unread, "oob": True})
+
+
+class PageWorkbench(views.Workbench):
+    """The page's fragments, noting each chat's unread count and last visitor message (by seq) as the sessions
+    list shows them, so that later messages update the badge alone and none is counted twice."""
+
+    unread: dict[str, list[int]] | None = None
+
+    def _sessions(self) -> views.Fragment:
+        cards = selectors.session_cards(self.agent_id, self.views) if self.agent_id else []
+        self.unread = {card["id"]: [card["unread"], card["unread_through"]] for card in cards if card["type"] == "im"}
+        return views.Fragment("wb-sessions", self._template(
+            "sessions.html", cards=cards, selected_id=self.selected.id if self.selected else None))
 
 
 class WorkbenchConsumer(AsyncWebsocketConsumer):
     agent_id: int | None = None
     shown_session = ""  # the session the detail pane shows now
+    shown_chat = ""  # the web chat whose log the detail pane shows now (served by this agent)
 
     async def connect(self):
         headers = dict(self.scope.get("headers", []))
@@ -171,6 +209,8 @@ class WorkbenchConsumer(AsyncWebsocketConsumer):
             return
         self.ui = views.UiState()
         self.sent: dict[str, str] = {}
+        self.unread: dict[str, list[int]] = {}  # chat → [unread count, last visitor seq counted], as shown
+        self.visitor_names: dict[str, str] = {}
         await self.channel_layer.group_add(agent_group(self.agent_id), self.channel_name)
         await self.push(views.ALL)
 
@@ -194,13 +234,24 @@ class WorkbenchConsumer(AsyncWebsocketConsumer):
             if not isinstance(data, dict):
                 raise protocol.ProtocolError("a request must be a JSON object")
             action = data.get("action") if isinstance(data.get("action"), str) else None
-            await database_sync_to_async(perform)(self.agent_id, self.ui, data)
+            stored = await database_sync_to_async(perform)(self.agent_id, self.ui, data)
         except (protocol.ProtocolError, ServiceError) as error:
             await self.toast(action, str(error))
+            done = False
         except Exception:
             log.exception("workbench action %r failed", action)
             await self.toast(action, "internal error: the action was not carried out")
-        if action not in QUIET_ACTIONS:
+            done = False
+        else:
+            done = True
+        if action == "chat.send":
+            # Only the message changed: append it (the page's script has cleared the composer on sending).
+            if done and stored:
+                await self.show_message(stored)
+        elif action == "chat.read":
+            if done:
+                await self.show_read(data.get("sessionId"), data.get("seq"))
+        elif action not in QUIET_ACTIONS:
             await self.push(views.ALL)
 
     async def toast(self, action: str | None, error_msg: str):
@@ -223,15 +274,65 @@ class WorkbenchConsumer(AsyncWebsocketConsumer):
         await self.push(views.ALL)
 
     async def agent_chat(self, message):
+        """A chat event (services.chat): only what it changes is sent, without re-rendering the panel."""
         frame = message.get("frame") or {}
         data = frame.get("data") or {}
-        if frame.get("event") == "typing":
+        session_id = data.get("sessionId")
+        event = frame.get("event")
+        if event == "message":
+            await self.show_message(data)
+        elif event == "typing":
             side = data.get("side") or data.get("sender")
-            if side == "visitor" and data.get("sessionId") and data["sessionId"] == self.shown_session:
-                who = await database_sync_to_async(selectors.visitor_name)(data["sessionId"])
-                await self.send(text_data=views.typing_fragment(who))
+            if side == "visitor" and session_id and session_id == self.shown_chat:
+                if session_id not in self.visitor_names:
+                    self.visitor_names[session_id] = await database_sync_to_async(selectors.visitor_name)(session_id)
+                await self.send(text_data=views.typing_fragment(self.visitor_names[session_id]))
+        elif event == "read":
+            if data.get("side") == "visitor" and session_id and session_id == self.shown_chat:
+                await self.refresh_chat_log(session_id)
+
+    async def show_message(self, message: dict):
+        """A new message: appended to the log if its chat is on screen; a visitor's also counts on its unread badge.
+        A chat this page does not list yet (say, one that just rang) takes the full render, as before."""
+        session_id = message.get("sessionId")
+        html = []
+        if session_id and session_id == self.shown_chat:
+            html.append(chat_message_fragment(message))
+            self.sent.pop("wb-chat-log", None)  # the page's log differs from the last one rendered
+        if message.get("sender") == "visitor":
+            counted = self.unread.get(session_id)
+            if counted is None:
+                await self.push(("sessions", "tab_count", "detail"))
+                return
+            if message["seq"] > counted[1]:
+                counted[0], counted[1] = counted[0] + 1, message["seq"]
+                html.append(unread_fragment(session_id, counted[0]))
+                self.sent.pop("wb-sessions", None)
+        if html:
+            await self.send(text_data=views.clock_fragment() + "".join(html))
+
+    async def show_read(self, session_id, seq):
+        """The agent read a chat up to `seq`: through its last visitor message counted, the badge goes; otherwise
+        the sessions list is re-rendered (it counts what is left)."""
+        counted = self.unread.get(session_id)
+        if counted is None or not isinstance(seq, int) or seq < counted[1]:
+            await self.push(("sessions",))
             return
-        await self.push(("sessions", "tab_count", "detail"))
+        if counted[0]:
+            counted[0] = 0
+            self.sent.pop("wb-sessions", None)
+            await self.send(text_data=views.clock_fragment() + unread_fragment(session_id, 0))
+
+    async def refresh_chat_log(self, session_id: str):
+        """The visitor read the agent's messages: the log is re-rendered for its read ticks."""
+        try:
+            html = await database_sync_to_async(chat_log_fragment)(session_id)
+        except Exception:
+            log.exception("rendering the chat log failed")
+            return
+        if self.sent.get("wb-chat-log") != html:
+            self.sent["wb-chat-log"] = html
+            await self.send(text_data=views.clock_fragment() + html)
 
     async def push(self, names):
         try:
@@ -244,9 +345,14 @@ class WorkbenchConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=views.clock_fragment() + "".join(html))
 
     def render(self, names):
-        bench = views.Workbench(self.agent_id, self.ui)
+        bench = PageWorkbench(self.agent_id, self.ui)
         fragments = bench.render(names)
-        self.shown_session = bench.selected.id if bench.selected else ""
+        selected = bench.selected
+        self.shown_session = selected.id if selected else ""
+        serving_chat = selected is not None and selected.session.type == "im" and selected.mine_as == "serving"
+        self.shown_chat = self.shown_session if serving_chat else ""
+        if bench.unread is not None:
+            self.unread = bench.unread
         return fragments
 
     def changed(self, fragments: list[views.Fragment]) -> list[str]:

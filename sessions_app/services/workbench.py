@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone as dt_timezone
 
-from django.db.models import Q
+from django.db.models import Count, F, Max, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ..models import Agent, ChatMessage, ChatReadMark, RestReason, ServeParticipant, Session, SkillGroup
@@ -177,20 +178,20 @@ def session_cards(agent_id: int, views: list[SessionView]) -> list[dict]:
     unread = unread_counts(agent_id, [v.session for v in views if v.session.type == "im"])
     for view in views:
         card = _card(view.session, agent_id, view.mine_as)
-        card["unread"] = unread.get(view.id, 0)
+        card["unread"], card["unread_through"] = unread.get(view.id, (0, 0))
         cards.append(card)
     return cards
 
 
-def unread_counts(agent_id: int, chats: list[Session]) -> dict[str, int]:
+def unread_counts(agent_id: int, chats: list[Session]) -> dict[str, tuple[int, int]]:
+    """For each chat: (how many visitor messages the agent has not read, the last visitor message's seq). The
+    seq lets the workbench's socket count later messages itself without counting one twice."""
     if not chats:
         return {}
-    read = dict(ChatReadMark.objects.filter(session__in=chats).values_list("session_id", "agent_seq"))
-    counts = {}
-    for session in chats:
-        counts[session.id] = ChatMessage.objects.filter(session=session, sender="visitor",
-                                                        seq__gt=read.get(session.id, 0)).count()
-    return counts
+    read = Coalesce(F("session__read_mark__agent_seq"), 0)
+    rows = (ChatMessage.objects.filter(session__in=chats, sender="visitor").values("session_id")
+            .annotate(unread=Count("pk", filter=Q(seq__gt=read)), last=Max("seq")))
+    return {row["session_id"]: (row["unread"], row["last"]) for row in rows}
 
 
 def pick_selected(views: list[SessionView], wanted: str | None) -> SessionView | None:
@@ -349,11 +350,16 @@ def chat_log(session_id: str) -> dict:
 
     messages = chat.history(session_id)[-CHAT_LOG_LIMIT:]
     mark = ChatReadMark.objects.filter(session_id=session_id).values_list("visitor_seq", flat=True).first() or 0
-    for message in messages:
-        message["read"] = message["sender"] == "agent" and message["seq"] <= mark
-        message["time"] = timezone.localtime(datetime.fromtimestamp(message["createdAt"] / 1000, tz=dt_timezone.utc))
+    messages = [chat_message(message, read_by_visitor=mark) for message in messages]
     last_visitor = max((m["seq"] for m in messages if m["sender"] == "visitor"), default=0)
     return {"messages": messages, "last_visitor_seq": last_visitor}
+
+
+def chat_message(message: dict, read_by_visitor: int = 0) -> dict:
+    """One message of the chat log, from the service's message dict (`chat.message_dict`): no query, so a
+    message an event carries is shown as it arrives."""
+    return {**message, "read": message["sender"] == "agent" and message["seq"] <= read_by_visitor,
+            "time": timezone.localtime(datetime.fromtimestamp(message["createdAt"] / 1000, tz=dt_timezone.utc))}
 
 
 def canned_responses(agent_id: int) -> list[dict]:

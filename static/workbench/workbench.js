@@ -546,13 +546,42 @@
     autosize(text);
   });
 
+  // New messages arrive appended to the log (hx-swap-oob="beforeend:#wb-chat-log"): the agent's answer may
+  // overtake a visitor message stored just before it, and a full render may already hold an appended one.
+  function tidyChatLog(log) {
+    const messages = [...log.querySelectorAll(':scope > li[data-seq]')];
+    if (!messages.length) return 0;
+    for (const empty of log.querySelectorAll(':scope > .chat-empty')) empty.remove();
+    const seen = new Set();
+    let ordered = true;
+    let previous = 0;
+    let lastVisitor = Number(log.dataset.lastVisitorSeq) || 0;
+    for (const message of messages) {
+      const seq = Number(message.dataset.seq);
+      if (seen.has(seq)) {
+        message.remove();
+        continue;
+      }
+      seen.add(seq);
+      if (seq < previous) ordered = false;
+      previous = seq;
+      if (message.classList.contains('msg-visitor')) lastVisitor = Math.max(lastVisitor, seq);
+    }
+    if (!ordered) {
+      const kept = [...log.querySelectorAll(':scope > li[data-seq]')];
+      kept.sort((a, b) => Number(a.dataset.seq) - Number(b.dataset.seq));
+      log.append(...kept);
+    }
+    return lastVisitor;
+  }
+
   function followChat() {
     const log = document.getElementById('wb-chat-log');
     if (!log) return;
+    const seq = tidyChatLog(log);
     if (chatWasAtBottom) log.scrollTop = log.scrollHeight;
     chatWasAtBottom = true;
     const session = log.dataset.session;
-    const seq = Number(log.dataset.lastVisitorSeq) || 0;
     if (seq > (readSent.get(session) || 0) && document.visibilityState === 'visible' && log.offsetParent) {
       readSent.set(session, seq);
       send({ action: 'chat.read', sessionId: session, seq });
