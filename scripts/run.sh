@@ -10,6 +10,7 @@ cat <<MSG
 
   Contact center on http://127.0.0.1:$PORT/
   Supervisors: http://127.0.0.1:$PORT/admin/   user admin, password ${DEMO_PASSWORD:-demo-password}
+  Agents:      http://127.0.0.1:$PORT/workbench/   agent1@demo (or agent2@demo, agent3@demo), same password
   Demo tenant: $demo
   SDK login token for an agent: .venv/bin/python manage.py sdk_token agent1@demo
 
