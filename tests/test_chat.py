@@ -374,6 +374,9 @@ async def test_bad_frames_get_error_replies_and_the_connection_stays(visitor):
     assert (await guest.frame())["errorMsg"] == "seq must be a whole number of at least 0"
     await sent(text_data=json.dumps({"id": 4, "action": "start", "nickname": ["a"]}))
     assert (await guest.frame())["errorMsg"] == "nickname must be a string of at most 128 characters"
+    await sent(text_data='{"id": 5, "action": "send", "text": "a\\ud800b"}')
+    assert await guest.frame() == {"type": "reply", "id": 5, "status": "error",
+                                   "errorMsg": "the request contains text that is not valid Unicode"}
     await sent(bytes_data=b"\x00\x01")
     assert (await guest.frame())["status"] == "error"
     assert (await guest.request("typing"))["errorMsg"] == "there is no chat yet: start one first"

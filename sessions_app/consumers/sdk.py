@@ -5,7 +5,6 @@ Frames and close codes are described in docs/wire-protocol.md.
 from __future__ import annotations
 
 import asyncio
-import logging
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -16,14 +15,7 @@ from ..services.errors import ServiceError
 from ..services.events import agent_group
 from .frames import JsonFramesConsumer
 
-log = logging.getLogger(__name__)
-MAX_FRAME = 64 * 1024
 CLOSE_EXPIRED, CLOSE_REFUSED = 4001, 4003
-
-
-def _too_big(text: str) -> bool:
-    # Characters are at most 4 bytes in UTF-8: encode only frames that could be over the limit.
-    return len(text) > MAX_FRAME or (len(text) > MAX_FRAME // 4 and len(text.encode("utf-8")) > MAX_FRAME)
 
 
 def authenticate(query: dict, origin: str, own_origin: bool = False) -> tuple[int, str]:
@@ -90,24 +82,9 @@ class SdkConsumer(JsonFramesConsumer):
         self.requests.add(task)
         task.add_done_callback(self.requests.discard)
 
-    async def answer(self, text_data):
-        request_id = None
-        try:
-            if text_data is None or _too_big(text_data):
-                raise protocol.ProtocolError(f"a request must be a JSON text frame of at most {MAX_FRAME} bytes")
-            frame = protocol.decode_json(text_data, check_unicode=False)
-            request_id = protocol.request_id(frame)  # read first, so even a refused request's reply carries it
-            protocol.require_unicode(frame)
-            method, params = protocol.validate_request(frame)
-            data = await database_sync_to_async(rpc.call)(method.name, self.agent_id, params)
-        except (protocol.ProtocolError, ServiceError) as error:
-            await self.reply(request_id, errorMsg=str(error))
-            return
-        except Exception:
-            log.exception("SDK request failed")
-            await self.reply(request_id, errorMsg="internal error: the request was not carried out")
-            return
-        await self.reply(request_id, data=data)
+    async def perform(self, frame: dict):
+        method, params = protocol.validate_request(frame)
+        return await database_sync_to_async(rpc.call)(method.name, self.agent_id, params)
 
     async def agent_frame(self, message):
         await self.send_frame(message["frame"])

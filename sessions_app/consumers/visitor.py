@@ -10,26 +10,17 @@ in `domain/chat.py`.
 """
 from __future__ import annotations
 
-import logging
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 
 from ..domain import chat as rules
-from ..domain import protocol
 from ..models import Session, Tenant
 from ..services import chat, origins
 from ..services.errors import ServiceError
 from .frames import JsonFramesConsumer
 
-log = logging.getLogger(__name__)
 CLOSE_REFUSED = 4003
-
-
-def _too_big(text: str) -> bool:
-    # Characters are at most 4 bytes in UTF-8: encode only frames that could be over the limit.
-    return len(text) > rules.MAX_FRAME or (len(text) > rules.MAX_FRAME // 4
-                                           and len(text.encode("utf-8")) > rules.MAX_FRAME)
 
 
 def tenant_for(sdk_app_id: str, origin: str) -> Tenant:
@@ -56,6 +47,7 @@ def start(tenant: Tenant, current_session_id: str | None, params: dict) -> dict:
 
 
 class VisitorConsumer(JsonFramesConsumer):
+    max_frame = rules.MAX_FRAME
     tenant: Tenant | None = None
     session_id: str | None = None
 
@@ -96,26 +88,14 @@ class VisitorConsumer(JsonFramesConsumer):
             await self.channel_layer.group_discard(chat.visitor_group(self.session_id), self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None):
-        if self.tenant is None:
-            return
-        request_id = None
-        try:
-            if text_data is None or _too_big(text_data):
-                raise protocol.ProtocolError(f"a request must be a JSON text frame of at most {rules.MAX_FRAME} bytes")
-            frame = protocol.decode_json(text_data)
-            request_id = protocol.request_id(frame)
-            action, params = rules.visitor_request(frame)
-            data = await self.perform(action, params)
-        except (protocol.ProtocolError, ServiceError) as error:
-            await self.reply(request_id, errorMsg=str(error))
-            return
-        except Exception:
-            log.exception("visitor request failed")
-            await self.reply(request_id, errorMsg="internal error: the request was not carried out")
-            return
-        await self.reply(request_id, data=data)
+        if self.tenant is not None:
+            await self.answer(text_data)
 
-    async def perform(self, action: str, params: dict):
+    async def perform(self, frame: dict):
+        action, params = rules.visitor_request(frame)
+        return await self.perform_action(action, params)
+
+    async def perform_action(self, action: str, params: dict):
         if action == "start":
             started = await database_sync_to_async(start)(self.tenant, self.session_id, params)
             return {**started, "chat": await self.follow(started["sessionId"])}
