@@ -192,7 +192,8 @@ class Session(models.Model):
     queue_deadline = models.DateTimeField(null=True, blank=True)
     # Call controls kept for the media layer.
     on_hold = models.BooleanField(default=False)
-    mic_muted = models.BooleanField(default=False)
+    mic_muted = models.BooleanField(default=False, help_text="The serving agent's microphone.")
+    caller_mic_muted = models.BooleanField(default=False, help_text="The calling agent's, in an internal call.")
     video_muted = models.BooleanField(default=False)
 
     class Meta:

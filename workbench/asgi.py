@@ -20,6 +20,7 @@ from django.urls import path  # noqa: E402
 
 from sessions_app.consumers.sdk import SdkConsumer  # noqa: E402
 from sessions_app.consumers.visitor import VisitorConsumer  # noqa: E402
+from sessions_app.consumers.web_call import WebCallConsumer  # noqa: E402
 from sessions_app.consumers.workbench import WorkbenchConsumer  # noqa: E402
 from workbench.sweeper import ensure_sweeper, start_with_reactor  # noqa: E402
 
@@ -28,6 +29,7 @@ router = ProtocolTypeRouter({
     "websocket": URLRouter([
         path("ws/sdk/", SdkConsumer.as_asgi()),
         path("ws/visitor/", VisitorConsumer.as_asgi()),
+        path("ws/call/", WebCallConsumer.as_asgi()),
         path("ws/workbench/", AuthMiddlewareStack(WorkbenchConsumer.as_asgi())),
     ]),
 })

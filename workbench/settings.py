@@ -111,3 +111,5 @@ SWEEP_INTERVAL = float(os.environ.get("SWEEP_INTERVAL", "0.2"))
 CDR_RETRY_BASE = float(os.environ.get("CDR_RETRY_BASE", "2"))
 CDR_RETRY_MAX = float(os.environ.get("CDR_RETRY_MAX", "600"))
 PUBLIC_URL = os.environ.get("PUBLIC_URL", "")
+# The addresses the media bridge offers browsers (ICE host candidates); unset: every interface but loopback.
+MEDIA_HOST_ADDRESSES = [a.strip() for a in os.environ.get("MEDIA_HOST_ADDRESSES", "").split(",") if a.strip()]

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 
 from ..domain import protocol
-from ..services import agents, origins, rpc, tokens
+from ..services import agents, media, origins, rpc, tokens
 from ..services.errors import ServiceError
 from ..services.events import agent_group
 from .frames import JsonFramesConsumer
@@ -84,7 +84,17 @@ class SdkConsumer(JsonFramesConsumer):
 
     async def perform(self, frame: dict):
         method, params = protocol.validate_request(frame)
+        if method.name in protocol.MEDIA_METHODS:
+            return await self.perform_media(method.name, **params)
         return await database_sync_to_async(rpc.call)(method.name, self.agent_id, params)
+
+    async def perform_media(self, method: str, session_id: str, sdp: str = ""):
+        """The SDK's WebRTC leg for a session it is offered or serving: answer its offer, or close it."""
+        if method == "Media.disconnect":
+            await media.close_leg(session_id, media.agent_leg(self.agent_id))
+            return None
+        await database_sync_to_async(media.media_session)(session_id, agent_id=self.agent_id)
+        return await media.open_leg(session_id, media.agent_leg(self.agent_id), sdp)
 
     async def agent_frame(self, message):
         await self.send_frame(message["frame"])

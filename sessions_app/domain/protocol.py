@@ -137,6 +137,13 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     Method("Agent.getStatus", result=("status", "restReason", "statusSince")),
 )}
 
+# Methods the SDK's own media code calls to connect the agent's WebRTC leg to the bridge; not on `window.tccc`.
+MAX_SDP = 60 * 1024
+MEDIA_METHODS: dict[str, Method] = {m.name: m for m in (
+    Method("Media.connect", (SESSION_ID, Param("sdp", required=True, max_length=MAX_SDP)), result=("sdp",)),
+    Method("Media.disconnect", (SESSION_ID,)),
+)}
+
 # Methods the SDK answers in the browser alone (devices, its own UI); listed so the spec check sees all names.
 LOCAL_METHODS: tuple[str, ...] = (
     "Devices.isBrowserSupported", "Devices.getMicrophones", "Devices.getSpeakers",
@@ -203,7 +210,7 @@ def validate_request(frame) -> tuple[Method, dict]:
     name = frame.get("method")
     if not isinstance(name, str) or not name:
         raise ProtocolError("method is required")
-    method = METHODS.get(name)
+    method = METHODS.get(name) or MEDIA_METHODS.get(name)
     if method is None:
         raise ProtocolError(f"unknown method {name[:64]!r}")
     return method, method.clean(frame.get("params"))
@@ -222,4 +229,4 @@ def event(name: str, **fields) -> dict:
 
 def sdk_manifest() -> dict:
     """What the JS SDK needs to mirror this module: RPC method names and event names."""
-    return {"methods": sorted(METHODS), "events": sorted(EVENTS)}
+    return {"methods": sorted(METHODS), "events": sorted(EVENTS), "mediaTypes": ["voip", "video", "internal"]}

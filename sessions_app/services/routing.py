@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from ..domain import routing as policy
 from ..models import Agent, AgentSkill, ServeParticipant, Session, SessionEvent, SkillGroup
-from . import visitors
+from . import media, visitors
 from .events import publish
 from .payloads import call_in
 
@@ -160,6 +160,8 @@ def offer(session: Session, agent: Agent, timeout: int) -> None:
                                     sequence=sequence, ring_at=now, transfer_from=transfer_from)
     log(session, f"offered to {agent.user_id}" + (f" (transferred by {transfer_from})" if transfer_from else ""))
     publish(agent.pk, "callIn", **call_in(session, timeout))
+    media.sync(session)
+    visitors.ringing(session)
     visitors.queue_moved(session)
 
 
@@ -172,6 +174,7 @@ def withdraw_offer(session: Session, outcome: str) -> None:
     log(session, f"{agent.user_id}: {dict(ServeParticipant.OUTCOMES).get(outcome, outcome)}")
     if outcome == "timeout":
         publish(agent.pk, "autoTransfer", sessionId=session.id)
+    media.sync(session)
     if session.skill_group:
         offer_to_best_agent(session)
     visitors.queue_moved(session)

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from ..domain import protocol
 from ..models import Agent, ServeParticipant, Session, SkillGroup, Tenant
-from . import agents, cdr, routing, visitors
+from . import agents, cdr, media, routing, visitors
 from .errors import ServiceError
 from .events import publish, publish_change
 from .payloads import duration, session_columns
@@ -74,6 +74,7 @@ def accept(agent_id: int, session_id: str, namespace: str) -> None:
             raise ServiceError(f"session {session_id} is not ringing for you")
         session.participants.filter(agent=agent, outcome="ringing").update(outcome="accepted", accept_at=now)
         routing.log(session, f"accepted by {agent.user_id}")
+        media.sync(session)
         publish(agent.pk, "userAccessed", sessionId=session.id)
         visitors.accepted(session, agent)
         if session.caller_agent_id and session.type == "internal":
@@ -120,6 +121,7 @@ def end_session(session: Session, close_by: str, end_status: str | None = None) 
     session.participants.filter(end_at__isnull=True).update(
         outcome=Case(When(outcome="ringing", then=Value("cancelled")), default=Value("ended")), end_at=now)
     routing.log(session, f"ended by {dict(Session.CLOSE_BY)[close_by].lower()}: {end_status}")
+    media.sync(session)
     visitors.ended(session)
     if was_queued:
         visitors.queue_moved(session)
@@ -170,11 +172,14 @@ def _set_flag(agent_id, session_id, namespace, column, value, method, already_on
     with transaction.atomic():
         agent = _agent(agent_id)
         session = _active(_session(agent, session_id, namespace, method), agent)
+        if column == "mic_muted" and agent.pk == session.caller_agent_id:
+            column = "caller_mic_muted"  # each side of an internal call has a microphone of its own
         if getattr(session, column) == value:
             raise ServiceError(f"the {already_on if value else already_off}")
         setattr(session, column, value)
         session.save(update_fields=[column])
         routing.log(session, f"{agent.user_id}: {method}")
+        media.sync(session)
         publish_change(agent.pk)
 
 
@@ -182,6 +187,8 @@ def is_mic_muted(agent_id: int, session_id: str) -> dict:
     with transaction.atomic():
         agent = _agent(agent_id)
         session = _session(agent, session_id, "Call", "isMicMuted")
+        if agent.pk == session.caller_agent_id:
+            return {"muted": session.caller_mic_muted}
         return {"muted": session.mic_muted}
 
 
@@ -211,6 +218,7 @@ def transfer(agent_id: int, session_id: str, namespace: str, skill_group_id: str
             outcome="transferred", end_at=now, transfer_to=user_id or f"skillGroup:{target_group.pk}")
         session.transferred_by = agent.user_id
         session.mic_muted = session.on_hold = session.video_muted = False
+        media.sync(session)
         publish(agent.pk, "transfer", sessionId=session.id, skillGroupId=skill_group_id or "", userId=user_id or "")
         routing.log(session, f"{agent.user_id} transferred it to {user_id or target_group.name}")
         session.state, session.agent = "queued", None

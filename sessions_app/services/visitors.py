@@ -1,8 +1,10 @@
-"""Tell a web chat's visitor what happens to their session: queued (with their place), accepted, ended.
+"""Tell a web customer what happens to their session: a chat's visitor hears queued (with their place), accepted
+and ended; a web caller hears ringing, accepted and ended (domain/web_call.py).
 
 Every connection of a visitor joins the channel-layer group `visitor_group(session_id)`. Like agents' events,
 these frames leave only when the transaction that caused them commits. The session lifecycle (routing and
-sessions services) calls the hooks below; they do nothing for sessions that are not web chats.
+sessions services) calls the hooks below; they do nothing for sessions that no web customer follows (phone, internal, API-created sessions have no
+listener in the group, so a frame sent there goes nowhere).
 """
 from __future__ import annotations
 
@@ -51,11 +53,19 @@ def announce_positions(skill_group_id: int) -> None:
         send_frame(session_id, event_frame("queued", sessionId=session_id, position=place))
 
 
+WEB_TYPES = ("im", "voip", "video")
+
+
+def ringing(session: Session) -> None:
+    if session.type in ("voip", "video"):
+        publish(session.id, "ringing")
+
+
 def accepted(session: Session, agent) -> None:
-    if session.type == "im":
+    if session.type in WEB_TYPES:
         publish(session.id, "accepted", agentNickname=agent.nickname or agent.user_id)
 
 
 def ended(session: Session) -> None:
-    if session.type == "im":
+    if session.type in WEB_TYPES:
         publish(session.id, "ended", closeBy=session.close_by, endStatus=session.end_status)

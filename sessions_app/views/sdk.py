@@ -7,7 +7,7 @@ from functools import lru_cache
 from ..domain.protocol import sdk_manifest
 from .scripts import bundle, script_response
 
-SDK_FILES = ("transport.js", "events.js", "api.js", "devices.js", "ui.js", "sdk.js")
+SDK_FILES = ("transport.js", "events.js", "api.js", "devices.js", "media.js", "ui.js", "sdk.js")
 
 
 @lru_cache(maxsize=1)

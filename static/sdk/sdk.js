@@ -11,6 +11,8 @@ const SDK_LOADED_EVENT = 'tccc-sdk-loaded';
 
 // Events after which an offer no longer rings for this agent.
 const OFFER_ENDING_EVENTS = ['userAccessed', 'autoTransfer', 'sessionEnded', 'sessionCompleted'];
+// Events after which this agent's media leg for the session is of no more use (`transfer`: handed on).
+const MEDIA_ENDING_EVENTS = ['autoTransfer', 'sessionEnded', 'transfer'];
 
 function readScriptConfig(script) {
   if (!script) {
@@ -50,6 +52,7 @@ function startSdk() {
   });
 
   const rpc = buildRpcNamespaces(PROTOCOL.methods, transport.request);
+  const media = createAgentMedia(transport.request, PROTOCOL.mediaTypes);
   const ui = createWorkbenchUI({ origin: config.src ? new URL(config.src).origin : '', enabled: config.drawUi !== false });
 
   // Keep the badge of ringing offers in step with what the host does.
@@ -59,13 +62,17 @@ function startSdk() {
     });
   }
 
+  followMediaControls(rpc, media);
+
   emitter.observe((name, data) => {
     if (name === 'callIn' && data && typeof data.sessionId === 'string') {
       ringing.set(data.sessionId, data);
       ui.setOffers([...ringing.values()]);
+      media.connect(data.sessionId, data.type);
     } else if (OFFER_ENDING_EVENTS.includes(name) && data) {
       stopRinging(data.sessionId);
     }
+    if (MEDIA_ENDING_EVENTS.includes(name) && data) media.close(data.sessionId, false);
   });
 
   function welcome(frame) {
@@ -91,6 +98,7 @@ function startSdk() {
 
   window.addEventListener(SDK_LOADED_EVENT, () => {
     transport.shutdown('the SDK was loaded again on this page; this copy is closed');
+    media.closeAll();
     ui.unmount();
   }, { once: true });
 
@@ -112,6 +120,24 @@ function startSdk() {
   } else {
     transport.start();
   }
+}
+
+/** The browser's side of the call controls: the server bridges and enforces; the page stops its own devices. */
+function followMediaControls(rpc, media) {
+  const succeeded = (then) => (result, options) => {
+    if (result.status === 'success' && options) then(options.sessionId, result);
+  };
+  runAfterEachCall(rpc.Call, 'startInternalCall', (result) => {
+    if (result.status === 'success' && result.data) media.connect(result.data.sessionId, 'internal');
+  });
+  runAfterEachCall(rpc.Call, 'hungUp', succeeded((sessionId) => media.close(sessionId, false)));
+  runAfterEachCall(rpc.Video, 'end', succeeded((sessionId) => media.close(sessionId, false)));
+  for (const namespace of [rpc.Call, rpc.Video]) {
+    runAfterEachCall(namespace, 'muteMic', succeeded((sessionId) => media.setMicrophone(sessionId, true)));
+    runAfterEachCall(namespace, 'unmuteMic', succeeded((sessionId) => media.setMicrophone(sessionId, false)));
+  }
+  runAfterEachCall(rpc.Video, 'muteVideo', succeeded((sessionId) => media.setCamera(sessionId, true)));
+  runAfterEachCall(rpc.Video, 'unmuteVideo', succeeded((sessionId) => media.setCamera(sessionId, false)));
 }
 
 /** Wraps namespace[name] so that `then(result, options)` runs after each call; the result is unchanged. */

@@ -1,0 +1,82 @@
+"""The web caller's websocket, which the call widget (`/widget/call.js`) opens: place a call with a WebRTC
+offer, hang up; forward the call's events. Frames are described in `domain/web_call.py`.
+
+`ws(s)://{server}/ws/call/?sdkAppId={SdkAppId}`: the page's `Origin` must be on the tenant's allow-list. A
+call lives as long as this socket: when it closes, the call ends as the customer's hang-up.
+"""
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+
+from ..domain import web_call as rules
+from ..models import Tenant
+from ..services import media, origins, visitors, web_calls
+from ..services.errors import ServiceError
+from .frames import JsonFramesConsumer
+from .visitor import CLOSE_REFUSED, tenant_for
+
+
+class WebCallConsumer(JsonFramesConsumer):
+    max_frame = rules.MAX_FRAME
+    tenant: Tenant | None = None
+    session_id: str | None = None
+
+    async def connect(self):
+        headers = dict(self.scope.get("headers", []))
+        origin = headers.get(b"origin", b"").decode("latin-1")
+        if not await database_sync_to_async(origins.allowed)(origin):
+            await self.close()  # before accept: the handshake is refused with HTTP 403
+            return
+        await self.accept()
+        query = {k: v[0] for k, v in parse_qs(self.scope.get("query_string", b"").decode("latin-1")).items() if v}
+        try:
+            self.tenant = await database_sync_to_async(tenant_for)(query.get("sdkAppId", ""), origin)
+        except ServiceError as refused:
+            await self.send_frame({"type": "refused", "errorMsg": str(refused)})
+            await self.close(CLOSE_REFUSED)
+            return
+        await self.send_frame({"type": "welcome"})
+
+    async def disconnect(self, code):
+        if self.session_id:
+            await self.channel_layer.group_discard(visitors.visitor_group(self.session_id), self.channel_name)
+            await database_sync_to_async(web_calls.left)(self.tenant, self.session_id)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if self.tenant is not None:
+            await self.answer(text_data)
+
+    async def perform(self, frame: dict):
+        action, params = rules.call_request(frame)
+        if action == "hangUp":
+            if not self.session_id:
+                raise ServiceError("there is no call to hang up")
+            await database_sync_to_async(web_calls.hang_up)(self.tenant, self.session_id)
+            return None
+        return await self.start(**params)
+
+    async def start(self, kind: str, sdp: str, fields: dict, skill_group_id: str | None) -> dict:
+        if self.session_id and await database_sync_to_async(web_calls.in_progress)(self.session_id):
+            raise ServiceError("a call is already in progress: hang up before starting another")
+        session = await database_sync_to_async(web_calls.start)(self.tenant, kind, fields, skill_group_id)
+        if self.session_id:
+            await self.channel_layer.group_discard(visitors.visitor_group(self.session_id), self.channel_name)
+        self.session_id = session.pk
+        await self.channel_layer.group_add(visitors.visitor_group(session.pk), self.channel_name)
+        try:
+            answer = await media.open_leg(session.pk, media.CUSTOMER_LEG, sdp)
+        except ServiceError as refused:
+            await database_sync_to_async(web_calls.left)(self.tenant, session.pk)
+            end_status = await database_sync_to_async(web_calls.end_status)(session.pk)
+            if end_status and end_status != "ok":  # routing ended it at once, e.g. noSeatOnline
+                raise ServiceError(f"the call could not be placed: {end_status}") from None
+            raise refused
+        state = await database_sync_to_async(web_calls.state)(session.pk)
+        if state == "ringing":  # offered before this socket joined the group: its ringing event went by
+            await self.send_frame(visitors.event_frame("ringing", sessionId=session.pk))
+        return {"sessionId": session.pk, "type": session.type, "sdp": answer["sdp"]}
+
+    async def visitor_frame(self, message):
+        await self.send_frame(message["frame"])

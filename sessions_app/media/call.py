@@ -1,0 +1,67 @@
+"""A session's media: its legs, and who hears and sees whom, from one declarative plan.
+
+The web side never says "connect A to B"; it sends the whole `Plan` after every change (accept, hold, mute,
+transfer), read from the session's row. Applying a plan twice changes nothing, so a lost or repeated command
+is harmless and a restarted web process can re-send it.
+
+Side `a` is the customer (or the agent who placed an internal call); side `b` the agent serving now, or
+nobody while the session waits. Any other leg of the call (an agent still ringing, one who transferred it
+away) hears silence and sees black.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .leg import Leg
+
+
+@dataclass(frozen=True)
+class Plan:
+    a: str = ""
+    b: str = ""
+    ringing: str = ""  # the agent offered the session now: their leg may connect ahead of accepting
+    hold: bool = False
+    muted: frozenset[str] = field(default_factory=frozenset)  # legs whose microphone is not passed on
+    video_muted: frozenset[str] = field(default_factory=frozenset)  # legs whose camera is not passed on
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Plan":
+        return cls(a=data.get("a") or "", b=data.get("b") or "", ringing=data.get("ringing") or "",
+                   hold=bool(data.get("hold")),
+                   muted=frozenset(data.get("muted") or ()), video_muted=frozenset(data.get("videoMuted") or ()))
+
+
+    @property
+    def members(self) -> set[str]:
+        """The legs that belong in the call now; any other (an agent whose offer ended) is closed."""
+        return {leg for leg in (self.a, self.b, self.ringing) if leg}
+
+
+class Call:
+    def __init__(self, call_id: str):
+        self.id = call_id
+        self.legs: dict[str, Leg] = {}
+        self.plan = Plan()
+
+    def rewire(self) -> None:
+        """Point every leg's outgoing tracks at what the plan says it should hear and see."""
+        plan = self.plan
+        a, b = self.legs.get(plan.a), self.legs.get(plan.b)
+        for leg in self.legs.values():
+            if leg.closed:
+                continue
+            if leg is a:
+                peer, filler = b, "music" if plan.hold or not plan.b else "silence"
+            elif leg is b:
+                peer, filler = a, "silence"
+            else:
+                peer, filler = None, "silence"
+            if plan.hold or (peer is not None and peer.closed):
+                peer = None
+            if leg.audio_out is not None:
+                leg.audio_out.play(filler)
+                hears = peer is not None and peer.id not in plan.muted
+                leg.audio_out.follow(peer.taps.get("audio") if hears else None)
+            if leg.video_out is not None:
+                sees = peer is not None and peer.id not in plan.video_muted
+                leg.video_out.follow(peer.taps.get("video") if sees else None)

@@ -1,0 +1,104 @@
+"""The bridge's command surface: every change to media is one of these commands, whoever sends it.
+
+The web side reaches the engine through `services.media` — on a thread of this process (`embedded.py`) or
+in a media worker over the channel layer (`worker.py`); both carry the same commands and the same JSON-able
+arguments and results, so what a test proves on one holds for the other.
+"""
+from __future__ import annotations
+
+import logging
+
+from . import patches
+from .call import Call, Plan
+from .leg import Leg, LegError
+
+log = logging.getLogger(__name__)
+
+
+class MediaEngine:
+    def __init__(self, host_addresses: list[str] | None = None):
+        patches.install()
+        if host_addresses:
+            patches.only_addresses(host_addresses)
+        self.calls: dict[str, Call] = {}
+
+    async def perform(self, command: str, args: dict) -> dict:
+        handler = self.COMMANDS.get(command)
+        if handler is None:
+            raise LegError(f"unknown media command {command!r}")
+        return await handler(self, **args)
+
+    async def open_leg(self, call_id: str, leg_id: str, sdp: str, plan: dict | None = None,
+                       prefer_codec: str = "") -> dict:
+        """Answer a browser's offer for one leg of a call; a leg re-offered (a reload) replaces the old.
+
+        The web side passes the call's plan as of now, and the leg must be one of its members (without a plan,
+        as in the engine's own tests, the current plan stays and any leg may join)."""
+        call = self.calls.setdefault(call_id, Call(call_id))
+        if plan is not None:
+            call.plan = Plan.from_dict(plan)
+        if plan is not None and leg_id not in call.plan.members:
+            self._forget_if_empty(call)
+            raise LegError(f"{leg_id} is not a party to call {call_id}")
+        old = call.legs.pop(leg_id, None)
+        if old is not None:
+            await old.close()
+        if not prefer_codec:
+            prefer_codec = next((leg.audio_codec for leg in call.legs.values() if leg.audio_codec), "")
+        leg = Leg(leg_id, on_change=lambda changed: self._changed(call, changed))
+        call.legs[leg_id] = leg
+        try:
+            answer = await leg.answer(sdp, prefer_codec)
+        except BaseException:
+            call.legs.pop(leg_id, None)
+            await leg.close()
+            self._forget_if_empty(call)
+            raise
+        call.rewire()
+        return {"sdp": answer, "codec": leg.audio_codec}
+
+    async def close_leg(self, call_id: str, leg_id: str) -> dict:
+        call = self.calls.get(call_id)
+        leg = call.legs.pop(leg_id, None) if call else None
+        if leg is not None:
+            await leg.close()
+            call.rewire()
+            self._forget_if_empty(call)
+        return {"closed": leg is not None}
+
+    async def apply_plan(self, call_id: str, plan: dict) -> dict:
+        """Make the call what `plan` says: legs no longer in it are closed, the others re-pointed."""
+        call = self.calls.get(call_id)
+        if call is None:
+            return {"legs": []}  # no leg has connected yet: the plan comes again with the first one
+        call.plan = Plan.from_dict(plan)
+        for leg_id in set(call.legs) - call.plan.members:
+            await call.legs.pop(leg_id).close()
+        call.rewire()
+        self._forget_if_empty(call)
+        return {"legs": sorted(call.legs)}
+
+    async def end_call(self, call_id: str) -> dict:
+        call = self.calls.pop(call_id, None)
+        for leg in list(call.legs.values()) if call else ():
+            await leg.close()
+        return {"ended": call is not None}
+
+    async def stats(self) -> dict:
+        return {"calls": {call.id: {leg.id: leg.stats() for leg in call.legs.values()}
+                          for call in self.calls.values()}}
+
+    async def close(self) -> None:
+        for call_id in list(self.calls):
+            await self.end_call(call_id)
+
+    def _changed(self, call: Call, leg: Leg) -> None:
+        if self.calls.get(call.id) is call:
+            call.rewire()
+
+    def _forget_if_empty(self, call: Call) -> None:
+        if not call.legs and self.calls.get(call.id) is call:
+            del self.calls[call.id]
+
+    COMMANDS = {"open_leg": open_leg, "close_leg": close_leg, "apply_plan": apply_plan, "end_call": end_call,
+                "stats": stats}

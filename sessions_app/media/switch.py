@@ -1,0 +1,128 @@
+"""The one track every sender carries for its whole life, re-pointed instead of replaced.
+
+A sender whose track ends stops for good, and replacing tracks or renegotiating to bridge or hold is slow and
+fragile. A switch track never ends: `recv()` returns the next frame of its current source (a `Feed` of another
+leg's inbound track), or, when it has none or the source is late, a frame of its filler (silence, music,
+black). Timestamps are its own, counted continuously, so the far end sees one smooth stream across switches.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from fractions import Fraction
+
+import av
+from aiortc.mediastreams import MediaStreamTrack
+
+from . import sounds
+from .tap import Feed, Tap
+
+LATE_AFTER = 0.06  # a live source silent this long is filled in, so the far end never hears a gap
+VIDEO_CLOCK = Fraction(1, 90000)
+FILLER_FPS = 10
+
+
+class _Switch(MediaStreamTrack):
+    def __init__(self):
+        super().__init__()
+        self.feed: Feed | None = None
+        self._started: float | None = None
+        self._pts = 0
+
+    def follow(self, tap: Tap | None) -> None:
+        """Send what `tap` receives from the next frame on (None: the filler)."""
+        if self.feed is not None and self.feed.tap is tap:
+            return
+        if self.feed is not None:
+            self.feed.close()
+        self.feed = tap.listen() if tap is not None else None
+
+    def stop(self) -> None:
+        self.follow(None)
+        super().stop()
+
+    async def _paced(self, seconds_per_frame: float) -> None:
+        """Wait for the filler's next frame time; after live frames the clock is re-anchored, not caught up."""
+        now = time.monotonic()
+        if self._started is None:
+            self._started = now
+        due = self._started + self._frames * seconds_per_frame
+        if abs(due - now) > 0.1:
+            self._started, due = now - self._frames * seconds_per_frame, now
+        if due > now:
+            await asyncio.sleep(due - now)
+
+
+class SwitchAudioTrack(_Switch):
+    kind = "audio"
+
+    def __init__(self, fmt: sounds.AudioFormat):
+        super().__init__()
+        self.fmt = fmt
+        self.filler = "silence"  # or "music"
+        self._music = sounds.Music(fmt)
+        self._silence = sounds.silence(fmt)
+        self._resamplers: dict[tuple, av.AudioResampler] = {}
+        self._pending: list[av.AudioFrame] = []
+        self._frames = 0
+
+    def play(self, filler: str) -> None:
+        self.filler = filler
+
+    async def recv(self) -> av.AudioFrame:
+        frame = None
+        if self._pending:
+            frame = self._pending.pop(0)
+        elif self.feed is not None:
+            frame = await self._live(self.feed)
+        if frame is None:
+            await self._paced(sounds.FRAME_SECONDS)
+            frame = self._music.next_frame() if self.filler == "music" else self._silence
+        frame.pts = self._pts
+        frame.time_base = self.fmt.time_base
+        self._pts += frame.samples
+        self._frames += 1
+        return frame
+
+    async def _live(self, feed: Feed) -> av.AudioFrame | None:
+        frame = await feed.get(LATE_AFTER)
+        if frame is None or self.fmt.matches(frame):
+            return frame
+        converted = self._converted(frame)  # another codec's rate or layout: one conversion, here
+        if not converted:
+            return None
+        self._pending.extend(converted[1:])
+        return converted[0]
+
+    def _converted(self, frame: av.AudioFrame) -> list[av.AudioFrame]:
+        key = (frame.format.name, frame.layout.name, frame.sample_rate)
+        resampler = self._resamplers.get(key)
+        if resampler is None:
+            resampler = self._resamplers[key] = av.AudioResampler(
+                format="s16", layout=self.fmt.layout, rate=self.fmt.rate, frame_size=self.fmt.samples)
+        frame.pts = None
+        return resampler.resample(frame)
+
+
+class SwitchVideoTrack(_Switch):
+    kind = "video"
+
+    def __init__(self):
+        super().__init__()
+        self._black = sounds.black()
+        self._frames = 0
+        self._origin: float | None = None
+
+    async def recv(self) -> av.VideoFrame:
+        frame = await self.feed.get(1 / FILLER_FPS) if self.feed is not None else None
+        now = time.monotonic()
+        if frame is None:
+            await self._paced(1 / FILLER_FPS)
+            frame = self._black
+            now = time.monotonic()
+        if self._origin is None:
+            self._origin = now
+        frame.pts = self._pts = max(self._pts + 1, int((now - self._origin) * 90000))
+        frame.time_base = VIDEO_CLOCK
+        self._frames += 1
+        return frame

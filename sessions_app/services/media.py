@@ -1,0 +1,114 @@
+"""Drive the media bridge from the session's row: which leg is whose, and the plan the row implies.
+
+Legs are named `customer` (the web caller) and `agent:{id}`. After every change to a media session (offered,
+accepted, held, muted, transferred, ended) `sync` sends the whole plan, read fresh from the database once the
+change commits, so the bridge always converges on what the database says, whatever order commands arrive in.
+
+The engine runs on a thread of this process (`media/embedded.py`); nothing here waits for media while a
+transaction is open.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.db import transaction
+
+from ..models import Session
+from .errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+MEDIA_TYPES = ("voip", "video", "internal")
+CUSTOMER_LEG = "customer"
+
+_backend = None
+_backend_lock = threading.Lock()
+
+
+def agent_leg(agent_id: int) -> str:
+    return f"agent:{agent_id}"
+
+
+def backend(start: bool = True):
+    """This process's media engine, started on first use (None if not started and `start` is False)."""
+    global _backend
+    if _backend is None and start:
+        with _backend_lock:
+            if _backend is None:
+                from ..media.embedded import EmbeddedMedia
+
+                _backend = EmbeddedMedia(settings.MEDIA_HOST_ADDRESSES)
+    return _backend
+
+
+def plan_for(session: Session) -> dict:
+    """Who hears and sees whom in this session now (see media/call.py's Plan)."""
+    a = agent_leg(session.caller_agent_id) if session.type == "internal" else CUSTOMER_LEG
+    b = agent_leg(session.agent_id) if session.state == "active" and session.agent_id else ""
+    ringing = agent_leg(session.agent_id) if session.state == "ringing" and session.agent_id else ""
+    muted = [leg for leg, flag in ((b, session.mic_muted), (a, session.caller_mic_muted)) if leg and flag]
+    return {"a": a, "b": b, "ringing": ringing, "hold": session.on_hold, "muted": muted,
+            "videoMuted": [b] if b and session.video_muted else []}
+
+
+def sync(session: Session) -> None:
+    """After the current transaction commits, bring the session's media in line with its row."""
+    if session.type in MEDIA_TYPES:
+        session_id = session.pk
+        transaction.on_commit(lambda: _send_plan(session_id), robust=True)
+
+
+def _send_plan(session_id: str) -> None:
+    engine = backend(start=False)
+    if engine is None:
+        return  # no leg was ever opened in this process, so there is nothing to re-point
+    session = Session.objects.filter(pk=session_id).first()
+    if session is None:
+        return
+    if session.state == "ended":
+        engine.submit("end_call", {"call_id": session_id})
+    else:
+        engine.submit("apply_plan", {"call_id": session_id, "plan": plan_for(session)})
+
+
+def media_session(session_id: str, *, agent_id: int | None = None, tenant_id: int | None = None) -> Session:
+    """The session a leg is opened for, if the asker may: an agent offered or serving it (or who placed it),
+    or the customer connection that started it (checked by the caller through `tenant_id`)."""
+    session = Session.objects.filter(pk=session_id).first()
+    if session is None or (tenant_id is not None and session.tenant_id != tenant_id):
+        raise ServiceError(f"no session {session_id!r}")
+    if agent_id is not None and agent_id not in (session.agent_id, session.caller_agent_id):
+            raise ServiceError(f"session {session_id} is not ringing for you or in progress with you")
+    if session.type not in MEDIA_TYPES:
+        raise ServiceError(f"session {session_id} is a {session.type} session: it has no web media")
+    if session.state == "ended":
+        raise ServiceError(f"session {session_id} has ended")
+    return session
+
+
+async def open_leg(session_id: str, leg_id: str, sdp: str) -> dict:
+    """Answer a browser's WebRTC offer for its leg of the session: {"sdp": the answer}.
+
+    The plan is read again after the leg is up: a change that committed while it was connecting sent its plan
+    when the leg did not exist yet, and this brings the call up to date. A session that ended meanwhile loses
+    its media at once."""
+    from ..media.leg import LegError
+
+    engine = backend()
+    session = await database_sync_to_async(media_session)(session_id)
+    try:
+        answer = await engine.perform("open_leg", {"call_id": session_id, "leg_id": leg_id, "sdp": sdp,
+                                                   "plan": plan_for(session)})
+    except LegError as refused:
+        raise ServiceError(str(refused)) from None
+    await database_sync_to_async(_send_plan)(session_id)
+    return {"sdp": answer["sdp"]}
+
+
+async def close_leg(session_id: str, leg_id: str) -> None:
+    engine = backend(start=False)
+    if engine is not None:
+        await engine.perform("close_leg", {"call_id": session_id, "leg_id": leg_id})

@@ -1,0 +1,46 @@
+"""A customer's web audio or video call: placed from the call widget, routed like any session, ended by the
+customer's hang-up or by their page going away."""
+from __future__ import annotations
+
+from ..domain import web_call as rules
+from ..models import Session, SkillGroup, Tenant
+from . import sessions
+from .errors import ServiceError
+
+
+def start(tenant: Tenant, kind: str, fields: dict, skill_group_id: str | None) -> Session:
+    """Create the call's session in the tenant's skill group of its kind (the one given, else the first)."""
+    session_type = rules.KIND_TYPES[kind]
+    groups = SkillGroup.objects.filter(tenant=tenant, kind=session_type).order_by("pk")
+    group = groups.filter(pk=int(skill_group_id)).first() if skill_group_id else groups.first()
+    if group is None:
+        raise ServiceError(f"this contact center takes no web {kind} calls"
+                           if not skill_group_id else f"no {session_type} skill group {skill_group_id}")
+    if session_type == "video":
+        fields = {name: value for name, value in fields.items() if name in ("userId", "nickname", "avatar", "remark")}
+    session_id = sessions.create_inbound(tenant, session_type, str(group.pk), fields)
+    return Session.objects.get(pk=session_id)
+
+
+def hang_up(tenant: Tenant, session_id: str) -> None:
+    sessions.end_by_customer(tenant, session_id)
+
+
+def left(tenant: Tenant, session_id: str) -> None:
+    """The customer's page closed its socket: a call cannot outlive it, so it ends as the customer's hang-up."""
+    try:
+        sessions.end_by_customer(tenant, session_id)
+    except ServiceError:
+        pass  # it had ended already
+
+
+def state(session_id: str) -> str:
+    return Session.objects.filter(pk=session_id).values_list("state", flat=True).first() or "ended"
+
+
+def in_progress(session_id: str) -> bool:
+    return state(session_id) != "ended"
+
+
+def end_status(session_id: str) -> str:
+    return Session.objects.filter(pk=session_id).values_list("end_status", flat=True).first() or ""
