@@ -15,4 +15,14 @@ cat <<MSG
   SDK login token for an agent: .venv/bin/python manage.py sdk_token agent1@demo
 
 MSG
-exec .venv/bin/daphne -b 127.0.0.1 -p "$PORT" workbench.asgi:application
+if [ -n "${REDIS_URL:-}" ]; then
+  # With Redis, web calls' media runs in worker processes of its own (README, "Scaling out").
+  workers=()
+  for _ in $(seq "${MEDIA_WORKERS:-1}"); do
+    .venv/bin/python manage.py media_worker & workers+=($!)
+  done
+  trap 'kill "${workers[@]}" 2>/dev/null; wait' EXIT
+  .venv/bin/daphne -b 127.0.0.1 -p "$PORT" workbench.asgi:application
+else
+  exec .venv/bin/daphne -b 127.0.0.1 -p "$PORT" workbench.asgi:application
+fi

@@ -118,6 +118,20 @@ class WebProcess(models.Model):
     last_seen = models.DateTimeField(default=timezone.now, db_index=True)
 
 
+class MediaWorker(models.Model):
+    """A media worker process (`manage.py media_worker`, used when Redis is configured), seen alive by its
+    heartbeat. Each web call's legs live on one worker; a worker that stops beating has its calls ended."""
+
+    id = models.CharField(primary_key=True, max_length=32)
+    channel_name = models.CharField(max_length=200)
+    started_at = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now, db_index=True)
+    calls = models.PositiveIntegerField(default=0, help_text="Calls with legs on it at its last heartbeat.")
+
+    def __str__(self):
+        return f"media worker {self.id[:8]}"
+
+
 class AgentConnection(models.Model):
     """One open SDK websocket of an agent; when the last one goes, the offline grace period starts."""
 
@@ -194,6 +208,7 @@ class Session(models.Model):
     on_hold = models.BooleanField(default=False)
     mic_muted = models.BooleanField(default=False, help_text="The serving agent's microphone.")
     caller_mic_muted = models.BooleanField(default=False, help_text="The calling agent's, in an internal call.")
+    media_worker = models.CharField(max_length=32, blank=True, help_text="The media worker carrying its legs.")
     video_muted = models.BooleanField(default=False)
 
     class Meta:

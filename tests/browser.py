@@ -275,8 +275,9 @@ def sign_in_workbench(browser: Browser, server: LiveServer, user_id: str, *, vie
 class AgentPages:
     """Opens agents' CRM pages against one server, each in its own browser context; `close()` ends them all."""
 
-    def __init__(self, browser: Browser, host: HostPageServer, server: LiveServer):
+    def __init__(self, browser: Browser, host: HostPageServer, server: LiveServer, init_script: str = ""):
         self.browser, self.host, self.server = browser, host, server
+        self.init_script = init_script  # runs in every page before its own scripts
         self.contexts = []
 
     def open(self, user_id: str, *, token: str | None = None, host: str = "127.0.0.1",
@@ -285,6 +286,8 @@ class AgentPages:
         login = self.server.token(user_id)
         context = self.browser.new_context()
         context.set_default_timeout(CALL_TIMEOUT * 1000)
+        if self.init_script:
+            context.add_init_script(self.init_script)
         self.contexts.append(context)
         sdk_page = SdkPage(context.new_page(), user_id)
         sdk_page.page.on("websocket", lambda socket: sdk_page.sockets.append(socket))

@@ -112,4 +112,6 @@ CDR_RETRY_BASE = float(os.environ.get("CDR_RETRY_BASE", "2"))
 CDR_RETRY_MAX = float(os.environ.get("CDR_RETRY_MAX", "600"))
 PUBLIC_URL = os.environ.get("PUBLIC_URL", "")
 # The addresses the media bridge offers browsers (ICE host candidates); unset: every interface but loopback.
+# With Redis, media runs in worker processes (`manage.py media_worker`); without, on a thread of the web process.
+MEDIA_IN_WORKERS = bool(os.environ.get("REDIS_URL"))
 MEDIA_HOST_ADDRESSES = [a.strip() for a in os.environ.get("MEDIA_HOST_ADDRESSES", "").split(",") if a.strip()]

@@ -68,10 +68,10 @@ class WebCallConsumer(JsonFramesConsumer):
         try:
             answer = await media.open_leg(session.pk, media.CUSTOMER_LEG, sdp)
         except ServiceError as refused:
-            await database_sync_to_async(web_calls.left)(self.tenant, session.pk)
             end_status = await database_sync_to_async(web_calls.end_status)(session.pk)
-            if end_status and end_status != "ok":  # routing ended it at once, e.g. noSeatOnline
+            if end_status:  # routing ended it at once, e.g. noSeatOnline
                 raise ServiceError(f"the call could not be placed: {end_status}") from None
+            await database_sync_to_async(web_calls.media_failed)(session.pk)
             raise refused
         state = await database_sync_to_async(web_calls.state)(session.pk)
         if state == "ringing":  # offered before this socket joined the group: its ringing event went by

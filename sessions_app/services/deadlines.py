@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import Agent, Session
-from . import agents, cdr, processes, routing
+from . import agents, cdr, media, media_workers, processes, routing
 from .sessions import end_session
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,8 @@ def sweep_once() -> int:
     """Fire everything due now; returns how many deadlines fired."""
     processes.heartbeat()
     processes.reap_dead()
+    media.heartbeat()
+    media_workers.reap_dead()
     return sweep_offers() + sweep_queue_waits() + sweep_wrap_ups() + sweep_offline_graces()
 
 

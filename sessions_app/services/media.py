@@ -4,8 +4,9 @@ Legs are named `customer` (the web caller) and `agent:{id}`. After every change 
 accepted, held, muted, transferred, ended) `sync` sends the whole plan, read fresh from the database once the
 change commits, so the bridge always converges on what the database says, whatever order commands arrive in.
 
-The engine runs on a thread of this process (`media/embedded.py`); nothing here waits for media while a
-transaction is open.
+The engine runs on a thread of this process (`media/embedded.py`), or, when Redis is configured, in media
+worker processes reached over the channel layer (`media/remote.py`; which worker carries a call is
+`media_workers.worker_for`). Nothing here waits for media while a transaction is open.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from django.conf import settings
 from django.db import transaction
 
 from ..models import Session
+from . import media_workers, processes
 from .errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -33,15 +35,32 @@ def agent_leg(agent_id: int) -> str:
 
 
 def backend(start: bool = True):
-    """This process's media engine, started on first use (None if not started and `start` is False)."""
+    """The media engines this process drives: its own thread's, started on first use (None if not started
+    and `start` is False), or the workers' over the channel layer."""
     global _backend
-    if _backend is None and start:
+    if _backend is None and (start or settings.MEDIA_IN_WORKERS):
         with _backend_lock:
-            if _backend is None:
+            if _backend is None and settings.MEDIA_IN_WORKERS:
+                from ..media.remote import RemoteMedia
+
+                _backend = RemoteMedia(channel_for=_worker_channel)
+            elif _backend is None:
                 from ..media.embedded import EmbeddedMedia
 
                 _backend = EmbeddedMedia(settings.MEDIA_HOST_ADDRESSES)
     return _backend
+
+
+def _worker_channel(session_id: str, assign: bool) -> str:
+    worker = media_workers.worker_for(session_id, assign)
+    return worker.channel_name if worker else ""
+
+
+def heartbeat(force: bool = False) -> None:
+    """Beat for this process's own media thread, if it runs (called by the sweeper)."""
+    engine = backend(start=False)
+    if engine is not None and not settings.MEDIA_IN_WORKERS:
+        media_workers.beat(processes.PROCESS_ID, "", len(engine.engine.calls), force=force)
 
 
 def plan_for(session: Session) -> dict:
@@ -89,6 +108,16 @@ def media_session(session_id: str, *, agent_id: int | None = None, tenant_id: in
     return session
 
 
+def _leg_session(session_id: str) -> Session:
+    """The session a leg opens for; with media on this process's thread, this process is recorded as its
+    media worker, so that the call ends if the process dies."""
+    session = media_session(session_id)
+    if not settings.MEDIA_IN_WORKERS:
+        heartbeat(force=True)
+        Session.objects.filter(pk=session_id, media_worker="").update(media_worker=processes.PROCESS_ID)
+    return session
+
+
 async def open_leg(session_id: str, leg_id: str, sdp: str) -> dict:
     """Answer a browser's WebRTC offer for its leg of the session: {"sdp": the answer}.
 
@@ -98,7 +127,7 @@ async def open_leg(session_id: str, leg_id: str, sdp: str) -> dict:
     from ..media.leg import LegError
 
     engine = backend()
-    session = await database_sync_to_async(media_session)(session_id)
+    session = await database_sync_to_async(_leg_session)(session_id)
     try:
         answer = await engine.perform("open_leg", {"call_id": session_id, "leg_id": leg_id, "sdp": sdp,
                                                    "plan": plan_for(session)})

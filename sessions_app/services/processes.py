@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import Agent, WebProcess
+from . import media_workers
 
 PROCESS_ID = uuid.uuid4().hex
 BEAT_EVERY = 2.0
@@ -43,7 +44,8 @@ def retire(process_id: str = PROCESS_ID) -> None:
     """Drop a process and its connections; agents left with none start their offline grace period.
 
     Called for dead processes, and by a process itself when it shuts down in order (its websockets'
-    disconnect handlers do not run then)."""
+    disconnect handlers do not run then). Web calls whose media ran on the process's own thread end too."""
+    media_workers.retire(process_id)
     with transaction.atomic():
         agent_ids = set(Agent.objects.filter(connections__process_id=process_id).values_list("pk", flat=True))
         WebProcess.objects.filter(pk=process_id).delete()

@@ -34,6 +34,13 @@ def left(tenant: Tenant, session_id: str) -> None:
         pass  # it had ended already
 
 
+def media_failed(session_id: str) -> None:
+    """The customer's leg could not be connected: the call ends as `mediaError`, whoever it was ringing."""
+    from . import media_workers
+
+    media_workers.end_session_for_media(session_id)
+
+
 def state(session_id: str) -> str:
     return Session.objects.filter(pk=session_id).values_list("state", flat=True).first() or "ended"
 

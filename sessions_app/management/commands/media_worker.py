@@ -1,0 +1,55 @@
+"""`python manage.py media_worker`: one media worker process (needs REDIS_URL; see README "Scaling out").
+
+It answers the web processes' media commands on its own channel, beats its `MediaWorker` row, and on a stop
+in order (SIGTERM, Ctrl-C) ends its calls as `mediaError` at once rather than waiting to be reaped.
+"""
+from __future__ import annotations
+
+import asyncio
+import signal
+import uuid
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from sessions_app.media.engine import MediaEngine
+from sessions_app.media.remote import WorkerLoop
+from sessions_app.services import media_workers
+
+BEAT_EVERY = 2.0
+
+
+class Command(BaseCommand):
+    help = "Run a media worker: the WebRTC legs and bridges of web calls, driven over Redis."
+
+    def handle(self, *args, **options):
+        if not settings.MEDIA_IN_WORKERS:
+            raise CommandError("media workers need REDIS_URL; without it the web process carries media itself")
+        asyncio.run(self.run())
+
+    async def run(self) -> None:
+        worker_id = uuid.uuid4().hex
+        engine = MediaEngine(settings.MEDIA_HOST_ADDRESSES)
+        loop = WorkerLoop(engine)
+        channel = await loop.open(worker_id)
+        beat = database_sync_to_async(media_workers.beat)
+        await beat(worker_id, channel, 0, force=True)
+        self.stdout.write(f"media worker {worker_id} on {channel}", ending="\n")
+        self.stdout.flush()
+        stop = asyncio.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+        serving = asyncio.create_task(loop.serve())
+
+        async def heartbeat():
+            while True:
+                await beat(worker_id, channel, len(engine.calls), force=True)
+                await asyncio.sleep(BEAT_EVERY)
+
+        beating = asyncio.create_task(heartbeat())
+        await stop.wait()
+        serving.cancel()
+        beating.cancel()
+        await engine.close()
+        await database_sync_to_async(media_workers.retire)(worker_id)

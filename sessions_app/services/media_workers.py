@@ -1,0 +1,92 @@
+"""Which process carries each call's media, and what happens to calls whose media process dies.
+
+Every media engine has a `MediaWorker` row beating every few seconds: a worker process (Redis configured), or
+the web process itself in the embedded default (its media thread). A session's legs all live on one engine,
+recorded in `Session.media_worker` when its first leg opens: the least busy live worker takes it. A worker
+that stops beating for `PROCESS_DEAD_AFTER` seconds (kill -9, a crash) is reaped by any sweeping web
+process: its calls end with `mediaError`, so agents are told and CDRs written, instead of hanging silent.
+"""
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from ..models import MediaWorker, Session
+from .errors import ServiceError
+
+DEAD_AFTER = timedelta(seconds=settings.PROCESS_DEAD_AFTER)
+BEAT_EVERY = 2.0
+_last_beat: dict[str, float] = {}
+
+
+def beat(worker_id: str, channel_name: str, calls: int, force: bool = False) -> None:
+    if force or time.monotonic() - _last_beat.get(worker_id, 0.0) >= BEAT_EVERY:
+        MediaWorker.objects.update_or_create(pk=worker_id, defaults={
+            "channel_name": channel_name, "last_seen": timezone.now(), "calls": calls})
+        _last_beat[worker_id] = time.monotonic()
+
+
+def live_workers():
+    return MediaWorker.objects.filter(last_seen__gte=timezone.now() - DEAD_AFTER)
+
+
+def worker_for(session_id: str, assign: bool) -> MediaWorker | None:
+    """The engine that carries the session's legs; with `assign`, choose one if it has none yet."""
+    with transaction.atomic():
+        session = Session.objects.select_for_update().filter(pk=session_id).first()
+        if session is None:
+            return None
+        if session.media_worker:
+            worker = MediaWorker.objects.filter(pk=session.media_worker).first()
+            if worker is None and assign:
+                raise ServiceError("the media worker of this call has stopped")
+            return worker
+        if not assign:
+            return None
+        worker = live_workers().order_by("calls", "started_at").first()
+        if worker is None:
+            raise ServiceError("no media worker is running: web calls cannot be connected now")
+        session.media_worker = worker.pk
+        session.save(update_fields=["media_worker"])
+        MediaWorker.objects.filter(pk=worker.pk).update(calls=F("calls") + 1)  # until its next beat says
+        return worker
+
+
+def reap_dead() -> int:
+    """End the calls of workers that stopped beating, and forget the workers; returns how many calls ended."""
+    dead = list(MediaWorker.objects.filter(last_seen__lt=timezone.now() - DEAD_AFTER).values_list("pk", flat=True))
+    ended = 0
+    for worker_id in dead:
+        ended += end_calls_of(worker_id)
+        MediaWorker.objects.filter(pk=worker_id).delete()
+    return ended
+
+
+def end_calls_of(worker_id: str) -> int:
+    """End every session still carried by a worker that is gone (or stopping)."""
+    session_ids = Session.objects.filter(media_worker=worker_id).exclude(state="ended").values_list("pk", flat=True)
+    return sum(end_session_for_media(session_id) for session_id in list(session_ids))
+
+
+def end_session_for_media(session_id: str) -> bool:
+    """End a session whose media is lost (or could not be connected): `mediaError`, closed by the system."""
+    from . import sessions
+
+    with transaction.atomic():
+        session = (Session.objects.select_for_update().select_related("tenant", "skill_group", "agent", "caller_agent")
+                   .filter(pk=session_id).exclude(state="ended").first())
+        if session is None:
+            return False
+        sessions.end_session(session, close_by="admin", end_status="mediaError")
+        return True
+
+
+def retire(worker_id: str) -> None:
+    """A worker stopping in order: its calls end now, and its row goes."""
+    end_calls_of(worker_id)
+    MediaWorker.objects.filter(pk=worker_id).delete()

@@ -1,0 +1,206 @@
+"""Media in worker processes (Redis configured): a web call's legs live in `manage.py media_worker`, driven
+by daphne over the channel layer; a worker killed with kill -9 has its calls ended cleanly.
+
+Both ends are real: the customer's and the agent's legs are aiortc peers (media/peers.py) sending tones over
+real websockets (the call widget's socket and the SDK's), against a real redis-server and daphne.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from websockets.asyncio.client import connect
+
+from sessions_app.media.peers import Peer
+
+from .liveserver import ROOT, LiveServer
+from .redis_server import RedisServer
+
+CUSTOMER_HZ, AGENT_HZ = 440, 1000
+
+
+@pytest.fixture(scope="module")
+def redis():
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def server(redis):
+    live = LiveServer(env={"REDIS_URL": redis.url, "MEDIA_HOST_ADDRESSES": "127.0.0.1", "PROCESS_DEAD_AFTER": "3"})
+    live.start()
+    yield live
+    live.stop()
+
+
+class Worker:
+    def __init__(self, live: LiveServer):
+        self.log = open(live.workdir / f"media-worker-{time.monotonic_ns()}.log", "w")
+        self.process = subprocess.Popen([sys.executable, "manage.py", "media_worker"], cwd=ROOT, env=live.env,
+                                        stdout=subprocess.PIPE, stderr=self.log, text=True)
+        line = self.process.stdout.readline()  # "media worker {id} on {channel}", once it serves
+        assert line.startswith("media worker"), line
+
+    def kill(self) -> None:
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(5)
+        self.log.close()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+        self.log.close()
+
+
+@pytest.fixture
+def worker(server):
+    started = Worker(server)
+    yield started
+    started.stop()
+
+
+class Socket:
+    """A JSON request/event socket (the SDK's or the call widget's), with deadlines on every wait."""
+
+    def __init__(self, ws):
+        self.ws, self.next_id, self.events = ws, 1, []
+
+    async def request(self, **frame) -> dict:
+        frame["id"] = self.next_id
+        self.next_id += 1
+        await self.ws.send(json.dumps(frame))
+        while True:
+            message = json.loads(await asyncio.wait_for(self.ws.recv(), 15))
+            if message.get("type") == "reply" and message.get("id") == frame["id"]:
+                return message
+            self.events.append(message)
+
+    async def event(self, name: str, timeout: float = 10) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            for message in self.events:
+                if message.get("event") == name:
+                    self.events.remove(message)
+                    return message["data"]
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no {name} event within {timeout} s; got {self.events}")
+            try:
+                self.events.append(json.loads(await asyncio.wait_for(self.ws.recv(), remaining)))
+            except asyncio.TimeoutError:
+                pass
+
+
+async def open_agent(live: LiveServer, user_id: str) -> Socket:
+    token = live.token(user_id)["Token"]
+    url = (live.url.replace("http", "ws") + f"/ws/sdk/?token={token}&sdkAppId={live.demo['SdkAppId']}"
+           f"&userId={user_id}")
+    ws = await connect(url, origin=live.url)
+    welcome = json.loads(await ws.recv())
+    assert welcome["type"] == "welcome", welcome
+    return Socket(ws)
+
+
+async def open_customer(live: LiveServer) -> Socket:
+    ws = await connect(live.url.replace("http", "ws") + f"/ws/call/?sdkAppId={live.demo['SdkAppId']}",
+                       origin="http://127.0.0.1:9")
+    assert json.loads(await ws.recv())["type"] == "welcome"
+    return Socket(ws)
+
+
+async def until(check, what: str, timeout: float = 8):
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        await asyncio.sleep(0.05)
+
+
+def reset(live: LiveServer) -> None:
+    from .browser import reset_center
+
+    reset_center(live)
+
+
+async def bridged_call(live: LiveServer):
+    """A web audio call from a customer to agent1, accepted, with both peers hearing each other."""
+    agent = await open_agent(live, "agent1@demo")
+    assert (await agent.request(method="Agent.setStatus", params={"status": "free"}))["status"] == "success"
+    customer, customer_peer, agent_peer = await open_customer(live), Peer(CUSTOMER_HZ), Peer(AGENT_HZ)
+    started = await customer.request(action="start", kind="audio", sdp=await customer_peer.offer(), nickname="Li")
+    assert started["status"] == "success", started
+    session_id = started["data"]["sessionId"]
+    await customer_peer.accept_answer(started["data"]["sdp"])
+    assert (await agent.event("callIn"))["sessionId"] == session_id
+    answer = await agent.request(method="Media.connect", params={"sessionId": session_id, "sdp": await agent_peer.offer()})
+    assert answer["status"] == "success", answer
+    await agent_peer.accept_answer(answer["data"]["sdp"])
+    assert (await agent.request(method="Call.accept", params={"sessionId": session_id}))["status"] == "success"
+    await until(lambda: agent_peer.ear and abs(agent_peer.ear.hears(0.3) - CUSTOMER_HZ) < 15, "agent hears customer")
+    await until(lambda: customer_peer.ear and abs(customer_peer.ear.hears(0.3) - AGENT_HZ) < 15,
+                "customer hears agent")
+    return agent, customer, customer_peer, agent_peer, session_id
+
+
+def test_a_web_call_is_bridged_by_a_media_worker_process(server, worker):
+    reset(server)
+
+    async def scenario():
+        agent, customer, customer_peer, agent_peer, session_id = await bridged_call(server)
+        assert (await agent.request(method="Call.hold", params={"sessionId": session_id}))["status"] == "success"
+        await until(lambda: agent_peer.ear.hears(0.3) == 0, "silence for the agent on hold")
+        assert (await customer.request(action="hangUp"))["status"] == "success"
+        assert (await agent.event("sessionEnded"))["closeBy"] == "client"
+        for peer in (customer_peer, agent_peer):
+            await peer.close()
+        await agent.ws.close()
+        await customer.ws.close()
+        return session_id
+
+    session_id = asyncio.run(scenario())
+    assert server.api("GET", f"/api/sessions/{session_id}")["endStatus"] == "ok"
+
+
+def test_a_killed_media_worker_ends_its_calls_with_media_error_and_tells_the_agent(server, worker):
+    reset(server)
+
+    async def scenario():
+        agent, customer, customer_peer, agent_peer, session_id = await bridged_call(server)
+        worker.kill()
+        ended = await agent.event("sessionEnded", timeout=15)
+        assert ended["sessionId"] == session_id and ended["closeBy"] == "admin"
+        assert (await customer.event("ended"))["endStatus"] == "mediaError"
+        for peer in (customer_peer, agent_peer):
+            await peer.close()
+        await agent.ws.close()
+        await customer.ws.close()
+        return session_id
+
+    session_id = asyncio.run(scenario())
+    described = server.api("GET", f"/api/sessions/{session_id}")
+    assert described["state"] == "ended" and described["endStatus"] == "mediaError"
+
+
+def test_without_a_running_media_worker_a_web_call_is_refused_clearly(server):
+    reset(server)
+
+    async def scenario():
+        agent = await open_agent(server, "agent1@demo")
+        customer = await open_customer(server)
+        peer = Peer(CUSTOMER_HZ)
+        started = await customer.request(action="start", kind="audio", sdp=await peer.offer())
+        await peer.close()
+        await agent.ws.close()
+        await customer.ws.close()
+        return started
+
+    started = asyncio.run(scenario())
+    assert started["status"] == "error" and "no media worker is running" in started["errorMsg"]
