@@ -62,8 +62,9 @@ class SdkConsumer(JsonFramesConsumer):
             return
         self.agent_id = agent_id
         await self.channel_layer.group_add(agent_group(agent_id), self.channel_name)
-        agent, offers = await database_sync_to_async(agents.connect)(agent_id, self.channel_name)
-        await self.send_frame({"type": "welcome", "resumeToken": resume_token, "agent": agent, "sessions": offers})
+        agent, offers, calls = await database_sync_to_async(agents.connect)(agent_id, self.channel_name)
+        await self.send_frame({"type": "welcome", "resumeToken": resume_token, "agent": agent, "sessions": offers,
+                               "calls": calls})
 
     async def disconnect(self, code):
         for task in self.requests:

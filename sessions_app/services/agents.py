@@ -87,7 +87,18 @@ def connect(agent_id: int, channel_name: str) -> dict:
         from .payloads import call_in
 
         offers = [call_in(s, routing.remaining_timeout(s)) for s in ringing]
-        return {"userId": agent.user_id, "nickname": agent.nickname, **status_info(agent)}, offers
+        info = {"userId": agent.user_id, "nickname": agent.nickname, **status_info(agent)}
+        return info, offers, calls_with_media(agent)
+
+
+def calls_with_media(agent: Agent) -> list[dict]:
+    """The web calls whose media this agent's page should carry now: in progress with them, or placed by them
+    and still ringing. A page that reloads mid-call reconnects its leg to these (offers ring anew by callIn)."""
+    from .media import MEDIA_TYPES
+
+    sessions = Session.objects.filter(type__in=MEDIA_TYPES).filter(
+        Q(agent=agent, state="active") | Q(caller_agent=agent, state__in=("ringing", "active")))
+    return [{"sessionId": s.pk, "type": s.type} for s in sessions]
 
 
 def disconnect(agent_id: int, channel_name: str) -> None:

@@ -90,6 +90,8 @@ function startSdk() {
     for (const offer of listed) {
       if (!ringing.has(offer.sessionId)) emitter.emit('callIn', offer);
     }
+    // Calls in progress (a reload mid-call): their legs connect again; the customer's side is not touched.
+    for (const call of Array.isArray(frame.calls) ? frame.calls : []) media.connect(call.sessionId, call.type);
   }
 
   function stopRinging(sessionId) {
