@@ -8,6 +8,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("sdk/tccc.js", sdk.sdk_js, name="sdk-js"),
     path("widget/chat.js", widget.chat_js, name="widget-chat-js"),
+    path("widget/call.js", widget.call_js, name="widget-call-js"),
     path("workbench/", workbench.standalone, name="workbench"),
     path("workbench/embed/", workbench.embedded, name="workbench-embed"),
     path("workbench/login/", workbench.WorkbenchLoginView.as_view(), name="workbench-login"),

@@ -9,8 +9,9 @@ Requests:
   skillGroupId?} → {sessionId, type: "voip"|"video", sdp: the server's answer}. The call is queued for an
   agent at once; the customer hears queue music on the leg until an agent accepts.
 - `hangUp` {} → null. Closing the socket hangs up too.
-Events: `ringing` {sessionId} (an agent's phone rings), `accepted` {sessionId, agentNickname},
-`ended` {sessionId, closeBy, endStatus}.
+Events: `queued` {sessionId} (waiting for an agent again: an offer timed out or was rejected, or the call was
+transferred to a skill group), `ringing` {sessionId} (an agent's phone rings), `accepted` {sessionId,
+agentNickname}, `ended` {sessionId, closeBy, endStatus}.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from .protocol import ProtocolError
 MAX_FRAME = 64 * 1024  # an SDP offer with video is 5-10 KB; room for many candidates
 MAX_SDP = 60 * 1024
 KIND_TYPES = {"audio": "voip", "video": "video"}
-EVENTS = ("ringing", "accepted", "ended")
+EVENTS = ("queued", "ringing", "accepted", "ended")
 # start's optional callIn fields: name → longest value (the Session columns' lengths).
 START_FIELDS = {"userId": 128, "nickname": 128, "avatar": 1024, "remark": 1024}
 DEFAULT_NICKNAME = "Web caller"

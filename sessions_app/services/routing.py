@@ -56,6 +56,7 @@ def enqueue(session: Session, skill_group: SkillGroup, note: str = "") -> None:
             agentskill__skill_group=skill_group).exclude(status="offline").exists():
         end_session(session, close_by="admin", end_status="noSeatOnline")
     else:
+        visitors.queued(session)
         visitors.queue_moved(session)
 
 
@@ -175,6 +176,7 @@ def withdraw_offer(session: Session, outcome: str) -> None:
     if outcome == "timeout":
         publish(agent.pk, "autoTransfer", sessionId=session.id)
     media.sync(session)
+    visitors.queued(session)
     if session.skill_group:
         offer_to_best_agent(session)
     visitors.queue_moved(session)

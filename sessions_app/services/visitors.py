@@ -56,6 +56,12 @@ def announce_positions(skill_group_id: int) -> None:
 WEB_TYPES = ("im", "voip", "video")
 
 
+def queued(session: Session) -> None:
+    """A web call waits for an agent again (its chat counterpart hears its place through `queue_moved`)."""
+    if session.type in ("voip", "video"):
+        publish(session.id, "queued")
+
+
 def ringing(session: Session) -> None:
     if session.type in ("voip", "video"):
         publish(session.id, "ringing")

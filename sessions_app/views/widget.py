@@ -1,6 +1,7 @@
-"""`/widget/chat.js`: the embeddable web chat widget, one script a company's page loads with one tag.
+"""`/widget/chat.js` and `/widget/call.js`: the embeddable web chat and web call widgets, each one script a
+company's page loads with one tag.
 
-The visitor websocket checks the same allow-list as the script's CORS headers (views/scripts.py).
+The visitor and caller websockets check the same allow-list as the scripts' CORS headers (views/scripts.py).
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from functools import lru_cache
 from .scripts import bundle, script_response
 
 WIDGET_FILES = ("chat.js", "ui.js")
+CALL_FILES = ("call.js", "link.js", "media.js", "ui.js")
 
 
 @lru_cache(maxsize=1)
@@ -17,5 +19,14 @@ def widget_source() -> str:
     return bundle("widget", WIDGET_FILES, prelude="if (!SCRIPT || window.tcccChat) return;\n")
 
 
+@lru_cache(maxsize=1)
+def call_source() -> str:
+    return bundle("call", CALL_FILES, prelude="if (!SCRIPT || window.tcccCall) return;\n")
+
+
 def chat_js(request):
     return script_response(request, widget_source())
+
+
+def call_js(request):
+    return script_response(request, call_source())
