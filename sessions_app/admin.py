@@ -48,6 +48,8 @@ class TenantAdmin(admin.ModelAdmin):
         ("Server API", {"fields": ["api_key"]}),
         ("SDK", {"fields": ["allowed_origins"]}),
         ("CDR push", {"fields": ["cdr_webhook_url", "cdr_secret"]}),
+        ("Phone", {"fields": ["protect_numbers", "outbound_per_5_minutes", "outbound_per_day",
+                              ("calling_hours_start", "calling_hours_end")]}),
     ]
 
 
@@ -329,3 +331,6 @@ class CdrAdmin(CdrPayload, admin.ModelAdmin):
         due = (queryset.filter(delivered_at__isnull=True).exclude(session__tenant__cdr_webhook_url="")
                .update(next_attempt_at=timezone.now()))
         self.message_user(request, f"{due} CDR push{'' if due == 1 else 'es'} due now.", messages.SUCCESS)
+
+
+from . import phone_admin  # noqa: E402,F401  (trunks, hotlines, IVR menus: registered there)

@@ -1,9 +1,10 @@
 """The pure domain: routing order, agent status rules, protocol validation. No database, milliseconds."""
 from datetime import datetime, timedelta
+from datetime import time as clock
 
 import pytest
 
-from sessions_app.domain import agent_state, protocol
+from sessions_app.domain import agent_state, ivr, phone, protocol
 from sessions_app.domain.routing import Candidate, rank
 
 T0 = datetime(2026, 1, 1, 9, 0)
@@ -100,3 +101,49 @@ def test_event_payload_fields_are_checked_against_the_spec():
     frame = protocol.event("callIn", sessionId="s", type="internal", timeout=30, peerUserId="a")
     assert frame == {"type": "event", "event": "callIn",
                      "data": {"sessionId": "s", "type": "internal", "timeout": 30, "peerUserId": "a"}}
+
+
+# IVR and phone rules.
+
+SALES = ivr.Choice("1", "Sales", skill_group=7)
+SUPPORT = ivr.Choice("2", "Support", next_menu=2)
+MAIN = ivr.Menu(1, "For sales press 1, for support press 2", {"1": SALES, "2": SUPPORT}, max_retries=1)
+SUPPORT_MENU = ivr.Menu(2, "For billing press 9", {"9": ivr.Choice("9", "Billing", skill_group=8)})
+
+
+def test_ivr_keys_lead_through_menus_to_a_queue_and_make_the_ivr_path():
+    run = ivr.IvrRun({1: MAIN, 2: SUPPORT_MENU}, start=1)
+    assert run.begin() == ivr.Play(MAIN)
+    assert run.press("2") == ivr.Play(SUPPORT_MENU)
+    assert run.press("9") == ivr.Route(8)
+    assert run.path == [{"key": "2", "label": "Support"}, {"key": "9", "label": "Billing"}]
+
+
+def test_ivr_invalid_or_missing_keys_retry_then_say_goodbye():
+    run = ivr.IvrRun({1: MAIN}, start=1)
+    run.begin()
+    assert run.press("7") == ivr.Play(MAIN, say=MAIN.invalid_text)
+    assert run.timed_out() == ivr.GiveUp(MAIN.goodbye_text)
+    assert run.path == []
+
+
+def test_ivr_key_to_a_menu_that_no_longer_exists_counts_as_invalid():
+    run = ivr.IvrRun({1: MAIN}, start=1)
+    run.begin()
+    assert run.press("2") == ivr.Play(MAIN, say=MAIN.invalid_text)
+
+
+def test_caller_location_takes_the_longest_matching_prefix():
+    table = {"0086": "China", "0086755": "Shenzhen, Guangdong", "001": "USA"}
+    assert phone.location("+86 755 8601 3388", table) == "Shenzhen, Guangdong"
+    assert phone.location("008610123", table) == "China"
+    assert phone.location("0044", table) == ""
+
+
+def test_outbound_calls_respect_calling_hours_and_per_number_limits():
+    hours = dict(start=clock(9), end=clock(21), per_5_minutes=3, per_day=5)
+    assert phone.outbound_refusal("13800", clock(10), last_5_minutes=2, last_day=4, **hours) is None
+    assert "calling hours" in phone.outbound_refusal("13800", clock(22), last_5_minutes=0, last_day=0, **hours)
+    assert "5 minutes" in phone.outbound_refusal("13800", clock(10), last_5_minutes=3, last_day=3, **hours)
+    assert "24 hours" in phone.outbound_refusal("13800", clock(10), last_5_minutes=0, last_day=5, **hours)
+    assert phone.within_hours(clock(23), clock(22), clock(6)) and not phone.within_hours(clock(12), clock(22), clock(6))

@@ -6,7 +6,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from sessions_app.models import Agent, AgentSkill, NumberGroup, RestReason, SkillGroup, Tenant
+from sessions_app.models import (Agent, AgentSkill, Hotline, IvrKey, IvrMenu, NumberGroup, NumberLocation, RestReason,
+                                 SkillGroup, Tenant)
 
 DEMO_SDK_APP_ID = "1400000001"
 DEMO_API_KEY = os.environ.get("DEMO_API_KEY", "demo-api-key-change-me")
@@ -15,6 +16,9 @@ HOTLINE = "008675586013388"
 AGENTS = [("agent1@demo", "Alice", "1001"), ("agent2@demo", "Bob", "1002"), ("agent3@demo", "Chen", "1003")]
 REST_REASONS = ["Lunch", "Short break", "Training", "Meeting"]
 GROUPS = [("Phone support", "phone"), ("Web chat", "im"), ("Web audio", "voip"), ("Web video", "video")]
+WELCOME = "Welcome to the demo company. For support, press 1. For orders and billing, press 2."
+LOCATIONS = [("0086", "China"), ("008610", "Beijing"), ("008621", "Shanghai"), ("0086755", "Shenzhen, Guangdong"),
+             ("0086138", "China Mobile"), ("001", "United States"), ("0044", "United Kingdom"), ("0049", "Germany")]
 
 
 class Command(BaseCommand):
@@ -33,6 +37,12 @@ class Command(BaseCommand):
                 group.save()
             groups[kind] = group
         NumberGroup.objects.get_or_create(tenant=tenant, name="Outbound", defaults={"numbers": HOTLINE})
+        menu, _ = IvrMenu.objects.get_or_create(tenant=tenant, name="Main menu", defaults={"prompt_text": WELCOME})
+        for key, label in (("1", "Support"), ("2", "Orders and billing")):
+            IvrKey.objects.get_or_create(menu=menu, key=key, defaults={"label": label, "skill_group": groups["phone"]})
+        Hotline.objects.get_or_create(number=HOTLINE, defaults={"tenant": tenant, "ivr_menu": menu})
+        for prefix, location in LOCATIONS:
+            NumberLocation.objects.get_or_create(prefix=prefix, defaults={"location": location})
         for position, label in enumerate(REST_REASONS):
             RestReason.objects.get_or_create(tenant=tenant, label=label, defaults={"position": position})
         users = get_user_model()

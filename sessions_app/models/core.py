@@ -4,6 +4,7 @@ Every timer of the product is a nullable deadline column here (`offer_deadline`,
 `arrange_deadline`, `offline_deadline`, `CdrPush.next_attempt_at`), swept by `services.deadlines`, so a
 restart loses none and several processes can share the sweeping.
 """
+import datetime
 import secrets
 import uuid
 
@@ -17,7 +18,8 @@ def new_api_key() -> str:
 
 
 class Tenant(models.Model):
-    """A company using the contact center: its SdkAppId, API key, allowed origins and CDR webhook."""
+    """A company using the contact center: its SdkAppId, API key, allowed origins and CDR webhook, and the
+    rules of its phone channel (number protection, outbound limits and calling hours)."""
 
     name = models.CharField(max_length=100)
     sdk_app_id = models.CharField("SdkAppId", max_length=32, unique=True)
@@ -29,6 +31,15 @@ class Tenant(models.Model):
     cdr_webhook_url = models.URLField("CDR webhook", blank=True)
     cdr_secret = models.CharField("CDR signing secret", max_length=128, default=new_api_key,
                                   help_text="Key of the HMAC-SHA256 signature sent with every CDR push.")
+    protect_numbers = models.BooleanField(
+        "number mapping", default=False,
+        help_text="Agents see protectedCaller/protectedCallee ids instead of customers' phone numbers.")
+    outbound_per_5_minutes = models.PositiveIntegerField(
+        default=3, help_text="At most this many outbound calls to one number within any 5 minutes.")
+    outbound_per_day = models.PositiveIntegerField(
+        default=5, help_text="At most this many outbound calls to one number within any 24 hours.")
+    calling_hours_start = models.TimeField(default=datetime.time(9, 0), help_text="Outbound calls start at (local time).")
+    calling_hours_end = models.TimeField(default=datetime.time(21, 0), help_text="Outbound calls end at (local time).")
 
     def __str__(self):
         return f"{self.name} ({self.sdk_app_id})"

@@ -1,0 +1,7 @@
+"""The database is the truth: tenants, agents, skill groups, sessions, who served them, CDRs and deadlines
+(`core`), and the phone channel's configuration (`phone`)."""
+from .core import (  # noqa: F401
+    Agent, AgentConnection, AgentSkill, CannedResponse, Cdr, ChatMessage, ChatReadMark, MediaWorker, NumberGroup,
+    RestReason, ServeParticipant, Session, SessionEvent, SkillGroup, Tenant, WebProcess, new_api_key, new_session_id,
+)
+from .phone import Hotline, IvrKey, IvrMenu, NumberLocation, ProtectedNumber, Trunk  # noqa: F401
