@@ -248,8 +248,8 @@ async def test_send_digits_on_a_web_audio_call_is_refused(sdk, demo):
 
 @pytest.mark.parametrize(("params", "message"), [
     ({}, "phoneNumber is required"),
-    ({"phoneNumber": "abc"}, "phoneNumber 'abc' is not a phone number"),
-    ({"phoneNumber": "12"}, "phoneNumber '12' is not a phone number"),
+    ({"phoneNumber": "abc"}, "phoneNumber 'abc' is neither a phone number nor a protected id"),
+    ({"phoneNumber": "12"}, "phoneNumber '12' is neither a phone number nor a protected id"),
     ({"phoneNumber": {"n": 1}}, "phoneNumber must be a string"),
     ({"phoneNumber": "10086", "phoneEncodeType": "text"}, "phoneEncodeType must be one of: number"),
     ({"phoneNumber": "10086", "servingNumberGroupIds": "1"}, "servingNumberGroupIds must be a list of strings"),

@@ -147,3 +147,4 @@ def test_outbound_calls_respect_calling_hours_and_per_number_limits():
     assert "5 minutes" in phone.outbound_refusal("13800", clock(10), last_5_minutes=3, last_day=3, **hours)
     assert "24 hours" in phone.outbound_refusal("13800", clock(10), last_5_minutes=0, last_day=5, **hours)
     assert phone.within_hours(clock(23), clock(22), clock(6)) and not phone.within_hours(clock(12), clock(22), clock(6))
+    assert phone.within_hours(clock(3), clock(0), clock(0))  # the same start and end: all day

@@ -27,7 +27,7 @@ async def test_inbound_call_offered_accepted_and_ended(sdk, demo):
                                    remark="VIP", ivrPath=[{"key": "1", "label": "Sales"}])
     call_in = await agent.event("callIn")
     assert call_in == {"sessionId": session_id, "type": "phone", "timeout": 8, "calleePhoneNumber": "008675586013388",
-                       "callerPhoneNumber": "008613800000000", "callerLocation": "", "remark": "VIP",
+                       "callerPhoneNumber": "008613800000000", "callerLocation": "China Mobile", "remark": "VIP",
                        "ivrPath": [{"key": "1", "label": "Sales"}], "protectedCallee": "", "protectedCaller": ""}
     assert (await agent.call("Call.accept", sessionId=session_id))["status"] == "success"
     assert await agent.event("userAccessed") == {"sessionId": session_id}

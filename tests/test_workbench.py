@@ -425,7 +425,7 @@ async def test_a_refused_action_shows_an_alert_with_the_errorMsg(sdk, workbench,
     assert 'hx-swap-oob="beforeend:#wb-toasts"' in toast
     assert "Could not accept" in toast and "no session &#x27;no-such-session&#x27;" in toast
     await page.act("dial", phoneNumber="not a number", callerPhoneNumber="")
-    assert "is not a phone number" in await page.until('role="alert"', "Could not place the call")
+    assert "is neither a phone number nor a protected id" in await page.until('role="alert"', "Could not place the call")
     await page.act("status", status="sleeping")
     assert "status must be one of" in await page.until('role="alert"', "Could not change your status")
     await page.communicator.send_to(text_data="{not json")

@@ -217,7 +217,7 @@ def test_dial_pad_places_a_call_that_ends_clearly_without_a_sip_trunk(sdk_server
     page.fill("#wb-dial-number", "call me maybe")
     page.click("#wb-dial-call")
     toast = page.get_by_role("alert").filter(has_text="Could not place the call")
-    expect(toast).to_contain_text("phoneNumber 'call me maybe' is not a phone number")
+    expect(toast).to_contain_text("phoneNumber 'call me maybe' is neither a phone number")
     tab.shot("wb-error-toast")
     toast.get_by_role("button", name="Dismiss").click()
     expect(toast).to_have_count(0)

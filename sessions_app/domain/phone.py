@@ -25,8 +25,11 @@ def location(number: str, prefixes: dict[str, str]) -> str:
 
 
 def within_hours(now: time, start: time, end: time) -> bool:
-    """Whether `now` is inside the calling hours [start, end); hours past midnight (22:00-06:00) wrap."""
-    if start <= end:
+    """Whether `now` is inside the calling hours [start, end); hours past midnight (22:00-06:00) wrap, and
+    start == end means all day."""
+    if start == end:
+        return True
+    if start < end:
         return start <= now < end
     return now >= start or now < end
 

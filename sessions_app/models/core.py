@@ -39,7 +39,7 @@ class Tenant(models.Model):
     outbound_per_day = models.PositiveIntegerField(
         default=5, help_text="At most this many outbound calls to one number within any 24 hours.")
     calling_hours_start = models.TimeField(default=datetime.time(9, 0), help_text="Outbound calls start at (local time).")
-    calling_hours_end = models.TimeField(default=datetime.time(21, 0), help_text="Outbound calls end at (local time).")
+    calling_hours_end = models.TimeField(default=datetime.time(21, 0), help_text="Outbound calls end at (local time); the same as the start: all day.")
 
     def __str__(self):
         return f"{self.name} ({self.sdk_app_id})"

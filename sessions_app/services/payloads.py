@@ -14,7 +14,9 @@ _FIELD_COLUMNS = {
 
 def call_in(session: Session, timeout: int) -> dict:
     from ..domain.protocol import CALL_IN_FIELDS
+    from .phone import as_agents_see
 
+    session = as_agents_see(session)
     fields = {"sessionId": session.id, "type": session.type, "timeout": timeout}
     for name in CALL_IN_FIELDS[session.type]:
         if name == "peerUserId":

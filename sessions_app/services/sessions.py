@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from ..domain import protocol
 from ..models import Agent, ServeParticipant, Session, SkillGroup, Tenant
-from . import agents, cdr, media, routing, visitors
+from . import agents, cdr, media, phone, routing, visitors
 from .errors import ServiceError
 from .events import publish, publish_change
 from .payloads import duration, session_columns
@@ -287,26 +287,31 @@ def start_internal_call(agent_id: int, callee_user_id: str, use_mobile: bool = F
 def start_outbound_call(agent_id: int, phone_number: str, phone_desc: str = "", uui: str = "",
                         skill_group_id: str | None = None, caller_phone_number: str | None = None,
                         serving_number_group_ids: list[str] | None = None, phone_encode_type: str | None = None) -> dict:
-    """Create the outbound session. Dialing is the phone channel's; without a trunk it ends as unconnected."""
-    if not re.fullmatch(protocol.PHONE_PATTERN, phone_number.replace(" ", "").replace("-", "")):
-        raise ServiceError(f"phoneNumber {phone_number!r} is not a phone number")
+    """Create the outbound session, after the number rules (a protected id is dialled as its real number;
+    calling hours; per-number limits). Dialing is the phone channel's; without a trunk it ends as unconnected."""
     with transaction.atomic():
         agent = _agent(agent_id)
         if agent.status == "offline":
             raise ServiceError("the agent is offline: call tccc.Agent.online() first")
         if routing.has_call(agent):
             raise ServiceError("you are already on a call")
+        number = phone.number_to_dial(agent.tenant, phone_number.replace(" ", "").replace("-", ""), phone_encode_type)
         caller = _caller_number(agent, caller_phone_number, skill_group_id, serving_number_group_ids)
         group = _skill_group(agent.tenant_id, skill_group_id) if skill_group_id else None
-        session = Session.objects.create(
-            tenant_id=agent.tenant_id, type="phone", direction="out", state="ringing", caller_agent=agent,
-            skill_group=group, callee_phone_number=phone_number, caller_phone_number=caller, remark=phone_desc,
+        phone.check_outbound(agent.tenant, number, shown=phone_number)
+        session = Session(
+            tenant=agent.tenant, type="phone", direction="out", state="ringing", caller_agent=agent,
+            skill_group=group, callee_phone_number=number, caller_phone_number=caller, remark=phone_desc,
             uui=uui, ring_at=timezone.now())
-        routing.log(session, f"{agent.user_id} dials {phone_number} from {caller}")
+        phone.protect(session)
+        session.save()
+        seen = phone.as_agents_see(session)
+        routing.log(session, f"{agent.user_id} dials {seen.callee_phone_number or seen.protected_callee} from {caller}")
         routing.log(session, "not dialed: no SIP trunk is configured")
         end_session(session, close_by="admin", end_status="unconnected")
-        return {"sessionId": session.id, "calleePhoneNumber": phone_number, "callerPhoneNumber": caller,
-                "calleeLocation": "", "serverType": "", "remark": phone_desc}
+        return {"sessionId": session.id, "calleePhoneNumber": seen.callee_phone_number or seen.protected_callee,
+                "callerPhoneNumber": caller, "calleeLocation": phone.location_of(number), "serverType": "",
+                "remark": phone_desc}
 
 
 def _caller_number(agent: Agent, caller_phone_number, skill_group_id, serving_number_group_ids) -> str:
@@ -367,6 +372,9 @@ def create_inbound(tenant: Tenant, session_type, skill_group_id, fields: dict, u
         if group.kind != session_type:
             raise ServiceError(f"skill group {group.pk} takes {group.kind} sessions, not {session_type}")
         session = Session(tenant=tenant, type=session_type, uui=uui, **session_columns(fields))
+        if session_type == "phone":
+            session.caller_location = session.caller_location or phone.location_of(session.caller_phone_number)
+            phone.protect(session)
         routing.enqueue(session, group, note=" (created through the API)")
         return session.id
 

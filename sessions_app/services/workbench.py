@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from ..models import Agent, ChatMessage, ChatReadMark, RestReason, ServeParticipant, Session, SkillGroup
 from . import agents as agent_service
-from . import routing
+from . import phone, routing
 
 TYPE_LABELS = {"phone": "Phone call", "im": "Web chat", "voip": "Web audio call", "video": "Video call",
                "internal": "Internal call"}
@@ -98,7 +98,7 @@ class SessionView:
 
 def _who(session: Session, agent_id: int) -> tuple[str, str]:
     """(name to show, what kind of name it is) for the other side of a session."""
-    s = session
+    s = phone.as_agents_see(session)
     if s.type == "phone":
         if s.direction == "out":
             if s.remark:
@@ -204,7 +204,7 @@ def pick_selected(views: list[SessionView], wanted: str | None) -> SessionView |
 
 def details(session: Session, agent_id: int) -> dict:
     """The caller's details, by the spec's callIn fields, as (label, value) rows; empty values left out."""
-    s = session
+    s = phone.as_agents_see(session)
     rows = []
     if s.type == "phone":
         if s.direction == "out":
@@ -302,7 +302,8 @@ def outbound_result(agent_id: int, session_id: str) -> dict | None:
         last = session.timeline.order_by("-at", "-id").values_list("what", flat=True)
         reason = next((what for what in last if what.startswith("not dialed")), "")
         reason = reason.replace("not dialed: ", "").rstrip(".")
-    return {"number": session.callee_phone_number, "state": session.state,
+    seen = phone.as_agents_see(session)
+    return {"number": seen.callee_phone_number or seen.protected_callee, "state": session.state,
             "end_label": END_LABELS.get(session.end_status, session.end_status),
             "reason": reason[:1].upper() + reason[1:] if reason else ""}
 

@@ -1,4 +1,5 @@
 """Create (or refresh) the demo tenant the README documents; the last line printed is JSON for scripts."""
+import datetime
 import json
 import os
 
@@ -28,7 +29,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         tenant, _ = Tenant.objects.update_or_create(sdk_app_id=DEMO_SDK_APP_ID, defaults={
             "name": "Demo company", "api_key": DEMO_API_KEY,
-            "allowed_origins": "http://127.0.0.1:*\nhttp://localhost:*\nhttp://[::1]:*"})
+            "allowed_origins": "http://127.0.0.1:*\nhttp://localhost:*\nhttp://[::1]:*",
+            # A demo answers at any hour; a real tenant's default is 09:00-21:00.
+            "calling_hours_start": datetime.time(0, 0), "calling_hours_end": datetime.time(0, 0)})
         groups = {}
         for name, kind in GROUPS:
             group, _ = SkillGroup.objects.get_or_create(tenant=tenant, name=name, defaults={"kind": kind})
