@@ -43,14 +43,16 @@ def protected_id(tenant: Tenant, number: str) -> str:
 
 def number_to_dial(tenant: Tenant, number: str, phone_encode_type: str | None) -> str:
     """The real number behind what an agent dials: a protected id of the tenant is resolved (unless
-    `phoneEncodeType: 'number'` says it is a real number); a real number is dialled as it is."""
+    `phoneEncodeType: 'number'` says it is a real number); a real number is dialled as it is (spaces and
+    dashes dropped)."""
+    cleaned = number.replace(" ", "").replace("-", "")
     if phone_encode_type != "number":
-        real = ProtectedNumber.objects.filter(tenant=tenant, protected_id=number).values_list("number", flat=True).first()
+        real = ProtectedNumber.objects.filter(tenant=tenant, protected_id=cleaned).values_list("number", flat=True).first()
         if real:
             return real
-    if not rules.NUMBER_PATTERN.fullmatch(rules.digits(number)):
+    if not rules.NUMBER_PATTERN.fullmatch(rules.digits(cleaned)):
         raise ServiceError(f"phoneNumber {number!r} is neither a phone number nor a protected id of this tenant")
-    return number
+    return cleaned
 
 
 def protect(session: Session) -> None:

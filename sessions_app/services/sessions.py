@@ -295,7 +295,7 @@ def start_outbound_call(agent_id: int, phone_number: str, phone_desc: str = "", 
             raise ServiceError("the agent is offline: call tccc.Agent.online() first")
         if routing.has_call(agent):
             raise ServiceError("you are already on a call")
-        number = phone.number_to_dial(agent.tenant, phone_number.replace(" ", "").replace("-", ""), phone_encode_type)
+        number = phone.number_to_dial(agent.tenant, phone_number, phone_encode_type)
         caller = _caller_number(agent, caller_phone_number, skill_group_id, serving_number_group_ids)
         group = _skill_group(agent.tenant_id, skill_group_id) if skill_group_id else None
         phone.check_outbound(agent.tenant, number, shown=phone_number)
