@@ -2,6 +2,10 @@
 # Run the product on this machine: venv, install, migrate, demo data, then daphne on 127.0.0.1:$PORT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# espeak-ng speaks the IVR's prompts.
+if ! dpkg -s espeak-ng >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null
+fi
 bash scripts/setup-venv.sh requirements.txt
 export PORT=${PORT:-8000}
 .venv/bin/python manage.py migrate --noinput -v0

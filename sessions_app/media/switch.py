@@ -12,6 +12,7 @@ import time
 from fractions import Fraction
 
 import av
+import numpy as np
 from aiortc.mediastreams import MediaStreamTrack
 
 from . import sounds
@@ -65,13 +66,28 @@ class SwitchAudioTrack(_Switch):
         self._resamplers: dict[tuple, av.AudioResampler] = {}
         self._pending: list[av.AudioFrame] = []
         self._frames = 0
+        self._prompt: np.ndarray | None = None
+        self._prompt_at = 0
+        self._prompt_done = None
 
     def play(self, filler: str) -> None:
         self.filler = filler
 
+    def say(self, samples: np.ndarray, on_done=None) -> None:
+        """Play `samples` (one channel at this track's rate) ahead of any source, then call `on_done()`.
+        For IVR prompts: while a prompt plays, the leg hears nothing else."""
+        self._prompt, self._prompt_at, self._prompt_done = samples, 0, on_done
+
+    def hush(self) -> None:
+        """Stop a prompt at once (the caller pressed a key): no `on_done`."""
+        self._prompt = self._prompt_done = None
+
     async def recv(self) -> av.AudioFrame:
         frame = None
-        if self._pending:
+        if self._prompt is not None:
+            await self._paced(sounds.FRAME_SECONDS)
+            frame = self._next_prompt_frame()
+        elif self._pending:
             frame = self._pending.pop(0)
         elif self.feed is not None:
             frame = await self._live(self.feed)
@@ -83,6 +99,18 @@ class SwitchAudioTrack(_Switch):
         self._pts += frame.samples
         self._frames += 1
         return frame
+
+    def _next_prompt_frame(self) -> av.AudioFrame:
+        n = self.fmt.samples
+        chunk = self._prompt[self._prompt_at:self._prompt_at + n]
+        self._prompt_at += n
+        if self._prompt_at >= len(self._prompt):
+            done, self._prompt, self._prompt_done = self._prompt_done, None, None
+            if done is not None:
+                asyncio.get_running_loop().call_soon(done)
+        if len(chunk) < n:
+            chunk = np.concatenate([chunk, np.zeros(n - len(chunk), dtype=np.int16)])
+        return sounds.audio_frame(self.fmt, chunk)
 
     async def _live(self, feed: Feed) -> av.AudioFrame | None:
         frame = await feed.get(LATE_AFTER)
