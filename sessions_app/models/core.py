@@ -172,7 +172,8 @@ class Session(models.Model):
     TYPES = [("phone", "Phone"), ("im", "Web chat"), ("voip", "Web audio"), ("video", "Web video"),
              ("internal", "Internal")]
     DIRECTIONS = [("in", "Inbound"), ("out", "Outbound")]
-    STATES = [("queued", "Queued"), ("ringing", "Ringing"), ("active", "Active"), ("ended", "Ended")]
+    STATES = [("ivr", "In the IVR"), ("queued", "Queued"), ("ringing", "Ringing"), ("active", "Active"),
+              ("ended", "Ended")]
     CLOSE_BY = [("seat", "Agent"), ("client", "Customer"), ("admin", "System")]
 
     id = models.CharField(primary_key=True, max_length=64, default=new_session_id, editable=False)

@@ -29,6 +29,14 @@ def _ts(moment) -> int:
     return int(moment.timestamp()) if moment else 0
 
 
+def ivr_seconds(session: Session) -> int:
+    """A phone caller's time in the IVR: from the call's start until it was queued (or ended there)."""
+    if session.type != "phone" or session.direction != "in":
+        return 0
+    left_ivr = session.queued_at or session.ended_at
+    return int(round((left_ivr - session.created_at).total_seconds())) if left_ivr else 0
+
+
 def build(session: Session) -> dict:
     participants = list(session.participants.select_related("agent", "skill_group").order_by("sequence"))
     serving = [p for p in participants if p.accept_at]
@@ -49,7 +57,7 @@ def build(session: Session) -> dict:
         "Duration": int(round(session.duration or 0)),
         "SeatUser": seat.user_id if seat else "",
         "CallerLocation": session.caller_location,
-        "IVRDuration": 0,
+        "IVRDuration": ivr_seconds(session),
         "StartTimestamp": _ts(session.created_at),
         "QueuedTimestamp": _ts(session.queued_at),
         "RingTimestamp": _ts(session.ring_at),

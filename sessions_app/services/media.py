@@ -1,6 +1,6 @@
 """Drive the media bridge from the session's row: which leg is whose, and the plan the row implies.
 
-Legs are named `customer` (the web caller) and `agent:{id}`. After every change to a media session (offered,
+Legs are named `customer` (the web caller), `phone` (the trunk's RTP) and `agent:{id}`. After every change to a media session (offered,
 accepted, held, muted, transferred, ended) `sync` sends the whole plan, read fresh from the database once the
 change commits, so the bridge always converges on what the database says, whatever order commands arrive in.
 
@@ -23,8 +23,9 @@ from .errors import ServiceError
 
 log = logging.getLogger(__name__)
 
-MEDIA_TYPES = ("voip", "video", "internal")
+MEDIA_TYPES = ("voip", "video", "internal", "phone")
 CUSTOMER_LEG = "customer"
+PHONE_LEG = "phone"  # the RTP leg to the trunk
 
 _backend = None
 _backend_lock = threading.Lock()
@@ -65,8 +66,9 @@ def heartbeat(force: bool = False) -> None:
 
 def plan_for(session: Session) -> dict:
     """Who hears and sees whom in this session now (see media/call.py's Plan)."""
-    a = agent_leg(session.caller_agent_id) if session.type == "internal" else CUSTOMER_LEG
-    b = agent_leg(session.agent_id) if session.state == "active" and session.agent_id else ""
+    a = {"internal": agent_leg(session.caller_agent_id), "phone": PHONE_LEG}.get(session.type, CUSTOMER_LEG)
+    serving = session.caller_agent_id if session.type == "phone" and session.direction == "out" else session.agent_id
+    b = agent_leg(serving) if session.state == "active" and serving else ""
     ringing = agent_leg(session.agent_id) if session.state == "ringing" and session.agent_id else ""
     muted = [leg for leg, flag in ((b, session.mic_muted), (a, session.caller_mic_muted)) if leg and flag]
     return {"a": a, "b": b, "ringing": ringing, "hold": session.on_hold, "muted": muted,

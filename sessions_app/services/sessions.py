@@ -172,7 +172,7 @@ def _set_flag(agent_id, session_id, namespace, column, value, method, already_on
     with transaction.atomic():
         agent = _agent(agent_id)
         session = _active(_session(agent, session_id, namespace, method), agent)
-        if column == "mic_muted" and agent.pk == session.caller_agent_id:
+        if column == "mic_muted" and session.type == "internal" and agent.pk == session.caller_agent_id:
             column = "caller_mic_muted"  # each side of an internal call has a microphone of its own
         if getattr(session, column) == value:
             raise ServiceError(f"the {already_on if value else already_off}")
@@ -187,7 +187,7 @@ def is_mic_muted(agent_id: int, session_id: str) -> dict:
     with transaction.atomic():
         agent = _agent(agent_id)
         session = _session(agent, session_id, "Call", "isMicMuted")
-        if agent.pk == session.caller_agent_id:
+        if session.type == "internal" and agent.pk == session.caller_agent_id:
             return {"muted": session.caller_mic_muted}
         return {"muted": session.mic_muted}
 

@@ -1,0 +1,102 @@
+"""The phone channel's decisions, for the SIP gateway (`media/phone_gateway.py`), which calls these from its
+event loop through a thread: which hotline a trunk call is for, the IVR's menus, routing once the caller has
+chosen, and how a phone call ends (the caller hangs up, an outbound call is answered or fails).
+
+Each function is one transaction; events leave on commit, as everywhere in the services.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from ..domain import ivr
+from ..domain import phone as rules
+from ..models import Hotline, IvrMenu, Session, SkillGroup
+from . import phone, routing, sessions
+from .errors import ServiceError
+
+
+@dataclass(frozen=True)
+class InboundCall:
+    session_id: str
+    tenant_id: int
+    menu: int | None  # the IVR menu to start, or None when the hotline queues at once
+
+
+def inbound_call(to_number: str, from_number: str) -> InboundCall:
+    """A trunk INVITE to `to_number`: the phone session, in the IVR (or queued when the hotline has none)."""
+    hotline = (Hotline.objects.select_related("tenant", "ivr_menu", "skill_group")
+               .filter(number=rules.digits(to_number)).first())
+    if hotline is None:
+        raise ServiceError(f"{to_number} is not a number of this contact center")
+    with transaction.atomic():
+        session = Session(tenant=hotline.tenant, type="phone", direction="in", caller_phone_number=from_number,
+                          callee_phone_number=hotline.number, caller_location=phone.location_of(from_number))
+        phone.protect(session)
+        if hotline.ivr_menu_id:
+            session.state = "ivr"
+            session.save()
+            routing.log(session, f"call to {hotline.number}: IVR {hotline.ivr_menu.name}")
+            return InboundCall(session.pk, hotline.tenant_id, hotline.ivr_menu_id)
+        if hotline.skill_group is None:
+            raise ServiceError(f"hotline {hotline.number} leads nowhere: give it an IVR menu or a skill group")
+        routing.enqueue(session, hotline.skill_group, note=f" (call to {hotline.number})")
+        return InboundCall(session.pk, hotline.tenant_id, None)
+
+
+def ivr_menus(tenant_id: int) -> tuple[dict[int, ivr.Menu], dict[int, str]]:
+    """The tenant's IVR menus as the domain runs them, and the uploaded prompt file of each that has one."""
+    menus, files = {}, {}
+    for menu in IvrMenu.objects.filter(tenant_id=tenant_id).prefetch_related("keys"):
+        choices = {key.key: ivr.Choice(key.key, key.label, key.next_menu_id, key.skill_group_id)
+                   for key in menu.keys.all() if key.next_menu_id or key.skill_group_id}
+        menus[menu.pk] = ivr.Menu(menu.pk, menu.prompt_text, choices, float(menu.timeout_seconds), menu.max_retries,
+                                  menu.invalid_text, menu.goodbye_text)
+        if menu.prompt_audio:
+            files[menu.pk] = menu.prompt_audio.path
+    return menus, files
+
+
+def ivr_chosen(session_id: str, skill_group_id: int, path: list[dict]) -> bool:
+    """The caller chose their way: the session leaves the IVR for the group's queue (False: it had ended)."""
+    with transaction.atomic():
+        session = _locked(session_id)
+        if session is None or session.state != "ivr":
+            return False
+        group = SkillGroup.objects.filter(pk=skill_group_id, tenant_id=session.tenant_id).first()
+        if group is None:
+            raise ServiceError(f"the IVR leads to skill group {skill_group_id}, which does not exist")
+        session.ivr_path = path
+        routing.log(session, "IVR: " + " → ".join(f"{step['key']} {step['label']}" for step in path))
+        routing.enqueue(session, group, note=" (after the IVR)")
+        return True
+
+
+def caller_hung_up(session_id: str, ivr_path: list[dict] | None = None) -> None:
+    """The phone caller hung up (BYE or CANCEL): in the IVR it ends as ivrGiveUp, otherwise as a customer's
+    hang-up in whatever state it was."""
+    with transaction.atomic():
+        session = _locked(session_id)
+        if session is None:
+            return
+        if session.state == "ivr":
+            session.ivr_path = ivr_path or []
+            sessions.end_session(session, close_by="client", end_status="ivrGiveUp")
+        else:
+            sessions.end_session(session, close_by="client")
+
+
+def ivr_gave_up(session_id: str, ivr_path: list[dict]) -> None:
+    """No valid key after every retry: the IVR said goodbye and hangs up."""
+    with transaction.atomic():
+        session = _locked(session_id)
+        if session is not None and session.state == "ivr":
+            session.ivr_path = ivr_path
+            sessions.end_session(session, close_by="admin", end_status="ivrGiveUp")
+
+
+def _locked(session_id: str) -> Session | None:
+    return (Session.objects.select_for_update().select_related("tenant", "skill_group", "agent", "caller_agent")
+            .filter(pk=session_id).exclude(state="ended").first())
+

@@ -1,0 +1,62 @@
+"""The phone channel's decisions as the SIP gateway calls them: a trunk call to the hotline enters the IVR,
+the keys pressed route it with its ivrPath, a caller who hangs up in the IVR ends as ivrGiveUp, and the CDR
+carries IVRKeyPressed and IVRDuration."""
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from sessions_app.models import Cdr, Hotline, Session, SkillGroup
+from sessions_app.services import telephony
+from sessions_app.services.errors import ServiceError
+
+HOTLINE = "008675586013388"
+CALLER = "008613800001234"
+
+
+async def test_a_call_to_the_hotline_waits_in_the_ivr_then_its_keys_route_it_to_an_agent(sdk, demo):
+    agent = await sdk("agent1@demo")
+    call = await sync_to_async(telephony.inbound_call)(HOTLINE, CALLER)
+    session = await sync_to_async(Session.objects.get)(pk=call.session_id)
+    assert session.state == "ivr" and session.caller_location == "China Mobile" and call.menu is not None
+    menus, files = await sync_to_async(telephony.ivr_menus)(call.tenant_id)
+    assert set(menus[call.menu].choices) == {"1", "2"} and files == {}
+
+    path = [{"key": "1", "label": "Support"}]
+    assert await sync_to_async(telephony.ivr_chosen)(call.session_id, demo["skillGroups"]["phone"], path)
+    offer = await agent.event("callIn")
+    assert offer["sessionId"] == call.session_id and offer["ivrPath"] == path
+    assert offer["callerPhoneNumber"] == CALLER and offer["calleePhoneNumber"] == HOTLINE
+
+    await sync_to_async(telephony.caller_hung_up)(call.session_id)
+    ended = await agent.event("sessionEnded")
+    assert ended["closeBy"] == "client"
+    assert (await sync_to_async(Session.objects.get)(pk=call.session_id)).end_status == "ringingGiveUp"
+
+
+async def test_hanging_up_in_the_ivr_ends_as_ivr_give_up_with_the_keys_so_far_in_the_cdr(demo):
+    call = await sync_to_async(telephony.inbound_call)(HOTLINE, CALLER)
+    await sync_to_async(telephony.caller_hung_up)(call.session_id, [{"key": "2", "label": "Orders and billing"}])
+    session = await sync_to_async(Session.objects.get)(pk=call.session_id)
+    assert (session.state, session.end_status, session.close_by) == ("ended", "ivrGiveUp", "client")
+    record = (await sync_to_async(Cdr.objects.get)(session_id=call.session_id)).payload
+    assert record["IVRKeyPressed"] == ["2"] and record["EndStatus"] == 102 and record["HungUpSide"] == "user"
+    assert record["IVRDuration"] >= 0 and record["Direction"] == 0 and record["CallType"] == 2
+
+
+async def test_after_every_retry_the_ivr_gives_up_and_a_late_choice_changes_nothing(demo):
+    call = await sync_to_async(telephony.inbound_call)(HOTLINE, CALLER)
+    await sync_to_async(telephony.ivr_gave_up)(call.session_id, [])
+    assert not await sync_to_async(telephony.ivr_chosen)(call.session_id, demo["skillGroups"]["phone"], [])
+    session = await sync_to_async(Session.objects.get)(pk=call.session_id)
+    assert (session.end_status, session.close_by) == ("ivrGiveUp", "admin")
+
+
+async def test_a_hotline_without_a_menu_queues_at_once_and_an_unknown_number_is_refused(sdk, demo):
+    agent = await sdk("agent1@demo")
+    group = await sync_to_async(SkillGroup.objects.get)(pk=demo["skillGroups"]["phone"])
+    await sync_to_async(Hotline.objects.create)(tenant_id=group.tenant_id, number="4008001234", skill_group=group)
+    call = await sync_to_async(telephony.inbound_call)("4008001234", CALLER)
+    assert call.menu is None and (await agent.event("callIn"))["sessionId"] == call.session_id
+    with pytest.raises(ServiceError, match="not a number of this contact center"):
+        await sync_to_async(telephony.inbound_call)("5550000", CALLER)
