@@ -112,6 +112,15 @@ CDR_RETRY_BASE = float(os.environ.get("CDR_RETRY_BASE", "2"))
 CDR_RETRY_MAX = float(os.environ.get("CDR_RETRY_MAX", "600"))
 PUBLIC_URL = os.environ.get("PUBLIC_URL", "")
 # The addresses the media bridge offers browsers (ICE host candidates); unset: every interface but loopback.
+# The SIP trunk: the gateway listens on SIP_HOST:SIP_PORT (UDP and TCP) when SIP_PORT is set; SIP_PUBLIC_HOST
+# is the address put in Contact and SDP (default: the first MEDIA_HOST_ADDRESSES entry, else this machine's).
+SIP_PORT = int(os.environ["SIP_PORT"]) if os.environ.get("SIP_PORT") else None
+SIP_HOST = os.environ.get("SIP_HOST", "0.0.0.0")
+SIP_PUBLIC_HOST = os.environ.get("SIP_PUBLIC_HOST", "")
+RTP_PORTS = os.environ.get("RTP_PORTS", "")  # e.g. 10000-20000, the range a firewall lets through
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "uploads"))  # uploaded IVR prompts
+MEDIA_URL = "uploads/"
+PROMPT_CACHE = Path(os.environ.get("PROMPT_CACHE", MEDIA_ROOT / "prompt-cache"))
 # With Redis, media runs in worker processes (`manage.py media_worker`); without, on a thread of the web process.
 MEDIA_IN_WORKERS = bool(os.environ.get("REDIS_URL"))
 MEDIA_HOST_ADDRESSES = [a.strip() for a in os.environ.get("MEDIA_HOST_ADDRESSES", "").split(",") if a.strip()]

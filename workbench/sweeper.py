@@ -15,11 +15,20 @@ def ensure_sweeper() -> None:
 
 
 def start_with_reactor() -> None:
-    """Under daphne: sweep from the start, and retire this process's connections when it stops in order."""
+    """Under daphne: sweep (and answer the SIP trunk) from the start, and retire this process's connections
+    when it stops in order."""
     from twisted.internet import reactor
 
     reactor.callWhenRunning(lambda: asyncio.get_event_loop().call_soon(ensure_sweeper))
+    reactor.callWhenRunning(start_phone_gateway)
     reactor.addSystemEventTrigger("before", "shutdown", retire_process)
+
+
+def start_phone_gateway() -> None:
+    """The SIP trunk's gateway listens from the start (SIP_PORT set), not from the first web call."""
+    from sessions_app.services.media import start_phone_gateway as start
+
+    start()
 
 
 def retire_process() -> None:

@@ -227,6 +227,8 @@ def event(name: str, **fields) -> dict:
     return {"type": "event", "event": name, "data": fields}
 
 
-def sdk_manifest() -> dict:
-    """What the JS SDK needs to mirror this module: RPC method names and event names."""
-    return {"methods": sorted(METHODS), "events": sorted(EVENTS), "mediaTypes": ["voip", "video", "internal"]}
+def sdk_manifest(phone_media: bool = False) -> dict:
+    """What the JS SDK needs to mirror this module: RPC method names and event names, and the session types
+    whose media the agent's page carries (phone too when a SIP gateway bridges phone calls)."""
+    media_types = ["voip", "video", "internal"] + (["phone"] if phone_media else [])
+    return {"methods": sorted(METHODS), "events": sorted(EVENTS), "mediaTypes": media_types}

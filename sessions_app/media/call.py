@@ -21,13 +21,14 @@ class Plan:
     b: str = ""
     ringing: str = ""  # the agent offered the session now: their leg may connect ahead of accepting
     hold: bool = False
+    quiet: bool = False  # side a waits in silence rather than to music (a caller in the IVR, between prompts)
     muted: frozenset[str] = field(default_factory=frozenset)  # legs whose microphone is not passed on
     video_muted: frozenset[str] = field(default_factory=frozenset)  # legs whose camera is not passed on
 
     @classmethod
     def from_dict(cls, data: dict) -> "Plan":
         return cls(a=data.get("a") or "", b=data.get("b") or "", ringing=data.get("ringing") or "",
-                   hold=bool(data.get("hold")),
+                   hold=bool(data.get("hold")), quiet=bool(data.get("quiet")),
                    muted=frozenset(data.get("muted") or ()), video_muted=frozenset(data.get("videoMuted") or ()))
 
 
@@ -51,7 +52,7 @@ class Call:
             if leg.closed:
                 continue
             if leg is a:
-                peer, filler = b, "music" if plan.hold or not plan.b else "silence"
+                peer, filler = b, "music" if plan.hold or not (plan.b or plan.quiet) else "silence"
             elif leg is b:
                 peer, filler = a, "silence"
             else:

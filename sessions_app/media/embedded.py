@@ -36,6 +36,10 @@ class EmbeddedMedia:
         future = asyncio.run_coroutine_threadsafe(self.engine.perform(command, args), self.loop)
         return await asyncio.wrap_future(future)
 
+    def run(self, coroutine, timeout: float = 10):
+        """Run a coroutine of the media layer's own on the media loop and wait for it (from another thread)."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
     def submit(self, command: str, args: dict) -> None:
         """Run a command without waiting for it (from a commit hook); a failure is logged."""
         future = asyncio.run_coroutine_threadsafe(self.engine.perform(command, args), self.loop)

@@ -11,16 +11,23 @@ import logging
 from . import patches
 from .call import Call, Plan
 from .leg import Leg, LegError
+from .rtp_commands import RtpCommands
 
 log = logging.getLogger(__name__)
 
 
-class MediaEngine:
+class MediaEngine(RtpCommands):
+    """Web legs (this module) and phone legs (`RtpCommands`) in calls; `gateway`, when this engine also
+    carries the SIP trunk (`phone_gateway.PhoneGateway`), places outbound calls and hangs up phone calls
+    whose session ends."""
+
     def __init__(self, host_addresses: list[str] | None = None):
         patches.install()
         if host_addresses:
             patches.only_addresses(host_addresses)
+            self.rtp_host = host_addresses[0]
         self.calls: dict[str, Call] = {}
+        self.gateway = None
 
     async def perform(self, command: str, args: dict) -> dict:
         handler = self.COMMANDS.get(command)
@@ -82,7 +89,15 @@ class MediaEngine:
         call = self.calls.pop(call_id, None)
         for leg in list(call.legs.values()) if call else ():
             await leg.close()
+        if self.gateway is not None:
+            await self.gateway.hang_up(call_id)
         return {"ended": call is not None}
+
+    async def dial(self, call_id: str, **call) -> dict:
+        """Place an outbound phone call through the trunk (see `PhoneGateway.dial`)."""
+        if self.gateway is None:
+            raise LegError("this media engine has no SIP trunk")
+        return await self.gateway.dial(call_id, **call)
 
     async def stats(self) -> dict:
         return {"calls": {call.id: {leg.id: leg.stats() for leg in call.legs.values()}
@@ -101,4 +116,4 @@ class MediaEngine:
             del self.calls[call.id]
 
     COMMANDS = {"open_leg": open_leg, "close_leg": close_leg, "apply_plan": apply_plan, "end_call": end_call,
-                "stats": stats}
+                "stats": stats, "dial": dial, **RtpCommands.RTP_COMMANDS}

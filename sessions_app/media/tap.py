@@ -33,8 +33,11 @@ class Feed:
         if not self.frames:
             self.arrived.clear()
             try:
-                await asyncio.wait_for(self.arrived.wait(), timeout)
-            except asyncio.TimeoutError:
+                # asyncio.timeout, not wait_for: in 3.11 wait_for can swallow a cancellation that comes as its
+                # wait ends, and a sender being stopped would then hang here.
+                async with asyncio.timeout(timeout):
+                    await self.arrived.wait()
+            except TimeoutError:
                 return None
         return self.frames.popleft() if self.frames else None
 

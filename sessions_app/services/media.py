@@ -67,12 +67,16 @@ def heartbeat(force: bool = False) -> None:
 def plan_for(session: Session) -> dict:
     """Who hears and sees whom in this session now (see media/call.py's Plan)."""
     a = {"internal": agent_leg(session.caller_agent_id), "phone": PHONE_LEG}.get(session.type, CUSTOMER_LEG)
-    serving = session.caller_agent_id if session.type == "phone" and session.direction == "out" else session.agent_id
-    b = agent_leg(serving) if session.state == "active" and serving else ""
-    ringing = agent_leg(session.agent_id) if session.state == "ringing" and session.agent_id else ""
+    if session.type == "phone" and session.direction == "out":
+        # The agent who dials hears the far end from the first ringback tone (early media) on.
+        b = agent_leg(session.caller_agent_id) if session.caller_agent_id else ""
+        ringing = ""
+    else:
+        b = agent_leg(session.agent_id) if session.state == "active" and session.agent_id else ""
+        ringing = agent_leg(session.agent_id) if session.state == "ringing" and session.agent_id else ""
     muted = [leg for leg, flag in ((b, session.mic_muted), (a, session.caller_mic_muted)) if leg and flag]
-    return {"a": a, "b": b, "ringing": ringing, "hold": session.on_hold, "muted": muted,
-            "videoMuted": [b] if b and session.video_muted else []}
+    return {"a": a, "b": b, "ringing": ringing, "hold": session.on_hold, "quiet": session.state == "ivr",
+            "muted": muted, "videoMuted": [b] if b and session.video_muted else []}
 
 
 def sync(session: Session) -> None:
@@ -93,6 +97,18 @@ def _send_plan(session_id: str) -> None:
         engine.submit("end_call", {"call_id": session_id})
     else:
         engine.submit("apply_plan", {"call_id": session_id, "plan": plan_for(session)})
+
+
+def send_digits(session: Session, digits: str) -> None:
+    """Key presses toward the phone leg (RFC 4733), once the request commits; nothing without a phone leg."""
+    session_id = session.pk
+
+    def press():
+        engine = backend(start=False)
+        if engine is not None:
+            engine.submit("send_digits", {"call_id": session_id, "leg_id": PHONE_LEG, "digits": digits})
+
+    transaction.on_commit(press, robust=True)
 
 
 def media_session(session_id: str, *, agent_id: int | None = None, tenant_id: int | None = None) -> Session:
@@ -143,3 +159,24 @@ async def close_leg(session_id: str, leg_id: str) -> None:
     engine = backend(start=False)
     if engine is not None:
         await engine.perform("close_leg", {"call_id": session_id, "leg_id": leg_id})
+
+
+def start_phone_gateway() -> None:
+    """Start the SIP gateway on this process's media thread, when SIP_PORT is set (embedded default)."""
+    from . import telephony
+
+    if telephony.gateway_running():
+        embedded = backend()
+        embedded.run(_start_gateway(embedded.engine, telephony.Decisions()))
+
+
+async def _start_gateway(engine, decisions) -> None:
+    from ..media.phone_gateway import PhoneGateway
+    from ..media.rtp_commands import port_range
+    from ..media.sip.transport import local_ip
+
+    public_host = settings.SIP_PUBLIC_HOST or (settings.MEDIA_HOST_ADDRESSES or [""])[0] or local_ip()
+    engine.rtp_host, engine.rtp_ports = public_host, port_range(settings.RTP_PORTS)
+    gateway = PhoneGateway(engine, decisions, host=settings.SIP_HOST, port=settings.SIP_PORT,
+                           public_host=public_host, prompt_cache=settings.PROMPT_CACHE)
+    await gateway.start()

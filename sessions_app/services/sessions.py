@@ -12,7 +12,7 @@ from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from ..domain import protocol
-from ..models import Agent, ServeParticipant, Session, SkillGroup, Tenant
+from ..models import Agent, ServeParticipant, Session, SkillGroup, Tenant, Trunk
 from . import agents, cdr, media, phone, routing, visitors
 from .errors import ServiceError
 from .events import publish, publish_change
@@ -201,6 +201,7 @@ def send_digits(agent_id: int, session_id: str, dtmf_text: str | None = None) ->
         if session.type != "phone":
             raise ServiceError(f"sendDigits works on phone sessions; session {session_id} is {session.type}")
         routing.log(session, f"{agent.user_id}: sent digits {dtmf_text}")
+        media.send_digits(session, dtmf_text)
 
 
 def transfer(agent_id: int, session_id: str, namespace: str, skill_group_id: str | None = None,
@@ -307,11 +308,24 @@ def start_outbound_call(agent_id: int, phone_number: str, phone_desc: str = "", 
         session.save()
         seen = phone.as_agents_see(session)
         routing.log(session, f"{agent.user_id} dials {seen.callee_phone_number or seen.protected_callee} from {caller}")
-        routing.log(session, "not dialed: no SIP trunk is configured")
-        end_session(session, close_by="admin", end_status="unconnected")
+        _dial(session)
         return {"sessionId": session.id, "calleePhoneNumber": seen.callee_phone_number or seen.protected_callee,
                 "callerPhoneNumber": caller, "calleeLocation": phone.location_of(number), "serverType": "",
                 "remark": phone_desc}
+
+
+def _dial(session: Session) -> None:
+    """Hand the call to the SIP gateway, or end it at once when there is no trunk to dial through."""
+    from . import telephony
+
+    trunk = Trunk.objects.filter(tenant_id=session.tenant_id, enabled=True).first()
+    if trunk is not None and telephony.gateway_running():
+        routing.log(session, f"dialled through trunk {trunk.name}")
+        telephony.dial(session, trunk)
+        return
+    routing.log(session, "not dialed: no SIP trunk is configured" if trunk is None
+                else "not dialed: the SIP gateway is not running (set SIP_PORT)")
+    end_session(session, close_by="admin", end_status="unconnected")
 
 
 def _caller_number(agent: Agent, caller_phone_number, skill_group_id, serving_number_group_ids) -> str:

@@ -6,15 +6,21 @@ Each function is one transaction; events leave on commit, as everywhere in the s
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.conf import settings
+from django.db import close_old_connections, transaction
+from django.utils import timezone
 
 from ..domain import ivr
 from ..domain import phone as rules
-from ..models import Hotline, IvrMenu, Session, SkillGroup
-from . import phone, routing, sessions
+from ..models import Hotline, IvrMenu, Session, SkillGroup, Trunk
+from . import media, phone, routing, sessions
 from .errors import ServiceError
+from .events import publish
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -100,3 +106,87 @@ def _locked(session_id: str) -> Session | None:
     return (Session.objects.select_for_update().select_related("tenant", "skill_group", "agent", "caller_agent")
             .filter(pk=session_id).exclude(state="ended").first())
 
+
+
+# Outbound calls placed through the trunk (see sessions.start_outbound_call, which creates the session).
+
+def plan(session_id: str) -> dict:
+    session = Session.objects.filter(pk=session_id).first()
+    return media.plan_for(session) if session is not None else {}
+
+
+def call_outed(session_id: str) -> None:
+    """The INVITE went out: the dialling agent hears `callOuted`."""
+    with transaction.atomic():
+        session = _locked(session_id)
+        if session is None or session.state != "ringing" or not session.caller_agent_id:
+            return
+        seen = phone.as_agents_see(session)
+        routing.log(session, "INVITE sent to the trunk")
+        publish(session.caller_agent_id, "callOuted", sessionId=session.id,
+                calleePhoneNumber=seen.callee_phone_number, callerPhoneNumber=session.caller_phone_number,
+                protectedCallee=session.protected_callee, remark=session.remark)
+
+
+def outbound_answered(session_id: str) -> None:
+    """The far end answered: the call is in progress, the agent hears `calloutAccepted`."""
+    with transaction.atomic():
+        session = _locked(session_id)
+        if session is None or session.state != "ringing":
+            return
+        session.state, session.accepted_at = "active", timezone.now()
+        session.save(update_fields=["state", "accepted_at"])
+        routing.log(session, "answered")
+        media.sync(session)
+        publish(session.caller_agent_id, "calloutAccepted", sessionId=session.id)
+
+
+def outbound_failed(session_id: str, end_status: str) -> None:
+    """Busy, not answered, rejected or unreachable: the session ends with that status."""
+    with transaction.atomic():
+        session = _locked(session_id)
+        if session is not None:
+            close_by = "admin" if end_status == "unconnected" else "client"
+            sessions.end_session(session, close_by=close_by, end_status=end_status)
+
+
+def dial(session: Session, trunk: Trunk) -> None:
+    """After the outbound session commits, ask the gateway to place it through `trunk`."""
+    args = {"call_id": session.pk, "number": session.callee_phone_number, "caller": session.caller_phone_number,
+            "trunk_host": trunk.host, "trunk_port": trunk.port, "username": trunk.username,
+            "password": trunk.password, "uui": session.uui}
+    transaction.on_commit(lambda: media.backend().submit("dial", args), robust=True)
+
+
+def gateway_running() -> bool:
+    return bool(settings.SIP_PORT) and not settings.MEDIA_IN_WORKERS
+
+
+class Decisions:
+    """What the SIP gateway asks, each in a thread of its own: the functions above, with the thread's
+    database connection handled as Channels handles its consumers' (closed if stale, before and after)."""
+
+    def __getattr__(self, name):
+        function = _DECIDED[name]
+
+        def decided(*args):
+            close_old_connections()
+            try:
+                return function(*args)
+            finally:
+                close_old_connections()
+
+        return decided
+
+
+def _inbound_or_none(to_number: str, from_number: str) -> InboundCall | None:
+    try:
+        return inbound_call(to_number, from_number)
+    except ServiceError as refused:
+        log.info("trunk call to %s refused: %s", to_number, refused)
+        return None
+
+
+_DECIDED = {"inbound_call": _inbound_or_none, "ivr_menus": ivr_menus, "ivr_chosen": ivr_chosen,
+            "caller_hung_up": caller_hung_up, "ivr_gave_up": ivr_gave_up, "plan": plan, "call_outed": call_outed,
+            "outbound_answered": outbound_answered, "outbound_failed": outbound_failed}

@@ -5,6 +5,7 @@ import json
 from functools import lru_cache
 
 from ..domain.protocol import sdk_manifest
+from ..services import telephony
 from .scripts import bundle, script_response
 
 SDK_FILES = ("transport.js", "events.js", "api.js", "devices.js", "media.js", "ui.js", "sdk.js")
@@ -12,7 +13,8 @@ SDK_FILES = ("transport.js", "events.js", "api.js", "devices.js", "media.js", "u
 
 @lru_cache(maxsize=1)
 def sdk_source() -> str:
-    return bundle("sdk", SDK_FILES, prelude=f"const PROTOCOL = {json.dumps(sdk_manifest())};\n")
+    manifest = sdk_manifest(phone_media=telephony.gateway_running())
+    return bundle("sdk", SDK_FILES, prelude=f"const PROTOCOL = {json.dumps(manifest)};\n")
 
 
 def sdk_js(request):

@@ -132,6 +132,9 @@ function followMediaControls(rpc, media) {
   runAfterEachCall(rpc.Call, 'startInternalCall', (result) => {
     if (result.status === 'success' && result.data) media.connect(result.data.sessionId, 'internal');
   });
+  runAfterEachCall(rpc.Call, 'startOutboundCall', (result) => {
+    if (result.status === 'success' && result.data) media.connect(result.data.sessionId, 'phone');
+  });
   runAfterEachCall(rpc.Call, 'hungUp', succeeded((sessionId) => media.close(sessionId, false)));
   runAfterEachCall(rpc.Video, 'end', succeeded((sessionId) => media.close(sessionId, false)));
   for (const namespace of [rpc.Call, rpc.Video]) {

@@ -1,0 +1,219 @@
+"""The SIP trunk's side of the bridge: phone calls in (IVR, then the queue) and out (an agent dials).
+
+It runs on the media engine's event loop, next to the legs it bridges: each trunk call is a `phone` RTP leg
+of the session's call in the engine, so the agent's WebRTC leg is bridged to it by the same plans as a web
+call. What the contact center decides (which hotline, the IVR's menus, routing, how a call ended) it asks the
+`decisions` object the web side gives it (services.telephony, reached through a thread: the database is not
+touched on this loop).
+
+Signalling is our own SIP stack (`media.sip`); media is G.711 RTP (`rtp_leg.RtpLeg`) with RFC 4733 keys.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from . import prompts
+from .ivr_runner import IvrRunner
+from .leg import LegError
+from .sip import CallFailed, IncomingCall, OutgoingCall, SessionDescription, SipError, UserAgent, build_answer
+from .sip import build_offer
+
+log = logging.getLogger(__name__)
+
+PHONE_LEG = "phone"
+SUPPORTED = ("PCMU", "PCMA")
+# Why an outbound call failed (media.sip's CallFailed.cause) → the session's end status (Tencent's names).
+END_STATUSES = {"busy": "busy", "rejected": "userReject", "no-answer": "notAnswer", "cancelled": "notAnswer",
+                "unreachable": "unconnected", "not-found": "unconnected", "failed": "unconnected"}
+
+
+class PhoneGateway:
+    def __init__(self, engine, decisions, *, host: str, port: int, public_host: str | None = None,
+                 prompt_cache: Path):
+        self.engine = engine
+        self.decisions = decisions
+        self.prompt_cache = prompt_cache
+        self.ua = UserAgent(host, port, public_host=public_host, on_invite=self._incoming)
+        self.calls: dict[str, IncomingCall | OutgoingCall] = {}  # session id → its SIP call
+        self.ivrs: dict[str, IvrRunner] = {}
+        self.tasks: set[asyncio.Task] = set()
+        engine.gateway = self
+        engine.on_digit = self._digit
+
+    async def start(self) -> None:
+        await self.ua.start()
+        log.info("SIP gateway listening on %s:%s", self.ua.address[0], self.ua.port)
+
+    async def close(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        for session_id in list(self.calls):
+            await self.hang_up(session_id)
+        await self.ua.close()
+
+    # Inbound.
+
+    async def _incoming(self, call: IncomingCall) -> None:
+        offer = call.remote_sdp
+        codec = _first_supported(offer)
+        if codec is None:
+            await call.reject(488, "Not Acceptable Here")
+            return
+        to_number = call.request_uri.user or ""
+        from_number = call.from_.uri.user or ""
+        inbound = await asyncio.to_thread(self.decisions.inbound_call, to_number, from_number)
+        if inbound is None:
+            await call.reject(404, "Not Found")
+            return
+        try:
+            answer = await self._open_phone_leg(inbound.session_id, offer, codec)
+        except LegError as error:
+            log.warning("no phone leg for %s: %s", inbound.session_id, error)
+            await call.reject(503, "Service Unavailable")
+            await asyncio.to_thread(self.decisions.caller_hung_up, inbound.session_id, [])
+            return
+        self.calls[inbound.session_id] = call
+        call.on_reinvite = lambda reoffer: self._reinvited(inbound.session_id, reoffer)
+        await call.answer(answer)
+        self._spawn(self._follow(inbound.session_id, call))
+        if inbound.menu is not None:
+            runner = IvrRunner(self, inbound.session_id, inbound.tenant_id, inbound.menu)
+            self.ivrs[inbound.session_id] = runner
+            self._spawn(runner.run())
+
+    async def _open_phone_leg(self, session_id: str, offer: SessionDescription, codec) -> str:
+        host, port = offer.audio_address()
+        te = offer.audio.telephone_event
+        plan = await asyncio.to_thread(self.decisions.plan, session_id)
+        opened = await self.engine.open_rtp_leg(session_id, PHONE_LEG, host, port, codec.payload_type,
+                                                te.payload_type if te else None, offer.audio_direction(), plan)
+        return str(build_answer(offer, self.engine.rtp_host, opened["local_port"]))
+
+    def _reinvited(self, session_id: str, offer: SessionDescription) -> str:
+        """The trunk put the call on hold or moved its media: follow it, answer with our same port."""
+        codec = _first_supported(offer)
+        if codec is None:
+            raise SipError(488, "Not Acceptable Here")
+        host, port = offer.audio_address()
+        te = offer.audio.telephone_event
+        leg = self.engine._rtp_leg(session_id, PHONE_LEG)
+        leg.update(host, port, codec.payload_type, te.payload_type if te else None, offer.audio_direction())
+        return str(build_answer(offer, self.engine.rtp_host, leg.local_port))
+
+    async def _follow(self, session_id: str, call) -> None:
+        """When the far end hangs up, the session ends as the customer's doing."""
+        ending = await call.ended
+        self.calls.pop(session_id, None)
+        runner = self.ivrs.pop(session_id, None)
+        if runner is not None:
+            runner.stop()
+        if ending.by == "remote":
+            path = runner.path if runner is not None else None
+            await asyncio.to_thread(self.decisions.caller_hung_up, session_id, path)
+
+    # Keys and prompts, for the IVR.
+
+    def _digit(self, call_id: str, leg_id: str, digit: str) -> None:
+        runner = self.ivrs.get(call_id)
+        if runner is not None and leg_id == PHONE_LEG:
+            runner.pressed(digit)
+
+    async def say(self, session_id: str, text: str, audio_file: str = "") -> asyncio.Event:
+        """Play a prompt to the caller; the event is set when it has been heard to the end."""
+        done = asyncio.Event()
+        try:
+            path = Path(audio_file) if audio_file else await asyncio.to_thread(prompts.spoken, text, self.prompt_cache)
+            samples = await asyncio.to_thread(prompts.samples, path, 8000)
+        except prompts.PromptError as error:
+            log.error("IVR prompt of %s not played: %s", session_id, error)
+            done.set()
+            return done
+        leg = self.engine._rtp_leg(session_id, PHONE_LEG)
+        leg.audio_out.say(samples, on_done=done.set)
+        return done
+
+    def hush(self, session_id: str) -> None:
+        call = self.engine.calls.get(session_id)
+        leg = call.legs.get(PHONE_LEG) if call else None
+        if leg is not None and leg.audio_out is not None:
+            leg.audio_out.hush()
+
+    # Outbound, and the end of any phone call.
+
+    async def dial(self, call_id: str, *, number: str, caller: str, trunk_host: str, trunk_port: int,
+                   username: str = "", password: str = "", uui: str = "", ring_seconds: float = 60) -> dict:
+        """INVITE `number` through the trunk as `caller`; the session follows the call's progress."""
+        # Toward 0.0.0.0 nothing is sent until the far end's SDP says where (early media or the answer).
+        opened = await self.engine.open_rtp_leg(call_id, PHONE_LEG, "0.0.0.0", 9, 0, 101, "sendrecv",
+                                                await asyncio.to_thread(self.decisions.plan, call_id))
+        offer = build_offer(self.engine.rtp_host, opened["local_port"])
+        target = f"sip:{number}@{trunk_host}:{trunk_port}"
+        headers = [("X-UUI", uui)] if uui else []
+        call = await self.ua.invite(target, f"sip:{caller}@{self.ua.address[0]}", target, str(offer),
+                                    auth=(username, password) if username else None, headers=headers,
+                                    timeout=ring_seconds)
+        self.calls[call_id] = call
+        self._spawn(self._outbound(call_id, call))
+        return {"dialled": target}
+
+    async def _outbound(self, session_id: str, call: OutgoingCall) -> None:
+        await asyncio.to_thread(self.decisions.call_outed, session_id)
+        try:
+            await call.ringing
+            self._follow_answer_sdp(session_id, call)
+            await call.answered
+        except CallFailed as failure:
+            self.calls.pop(session_id, None)
+            await asyncio.to_thread(self.decisions.outbound_failed, session_id,
+                                    END_STATUSES.get(failure.cause, "unconnected"))
+            return
+        self._follow_answer_sdp(session_id, call)
+        await asyncio.to_thread(self.decisions.outbound_answered, session_id)
+        await self._follow(session_id, call)
+
+    def _follow_answer_sdp(self, session_id: str, call: OutgoingCall) -> None:
+        """Send our audio where the far end's SDP (early media or the answer) says."""
+        sdp = call.remote_sdp
+        codec = _first_supported(sdp) if sdp is not None else None
+        if codec is None:
+            return
+        host, port = sdp.audio_address()
+        te = sdp.audio.telephone_event
+        self.engine._rtp_leg(session_id, PHONE_LEG).update(host, port, codec.payload_type,
+                                                          te.payload_type if te else None,
+                                                          sdp.audio_direction())
+
+    async def hang_up(self, session_id: str) -> None:
+        """The session ended on our side: BYE an answered call, CANCEL one still ringing."""
+        runner = self.ivrs.pop(session_id, None)
+        if runner is not None:
+            runner.stop()
+        call = self.calls.pop(session_id, None)
+        if call is None or call.ended.done():
+            return
+        try:
+            if isinstance(call, OutgoingCall) and not call.answered.done():
+                await call.cancel()
+            else:
+                await call.bye()
+        except Exception:  # the far end is gone already: nothing more to tell it
+            log.info("hanging up %s: the far end did not take it", session_id, exc_info=True)
+
+    def _spawn(self, coroutine) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("phone call task failed", exc_info=task.exception())
+
+
+def _first_supported(sdp: SessionDescription | None):
+    audio = sdp.audio if sdp is not None else None
+    if audio is None or audio.port == 0:
+        return None
+    return next((codec for codec in audio.codecs if codec.name.upper() in SUPPORTED), None)

@@ -1,0 +1,114 @@
+"""The phone channel end to end, with real peers: sipp is the SIP trunk delivering a caller to the hotline,
+a phone peer (an RTP endpoint with a 440 Hz voice and a keypad) is the caller's media, and the agent answers
+in headless Chromium (fake microphone at 1000 Hz).
+
+The caller hears the IVR, presses 1, the agent gets callIn with the ivrPath, accepts; each hears the other's
+tone; the agent's sendDigits reaches the caller as RFC 4733 keys; the agent hangs up and the trunk gets BYE.
+"""
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from .browser import (  # noqa: F401 (fixtures)
+    CHROMIUM, CHROMIUM_ARGS, AgentPages, HostPageServer, fresh_channel_layer, reset_center,
+)
+from .liveserver import LiveServer, free_port
+from .media_ears import TRACK_PEER_CONNECTIONS, tone_wav, wait_to_hear
+from .phone_peer import PhonePeer
+
+HOTLINE = "008675586013388"
+CALLER_HZ, AGENT_HZ = 440, 1000
+SCENARIO = Path(__file__).parent / "sipp" / "trunk_calls_hotline.xml"
+pytestmark = pytest.mark.skipif(subprocess.run(["which", "sipp"], capture_output=True).returncode != 0,
+                                reason="sipp (Debian sip-tester) is not installed")
+
+
+@pytest.fixture(scope="module")
+def sip_port():
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def server(sip_port):
+    live = LiveServer(env={"SIP_PORT": str(sip_port), "SIP_HOST": "127.0.0.1", "MEDIA_HOST_ADDRESSES": "127.0.0.1"})
+    live.start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="module")
+def agent_browser(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tones")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=[*CHROMIUM_ARGS, "--allow-loopback-in-peer-connection", "--autoplay-policy=no-user-gesture-required",
+                  f"--use-file-for-fake-audio-capture={tone_wav(folder, AGENT_HZ)}"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def agent(agent_browser, server):
+    reset_center(server)
+    host = HostPageServer().start()
+    pages = AgentPages(agent_browser, host, server, init_script=TRACK_PEER_CONNECTIONS)
+    yield pages.open("agent1@demo")
+    pages.close()
+    host.stop()
+
+
+@pytest.fixture
+def caller(tmp_path, sip_port):
+    """The trunk (sipp) calling the hotline, with the phone peer as the caller's media."""
+    peer = PhonePeer()
+    sipp = subprocess.Popen(
+        ["sipp", f"127.0.0.1:{sip_port}", "-sf", str(SCENARIO), "-s", HOTLINE, "-key", "peer_port", str(peer.port),
+         "-i", "127.0.0.1", "-p", str(free_port()), "-m", "1", "-nostdin", "-trace_err", "-timeout", "80s",
+         "-timeout_error"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peer.sipp = sipp
+    yield peer
+    if sipp.poll() is None:
+        sipp.kill()
+    sipp.wait(5)
+    peer.close()
+
+
+def until(check, what: str, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        time.sleep(0.05)
+
+
+def test_a_trunk_call_goes_through_the_ivr_to_an_agent_with_audio_and_keys_both_ways(agent, caller, server,
+                                                                                      tmp_path):
+    until(caller.heard_from_us, "the IVR's prompt reaches the caller")
+    caller.press("1")
+    offer = agent.event("callIn", timeout=10)
+    assert offer["type"] == "phone" and offer["ivrPath"] == [{"key": "1", "label": "Support"}]
+    assert offer["callerPhoneNumber"] == "008613800001234" and offer["calleePhoneNumber"] == HOTLINE
+    assert offer["callerLocation"] == "China Mobile"
+    session_id = offer["sessionId"]
+
+    caller.speak(CALLER_HZ)
+    assert agent.call("Call.accept", {"sessionId": session_id})["status"] == "success"
+    wait_to_hear(agent, CALLER_HZ, "the agent hears the phone caller")
+    until(lambda: abs(caller.hears() - AGENT_HZ) < 20, f"the caller hears the agent (hears {caller.hears()} Hz)")
+
+    assert agent.call("Call.sendDigits", {"sessionId": session_id, "dtmfText": "123#"})["status"] == "success"
+    until(lambda: caller.digits == "123#", f"the caller's phone receives the keys (got {caller.digits!r})")
+
+    assert agent.call("Call.hungUp", {"sessionId": session_id})["status"] == "success"
+    code = caller.sipp.wait(15)
+    errors = caller.sipp.stderr.read().decode(errors="replace")
+    errors += "".join(path.read_text(errors="replace") for path in tmp_path.glob("*_errors.log"))
+    assert code == 0, f"sipp (the trunk) did not get its BYE: {errors}"
+    described = server.api("GET", f"/api/sessions/{session_id}")
+    assert (described["endStatus"], described["closeBy"]) == ("ok", "seat")
