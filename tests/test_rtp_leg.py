@@ -26,7 +26,7 @@ from sessions_app.media.rtp_leg import RtpLeg
 from sessions_app.media.sounds import Music
 from sessions_app.media.tap import Tap
 
-from .test_media_engine import hears, join, near, plan, until
+from .engine_helpers import hears, join, near, plan, until
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
