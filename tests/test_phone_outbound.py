@@ -1,0 +1,95 @@
+"""Outbound phone calls through the trunk, with sipp as the far end: the agent dials, hears `callOuted` and,
+when the far end answers, `calloutAccepted`; audio flows through the trunk (sipp echoes the RTP it gets, so
+the agent hears its own tone come back); the agent's hang-up sends BYE. A busy far end ends the session as
+`busy`."""
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from sessions_app.media.peers import Peer
+
+from .browser import live_shell, reset_center
+from .liveserver import LiveServer, free_port
+from .ws_clients import open_agent, until
+
+AGENT_HZ = 1000
+SIPP = Path(__file__).parent / "sipp"
+pytestmark = pytest.mark.skipif(subprocess.run(["which", "sipp"], capture_output=True).returncode != 0,
+                                reason="sipp (Debian sip-tester) is not installed")
+
+
+@pytest.fixture(scope="module")
+def server():
+    live = LiveServer(env={"SIP_PORT": str(free_port()), "SIP_HOST": "127.0.0.1", "MEDIA_HOST_ADDRESSES": "127.0.0.1"})
+    live.start()
+    yield live
+    live.stop()
+
+
+def far_end(server: LiveServer, tmp_path, *scenario: str) -> subprocess.Popen:
+    """sipp answering one call on a free port, made the demo tenant's trunk."""
+    port = free_port()
+    live_shell(server, "from sessions_app.models import Tenant, Trunk\n"
+                       "Trunk.objects.all().delete()\n"
+                       f"Trunk.objects.create(tenant=Tenant.objects.get(sdk_app_id='1400000001'), name='sipp', "
+                       f"host='127.0.0.1', port={port})")
+    process = subprocess.Popen(
+        ["sipp", *scenario, "-p", str(port), "-i", "127.0.0.1", "-mi", "127.0.0.1", "-mp", str(free_port()),
+         "-m", "1", "-nostdin", "-trace_err", "-timeout", "30s", "-timeout_error"],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return process  # sipp binds within milliseconds, and an INVITE sent before that is retransmitted
+
+
+async def dial(server: LiveServer, number: str):
+    agent = await open_agent(server, "agent1@demo")
+    reply = await agent.request(method="Call.startOutboundCall", params={"phoneNumber": number})
+    assert reply["status"] == "success", reply
+    return agent, reply["data"]["sessionId"]
+
+
+def test_an_answered_outbound_call_carries_audio_through_the_trunk_and_hangs_up_with_bye(server, tmp_path):
+    reset_center(server)
+    sipp = far_end(server, tmp_path, "-sn", "uas", "-rtp_echo")
+
+    async def scenario():
+        agent, session_id = await dial(server, "13800138000")
+        outed = await agent.event("callOuted")
+        assert outed["sessionId"] == session_id and outed["calleePhoneNumber"] == "13800138000"
+        peer = Peer(AGENT_HZ, codec="audio/PCMU")
+        answer = await agent.request(method="Media.connect", params={"sessionId": session_id, "sdp": await peer.offer()})
+        assert answer["status"] == "success", answer
+        await peer.accept_answer(answer["data"]["sdp"])
+        assert (await agent.event("calloutAccepted"))["sessionId"] == session_id
+        await until(lambda: peer.ear and abs(peer.ear.hears(0.3) - AGENT_HZ) < 15,
+                    "the agent hears its voice come back from the far end (sipp echoes RTP)")
+        assert (await agent.request(method="Call.hungUp", params={"sessionId": session_id}))["status"] == "success"
+        await agent.event("sessionEnded")
+        await peer.close()
+        await agent.ws.close()
+        return session_id
+
+    session_id = asyncio.run(scenario())
+    assert sipp.wait(15) == 0, sipp.stderr.read().decode(errors="replace")
+    described = server.api("GET", f"/api/sessions/{session_id}")
+    assert (described["endStatus"], described["closeBy"]) == ("ok", "seat")
+
+
+def test_a_busy_far_end_ends_the_outbound_call_as_busy(server, tmp_path):
+    reset_center(server)
+    sipp = far_end(server, tmp_path, "-sf", str(SIPP / "uas_busy.xml"))
+
+    async def scenario():
+        agent, session_id = await dial(server, "13800138001")
+        await agent.event("callOuted")
+        ended = await agent.event("sessionEnded")
+        await agent.ws.close()
+        return session_id, ended
+
+    session_id, ended = asyncio.run(scenario())
+    assert ended["sessionId"] == session_id and ended["closeBy"] == "client"
+    assert server.api("GET", f"/api/sessions/{session_id}")["endStatus"] == "busy"
+    assert sipp.wait(15) == 0, sipp.stderr.read().decode(errors="replace")
