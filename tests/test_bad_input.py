@@ -267,7 +267,7 @@ async def test_bad_outbound_call_is_refused(sdk, params, message):
     ({"calleeUserId": "agent1@demo"}, "an agent cannot call themself"),
     ({"calleeUserId": "ghost@demo"}, "no agent 'ghost@demo'"),
     ({"calleeUserId": "agent3@demo"}, "agent agent3@demo cannot take a call now (status offline)"),
-    ({"calleeUserId": "agent2@demo", "useMobile": True}, "useMobile"),
+    ({"calleeUserId": "agent2@demo", "useMobile": True}, "has no mobile number"),
     ({"calleeUserId": "agent2@demo", "useMobile": "yes"}, "useMobile must be a boolean"),
 ])
 async def test_bad_internal_call_is_refused(sdk, params, message):

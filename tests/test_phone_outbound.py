@@ -93,3 +93,29 @@ def test_a_busy_far_end_ends_the_outbound_call_as_busy(server, tmp_path):
     assert ended["sessionId"] == session_id and ended["closeBy"] == "client"
     assert server.api("GET", f"/api/sessions/{session_id}")["endStatus"] == "busy"
     assert sipp.wait(15) == 0, sipp.stderr.read().decode(errors="replace")
+
+
+def test_use_mobile_rings_the_colleagues_mobile_through_the_trunk(server, tmp_path):
+    reset_center(server)
+    live_shell(server, "from sessions_app.models import Agent\n"
+                       "Agent.objects.filter(user_id='agent2@demo').update(mobile='13900000002')")
+    sipp = far_end(server, tmp_path, "-sn", "uas", "-rtp_echo")
+
+    async def scenario():
+        agent = await open_agent(server, "agent1@demo")
+        reply = await agent.request(method="Call.startInternalCall",
+                                    params={"calleeUserId": "agent2@demo", "useMobile": True})
+        assert reply["status"] == "success", reply
+        session_id = reply["data"]["sessionId"]
+        peer = Peer(AGENT_HZ, codec="audio/PCMU")
+        answer = await agent.request(method="Media.connect", params={"sessionId": session_id, "sdp": await peer.offer()})
+        assert answer["status"] == "success", answer
+        await peer.accept_answer(answer["data"]["sdp"])
+        assert (await agent.event("userAccessed"))["sessionId"] == session_id
+        await until(lambda: peer.ear and abs(peer.ear.hears(0.3) - AGENT_HZ) < 15, "the call to the mobile carries audio")
+        assert (await agent.request(method="Call.hungUp", params={"sessionId": session_id}))["status"] == "success"
+        await peer.close()
+        await agent.ws.close()
+
+    asyncio.run(scenario())
+    assert sipp.wait(15) == 0, sipp.stderr.read().decode(errors="replace")

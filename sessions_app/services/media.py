@@ -67,7 +67,10 @@ def heartbeat(force: bool = False) -> None:
 def plan_for(session: Session) -> dict:
     """Who hears and sees whom in this session now (see media/call.py's Plan)."""
     a = {"internal": agent_leg(session.caller_agent_id), "phone": PHONE_LEG}.get(session.type, CUSTOMER_LEG)
-    if session.type == "phone" and session.direction == "out":
+    if session.type == "internal" and session.callee_phone_number:
+        # useMobile: the callee's mobile is the phone leg; the caller hears it from the first ringback on.
+        a, b, ringing = agent_leg(session.caller_agent_id), PHONE_LEG, ""
+    elif session.type == "phone" and session.direction == "out":
         # The agent who dials hears the far end from the first ringback tone (early media) on.
         b = agent_leg(session.caller_agent_id) if session.caller_agent_id else ""
         ringing = ""

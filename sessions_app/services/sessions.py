@@ -262,8 +262,8 @@ def _skill_group(tenant_id: int, skill_group_id) -> SkillGroup:
 
 
 def start_internal_call(agent_id: int, callee_user_id: str, use_mobile: bool = False) -> dict:
-    if use_mobile:
-        raise ServiceError("useMobile rings the agent's mobile through the SIP trunk, and no trunk is configured")
+    """Call another agent: in their browser (callIn type internal), or with `useMobile` on their mobile
+    through the SIP trunk, whatever their status."""
     with transaction.atomic():
         agent = _agent(agent_id)
         if agent.status == "offline":
@@ -276,6 +276,8 @@ def start_internal_call(agent_id: int, callee_user_id: str, use_mobile: bool = F
         if callee.pk == agent.pk:
             raise ServiceError("an agent cannot call themself")
         session = Session(tenant_id=agent.tenant_id, type="internal", caller_agent=agent)
+        if use_mobile:
+            return _call_mobile(session, agent, callee)
         if callee.status != "free" or not routing.eligible_for(session, callee):
             raise ServiceError(f"agent {callee_user_id} cannot take a call now (status {callee.status})")
         session.queued_at = timezone.now()
@@ -283,6 +285,24 @@ def start_internal_call(agent_id: int, callee_user_id: str, use_mobile: bool = F
         routing.log(session, f"internal call from {agent.user_id} to {callee.user_id}")
         routing.offer(session, callee, timeout=routing.INTERNAL_RING_TIMEOUT)
         return {"sessionId": session.id}
+
+
+def _call_mobile(session: Session, agent: Agent, callee: Agent) -> dict:
+    """An internal call to the callee's mobile: dialled through the trunk, bridged to the caller's browser."""
+    from . import telephony
+
+    if not callee.mobile:
+        raise ServiceError(f"agent {callee.user_id} has no mobile number")
+    trunk = Trunk.objects.filter(tenant_id=session.tenant_id, enabled=True).first()
+    if trunk is None or not telephony.gateway_running():
+        raise ServiceError("useMobile rings the agent's mobile through the SIP trunk, and none is configured")
+    session.state, session.ring_at = "ringing", timezone.now()
+    session.callee_phone_number = callee.mobile  # marks the call as one to a mobile (see media.plan_for)
+    session.caller_phone_number = next(iter(agent.tenant.hotlines.values_list("number", flat=True)), "")
+    session.save()
+    routing.log(session, f"internal call from {agent.user_id} to {callee.user_id}'s mobile")
+    telephony.dial(session, trunk)
+    return {"sessionId": session.id}
 
 
 def start_outbound_call(agent_id: int, phone_number: str, phone_desc: str = "", uui: str = "",

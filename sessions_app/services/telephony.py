@@ -119,8 +119,8 @@ def call_outed(session_id: str) -> None:
     """The INVITE went out: the dialling agent hears `callOuted`."""
     with transaction.atomic():
         session = _locked(session_id)
-        if session is None or session.state != "ringing" or not session.caller_agent_id:
-            return
+        if session is None or session.state != "ringing" or session.type != "phone" or not session.caller_agent_id:
+            return  # (an internal call to a mobile has no callOuted: the caller hears it ring)
         seen = phone.as_agents_see(session)
         routing.log(session, "INVITE sent to the trunk")
         publish(session.caller_agent_id, "callOuted", sessionId=session.id,
@@ -138,7 +138,8 @@ def outbound_answered(session_id: str) -> None:
         session.save(update_fields=["state", "accepted_at"])
         routing.log(session, "answered")
         media.sync(session)
-        publish(session.caller_agent_id, "calloutAccepted", sessionId=session.id)
+        publish(session.caller_agent_id, "userAccessed" if session.type == "internal" else "calloutAccepted",
+                sessionId=session.id)
 
 
 def outbound_failed(session_id: str, end_status: str) -> None:
