@@ -1,0 +1,77 @@
+"""The IVR on real SIP and RTP (sipp as the trunk, tests/phone_peer.py as the caller's phone): a caller who
+presses nothing hears the menu again and then goodbye, and the trunk gets BYE (ivrGiveUp, by the system);
+a caller who hangs up in the IVR ends as ivrGiveUp by the customer, with the keys pressed so far."""
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from .browser import live_shell, reset_center
+from .liveserver import LiveServer, free_port
+from .phone_peer import PhonePeer
+
+HOTLINE = "008675586013388"
+SIPP = Path(__file__).parent / "sipp"
+pytestmark = pytest.mark.skipif(subprocess.run(["which", "sipp"], capture_output=True).returncode != 0,
+                                reason="sipp (Debian sip-tester) is not installed")
+
+
+@pytest.fixture(scope="module")
+def server():
+    live = LiveServer(env={"SIP_PORT": str(free_port()), "SIP_HOST": "127.0.0.1", "MEDIA_HOST_ADDRESSES": "127.0.0.1"})
+    live.start()
+    live_shell(live, "from sessions_app.models import IvrMenu\n"
+                     "IvrMenu.objects.update(prompt_text='Press 1 for support.', timeout_seconds=1, max_retries=1)")
+    yield live
+    live.stop()
+
+
+def call(server: LiveServer, tmp_path, scenario: str, peer: PhonePeer) -> subprocess.Popen:
+    return subprocess.Popen(
+        ["sipp", f"127.0.0.1:{server.env['SIP_PORT']}", "-sf", str(SIPP / scenario), "-s", HOTLINE, "-key",
+         "peer_port", str(peer.port), "-i", "127.0.0.1", "-p", str(free_port()), "-m", "1", "-nostdin", "-trace_err",
+         "-timeout", "40s", "-timeout_error"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def last_phone_session(server: LiveServer) -> dict:
+    session_id = live_shell(server, "from sessions_app.models import Session\n"
+                                    "print(Session.objects.filter(type='phone').latest('created_at').pk)").split()[-1]
+    return server.api("GET", f"/api/sessions/{session_id}")
+
+
+def until(check, what: str, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        time.sleep(0.05)
+
+
+def test_a_caller_who_presses_nothing_hears_the_menu_again_then_goodbye_and_is_hung_up(server, tmp_path):
+    reset_center(server)
+    peer = PhonePeer()
+    try:
+        sipp = call(server, tmp_path, "trunk_calls_hotline.xml", peer)
+        until(peer.heard_from_us, "the prompt reaches the caller")
+        assert sipp.wait(30) == 0, sipp.stderr.read().decode(errors="replace")  # it got our BYE
+    finally:
+        peer.close()
+    session = last_phone_session(server)
+    assert (session["endStatus"], session["closeBy"]) == ("ivrGiveUp", "admin")
+
+
+def test_a_caller_who_hangs_up_in_the_ivr_ends_as_ivr_give_up_by_the_customer(server, tmp_path):
+    reset_center(server)
+    peer = PhonePeer()
+    try:
+        sipp = call(server, tmp_path, "caller_hangs_up.xml", peer)
+        until(peer.heard_from_us, "the prompt reaches the caller")
+        peer.press("7")  # not a choice: the menu apologises and asks again
+        assert sipp.wait(20) == 0, sipp.stderr.read().decode(errors="replace")
+    finally:
+        peer.close()
+    session = last_phone_session(server)
+    assert (session["endStatus"], session["closeBy"], session["state"]) == ("ivrGiveUp", "client", "ended")
