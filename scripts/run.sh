@@ -8,6 +8,7 @@ if ! dpkg -s espeak-ng >/dev/null 2>&1; then
 fi
 bash scripts/setup-venv.sh requirements.txt
 export PORT=${PORT:-8000}
+export SIP_PORT=${SIP_PORT:-5060} SIP_HOST=${SIP_HOST:-127.0.0.1}
 .venv/bin/python manage.py migrate --noinput -v0
 demo=$(.venv/bin/python manage.py seed_demo | tail -n 1)
 cat <<MSG
@@ -15,6 +16,7 @@ cat <<MSG
   Contact center on http://127.0.0.1:$PORT/
   Supervisors: http://127.0.0.1:$PORT/admin/   user admin, password ${DEMO_PASSWORD:-demo-password}
   Agents:      http://127.0.0.1:$PORT/workbench/   agent1@demo (or agent2@demo, agent3@demo), same password
+  SIP trunk:   sip:008675586013388@$SIP_HOST:$SIP_PORT (UDP/TCP) reaches the demo hotline and its IVR
   Demo tenant: $demo
   SDK login token for an agent: .venv/bin/python manage.py sdk_token agent1@demo
 
