@@ -38,6 +38,7 @@ class IvrRunner:
         step = self.run_.begin()
         while not self.stopped.is_set():
             if isinstance(step, ivr.Route):
+                self.gateway.ivrs.pop(self.session_id, None)  # from now on keys are the agent's business
                 await asyncio.to_thread(decisions.ivr_chosen, self.session_id, step.skill_group, self.path)
                 return
             if isinstance(step, ivr.GiveUp):
