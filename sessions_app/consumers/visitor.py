@@ -46,17 +46,19 @@ def start(tenant: Tenant, current_session_id: str | None, params: dict) -> dict:
     return chat.start_visitor_chat(tenant, **params)
 
 
-class VisitorConsumer(JsonFramesConsumer):
-    max_frame = rules.MAX_FRAME
-    tenant: Tenant | None = None
-    session_id: str | None = None
+class CustomerSocket(JsonFramesConsumer):
+    """What the customers' sockets (chat visitor, web caller) share: the page's origin and SdkAppId name the
+    tenant, or the socket is refused."""
 
-    async def connect(self):
+    tenant: Tenant | None = None
+
+    async def open_for_tenant(self) -> dict | None:
+        """Accept the socket for the tenant its query names; returns the query, or None when refused."""
         headers = dict(self.scope.get("headers", []))
         origin = headers.get(b"origin", b"").decode("latin-1")
         if not await database_sync_to_async(origins.allowed)(origin):
             await self.close()  # before accept: the handshake is refused with HTTP 403
-            return
+            return None
         await self.accept()
         query = {k: v[0] for k, v in parse_qs(self.scope.get("query_string", b"").decode("latin-1")).items() if v}
         try:
@@ -64,6 +66,17 @@ class VisitorConsumer(JsonFramesConsumer):
         except ServiceError as refused:
             await self.send_frame({"type": "refused", "errorMsg": str(refused)})
             await self.close(CLOSE_REFUSED)
+            return None
+        return query
+
+
+class VisitorConsumer(CustomerSocket):
+    max_frame = rules.MAX_FRAME
+    session_id: str | None = None
+
+    async def connect(self):
+        query = await self.open_for_tenant()
+        if query is None:
             return
         welcome = {"type": "welcome", "chat": None}
         if query.get("visitorToken"):

@@ -6,38 +6,21 @@ call lives as long as this socket: when it closes, the call ends as the customer
 """
 from __future__ import annotations
 
-from urllib.parse import parse_qs
-
 from channels.db import database_sync_to_async
 
 from ..domain import web_call as rules
-from ..models import Tenant
-from ..services import media, origins, visitors, web_calls
+from ..services import media, visitors, web_calls
 from ..services.errors import ServiceError
-from .frames import JsonFramesConsumer
-from .visitor import CLOSE_REFUSED, tenant_for
+from .visitor import CustomerSocket
 
 
-class WebCallConsumer(JsonFramesConsumer):
+class WebCallConsumer(CustomerSocket):
     max_frame = rules.MAX_FRAME
-    tenant: Tenant | None = None
     session_id: str | None = None
 
     async def connect(self):
-        headers = dict(self.scope.get("headers", []))
-        origin = headers.get(b"origin", b"").decode("latin-1")
-        if not await database_sync_to_async(origins.allowed)(origin):
-            await self.close()  # before accept: the handshake is refused with HTTP 403
-            return
-        await self.accept()
-        query = {k: v[0] for k, v in parse_qs(self.scope.get("query_string", b"").decode("latin-1")).items() if v}
-        try:
-            self.tenant = await database_sync_to_async(tenant_for)(query.get("sdkAppId", ""), origin)
-        except ServiceError as refused:
-            await self.send_frame({"type": "refused", "errorMsg": str(refused)})
-            await self.close(CLOSE_REFUSED)
-            return
-        await self.send_frame({"type": "welcome"})
+        if await self.open_for_tenant() is not None:
+            await self.send_frame({"type": "welcome"})
 
     async def disconnect(self, code):
         if self.session_id:

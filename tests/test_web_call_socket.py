@@ -1,0 +1,102 @@
+"""The web caller's socket (/ws/call/) over a real Channels websocket: every bad request is an error reply
+naming the problem and the socket stays; a refused page or SdkAppId gets no call; a good offer is answered by
+the media bridge, and closing the socket hangs the call up."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from sessions_app.media.peers import Peer
+from sessions_app.models import Session
+
+from .conftest import SdkClient
+
+ORIGIN = "http://127.0.0.1:5173"
+OFFER = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"  # starts like an SDP, has no audio
+
+
+class CallerClient(SdkClient):
+    @classmethod
+    async def connect(cls, origin: str = ORIGIN, sdk_app_id: str = "1400000001"):
+        from workbench.asgi import application
+
+        communicator = WebsocketCommunicator(application, f"/ws/call/?sdkAppId={sdk_app_id}",
+                                             headers=[(b"origin", origin.encode())])
+        connected, _ = await communicator.connect()
+        client = cls(communicator)
+        client.connected = connected
+        if connected:
+            client.welcome = await client.frame()
+        return client
+
+    async def request(self, action, **fields) -> dict:
+        self.next_id += 1
+        await self.communicator.send_to(text_data=json.dumps({"id": self.next_id, "action": action, **fields}))
+        return await self.reply(self.next_id)
+
+
+@pytest.mark.parametrize(("action", "fields", "message"), [
+    ("dial", {}, "action must be start or hangUp"),
+    (None, {}, "action must be start or hangUp"),
+    ("start", {"sdp": OFFER}, "kind must be audio or video"),
+    ("start", {"kind": "fax", "sdp": OFFER}, "kind must be audio or video"),
+    ("start", {"kind": "audio"}, "sdp must be the page's WebRTC offer"),
+    ("start", {"kind": "audio", "sdp": "hello"}, "sdp must be the page's WebRTC offer"),
+    ("start", {"kind": "audio", "sdp": OFFER, "nickname": "x" * 129}, "nickname must be a string of at most 128"),
+    ("start", {"kind": "audio", "sdp": OFFER, "remark": 5}, "remark must be a string"),
+    ("start", {"kind": "audio", "sdp": OFFER, "skillGroupId": "abc"}, "skillGroupId must be a skill group's id"),
+    ("start", {"kind": "audio", "sdp": OFFER, "color": "red"}, "unknown field 'color'"),
+    ("hangUp", {"now": True}, "unknown field 'now'"),
+    ("hangUp", {}, "there is no call to hang up"),
+])
+async def test_a_bad_request_gets_an_error_reply_and_the_socket_stays(demo, action, fields, message):
+    caller = await CallerClient.connect()
+    reply = await caller.request(action, **fields)
+    assert reply["status"] == "error" and message in reply["errorMsg"], reply
+    assert (await caller.request("hangUp"))["errorMsg"] == "there is no call to hang up"  # still answering
+    await caller.communicator.disconnect()
+
+
+async def test_an_offer_without_audio_is_refused_and_leaves_no_call_behind(sdk, demo):
+    await sdk("agent1@demo")
+    caller = await CallerClient.connect()
+    reply = await caller.request("start", kind="audio", sdp=OFFER)
+    assert reply["status"] == "error" and "the offer has no audio" in reply["errorMsg"], reply
+    session = await sync_to_async(Session.objects.filter(type="voip").latest)("created_at")
+    assert (session.state, session.end_status) == ("ended", "mediaError")
+    await caller.communicator.disconnect()
+
+
+async def test_a_page_off_the_allow_list_or_an_unknown_sdk_app_id_is_refused(demo):
+    foreign = await CallerClient.connect(origin="https://evil.example")
+    assert not foreign.connected
+    unknown = await CallerClient.connect(sdk_app_id="999")
+    assert unknown.welcome == {"type": "refused", "errorMsg": "no SdkAppId '999'"}
+
+
+async def test_with_nobody_online_the_call_is_refused_as_no_seat_online(demo):
+    caller = await CallerClient.connect()
+    peer = Peer(440)
+    reply = await caller.request("start", kind="audio", sdp=await peer.offer())
+    await peer.close()
+    assert reply["status"] == "error" and reply["errorMsg"] == "the call could not be placed: noSeatOnline"
+
+
+async def test_a_call_is_answered_by_the_bridge_and_ends_when_the_page_goes(sdk, demo):
+    agent = await sdk("agent1@demo")
+    caller = await CallerClient.connect()
+    peer = Peer(440)
+    reply = await caller.request("start", kind="audio", sdp=await peer.offer(), nickname="Li", remark="order 7")
+    assert reply["status"] == "success", reply
+    assert reply["data"]["type"] == "voip" and reply["data"]["sdp"].startswith("v=0")
+    offer = await agent.event("callIn")
+    assert (offer["sessionId"], offer["nickname"], offer["remark"]) == (reply["data"]["sessionId"], "Li", "order 7")
+    second = await caller.request("start", kind="audio", sdp=await peer.offer())
+    assert second["errorMsg"] == "a call is already in progress: hang up before starting another"
+    await caller.communicator.disconnect()
+    ended = await agent.event("sessionEnded")
+    assert ended["closeBy"] == "client"
+    await peer.close()
