@@ -12,6 +12,8 @@ from .tap import Tap
 
 log = logging.getLogger(__name__)
 
+NO_COMMON_CODEC = "no audio codec in common (Opus, PCMU, PCMA or G722)"
+
 
 class LegError(ValueError):
     """An offer the bridge cannot answer; its message goes back to the browser."""
@@ -52,6 +54,8 @@ class Leg:
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
         except Exception as error:  # aiortc raises ValueError, KeyError ... on SDP it cannot read
+            if "send parameters" in str(error):  # its words for "none of the offered codecs is one of mine"
+                raise LegError(NO_COMMON_CODEC) from None
             raise LegError(f"the offer is not valid SDP: {error}") from None
         for transceiver in self.pc.getTransceivers():
             if transceiver.kind == "audio" and self.audio_out is None:
@@ -59,7 +63,7 @@ class Leg:
                 if prefer_codec:
                     codecs.sort(key=lambda c: c.mimeType.lower() != prefer_codec.lower())
                 if not codecs:
-                    raise LegError("no audio codec in common (Opus, PCMU, PCMA or G722)")
+                    raise LegError(NO_COMMON_CODEC)
                 self.audio_codec = codecs[0].mimeType
                 self.audio_out = SwitchAudioTrack(sounds.AudioFormat.for_codec(self.audio_codec))
                 transceiver.sender.replaceTrack(self.audio_out)

@@ -7,6 +7,7 @@ cover the same paths end to end.
 from __future__ import annotations
 
 import asyncio
+import collections
 import time
 from fractions import Fraction
 
@@ -17,6 +18,7 @@ from av import AudioFrame
 
 RATE = 48000
 SAMPLES = 960
+LOUD = 18000  # a click's peak after any codec (tones are sent at 0.3 of full scale, ~9800; music ~5900)
 
 
 class ToneTrack(MediaStreamTrack):
@@ -71,8 +73,10 @@ class Ear:
         self.rate = RATE
         self.recent: list[np.ndarray] = []
         self.frames = 0
+        self.quiet_frames = 0  # frames without sound: the bridge's silence filler, or a gap
         self.first_sound_at: float | None = None
-        self.loud_at: float | None = None  # when a click (near full scale) last arrived
+        self.loud_at: float | None = None  # when the last click (near full scale) began to arrive
+        self.recent_at: list[float] = []  # arrival time of each frame in `recent`
         self.task = asyncio.get_running_loop().create_task(self._read())
 
     async def _read(self):
@@ -84,13 +88,18 @@ class Ear:
                 self.frames += 1
                 peak = np.max(np.abs(samples)) if len(samples) else 0
                 now = time.monotonic()
-                if peak > 300 and self.first_sound_at is None:
+                if peak <= 300:
+                    self.quiet_frames += 1
+                elif self.first_sound_at is None:
                     self.first_sound_at = now
-                if peak > 25000:
+                # a click's onset: codecs and resamplers spread a 20 ms burst over two received frames
+                if peak > LOUD and not (self.recent and np.max(np.abs(self.recent[-1])) > LOUD):
                     self.loud_at = now
                 self.recent.append(samples)
+                self.recent_at.append(now)
                 if len(self.recent) > 50:
                     self.recent.pop(0)
+                    self.recent_at.pop(0)
         except MediaStreamError:
             pass
 
@@ -122,6 +131,7 @@ class Peer:
         self.ear: Ear | None = None
         self.video_frames = 0
         self.video_size: tuple[int, int] | None = None  # of the last video frame received
+        self.video_sizes: collections.Counter = collections.Counter()  # frames received, by size
         self.connected = asyncio.Event()
 
         @self.pc.on("track")
@@ -142,6 +152,7 @@ class Peer:
                 frame = await track.recv()
                 self.video_frames += 1
                 self.video_size = (frame.width, frame.height)
+                self.video_sizes[self.video_size] += 1
         except MediaStreamError:
             pass
 

@@ -21,6 +21,9 @@ from .tap import Feed, Tap
 LATE_AFTER = 0.06  # a live source silent this long is filled in, so the far end never hears a gap
 VIDEO_CLOCK = Fraction(1, 90000)
 FILLER_FPS = 10
+# A camera may send 5 frames/s or fewer (a dim room, a screen share) and stall for a key frame: only a video
+# source silent this long is shown as black, or its picture would flicker with black between its frames.
+VIDEO_LATE_AFTER = 1.0
 
 
 class _Switch(MediaStreamTrack):
@@ -142,7 +145,13 @@ class SwitchVideoTrack(_Switch):
         self._origin: float | None = None
 
     async def recv(self) -> av.VideoFrame:
-        frame = await self.feed.get(1 / FILLER_FPS) if self.feed is not None else None
+        frame = None
+        while frame is None and self.feed is not None:
+            feed = self.feed
+            frame = await feed.get(VIDEO_LATE_AFTER)
+            if frame is None and self.feed is feed:
+                break  # the source is silent: black
+            # else re-pointed while waiting (the old feed's close wakes us): wait for the new source instead
         now = time.monotonic()
         if frame is None:
             await self._paced(1 / FILLER_FPS)

@@ -43,6 +43,7 @@ class Feed:
 
     def close(self) -> None:
         self.tap.feeds.discard(self)
+        self.arrived.set()  # a listener waiting on this feed goes on to its new source now, not at its timeout
 
 
 class Tap:
