@@ -6,6 +6,7 @@ arguments and results, so what a test proves on one holds for the other.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from . import patches
@@ -108,8 +109,14 @@ class MediaEngine(RtpCommands):
             await self.end_call(call_id)
 
     def _changed(self, call: Call, leg: Leg) -> None:
-        if self.calls.get(call.id) is call:
-            call.rewire()
+        """A leg got a track, or its connection failed: a failed leg (a browser gone without a word) is closed
+        and dropped, so it holds no port or thread; its page may connect a new one."""
+        if self.calls.get(call.id) is not call:
+            return
+        if leg.state == "failed" and call.legs.get(leg.id) is leg:
+            del call.legs[leg.id]
+            asyncio.get_running_loop().create_task(leg.close())
+        call.rewire()
 
     def _forget_if_empty(self, call: Call) -> None:
         if not call.legs and self.calls.get(call.id) is call:
