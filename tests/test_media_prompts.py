@@ -42,3 +42,15 @@ async def test_a_switch_plays_a_prompt_ahead_of_the_music_then_says_it_is_done()
     after = (await track.recv()).to_ndarray().reshape(-1)
     assert np.abs(after).max() > 1000 and not (after == 1234).all()  # the music again
     track.stop()
+
+
+async def test_a_prompt_hushed_while_its_next_frame_is_due_gives_silence_and_the_track_goes_on():
+    track = SwitchAudioTrack(sounds.AudioFormat(8000, 1))
+    track.say(np.full(8000, 1234, dtype=np.int16))
+    await track.recv()
+    pending = asyncio.ensure_future(track.recv())  # waits for its 20 ms slot
+    await asyncio.sleep(0)
+    track.hush()
+    assert np.abs((await pending).to_ndarray()).max() == 0
+    assert np.abs((await track.recv()).to_ndarray()).max() == 0  # and the next frames are the filler
+    track.stop()

@@ -79,11 +79,11 @@ def caller(tmp_path, sip_port):
     peer.close()
 
 
-def until(check, what: str, timeout: float = 10.0):
+def until(check, what: str, state=lambda: "", timeout: float = 10.0):
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
+            raise AssertionError(f"not within {timeout} s: {what} ({state()})")
         time.sleep(0.05)
 
 
@@ -100,10 +100,11 @@ def test_a_trunk_call_goes_through_the_ivr_to_an_agent_with_audio_and_keys_both_
     caller.speak(CALLER_HZ)
     assert agent.call("Call.accept", {"sessionId": session_id})["status"] == "success"
     wait_to_hear(agent, CALLER_HZ, "the agent hears the phone caller")
-    until(lambda: abs(caller.hears() - AGENT_HZ) < 20, f"the caller hears the agent (hears {caller.hears()} Hz)")
+    until(lambda: abs(caller.hears() - AGENT_HZ) < 20, "the caller hears the agent",
+          lambda: f"hears {caller.hears()} Hz; phone {caller.leg.stats()}")
 
     assert agent.call("Call.sendDigits", {"sessionId": session_id, "dtmfText": "123#"})["status"] == "success"
-    until(lambda: caller.digits == "123#", f"the caller's phone receives the keys (got {caller.digits!r})")
+    until(lambda: caller.digits == "123#", "the caller's phone receives the keys", lambda: f"got {caller.digits!r}")
 
     assert agent.call("Call.hungUp", {"sessionId": session_id})["status"] == "success"
     code = caller.sipp.wait(15)

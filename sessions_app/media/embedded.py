@@ -6,6 +6,8 @@ here the web side's coroutines wait on the media loop's futures instead.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextvars
 import logging
 import threading
 
@@ -25,7 +27,13 @@ class EmbeddedMedia:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="media", daemon=True)
         self.thread.start()
-        self.engine = asyncio.run_coroutine_threadsafe(self._engine(host_addresses), self.loop).result()
+        self.engine = self._start(self._engine(host_addresses)).result()
+
+    def _start(self, coroutine) -> concurrent.futures.Future:
+        """Start a coroutine on the media loop in a context of its own. The caller's context (say, the web
+        side's database thread, inside Django's sync_to_async) must not follow the media work: there it would
+        make asgiref take the media loop's calls back to the database for a deadlock and refuse them."""
+        return contextvars.Context().run(asyncio.run_coroutine_threadsafe, coroutine, self.loop)
 
     @staticmethod
     async def _engine(host_addresses):
@@ -33,19 +41,17 @@ class EmbeddedMedia:
 
     async def perform(self, command: str, args: dict) -> dict:
         """Run a command on the media loop; awaitable from any other loop."""
-        future = asyncio.run_coroutine_threadsafe(self.engine.perform(command, args), self.loop)
-        return await asyncio.wrap_future(future)
+        return await asyncio.wrap_future(self._start(self.engine.perform(command, args)))
 
     def run(self, coroutine, timeout: float = 10):
         """Run a coroutine of the media layer's own on the media loop and wait for it (from another thread)."""
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+        return self._start(coroutine).result(timeout)
 
     def submit(self, command: str, args: dict) -> None:
         """Run a command without waiting for it (from a commit hook); a failure is logged."""
-        future = asyncio.run_coroutine_threadsafe(self.engine.perform(command, args), self.loop)
-        future.add_done_callback(_log_failure)
+        self._start(self.engine.perform(command, args)).add_done_callback(_log_failure)
 
     def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.engine.close(), self.loop).result(10)
+        self._start(self.engine.close()).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)

@@ -62,7 +62,10 @@ class IvrRunner:
             await asyncio.wait({key, heard, stopped}, return_when=asyncio.FIRST_COMPLETED)
             if not key.done() and not stopped.done():
                 await asyncio.wait({key, stopped}, timeout=menu.timeout, return_when=asyncio.FIRST_COMPLETED)
-            return key.result() if key.done() else None
+            if key.done():
+                self.gateway.hush(self.session_id)  # the key may have come before the prompt began
+                return key.result()
+            return None
         finally:
             self.listening = False
             for waiter in (key, heard, stopped):

@@ -89,7 +89,8 @@ class SwitchAudioTrack(_Switch):
         frame = None
         if self._prompt is not None:
             await self._paced(sounds.FRAME_SECONDS)
-            frame = self._next_prompt_frame()
+            # hushed while waiting (the caller pressed a key): this frame is silence
+            frame = self._next_prompt_frame() if self._prompt is not None else self._silence
         elif self._pending:
             frame = self._pending.pop(0)
         elif self.feed is not None:

@@ -10,6 +10,7 @@ worker processes reached over the channel layer (`media/remote.py`; which worker
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 
@@ -170,7 +171,8 @@ def start_phone_gateway() -> None:
 
     if telephony.gateway_running():
         embedded = backend()
-        embedded.run(_start_gateway(embedded.engine, telephony.Decisions()))
+        web_loop = asyncio.get_event_loop()  # called on the server's own loop (daphne's reactor thread)
+        embedded.run(_start_gateway(embedded.engine, telephony.Decisions(web_loop)))
 
 
 async def _start_gateway(engine, decisions) -> None:

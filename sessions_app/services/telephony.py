@@ -6,8 +6,11 @@ Each function is one transaction; events leave on commit, as everywhere in the s
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
+
+from channels.db import database_sync_to_async
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
@@ -164,20 +167,31 @@ def gateway_running() -> bool:
 
 
 class Decisions:
-    """What the SIP gateway asks, each in a thread of its own: the functions above, with the thread's
-    database connection handled as Channels handles its consumers' (closed if stale, before and after)."""
+    """What the SIP gateway asks, from a thread of its own (it never blocks the media loop on the database).
+
+    Each decision runs on the web process's loop and its database thread, as a consumer's request does: the
+    one thread all writes queue on, and the loop the channel layer delivers events on (from any other
+    thread an in-memory layer's events would wait for something else to wake that loop). Without a web loop
+    (a process with no web side) it runs in the asking thread, with its connection handled as Channels does."""
+
+    def __init__(self, web_loop: asyncio.AbstractEventLoop | None = None):
+        self.web_loop = web_loop
 
     def __getattr__(self, name):
         function = _DECIDED[name]
+        if self.web_loop is not None:
+            def on_web_loop(*args):
+                decided = database_sync_to_async(function)(*args)
+                return asyncio.run_coroutine_threadsafe(decided, self.web_loop).result()
+            return on_web_loop
 
-        def decided(*args):
+        def here(*args):
             close_old_connections()
             try:
                 return function(*args)
             finally:
                 close_old_connections()
-
-        return decided
+        return here
 
 
 def _inbound_or_none(to_number: str, from_number: str) -> InboundCall | None:
