@@ -119,3 +119,36 @@ def test_use_mobile_rings_the_colleagues_mobile_through_the_trunk(server, tmp_pa
 
     asyncio.run(scenario())
     assert sipp.wait(15) == 0, sipp.stderr.read().decode(errors="replace")
+
+
+def test_a_declined_outbound_call_ends_as_user_reject(server, tmp_path):
+    reset_center(server)
+    sipp = far_end(server, tmp_path, "-sf", str(SIPP / "uas_decline.xml"))
+
+    async def scenario():
+        agent, session_id = await dial(server, "13800138002")
+        ended = await agent.event("sessionEnded")
+        await agent.ws.close()
+        return session_id, ended
+
+    session_id, ended = asyncio.run(scenario())
+    assert server.api("GET", f"/api/sessions/{session_id}")["endStatus"] == "userReject"
+    assert sipp.wait(15) == 0, sipp.stderr.read().decode(errors="replace")
+
+
+def test_a_trunk_nobody_answers_on_ends_the_call_as_unconnected(server):
+    reset_center(server)
+    live_shell(server, "from sessions_app.models import Tenant, Trunk\n"
+                       "Trunk.objects.all().delete()\n"
+                       f"Trunk.objects.create(tenant=Tenant.objects.get(sdk_app_id='1400000001'), name='gone', "
+                       f"host='127.0.0.1', port={free_port()})")  # nothing listens there: ICMP port unreachable
+
+    async def scenario():
+        agent, session_id = await dial(server, "13800138003")
+        ended = await agent.event("sessionEnded", timeout=40)
+        await agent.ws.close()
+        return session_id, ended
+
+    session_id, ended = asyncio.run(scenario())
+    assert ended["closeBy"] == "admin"
+    assert server.api("GET", f"/api/sessions/{session_id}")["endStatus"] == "unconnected"
