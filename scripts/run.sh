@@ -24,8 +24,9 @@ MSG
 if [ -n "${REDIS_URL:-}" ]; then
   # With Redis, web calls' media runs in worker processes of its own (README, "Scaling out").
   workers=()
-  for _ in $(seq "${MEDIA_WORKERS:-1}"); do
-    .venv/bin/python manage.py media_worker & workers+=($!)
+  for n in $(seq "${MEDIA_WORKERS:-1}"); do
+    # The first worker also runs the SIP gateway: phone calls live on it.
+    .venv/bin/python manage.py media_worker $([ "$n" = 1 ] && echo --sip) & workers+=($!)
   done
   trap 'kill "${workers[@]}" 2>/dev/null; wait' EXIT
   .venv/bin/daphne -b 127.0.0.1 -p "$PORT" workbench.asgi:application

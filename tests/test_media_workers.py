@@ -17,11 +17,15 @@ import pytest
 
 from sessions_app.media.peers import Peer
 
-from .liveserver import ROOT, LiveServer
+from .browser import live_shell
+from .liveserver import ROOT, LiveServer, free_port
+from .phone_peer import PhonePeer
 from .redis_server import RedisServer
 from .ws_clients import open_agent, open_customer, until
 
 CUSTOMER_HZ, AGENT_HZ = 440, 1000
+QUEUE_HOTLINE = "4008007777"  # a hotline without an IVR: straight to the phone group
+SCENARIO = ROOT / "tests" / "sipp" / "trunk_calls_hotline.xml"
 
 
 @pytest.fixture(scope="module")
@@ -33,16 +37,20 @@ def redis():
 
 @pytest.fixture(scope="module")
 def server(redis):
-    live = LiveServer(env={"REDIS_URL": redis.url, "MEDIA_HOST_ADDRESSES": "127.0.0.1", "PROCESS_DEAD_AFTER": "3"})
+    live = LiveServer(env={"REDIS_URL": redis.url, "MEDIA_HOST_ADDRESSES": "127.0.0.1", "PROCESS_DEAD_AFTER": "3",
+                           "SIP_PORT": str(free_port()), "SIP_HOST": "127.0.0.1"})
     live.start()
+    live_shell(live, "from sessions_app.models import Hotline, SkillGroup\n"
+                     "group = SkillGroup.objects.get(kind='phone')\n"
+                     f"Hotline.objects.create(tenant=group.tenant, number='{QUEUE_HOTLINE}', skill_group=group)")
     yield live
     live.stop()
 
 
 class Worker:
-    def __init__(self, live: LiveServer):
+    def __init__(self, live: LiveServer, *options: str):
         self.log = open(live.workdir / f"media-worker-{time.monotonic_ns()}.log", "w")
-        self.process = subprocess.Popen([sys.executable, "manage.py", "media_worker"], cwd=ROOT, env=live.env,
+        self.process = subprocess.Popen([sys.executable, "manage.py", "media_worker", *options], cwd=ROOT, env=live.env,
                                         stdout=subprocess.PIPE, stderr=self.log, text=True)
         line = self.process.stdout.readline()  # "media worker {id} on {channel}", once it serves
         assert line.startswith("media worker"), line
@@ -146,3 +154,39 @@ def test_without_a_running_media_worker_a_web_call_is_refused_clearly(server):
 
     started = asyncio.run(scenario())
     assert started["status"] == "error" and "no media worker is running" in started["errorMsg"]
+
+
+def test_a_media_worker_with_sip_carries_phone_calls_and_their_agents(server, tmp_path):
+    reset(server)
+    sip_worker = Worker(server, "--sip")
+    phone = PhonePeer()
+    sipp = subprocess.Popen(
+        ["sipp", f"127.0.0.1:{server.env['SIP_PORT']}", "-sf", str(SCENARIO), "-s", QUEUE_HOTLINE, "-key",
+         "peer_port", str(phone.port), "-i", "127.0.0.1", "-p", str(free_port()), "-m", "1", "-nostdin",
+         "-timeout", "30s", "-timeout_error"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    async def scenario():
+        agent = await open_agent(server, "agent1@demo")
+        offer = await agent.event("callIn")
+        assert offer["type"] == "phone" and offer["calleePhoneNumber"] == QUEUE_HOTLINE
+        phone.speak(CUSTOMER_HZ)
+        peer = Peer(AGENT_HZ, codec="audio/PCMU")
+        answer = await agent.request(method="Media.connect",
+                                     params={"sessionId": offer["sessionId"], "sdp": await peer.offer()})
+        assert answer["status"] == "success", answer
+        await peer.accept_answer(answer["data"]["sdp"])
+        assert (await agent.request(method="Call.accept", params={"sessionId": offer["sessionId"]}))["status"] == "success"
+        await until(lambda: peer.ear and abs(peer.ear.hears(0.3) - CUSTOMER_HZ) < 15, "the agent hears the phone")
+        await until(lambda: abs(phone.hears() - AGENT_HZ) < 20, "the phone hears the agent")
+        assert (await agent.request(method="Call.hungUp", params={"sessionId": offer["sessionId"]}))["status"] == "success"
+        await peer.close()
+        await agent.ws.close()
+
+    try:
+        asyncio.run(scenario())
+        assert sipp.wait(15) == 0, sipp.stderr.read().decode(errors="replace")
+    finally:
+        if sipp.poll() is None:
+            sipp.kill()
+        phone.close()
+        sip_worker.stop()

@@ -138,6 +138,7 @@ class MediaWorker(models.Model):
     started_at = models.DateTimeField(default=timezone.now)
     last_seen = models.DateTimeField(default=timezone.now, db_index=True)
     calls = models.PositiveIntegerField(default=0, help_text="Calls with legs on it at its last heartbeat.")
+    carries_sip = models.BooleanField(default=False, help_text="It runs the SIP gateway: phone calls live on it.")
 
     def __str__(self):
         return f"media worker {self.id[:8]}"

@@ -169,13 +169,14 @@ def start_phone_gateway() -> None:
     """Start the SIP gateway on this process's media thread, when SIP_PORT is set (embedded default)."""
     from . import telephony
 
-    if telephony.gateway_running():
+    if settings.SIP_PORT and not settings.MEDIA_IN_WORKERS:  # with workers, `media_worker --sip` carries it
         embedded = backend()
         web_loop = asyncio.get_event_loop()  # called on the server's own loop (daphne's reactor thread)
-        embedded.run(_start_gateway(embedded.engine, telephony.Decisions(web_loop)))
+        embedded.run(start_gateway(embedded.engine, telephony.Decisions(web_loop)))
 
 
-async def _start_gateway(engine, decisions) -> None:
+async def start_gateway(engine, decisions):
+    """Start the SIP gateway on `engine`'s loop (this process's media thread, or a media worker's)."""
     from ..media.phone_gateway import PhoneGateway
     from ..media.rtp_commands import port_range
     from ..media.sip.transport import local_ip
@@ -185,3 +186,4 @@ async def _start_gateway(engine, decisions) -> None:
     gateway = PhoneGateway(engine, decisions, host=settings.SIP_HOST, port=settings.SIP_PORT,
                            public_host=public_host, prompt_cache=settings.PROMPT_CACHE)
     await gateway.start()
+    return gateway

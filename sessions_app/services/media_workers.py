@@ -24,11 +24,16 @@ BEAT_EVERY = 2.0
 _last_beat: dict[str, float] = {}
 
 
-def beat(worker_id: str, channel_name: str, calls: int, force: bool = False) -> None:
+def beat(worker_id: str, channel_name: str, calls: int, force: bool = False, carries_sip: bool = False) -> None:
     if force or time.monotonic() - _last_beat.get(worker_id, 0.0) >= BEAT_EVERY:
         MediaWorker.objects.update_or_create(pk=worker_id, defaults={
-            "channel_name": channel_name, "last_seen": timezone.now(), "calls": calls})
+            "channel_name": channel_name, "last_seen": timezone.now(), "calls": calls, "carries_sip": carries_sip})
         _last_beat[worker_id] = time.monotonic()
+
+
+def sip_worker() -> MediaWorker | None:
+    """The live media worker that runs the SIP gateway (media_worker --sip), if any."""
+    return live_workers().filter(carries_sip=True).order_by("-last_seen").first()
 
 
 def live_workers():

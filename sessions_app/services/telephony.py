@@ -7,6 +7,7 @@ Each function is one transaction; events leave on commit, as everywhere in the s
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -19,7 +20,7 @@ from django.utils import timezone
 from ..domain import ivr
 from ..domain import phone as rules
 from ..models import Hotline, IvrMenu, Session, SkillGroup, Trunk
-from . import media, phone, routing, sessions
+from . import media, media_workers, phone, routing, sessions
 from .errors import ServiceError
 from .events import publish
 
@@ -33,15 +34,17 @@ class InboundCall:
     menu: int | None  # the IVR menu to start, or None when the hotline queues at once
 
 
-def inbound_call(to_number: str, from_number: str) -> InboundCall:
-    """A trunk INVITE to `to_number`: the phone session, in the IVR (or queued when the hotline has none)."""
+def inbound_call(to_number: str, from_number: str, media_worker: str = "") -> InboundCall:
+    """A trunk INVITE to `to_number`: the phone session, in the IVR (or queued when the hotline has none).
+    `media_worker` names the worker whose gateway took the call: the session's legs all live there."""
     hotline = (Hotline.objects.select_related("tenant", "ivr_menu", "skill_group")
                .filter(number=rules.digits(to_number)).first())
     if hotline is None:
         raise ServiceError(f"{to_number} is not a number of this contact center")
     with transaction.atomic():
         session = Session(tenant=hotline.tenant, type="phone", direction="in", caller_phone_number=from_number,
-                          callee_phone_number=hotline.number, caller_location=phone.location_of(from_number))
+                          callee_phone_number=hotline.number, caller_location=phone.location_of(from_number),
+                          media_worker=media_worker)
         phone.protect(session)
         if hotline.ivr_menu_id:
             session.state = "ivr"
@@ -159,11 +162,17 @@ def dial(session: Session, trunk: Trunk) -> None:
     args = {"call_id": session.pk, "number": session.callee_phone_number, "caller": session.caller_phone_number,
             "trunk_host": trunk.host, "trunk_port": trunk.port, "username": trunk.username,
             "password": trunk.password, "uui": session.uui}
+    worker = media_workers.sip_worker() if settings.MEDIA_IN_WORKERS else None
+    if worker is not None:  # the call lives on the worker that runs the gateway
+        Session.objects.filter(pk=session.pk).update(media_worker=worker.pk)
     transaction.on_commit(lambda: media.backend().submit("dial", args), robust=True)
 
 
 def gateway_running() -> bool:
-    return bool(settings.SIP_PORT) and not settings.MEDIA_IN_WORKERS
+    """Whether phone calls can be placed now: this process's gateway (embedded), or a live worker's."""
+    if not settings.SIP_PORT:
+        return False
+    return media_workers.sip_worker() is not None if settings.MEDIA_IN_WORKERS else True
 
 
 class Decisions:
@@ -174,11 +183,14 @@ class Decisions:
     thread an in-memory layer's events would wait for something else to wake that loop). Without a web loop
     (a process with no web side) it runs in the asking thread, with its connection handled as Channels does."""
 
-    def __init__(self, web_loop: asyncio.AbstractEventLoop | None = None):
+    def __init__(self, web_loop: asyncio.AbstractEventLoop | None = None, media_worker: str = ""):
         self.web_loop = web_loop
+        self.media_worker = media_worker  # a media worker's gateway: the sessions it creates are pinned to it
 
     def __getattr__(self, name):
         function = _DECIDED[name]
+        if name == "inbound_call" and self.media_worker:
+            function = functools.partial(function, media_worker=self.media_worker)
         if self.web_loop is not None:
             def on_web_loop(*args):
                 decided = database_sync_to_async(function)(*args)
@@ -194,9 +206,9 @@ class Decisions:
         return here
 
 
-def _inbound_or_none(to_number: str, from_number: str) -> InboundCall | None:
+def _inbound_or_none(to_number: str, from_number: str, media_worker: str = "") -> InboundCall | None:
     try:
-        return inbound_call(to_number, from_number)
+        return inbound_call(to_number, from_number, media_worker)
     except ServiceError as refused:
         log.info("trunk call to %s refused: %s", to_number, refused)
         return None

@@ -4,8 +4,9 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 
+from django.conf import settings
+
 from ..domain.protocol import sdk_manifest
-from ..services import telephony
 from .scripts import bundle, script_response
 
 SDK_FILES = ("transport.js", "events.js", "api.js", "devices.js", "media.js", "ui.js", "sdk.js")
@@ -13,7 +14,7 @@ SDK_FILES = ("transport.js", "events.js", "api.js", "devices.js", "media.js", "u
 
 @lru_cache(maxsize=1)
 def sdk_source() -> str:
-    manifest = sdk_manifest(phone_media=telephony.gateway_running())
+    manifest = sdk_manifest(phone_media=bool(settings.SIP_PORT))
     return bundle("sdk", SDK_FILES, prelude=f"const PROTOCOL = {json.dumps(manifest)};\n")
 
 

@@ -1,4 +1,5 @@
-"""`python manage.py media_worker`: one media worker process (needs REDIS_URL; see README "Scaling out").
+"""`python manage.py media_worker [--sip]`: one media worker process (needs REDIS_URL; README "Media workers").
+With `--sip` it also runs the SIP gateway (SIP_PORT): phone calls and their agents' legs live on it.
 
 It answers the web processes' media commands on its own channel, beats its `MediaWorker` row, and on a stop
 in order (SIGTERM, Ctrl-C) ends its calls as `mediaError` at once rather than waiting to be reaped.
@@ -6,6 +7,7 @@ in order (SIGTERM, Ctrl-C) ends its calls as `mediaError` at once rather than wa
 from __future__ import annotations
 
 import asyncio
+import functools
 import signal
 import uuid
 
@@ -15,7 +17,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from sessions_app.media.engine import MediaEngine
 from sessions_app.media.remote import WorkerLoop
-from sessions_app.services import media_workers
+from sessions_app.services import media, media_workers, telephony
 
 BEAT_EVERY = 2.0
 
@@ -23,17 +25,23 @@ BEAT_EVERY = 2.0
 class Command(BaseCommand):
     help = "Run a media worker: the WebRTC legs and bridges of web calls, driven over Redis."
 
+    def add_arguments(self, parser):
+        parser.add_argument("--sip", action="store_true", help="also answer and place phone calls (SIP_PORT)")
+
     def handle(self, *args, **options):
         if not settings.MEDIA_IN_WORKERS:
             raise CommandError("media workers need REDIS_URL; without it the web process carries media itself")
-        asyncio.run(self.run())
+        if options["sip"] and not settings.SIP_PORT:
+            raise CommandError("--sip needs SIP_PORT")
+        asyncio.run(self.run(options["sip"]))
 
-    async def run(self) -> None:
+    async def run(self, sip: bool) -> None:
         worker_id = uuid.uuid4().hex
         engine = MediaEngine(settings.MEDIA_HOST_ADDRESSES)
         loop = WorkerLoop(engine)
         channel = await loop.open(worker_id)
-        beat = database_sync_to_async(media_workers.beat)
+        gateway = await media.start_gateway(engine, telephony.Decisions(media_worker=worker_id)) if sip else None
+        beat = database_sync_to_async(functools.partial(media_workers.beat, carries_sip=sip))
         await beat(worker_id, channel, 0, force=True)
         self.stdout.write(f"media worker {worker_id} on {channel}", ending="\n")
         self.stdout.flush()
@@ -51,5 +59,7 @@ class Command(BaseCommand):
         await stop.wait()
         serving.cancel()
         beating.cancel()
+        if gateway is not None:
+            await gateway.close()
         await engine.close()
         await database_sync_to_async(media_workers.retire)(worker_id)
