@@ -22,9 +22,14 @@ pytestmark = pytest.mark.skipif(subprocess.run(["which", "sipp"], capture_output
                                 reason="sipp (Debian sip-tester) is not installed")
 
 
+ENV_TRUNK_PORT = free_port()  # the trunk the environment describes, for when admin has none
+
+
 @pytest.fixture(scope="module")
 def server():
-    live = LiveServer(env={"SIP_PORT": str(free_port()), "SIP_HOST": "127.0.0.1", "MEDIA_HOST_ADDRESSES": "127.0.0.1"})
+    live = LiveServer(env={"SIP_PORT": str(free_port()), "SIP_HOST": "127.0.0.1", "MEDIA_HOST_ADDRESSES": "127.0.0.1",
+                           "OUTBOUND_RING_SECONDS": "2", "SIP_TRUNK_HOST": "127.0.0.1",
+                           "SIP_TRUNK_PORT": str(ENV_TRUNK_PORT)})
     live.start()
     yield live
     live.stop()
@@ -152,3 +157,38 @@ def test_a_trunk_nobody_answers_on_ends_the_call_as_unconnected(server):
     session_id, ended = asyncio.run(scenario())
     assert ended["closeBy"] == "admin"
     assert server.api("GET", f"/api/sessions/{session_id}")["endStatus"] == "unconnected"
+
+
+def test_an_outbound_call_nobody_answers_is_cancelled_and_ends_as_not_answer(server, tmp_path):
+    reset_center(server)
+    sipp = far_end(server, tmp_path, "-sf", str(SIPP / "uas_no_answer.xml"))
+
+    async def scenario():
+        agent, session_id = await dial(server, "13800138004")
+        ended = await agent.event("sessionEnded", timeout=15)
+        await agent.ws.close()
+        return session_id, ended
+
+    session_id, ended = asyncio.run(scenario())
+    assert server.api("GET", f"/api/sessions/{session_id}")["endStatus"] == "notAnswer"
+    assert sipp.wait(15) == 0, sipp.stderr.read().decode(errors="replace")  # it got our CANCEL and ACK
+
+
+def test_without_a_trunk_in_admin_the_one_the_environment_describes_is_dialled(server, tmp_path):
+    reset_center(server)
+    live_shell(server, "from sessions_app.models import Trunk\nTrunk.objects.all().delete()")
+    sipp = subprocess.Popen(
+        ["sipp", "-sf", str(SIPP / "uas_busy.xml"), "-p", str(ENV_TRUNK_PORT), "-i", "127.0.0.1", "-m", "1",
+         "-nostdin", "-timeout", "20s", "-timeout_error"], cwd=tmp_path, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE)
+
+    async def scenario():
+        agent, session_id = await dial(server, "13800138005")
+        await agent.event("callOuted")
+        await agent.event("sessionEnded")
+        await agent.ws.close()
+        return session_id
+
+    session_id = asyncio.run(scenario())
+    assert server.api("GET", f"/api/sessions/{session_id}")["endStatus"] == "busy"
+    assert sipp.wait(15) == 0, sipp.stderr.read().decode(errors="replace")

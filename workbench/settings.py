@@ -117,7 +117,13 @@ PUBLIC_URL = os.environ.get("PUBLIC_URL", "")
 SIP_PORT = int(os.environ["SIP_PORT"]) if os.environ.get("SIP_PORT") else None
 SIP_HOST = os.environ.get("SIP_HOST", "0.0.0.0")
 SIP_PUBLIC_HOST = os.environ.get("SIP_PUBLIC_HOST", "")
-RTP_PORTS = os.environ.get("RTP_PORTS", "")  # e.g. 10000-20000, the range a firewall lets through
+RTP_PORTS = os.environ.get("RTP_PORTS", "")
+# A trunk for outbound calls when admin has none for the tenant (admin's, when set, wins).
+SIP_TRUNK = {"host": os.environ.get("SIP_TRUNK_HOST", ""), "port": int(os.environ.get("SIP_TRUNK_PORT", "5060")),
+             "transport": os.environ.get("SIP_TRUNK_TRANSPORT", "udp"),
+             "username": os.environ.get("SIP_TRUNK_USERNAME", ""), "password": os.environ.get("SIP_TRUNK_PASSWORD", "")}
+# How long an outbound call may ring before it is given up (CANCEL; ends as notAnswer).
+OUTBOUND_RING_SECONDS = float(os.environ.get("OUTBOUND_RING_SECONDS", "60"))  # e.g. 10000-20000, the range a firewall lets through
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "uploads"))  # uploaded IVR prompts
 MEDIA_URL = "uploads/"
 PROMPT_CACHE = Path(os.environ.get("PROMPT_CACHE", MEDIA_ROOT / "prompt-cache"))

@@ -6,11 +6,12 @@ import copy
 import secrets
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ..domain import phone as rules
-from ..models import NumberLocation, ProtectedNumber, Session, Tenant
+from ..models import NumberLocation, ProtectedNumber, Session, Tenant, Trunk
 from .errors import ServiceError
 
 PROTECTED_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud or copied by hand
@@ -90,3 +91,12 @@ def check_outbound(tenant: Tenant, number: str, shown: str) -> None:
         per_5_minutes=tenant.outbound_per_5_minutes, per_day=tenant.outbound_per_day)
     if refusal:
         raise ServiceError(refusal)
+
+
+def trunk_for(tenant: Tenant) -> Trunk | None:
+    """The trunk outbound calls of `tenant` go through: its enabled trunk in admin, else the one the
+    environment describes (SIP_TRUNK_HOST ...), else None."""
+    trunk = Trunk.objects.filter(tenant=tenant, enabled=True).first()
+    if trunk is None and settings.SIP_TRUNK.get("host"):
+        trunk = Trunk(tenant=tenant, name="from the environment", **settings.SIP_TRUNK)
+    return trunk

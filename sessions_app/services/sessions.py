@@ -12,7 +12,7 @@ from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from ..domain import protocol
-from ..models import Agent, ServeParticipant, Session, SkillGroup, Tenant, Trunk
+from ..models import Agent, ServeParticipant, Session, SkillGroup, Tenant
 from . import agents, cdr, media, phone, routing, visitors
 from .errors import ServiceError
 from .events import publish, publish_change
@@ -293,7 +293,7 @@ def _call_mobile(session: Session, agent: Agent, callee: Agent) -> dict:
 
     if not callee.mobile:
         raise ServiceError(f"agent {callee.user_id} has no mobile number")
-    trunk = Trunk.objects.filter(tenant_id=session.tenant_id, enabled=True).first()
+    trunk = phone.trunk_for(session.tenant)
     if trunk is None or not telephony.gateway_running():
         raise ServiceError("useMobile rings the agent's mobile through the SIP trunk, and none is configured")
     session.state, session.ring_at = "ringing", timezone.now()
@@ -338,7 +338,7 @@ def _dial(session: Session) -> None:
     """Hand the call to the SIP gateway, or end it at once when there is no trunk to dial through."""
     from . import telephony
 
-    trunk = Trunk.objects.filter(tenant_id=session.tenant_id, enabled=True).first()
+    trunk = phone.trunk_for(session.tenant)
     if trunk is not None and telephony.gateway_running():
         routing.log(session, f"dialled through trunk {trunk.name}")
         telephony.dial(session, trunk)
