@@ -483,3 +483,41 @@ async def test_foreign_origin_is_refused_at_the_handshake(demo, origin):
     communicator, connected = await handshake(f"token={token}&sdkAppId=1400000001&userId=agent1@demo", origin)
     assert not connected
     assert await agent_status("agent1@demo") == "offline"
+
+
+# The SDK's media signalling (Media.connect / Media.disconnect, not on window.tccc).
+
+async def test_media_connect_for_a_session_that_is_not_the_agents_or_has_no_media_is_refused(sdk, demo):
+    _, session_id = await ringing_session(sdk, demo, "voip")
+    other = await sdk("agent2@demo")
+    await refused(other, "Media.connect", {"sessionId": session_id, "sdp": "v=0"},
+                  f"session {session_id} is not ringing for you or in progress with you")
+    await refused(other, "Media.connect", {"sessionId": "no-such-session", "sdp": "v=0"}, "no session 'no-such-session'")
+
+
+async def test_media_connect_for_a_web_chat_is_refused(sdk, demo):
+    client, chat_id = await ringing_session(sdk, demo, "im")
+    await refused(client, "Media.connect", {"sessionId": chat_id, "sdp": "v=0"}, "it has no web media")
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({}, "sessionId is required"),
+    ({"sessionId": "x"}, "sdp is required"),
+    ({"sessionId": "x", "sdp": ["v=0"]}, "sdp must be a string"),
+    ({"sessionId": "x", "sdp": "v" * (61 * 1024)}, "sdp is longer than 61440 characters"),
+    ({"sessionId": "x", "sdp": "v=0", "video": True}, "unknown parameter 'video' for Media.connect"),
+])
+async def test_media_connect_with_bad_parameters_is_refused(sdk, params, message):
+    await refused(await sdk(), "Media.connect", params, message)
+
+
+async def test_media_connect_with_an_offer_the_bridge_cannot_read_is_refused_and_the_call_goes_on(sdk, demo):
+    client, session_id = await ringing_session(sdk, demo, "voip")
+    reply = await client.call("Media.connect", sessionId=session_id, sdp="v=0\r\nm=audio 9 RTP/AVP 0\r\n")
+    assert reply["status"] == "error" and "the offer is not valid SDP" in reply["errorMsg"], reply
+    assert (await client.call("Call.accept", sessionId=session_id))["status"] == "success"
+
+
+async def test_media_connect_for_an_ended_session_is_refused(sdk, demo):
+    client, session_id = await ended_session(sdk, demo, "voip")
+    await refused(client, "Media.connect", {"sessionId": session_id, "sdp": "v=0"}, f"session {session_id} has ended")
