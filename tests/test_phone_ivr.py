@@ -75,3 +75,15 @@ def test_a_caller_who_hangs_up_in_the_ivr_ends_as_ivr_give_up_by_the_customer(se
         peer.close()
     session = last_phone_session(server)
     assert (session["endStatus"], session["closeBy"], session["state"]) == ("ivrGiveUp", "client", "ended")
+
+
+def test_the_trunk_putting_the_caller_on_hold_is_answered_recvonly_and_the_call_goes_on(server, tmp_path):
+    reset_center(server)
+    peer = PhonePeer()
+    try:
+        sipp = call(server, tmp_path, "trunk_holds_call.xml", peer)
+        assert sipp.wait(20) == 0, sipp.stderr.read().decode(errors="replace")  # sipp checked our recvonly
+    finally:
+        peer.close()
+    session = last_phone_session(server)
+    assert (session["endStatus"], session["closeBy"]) == ("ivrGiveUp", "client")

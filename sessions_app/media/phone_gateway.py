@@ -83,24 +83,18 @@ class PhoneGateway:
             self.ivrs[inbound.session_id] = runner
             self._spawn(runner.run())
 
-    async def _open_phone_leg(self, session_id: str, offer: SessionDescription, codec) -> str:
-        host, port = offer.audio_address()
-        te = offer.audio.telephone_event
+    async def _open_phone_leg(self, session_id: str, offer: SessionDescription, codec) -> SessionDescription:
         plan = await asyncio.to_thread(self.decisions.plan, session_id)
-        opened = await self.engine.open_rtp_leg(session_id, PHONE_LEG, host, port, codec.payload_type,
-                                                te.payload_type if te else None, offer.audio_direction(), plan)
-        return str(build_answer(offer, self.engine.rtp_host, opened["local_port"]))
+        opened = await self.engine.open_rtp_leg(session_id, PHONE_LEG, *_media_of(offer, codec), plan)
+        return build_answer(offer, self.engine.rtp_host, opened["local_port"])
 
-    def _reinvited(self, session_id: str, offer: SessionDescription) -> str:
+    async def _reinvited(self, session_id: str, offer: SessionDescription | None) -> SessionDescription:
         """The trunk put the call on hold or moved its media: follow it, answer with our same port."""
         codec = _first_supported(offer)
         if codec is None:
             raise SipError(488, "Not Acceptable Here")
-        host, port = offer.audio_address()
-        te = offer.audio.telephone_event
-        leg = self.engine._rtp_leg(session_id, PHONE_LEG)
-        leg.update(host, port, codec.payload_type, te.payload_type if te else None, offer.audio_direction())
-        return str(build_answer(offer, self.engine.rtp_host, leg.local_port))
+        updated = await self.engine.update_rtp_leg(session_id, PHONE_LEG, *_media_of(offer, codec))
+        return build_answer(offer, self.engine.rtp_host, updated["local_port"])
 
     async def _follow(self, session_id: str, call) -> None:
         """When the far end hangs up, the session ends as the customer's doing."""
@@ -130,7 +124,7 @@ class PhoneGateway:
             log.error("IVR prompt of %s not played: %s", session_id, error)
             done.set()
             return done
-        leg = self.engine._rtp_leg(session_id, PHONE_LEG)
+        leg = self.engine.rtp_leg(session_id, PHONE_LEG)
         leg.audio_out.say(samples, on_done=done.set)
         return done
 
@@ -151,7 +145,7 @@ class PhoneGateway:
         offer = build_offer(self.engine.rtp_host, opened["local_port"])
         target = f"sip:{number}@{trunk_host}:{trunk_port}"
         headers = [("X-UUI", uui)] if uui else []
-        call = await self.ua.invite(target, f"sip:{caller}@{self.ua.address[0]}", target, str(offer),
+        call = await self.ua.invite(target, f"sip:{caller}@{self.ua.address[0]}", target, offer,
                                     auth=(username, password) if username else None, headers=headers,
                                     timeout=ring_seconds)
         self.calls[call_id] = call
@@ -162,28 +156,22 @@ class PhoneGateway:
         await asyncio.to_thread(self.decisions.call_outed, session_id)
         try:
             await call.ringing
-            self._follow_answer_sdp(session_id, call)
+            await self._follow_answer_sdp(session_id, call)
             await call.answered
         except CallFailed as failure:
             self.calls.pop(session_id, None)
             await asyncio.to_thread(self.decisions.outbound_failed, session_id,
                                     END_STATUSES.get(failure.cause, "unconnected"))
             return
-        self._follow_answer_sdp(session_id, call)
+        await self._follow_answer_sdp(session_id, call)
         await asyncio.to_thread(self.decisions.outbound_answered, session_id)
         await self._follow(session_id, call)
 
-    def _follow_answer_sdp(self, session_id: str, call: OutgoingCall) -> None:
+    async def _follow_answer_sdp(self, session_id: str, call: OutgoingCall) -> None:
         """Send our audio where the far end's SDP (early media or the answer) says."""
-        sdp = call.remote_sdp
-        codec = _first_supported(sdp) if sdp is not None else None
-        if codec is None:
-            return
-        host, port = sdp.audio_address()
-        te = sdp.audio.telephone_event
-        self.engine._rtp_leg(session_id, PHONE_LEG).update(host, port, codec.payload_type,
-                                                          te.payload_type if te else None,
-                                                          sdp.audio_direction())
+        codec = _first_supported(call.remote_sdp)
+        if codec is not None:
+            await self.engine.update_rtp_leg(session_id, PHONE_LEG, *_media_of(call.remote_sdp, codec))
 
     async def hang_up(self, session_id: str) -> None:
         """The session ended on our side: BYE an answered call, CANCEL one still ringing."""
@@ -210,6 +198,13 @@ class PhoneGateway:
         self.tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("phone call task failed", exc_info=task.exception())
+
+
+def _media_of(sdp: SessionDescription, codec) -> tuple:
+    """The far end's media as the RTP leg takes it: address, port, payload type, telephone-event, direction."""
+    host, port = sdp.audio_address()
+    event = sdp.audio.telephone_event
+    return host, port, codec.payload_type, event.payload_type if event else None, sdp.audio_direction()
 
 
 def _first_supported(sdp: SessionDescription | None):

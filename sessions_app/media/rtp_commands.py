@@ -65,17 +65,17 @@ class RtpCommands:
                              payload_type: int, telephone_event_pt: int | None = None,
                              direction: str = "sendrecv") -> dict:
         """The trunk's SDP changed (a re-INVITE: hold, a new address or law); the local port stays."""
-        leg = self._rtp_leg(call_id, leg_id)
+        leg = self.rtp_leg(call_id, leg_id)
         leg.update(remote_host, remote_port, payload_type, telephone_event_pt, direction)
         return {"local_host": leg.local_host, "local_port": leg.local_port, "codec": leg.audio_codec}
 
     async def send_digits(self, call_id: str, leg_id: str, digits: str, duration_ms: int = 100,
                           gap_ms: int = 100) -> dict:
         """Press keys toward the trunk (an agent dialling an extension); answers at once, keys go out after."""
-        self._rtp_leg(call_id, leg_id).queue_digits(digits, duration_ms, gap_ms)
+        self.rtp_leg(call_id, leg_id).queue_digits(digits, duration_ms, gap_ms)
         return {"queued": len(digits)}
 
-    def _rtp_leg(self, call_id: str, leg_id: str) -> RtpLeg:
+    def rtp_leg(self, call_id: str, leg_id: str) -> RtpLeg:
         call = self.calls.get(call_id)
         leg = call.legs.get(leg_id) if call else None
         if not isinstance(leg, RtpLeg) or leg.closed:
