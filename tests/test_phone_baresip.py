@@ -15,12 +15,12 @@ from sessions_app.media.peers import Peer, dominant_hz
 
 from .browser import live_shell, reset_center
 from .liveserver import LiveServer, free_port
+from .real_peers import needs
 from .ws_clients import open_agent, until
 
 HOTLINE = "4008009999"
 AGENT_HZ, BARESIP_HZ = 1000, 440
-pytestmark = pytest.mark.skipif(subprocess.run(["which", "baresip"], capture_output=True).returncode != 0,
-                                reason="baresip is not installed")
+pytestmark = needs("baresip")
 
 CONFIG = """module_path /usr/lib/baresip/modules
 sip_listen 127.0.0.1:{port}

@@ -8,7 +8,6 @@ tone; the agent's sendDigits reaches the caller as RFC 4733 keys; the agent hang
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -20,12 +19,12 @@ from .browser import (  # noqa: F401 (fixtures)
 from .liveserver import LiveServer, free_port
 from .media_ears import TRACK_PEER_CONNECTIONS, tone_wav, wait_to_hear
 from .phone_peer import PhonePeer
+from .real_peers import needs, until
 
 HOTLINE = "008675586013388"
 CALLER_HZ, AGENT_HZ = 440, 1000
 SCENARIO = Path(__file__).parent / "sipp" / "trunk_calls_hotline.xml"
-pytestmark = pytest.mark.skipif(subprocess.run(["which", "sipp"], capture_output=True).returncode != 0,
-                                reason="sipp (Debian sip-tester) is not installed")
+pytestmark = needs("sipp")
 
 
 @pytest.fixture(scope="module")
@@ -78,13 +77,6 @@ def caller(tmp_path, sip_port):
     sipp.wait(5)
     peer.close()
 
-
-def until(check, what: str, state=lambda: "", timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what} ({state()})")
-        time.sleep(0.05)
 
 
 def test_a_trunk_call_goes_through_the_ivr_to_an_agent_with_audio_and_keys_both_ways(agent, caller, server,

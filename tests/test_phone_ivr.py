@@ -4,7 +4,6 @@ a caller who hangs up in the IVR ends as ivrGiveUp by the customer, with the key
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -12,11 +11,11 @@ import pytest
 from .browser import live_shell, reset_center
 from .liveserver import LiveServer, free_port
 from .phone_peer import PhonePeer
+from .real_peers import needs, until
 
 HOTLINE = "008675586013388"
 SIPP = Path(__file__).parent / "sipp"
-pytestmark = pytest.mark.skipif(subprocess.run(["which", "sipp"], capture_output=True).returncode != 0,
-                                reason="sipp (Debian sip-tester) is not installed")
+pytestmark = needs("sipp")
 
 
 @pytest.fixture(scope="module")
@@ -41,13 +40,6 @@ def last_phone_session(server: LiveServer) -> dict:
                                     "print(Session.objects.filter(type='phone').latest('created_at').pk)").split()[-1]
     return server.api("GET", f"/api/sessions/{session_id}")
 
-
-def until(check, what: str, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        time.sleep(0.05)
 
 
 def test_a_caller_who_presses_nothing_hears_the_menu_again_then_goodbye_and_is_hung_up(server, tmp_path):

@@ -14,12 +14,12 @@ from sessions_app.media.peers import Peer
 
 from .browser import live_shell, reset_center
 from .liveserver import LiveServer, free_port
+from .real_peers import needs
 from .ws_clients import open_agent, until
 
 AGENT_HZ = 1000
 SIPP = Path(__file__).parent / "sipp"
-pytestmark = pytest.mark.skipif(subprocess.run(["which", "sipp"], capture_output=True).returncode != 0,
-                                reason="sipp (Debian sip-tester) is not installed")
+pytestmark = needs("sipp")
 
 
 ENV_TRUNK_PORT = free_port()  # the trunk the environment describes, for when admin has none

@@ -8,7 +8,6 @@ is bridged to a web leg driven by an aiortc peer. No database.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import socket
 import struct
 import subprocess
@@ -27,6 +26,7 @@ from sessions_app.media.sounds import Music
 from sessions_app.media.tap import Tap
 
 from .engine_helpers import hears, join, near, plan, until
+from .real_peers import needs
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -431,7 +431,7 @@ async def sipp(tmp_path: Path, name: str, *args: str) -> asyncio.subprocess.Proc
         *args, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
 
 
-@pytest.mark.skipif(shutil.which("sipp") is None, reason="sipp (Debian sip-tester) is not installed")
+@needs("sipp")
 async def test_sipp_as_the_trunk_plays_a_recording_and_keys_to_a_leg(legs, tmp_path):
     """Two sipps make a call: the answering one gives our leg's port as its media address, the calling one
     plays speech (30 ms A-law packets) and the keys 1 and # there, as sipp plays media: raw, unchanged."""

@@ -7,7 +7,6 @@ they stay close to the RFC's, since sipp retransmits on its own 500 ms clock.
 import asyncio
 import hashlib
 import logging
-import shutil
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +22,12 @@ from sessions_app.media.sip.auth import Challenge, authorization, authorize, dig
 from sessions_app.media.sip.message import frame_stream
 from sessions_app.media.sip.sdp import PCMA, PCMU, sdp_of
 
+from .real_peers import needs
+
 HOST = "127.0.0.1"
 FAST = Timers(t1=0.02, t2=0.16, t4=0.2)
 SIPP_SCENARIOS = Path(__file__).parent / "sipp"
-needs_sipp = pytest.mark.skipif(shutil.which("sipp") is None, reason="sipp (Debian sip-tester) is not installed")
+needs_sipp = needs("sipp")
 
 
 def crlf(text: str) -> bytes:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from channels.db import database_sync_to_async
 
 from ..domain import web_call as rules
-from ..services import media, visitors, web_calls
+from ..services import visitors, web_calls
 from ..services.errors import ServiceError
 from .visitor import CustomerSocket
 
@@ -48,14 +48,7 @@ class WebCallConsumer(CustomerSocket):
             await self.channel_layer.group_discard(visitors.visitor_group(self.session_id), self.channel_name)
         self.session_id = session.pk
         await self.channel_layer.group_add(visitors.visitor_group(session.pk), self.channel_name)
-        try:
-            answer = await media.open_leg(session.pk, media.CUSTOMER_LEG, sdp)
-        except ServiceError as refused:
-            end_status = await database_sync_to_async(web_calls.end_status)(session.pk)
-            if end_status:  # routing ended it at once, e.g. noSeatOnline
-                raise ServiceError(f"the call could not be placed: {end_status}") from None
-            await database_sync_to_async(web_calls.media_failed)(session.pk)
-            raise refused
+        answer = await web_calls.connect_customer(session.pk, sdp)
         state = await database_sync_to_async(web_calls.state)(session.pk)
         if state == "ringing":  # offered before this socket joined the group: its ringing event went by
             await self.send_frame(visitors.event_frame("ringing", sessionId=session.pk))

@@ -2,9 +2,11 @@
 customer's hang-up or by their page going away."""
 from __future__ import annotations
 
+from channels.db import database_sync_to_async
+
 from ..domain import web_call as rules
 from ..models import Session, SkillGroup, Tenant
-from . import sessions
+from . import media, media_workers, sessions
 from .errors import ServiceError
 
 
@@ -34,11 +36,17 @@ def left(tenant: Tenant, session_id: str) -> None:
         pass  # it had ended already
 
 
-def media_failed(session_id: str) -> None:
-    """The customer's leg could not be connected: the call ends as `mediaError`, whoever it was ringing."""
-    from . import media_workers
-
-    media_workers.end_session_for_media(session_id)
+async def connect_customer(session_id: str, sdp: str) -> dict:
+    """Answer the customer's WebRTC offer for their call. A call that cannot be connected ends: routing may
+    have ended it already (noSeatOnline: said so), or the leg failed (it ends as mediaError)."""
+    try:
+        return await media.open_leg(session_id, media.CUSTOMER_LEG, sdp)
+    except ServiceError:
+        status = await database_sync_to_async(end_status)(session_id)
+        if status:
+            raise ServiceError(f"the call could not be placed: {status}") from None
+        await database_sync_to_async(media_workers.end_session_for_media)(session_id)
+        raise
 
 
 def state(session_id: str) -> str:
