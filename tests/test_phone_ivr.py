@@ -79,3 +79,21 @@ def test_the_trunk_putting_the_caller_on_hold_is_answered_recvonly_and_the_call_
         peer.close()
     session = last_phone_session(server)
     assert (session["endStatus"], session["closeBy"]) == ("ivrGiveUp", "client")
+
+
+def test_a_server_stopping_in_order_hangs_up_its_phone_calls_with_bye(tmp_path):
+    stopping = LiveServer(env={"SIP_PORT": str(free_port()), "SIP_HOST": "127.0.0.1",
+                               "MEDIA_HOST_ADDRESSES": "127.0.0.1"}).start()
+    peer = PhonePeer()
+    try:
+        sipp = call(stopping, tmp_path, "trunk_calls_hotline.xml", peer)
+        until(peer.heard_from_us, "the call is up (the IVR speaks)")
+        stopping.process.terminate()  # SIGTERM: daphne stops in order
+        assert sipp.wait(15) == 0, sipp.stderr.read().decode(errors="replace")  # sipp got its BYE
+        stopping.process.wait(15)
+        ended = live_shell(stopping, "from sessions_app.models import Session\n"
+                                     "print(Session.objects.get(type='phone').end_status)").split()[-1]
+        assert ended == "mediaError"  # the session ended with its media, and has its CDR
+    finally:
+        peer.close()
+        stopping.stop()

@@ -32,9 +32,14 @@ def start_phone_gateway() -> None:
 
 
 def retire_process() -> None:
+    from sessions_app.services.media import shut_down
     from sessions_app.services.processes import retire
 
+    def retire_and_hang_up():
+        retire()  # sessions first (their calls end as mediaError), then the media they had
+        shut_down()
+
     # Django's ORM refuses to run on the event loop's thread; a short-lived thread may.
-    worker = threading.Thread(target=retire, name="retire-process")
+    worker = threading.Thread(target=retire_and_hang_up, name="retire-process")
     worker.start()
     worker.join(5)

@@ -105,8 +105,11 @@ class MediaEngine(RtpCommands):
                           for call in self.calls.values()}}
 
     async def close(self) -> None:
+        """End every call (phone calls get their BYE) and stop answering the trunk."""
         for call_id in list(self.calls):
             await self.end_call(call_id)
+        if self.gateway is not None:
+            await self.gateway.close()
 
     def _changed(self, call: Call, leg: Leg) -> None:
         """A leg got a track, or its connection failed: a failed leg (a browser gone without a word) is closed

@@ -51,6 +51,7 @@ class PhoneGateway:
             task.cancel()
         for session_id in list(self.calls):
             await self.hang_up(session_id)
+        await self.ua.drain(timeout=2.0)  # the BYEs go out and are answered before the transport closes
         await self.ua.close()
 
     # Inbound.

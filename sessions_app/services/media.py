@@ -58,6 +58,13 @@ def _worker_channel(session_id: str, assign: bool) -> str:
     return worker.channel_name if worker else ""
 
 
+def shut_down() -> None:
+    """This process stops in order: its media thread's calls end and the trunk's calls get their BYE."""
+    engine = backend(start=False)
+    if engine is not None and not settings.MEDIA_IN_WORKERS:
+        engine.stop()
+
+
 def heartbeat(force: bool = False) -> None:
     """Beat for this process's own media thread, if it runs (called by the sweeper)."""
     engine = backend(start=False)
@@ -172,7 +179,8 @@ def start_phone_gateway() -> None:
     if settings.SIP_PORT and not settings.MEDIA_IN_WORKERS:  # with workers, `media_worker --sip` carries it
         embedded = backend()
         web_loop = asyncio.get_event_loop()  # called on the server's own loop (daphne's reactor thread)
-        embedded.run(start_gateway(embedded.engine, telephony.Decisions(web_loop)))
+        decisions = telephony.Decisions(web_loop, media_worker=processes.PROCESS_ID)  # its calls are ours
+        embedded.run(start_gateway(embedded.engine, decisions))
 
 
 async def start_gateway(engine, decisions):

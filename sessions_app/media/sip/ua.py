@@ -71,8 +71,13 @@ class UserAgent:
             self.public_host = self.host if self.host not in ("0.0.0.0", "::") else local_ip()
         return self
 
+    async def drain(self, timeout: float) -> None:
+        """Wait, at most `timeout` seconds, for requests sent in the background (a hang-up's BYE) to finish."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
+
     async def close(self) -> None:
-        """Stop at once: calls end as "closed" without signalling (hang up first for a clean stop)."""
+        """Stop at once: calls end as "closed" without signalling (hang up and `drain` first for a clean stop)."""
         for call in list(self.calls.values()):
             call._end("local", "closed")
         self.transactions.close()
