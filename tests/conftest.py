@@ -14,6 +14,18 @@ os.environ.setdefault("TCCC_SWEEPER", "0")  # tests fire deadlines themselves wi
 ORIGIN = "http://127.0.0.1:5173"
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server for the whole run (tests/postgres_server.py); tests create their databases."""
+    from .postgres_server import PostgresServer, postgres_bin
+
+    if postgres_bin() is None:
+        pytest.skip("PostgreSQL is not installed (Debian postgresql; scripts/test.sh installs it)")
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -86,6 +86,21 @@ async def test_queue_wait_past_maximum_ends_as_waiting_give_up(sdk, demo):
     assert (session.state, session.end_status, session.close_by) == ("ended", "waitingGiveUp", "admin")
 
 
+async def test_the_sweep_offers_a_waiting_session_whose_wake_up_another_process_missed(sdk, demo):
+    agent = await sdk("agent1@demo")
+    await set_status("agent2@demo", "offline")
+    await set_status("agent3@demo", "offline")
+    await agent.call("Agent.setStatus", status="rest")
+    session_id = await api_session(demo, "phone", calleePhoneNumber="1")
+    await set_status("agent1@demo", "free")  # freed by a transaction that did not see the session (no dispatch)
+    assert await sweep() == 0  # just queued: the dispatch of the moment has its chance first
+    assert await agent.no_event("callIn")
+    await expire(Session, "queued_at", pk=session_id)
+    assert await sweep() == 1
+    assert (await agent.event("callIn"))["sessionId"] == session_id
+    assert await sweep() == 0
+
+
 async def test_customer_hanging_up_while_ringing_tells_the_agent(sdk, demo):
     agent = await sdk("agent1@demo")
     session_id = await api_session(demo, "phone", calleePhoneNumber="1")

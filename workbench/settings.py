@@ -74,10 +74,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # stays connected longer; connections leave their groups on disconnect, so a long expiry loses nothing.
 GROUP_EXPIRY = 30 * 24 * 3600
 if os.environ.get("REDIS_URL"):
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
+
+    # A command on a connection Redis closed (it restarted) is retried on a new one (workbench/redis_layer.py).
     CHANNEL_LAYERS = {"default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [os.environ["REDIS_URL"]], "capacity": 1000, "expiry": 30,
-                   "group_expiry": GROUP_EXPIRY},
+        "BACKEND": "workbench.redis_layer.ResilientRedisChannelLayer",
+        "CONFIG": {"hosts": [{"address": os.environ["REDIS_URL"], "retry": Retry(ExponentialBackoff(0.5, 0.02), 3),
+                              "retry_on_error": [RedisConnectionError, RedisTimeoutError]}],
+                   "capacity": 1000, "expiry": 30, "group_expiry": GROUP_EXPIRY},
     }}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "workbench.channel_layer.ThrottledInMemoryChannelLayer",
@@ -128,5 +134,6 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "uploads"))  # uploade
 MEDIA_URL = "uploads/"
 PROMPT_CACHE = Path(os.environ.get("PROMPT_CACHE", MEDIA_ROOT / "prompt-cache"))
 # With Redis, media runs in worker processes (`manage.py media_worker`); without, on a thread of the web process.
-MEDIA_IN_WORKERS = bool(os.environ.get("REDIS_URL"))
+# MEDIA_IN_WORKERS=0 keeps it in the web process with Redis too (one web process, Redis for other reasons).
+MEDIA_IN_WORKERS = os.environ.get("MEDIA_IN_WORKERS", "1" if os.environ.get("REDIS_URL") else "0") == "1"
 MEDIA_HOST_ADDRESSES = [a.strip() for a in os.environ.get("MEDIA_HOST_ADDRESSES", "").split(",") if a.strip()]

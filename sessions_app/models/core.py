@@ -169,6 +169,13 @@ def new_session_id() -> str:
     return uuid.uuid4().hex
 
 
+class SessionQuerySet(models.QuerySet):
+    def locked(self, *related: str):
+        """Sessions locked until the transaction ends, with `related` rows joined in. Only the session rows are
+        locked (`FOR UPDATE OF`): PostgreSQL refuses to lock the nullable side of the outer joins they need."""
+        return self.select_for_update(of=("self",)).select_related(*related)
+
+
 class Session(models.Model):
     TYPES = [("phone", "Phone"), ("im", "Web chat"), ("voip", "Web audio"), ("video", "Web video"),
              ("internal", "Internal")]
@@ -176,6 +183,8 @@ class Session(models.Model):
     STATES = [("ivr", "In the IVR"), ("queued", "Queued"), ("ringing", "Ringing"), ("active", "Active"),
               ("ended", "Ended")]
     CLOSE_BY = [("seat", "Agent"), ("client", "Customer"), ("admin", "System")]
+
+    objects = SessionQuerySet.as_manager()
 
     id = models.CharField(primary_key=True, max_length=64, default=new_session_id, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="sessions")

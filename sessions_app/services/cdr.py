@@ -101,7 +101,7 @@ def claim_due(limit: int = 20) -> list[tuple[int, str, str, bytes, str]]:
     """Claim pushes that are due: (cdr id, url, push id, body, signature). Safe across processes."""
     now = timezone.now()
     with transaction.atomic():
-        due = list(Cdr.objects.select_for_update(skip_locked=True).select_related("session__tenant")
+        due = list(Cdr.objects.select_for_update(skip_locked=True, of=("self",)).select_related("session__tenant")
                    .filter(next_attempt_at__lte=now).order_by("next_attempt_at")[:limit])
         claimed = []
         for item in due:

@@ -222,7 +222,7 @@ def canned_responses(tenant: Tenant) -> list[dict]:
 # Helpers.
 
 def _locked_chat(session_id: str, *related: str) -> Session:
-    session = Session.objects.select_for_update().select_related(*related).filter(pk=session_id).first()
+    session = Session.objects.locked(*related).filter(pk=session_id).first()
     _check_chat(session, session_id)
     return session
 

@@ -83,7 +83,7 @@ def end_session_for_media(session_id: str) -> bool:
     from . import sessions
 
     with transaction.atomic():
-        session = (Session.objects.select_for_update().select_related("tenant", "skill_group", "agent", "caller_agent")
+        session = (Session.objects.locked("tenant", "skill_group", "agent", "caller_agent")
                    .filter(pk=session_id).exclude(state="ended").first())
         if session is None:
             return False

@@ -49,7 +49,7 @@ def retire(process_id: str = PROCESS_ID) -> None:
     with transaction.atomic():
         agent_ids = set(Agent.objects.filter(connections__process_id=process_id).values_list("pk", flat=True))
         WebProcess.objects.filter(pk=process_id).delete()
-        orphaned = (Agent.objects.select_for_update().filter(pk__in=agent_ids, connections__isnull=True,
+        orphaned = (Agent.objects.select_for_update(of=("self",)).filter(pk__in=agent_ids, connections__isnull=True,
                                                              offline_deadline__isnull=True)
                     .exclude(status="offline"))
         orphaned.update(offline_deadline=timezone.now() + timedelta(seconds=settings.OFFLINE_GRACE))

@@ -120,7 +120,8 @@ def dispatch_for_agent(agent: Agent) -> None:
 def _dispatch(sessions) -> set[str]:
     # Once a call (or a chat) of a group finds no agent, later ones of the same group and kind would not either.
     stuck, offered = set(), set()
-    queued = sessions.select_for_update(skip_locked=True).select_related("skill_group").filter(state="queued")
+    queued = (sessions.select_for_update(skip_locked=True, of=("self",)).select_related("skill_group")
+              .filter(state="queued"))
     for session in queued.order_by("queued_at"):
         kind = (session.skill_group_id, session.is_call)
         if kind in stuck:

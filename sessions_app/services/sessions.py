@@ -29,7 +29,7 @@ def _agent(agent_id: int) -> Agent:
 
 def _session(agent: Agent, session_id: str, namespace: str | None, method: str) -> Session:
     """The session, locked, after checking it exists in the agent's tenant, fits the namespace and is theirs."""
-    session = (Session.objects.select_for_update().select_related("tenant", "skill_group", "agent", "caller_agent")
+    session = (Session.objects.locked("tenant", "skill_group", "agent", "caller_agent")
                .filter(pk=session_id, tenant_id=agent.tenant_id).first())
     if session is None:
         raise ServiceError(f"no session {session_id!r}")
@@ -415,7 +415,7 @@ def create_inbound(tenant: Tenant, session_type, skill_group_id, fields: dict, u
 
 def end_by_customer(tenant: Tenant, session_id: str) -> None:
     with transaction.atomic():
-        session = Session.objects.select_for_update().select_related("tenant", "agent", "caller_agent", "skill_group").filter(
+        session = Session.objects.locked("tenant", "agent", "caller_agent", "skill_group").filter(
             pk=session_id, tenant=tenant).first()
         if session is None:
             raise ServiceError(f"no session {session_id!r}")

@@ -109,7 +109,7 @@ def ivr_gave_up(session_id: str, ivr_path: list[dict]) -> None:
 
 
 def _locked(session_id: str) -> Session | None:
-    return (Session.objects.select_for_update().select_related("tenant", "skill_group", "agent", "caller_agent")
+    return (Session.objects.locked("tenant", "skill_group", "agent", "caller_agent")
             .filter(pk=session_id).exclude(state="ended").first())
 
 
