@@ -36,6 +36,7 @@ class Switchboard:
     def __init__(self):
         self.offered_at: dict[str, float] = {}
         self.hung_up = 0
+        self.last_hung_up = 0.0
         self.errors: list[str] = []
 
     async def agent(self, sdk) -> None:
@@ -62,36 +63,45 @@ class Switchboard:
                                                   "params": {"sessionId": session_id}}))
                 else:
                     self.hung_up += 1
+                    self.last_hung_up = time.perf_counter()
 
 
 class Arrivals:
-    """Sessions created through the API open-loop at a fixed rate: when each was sent and answered."""
+    """Sessions created through the API open-loop at a fixed rate: when each was sent and answered.
 
-    def __init__(self, live):
-        self.live = live
+    With several servers (processes of one contact center) the POSTs go round-robin, as a balancer sends them."""
+
+    def __init__(self, *servers):
+        self.servers = servers
+        self.demo = servers[0].demo
         self.sent_at: dict[str, float] = {}
         self.replied_at: dict[str, float] = {}
         self.post_times: list[float] = []
         self.failures: Counter[str] = Counter()
+        self.first_sent = 0.0
 
     async def run(self, rate: float, seconds: float) -> None:
-        headers = {"Authorization": f"Bearer {self.live.demo['apiKey']}"}
+        headers = {"Authorization": f"Bearer {self.demo['apiKey']}"}
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-        async with httpx.AsyncClient(base_url=self.live.url, headers=headers, limits=limits,
-                                     timeout=POST_TIMEOUT) as client:
-            first = time.perf_counter()
+        clients = [httpx.AsyncClient(base_url=server.url, headers=headers, limits=limits, timeout=POST_TIMEOUT)
+                   for server in self.servers]
+        try:
+            first = self.first_sent = time.perf_counter()
             posts = []
             for i in range(round(rate * seconds)):
                 await asyncio.sleep(max(0.0, first + i / rate - time.perf_counter()))
-                posts.append(asyncio.create_task(self.post(client)))
+                posts.append(asyncio.create_task(self.post(clients[i % len(clients)])))
             done, late = await asyncio.wait(posts, timeout=DRAIN_SECONDS)
             for task in late:
                 task.cancel()
             self.failures["no reply by the end of the run"] += len(late)
+        finally:
+            for client in clients:
+                await client.aclose()
 
     async def post(self, client: httpx.AsyncClient) -> None:
-        body = {"type": "phone", "skillGroupId": str(self.live.demo["skillGroups"]["phone"]),
-                "callerPhoneNumber": "13800000000", "calleePhoneNumber": self.live.demo["hotline"]}
+        body = {"type": "phone", "skillGroupId": str(self.demo["skillGroups"]["phone"]),
+                "callerPhoneNumber": "13800000000", "calleePhoneNumber": self.demo["hotline"]}
         started = time.perf_counter()
         try:
             response = await client.post("/api/sessions", json=body)

@@ -116,21 +116,25 @@ def own_cpu_seconds() -> float:
 
 
 class CpuWatch:
-    """CPU used by the server, by this client and by everything else on the machine over a measured stretch.
+    """CPU used by the server (one process or several), by this client and by everything else on the machine
+    over a measured stretch.
 
     Other processes (a test suite, a browser) compete for the same 2 cores and inflate latencies, so every
     benchmark prints this next to its figures; a run with a busy machine should be repeated before it is
     believed.
     """
 
-    def __init__(self, server_pid: int):
-        self.server_pid = server_pid
+    def __init__(self, *server_pids: int):
+        self.server_pids = server_pids
         self.started = time.perf_counter()
-        self.server0, self.client0, self.machine0 = cpu_seconds(server_pid), own_cpu_seconds(), _machine_busy()
+        self.server0, self.client0, self.machine0 = self._server(), own_cpu_seconds(), _machine_busy()
+
+    def _server(self) -> float:
+        return sum(cpu_seconds(pid) for pid in self.server_pids)
 
     def report(self) -> dict:
         elapsed = time.perf_counter() - self.started
-        server = (cpu_seconds(self.server_pid) - self.server0) / elapsed
+        server = (self._server() - self.server0) / elapsed
         client = (own_cpu_seconds() - self.client0) / elapsed
         machine = (_machine_busy() - self.machine0) / elapsed
         return {"seconds": elapsed, "serverCores": server, "clientCores": client,

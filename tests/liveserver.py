@@ -40,10 +40,17 @@ class LiveServer:
         return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=True,
                               capture_output=True, text=True).stdout
 
-    def start(self) -> "LiveServer":
-        self.manage("migrate", "--noinput", "-v0")
-        self.demo = json.loads(self.manage("seed_demo").strip().splitlines()[-1])
-        self.log = open(self.workdir / "daphne.log", "w")
+    def start(self, demo: dict | None = None) -> "LiveServer":
+        """Migrate, seed and serve; given the `demo` another process seeded, only serve (same database)."""
+        if demo is None:
+            self.manage("migrate", "--noinput", "-v0")
+            demo = json.loads(self.manage("seed_demo").strip().splitlines()[-1])
+        self.demo = demo
+        return self.launch()
+
+    def launch(self) -> "LiveServer":
+        """Start daphne on this server's port and wait until it answers."""
+        self.log = open(self.workdir / "daphne.log", "a")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "workbench.asgi:application"],
             cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
@@ -57,6 +64,12 @@ class LiveServer:
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError("daphne did not start within 30 s")
+
+    def kill(self) -> None:
+        """kill -9: the process ends mid-flight, nothing of its own shutdown runs."""
+        self.process.kill()
+        self.process.wait(5)
+        self.log.close()
 
     def token(self, user_id: str) -> dict:
         request = urllib.request.Request(

@@ -19,6 +19,7 @@ class RedisServer:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "RedisServer":
+        """Start (or start again, on the same port: an empty Redis, as after a restart without persistence)."""
         self.process = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", self.folder], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -33,8 +34,11 @@ class RedisServer:
                 time.sleep(0.05)
         raise RuntimeError("redis-server did not start within 10 s")
 
-    def stop(self) -> None:
+    def halt(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(5)
+
+    def stop(self) -> None:
+        self.halt()
         shutil.rmtree(self.folder, ignore_errors=True)

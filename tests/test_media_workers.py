@@ -1,5 +1,5 @@
-"""Media in worker processes (Redis configured): a web call's legs live in `manage.py media_worker`, driven
-by daphne over the channel layer; a worker killed with kill -9 has its calls ended cleanly.
+"""Media in worker processes (Redis and PostgreSQL configured): a web call's legs live in `manage.py
+media_worker`, driven by daphne over the channel layer; a worker killed with kill -9 has its calls ended cleanly.
 
 Both ends are real: the customer's and the agent's legs are aiortc peers (media/peers.py) sending tones over
 real websockets (the call widget's socket and the SDK's), against a real redis-server and daphne.
@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 
+import psycopg
 import pytest
 
 from sessions_app.media.peers import Peer
@@ -36,8 +37,9 @@ def redis():
 
 
 @pytest.fixture(scope="module")
-def server(redis):
-    live = LiveServer(env={"REDIS_URL": redis.url, "MEDIA_HOST_ADDRESSES": "127.0.0.1", "PROCESS_DEAD_AFTER": "3",
+def server(redis, postgres):
+    live = LiveServer(env={"REDIS_URL": redis.url, "DATABASE_URL": postgres.create_database("media_workers"),
+                           "MEDIA_HOST_ADDRESSES": "127.0.0.1", "PROCESS_DEAD_AFTER": "3",
                            "SIP_PORT": str(free_port()), "SIP_HOST": "127.0.0.1"})
     live.start()
     live_shell(live, "from sessions_app.models import Hotline, SkillGroup\n"
@@ -137,6 +139,9 @@ def test_a_killed_media_worker_ends_its_calls_with_media_error_and_tells_the_age
     session_id = asyncio.run(scenario())
     described = server.api("GET", f"/api/sessions/{session_id}")
     assert described["state"] == "ended" and described["endStatus"] == "mediaError"
+    with psycopg.connect(server.env["DATABASE_URL"]) as database:
+        assert database.execute("SELECT count(*) FROM sessions_app_cdr WHERE session_id = %s",
+                                (session_id,)).fetchone() == (1,)
 
 
 def test_without_a_running_media_worker_a_web_call_is_refused_clearly(server):

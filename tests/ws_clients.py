@@ -14,8 +14,8 @@ from .liveserver import LiveServer
 class Socket:
     """A JSON request/event socket (the SDK's or the call widget's), with deadlines on every wait."""
 
-    def __init__(self, ws):
-        self.ws, self.next_id, self.events = ws, 1, []
+    def __init__(self, ws, welcome: dict | None = None):
+        self.ws, self.next_id, self.events, self.welcome = ws, 1, [], welcome
 
     async def request(self, **frame) -> dict:
         frame["id"] = self.next_id
@@ -50,7 +50,7 @@ async def open_agent(live: LiveServer, user_id: str) -> Socket:
     ws = await connect(url, origin=live.url)
     welcome = json.loads(await ws.recv())
     assert welcome["type"] == "welcome", welcome
-    return Socket(ws)
+    return Socket(ws, welcome)
 
 
 async def open_customer(live: LiveServer) -> Socket:
@@ -58,6 +58,15 @@ async def open_customer(live: LiveServer) -> Socket:
                        origin="http://127.0.0.1:9")
     assert json.loads(await ws.recv())["type"] == "welcome"
     return Socket(ws)
+
+
+async def open_visitor(live: LiveServer, visitor_token: str = "") -> Socket:
+    """The chat widget's socket; its welcome holds the chat when the token resumes one."""
+    query = f"sdkAppId={live.demo['SdkAppId']}" + (f"&visitorToken={visitor_token}" if visitor_token else "")
+    ws = await connect(live.url.replace("http", "ws") + f"/ws/visitor/?{query}", origin="http://127.0.0.1:9")
+    welcome = json.loads(await ws.recv())
+    assert welcome["type"] == "welcome", welcome
+    return Socket(ws, welcome)
 
 
 async def until(check, what: str, timeout: float = 8):
