@@ -44,3 +44,11 @@ class Cluster:
 
     def __getitem__(self, index: int) -> LiveServer:
         return self.servers[index]
+
+
+def phone_session(server) -> str:
+    """A phone session created through `POST /api/sessions` on `server` (a process, or the balancer)."""
+    group = str(server.demo["skillGroups"]["phone"])
+    return server.api("POST", "/api/sessions", {"type": "phone", "skillGroupId": group,
+                                               "callerPhoneNumber": "13800000000",
+                                               "calleePhoneNumber": "4008000000"})["sessionId"]

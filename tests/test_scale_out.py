@@ -15,7 +15,7 @@ import time
 import pytest
 
 from .browser import reset_center
-from .cluster import Cluster
+from .cluster import Cluster, phone_session
 from .redis_server import RedisServer
 from .webhook_receiver import OK, Receiver
 from .ws_clients import open_agent, open_visitor, until
@@ -50,13 +50,6 @@ def center(cluster):
     cluster.sql("UPDATE sessions_app_tenant SET cdr_webhook_url = ''")
     cluster.sql("UPDATE sessions_app_cdr SET next_attempt_at = NULL")
     return cluster
-
-
-def phone_session(server) -> str:
-    group = str(server.demo["skillGroups"]["phone"])
-    return server.api("POST", "/api/sessions", {"type": "phone", "skillGroupId": group,
-                                               "callerPhoneNumber": "13800000000",
-                                               "calleePhoneNumber": "4008000000"})["sessionId"]
 
 
 def set_phone_group(cluster: Cluster, **columns) -> None:

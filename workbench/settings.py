@@ -55,7 +55,10 @@ ASGI_APPLICATION = "workbench.asgi.application"
 
 SQLITE_PATH = os.environ.get("SQLITE_PATH", str(BASE_DIR / "db.sqlite3"))
 if os.environ.get("DATABASE_URL"):
-    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
+    # A connection is kept a minute by the thread that opened it, and checked before it is reused (so a
+    # restarted PostgreSQL costs one failed check, not a failed request).
+    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60,
+                                                  conn_health_checks=True)}
 else:
     DATABASES = {"default": {
         "ENGINE": "django.db.backends.sqlite3",

@@ -102,8 +102,8 @@ def _send_plan(session_id: str) -> None:
     if engine is None:
         return  # no leg was ever opened in this process, so there is nothing to re-point
     session = Session.objects.filter(pk=session_id).first()
-    if session is None:
-        return
+    if session is None or (settings.MEDIA_IN_WORKERS and not session.media_worker):
+        return  # gone, or no worker ever carried a leg of it (a phone session without the gateway)
     if session.state == "ended":
         engine.submit("end_call", {"call_id": session_id})
     else:
