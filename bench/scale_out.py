@@ -18,10 +18,9 @@ import argparse
 import asyncio
 import time
 from collections import Counter
-from pathlib import Path
 
 from callin_latency import DRAIN_SECONDS, IDLE_SECONDS, Arrivals, Switchboard
-from harness import (MACHINE_NOTE, CpuWatch, cpu_seconds, emit_json, format_ms, make_agents, open_many, summary_ms,
+from harness import (MACHINE_NOTE, CpuWatch, emit_json, format_ms, make_agents, open_many, summary_ms,
                      verdict)
 
 from tests.cluster import Cluster
@@ -30,19 +29,6 @@ from tests.redis_server import RedisServer
 
 P99_TARGET_MS = 100
 RATIO_TARGET = 1.6
-ENGINES = ("postgres", "redis-server")
-
-
-def engine_cpu_seconds() -> float:
-    """CPU time so far of every PostgreSQL and Redis process on the machine (this benchmark's are the only ones)."""
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/comm"):
-        try:
-            if stat.read_text().strip() in ENGINES:
-                total += cpu_seconds(int(stat.parent.name))
-        except (OSError, ValueError):
-            pass  # a process that ended meanwhile
-    return total
 
 
 async def measure(cluster: Cluster, agent_count: int, rate: float, seconds: float) -> dict:
@@ -60,7 +46,7 @@ async def measure(cluster: Cluster, agent_count: int, rate: float, seconds: floa
     await asyncio.sleep(IDLE_SECONDS)
     idle_cores = idle.report()["serverCores"]
 
-    cpu, engines0 = CpuWatch(*pids), engine_cpu_seconds()
+    cpu = CpuWatch(*pids)
     arrivals = Arrivals(*cluster.servers)
     await arrivals.run(rate, seconds)
     created = len(arrivals.sent_at)
@@ -68,7 +54,6 @@ async def measure(cluster: Cluster, agent_count: int, rate: float, seconds: floa
     while time.perf_counter() < deadline and board.hung_up < created:
         await asyncio.sleep(0.05)
     cpu_used = cpu.report()
-    engine_cores = (engine_cpu_seconds() - engines0) / cpu_used["seconds"]
     for sdk in sockets:
         await sdk.ws.close()
     await asyncio.gather(*listeners, return_exceptions=True)
@@ -80,7 +65,7 @@ async def measure(cluster: Cluster, agent_count: int, rate: float, seconds: floa
     return {"processes": processes, "agents": agent_count, "rate": rate, "seconds": seconds, "created": created,
             "postFailures": sum(arrivals.failures.values()), "failureKinds": dict(arrivals.failures.most_common(3)),
             "offered": len(latencies), "hungUp": board.hung_up, "agentErrors": Counter(board.errors).most_common(3),
-            "throughput": board.hung_up / span if span else 0.0, "cpu": cpu_used, "engineCores": engine_cores,
+            "throughput": board.hung_up / span if span else 0.0, "cpu": cpu_used,
             "serverCpuMsPerSession": busy_seconds * 1000 / board.hung_up if board.hung_up else None,
             "callIn": summary_ms(latencies) if latencies else None}
 
@@ -95,9 +80,8 @@ def report(result: dict) -> None:
     if result["agentErrors"]:
         print(f"agent request errors (most common): {result['agentErrors']}")
     cpu = result["cpu"]
-    print(f"CPU meanwhile (cores): daphne {cpu['serverCores']:.2f} (all processes), PostgreSQL+Redis "
-          f"{result['engineCores']:.2f}, this client {cpu['clientCores']:.2f}, other "
-          f"{max(0.0, cpu['otherCores'] - result['engineCores']):.2f}")
+    print(f"CPU meanwhile (cores): daphne {cpu['serverCores']:.2f} (all processes), this client "
+          f"{cpu['clientCores']:.2f}, PostgreSQL, Redis and anything else {cpu['otherCores']:.2f}")
     if result["serverCpuMsPerSession"]:
         print(f"daphne CPU per session (create, offer, accept, hang up): {result['serverCpuMsPerSession']:.1f} ms")
     print(f"throughput: {result['throughput']:.1f} sessions/s completed (offered {result['rate']:g}/s)")
