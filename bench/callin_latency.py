@@ -123,14 +123,22 @@ async def measure(live, agent_count: int, rate: float, seconds: float) -> dict:
     sockets = await open_many(live, agents)
     print(f"{agent_count} agents made and connected in {time.perf_counter() - setup:.1f} s; "
           f"sessions arrive now for {seconds:g} s", flush=True)
+    return await run_load([live], sockets, rate, seconds)
+
+
+async def run_load(servers, sockets, rate: float, seconds: float) -> dict:
+    """Sessions POSTed round-robin over `servers` while the agents on `sockets` answer them; the figures.
+
+    Also used by scale_out.py, with the processes of one contact center as `servers`."""
     board = Switchboard()
     listeners = [asyncio.create_task(board.agent(sdk)) for sdk in sockets]
-    idle = CpuWatch(live.process.pid)
+    pids = [server.process.pid for server in servers]
+    idle = CpuWatch(*pids)
     await asyncio.sleep(IDLE_SECONDS)
     idle_cores = idle.report()["serverCores"]
 
-    cpu = CpuWatch(live.process.pid)
-    arrivals = Arrivals(live)
+    cpu = CpuWatch(*pids)
+    arrivals = Arrivals(*servers)
     await arrivals.run(rate, seconds)
     created = len(arrivals.sent_at)
     deadline = time.perf_counter() + DRAIN_SECONDS
@@ -146,10 +154,11 @@ async def measure(live, agent_count: int, rate: float, seconds: float) -> dict:
     # The callIn is published on commit, before the view returns: it should never trail the POST's reply.
     after_reply = [max(0.0, board.offered_at[s] - arrivals.replied_at[s]) for s in offered]
     busy_seconds = (cpu_used["serverCores"] - idle_cores) * cpu_used["seconds"]
-    return {"agents": agent_count, "rate": rate, "seconds": seconds, "created": created,
+    span = board.last_hung_up - arrivals.first_sent if board.hung_up else 0
+    return {"agents": len(sockets), "rate": rate, "seconds": seconds, "created": created,
             "postFailures": sum(arrivals.failures.values()), "failureKinds": dict(arrivals.failures.most_common(3)),
             "offered": len(latencies), "hungUp": board.hung_up, "agentErrors": Counter(board.errors).most_common(3),
-            "cpu": cpu_used, "serverIdleCores": idle_cores,
+            "throughput": board.hung_up / span if span else 0.0, "cpu": cpu_used, "serverIdleCores": idle_cores,
             "serverCpuMsPerSession": busy_seconds * 1000 / board.hung_up if board.hung_up else None,
             "callIn": summary_ms(latencies) if latencies else None,
             "post": summary_ms(arrivals.post_times) if arrivals.post_times else None,

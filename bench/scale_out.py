@@ -16,12 +16,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import time
-from collections import Counter
 
-from callin_latency import DRAIN_SECONDS, IDLE_SECONDS, Arrivals, Switchboard
-from harness import (MACHINE_NOTE, CpuWatch, emit_json, format_ms, make_agents, open_many, summary_ms,
-                     verdict)
+from callin_latency import run_load
+from harness import MACHINE_NOTE, emit_json, format_ms, make_agents, open_many, verdict
 
 from tests.cluster import Cluster
 from tests.postgres_server import PostgresServer
@@ -39,35 +36,7 @@ async def measure(cluster: Cluster, agent_count: int, rate: float, seconds: floa
         sockets += await open_many(server, agents[index::processes])
     print(f"{processes} process(es): {agent_count} agents connected, "
           f"{agent_count // processes} per process; sessions arrive now", flush=True)
-    board = Switchboard()
-    listeners = [asyncio.create_task(board.agent(sdk)) for sdk in sockets]
-    pids = [server.process.pid for server in cluster.servers]
-    idle = CpuWatch(*pids)
-    await asyncio.sleep(IDLE_SECONDS)
-    idle_cores = idle.report()["serverCores"]
-
-    cpu = CpuWatch(*pids)
-    arrivals = Arrivals(*cluster.servers)
-    await arrivals.run(rate, seconds)
-    created = len(arrivals.sent_at)
-    deadline = time.perf_counter() + DRAIN_SECONDS
-    while time.perf_counter() < deadline and board.hung_up < created:
-        await asyncio.sleep(0.05)
-    cpu_used = cpu.report()
-    for sdk in sockets:
-        await sdk.ws.close()
-    await asyncio.gather(*listeners, return_exceptions=True)
-
-    offered = [s for s in arrivals.sent_at if s in board.offered_at]
-    latencies = [board.offered_at[s] - arrivals.sent_at[s] for s in offered]
-    span = board.last_hung_up - arrivals.first_sent if board.hung_up else 0
-    busy_seconds = (cpu_used["serverCores"] - idle_cores) * cpu_used["seconds"]
-    return {"processes": processes, "agents": agent_count, "rate": rate, "seconds": seconds, "created": created,
-            "postFailures": sum(arrivals.failures.values()), "failureKinds": dict(arrivals.failures.most_common(3)),
-            "offered": len(latencies), "hungUp": board.hung_up, "agentErrors": Counter(board.errors).most_common(3),
-            "throughput": board.hung_up / span if span else 0.0, "cpu": cpu_used,
-            "serverCpuMsPerSession": busy_seconds * 1000 / board.hung_up if board.hung_up else None,
-            "callIn": summary_ms(latencies) if latencies else None}
+    return {"processes": processes, **await run_load(cluster.servers, sockets, rate, seconds)}
 
 
 def report(result: dict) -> None:

@@ -72,11 +72,13 @@ class Balancer:
             writer.close()
 
     def stop(self) -> None:
-        def shut():
+        async def shut():
             self.server.close()
-            for task in asyncio.all_tasks(self.loop):
+            relays = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in relays:
                 task.cancel()
+            await asyncio.gather(*relays, return_exceptions=True)
             self.loop.stop()
 
-        self.loop.call_soon_threadsafe(shut)
+        asyncio.run_coroutine_threadsafe(shut(), self.loop)
         self.thread.join(5)

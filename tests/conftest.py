@@ -26,6 +26,16 @@ def postgres():
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def redis():
+    """A real Redis for one test module (tests/redis_server.py); a module may restart it."""
+    from .redis_server import RedisServer
+
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -12,22 +12,17 @@ import subprocess
 import sys
 
 from .liveserver import ROOT
-from .redis_server import RedisServer
 
 CORE_TESTS = ("test_routing.py", "test_sdk_flow.py", "test_sessions.py", "test_bad_input.py", "test_api.py",
               "test_chat.py", "test_presence.py", "test_cdr_push.py")
 
 
-def test_the_core_suite_passes_on_postgresql_and_redis(postgres):
-    redis = RedisServer().start()
-    try:
-        env = {**os.environ, "DATABASE_URL": postgres.create_database("core"), "REDIS_URL": redis.url,
-               "MEDIA_IN_WORKERS": "0"}
-        run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                              *(f"tests/{name}" for name in CORE_TESTS)],
-                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-    finally:
-        redis.stop()
+def test_the_core_suite_passes_on_postgresql_and_redis(postgres, redis):
+    env = {**os.environ, "DATABASE_URL": postgres.create_database("core"), "REDIS_URL": redis.url,
+           "MEDIA_IN_WORKERS": "0"}
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          *(f"tests/{name}" for name in CORE_TESTS)],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     summary = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else ""
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
     assert " passed" in summary and "failed" not in summary and "error" not in summary, summary

@@ -21,19 +21,11 @@ from sessions_app.media.peers import Peer
 from .browser import live_shell
 from .liveserver import ROOT, LiveServer, free_port
 from .phone_peer import PhonePeer
-from .redis_server import RedisServer
 from .ws_clients import open_agent, open_customer, until
 
 CUSTOMER_HZ, AGENT_HZ = 440, 1000
 QUEUE_HOTLINE = "4008007777"  # a hotline without an IVR: straight to the phone group
 SCENARIO = ROOT / "tests" / "sipp" / "trunk_calls_hotline.xml"
-
-
-@pytest.fixture(scope="module")
-def redis():
-    server = RedisServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

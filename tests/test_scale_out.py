@@ -16,19 +16,11 @@ import pytest
 
 from .browser import reset_center
 from .cluster import Cluster, phone_session
-from .redis_server import RedisServer
 from .webhook_receiver import OK, Receiver
 from .ws_clients import open_agent, open_visitor, until
 
 PROCESS_DEAD_AFTER, OFFLINE_GRACE = 2, 8
 TABLES = ("session", "serveparticipant", "chatmessage", "cdr", "sessionevent")
-
-
-@pytest.fixture(scope="module")
-def redis():
-    server = RedisServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -8,16 +8,13 @@ import pytest
 from .balancer import Balancer
 from .browser import AgentPages, browser, fresh_channel_layer, host_page, reset_center  # noqa: F401 (fixtures)
 from .cluster import Cluster, phone_session
-from .redis_server import RedisServer
 
 
 @pytest.fixture(scope="module")
-def cluster(postgres):
-    redis = RedisServer().start()
+def cluster(postgres, redis):
     started = Cluster(postgres, redis, env={"PROCESS_DEAD_AFTER": "2", "MEDIA_IN_WORKERS": "0"}).start()
     yield started
     started.stop()
-    redis.stop()
 
 
 @pytest.fixture
