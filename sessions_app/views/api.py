@@ -1,6 +1,7 @@
 """The server-to-server HTTP API (Bearer API key): login tokens and sessions from other systems."""
 from __future__ import annotations
 
+from asgiref.sync import AsyncToSync, SyncToAsync
 from channels.db import database_sync_to_async
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
@@ -63,14 +64,26 @@ def _api_view(handler, method: str):
         except ServiceError as refused:
             return error(str(refused), 404 if str(refused).startswith("no session") else 400)
 
-    # Async view, database work on the one database thread the websockets use: writers queue there in order
-    # instead of each request thread polling SQLite's write lock (bench/README.md).
     @csrf_exempt
     async def view(request, *args, **kwargs):
-        return await database_sync_to_async(serve)(request, *args, **kwargs)
+        return await on_database_thread(serve)(request, *args, **kwargs)
 
     view.__name__ = handler.__name__
     return view
+
+
+def on_database_thread(function):
+    """`function` made awaitable on the one thread the websockets and the sweeper use for the database.
+
+    Django gives each request a context of its own, and `sync_to_async` a new thread (so a new database
+    connection) per such context: under load that is a connection per request in flight (PostgreSQL refuses
+    past max_connections) and writers polling SQLite's lock instead of queueing in order (bench/README.md).
+    Under Django's test client the test's thread waits for the view and holds the test's transaction, so the
+    work stays on it, as Django would do.
+    """
+    if getattr(AsyncToSync.executors, "current", None) is not None:
+        return database_sync_to_async(function)
+    return database_sync_to_async(function, thread_sensitive=False, executor=SyncToAsync.single_thread_executor)
 
 
 def sdk_url(request) -> str:
