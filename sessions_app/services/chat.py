@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.core import signing
 from django.db import transaction
 from django.db.models import Count, Q
@@ -26,6 +24,7 @@ from ..models import CannedResponse, ChatMessage, ChatReadMark, Session, SkillGr
 from . import sessions, visitors
 from .errors import ServiceError
 from .events import agent_group
+from .outbox import group_send
 from .visitors import visitor_group  # noqa: F401 (part of this module's interface)
 
 VISITOR_TOKEN_SALT = "tccc.visitor-chat"
@@ -241,11 +240,10 @@ def _tell(session: Session, sides, event: str, data: dict) -> None:
     visitor_frame = visitors.event_frame(event, **data)
     agent_frame = {"type": "chat", "event": event, "data": data}
 
-    async def send():
-        layer = get_channel_layer()
+    def send():
         if "visitor" in sides:
-            await layer.group_send(visitor_group(session.id), {"type": "visitor.frame", "frame": visitor_frame})
+            group_send(visitor_group(session.id), {"type": "visitor.frame", "frame": visitor_frame})
         if "agent" in sides and agent_id:
-            await layer.group_send(agent_group(agent_id), {"type": "agent.chat", "frame": agent_frame})
+            group_send(agent_group(agent_id), {"type": "agent.chat", "frame": agent_frame})
 
-    transaction.on_commit(async_to_sync(send), robust=True)
+    transaction.on_commit(send, robust=True)

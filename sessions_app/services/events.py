@@ -5,11 +5,10 @@ inside their transaction and the frame leaves only on commit, so nobody hears of
 """
 from __future__ import annotations
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import transaction
 
 from ..domain import protocol
+from .outbox import group_send
 
 
 def agent_group(agent_id: int) -> str:
@@ -22,12 +21,10 @@ def publish(agent_id: int, name: str, **fields) -> None:
 
 
 def send_frame(agent_id: int, frame: dict) -> None:
-    layer = get_channel_layer()
-    async_to_sync(layer.group_send)(agent_group(agent_id), {"type": "agent.frame", "frame": frame})
+    group_send(agent_group(agent_id), {"type": "agent.frame", "frame": frame})
 
 
 def publish_change(agent_id: int) -> None:
     """Something the agent's pages show changed without an SDK event for it (the spec has none for a status
     change, hold or mute): the workbench re-reads its state; SDK connections ignore the message."""
-    transaction.on_commit(lambda: async_to_sync(get_channel_layer().group_send)(
-        agent_group(agent_id), {"type": "agent.changed"}))
+    transaction.on_commit(lambda: group_send(agent_group(agent_id), {"type": "agent.changed"}))

@@ -8,11 +8,10 @@ listener in the group, so a frame sent there goes nowhere).
 """
 from __future__ import annotations
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import transaction
 
 from ..models import Session
+from .outbox import group_send
 
 
 def visitor_group(session_id: str) -> str:
@@ -30,7 +29,7 @@ def publish(session_id: str, name: str, **data) -> None:
 
 
 def send_frame(session_id: str, frame: dict) -> None:
-    async_to_sync(get_channel_layer().group_send)(visitor_group(session_id), {"type": "visitor.frame", "frame": frame})
+    group_send(visitor_group(session_id), {"type": "visitor.frame", "frame": frame})
 
 
 def queue_positions(skill_group_id: int) -> dict[str, int]:
