@@ -290,10 +290,13 @@ def test_after_redis_restarts_events_flow_again_without_restarting_a_process(cen
             b.api("POST", f"/api/sessions/{latest}/end")  # frees the agent for the next one
             latest = phone_session(b)
             try:
+                # An event sent while the outbox waited on the new Redis may come late: the next one counts.
                 offered = (await agent.event("callIn", timeout=1))["sessionId"]
-                break
+                if offered == latest:
+                    break
             except AssertionError:
-                assert time.monotonic() < deadline, "no callIn within 10 s of Redis coming back"
+                pass
+            assert time.monotonic() < deadline, "no callIn within 10 s of Redis coming back"
         a.api("POST", f"/api/sessions/{latest}/end")  # and an end from the other process reaches the agent
         while (ended := await agent.event("sessionEnded"))["sessionId"] != latest:
             pass

@@ -15,10 +15,13 @@ def ensure_sweeper() -> None:
 
 
 def start_with_reactor() -> None:
-    """Under daphne: sweep (and answer the SIP trunk) from the start, and retire this process's connections
+    """Under daphne: events leave through the outbox, sweep (and answer the SIP trunk) from the start, and retire this process's connections
     when it stops in order."""
     from twisted.internet import reactor
 
+    from sessions_app.services import outbox
+
+    reactor.callWhenRunning(lambda: outbox.serve_on(asyncio.get_event_loop()))
     reactor.callWhenRunning(lambda: asyncio.get_event_loop().call_soon(ensure_sweeper))
     reactor.callWhenRunning(start_phone_gateway)
     reactor.addSystemEventTrigger("before", "shutdown", retire_process)
