@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from ..domain import routing as policy
-from ..models import Agent, AgentSkill, ServeParticipant, Session, SessionEvent, SkillGroup
+from ..models import Agent, ServeParticipant, Session, SessionEvent, SkillGroup
 from . import media, visitors
 from .events import publish
 from .payloads import call_in
@@ -86,18 +86,20 @@ SHORTLIST = 10
 def candidates(session: Session, skill_group: SkillGroup, tried: dict[int, object]) -> list[policy.Candidate]:
     """The first few eligible agents in the strategy's order (ranked in SQL), and those already tried."""
     keys = policy.ORDER_KEYS[skill_group.routing_strategy]
-    priority = AgentSkill.objects.filter(agent=OuterRef("pk"), skill_group=skill_group).values("priority")[:1]
-    rows = eligible_agents(session, skill_group).annotate(agent_id=F("pk"), priority=Subquery(priority))
+    # The priority comes from the AgentSkill row that eligible_agents joined to filter on the group.
+    rows = eligible_agents(session, skill_group).annotate(agent_id=F("pk"), priority=F("agentskill__priority"))
     if "served_today" in keys:
         start_of_day = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
         rows = rows.annotate(served_today=Count("participations", distinct=True,
                                                 filter=Q(participations__accept_at__gte=start_of_day)))
     fields = ("agent_id", "available_since", "last_offered_at", "priority") + (
         ("served_today",) if "served_today" in keys else ())
-    fresh = rows.exclude(pk__in=list(tried)).order_by(*(F(k).asc(nulls_first=True) for k in keys))[:SHORTLIST]
-    again = rows.filter(pk__in=list(tried))
+    fresh = rows.exclude(pk__in=list(tried)) if tried else rows
+    parts = [fresh.order_by(*(F(k).asc(nulls_first=True) for k in keys))[:SHORTLIST]]
+    if tried:
+        parts.append(rows.filter(pk__in=list(tried)))
     return [policy.Candidate(r["agent_id"], r["available_since"], r["last_offered_at"], r.get("served_today", 0),
-                             r["priority"] or 1) for part in (fresh, again) for r in part.values(*fields)]
+                             r["priority"] or 1) for part in parts for r in part.values(*fields)]
 
 
 def tried_agents(session: Session) -> dict[int, object]:
@@ -120,7 +122,7 @@ def dispatch_for_agent(agent: Agent) -> None:
 def _dispatch(sessions) -> set[str]:
     # Once a call (or a chat) of a group finds no agent, later ones of the same group and kind would not either.
     stuck, offered = set(), set()
-    queued = (sessions.select_for_update(skip_locked=True, of=("self",)).select_related("skill_group")
+    queued = (sessions.select_for_update(skip_locked=True, of=("self",)).select_related("skill_group", "tenant")
               .filter(state="queued"))
     for session in queued.order_by("queued_at"):
         kind = (session.skill_group_id, session.is_call)

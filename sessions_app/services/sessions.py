@@ -29,7 +29,7 @@ def _agent(agent_id: int) -> Agent:
 
 def _session(agent: Agent, session_id: str, namespace: str | None, method: str) -> Session:
     """The session, locked, after checking it exists in the agent's tenant, fits the namespace and is theirs."""
-    session = (Session.objects.locked("tenant", "skill_group", "agent", "caller_agent")
+    session = (Session.objects.locked("tenant", "skill_group", "agent")  # caller_agent (internal calls) when read
                .filter(pk=session_id, tenant_id=agent.tenant_id).first())
     if session is None:
         raise ServiceError(f"no session {session_id!r}")
@@ -95,7 +95,7 @@ def hang_up(agent_id: int, session_id: str, namespace: str) -> None:
             end_session(session, close_by="seat", end_status="callerCancel")
             return
         _active(session, agent)
-        end_session(session, close_by="seat")
+        end_session(session, close_by="seat", locked=agent)
 
 
 def reject(session: Session) -> None:
@@ -105,8 +105,10 @@ def reject(session: Session) -> None:
         routing.withdraw_offer(session, outcome="rejected")
 
 
-def end_session(session: Session, close_by: str, end_status: str | None = None) -> None:
-    """End a session (row locked by the caller): tell the agents, start after-call work, write the CDR."""
+def end_session(session: Session, close_by: str, end_status: str | None = None, locked: Agent | None = None) -> None:
+    """End a session (row locked by the caller): tell the agents, start after-call work, write the CDR.
+
+    `locked`: an agent whose row the caller has just read and locked (the one hanging up), not read again."""
     now = timezone.now()
     serving = session.agent if session.state == "active" else None
     ringing = session.agent if session.state == "ringing" else None
@@ -130,7 +132,7 @@ def end_session(session: Session, close_by: str, end_status: str | None = None) 
                 closeBy=close_by)
     wrap_up = session.skill_group.wrap_up_seconds if session.skill_group else 0
     for agent in {a for a in (serving, session.caller_agent if session.accepted_at else None) if a}:
-        agent = agents.locked_agent(agent.pk)
+        agent = locked if locked and locked.pk == agent.pk else agents.locked_agent(agent.pk)
         if session.is_call:
             agents.start_after_call_work(agent, wrap_up if agent == serving else 0)
         else:
