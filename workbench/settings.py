@@ -59,6 +59,8 @@ if os.environ.get("DATABASE_URL"):
     # restarted PostgreSQL costs one failed check, not a failed request).
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60,
                                                   conn_health_checks=True)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"]["ENGINE"] = "workbench.postgresql"  # checks health only after a rest
 else:
     DATABASES = {"default": {
         "ENGINE": "django.db.backends.sqlite3",
