@@ -10,7 +10,13 @@ printed. Targets: callIn p99 <= 100 ms across processes; two processes >= 1.6x o
 PostgreSQL and Redis are Debian's, started here on free ports (tests/postgres_server.py, tests/redis_server.py),
 and share the machine's cores with daphne and this load generator: the CPU line says who used what.
 
+`--find` looks for each process count's capacity instead: the highest rate at which every session is created,
+offered, accepted and hung up and callIn p99 stays within the target (raising the rate by half while it does,
+then narrowing the gap), each step on a fresh set of processes and database, and prints the ratio of the two
+capacities, which is what "two processes >= 1.6x one" asks where one rate overloads both or neither.
+
     .venv/bin/python bench/scale_out.py [--agents 1000] [--rate 100] [--seconds 20] [--processes 1,2] [--json out.json]
+    .venv/bin/python bench/scale_out.py --find [--seconds 8]     # ~10 minutes
 """
 from __future__ import annotations
 
@@ -59,12 +65,55 @@ def report(result: dict) -> None:
               f"(<= {P99_TARGET_MS} ms)")
 
 
+def fits(result: dict) -> bool:
+    requested = round(result["rate"] * result["seconds"])
+    return (result["hungUp"] == requested and not result["postFailures"] and result["callIn"] is not None
+            and result["callIn"]["p99"] <= P99_TARGET_MS)
+
+
+def run(postgres: PostgresServer, redis: RedisServer, processes: int, agents: int, rate: float,
+        seconds: float) -> dict:
+    """One run on a fresh database and fresh processes (nothing left over from an earlier, overloaded run)."""
+    cluster = Cluster(postgres, redis, processes=processes).start()
+    try:
+        result = asyncio.run(measure(cluster, agents, rate, seconds))
+    finally:
+        cluster.stop()
+    report(result)
+    return result
+
+
+def find(postgres: PostgresServer, redis: RedisServer, processes: int, agents: int, seconds: float,
+         start: float = 10, most: float = 300) -> dict | None:
+    """The run at the highest rate that fits (see fits), found within ~10%; None when even `start` does not."""
+    best, too_much, rate = None, None, start
+    while rate <= most:
+        result = run(postgres, redis, processes, agents, rate, seconds)
+        if not fits(result):
+            too_much = rate
+            break
+        best, rate = result, round(rate * 1.5)
+    while best and too_much and too_much - best["rate"] > 0.1 * best["rate"] + 1:
+        rate = round((best["rate"] + too_much) / 2)
+        result = run(postgres, redis, processes, agents, rate, seconds)
+        if fits(result):
+            best = result
+        else:
+            too_much = rate
+    print(f"\n=> {processes} process(es): " + (
+        f"capacity {best['rate']:g} sessions/s (callIn p99 {best['callIn']['p99']:.0f} ms; "
+        f"{too_much:g}/s did not fit)" if best else f"not even {start:g} sessions/s fits") + "\n", flush=True)
+    return best
+
+
 def main() -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--agents", type=int, default=1000, help="connected agents (default 1000)")
     parser.add_argument("--rate", type=float, default=100, help="new sessions per second (default 100)")
     parser.add_argument("--seconds", type=float, default=20, help="how long sessions arrive (default 20)")
     parser.add_argument("--processes", default="1,2", help="the process counts to run, comma-separated")
+    parser.add_argument("--find", action="store_true",
+                        help="find each process count's capacity within the p99 target instead (--rate ignored)")
     parser.add_argument("--json", help="also write the figures to this file as JSON")
     args = parser.parse_args()
     print(MACHINE_NOTE.replace("(daphne, one process)", "(daphne processes, PostgreSQL, Redis)"))
@@ -72,19 +121,22 @@ def main() -> dict:
     results = {}
     try:
         for processes in (int(n) for n in args.processes.split(",")):
-            cluster = Cluster(postgres, redis, processes=processes).start()
-            try:
-                results[processes] = asyncio.run(measure(cluster, args.agents, args.rate, args.seconds))
-            finally:
-                cluster.stop()
-            report(results[processes])
+            if args.find:
+                results[processes] = find(postgres, redis, processes, args.agents, args.seconds)
+            else:
+                results[processes] = run(postgres, redis, processes, args.agents, args.rate, args.seconds)
     finally:
         redis.stop()
         postgres.stop()
-    if 1 in results and 2 in results and results[1]["throughput"]:
-        ratio = results[2]["throughput"] / results[1]["throughput"]
+    one, two = results.get(1), results.get(2)
+    if args.find and one and two:
+        ratio = two["rate"] / one["rate"]
+        print(f"capacity two processes / one: {two['rate']:g} / {one['rate']:g} sessions/s = {ratio:.2f}x "
+              f"({verdict(-ratio, -RATIO_TARGET)}: >= {RATIO_TARGET}x)")
+    elif one and two and one["throughput"]:
+        ratio = two["throughput"] / one["throughput"]
         print(f"\nthroughput two processes / one: {ratio:.2f}x ({verdict(-ratio, -RATIO_TARGET)}: >= {RATIO_TARGET}x)")
-        if results[1]["throughput"] >= 0.97 * args.rate:
+        if one["throughput"] >= 0.97 * args.rate:
             print("one process already kept up with the offered rate: the ratio cannot exceed 1 at this rate")
     emit_json(args.json, {str(n): r for n, r in results.items()})
     return results
