@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 
+import httpx
 import pytest
 
 from .browser import reset_center
@@ -307,3 +309,36 @@ def test_after_redis_restarts_events_flow_again_without_restarting_a_process(cen
     assert offered == latest
     assert ended["closeBy"] == "client"
     assert center.sql("SELECT state FROM sessions_app_session WHERE id = %s", during) == [("ended",)]
+
+
+def test_a_burst_of_api_requests_does_not_open_a_database_connection_per_request(center):
+    """Each process does its database work on one thread, so 60 POSTs at once to one process queue there
+    instead of opening 60 PostgreSQL connections (past max_connections PostgreSQL refuses them)."""
+    a = center[0]
+    group = str(a.demo["skillGroups"]["phone"])
+    connections = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    peak, bursting = 0, threading.Event()
+
+    def watch():
+        nonlocal peak
+        while bursting.is_set():
+            peak = max(peak, center.sql(connections)[0][0])
+
+    async def burst():
+        async with httpx.AsyncClient(base_url=a.url, timeout=30, trust_env=False,
+                                     headers={"Authorization": f"Bearer {a.demo['apiKey']}"}) as client:
+            return await asyncio.gather(*(client.post("/api/sessions", json={
+                "type": "phone", "skillGroupId": group, "callerPhoneNumber": f"1390009{n:04d}"}) for n in range(60)))
+
+    bursting.set()
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        replies = asyncio.run(burst())
+    finally:
+        bursting.clear()
+        watcher.join()
+    assert [reply.status_code for reply in replies] == [200] * 60
+    # Nobody is online: each ended as noSeatOnline, and each was stored.
+    assert center.count("session", "end_status = 'noSeatOnline' AND caller_phone_number LIKE '1390009%%'") == 60
+    assert peak <= 8, f"{peak} connections to PostgreSQL during the burst"
