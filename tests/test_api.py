@@ -3,6 +3,7 @@ import json
 import time
 from io import StringIO
 
+import httpx
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
@@ -379,3 +380,24 @@ def test_callin_field_longer_than_its_column_is_a_400(api, demo):
                                                      "nickname": "n" * 129}), content_type="application/json")
     assert response.status_code == 400 and "nickname must be a string of at most 128" in response.json()["error"]
     assert Session.objects.count() == before
+
+
+async def test_the_server_serves_the_api_without_the_browser_pages_middleware(demo):
+    """Through the ASGI application (as daphne serves it): the API answers with the security headers but
+    none of the pages' middleware (no X-Frame-Options, no CSRF or session cookie); the pages keep theirs."""
+    from workbench.asgi import application
+
+    transport = httpx.ASGITransport(app=application)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        created = await client.post("/api/sessions", json={"type": "phone", "skillGroupId": demo["skillGroups"]["phone"],
+                                                           "callerPhoneNumber": "13800000000"},
+                                    headers={"Authorization": f"Bearer {demo['apiKey']}"})
+        spec = await client.get("/api/openapi.yaml")
+        page = await client.get("/admin/login/")
+    assert created.status_code == 200 and created.json()["sessionId"]
+    assert spec.status_code == 200 and spec.text.startswith("openapi: 3")
+    for response in (created, spec):
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert "X-Frame-Options" not in response.headers and "set-cookie" not in response.headers
+    assert page.status_code == 200
+    assert page.headers["X-Frame-Options"] == "DENY" and "csrftoken" in page.cookies
