@@ -16,7 +16,7 @@ then narrowing the gap), each step on a fresh set of processes and database, and
 capacities, which is what "two processes >= 1.6x one" asks where one rate overloads both or neither.
 
     .venv/bin/python bench/scale_out.py [--agents 1000] [--rate 100] [--seconds 20] [--processes 1,2] [--json out.json]
-    .venv/bin/python bench/scale_out.py --find [--seconds 8]     # ~10 minutes
+    .venv/bin/python bench/scale_out.py --find [--seconds 15]    # ~20 minutes
 """
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ def run(postgres: PostgresServer, redis: RedisServer, processes: int, agents: in
 
 
 def find(postgres: PostgresServer, redis: RedisServer, processes: int, agents: int, seconds: float,
-         start: float = 10, most: float = 300) -> dict | None:
+         start: float = 15, most: float = 300) -> dict | None:
     """The run at the highest rate that fits (see fits), found within ~10%; None when even `start` does not."""
     best, too_much, rate = None, None, start
     while rate <= most:

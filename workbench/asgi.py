@@ -12,8 +12,8 @@ import sys
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "workbench.settings")
 
 # Python's default collector runs a young collection every 700 allocations, so short-lived request objects
-# reach the old generation and a full collection follows every few seconds under load, scanning every
-# connection's objects (~280 per connected agent): ~140 ms with 1,000 agents, every request waits behind it.
+# reach the old generation and a full collection follows every ten seconds or so under load, scanning every
+# connection's objects (~280 per connected agent): ~140 ms with 1,000 agents, and every request waits.
 # Young collections every 50,000 allocations (~10-15 ms each) let request objects die young; no full
 # collection ran in a 15 s load at 15 sessions/s (bench/README.md).
 gc.set_threshold(50_000, 20, 10)
