@@ -27,10 +27,11 @@ def _agent(agent_id: int) -> Agent:
     return agents.locked_agent(agent_id)
 
 
-def _session(agent: Agent, session_id: str, namespace: str | None, method: str) -> Session:
-    """The session, locked, after checking it exists in the agent's tenant, fits the namespace and is theirs."""
-    session = (Session.objects.locked("tenant", "skill_group", "agent")  # caller_agent (internal calls) when read
-               .filter(pk=session_id, tenant_id=agent.tenant_id).first())
+def _session(agent: Agent, session_id: str, namespace: str | None, method: str,
+             related=("tenant", "skill_group", "agent")) -> Session:
+    """The session, locked, after checking it exists in the agent's tenant, fits the namespace and is theirs;
+    `related` rows come joined in (others, such as an internal call's caller_agent, are read when used)."""
+    session = Session.objects.locked(*related).filter(pk=session_id, tenant_id=agent.tenant_id).first()
     if session is None:
         raise ServiceError(f"no session {session_id!r}")
     if namespace and session.type not in NAMESPACE_TYPES[namespace]:
@@ -58,7 +59,7 @@ def _active(session: Session, agent: Agent) -> Session:
 def accept(agent_id: int, session_id: str, namespace: str) -> None:
     with transaction.atomic():
         agent = _agent(agent_id)
-        session = _session(agent, session_id, namespace, "accept")
+        session = _session(agent, session_id, namespace, "accept", related=())
         if session.state == "ended":
             raise ServiceError(f"session {session_id} has ended")
         if session.state == "active" and session.agent_id == agent.pk:
