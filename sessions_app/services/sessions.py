@@ -28,12 +28,15 @@ def _agent(agent_id: int) -> Agent:
 
 
 def _session(agent: Agent, session_id: str, namespace: str | None, method: str,
-             related=("tenant", "skill_group", "agent")) -> Session:
+             related=("tenant", "skill_group")) -> Session:
     """The session, locked, after checking it exists in the agent's tenant, fits the namespace and is theirs;
-    `related` rows come joined in (others, such as an internal call's caller_agent, are read when used)."""
+    `related` rows come joined in, its agent is `agent` when it is theirs (others, such as an internal call's
+    caller_agent, are read when used)."""
     session = Session.objects.locked(*related).filter(pk=session_id, tenant_id=agent.tenant_id).first()
     if session is None:
         raise ServiceError(f"no session {session_id!r}")
+    if session.agent_id == agent.pk:
+        session.agent = agent  # the row the caller has locked: not read again
     if namespace and session.type not in NAMESPACE_TYPES[namespace]:
         article = "an" if session.type[0] in "aeiou" else "a"
         fitting = [f"{TYPE_NAMESPACE[session.type]}.{name}" for name in (method, SAME_METHOD.get(method))]
