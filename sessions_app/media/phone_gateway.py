@@ -99,7 +99,9 @@ class PhoneGateway:
 
     async def _follow(self, session_id: str, call) -> None:
         """When the far end hangs up, the session ends as the customer's doing."""
-        ending = await call.ended
+        # Shielded: cancelling this watcher (close() does) must not cancel `call.ended` itself, which would make
+        # the call look ended already and close()'s hang-up skip its BYE.
+        ending = await asyncio.shield(call.ended)
         self.calls.pop(session_id, None)
         runner = self.ivrs.pop(session_id, None)
         if runner is not None:
