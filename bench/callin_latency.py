@@ -165,18 +165,29 @@ async def run_load(servers, sockets, rate: float, seconds: float) -> dict:
             "callInAfterReply": summary_ms(after_reply) if after_reply else None}
 
 
-def report(result: dict) -> None:
-    requested = round(result["rate"] * result["seconds"])
-    print(f"{result['agents']} agents connected, {result['rate']:g} sessions/s for {result['seconds']:g} s: "
-          f"{requested} POSTs, {result['created']} created, {result['offered']} offered (callIn received), "
+def requested(result: dict) -> int:
+    """How many sessions the run POSTed."""
+    return round(result["rate"] * result["seconds"])
+
+
+def report_outcome(result: dict, setup: str) -> None:
+    """What became of a run's sessions (`setup` says what served them), and what did not go through.
+
+    Also used by scale_out.py."""
+    print(f"{setup}, {result['rate']:g} sessions/s for {result['seconds']:g} s: {requested(result)} POSTs, "
+          f"{result['created']} created, {result['offered']} offered (callIn received), "
           f"{result['hungUp']} accepted and hung up")
     if result["postFailures"]:
         print(f"POSTs failed: {result['postFailures']} {result['failureKinds']}")
     if result["agentErrors"]:
         print(f"agent request errors (most common): {result['agentErrors']}")
+
+
+def report(result: dict) -> None:
+    report_outcome(result, f"{result['agents']} agents connected")
     print(format_cpu(result["cpu"]))
     per_session = result["serverCpuMsPerSession"]
-    if per_session and result["hungUp"] == requested:
+    if per_session and result["hungUp"] == requested(result):
         print(f"daphne CPU per session (create, offer, accept, hang up): {per_session:.1f} ms above idle "
               f"({result['serverIdleCores']:.2f} cores), so one daphne process saturates near "
               f"{1000 / per_session:.0f} sessions/s")

@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from callin_latency import run_load
+from callin_latency import report_outcome, requested, run_load
 from harness import MACHINE_NOTE, emit_json, format_ms, make_agents, open_many, verdict
 
 from tests.cluster import Cluster
@@ -46,14 +46,7 @@ async def measure(cluster: Cluster, agent_count: int, rate: float, seconds: floa
 
 
 def report(result: dict) -> None:
-    requested = round(result["rate"] * result["seconds"])
-    print(f"\n{result['processes']} web process(es), {result['agents']} agents, {result['rate']:g} sessions/s for "
-          f"{result['seconds']:g} s: {requested} POSTs, {result['created']} created, {result['offered']} offered, "
-          f"{result['hungUp']} accepted and hung up")
-    if result["postFailures"]:
-        print(f"POSTs failed: {result['postFailures']} {result['failureKinds']}")
-    if result["agentErrors"]:
-        print(f"agent request errors (most common): {result['agentErrors']}")
+    report_outcome(result, f"\n{result['processes']} web process(es), {result['agents']} agents")
     cpu = result["cpu"]
     print(f"CPU meanwhile (cores): daphne {cpu['serverCores']:.2f} (all processes), this client "
           f"{cpu['clientCores']:.2f}, PostgreSQL, Redis and anything else {cpu['otherCores']:.2f}")
@@ -66,8 +59,7 @@ def report(result: dict) -> None:
 
 
 def fits(result: dict) -> bool:
-    requested = round(result["rate"] * result["seconds"])
-    return (result["hungUp"] == requested and not result["postFailures"] and result["callIn"] is not None
+    return (result["hungUp"] == requested(result) and not result["postFailures"] and result["callIn"] is not None
             and result["callIn"]["p99"] <= P99_TARGET_MS)
 
 
