@@ -13,6 +13,12 @@ from django.db import models
 from django.utils import timezone
 
 
+def found(queryset):
+    """The row a lookup by a unique key finds, or None. `.first()` would order by the primary key, which such
+    a lookup does not need and which costs more to compile than SQLite takes to run the query."""
+    return next(iter(queryset[:1]), None)
+
+
 def new_api_key() -> str:
     return secrets.token_urlsafe(32)
 
@@ -269,6 +275,14 @@ class ServeParticipant(models.Model):
     class Meta:
         ordering = ["session", "sequence"]
         unique_together = [("session", "sequence")]
+        indexes = [
+            # Accept, reject and hang-up look for an agent's row of one session; SQLite, left to choose between
+            # the session and the agent index, may take the agent's and walk the agent's whole history.
+            models.Index(fields=["session", "agent"]),
+            # After-call work still to finish: a few rows per agent, however long the agent's history.
+            models.Index(fields=["agent"], condition=models.Q(completed_at__isnull=True),
+                         name="participant_unfinished_work"),
+        ]
 
     def __str__(self):
         return f"#{self.sequence} {self.agent}: {self.outcome}"

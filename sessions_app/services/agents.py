@@ -55,11 +55,11 @@ def complete_after_call_work(agent: Agent, session_id: str | None = None) -> Non
                                               end_at__isnull=False)
     if session_id:
         pending = pending.filter(session_id=session_id)
-    now = timezone.now()
-    for participant in pending:
-        participant.completed_at = now
-        participant.save(update_fields=["completed_at"])
-        publish(agent.pk, "sessionCompleted", sessionId=participant.session_id)
+    pending = list(pending.order_by("pk").values_list("pk", "session_id"))
+    if pending:
+        ServeParticipant.objects.filter(pk__in=[pk for pk, _ in pending]).update(completed_at=timezone.now())
+    for _, session_id in pending:
+        publish(agent.pk, "sessionCompleted", sessionId=session_id)
 
 
 def withdraw_offers(agent: Agent) -> None:
