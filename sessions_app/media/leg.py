@@ -1,7 +1,6 @@
 """One browser's peer connection to the bridge: what it sends us is tapped, what we send it is switched."""
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription

@@ -38,9 +38,12 @@ def ivr_seconds(session: Session) -> int:
 
 
 def build(session: Session) -> dict:
-    participants = list(session.participants.select_related("agent", "skill_group").order_by("sequence"))
-    serving = [p for p in participants if p.accept_at]
-    seat = serving[-1].agent if serving else (session.caller_agent if session.direction == "out" else None)
+    participants = list(session.participants.order_by("sequence").values(
+        "sequence", "agent__user_id", "skill_group_id", "skill_group__name", "outcome", "ring_at", "accept_at",
+        "end_at", "transfer_from", "transfer_to"))
+    serving = [p["agent__user_id"] for p in participants if p["accept_at"]]
+    outbound_caller = session.caller_agent if session.direction == "out" else None
+    seat = serving[-1] if serving else (outbound_caller.user_id if outbound_caller else "")
     caller = session.caller_phone_number or session.customer_user_id or session.nickname
     callee = session.callee_phone_number or session.callee
     if session.type == "internal":
@@ -55,7 +58,7 @@ def build(session: Session) -> dict:
         "Direction": 1 if session.direction == "out" else 0,
         "CallType": CALL_TYPES.get((session.type, session.direction), 2),
         "Duration": int(round(session.duration or 0)),
-        "SeatUser": seat.user_id if seat else "",
+        "SeatUser": seat,
         "CallerLocation": session.caller_location,
         "IVRDuration": ivr_seconds(session),
         "StartTimestamp": _ts(session.created_at),
@@ -72,16 +75,16 @@ def build(session: Session) -> dict:
         "QueuedSkillGroupName": session.skill_group.name if session.skill_group else "",
         "Uui": session.uui,
         "ServeParticipants": [{
-            "Sequence": p.sequence,
-            "SeatUser": p.agent.user_id,
-            "SkillGroupId": p.skill_group_id or 0,
-            "SkillGroupName": p.skill_group.name if p.skill_group else "",
-            "Outcome": p.outcome,
-            "RingTimestamp": _ts(p.ring_at),
-            "AcceptTimestamp": _ts(p.accept_at),
-            "EndedTimestamp": _ts(p.end_at),
-            "TransferFrom": p.transfer_from,
-            "TransferTo": p.transfer_to,
+            "Sequence": p["sequence"],
+            "SeatUser": p["agent__user_id"],
+            "SkillGroupId": p["skill_group_id"] or 0,
+            "SkillGroupName": p["skill_group__name"] or "",
+            "Outcome": p["outcome"],
+            "RingTimestamp": _ts(p["ring_at"]),
+            "AcceptTimestamp": _ts(p["accept_at"]),
+            "EndedTimestamp": _ts(p["end_at"]),
+            "TransferFrom": p["transfer_from"],
+            "TransferTo": p["transfer_to"],
         } for p in participants],
     }
 

@@ -20,7 +20,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from ..domain import chat as rules
-from ..models import CannedResponse, ChatMessage, ChatReadMark, Session, SkillGroup, Tenant
+from ..models import CannedResponse, ChatMessage, ChatReadMark, Session, SkillGroup, Tenant, found
 from . import sessions, visitors
 from .errors import ServiceError
 from .events import agent_group
@@ -48,7 +48,7 @@ def session_for_visitor(visitor_token) -> Session:
     except signing.BadSignature:
         raise ServiceError("the visitor token is not valid") from None
     session_id = claims.get("s") if isinstance(claims, dict) else None
-    session = Session.objects.select_related("tenant").filter(pk=str(session_id), type="im").first()
+    session = found(Session.objects.select_related("tenant").filter(pk=str(session_id), type="im"))
     if session is None:
         raise ServiceError("the visitor token's chat does not exist")
     return session
@@ -180,7 +180,7 @@ def typing(session_id: str, *, side: str, agent_id: int | None = None) -> None:
         other = rules.other_side(side)
     except rules.ChatRefused as refused:
         raise ServiceError(str(refused)) from None
-    session = Session.objects.filter(pk=session_id).only("pk", "type", "state", "agent_id").first()
+    session = found(Session.objects.filter(pk=session_id).only("pk", "type", "state", "agent_id"))
     _check_chat(session, session_id)
     if session.state == "ended":
         raise ServiceError("the chat has ended")
@@ -208,7 +208,7 @@ def visitor_view(session: Session) -> dict:
 
 
 def visitor_chat(session_id: str) -> dict:
-    session = Session.objects.select_related("agent").filter(pk=session_id, type="im").first()
+    session = found(Session.objects.select_related("agent").filter(pk=session_id, type="im"))
     _check_chat(session, session_id)
     return visitor_view(session)
 
@@ -221,7 +221,7 @@ def canned_responses(tenant: Tenant) -> list[dict]:
 # Helpers.
 
 def _locked_chat(session_id: str, *related: str) -> Session:
-    session = Session.objects.locked(*related).filter(pk=session_id).first()
+    session = found(Session.objects.locked(*related).filter(pk=session_id))
     _check_chat(session, session_id)
     return session
 

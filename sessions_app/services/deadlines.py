@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from ..models import Agent, Session, SkillGroup
+from ..models import Agent, Session, SkillGroup, found
 from . import agents, cdr, media, media_workers, processes, routing
 from .sessions import end_session
 
@@ -28,8 +28,8 @@ def _due(model, deadline: str, **filters):
 
 
 def _locked_due(model, pk, deadline: str, **filters):
-    return (model.objects.select_for_update(skip_locked=True)
-            .filter(pk=pk, **{f"{deadline}__lte": timezone.now()}, **filters).first())
+    return found(model.objects.select_for_update(skip_locked=True)
+                 .filter(pk=pk, **{f"{deadline}__lte": timezone.now()}, **filters))
 
 
 def sweep_offers() -> int:
@@ -100,7 +100,7 @@ def sweep_queues() -> int:
     offered = 0
     waiting = Session.objects.filter(state="queued", queued_at__lte=timezone.now() - REDISPATCH_AFTER)
     for group_id in set(waiting.values_list("skill_group_id", flat=True)):
-        group = SkillGroup.objects.filter(pk=group_id).first()
+        group = found(SkillGroup.objects.filter(pk=group_id))
         if group is not None:
             with transaction.atomic():
                 offered += len(routing.dispatch_group(group))

@@ -18,7 +18,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import transaction
 
-from ..models import Session
+from ..models import Session, found
 from . import media_workers, processes
 from .errors import ServiceError
 
@@ -101,7 +101,7 @@ def _send_plan(session_id: str) -> None:
     engine = backend(start=False)
     if engine is None:
         return  # no leg was ever opened in this process, so there is nothing to re-point
-    session = Session.objects.filter(pk=session_id).first()
+    session = found(Session.objects.filter(pk=session_id))
     if session is None or (settings.MEDIA_IN_WORKERS and not session.media_worker):
         return  # gone, or no worker ever carried a leg of it (a phone session without the gateway)
     if session.state == "ended":
@@ -125,7 +125,7 @@ def send_digits(session: Session, digits: str) -> None:
 def media_session(session_id: str, *, agent_id: int | None = None, tenant_id: int | None = None) -> Session:
     """The session a leg is opened for, if the asker may: an agent offered or serving it (or who placed it),
     or the customer connection that started it (checked by the caller through `tenant_id`)."""
-    session = Session.objects.filter(pk=session_id).first()
+    session = found(Session.objects.filter(pk=session_id))
     if session is None or (tenant_id is not None and session.tenant_id != tenant_id):
         raise ServiceError(f"no session {session_id!r}")
     if agent_id is not None and agent_id not in (session.agent_id, session.caller_agent_id):

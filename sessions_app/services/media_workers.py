@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from ..models import MediaWorker, Session
+from ..models import MediaWorker, Session, found
 from .errors import ServiceError
 
 DEAD_AFTER = timedelta(seconds=settings.PROCESS_DEAD_AFTER)
@@ -43,11 +43,11 @@ def live_workers():
 def worker_for(session_id: str, assign: bool) -> MediaWorker | None:
     """The engine that carries the session's legs; with `assign`, choose one if it has none yet."""
     with transaction.atomic():
-        session = Session.objects.select_for_update().filter(pk=session_id).first()
+        session = found(Session.objects.select_for_update().filter(pk=session_id))
         if session is None:
             return None
         if session.media_worker:
-            worker = MediaWorker.objects.filter(pk=session.media_worker).first()
+            worker = found(MediaWorker.objects.filter(pk=session.media_worker))
             if worker is None and assign:
                 raise ServiceError("the media worker of this call has stopped")
             return worker
@@ -83,8 +83,8 @@ def end_session_for_media(session_id: str) -> bool:
     from . import sessions
 
     with transaction.atomic():
-        session = (Session.objects.locked("tenant", "skill_group", "agent", "caller_agent")
-                   .filter(pk=session_id).exclude(state="ended").first())
+        session = found(Session.objects.locked("tenant", "skill_group", "agent", "caller_agent")
+                        .filter(pk=session_id).exclude(state="ended"))
         if session is None:
             return False
         sessions.end_session(session, close_by="admin", end_status="mediaError")

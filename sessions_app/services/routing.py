@@ -12,7 +12,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from ..domain import routing as policy
-from ..models import Agent, ServeParticipant, Session, SessionEvent, SkillGroup
+from ..models import Agent, ServeParticipant, Session, SessionEvent, SkillGroup, found
 from . import media, visitors
 from .events import publish
 from .payloads import call_in
@@ -52,7 +52,7 @@ def enqueue(session: Session, skill_group: SkillGroup, note: str = "") -> None:
     session.queue_deadline = now + timedelta(seconds=skill_group.max_queue_wait) if skill_group.max_queue_wait else None
     session.save()
     log(session, f"queued in {skill_group.name}{note}")
-    if session.pk not in dispatch_group(skill_group) and not Agent.objects.filter(
+    if session.pk not in dispatch_group(skill_group, arrived=session) and not Agent.objects.filter(
             agentskill__skill_group=skill_group).exclude(status="offline").exists():
         end_session(session, close_by="admin", end_status="noSeatOnline")
     else:
@@ -109,9 +109,11 @@ def tried_agents(session: Session) -> dict[int, object]:
     return dict(session.participants.filter(outcome__in=outcomes).values_list("agent_id", "ring_at"))
 
 
-def dispatch_group(skill_group: SkillGroup) -> set[str]:
-    """Offer the group's queued sessions, oldest first, to its free agents; returns the ids offered."""
-    return _dispatch(Session.objects.filter(skill_group=skill_group))
+def dispatch_group(skill_group: SkillGroup, arrived: Session | None = None) -> set[str]:
+    """Offer the group's queued sessions, oldest first, to its free agents; returns the ids offered.
+
+    `arrived`: a session this transaction has just queued in the group, offered as it is, not read again."""
+    return _dispatch(Session.objects.filter(skill_group=skill_group), arrived)
 
 
 def dispatch_for_agent(agent: Agent) -> None:
@@ -119,19 +121,21 @@ def dispatch_for_agent(agent: Agent) -> None:
     _dispatch(Session.objects.filter(skill_group__agentskill__agent=agent))
 
 
-def _dispatch(sessions) -> set[str]:
-    # Once a call (or a chat) of a group finds no agent, later ones of the same group and kind would not either.
+def _dispatch(sessions, arrived: Session | None = None) -> set[str]:
+    # The queue is read as ids, cheap when it is empty (as it mostly is when an agent becomes free); a session
+    # is read whole when its turn comes. Once a session of a group finds no agent, later ones of the same
+    # group and type would not either.
     stuck, offered = set(), set()
-    queued = (sessions.select_for_update(skip_locked=True, of=("self",)).select_related("skill_group", "tenant")
-              .filter(state="queued"))
-    for session in queued.order_by("queued_at"):
-        kind = (session.skill_group_id, session.is_call)
-        if kind in stuck:
+    queued = sessions.select_for_update(skip_locked=True, of=("self",)).filter(state="queued").order_by("queued_at")
+    for session_id, group_id, session_type in queued.values_list("pk", "skill_group_id", "type"):
+        if (group_id, session_type) in stuck:
             continue
+        session = arrived if arrived is not None and arrived.pk == session_id else (
+            Session.objects.select_related("skill_group", "tenant").get(pk=session_id))
         if offer_to_best_agent(session):
             offered.add(session.pk)
         else:
-            stuck.add(kind)
+            stuck.add((group_id, session_type))
     return offered
 
 
@@ -140,7 +144,7 @@ def offer_to_best_agent(session: Session) -> bool:
     tried = tried_agents(session)
     order = policy.rank(skill_group.routing_strategy, candidates(session, skill_group, tried), tried)
     for agent_id in order:
-        agent = Agent.objects.select_for_update(skip_locked=True).filter(pk=agent_id).first()
+        agent = found(Agent.objects.select_for_update(skip_locked=True).filter(pk=agent_id))
         if agent and eligible_for(session, agent):
             offer(session, agent, timeout=skill_group.ring_timeout)
             return True

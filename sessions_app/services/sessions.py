@@ -12,7 +12,7 @@ from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from ..domain import protocol
-from ..models import Agent, ServeParticipant, Session, SkillGroup, Tenant
+from ..models import Agent, ServeParticipant, Session, SkillGroup, Tenant, found
 from . import agents, cdr, media, phone, routing, visitors
 from .errors import ServiceError
 from .events import publish, publish_change
@@ -32,7 +32,7 @@ def _session(agent: Agent, session_id: str, namespace: str | None, method: str,
     """The session, locked, after checking it exists in the agent's tenant, fits the namespace and is theirs;
     `related` rows come joined in, its agent is `agent` when it is theirs (others, such as an internal call's
     caller_agent, are read when used)."""
-    session = Session.objects.locked(*related).filter(pk=session_id, tenant_id=agent.tenant_id).first()
+    session = found(Session.objects.locked(*related).filter(pk=session_id, tenant_id=agent.tenant_id))
     if session is None:
         raise ServiceError(f"no session {session_id!r}")
     if session.agent_id == agent.pk:
@@ -242,7 +242,7 @@ def transfer(agent_id: int, session_id: str, namespace: str, skill_group_id: str
 
 def _transfer_target(agent, session, skill_group_id, user_id):
     if user_id:
-        target = Agent.objects.select_for_update().filter(tenant_id=agent.tenant_id, user_id=user_id).first()
+        target = found(Agent.objects.select_for_update().filter(tenant_id=agent.tenant_id, user_id=user_id))
         if target is None:
             raise ServiceError(f"no agent {user_id!r}")
         if target.pk == agent.pk:
@@ -261,7 +261,7 @@ def _transfer_target(agent, session, skill_group_id, user_id):
 def _skill_group(tenant_id: int, skill_group_id) -> SkillGroup:
     group = None
     if re.fullmatch(r"\d{1,18}", str(skill_group_id)):
-        group = SkillGroup.objects.filter(tenant_id=tenant_id, pk=int(skill_group_id)).first()
+        group = found(SkillGroup.objects.filter(tenant_id=tenant_id, pk=int(skill_group_id)))
     if group is None:
         raise ServiceError(f"no skill group {skill_group_id!r}")
     return group
@@ -276,7 +276,7 @@ def start_internal_call(agent_id: int, callee_user_id: str, use_mobile: bool = F
             raise ServiceError("the agent is offline: call tccc.Agent.online() first")
         if routing.has_call(agent):
             raise ServiceError("you are already on a call")
-        callee = Agent.objects.select_for_update().filter(tenant_id=agent.tenant_id, user_id=callee_user_id).first()
+        callee = found(Agent.objects.select_for_update().filter(tenant_id=agent.tenant_id, user_id=callee_user_id))
         if callee is None:
             raise ServiceError(f"no agent {callee_user_id!r}")
         if callee.pk == agent.pk:
@@ -431,7 +431,7 @@ def end_by_customer(tenant: Tenant, session_id: str) -> None:
 
 
 def describe(tenant: Tenant, session_id: str) -> dict:
-    session = Session.objects.filter(pk=session_id, tenant=tenant).select_related("agent", "skill_group").first()
+    session = found(Session.objects.filter(pk=session_id, tenant=tenant).select_related("agent", "skill_group"))
     if session is None:
         raise ServiceError(f"no session {session_id!r}")
     return {

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from ..domain import ivr
 from ..domain import phone as rules
-from ..models import Hotline, IvrMenu, Session, SkillGroup, Trunk
+from ..models import Hotline, IvrMenu, Session, SkillGroup, Trunk, found
 from . import media, media_workers, phone, routing, sessions
 from .errors import ServiceError
 from .events import publish
@@ -76,7 +76,7 @@ def ivr_chosen(session_id: str, skill_group_id: int, path: list[dict]) -> bool:
         session = _locked(session_id)
         if session is None or session.state != "ivr":
             return False
-        group = SkillGroup.objects.filter(pk=skill_group_id, tenant_id=session.tenant_id).first()
+        group = found(SkillGroup.objects.filter(pk=skill_group_id, tenant_id=session.tenant_id))
         if group is None:
             raise ServiceError(f"the IVR leads to skill group {skill_group_id}, which does not exist")
         session.ivr_path = path
@@ -109,15 +109,15 @@ def ivr_gave_up(session_id: str, ivr_path: list[dict]) -> None:
 
 
 def _locked(session_id: str) -> Session | None:
-    return (Session.objects.locked("tenant", "skill_group", "agent", "caller_agent")
-            .filter(pk=session_id).exclude(state="ended").first())
+    return found(Session.objects.locked("tenant", "skill_group", "agent", "caller_agent")
+                 .filter(pk=session_id).exclude(state="ended"))
 
 
 
 # Outbound calls placed through the trunk (see sessions.start_outbound_call, which creates the session).
 
 def plan(session_id: str) -> dict:
-    session = Session.objects.filter(pk=session_id).first()
+    session = found(Session.objects.filter(pk=session_id))
     return media.plan_for(session) if session is not None else {}
 
 

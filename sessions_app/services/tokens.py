@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core import signing
 
-from ..models import Agent, Tenant
+from ..models import Agent, Tenant, found
 from .errors import ServiceError
 
 LOGIN_SALT = "tccc.sdk-login"
@@ -54,15 +54,15 @@ def agent_for(claims: TokenClaims, sdk_app_id: str | None = None, user_id: str |
     """The agent a token names, checked against the SdkAppId and userId the page gave, if it gave them."""
     if sdk_app_id and sdk_app_id != claims.sdk_app_id or user_id and user_id != claims.user_id:
         raise ServiceError("the token was issued for another SdkAppId or userId")
-    agent = Agent.objects.select_related("tenant").filter(
-        tenant__sdk_app_id=claims.sdk_app_id, user_id=claims.user_id).first()
+    agent = found(Agent.objects.select_related("tenant").filter(
+        tenant__sdk_app_id=claims.sdk_app_id, user_id=claims.user_id))
     if agent is None:
         raise ServiceError("the token's agent does not exist")
     return agent
 
 
 def login_token_response(tenant: Tenant, user_id: str, sdk_url: str) -> dict:
-    agent = Agent.objects.select_related("tenant").filter(tenant=tenant, user_id=user_id).first()
+    agent = found(Agent.objects.select_related("tenant").filter(tenant=tenant, user_id=user_id))
     if agent is None:
         raise ServiceError(f"no agent {user_id!r} in SdkAppId {tenant.sdk_app_id}")
     token, expires = issue(agent)
