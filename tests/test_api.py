@@ -1,5 +1,6 @@
 """The server-to-server HTTP API (DESIGN.md contracts 2 and 4), the demo seed (3) and the SDK script's CORS."""
 import json
+import threading
 import time
 from io import StringIO
 
@@ -401,3 +402,28 @@ async def test_the_server_serves_the_api_without_the_browser_pages_middleware(de
         assert "X-Frame-Options" not in response.headers and "set-cookie" not in response.headers
     assert page.status_code == 200
     assert page.headers["X-Frame-Options"] == "DENY" and "csrftoken" in page.cookies
+
+
+async def test_api_requests_get_no_thread_of_their_own(demo):
+    """Django's handler starts a thread for each request (for its signals' sync receivers, which the event loop
+    waits to see started); the API's handler runs them all on one thread. Pages keep Django's way."""
+    from django.core.signals import request_started
+
+    from workbench.asgi import application
+
+    threads = []
+
+    def note_thread(**kwargs):
+        threads.append(threading.current_thread())
+
+    request_started.connect(note_thread)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=application),
+                                     base_url="http://testserver") as client:
+            for path in ("/api/openapi.yaml",) * 3 + ("/admin/login/",) * 2:
+                assert (await client.get(path)).status_code == 200
+    finally:
+        request_started.disconnect(note_thread)
+    api, pages = threads[:3], threads[3:]
+    assert api[0] is api[1] is api[2]
+    assert pages[0] is not pages[1] and api[0] not in pages
