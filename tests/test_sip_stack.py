@@ -21,6 +21,7 @@ from sessions_app.media.sip import (CallEnded, CallFailed, Credentials, Ending, 
 from sessions_app.media.sip.auth import Challenge, authorization, authorize, digest
 from sessions_app.media.sip.message import frame_stream
 from sessions_app.media.sip.sdp import PCMA, PCMU, sdp_of
+from sessions_app.media.sip.transport import UdpTransport
 
 from .real_peers import needs
 
@@ -1122,3 +1123,28 @@ def test_headers_are_a_case_insensitive_ordered_multimap_of_single_lines():
     assert "via" not in headers and headers["x-uui"] == "2"
     with pytest.raises(ValueError):
         headers.add("X-UUI", "1\r\nBYE sip:x SIP/2.0")
+
+
+async def test_an_agent_on_any_port_picks_again_when_its_udp_port_is_taken_for_tcp(monkeypatch):
+    """On port 0 the system picks a free UDP port; the same number may be taken for TCP (it was, once in CI):
+    the agent picks another pair instead of failing, and lets go of the UDP port it could not use."""
+    taken = socket.socket()
+    taken.bind((HOST, 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    real_listen = UdpTransport.listen.__func__
+    ports = iter([port])
+
+    async def listen_first_on_the_taken_number(cls, host, requested, *args):
+        return await real_listen(cls, host, next(ports, requested), *args)
+
+    monkeypatch.setattr(UdpTransport, "listen", classmethod(listen_first_on_the_taken_number))
+    agent = await UserAgent(HOST, 0, tcp=True, timers=FAST).start()
+    try:
+        assert agent.port != port
+        assert agent.udp.local_address[1] == agent.tcp_transport.local_address[1] == agent.port
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind((HOST, port))  # released
+    finally:
+        await agent.close()
+        taken.close()

@@ -10,6 +10,7 @@ answered, and nothing when it cannot. No message, and no exception of the produc
 from __future__ import annotations
 
 import asyncio
+import errno
 import inspect
 import logging
 import secrets
@@ -29,6 +30,8 @@ from .transactions import MAGIC_COOKIE, ClientTransaction, InviteServerTransacti
 from .transport import TcpTransport, Transport, UdpTransport, local_ip, resolve, response_address
 
 log = logging.getLogger(__name__)
+
+ANY_PORT_ATTEMPTS = 20  # tries at a port free for both UDP and TCP when started on port 0
 
 InviteHandler = Callable[[IncomingCall], "Awaitable[None] | None"]
 Auth = tuple[str, str] | Credentials | None
@@ -63,10 +66,21 @@ class UserAgent:
         self._tasks: set[asyncio.Task] = set()
 
     async def start(self) -> UserAgent:
-        self.udp = await UdpTransport.listen(self.host, self.port, self._on_message, self._on_malformed)
-        self.port = self.udp.local_address[1]
-        if self.tcp:
-            self.tcp_transport = await TcpTransport.listen(self.host, self.port, self._on_message, self._on_malformed)
+        # On port 0 the system picks a free UDP port, whose number may be taken for TCP: then pick again.
+        attempts = ANY_PORT_ATTEMPTS if self.port == 0 and self.tcp else 1
+        for attempt in range(1, attempts + 1):
+            self.udp = await UdpTransport.listen(self.host, self.port, self._on_message, self._on_malformed)
+            port = self.udp.local_address[1]
+            if not self.tcp:
+                break
+            try:
+                self.tcp_transport = await TcpTransport.listen(self.host, port, self._on_message, self._on_malformed)
+                break
+            except OSError as error:
+                self.udp.close()
+                if error.errno != errno.EADDRINUSE or attempt == attempts:
+                    raise
+        self.port = port
         if self.public_host is None:
             self.public_host = self.host if self.host not in ("0.0.0.0", "::") else local_ip()
         return self
