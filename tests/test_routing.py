@@ -1,8 +1,10 @@
 """ACD behaviour over real websockets: who gets offered what, capacity, queueing, races, deadlines."""
 import threading
+from datetime import timedelta
 
 from channels.db import database_sync_to_async
 from django.db import close_old_connections
+from django.utils import timezone
 
 from sessions_app.models import Agent, AgentSkill, ServeParticipant, Session, SkillGroup
 from sessions_app.services import sessions
@@ -184,6 +186,31 @@ async def test_skill_priority_strategy_prefers_priority_one(sdk, demo):
         AgentSkill.objects.filter(skill_group_id=group, agent__user_id="agent1@demo").update(priority=5)
         AgentSkill.objects.filter(skill_group_id=group, agent__user_id="agent2@demo").update(priority=1)
         Agent.objects.filter(user_id="agent1@demo").update(available_since="2000-01-01T00:00:00Z")
+
+    await database_sync_to_async(configure)()
+    session_id = await api_session(demo, "phone", calleePhoneNumber="1")
+    assert (await second.event("callIn"))["sessionId"] == session_id
+    assert await first.no_event("callIn")
+
+
+async def test_fewest_served_strategy_counts_only_today(sdk, demo):
+    """agent1 took 2 sessions today; agent2 took 1 today and 5 yesterday, and has waited less: agent2 is next."""
+    first = await sdk("agent1@demo")
+    second = await sdk("agent2@demo")
+    await set_status("agent3@demo", "offline")
+    group = demo["skillGroups"]["phone"]
+
+    def configure():
+        SkillGroup.objects.filter(pk=group).update(routing_strategy="fewest_served")
+        Agent.objects.filter(user_id="agent1@demo").update(available_since="2000-01-01T00:00:00Z")
+        now = timezone.now()
+        yesterday = timezone.localtime().replace(hour=0, minute=0) - timedelta(hours=2)
+        for user_id, accepted in (("agent1@demo", [now] * 2), ("agent2@demo", [now] + [yesterday] * 5)):
+            agent = Agent.objects.get(user_id=user_id)
+            for at in accepted:
+                session = Session.objects.create(tenant=agent.tenant, type="phone", state="ended")
+                ServeParticipant.objects.create(session=session, agent=agent, sequence=1, outcome="ended",
+                                                ring_at=at, accept_at=at, end_at=at, completed_at=at)
 
     await database_sync_to_async(configure)()
     session_id = await api_session(demo, "phone", calleePhoneNumber="1")

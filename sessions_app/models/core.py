@@ -282,6 +282,8 @@ class ServeParticipant(models.Model):
             # After-call work still to finish: a few rows per agent, however long the agent's history.
             models.Index(fields=["agent"], condition=models.Q(completed_at__isnull=True),
                          name="participant_unfinished_work"),
+            # Sessions an agent took today, for routing's "fewest served today".
+            models.Index(fields=["agent", "accept_at"]),
         ]
 
     def __str__(self):

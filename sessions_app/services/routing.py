@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ..domain import routing as policy
@@ -89,9 +90,11 @@ def candidates(session: Session, skill_group: SkillGroup, tried: dict[int, objec
     # The priority comes from the AgentSkill row that eligible_agents joined to filter on the group.
     rows = eligible_agents(session, skill_group).annotate(agent_id=F("pk"), priority=F("agentskill__priority"))
     if "served_today" in keys:
+        # A subquery per agent over today's rows alone (an index range), not a join over every agent's history.
         start_of_day = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
-        rows = rows.annotate(served_today=Count("participations", distinct=True,
-                                                filter=Q(participations__accept_at__gte=start_of_day)))
+        served = (ServeParticipant.objects.filter(agent=OuterRef("pk"), accept_at__gte=start_of_day).order_by()
+                  .values("agent").annotate(served=Count("pk")).values("served"))
+        rows = rows.annotate(served_today=Coalesce(Subquery(served), 0))
     fields = ("agent_id", "available_since", "last_offered_at", "priority") + (
         ("served_today",) if "served_today" in keys else ())
     fresh = rows.exclude(pk__in=list(tried)) if tried else rows
