@@ -421,8 +421,8 @@ def create_inbound(tenant: Tenant, session_type, skill_group_id, fields: dict, u
 
 def end_by_customer(tenant: Tenant, session_id: str) -> None:
     with transaction.atomic():
-        session = Session.objects.locked("tenant", "agent", "caller_agent", "skill_group").filter(
-            pk=session_id, tenant=tenant).first()
+        session = found(Session.objects.locked("tenant", "agent", "caller_agent", "skill_group").filter(
+            pk=session_id, tenant=tenant))
         if session is None:
             raise ServiceError(f"no session {session_id!r}")
         if session.state == "ended":

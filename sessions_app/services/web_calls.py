@@ -5,7 +5,7 @@ from __future__ import annotations
 from channels.db import database_sync_to_async
 
 from ..domain import web_call as rules
-from ..models import Session, SkillGroup, Tenant
+from ..models import Session, SkillGroup, Tenant, found
 from . import media, media_workers, sessions
 from .errors import ServiceError
 
@@ -50,7 +50,7 @@ async def connect_customer(session_id: str, sdp: str) -> dict:
 
 
 def state(session_id: str) -> str:
-    return Session.objects.filter(pk=session_id).values_list("state", flat=True).first() or "ended"
+    return found(Session.objects.filter(pk=session_id).values_list("state", flat=True)) or "ended"
 
 
 def in_progress(session_id: str) -> bool:
@@ -58,4 +58,4 @@ def in_progress(session_id: str) -> bool:
 
 
 def end_status(session_id: str) -> str:
-    return Session.objects.filter(pk=session_id).values_list("end_status", flat=True).first() or ""
+    return found(Session.objects.filter(pk=session_id).values_list("end_status", flat=True)) or ""

@@ -14,7 +14,7 @@ from django.db.models import Count, F, Max, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from ..models import Agent, ChatMessage, ChatReadMark, RestReason, ServeParticipant, Session, SkillGroup
+from ..models import Agent, ChatMessage, ChatReadMark, RestReason, ServeParticipant, Session, SkillGroup, found
 from . import agents as agent_service
 from . import phone, routing
 
@@ -261,7 +261,7 @@ def session_detail(view: SessionView, agent_id: int) -> dict:
 
 def transfer_targets(agent_id: int, session_id: str) -> dict:
     me = Agent.objects.get(pk=agent_id)
-    session = Session.objects.filter(pk=session_id, tenant_id=me.tenant_id).first()
+    session = found(Session.objects.filter(pk=session_id, tenant_id=me.tenant_id))
     kind = session.type if session else "phone"
     groups = []
     for group in SkillGroup.objects.filter(tenant_id=me.tenant_id, kind=kind).order_by("name"):
