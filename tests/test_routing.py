@@ -175,17 +175,18 @@ async def test_accept_by_an_agent_the_offer_moved_away_from_loses(sdk, demo):
     assert (await next_agent.call("Call.accept", sessionId=session_id))["status"] == "success"
 
 
-async def test_skill_priority_strategy_prefers_priority_one(sdk, demo):
+async def offers_agent2_first(sdk, demo, strategy: str, arrange) -> None:
+    """With agent1 and agent2 online (agent1 idle the longest) and agent3 offline, the phone group on `strategy`
+    and `arrange(group)` run on the database: a new call rings agent2, not agent1."""
     first = await sdk("agent1@demo")
     second = await sdk("agent2@demo")
     await set_status("agent3@demo", "offline")
     group = demo["skillGroups"]["phone"]
 
     def configure():
-        SkillGroup.objects.filter(pk=group).update(routing_strategy="skill_priority")
-        AgentSkill.objects.filter(skill_group_id=group, agent__user_id="agent1@demo").update(priority=5)
-        AgentSkill.objects.filter(skill_group_id=group, agent__user_id="agent2@demo").update(priority=1)
+        SkillGroup.objects.filter(pk=group).update(routing_strategy=strategy)
         Agent.objects.filter(user_id="agent1@demo").update(available_since="2000-01-01T00:00:00Z")
+        arrange(group)
 
     await database_sync_to_async(configure)()
     session_id = await api_session(demo, "phone", calleePhoneNumber="1")
@@ -193,16 +194,17 @@ async def test_skill_priority_strategy_prefers_priority_one(sdk, demo):
     assert await first.no_event("callIn")
 
 
+async def test_skill_priority_strategy_prefers_priority_one(sdk, demo):
+    def priorities(group):
+        AgentSkill.objects.filter(skill_group_id=group, agent__user_id="agent1@demo").update(priority=5)
+        AgentSkill.objects.filter(skill_group_id=group, agent__user_id="agent2@demo").update(priority=1)
+
+    await offers_agent2_first(sdk, demo, "skill_priority", priorities)
+
+
 async def test_fewest_served_strategy_counts_only_today(sdk, demo):
     """agent1 took 2 sessions today; agent2 took 1 today and 5 yesterday, and has waited less: agent2 is next."""
-    first = await sdk("agent1@demo")
-    second = await sdk("agent2@demo")
-    await set_status("agent3@demo", "offline")
-    group = demo["skillGroups"]["phone"]
-
-    def configure():
-        SkillGroup.objects.filter(pk=group).update(routing_strategy="fewest_served")
-        Agent.objects.filter(user_id="agent1@demo").update(available_since="2000-01-01T00:00:00Z")
+    def history(group):
         now = timezone.now()
         yesterday = timezone.localtime().replace(hour=0, minute=0) - timedelta(hours=2)
         for user_id, accepted in (("agent1@demo", [now] * 2), ("agent2@demo", [now] + [yesterday] * 5)):
@@ -212,10 +214,7 @@ async def test_fewest_served_strategy_counts_only_today(sdk, demo):
                 ServeParticipant.objects.create(session=session, agent=agent, sequence=1, outcome="ended",
                                                 ring_at=at, accept_at=at, end_at=at, completed_at=at)
 
-    await database_sync_to_async(configure)()
-    session_id = await api_session(demo, "phone", calleePhoneNumber="1")
-    assert (await second.event("callIn"))["sessionId"] == session_id
-    assert await first.no_event("callIn")
+    await offers_agent2_first(sdk, demo, "fewest_served", history)
 
 
 async def test_ring_timeout_of_zero_rings_until_answered(sdk, demo):
