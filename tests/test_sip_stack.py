@@ -36,9 +36,17 @@ def crlf(text: str) -> bytes:
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
+    """A port number free for UDP and for TCP (sipp over TCP binds both; a free UDP number may be taken for TCP,
+    as it once was in CI)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, socket.socket() as tcp:
+            udp.bind((HOST, 0))
+            port = udp.getsockname()[1]
+            try:
+                tcp.bind((HOST, port))
+            except OSError:
+                continue
+            return port
 
 
 async def until(check, timeout: float = 3.0, what: str = "the condition"):
