@@ -32,14 +32,20 @@ from tests.redis_server import RedisServer
 
 P99_TARGET_MS = 100
 RATIO_TARGET = 1.6
+LOGIN_WAVE = 20  # agents logged in on one process before the next process's turn
 
 
 async def measure(cluster: Cluster, agent_count: int, rate: float, seconds: float) -> dict:
     processes = len(cluster.servers)
     agents = make_agents(cluster[0], agent_count, kinds=("phone",), wrap_up=0, prefix="scale")
     sockets = []
-    for index, server in enumerate(cluster.servers):
-        sockets += await open_many(server, agents[index::processes])
+    shares = [agents[index::processes] for index in range(processes)]
+    # Log in a few agents on each process in turn, as a balancer spreads a morning's logins: routing offers the
+    # longest-free agent first, and all of one process's agents free before the other's would send every
+    # offer, accept and hang-up of the first few hundred sessions to one process while the other idles.
+    for start in range(0, len(shares[0]), LOGIN_WAVE):
+        for server, share in zip(cluster.servers, shares):
+            sockets += await open_many(server, share[start:start + LOGIN_WAVE])
     print(f"{processes} process(es): {agent_count} agents connected, "
           f"{agent_count // processes} per process; sessions arrive now", flush=True)
     return {"processes": processes, **await run_load(cluster.servers, sockets, rate, seconds)}
