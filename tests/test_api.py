@@ -404,26 +404,32 @@ async def test_the_server_serves_the_api_without_the_browser_pages_middleware(de
     assert page.headers["X-Frame-Options"] == "DENY" and "csrftoken" in page.cookies
 
 
-async def test_api_requests_get_no_thread_of_their_own(demo):
-    """Django's handler starts a thread for each request (for its signals' sync receivers, which the event loop
-    waits to see started); the API's handler runs them all on one thread. Pages keep Django's way."""
-    from django.core.signals import request_started
+async def test_an_api_request_is_one_trip_to_the_database_thread(demo, monkeypatch):
+    """Django's handler sends a request's signals and calls each sync middleware hook through `sync_to_async`
+    (each a trip to a thread, queued there behind other work); an API request makes one trip, its view's, and
+    all of them to the process's one database thread. Pages keep Django's way."""
+    from asgiref.sync import SyncToAsync
 
     from workbench.asgi import application
 
-    threads = []
+    trips = []
+    trip = SyncToAsync.thread_handler
 
-    def note_thread(**kwargs):
-        threads.append(threading.current_thread())
+    def noting(self, loop, *args, **kwargs):
+        trips.append(threading.current_thread())
+        return trip(self, loop, *args, **kwargs)
 
-    request_started.connect(note_thread)
-    try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=application),
-                                     base_url="http://testserver") as client:
-            for path in ("/api/openapi.yaml",) * 3 + ("/admin/login/",) * 2:
-                assert (await client.get(path)).status_code == 200
-    finally:
-        request_started.disconnect(note_thread)
-    api, pages = threads[:3], threads[3:]
-    assert api[0] is api[1] is api[2]
-    assert pages[0] is not pages[1] and api[0] not in pages
+    monkeypatch.setattr(SyncToAsync, "thread_handler", noting)
+    body = {"type": "phone", "skillGroupId": demo["skillGroups"]["phone"], "callerPhoneNumber": "13800000000"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=application),
+                                 base_url="http://testserver") as client:
+        for _ in range(3):
+            created = await client.post("/api/sessions", json=body,
+                                        headers={"Authorization": f"Bearer {demo['apiKey']}"})
+            assert created.status_code == 200
+        api = trips[:]
+        trips.clear()
+        for _ in range(2):
+            assert (await client.get("/admin/login/")).status_code == 200
+    assert len(api) == 3 and api[0] is api[1] is api[2]
+    assert len(trips) > 2 and api[0] not in trips
