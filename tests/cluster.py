@@ -33,6 +33,18 @@ class Cluster:
         for server in self.servers:
             server.stop()
 
+    def log_marks(self) -> list[int]:
+        """Where each process's log ends now, for `print_logs_since`."""
+        return [server.log_path.stat().st_size if server.log_path.exists() else 0 for server in self.servers]
+
+    def print_logs_since(self, marks: list[int], most: int = 6000) -> None:
+        """The end of what each process logged since `marks`; pytest shows it when the test fails (a crash
+        test's failure in CI otherwise leaves nothing to read: the logs go with the temporary folder)."""
+        for index, (server, mark) in enumerate(zip(self.servers, marks)):
+            with open(server.log_path, errors="replace") as log:
+                log.seek(mark)
+                print(f"--- process {index} ({server.url}) logged during the test ---\n{log.read()[-most:]}")
+
     def sql(self, query: str, *params) -> list[tuple]:
         """Rows of a query on the cluster's database, read the way an operator would check it."""
         with psycopg.connect(self.database_url, autocommit=True) as connection:

@@ -36,6 +36,10 @@ class LiveServer:
         self.process: subprocess.Popen | None = None
         self.demo: dict = {}
 
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "daphne.log"
+
     def manage(self, *args: str) -> str:
         return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=True,
                               capture_output=True, text=True).stdout
@@ -50,14 +54,14 @@ class LiveServer:
 
     def launch(self) -> "LiveServer":
         """Start daphne on this server's port and wait until it answers."""
-        self.log = open(self.workdir / "daphne.log", "a")
+        self.log = open(self.log_path, "a")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "workbench.asgi:application"],
             cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"daphne exited: {(self.workdir / 'daphne.log').read_text()[-2000:]}")
+                raise RuntimeError(f"daphne exited: {self.log_path.read_text()[-2000:]}")
             try:
                 urllib.request.urlopen(self.url + "/", timeout=1).read()
                 return self

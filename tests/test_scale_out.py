@@ -43,7 +43,9 @@ def center(cluster):
     reset_center(cluster[0])
     cluster.sql("UPDATE sessions_app_tenant SET cdr_webhook_url = ''")
     cluster.sql("UPDATE sessions_app_cdr SET next_attempt_at = NULL")
-    return cluster
+    marks = cluster.log_marks()
+    yield cluster
+    cluster.print_logs_since(marks)
 
 
 def set_phone_group(cluster: Cluster, **columns) -> None:

@@ -22,9 +22,11 @@ def balanced_pages(browser, host_page, cluster):
     reset_center(cluster[0])
     balancer = Balancer(cluster.servers)
     pages = AgentPages(browser, host_page, balancer)
+    marks = cluster.log_marks()
     yield balancer, pages.open
     pages.close()
     balancer.stop()
+    cluster.print_logs_since(marks)
 
 
 def test_the_sdk_reconnects_to_the_other_process_after_a_kill_9_and_the_call_goes_on(cluster, balanced_pages):
