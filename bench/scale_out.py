@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 
 from callin_latency import report_outcome, requested, run_load
 from harness import MACHINE_NOTE, emit_json, format_ms, make_agents, open_many, verdict
@@ -48,7 +49,11 @@ async def measure(cluster: Cluster, agent_count: int, rate: float, seconds: floa
             sockets += await open_many(server, share[start:start + LOGIN_WAVE])
     print(f"{processes} process(es): {agent_count} agents connected, "
           f"{agent_count // processes} per process; sessions arrive now", flush=True)
-    return {"processes": processes, **await run_load(cluster.servers, sockets, rate, seconds)}
+    result = await run_load(cluster.servers, sockets, rate, seconds)
+    cpu = result["cpu"]
+    used = (cpu["serverCores"] + cpu["otherCores"]) * cpu["seconds"]  # everything on the machine but this client
+    return {"processes": processes, **result,
+            "centerCpuMsPerSession": used * 1000 / result["hungUp"] if result["hungUp"] else None}
 
 
 def report(result: dict) -> None:
@@ -58,6 +63,11 @@ def report(result: dict) -> None:
           f"{cpu['clientCores']:.2f}, PostgreSQL, Redis and anything else {cpu['otherCores']:.2f}")
     if result["serverCpuMsPerSession"]:
         print(f"daphne CPU per session (create, offer, accept, hang up): {result['serverCpuMsPerSession']:.1f} ms")
+    if result["centerCpuMsPerSession"]:
+        per_session, cores = result["centerCpuMsPerSession"], os.cpu_count()
+        print(f"CPU per session of daphne, PostgreSQL and Redis together: {per_session:.1f} ms, so this machine's "
+              f"{cores} cores carry at most ~{cores * 1000 / per_session:.0f} sessions/s with nothing else on them, "
+              f"and {result['rate']:g}/s needs ~{result['rate'] * per_session / 1000:.1f} cores")
     print(f"throughput: {result['throughput']:.1f} sessions/s completed (offered {result['rate']:g}/s)")
     if result["callIn"]:
         print(f"POST -> callIn  {format_ms(result['callIn'])}   p99 {verdict(result['callIn']['p99'], P99_TARGET_MS)} "
