@@ -182,3 +182,21 @@ async def test_video_controls_keep_state(sdk, demo):
     await database_sync_to_async(lambda: SkillGroup.objects.update(wrap_up_seconds=0))()
     assert (await agent.call("Video.end", sessionId=session_id))["status"] == "success"
     assert await agent.event("sessionCompleted") == {"sessionId": session_id}
+
+
+def test_with_media_workers_only_a_session_a_worker_carries_has_its_plan_sent_after_commit(
+        db, settings, django_capture_on_commit_callbacks):
+    """Most phone sessions have no media leg (their audio is the trunk's): with workers, their changes send no
+    plan and read nothing after commit. A session a worker carries gets its plan; with the media on the process's
+    own thread, sending it is left to that thread's engine, as before."""
+    from sessions_app.services import media
+
+    settings.MEDIA_IN_WORKERS = True
+    with django_capture_on_commit_callbacks() as carried:
+        media.sync(Session(type="phone", media_worker="worker-1"))
+    with django_capture_on_commit_callbacks() as uncarried:
+        media.sync(Session(type="phone"))
+    settings.MEDIA_IN_WORKERS = False
+    with django_capture_on_commit_callbacks() as embedded:
+        media.sync(Session(type="phone"))
+    assert (len(carried), len(uncarried), len(embedded)) == (1, 0, 1)

@@ -91,8 +91,13 @@ def plan_for(session: Session) -> dict:
 
 
 def sync(session: Session) -> None:
-    """After the current transaction commits, bring the session's media in line with its row."""
-    if session.type in MEDIA_TYPES:
+    """After the current transaction commits, bring the session's media in line with its row.
+
+    `session` is the row as this transaction read it, locked (or created it). With media workers, a session
+    that no worker carries has nothing to re-point (most phone sessions: their audio is the trunk's; a web call
+    before its first leg), and the row says so already: no other transaction can give it a worker before this
+    one commits, and the one that does sends the plan, read fresh, once the leg is up (`open_leg`)."""
+    if session.type in MEDIA_TYPES and (session.media_worker or not settings.MEDIA_IN_WORKERS):
         session_id = session.pk
         transaction.on_commit(lambda: _send_plan(session_id), robust=True)
 
