@@ -29,16 +29,21 @@ async def served():
         outbox._drainer.cancel()
 
 
-async def publish_from_the_database_thread(count: int) -> None:
+async def publish_from_the_database_thread(count: int, kind: str = "agent.frame") -> None:
     def publish_many():
         for n in range(count):
-            outbox.group_send("agent.outbox", {"type": "agent.frame", "n": n})
+            outbox.group_send("agent.outbox", {"type": kind, "frame": {"n": n}})
 
     await sync_to_async(publish_many, thread_sensitive=False)()
 
 
 async def received(channel: str, count: int) -> list[int]:
-    return [(await asyncio.wait_for(get_channel_layer().receive(channel), 2))["n"] for _ in range(count)]
+    """The numbers of the next `count` frames on the channel, whether they came one per message or together."""
+    numbers = []
+    while len(numbers) < count:
+        message = await asyncio.wait_for(get_channel_layer().receive(channel), 2)
+        numbers += [frame["n"] for frame in message.get("frames", [message.get("frame")])]
+    return numbers
 
 
 async def test_sends_from_a_thread_serving_the_server_loop_leave_in_the_order_they_were_made(listener, served):
@@ -52,21 +57,21 @@ async def test_a_send_that_fails_is_logged_and_the_ones_after_it_still_leave(lis
     real_send = layer.group_send
 
     async def send_failing_on_two(group, message):
-        if message["n"] == 2:
+        if message["frame"]["n"] == 2:
             raise ConnectionError("the channel layer is down")
         await real_send(group, message)
 
     monkeypatch.setattr(layer, "group_send", send_failing_on_two)
-    await publish_from_the_database_thread(5)
+    await publish_from_the_database_thread(5, kind="agent.changed")  # a kind never sent together
     assert await received(listener, 4) == [0, 1, 3, 4]
-    assert "could not send agent.frame to agent.outbox" in caplog.text
+    assert "could not send agent.changed to agent.outbox" in caplog.text
 
 
 async def test_a_thread_not_serving_the_server_loop_sends_at_once(listener):
     sent = threading.Event()
 
     def publish():
-        outbox.group_send("agent.outbox", {"type": "agent.frame", "n": 1})
+        outbox.group_send("agent.outbox", {"type": "agent.frame", "frame": {"n": 1}})
         sent.set()
 
     # A thread of its own, with no loop: the message is in the layer when group_send returns.
@@ -75,3 +80,18 @@ async def test_a_thread_not_serving_the_server_loop_sends_at_once(listener):
     await asyncio.get_running_loop().run_in_executor(None, worker.join)
     assert sent.is_set()
     assert await received(listener, 1) == [1]
+
+
+def test_frames_handed_over_together_leave_as_one_message_per_agent_in_the_same_order():
+    def frame(n):
+        return {"type": "agent.frame", "frame": {"n": n}}
+
+    changed = {"type": "agent.changed"}
+    handed = [("agent.1", frame(1)), ("agent.2", frame(2)), ("agent.1", frame(3)), ("agent.1", changed),
+              ("agent.1", frame(4)), ("agent.2", frame(5))]
+    assert outbox.coalesced(handed) == [
+        ("agent.1", {"type": "agent.frames", "frames": [{"n": 1}, {"n": 3}]}),
+        ("agent.2", {"type": "agent.frames", "frames": [{"n": 2}, {"n": 5}]}),
+        ("agent.1", changed),  # not passed by the frame after it
+        ("agent.1", frame(4)),
+    ]

@@ -100,6 +100,11 @@ class SdkConsumer(JsonFramesConsumer):
     async def agent_frame(self, message):
         await self.send_frame(message["frame"])
 
+    async def agent_frames(self, message):
+        """Events one commit (or a few) published together (services/outbox.py)."""
+        for frame in message["frames"]:
+            await self.send_frame(frame)
+
     async def agent_changed(self, message):
         """For the workbench's pages (a status, hold or mute change); the SDK has no event for it."""
 

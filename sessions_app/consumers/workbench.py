@@ -263,10 +263,14 @@ class WorkbenchConsumer(AsyncWebsocketConsumer):
 
     async def agent_frame(self, message):
         """An SDK event: what it changes is re-rendered (and a session just accepted is selected)."""
-        frame = message.get("frame") or {}
-        data = frame.get("data") or {}
-        if frame.get("event") == "userAccessed" and data.get("sessionId"):
-            self.ui.selected = data["sessionId"]
+        await self.agent_frames({"frames": [message.get("frame") or {}]})
+
+    async def agent_frames(self, message):
+        """SDK events published together (services/outbox.py): one re-render for all of them."""
+        for frame in message["frames"]:
+            data = frame.get("data") or {}
+            if frame.get("event") == "userAccessed" and data.get("sessionId"):
+                self.ui.selected = data["sessionId"]
         await self.push(views.ALL)
 
     async def agent_changed(self, message):

@@ -4,7 +4,10 @@ Services publish on commit, on the one thread that does the database work. `asyn
 there would stop that thread until the event loop had run the send, and cost a task and two thread
 wake-ups per event. On a thread serving the server's loop (`serve_on`, under daphne) the message is handed
 to the loop instead, and one task sends what it is handed in order, so events keep the order of the commits
-that caused them. Elsewhere (a management command, a thread of its own, tests' short-lived loops, where a
+that caused them. Agent events handed over together (one commit's, or a few commits' under load) for the same
+agent leave as one channel-layer message, `agent.frames`: hanging up a call tells the agent `sessionEnded` and
+`sessionCompleted`, and one message instead of two saves a Redis round trip on the sending side and three on
+the receiving one. Elsewhere (a management command, a thread of its own, tests' short-lived loops, where a
 task left sending through Redis when the loop closes would hang its closing) the send happens at once.
 """
 from __future__ import annotations
@@ -47,8 +50,31 @@ def _hand_over(group: str, message: dict) -> None:
 async def _drain(queue: asyncio.Queue) -> None:
     layer = get_channel_layer()
     while True:
-        group, message = await queue.get()
-        try:
-            await layer.group_send(group, message)
-        except Exception:  # one lost event must not stop the ones after it
-            logger.exception("could not send %s to %s", message.get("type"), group)
+        handed = [await queue.get()]
+        while not queue.empty():
+            handed.append(queue.get_nowait())
+        for group, message in coalesced(handed):
+            try:
+                await layer.group_send(group, message)
+            except Exception:  # one lost event must not stop the ones after it
+                logger.exception("could not send %s to %s", message.get("type"), group)
+
+
+def coalesced(handed: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
+    """The sends, with each run of agent frames to one group (nothing else sent to that group between them) made
+    one `agent.frames` message: every group gets what it got before, in the same order."""
+    sends: list[tuple[str, dict]] = []
+    latest: dict[str, int] = {}  # group → index in sends of the last message to it
+    for group, message in handed:
+        index = latest.get(group)
+        if message.get("type") == "agent.frame" and index is not None and sends[index][1]["type"] in FRAMES:
+            earlier = sends[index][1]
+            frames = earlier["frames"] if earlier["type"] == "agent.frames" else [earlier["frame"]]
+            sends[index] = (group, {"type": "agent.frames", "frames": [*frames, message["frame"]]})
+        else:
+            latest[group] = len(sends)
+            sends.append((group, message))
+    return sends
+
+
+FRAMES = ("agent.frame", "agent.frames")
