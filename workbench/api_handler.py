@@ -13,9 +13,10 @@ of CPU per session, and every websocket stalled meanwhile).
 Nor does it send `request_started` and `request_finished`. Their receivers (Django's: close stale database
 connections, reset the query log, close caches, reset the URLconf) are sync, so each send is a hop to the
 process's one database thread, where it queues behind other sessions' work: at 40 sessions/s over two
-processes the hop before the view waited 22 ms at p50 and 121 ms at p99 of the POST → callIn time. The
-API's views do their database work through `sessions_app/views/api.py`'s `on_database_thread` (channels'
-DatabaseSyncToAsync), which closes stale connections before and after each call itself.
+processes, the request_started hop and SecurityMiddleware's (below) held a POST 22 ms at p50 and 121 ms at
+p99 before its view ran. The API's views do their database work through `sessions_app/views/api.py`'s
+`on_database_thread` (channels' DatabaseSyncToAsync), which closes stale connections before and after each
+call itself.
 """
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.exceptions import RequestAborted

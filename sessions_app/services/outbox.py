@@ -6,8 +6,8 @@ wake-ups per event. On a thread serving the server's loop (`serve_on`, under dap
 to the loop instead, and one task sends what it is handed in order, so events keep the order of the commits
 that caused them. Agent events handed over together (one commit's, or a few commits' under load) for the same
 agent leave as one channel-layer message, `agent.frames`: hanging up a call tells the agent `sessionEnded` and
-`sessionCompleted`, and one message instead of two saves a Redis round trip on the sending side and three on
-the receiving one. Elsewhere (a management command, a thread of its own, tests' short-lived loops, where a
+`sessionCompleted`, and one message instead of two saves two Redis round trips when sent and four when
+received. Elsewhere (a management command, a thread of its own, tests' short-lived loops, where a
 task left sending through Redis when the loop closes would hang its closing) the send happens at once.
 """
 from __future__ import annotations
