@@ -60,6 +60,9 @@ async def _drain(queue: asyncio.Queue) -> None:
                 logger.exception("could not send %s to %s", message.get("type"), group)
 
 
+FRAMES = ("agent.frame", "agent.frames")
+
+
 def coalesced(handed: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
     """The sends, with each run of agent frames to one group (nothing else sent to that group between them) made
     one `agent.frames` message: every group gets what it got before, in the same order."""
@@ -75,6 +78,3 @@ def coalesced(handed: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
             latest[group] = len(sends)
             sends.append((group, message))
     return sends
-
-
-FRAMES = ("agent.frame", "agent.frames")
