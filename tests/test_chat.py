@@ -14,7 +14,7 @@ from django.core import signing
 from sessions_app.models import Agent, CannedResponse, ChatMessage, Session, Tenant
 from sessions_app.services import chat
 from sessions_app.services.errors import ServiceError
-from sessions_app.services.events import agent_group
+from sessions_app.services.events import agent_group, pages_group
 
 from .conftest import ORIGIN, SdkClient
 
@@ -54,7 +54,7 @@ class VisitorClient(SdkClient):
 
 
 class AgentChatListener:
-    """What the agent workbench hears of chats: `agent.chat` messages on the agent's channel-layer group."""
+    """What the agent workbench hears of chats: `agent.chat` messages on its pages' channel-layer group."""
 
     def __init__(self, channel: str):
         self.channel = channel
@@ -64,7 +64,7 @@ class AgentChatListener:
         agent_id = await database_sync_to_async(lambda: Agent.objects.get(user_id=user_id).pk)()
         layer = get_channel_layer()
         channel = await layer.new_channel()
-        await layer.group_add(agent_group(agent_id), channel)
+        await layer.group_add(pages_group(agent_id), channel)
         return cls(channel)
 
     async def event(self, name: str, timeout: float = 3) -> dict:
@@ -166,6 +166,31 @@ async def test_messages_go_both_ways_in_order_with_ids_and_are_stored(sdk, visit
     assert rows == [(1, "visitor", "Hello, my order is late"), (2, "agent", "Sorry! Let me check."),
                     (3, "visitor", "Order 1234")]
     assert [m["seq"] for m in (await guest.request("history", afterSeq=1))["data"]["messages"]] == [2, 3]
+
+
+async def test_an_sdk_connection_gets_none_of_the_messages_only_the_workbench_pages_show(sdk, visitor):
+    """Chat events and status changes go to the workbench's pages alone: the agent's group, where SDK
+    connections (a CRM's) are, carries the SDK's events only."""
+    agent_id = await database_sync_to_async(lambda: Agent.objects.get(user_id="agent1@demo").pk)()
+    layer = get_channel_layer()
+    sdk_side, pages_side = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add(agent_group(agent_id), sdk_side)
+    await layer.group_add(pages_group(agent_id), pages_side)
+    guest, agent, session_id = await served_chat(sdk, visitor)
+    await guest.send("Hello")
+    assert (await agent.call("Chat.end", sessionId=session_id))["status"] == "success"
+    assert (await agent.call("Agent.setStatus", status="rest", restReason="lunch"))["status"] == "success"
+
+    async def kinds(channel):
+        heard = []
+        while True:
+            try:
+                heard.append((await asyncio.wait_for(layer.receive(channel), 0.3))["type"])
+            except asyncio.TimeoutError:
+                return set(heard)
+
+    assert await kinds(sdk_side) <= {"agent.frame", "agent.frames"}
+    assert {"agent.chat", "agent.changed"} <= await kinds(pages_side)
 
 
 async def test_typing_and_read_receipts_reach_the_other_side(sdk, visitor):

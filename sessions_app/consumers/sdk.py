@@ -106,7 +106,8 @@ class SdkConsumer(JsonFramesConsumer):
             await self.send_frame(frame)
 
     async def agent_changed(self, message):
-        """For the workbench's pages (a status, hold or mute change); the SDK has no event for it."""
+        """For the workbench's pages, which get it on a group of their own (services/events.py); processes of an
+        earlier release send it to every connection of the agent while a cluster is being upgraded."""
 
     async def agent_chat(self, message):
-        """For the workbench's chat panel; the SDK has no chat message events."""
+        """As agent_changed: the workbench's chat panel's, sent here only by an earlier release."""

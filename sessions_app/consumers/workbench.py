@@ -27,7 +27,7 @@ from ..models import Agent
 from ..services import origins, rpc, tokens
 from ..services import workbench as selectors
 from ..services.errors import ServiceError
-from ..services.events import agent_group
+from ..services.events import agent_group, pages_group
 from ..services.sessions import SAME_METHOD
 from ..views import workbench as views
 
@@ -211,7 +211,8 @@ class WorkbenchConsumer(AsyncWebsocketConsumer):
         self.sent: dict[str, str] = {}
         self.unread: dict[str, list[int]] = {}  # chat → [unread count, last visitor seq counted], as shown
         self.visitor_names: dict[str, str] = {}
-        await self.channel_layer.group_add(agent_group(self.agent_id), self.channel_name)
+        for group in (agent_group(self.agent_id), pages_group(self.agent_id)):
+            await self.channel_layer.group_add(group, self.channel_name)
         await self.push(views.ALL)
 
     async def refuse(self, message: str, code: int):
@@ -221,7 +222,8 @@ class WorkbenchConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code):
         if self.agent_id is not None:
-            await self.channel_layer.group_discard(agent_group(self.agent_id), self.channel_name)
+            for group in (agent_group(self.agent_id), pages_group(self.agent_id)):
+                await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None):
         if self.agent_id is None:

@@ -5,7 +5,7 @@ Used by the visitor's websocket (consumers/visitor.py) and by the agent workbenc
 one transaction holding the session's row lock, so messages get gapless `seq` numbers per session in the
 order they were stored. Live events leave on commit:
 - to the visitor: group `visitor_group(session_id)`, `{"type": "visitor.frame", "frame": {"type": "event", ...}}`;
-- to the agent ringing or serving the chat: group `events.agent_group(agent_id)`,
+- to the agent ringing or serving the chat: group `events.pages_group(agent_id)` (the workbench's pages),
   `{"type": "agent.chat", "frame": {"type": "chat", "event": "message" | "typing" | "read", "data": {...}}}`.
 Every event goes to the other side only (the sender has the reply); clients dedupe messages by `id`, since a
 reconnect's history may overlap what arrived live. A transfer needs no copying: the new agent reads `history()`.
@@ -23,7 +23,7 @@ from ..domain import chat as rules
 from ..models import CannedResponse, ChatMessage, ChatReadMark, Session, SkillGroup, Tenant, found
 from . import sessions, visitors
 from .errors import ServiceError
-from .events import agent_group
+from .events import pages_group
 from .outbox import group_send
 from .visitors import visitor_group  # noqa: F401 (part of this module's interface)
 
@@ -244,6 +244,6 @@ def _tell(session: Session, sides, event: str, data: dict) -> None:
         if "visitor" in sides:
             group_send(visitor_group(session.id), {"type": "visitor.frame", "frame": visitor_frame})
         if "agent" in sides and agent_id:
-            group_send(agent_group(agent_id), {"type": "agent.chat", "frame": agent_frame})
+            group_send(pages_group(agent_id), {"type": "agent.chat", "frame": agent_frame})
 
     transaction.on_commit(send, robust=True)
