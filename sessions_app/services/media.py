@@ -106,12 +106,9 @@ def _send_plan(session_id: str) -> None:
     engine = backend(start=False)
     if engine is None:
         return  # no leg was ever opened in this process, so there is nothing to re-point
-    if settings.MEDIA_IN_WORKERS and not found(Session.objects.filter(pk=session_id).values_list(
-            "media_worker", flat=True)):
-        return  # gone, or no worker ever carried a leg of it (most sessions: read narrowly, they are many)
     session = found(Session.objects.filter(pk=session_id))
-    if session is None:
-        return  # gone
+    if session is None or (settings.MEDIA_IN_WORKERS and not session.media_worker):
+        return  # gone, or no worker carries a leg of it
     if session.state == "ended":
         engine.submit("end_call", {"call_id": session_id})
     else:
