@@ -211,9 +211,13 @@ class WorkbenchConsumer(AsyncWebsocketConsumer):
         self.sent: dict[str, str] = {}
         self.unread: dict[str, list[int]] = {}  # chat → [unread count, last visitor seq counted], as shown
         self.visitor_names: dict[str, str] = {}
-        for group in (agent_group(self.agent_id), pages_group(self.agent_id)):
+        for group in self.groups_joined():
             await self.channel_layer.group_add(group, self.channel_name)
         await self.push(views.ALL)
+
+    def groups_joined(self) -> tuple[str, str]:
+        """The agent's SDK events, and what only the pages show (services/events.py)."""
+        return agent_group(self.agent_id), pages_group(self.agent_id)
 
     async def refuse(self, message: str, code: int):
         login_url = settings.LOGIN_URL if "resume" not in self.scope.get("query_string", b"").decode() else ""
@@ -222,7 +226,7 @@ class WorkbenchConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code):
         if self.agent_id is not None:
-            for group in (agent_group(self.agent_id), pages_group(self.agent_id)):
+            for group in self.groups_joined():
                 await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None):
