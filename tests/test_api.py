@@ -383,6 +383,29 @@ def test_callin_field_longer_than_its_column_is_a_400(api, demo):
     assert Session.objects.count() == before
 
 
+async def test_the_servers_api_handler_refuses_bad_bodies_clearly_and_serves_the_next_request(demo):
+    """Through the ASGI application (the API's own handler, as daphne serves it): a body too large, one that is
+    not JSON and a request without a key get their errors and store nothing; the next request is served."""
+    from workbench.asgi import application
+
+    key = {"Authorization": f"Bearer {demo['apiKey']}"}
+    body = {"type": "phone", "skillGroupId": demo["skillGroups"]["phone"], "callerPhoneNumber": "13800000000"}
+    before = await Session.objects.acount()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=application),
+                                 base_url="http://testserver") as client:
+        too_big = await client.post("/api/sessions", content=b"x" * (3 * 1024 * 1024), headers=key)
+        not_json = await client.post("/api/sessions", content=b"{not json", headers=key)
+        no_key = await client.post("/api/sessions", json=body)
+        assert await Session.objects.acount() == before
+        created = await client.post("/api/sessions", json=body, headers=key)
+    assert too_big.status_code == 400 and "larger than" in too_big.json()["error"]
+    assert not_json.status_code == 400 and "not valid JSON" in not_json.json()["error"]
+    assert no_key.status_code == 401 and "API key" in no_key.json()["error"]
+    for response in (too_big, not_json, no_key):
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert created.status_code == 200 and created.json()["sessionId"]
+
+
 async def test_the_server_serves_the_api_without_the_browser_pages_middleware(demo):
     """Through the ASGI application (as daphne serves it): the API answers with the security headers but
     none of the pages' middleware (no X-Frame-Options, no CSRF or session cookie); the pages keep theirs."""
