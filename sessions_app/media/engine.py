@@ -1,7 +1,7 @@
 """The bridge's command surface: every change to media is one of these commands, whoever sends it.
 
 The web side reaches the engine through `services.media` — on a thread of this process (`embedded.py`) or
-in a media worker over the channel layer (`worker.py`); both carry the same commands and the same JSON-able
+in a media worker over the channel layer (`remote.py`); both carry the same commands and the same JSON-able
 arguments and results, so what a test proves on one holds for the other.
 """
 from __future__ import annotations
