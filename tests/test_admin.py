@@ -214,3 +214,23 @@ def test_home_page_links_and_shows_the_sdk_snippet(client):
     assert 'href="/admin/"' in page and 'href="/api/openapi.yaml"' in page
     assert '&lt;script src="http://testserver/sdk/tccc.js"' in page
     assert 'crossorigin="anonymous"&gt;&lt;/script&gt;' in page
+
+
+def test_home_page_links_to_try_it(client):
+    assert 'href="/try/"' in client.get("/").content.decode()
+
+
+def test_try_it_carries_both_widgets_of_the_demo_tenant_and_the_hotline(client, demo, settings):
+    settings.SIP_PORT, settings.SIP_HOST, settings.SIP_PUBLIC_HOST = 5060, "0.0.0.0", ""
+    page = client.get("/try/").content.decode()
+    assert '<script src="/widget/chat.js" data-sdk-app-id="1400000001"' in page
+    assert '<script src="/widget/call.js" data-sdk-app-id="1400000001" data-position="left"' in page
+    assert f"sip:{demo['hotline']}@testserver:5060" in page  # listening everywhere: the page's own host
+    settings.SIP_PORT = None
+    assert "The phone channel is off" in client.get("/try/").content.decode()
+
+
+@pytest.mark.django_db
+def test_try_it_is_not_found_without_the_demo_tenant(client):
+    response = client.get("/try/")
+    assert response.status_code == 404

@@ -2,6 +2,7 @@
 agent in the standalone workbench, as the two people use them."""
 from __future__ import annotations
 
+import re
 import threading
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -127,11 +128,11 @@ def people(browser, shop, sdk_server):
         contexts.append(context)
         return context.new_page()
 
-    def visitor(headless=False, host="127.0.0.1"):
+    def visitor(headless=False, host="127.0.0.1", url=None):
         page = new_page()
         dialogs = []
         page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-        page.goto(shop.url(sdk_server.url, headless=headless, host=host))
+        page.goto(url or shop.url(sdk_server.url, headless=headless, host=host))
         return Visitor(page, dialogs)
 
     def agent(user_id):
@@ -169,6 +170,25 @@ def accept_offer(agent, server):
             "print([(s.type, s.state, str(s.agent), s.end_status) for s in Session.objects.all()[:5]])\n"
             "print(list(Agent.objects.values_list('user_id', 'status')))"))
         raise AssertionError(f"no offer to accept in the workbench; sessions and agents: {sessions}") from None
+
+
+def test_a_newcomer_goes_from_the_home_page_to_try_it_and_chats_with_themselves(people, sdk_server):
+    agent = people.agent("agent1@demo")
+    visitor = people.visitor(url=sdk_server.url + "/")
+    visitor.page.get_by_role("link", name=re.compile("^Try it")).click()
+    visitor.page.wait_for_url("**/try/")
+    visitor.page.locator("#tccc-call-root").locator("button").first.wait_for(timeout=TIMEOUT_MS)  # the call widget
+    visitor.widget("[data-launcher]").click()
+    visitor.widget("button[type=submit]").first.click()
+    visitor.widget("textarea").fill("Hello, is anyone there?")
+    visitor.widget("textarea").press("Enter")
+    accept_offer(agent, sdk_server)
+    agent.locator("#wb-chat-log .msg-visitor .bubble").filter(has_text="Hello, is anyone there?").wait_for(
+        timeout=TIMEOUT_MS)
+    agent.locator("#wb-composer-text").fill("Yes: you, as Alice.")
+    agent.locator("#wb-composer-text").press("Enter")
+    assert visitor.wait_for_bubbles(2)[1]["text"] == "Yes: you, as Alice."
+    visitor.screenshot("try-it")
 
 
 def test_visitor_and_agent_chat_live_text_stays_text_and_a_reload_brings_the_conversation_back(people, sdk_server):

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import path
 from django.views.generic import TemplateView
 
-from sessions_app.views import api, sdk, widget, workbench
+from sessions_app.views import api, sdk, try_it, widget, workbench
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -19,5 +19,6 @@ urlpatterns = [
     path("api/sessions/<str:session_id>/end", api.end_session, name="session-end"),
     path("api/openapi.yaml", TemplateView.as_view(template_name="openapi.yaml", content_type="application/yaml"),
          name="openapi"),
+    path("try/", try_it.try_it, name="try-it"),
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
 ]
