@@ -10,7 +10,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 
 from ..domain import protocol
-from ..services import agents, media, origins, rpc, tokens
+from ..services import agents, ice, media, origins, rpc, tokens
 from ..services.errors import ServiceError
 from ..services.events import agent_group
 from .frames import JsonFramesConsumer
@@ -64,7 +64,7 @@ class SdkConsumer(JsonFramesConsumer):
         await self.channel_layer.group_add(agent_group(agent_id), self.channel_name)
         agent, offers, calls = await database_sync_to_async(agents.connect)(agent_id, self.channel_name)
         await self.send_frame({"type": "welcome", "resumeToken": resume_token, "agent": agent, "sessions": offers,
-                               "calls": calls})
+                               "calls": calls, **ice.welcome_fields(f"agent-{agent_id}")})
 
     async def disconnect(self, code):
         for task in self.requests:

@@ -77,6 +77,7 @@ function startSdk() {
 
   function welcome(frame) {
     ui.setResumeToken(frame.resumeToken);
+    media.configure(frame.rtcConfiguration);
     const listed = (Array.isArray(frame.sessions) ? frame.sessions : [])
       .filter((offer) => offer && typeof offer.sessionId === 'string');
     const listedIds = new Set(listed.map((offer) => offer.sessionId));
