@@ -110,6 +110,19 @@ async def test_the_sdk_and_the_call_widget_get_their_servers_in_the_welcome(demo
     await caller.communicator.disconnect()
 
 
+async def test_an_sdk_connection_that_stays_open_gets_fresh_turn_credentials_before_its_own_expire(demo, settings):
+    settings.ICE = IceSettings(turn_urls=("turn:turn.example.com",), turn_secret="s3cret", turn_ttl=2)  # renewed every 1 s
+    agent = await SdkClient.connect("agent1@demo")
+    first = agent.welcome["rtcConfiguration"]["iceServers"][0]
+    renewed = await agent.frame(timeout=3)
+    assert renewed["type"] == "rtcConfiguration"
+    fresh = renewed["rtcConfiguration"]["iceServers"][0]
+    assert int(fresh["username"].split(":")[0]) > int(first["username"].split(":")[0])
+    assert fresh["credential"] != first["credential"]
+    assert renewed["rtcConfiguration"]["iceTransportPolicy"] == "all"
+    await agent.close()
+
+
 async def test_without_settings_the_welcomes_are_as_they_were(demo):
     agent = await SdkClient.connect("agent1@demo")
     caller = await CallerClient.connect()

@@ -13,3 +13,9 @@ def welcome_fields(peer: str) -> dict:
     in the TURN server's log."""
     configuration = settings.ICE.rtc_configuration(time.time(), peer)
     return {"rtcConfiguration": configuration} if configuration else {}
+
+
+def renewal_interval() -> float | None:
+    """How often a connection that stays open gets fresh TURN credentials (half their life, so that a call
+    set up just before a renewal still has half a life of them); None when none are minted."""
+    return settings.ICE.turn_ttl / 2 if settings.ICE.turn_urls else None

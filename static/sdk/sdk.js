@@ -46,6 +46,7 @@ function startSdk() {
       ? { resume: resumeToken }
       : { token: config.token, sdkAppId: config.sdkAppId, userId: config.userId }),
     onWelcome: welcome,
+    onRtcConfiguration: (configuration) => media.configure(configuration),
     onEvent: (name, data) => emitter.emit(name, data),
     onTokenExpired: () => emitter.emit('tokenExpired', {}),
     onStateChange: (state, detail) => ui.setConnection(state, detail),
