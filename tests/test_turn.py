@@ -127,7 +127,7 @@ def test_with_relay_forced_a_web_calls_audio_flows_through_turn_both_ways(people
         pair = page.wait_for_function(f"({SELECTED_PAIR})()", timeout=5000).json_value()
         assert pair["local"] == "relay" and pair["bytesReceived"] > 10_000, (who, pair)
     assert ":caller-" in usernames["customer"] and ":agent-" in usernames["agent"]
-    allocated = coturn.allocations()
+    allocated = coturn.open_allocations()
     assert usernames["customer"] in allocated and usernames["agent"] in allocated
     assert any(":bridge-" in username for username in allocated)  # the bridge's legs use it too
 
@@ -140,3 +140,4 @@ def test_with_relay_forced_a_web_calls_audio_flows_through_turn_both_ways(people
         return set(usernames.values()) <= relayed
 
     coturn.wait_for(both_relayed, "the closed allocations of both browsers, with relayed audio", timeout=20)
+    coturn.wait_for(lambda log: not coturn.open_allocations(log), "every allocation of the call released, the bridge's too")

@@ -22,6 +22,8 @@ RELAY_PORTS = 60
 PEER_USAGE = re.compile(r"peer usage: realm=<[^>]*>, username=<(?P<username>[^>]*)>, rp=(?P<rp>\d+), rb=(?P<rb>\d+), "
                         r"sp=(?P<sp>\d+), sb=(?P<sb>\d+)")
 ALLOCATED = re.compile(r"user <(?P<username>[^>]*)>: incoming packet ALLOCATE processed, success")
+OPENED = re.compile(r"session (?P<session>\d+): new, realm=<[^>]*>, username=<(?P<username>[^>]*)>")
+DELETED = re.compile(r"session (?P<session>\d+): delete: realm=")
 
 
 def free_udp_range(count: int) -> int:
@@ -91,6 +93,12 @@ class TurnServer:
     def allocations(self, log: str | None = None) -> list[str]:
         """The usernames of every successful allocation so far."""
         return [m["username"] for m in ALLOCATED.finditer(self.log() if log is None else log)]
+
+    def open_allocations(self, log: str | None = None) -> list[str]:
+        """The usernames of the allocations made and not yet deleted."""
+        log = self.log() if log is None else log
+        deleted = {m["session"] for m in DELETED.finditer(log)}
+        return [m["username"] for m in OPENED.finditer(log) if m["session"] not in deleted]
 
     def peer_usage(self, log: str | None = None) -> list[dict]:
         """Per closed allocation: its username and the packets/bytes relayed from (rp, rb) and to (sp, sb) its peers."""
