@@ -66,8 +66,8 @@ class SdkConsumer(JsonFramesConsumer):
         agent, offers, calls = await database_sync_to_async(agents.connect)(agent_id, self.channel_name)
         await self.send_frame({"type": "welcome", "resumeToken": resume_token, "agent": agent, "sessions": offers,
                                "calls": calls, **ice.welcome_fields(f"agent-{agent_id}")})
-        if ice.renewal_interval():
-            self.renewing = asyncio.get_running_loop().create_task(self.renew_ice(ice.renewal_interval()))
+        if interval := ice.renewal_interval():
+            self.renewing = asyncio.get_running_loop().create_task(self.renew_ice(interval))
 
     async def renew_ice(self, interval: float):
         """An agent's tab may stay connected for days, longer than TURN credentials live: it gets fresh ones
