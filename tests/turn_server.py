@@ -57,9 +57,11 @@ class TurnServer:
         self.folder = Path(tempfile.mkdtemp(prefix="tccc-turn-"))
         self.log_path = self.folder / "turn.log"
         self.process: subprocess.Popen | None = None
+        self.log_file = None  # coturn's stdout (log-file=stdout, as deploy/turnserver.conf logs)
 
     def start(self) -> "TurnServer":
         first = free_udp_range(RELAY_PORTS)
+        self.log_file = self.log_path.open("wb")
         if self.config is None:
             settings = ["-n", "--use-auth-secret", f"--realm={self.realm}", "--allow-loopback-peers", "--no-cli",
                         "--no-dtls", "--fingerprint"]
@@ -70,8 +72,12 @@ class TurnServer:
              "--relay-ip=127.0.0.1", f"--min-port={first}", f"--max-port={first + RELAY_PORTS - 1}",
              f"--static-auth-secret={self.secret}", "--no-tls", "--log-file=stdout",
              f"--userdb={self.folder / 'turndb'}", f"--pidfile={self.folder / 'turnserver.pid'}", *self.extra],
-            stdout=self.log_path.open("wb"), stderr=subprocess.STDOUT)
-        self.wait_for(lambda log: "Total General servers" in log, "coturn started", timeout=10)
+            stdout=self.log_file, stderr=subprocess.STDOUT)
+        try:
+            self.wait_for(lambda log: "Total General servers" in log, "coturn started", timeout=10)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def log(self) -> str:
@@ -109,4 +115,6 @@ class TurnServer:
         if self.process and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(5)
+        if self.log_file is not None:
+            self.log_file.close()
         shutil.rmtree(self.folder, ignore_errors=True)
