@@ -29,7 +29,8 @@ TURN = {"TURN_URLS": "turn:turn.example.com:3478,turns:turn.example.com:5349?tra
     ({"ICE_SERVERS": '[{"url": "stun:x"}]'}, "ICE_SERVERS entry 1 has unknown keys url"),
     ({"ICE_SERVERS": '[{"urls": []}]'}, "ICE_SERVERS entry 1 needs urls"),
     ({"ICE_SERVERS": '[{"urls": "http://stun.example.com"}]'}, "is not a stun:/stuns:/turn:/turns: URL"),
-    ({"ICE_SERVERS": '[{"urls": "stun:x"}, {"urls": ["stun:y", "stun:z:99999"]}]'}, "entry 2: the port of 'stun:z:99999'"),
+    ({"ICE_SERVERS": '[{"urls": "stun:x"}, {"urls": ["stun:y", "stun:z:99999"]}]'},
+     "entry 2: the port of 'stun:z:99999'"),
     ({"ICE_SERVERS": '[{"urls": "stun:x?transport=udp"}]'}, "a STUN URL has no ?transport="),
     ({"ICE_SERVERS": '[{"urls": "turn:x?transport=sctp", "username": "u", "credential": "c"}]'}, "is not a"),
     ({"ICE_SERVERS": '[{"urls": "turn:x"}]'}, "entry 1 names a TURN server: it needs username and credential"),
@@ -111,7 +112,8 @@ async def test_the_sdk_and_the_call_widget_get_their_servers_in_the_welcome(demo
 
 
 async def test_an_sdk_connection_that_stays_open_gets_fresh_turn_credentials_before_its_own_expire(demo, settings):
-    settings.ICE = IceSettings(turn_urls=("turn:turn.example.com",), turn_secret="s3cret", turn_ttl=2)  # renewed every 1 s
+    # Credentials living 2 s, renewed every second (the environment allows 60 s at least).
+    settings.ICE = IceSettings(turn_urls=("turn:turn.example.com",), turn_secret="s3cret", turn_ttl=2)
     agent = await SdkClient.connect("agent1@demo")
     first = agent.welcome["rtcConfiguration"]["iceServers"][0]
     renewed = await agent.frame(timeout=3)

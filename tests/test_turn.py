@@ -94,7 +94,9 @@ SELECTED_PAIR = """async () => {
   const pc = window.__pcs.at(-1);
   const stats = await pc.getStats();
   let pair = null;
-  stats.forEach((r) => { if (r.type === 'transport' && r.selectedCandidatePairId) pair = stats.get(r.selectedCandidatePairId); });
+  stats.forEach((r) => {
+    if (r.type === 'transport' && r.selectedCandidatePairId) pair = stats.get(r.selectedCandidatePairId);
+  });
   if (!pair) return null;
   const local = stats.get(pair.localCandidateId);
   return { local: local.candidateType, bytesSent: pair.bytesSent, bytesReceived: pair.bytesReceived };
@@ -140,4 +142,5 @@ def test_with_relay_forced_a_web_calls_audio_flows_through_turn_both_ways(people
         return set(usernames.values()) <= relayed
 
     coturn.wait_for(both_relayed, "the closed allocations of both browsers, with relayed audio", timeout=20)
-    coturn.wait_for(lambda log: not coturn.open_allocations(log), "every allocation of the call released, the bridge's too")
+    coturn.wait_for(lambda log: not coturn.open_allocations(log),
+                    "every allocation of the call released, the bridge's too")
