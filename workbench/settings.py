@@ -8,6 +8,9 @@ import tempfile
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from sessions_app.domain.ice import IceConfigError, IceSettings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -147,3 +150,9 @@ PROMPT_CACHE = Path(os.environ.get("PROMPT_CACHE", MEDIA_ROOT / "prompt-cache"))
 # MEDIA_IN_WORKERS=0 keeps it in the web process with Redis too (one web process, Redis for other reasons).
 MEDIA_IN_WORKERS = os.environ.get("MEDIA_IN_WORKERS", "1" if os.environ.get("REDIS_URL") else "0") == "1"
 MEDIA_HOST_ADDRESSES = [a.strip() for a in os.environ.get("MEDIA_HOST_ADDRESSES", "").split(",") if a.strip()]
+# STUN and TURN servers for browsers and the media bridge's legs (README, "TURN"): ICE_SERVERS, TURN_URLS,
+# TURN_SECRET, TURN_TTL, ICE_TRANSPORT_POLICY. A value that cannot work stops the start here, with its reason.
+try:
+    ICE = IceSettings.from_environment(os.environ)
+except IceConfigError as error:
+    raise ImproperlyConfigured(str(error)) from None

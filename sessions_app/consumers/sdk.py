@@ -10,7 +10,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 
 from ..domain import protocol
-from ..services import agents, media, origins, rpc, tokens
+from ..services import agents, ice, media, origins, rpc, tokens
 from ..services.errors import ServiceError
 from ..services.events import agent_group
 from .frames import JsonFramesConsumer
@@ -36,6 +36,7 @@ def authenticate(query: dict, origin: str, own_origin: bool = False) -> tuple[in
 
 class SdkConsumer(JsonFramesConsumer):
     agent_id: int | None = None
+    renewing: asyncio.Task | None = None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -64,9 +65,20 @@ class SdkConsumer(JsonFramesConsumer):
         await self.channel_layer.group_add(agent_group(agent_id), self.channel_name)
         agent, offers, calls = await database_sync_to_async(agents.connect)(agent_id, self.channel_name)
         await self.send_frame({"type": "welcome", "resumeToken": resume_token, "agent": agent, "sessions": offers,
-                               "calls": calls})
+                               "calls": calls, **ice.welcome_fields(f"agent-{agent_id}")})
+        if interval := ice.renewal_interval():
+            self.renewing = asyncio.get_running_loop().create_task(self.renew_ice(interval))
+
+    async def renew_ice(self, interval: float):
+        """An agent's tab may stay connected for days, longer than TURN credentials live: it gets fresh ones
+        (`{"type": "rtcConfiguration", "rtcConfiguration"}`) for the legs it connects from then on."""
+        while True:
+            await asyncio.sleep(interval)
+            await self.send_frame({"type": "rtcConfiguration", **ice.welcome_fields(f"agent-{self.agent_id}")})
 
     async def disconnect(self, code):
+        if self.renewing is not None:
+            self.renewing.cancel()
         for task in self.requests:
             task.cancel()  # nobody is left to read the reply; a service call already running still completes
         if self.agent_id is not None:

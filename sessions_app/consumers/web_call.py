@@ -6,10 +6,12 @@ call lives as long as this socket: when it closes, the call ends as the customer
 """
 from __future__ import annotations
 
+import secrets
+
 from channels.db import database_sync_to_async
 
 from ..domain import web_call as rules
-from ..services import visitors, web_calls
+from ..services import ice, visitors, web_calls
 from ..services.errors import ServiceError
 from .visitor import CustomerSocket
 
@@ -20,7 +22,7 @@ class WebCallConsumer(CustomerSocket):
 
     async def connect(self):
         if await self.open_for_tenant() is not None:
-            await self.send_frame({"type": "welcome"})
+            await self.send_frame({"type": "welcome", **ice.welcome_fields(f"caller-{secrets.token_hex(4)}")})
 
     async def disconnect(self, code):
         if self.session_id:

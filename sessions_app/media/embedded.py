@@ -11,6 +11,7 @@ import contextvars
 import logging
 import threading
 
+from ..domain.ice import IceSettings
 from .engine import MediaEngine
 
 
@@ -23,11 +24,11 @@ def _log_failure(future) -> None:
 
 
 class EmbeddedMedia:
-    def __init__(self, host_addresses: list[str] | None = None):
+    def __init__(self, host_addresses: list[str] | None = None, ice: IceSettings | None = None):
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="media", daemon=True)
         self.thread.start()
-        self.engine = self._start(self._engine(host_addresses)).result()
+        self.engine = self._start(self._engine(host_addresses, ice)).result()
 
     def _start(self, coroutine) -> concurrent.futures.Future:
         """Start a coroutine on the media loop in a context of its own. The caller's context (say, the web
@@ -36,8 +37,8 @@ class EmbeddedMedia:
         return contextvars.Context().run(asyncio.run_coroutine_threadsafe, coroutine, self.loop)
 
     @staticmethod
-    async def _engine(host_addresses):
-        return MediaEngine(host_addresses)
+    async def _engine(host_addresses, ice):
+        return MediaEngine(host_addresses, ice)
 
     async def perform(self, command: str, args: dict) -> dict:
         """Run a command on the media loop; awaitable from any other loop."""

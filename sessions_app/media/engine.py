@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from ..domain.ice import IceSettings
 from . import patches
 from .call import Call, Plan
+from .ice import leg_configuration
 from .leg import Leg, LegError
 from .rtp_commands import RtpCommands
 
@@ -22,8 +24,9 @@ class MediaEngine(RtpCommands):
     carries the SIP trunk (`phone_gateway.PhoneGateway`), places outbound calls and hangs up phone calls
     whose session ends."""
 
-    def __init__(self, host_addresses: list[str] | None = None):
+    def __init__(self, host_addresses: list[str] | None = None, ice: IceSettings | None = None):
         patches.install()
+        self.ice = ice  # the deployment's STUN and TURN servers for the web legs; None: none
         if host_addresses:
             patches.only_addresses(host_addresses)
             self.rtp_host = host_addresses[0]
@@ -53,7 +56,8 @@ class MediaEngine(RtpCommands):
             await old.close()
         if not prefer_codec:
             prefer_codec = next((leg.audio_codec for leg in call.legs.values() if leg.audio_codec), "")
-        leg = Leg(leg_id, on_change=lambda changed: self._changed(call, changed))
+        leg = Leg(leg_id, on_change=lambda changed: self._changed(call, changed),
+                  configuration=leg_configuration(self.ice, leg_id))
         call.legs[leg_id] = leg
         try:
             answer = await leg.answer(sdp, prefer_codec)

@@ -19,10 +19,11 @@ class LegError(ValueError):
 
 
 class Leg:
-    def __init__(self, leg_id: str, on_change):
+    def __init__(self, leg_id: str, on_change, configuration: RTCConfiguration | None = None):
         self.id = leg_id
         self.on_change = on_change  # called when a track arrives or the connection fails or closes
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # no STUN: nothing leaves the network
+        # No STUN or TURN unless the deployment names them (media/ice.py): nothing leaves the network.
+        self.pc = RTCPeerConnection(configuration or RTCConfiguration(iceServers=[]))
         self.audio_out: SwitchAudioTrack | None = None
         self.video_out: SwitchVideoTrack | None = None
         self.taps: dict[str, Tap] = {}

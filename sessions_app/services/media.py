@@ -49,7 +49,7 @@ def backend(start: bool = True):
             elif _backend is None:
                 from ..media.embedded import EmbeddedMedia
 
-                _backend = EmbeddedMedia(settings.MEDIA_HOST_ADDRESSES)
+                _backend = EmbeddedMedia(settings.MEDIA_HOST_ADDRESSES, settings.ICE)
     return _backend
 
 

@@ -203,7 +203,7 @@ async function startCall(kind, options) {
   const connected = await unlessEnded(current, current.link.ready);
   if (call.state === 'ended') return failure(call.reason);
   if (connected.status !== 'success') return fail(connected.errorMsg);
-  const offer = await unlessEnded(current, makeOffer(current));
+  const offer = await unlessEnded(current, makeOffer(current, connected.data));
   if (call.state === 'ended') return failure(call.reason);
   if (offer.status !== 'success') return fail(offer.errorMsg);
 

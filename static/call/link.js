@@ -9,7 +9,8 @@ function socketUrl() {
 }
 
 /**
- * Open a call's socket. `link.ready` resolves once the server's welcome arrives (or says why not, within 10 s);
+ * Open a call's socket. `link.ready` resolves once the server's welcome arrives (or says why not, within 10 s),
+ * with the welcome's `rtcConfiguration` (the STUN and TURN servers for this call) as its data when it has one;
  * `onEvent(name, data)` hears the call's events and `onLost(reason)` a socket that closed after its welcome.
  */
 function openLink(onEvent, onLost) {
@@ -66,7 +67,7 @@ function openLink(onEvent, onLost) {
     if (!frame || typeof frame !== 'object') return;
     if (frame.type === 'welcome') {
       welcomed = true;
-      settleReady(ok());
+      settleReady(ok(frame.rtcConfiguration));
     } else if (frame.type === 'reply') {
       const result = frame.status === 'success' ? ok(frame.data)
         : failure(typeof frame.errorMsg === 'string' && frame.errorMsg ? frame.errorMsg : 'the server answered with an error');

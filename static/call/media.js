@@ -84,11 +84,15 @@ function iceGathered(pc) {
   });
 }
 
-/** A peer connection sending the microphone (and camera) and receiving the same kinds; resolves its offer. */
-async function makeOffer(current) {
+/**
+ * A peer connection sending the microphone (and camera) and receiving the same kinds; resolves its offer.
+ * `rtcConfiguration` is the server's (its STUN and TURN servers, the transport policy), if it sent one.
+ */
+async function makeOffer(current, rtcConfiguration) {
   let pc;
   try {
-    pc = new RTCPeerConnection({ iceServers: [] });
+    const given = rtcConfiguration && typeof rtcConfiguration === 'object' ? rtcConfiguration : {};
+    pc = new RTCPeerConnection({ iceServers: [], ...given });
   } catch (err) {
     return failure('this browser cannot make calls (WebRTC is not available)');
   }

@@ -5,7 +5,8 @@
  * accepting only tells the server to bridge: the customer hears the agent at once. The server is a B2BUA; it
  * decides who hears whom (bridge, hold, transfer) and enforces mute, so this file only captures, plays and
  * follows the session's end. Signalling goes over the SDK's socket as `Media.connect` {sessionId, sdp} →
- * {sdp} (non-trickle: the offer carries every ICE candidate) and `Media.disconnect`.
+ * {sdp} (non-trickle: the offer carries every ICE candidate) and `Media.disconnect`. The STUN and TURN servers
+ * (and whether to relay only) come from the server in each welcome (`configure`), never from this file.
  *
  * Remote audio plays through an Audio element; a video session also gets a small floating window (its own
  * shadow root, so the host page's CSS cannot reach it) with the customer's video and a self-view.
@@ -16,6 +17,12 @@ const ICE_GATHERING_WAIT_MS = 2000;
 function createAgentMedia(request, mediaTypes) {
   const legs = new Map(); // sessionId → { pc, local, audio, type, muted }
   const videoWindow = createVideoWindow();
+  let rtcConfiguration = { iceServers: [] };
+
+  /** The welcome's `rtcConfiguration` {iceServers, iceTransportPolicy}, for the legs connected from now on. */
+  function configure(configuration) {
+    rtcConfiguration = { iceServers: [], ...(configuration && typeof configuration === 'object' ? configuration : {}) };
+  }
 
   async function connect(sessionId, type) {
     if (!mediaTypes.includes(type) || legs.has(sessionId) || !window.RTCPeerConnection) return;
@@ -24,7 +31,7 @@ function createAgentMedia(request, mediaTypes) {
     try {
       leg.local = await capture(type === 'video');
       if (leg.closed) return stopTracks(leg.local);
-      const pc = new RTCPeerConnection({ iceServers: [] });
+      const pc = new RTCPeerConnection(rtcConfiguration);
       leg.pc = pc;
       const [audioTrack] = leg.local.getAudioTracks();
       pc.addTransceiver(audioTrack || 'audio', { direction: 'sendrecv', streams: [leg.local] });
@@ -99,7 +106,7 @@ function createAgentMedia(request, mediaTypes) {
     for (const sessionId of [...legs.keys()]) close(sessionId, false);
   }
 
-  return { connect, close, setMicrophone, setCamera, closeAll, legs };
+  return { configure, connect, close, setMicrophone, setCamera, closeAll, legs };
 }
 
 async function capture(video, audio = true) {

@@ -46,6 +46,7 @@ function startSdk() {
       ? { resume: resumeToken }
       : { token: config.token, sdkAppId: config.sdkAppId, userId: config.userId }),
     onWelcome: welcome,
+    onRtcConfiguration: (configuration) => media.configure(configuration),
     onEvent: (name, data) => emitter.emit(name, data),
     onTokenExpired: () => emitter.emit('tokenExpired', {}),
     onStateChange: (state, detail) => ui.setConnection(state, detail),
@@ -77,6 +78,7 @@ function startSdk() {
 
   function welcome(frame) {
     ui.setResumeToken(frame.resumeToken);
+    media.configure(frame.rtcConfiguration);
     const listed = (Array.isArray(frame.sessions) ? frame.sessions : [])
       .filter((offer) => offer && typeof offer.sessionId === 'string');
     const listedIds = new Set(listed.map((offer) => offer.sessionId));

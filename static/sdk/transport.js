@@ -44,7 +44,8 @@ function utf8Length(text) {
 
 /**
  * hooks: urlFor(resumeToken) → websocket URL (resumeToken is '' until the first welcome);
- * onWelcome(frame); onEvent(name, data); onTokenExpired(); onStateChange(state, detail) with state one of
+ * onWelcome(frame); onRtcConfiguration(configuration) (fresh TURN credentials); onEvent(name, data);
+ * onTokenExpired(); onStateChange(state, detail) with state one of
  * 'connecting' | 'connected' | 'reconnecting' | 'stopped'.
  * Returns { start(), request(method, params) → Promise, shutdown(reason) }.
  */
@@ -156,6 +157,9 @@ function createTransport(hooks) {
         if (typeof frame.event === 'string' && frame.event) {
           hooks.onEvent(frame.event, frame.data === undefined || frame.data === null ? {} : frame.data);
         }
+        break;
+      case 'rtcConfiguration':
+        hooks.onRtcConfiguration(frame.rtcConfiguration);
         break;
       case 'tokenExpired':
         expire();

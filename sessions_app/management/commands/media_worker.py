@@ -37,7 +37,7 @@ class Command(BaseCommand):
 
     async def run(self, sip: bool) -> None:
         worker_id = uuid.uuid4().hex
-        engine = MediaEngine(settings.MEDIA_HOST_ADDRESSES)
+        engine = MediaEngine(settings.MEDIA_HOST_ADDRESSES, settings.ICE)
         loop = WorkerLoop(engine)
         channel = await loop.open(worker_id)
         gateway = await media.start_gateway(engine, telephony.Decisions(media_worker=worker_id)) if sip else None
