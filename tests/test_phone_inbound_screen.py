@@ -41,6 +41,7 @@ def server():
     live.manage("seed_demo")
     live_shell(live, TRUNKS)  # before the gateway starts: its first read of who may call has them
     live.start()
+    live.idle_udp_sockets = udp_sockets(live.process.pid)  # with no call up: the SIP listener's
     yield live
     live.stop()
 
@@ -74,6 +75,10 @@ def udp_sockets(pid: int) -> int:
     return len(owned & listed)
 
 
+def no_rtp_port_open(server: LiveServer) -> bool:
+    return udp_sockets(server.process.pid) == server.idle_udp_sockets
+
+
 def _link(path: str) -> str:
     try:
         return os.readlink(path)
@@ -82,11 +87,12 @@ def _link(path: str) -> str:
 
 
 def test_a_source_outside_every_list_gets_403_and_costs_no_session_and_no_port(server, tmp_path):
-    sessions, sockets = phone_sessions(server), udp_sockets(server.process.pid)
+    until(lambda: no_rtp_port_open(server), "the calls of the tests before have closed their RTP legs")
+    sessions = phone_sessions(server)
     for _ in range(3):
         assert passed(sipp(server, tmp_path, "invite_refused.xml", OUTSIDE), tmp_path)
     assert phone_sessions(server) == sessions
-    assert udp_sockets(server.process.pid) == sockets
+    assert no_rtp_port_open(server)
 
 
 def test_a_member_of_a_trunks_cidr_is_taken_and_its_neighbour_outside_refused(server, tmp_path):
@@ -105,11 +111,12 @@ def test_a_trunk_with_credentials_is_challenged_and_taken_with_the_right_ones(se
 
 @pytest.mark.parametrize("username, password", [("trunk", "guess"), ("someone", "s3cret")])
 def test_wrong_credentials_are_refused_with_403_and_cost_no_session(server, tmp_path, username, password):
-    sessions, sockets = phone_sessions(server), udp_sockets(server.process.pid)
+    until(lambda: no_rtp_port_open(server), "the calls of the tests before have closed their RTP legs")
+    sessions = phone_sessions(server)
     assert passed(sipp(server, tmp_path, "invite_with_wrong_digest.xml", WITH_DIGEST, "-au", username, "-ap", password),
                   tmp_path)
     assert phone_sessions(server) == sessions
-    assert udp_sockets(server.process.pid) == sockets
+    assert no_rtp_port_open(server)
 
 
 def test_a_source_added_to_a_trunk_is_taken_without_a_restart(server, tmp_path):
@@ -129,7 +136,8 @@ def raw_invite(number: str, port: int, index: int, to_port: int) -> bytes:
 
 
 def test_a_burst_past_the_sources_rate_gets_503_with_retry_after_and_costs_nothing(server):
-    sessions, sockets = phone_sessions(server), udp_sockets(server.process.pid)
+    until(lambda: no_rtp_port_open(server), "the calls of the tests before have closed their RTP legs")
+    sessions = phone_sessions(server)
     trunk = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     trunk.bind((IN_CIDR, 0))
     trunk.settimeout(5)
@@ -151,4 +159,4 @@ def test_a_burst_past_the_sources_rate_gets_503_with_retry_after_and_costs_nothi
     assert BURST <= len(finals["488"]) <= BURST + RATE * elapsed + 1
     assert all("\r\nRetry-After: " in response for response in finals["503"])
     assert phone_sessions(server) == sessions
-    assert udp_sockets(server.process.pid) == sockets
+    assert no_rtp_port_open(server)
