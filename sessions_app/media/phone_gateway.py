@@ -11,6 +11,7 @@ Signalling is our own SIP stack (`media.sip`); media is G.711 RTP (`rtp_leg.RtpL
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 from pathlib import Path
 
@@ -39,6 +40,9 @@ class PhoneGateway:
         self.ua = UserAgent(host, port, public_host=public_host, on_invite=self._incoming)
         self.invite_limit = (invite_rate, invite_burst)
         self.door: InboundScreen | None = None  # from start(), which reads who may call
+        # Who may call is read on one thread of its own: one database connection for it, kept, not one per
+        # thread of the loop's default executor.
+        self.policy_reader = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sip-policy")
         self.calls: dict[str, IncomingCall | OutgoingCall] = {}  # session id → its SIP call
         self.ivrs: dict[str, IvrRunner] = {}
         self.tasks: set[asyncio.Task] = set()
@@ -47,8 +51,8 @@ class PhoneGateway:
 
     async def start(self) -> None:
         rate, burst = self.invite_limit
-        self.door = InboundScreen(await asyncio.to_thread(self.decisions.inbound_policy), realm=self.ua.public_host
-                                  or self.ua.host, rate=rate, burst=burst)
+        self.door = InboundScreen(await self._read_policy(), realm=self.ua.public_host or self.ua.host, rate=rate,
+                                  burst=burst)
         self.ua.screen = self.door.screen
         await self.ua.start()
         self._spawn(self._follow_policy())
@@ -59,13 +63,17 @@ class PhoneGateway:
         while True:
             await asyncio.sleep(REFRESH)
             try:
-                self.door.adopt(await asyncio.to_thread(self.decisions.inbound_policy))
+                self.door.adopt(await self._read_policy())
             except Exception:  # the database is away for a moment: keep the last policy, try again
                 log.warning("SIP: could not read who may call; keeping the last list", exc_info=True)
+
+    def _read_policy(self) -> asyncio.Future:
+        return asyncio.get_running_loop().run_in_executor(self.policy_reader, self.decisions.inbound_policy)
 
     async def close(self) -> None:
         for task in list(self.tasks):
             task.cancel()
+        self.policy_reader.shutdown(wait=False)
         for session_id in list(self.calls):
             await self.hang_up(session_id)
         await self.ua.drain(timeout=2.0)  # the BYEs go out and are answered before the transport closes
