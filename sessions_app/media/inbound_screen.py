@@ -36,6 +36,7 @@ class InboundScreen:
         log.info("SIP inbound: calls taken from %s", _describe(policy))
 
     def adopt(self, policy: InboundPolicy) -> None:
+        """A newer read of who may call (logged when it changed: the log says why a call was refused)."""
         if policy != self.policy:
             log.info("SIP inbound: calls taken from %s", _describe(policy))
         self.policy = policy
