@@ -34,7 +34,9 @@ def sip_server():
     """A live server (context manager) whose gateway listens for the trunk on 127.0.0.1:`sip_port`."""
     sip_port = free_port()
     live = live_server()
-    live.env.update({"SIP_PORT": str(sip_port), "SIP_HOST": HOST, "MEDIA_HOST_ADDRESSES": HOST})
+    # One trunk address calls at the benchmark's rate: the per-source INVITE limit must not be what is measured.
+    live.env.update({"SIP_PORT": str(sip_port), "SIP_HOST": HOST, "MEDIA_HOST_ADDRESSES": HOST,
+                     "SIP_INVITE_RATE": "1000", "SIP_INVITE_BURST": "1000"})
     live.sip_port = sip_port
     return live
 

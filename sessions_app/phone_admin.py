@@ -11,7 +11,14 @@ from .models import Hotline, IvrKey, IvrMenu, NumberLocation, ProtectedNumber, T
 class TrunkAdmin(admin.ModelAdmin):
     list_display = ["name", "tenant", "host", "port", "transport", "enabled"]
     list_filter = ["enabled", "transport"]
-    fields = ["tenant", "name", ("host", "port", "transport"), ("username", "password"), "enabled"]
+    fieldsets = [
+        (None, {"fields": ["tenant", "name", "enabled"]}),
+        ("Calls out", {"fields": [("host", "port", "transport"), ("username", "password")]}),
+        ("Calls in", {"fields": ["allowed_sources", ("inbound_username", "inbound_password")],
+                      "description": "Who may call the tenant's hotlines through this trunk. SIP_ALLOW's sources "
+                                     "may call every tenant's hotlines; with none named here nor there, only this "
+                                     "machine may call."}),
+    ]
 
 
 class IvrKeyInline(admin.TabularInline):

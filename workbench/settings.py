@@ -11,6 +11,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from sessions_app.domain.ice import IceConfigError, IceSettings
+from sessions_app.domain.inbound import InboundConfigError, InboundSettings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -137,6 +138,12 @@ SIP_PORT = int(os.environ["SIP_PORT"]) if os.environ.get("SIP_PORT") else None
 SIP_HOST = os.environ.get("SIP_HOST", "0.0.0.0")
 SIP_PUBLIC_HOST = os.environ.get("SIP_PUBLIC_HOST", "")
 RTP_PORTS = os.environ.get("RTP_PORTS", "")
+# Who may send INVITEs (README, "Who may call in"): SIP_ALLOW's addresses and CIDRs for every tenant, with each
+# trunk's own in admin; SIP_INVITE_RATE and SIP_INVITE_BURST per source. A value that cannot work stops the start.
+try:
+    SIP_INBOUND = InboundSettings.from_environment(os.environ)
+except InboundConfigError as error:
+    raise ImproperlyConfigured(str(error)) from None
 # A trunk for outbound calls when admin has none for the tenant (admin's, when set, wins).
 SIP_TRUNK = {"host": os.environ.get("SIP_TRUNK_HOST", ""), "port": int(os.environ.get("SIP_TRUNK_PORT", "5060")),
              "transport": os.environ.get("SIP_TRUNK_TRANSPORT", "udp"),

@@ -11,10 +11,12 @@ Signalling is our own SIP stack (`media.sip`); media is G.711 RTP (`rtp_leg.RtpL
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 from pathlib import Path
 
 from . import prompts
+from .inbound_screen import REFRESH, InboundScreen
 from .ivr_runner import IvrRunner
 from .leg import LegError
 from .sip import CallFailed, IncomingCall, OutgoingCall, SessionDescription, SipError, UserAgent, build_answer
@@ -31,11 +33,16 @@ END_STATUSES = {"busy": "busy", "rejected": "userReject", "no-answer": "notAnswe
 
 class PhoneGateway:
     def __init__(self, engine, decisions, *, host: str, port: int, public_host: str | None = None,
-                 prompt_cache: Path):
+                 prompt_cache: Path, invite_rate: float = 30, invite_burst: int = 60):
         self.engine = engine
         self.decisions = decisions
         self.prompt_cache = prompt_cache
         self.ua = UserAgent(host, port, public_host=public_host, on_invite=self._incoming)
+        self.invite_limit = (invite_rate, invite_burst)
+        self.door: InboundScreen | None = None  # from start(), which reads who may call
+        # Who may call is read on one thread of its own: one database connection for it, kept, not one per
+        # thread of the loop's default executor.
+        self.policy_reader = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sip-policy")
         self.calls: dict[str, IncomingCall | OutgoingCall] = {}  # session id → its SIP call
         self.ivrs: dict[str, IvrRunner] = {}
         self.tasks: set[asyncio.Task] = set()
@@ -43,12 +50,30 @@ class PhoneGateway:
         engine.on_digit = self._digit
 
     async def start(self) -> None:
+        rate, burst = self.invite_limit
+        self.door = InboundScreen(await self._read_policy(), realm=self.ua.public_host or self.ua.host, rate=rate,
+                                  burst=burst)
+        self.ua.screen = self.door.screen
         await self.ua.start()
+        self._spawn(self._follow_policy())
         log.info("SIP gateway listening on %s:%s", self.ua.address[0], self.ua.port)
+
+    async def _follow_policy(self) -> None:
+        """Who may call is read again every few seconds: admin's changes reach the door without a restart."""
+        while True:
+            await asyncio.sleep(REFRESH)
+            try:
+                self.door.adopt(await self._read_policy())
+            except Exception:  # the database is away for a moment: keep the last policy, try again
+                log.warning("SIP: could not read who may call; keeping the last list", exc_info=True)
+
+    def _read_policy(self) -> asyncio.Future:
+        return asyncio.get_running_loop().run_in_executor(self.policy_reader, self.decisions.inbound_policy)
 
     async def close(self) -> None:
         for task in list(self.tasks):
             task.cancel()
+        self.policy_reader.shutdown(wait=False)
         for session_id in list(self.calls):
             await self.hang_up(session_id)
         await self.ua.drain(timeout=2.0)  # the BYEs go out and are answered before the transport closes

@@ -3,14 +3,15 @@ tells a caller's location from their number's prefix, and the protected ids of n
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from ..domain import inbound
 from .core import SkillGroup, Tenant
 
 DTMF_KEYS = [(k, k) for k in "1234567890*#"]
 
 
 class Trunk(models.Model):
-    """A SIP trunk: where outbound INVITEs go and the credentials for its digest challenges. Inbound INVITEs
-    to one of the tenant's hotlines are taken from any address (restrict with a firewall or `SIP_ALLOW`)."""
+    """A SIP trunk: where outbound INVITEs go and the credentials for its digest challenges; and, for calls in,
+    the addresses it calls from and the credentials it must prove (who may call: `domain.inbound`)."""
 
     TRANSPORTS = [("udp", "UDP"), ("tcp", "TCP")]
 
@@ -22,6 +23,26 @@ class Trunk(models.Model):
     username = models.CharField(max_length=128, blank=True, help_text="For the provider's digest challenges.")
     password = models.CharField(max_length=128, blank=True)
     enabled = models.BooleanField(default=True)
+    allowed_sources = models.TextField(
+        blank=True, help_text="Addresses and CIDRs the trunk sends its INVITEs from, separated by commas or lines "
+                              "(203.0.113.5, 198.51.100.0/24; 0.0.0.0/0, ::/0 for anywhere). With none here nor in "
+                              "SIP_ALLOW, only this machine may call.")
+    inbound_username = models.CharField(max_length=128, blank=True,
+                                        help_text="If set, INVITEs from this trunk must answer a digest challenge "
+                                                  "with this username and the password below.")
+    inbound_password = models.CharField(max_length=128, blank=True)
+
+    def clean(self):
+        try:
+            inbound.parse_sources(self.allowed_sources)
+        except inbound.SourceListError as error:
+            raise ValidationError({"allowed_sources": str(error)}) from None
+        if bool(self.inbound_username) != bool(self.inbound_password):
+            raise ValidationError({"inbound_password": "Inbound credentials are a username and a password: "
+                                                       "give both, or neither."})
+        if self.inbound_username and not self.allowed_sources.strip():
+            raise ValidationError({"allowed_sources": "Inbound credentials apply to the calls from the trunk's "
+                                                      "sources: name them (0.0.0.0/0, ::/0 for anywhere)."})
 
     def __str__(self):
         return f"{self.name} ({self.host}:{self.port}/{self.transport})"

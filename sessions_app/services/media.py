@@ -197,6 +197,7 @@ async def start_gateway(engine, decisions):
     public_host = settings.SIP_PUBLIC_HOST or (settings.MEDIA_HOST_ADDRESSES or [""])[0] or local_ip()
     engine.rtp_host, engine.rtp_ports = public_host, port_range(settings.RTP_PORTS)
     gateway = PhoneGateway(engine, decisions, host=settings.SIP_HOST, port=settings.SIP_PORT,
-                           public_host=public_host, prompt_cache=settings.PROMPT_CACHE)
+                           public_host=public_host, prompt_cache=settings.PROMPT_CACHE,
+                           invite_rate=settings.SIP_INBOUND.invite_rate, invite_burst=settings.SIP_INBOUND.invite_burst)
     await gateway.start()
     return gateway

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
-from ..domain import ivr
+from ..domain import inbound, ivr
 from ..domain import phone as rules
 from ..models import Hotline, IvrMenu, Session, SkillGroup, Trunk, found
 from . import media, media_workers, phone, routing, sessions
@@ -55,6 +55,21 @@ def inbound_call(to_number: str, from_number: str, media_worker: str = "") -> In
             raise ServiceError(f"hotline {hotline.number} leads nowhere: give it an IVR menu or a skill group")
         routing.enqueue(session, hotline.skill_group, note=f" (call to {hotline.number})")
         return InboundCall(session.pk, hotline.tenant_id, None)
+
+
+def inbound_policy() -> inbound.InboundPolicy:
+    """Who may call the hotlines (see domain.inbound): `SIP_ALLOW`, each tenant's enabled trunks, its hotlines."""
+    trunks: dict[int, list[inbound.TrunkAccess]] = {}
+    for trunk in Trunk.objects.filter(enabled=True).order_by("pk"):
+        try:
+            sources = inbound.parse_sources(trunk.allowed_sources)
+        except inbound.SourceListError as error:  # saved past admin's check (a shell, a script): it allows nobody
+            log.error("trunk %s: allowed sources ignored: %s", trunk, error)
+            sources = ()
+        trunks.setdefault(trunk.tenant_id, []).append(
+            inbound.TrunkAccess(sources, trunk.inbound_username, trunk.inbound_password))
+    hotlines = dict(Hotline.objects.values_list("number", "tenant_id"))
+    return inbound.InboundPolicy(settings.SIP_INBOUND.allowed, {tenant: tuple(each) for tenant, each in trunks.items()}, hotlines)
 
 
 def ivr_menus(tenant_id: int) -> tuple[dict[int, ivr.Menu], dict[int, str]]:
@@ -187,6 +202,15 @@ class Decisions:
     def __init__(self, web_loop: asyncio.AbstractEventLoop | None = None, media_worker: str = ""):
         self.web_loop = web_loop
         self.media_worker = media_worker  # a media worker's gateway: the sessions it creates are pinned to it
+
+    def inbound_policy(self) -> inbound.InboundPolicy:
+        """Read in the asking thread, not on the web loop: it only reads, and the gateway's first read comes
+        while the gateway's start holds that loop."""
+        close_old_connections()
+        try:
+            return inbound_policy()
+        finally:
+            close_old_connections()
 
     def __getattr__(self, name):
         function = _DECIDED[name]

@@ -15,6 +15,7 @@ Layers, bottom up (nothing here imports Django):
   transport         UDP and TCP on asyncio; Via received/rport; response routing
   transactions      RFC 3261 §17 client and server transactions and their timers
   auth              digest answers to 401/407
+  challenge         digest as the server: 401 challenges with stateless nonces, and checking their answers
   dialog            dialog state and in-dialog requests
   call, incoming, outgoing   calls both ways
   registration, keepalive    REGISTER with refresh, OPTIONS pings

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import hashlib
 import inspect
 import logging
 import secrets
@@ -41,7 +42,9 @@ class UserAgent:
     """A SIP endpoint listening on `host`:`port` (UDP; also TCP on the same port with `tcp=True`; port 0 picks
     one). `public_host` is the address written in Via and Contact (default: `host`, or the outward interface's
     address when `host` is 0.0.0.0). `on_invite(call)` (sync or async) gets every new incoming call; it may
-    raise `SipError` to refuse it with that status. Usage:
+    raise `SipError` to refuse it with that status. `screen(invite, source)`, when set, sees every new INVITE
+    first, before it costs a transaction or a call: a response it returns is sent statelessly (RFC 3261 §8.2.7)
+    and the INVITE is forgotten. Usage:
 
         async with UserAgent("0.0.0.0", 5060, public_host="203.0.113.5", on_invite=route_call) as agent:
             call = await agent.invite("sip:+4930123@trunk.example", "sip:+4930999@203.0.113.5",
@@ -59,6 +62,7 @@ class UserAgent:
         self.public_host = public_host
         self.user, self.user_agent, self.timers = user, user_agent, timers
         self.on_invite = on_invite
+        self.screen: Callable[[Request, tuple[str, int]], Response | None] | None = None
         self.calls: dict[tuple[str, str, str], Call] = {}
         self.transactions = TransactionTable(timers)
         self.udp: UdpTransport | None = None
@@ -259,6 +263,16 @@ class UserAgent:
         address = source if transport.reliable else response_address(request.via)
         self._spawn(transport.send(response.encode(), address))
 
+    def _respond_statelessly(self, request: Request, response: Response, source: tuple[str, int],
+                             transport: Transport) -> None:
+        """§8.2.7: no transaction is kept; the To tag is derived from the request, so a retransmission of it
+        gets the same answer, and its ACK, matching nothing, is dropped."""
+        if request.to.tag is None:
+            key = f"{request.call_id}:{request.from_.tag}:{request.via.params.get('branch')}".encode()
+            response.headers.set("To", str(request.to.with_tag(hashlib.sha256(key).hexdigest()[:12])))
+        address = source if transport.reliable else response_address(request.via)
+        self._spawn(transport.send(response.encode(), address))
+
     def _on_response(self, response: Response) -> None:
         transaction = self.transactions.match_response(response)
         if transaction is not None:
@@ -278,6 +292,11 @@ class UserAgent:
             if call is not None:
                 call._on_ack(request)
             return
+        if request.method == "INVITE" and not request.to.tag and self.screen is not None:
+            refusal = self.screen(request, source)
+            if refusal is not None:
+                self._respond_statelessly(request, refusal, source, transport)
+                return
         transaction = self.transactions.start_server(request, transport, source)
         refusal = self._refusal(request)
         if refusal is not None:
