@@ -14,7 +14,7 @@ demo=$(.venv/bin/python manage.py seed_demo | tail -n 1)
 cat <<MSG
 
   Contact center on http://127.0.0.1:$PORT/
-  Supervisors: http://127.0.0.1:$PORT/admin/   user admin, password ${DEMO_PASSWORD:-demo-password}
+  Supervisors: http://127.0.0.1:$PORT/admin/   user admin, password ${DEMO_PASSWORD:-demo-password} (unless changed since)
   Agents:      http://127.0.0.1:$PORT/workbench/   agent1@demo (or agent2@demo, agent3@demo), same password
   SIP trunk:   sip:008675586013388@$SIP_HOST:$SIP_PORT (UDP/TCP) reaches the demo hotline and its IVR
   Demo tenant: $demo
