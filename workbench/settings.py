@@ -9,11 +9,32 @@ from pathlib import Path
 
 import dj_database_url
 
+from workbench.production import DEV_SECRET_KEY, is_production, refuse, settings_problems
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-secret-key-change-me-in-production-0123456789")
+# Production mode (README, "Production"; workbench/production.py): refuses the laptop defaults below, sets
+# secure cookies and HSTS, and trusts the TLS proxy's X-Forwarded-Proto.
+PRODUCTION = is_production(os.environ.get("DJANGO_ENV", ""))
+SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
 DEBUG = os.environ.get("DEBUG", "0") == "1"
-ALLOWED_HOSTS = os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",")
+ALLOWED_HOSTS = [host.strip() for host in os.environ.get(
+    "ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,[::1]").split(",") if host.strip()]
+PUBLIC_URL = os.environ.get("PUBLIC_URL", "")
+if PRODUCTION:
+    refuse(settings_problems(secret_key=SECRET_KEY, allowed_hosts=ALLOWED_HOSTS, debug=DEBUG, public_url=PUBLIC_URL))
+# Behind a proxy that terminates TLS (nginx, deploy/), a request is https when the proxy says so; the proxy
+# must set X-Forwarded-Proto itself (a client's own header must not get through).
+BEHIND_TLS_PROXY = os.environ.get("BEHIND_TLS_PROXY", "1" if PRODUCTION else "0") == "1"
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
+if PRODUCTION:
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    # A year, for this host and its subdomains (those of the contact center's own name, not its parent's);
+    # `preload` only consents to the browsers' preload list, on which nothing lands unless the domain's owner
+    # submits it. HSTS_SECONDS=300 for a first deployment whose TLS is not proven yet.
+    SECURE_HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = True
 
 INSTALLED_APPS = [
     "daphne",
@@ -126,7 +147,6 @@ PROCESS_DEAD_AFTER = float(os.environ.get("PROCESS_DEAD_AFTER", "15"))
 SWEEP_INTERVAL = float(os.environ.get("SWEEP_INTERVAL", "0.2"))
 CDR_RETRY_BASE = float(os.environ.get("CDR_RETRY_BASE", "2"))
 CDR_RETRY_MAX = float(os.environ.get("CDR_RETRY_MAX", "600"))
-PUBLIC_URL = os.environ.get("PUBLIC_URL", "")
 # The addresses the media bridge offers browsers (ICE host candidates); unset: every interface but loopback.
 # The SIP trunk: the gateway listens on SIP_HOST:SIP_PORT (UDP and TCP) when SIP_PORT is set; SIP_PUBLIC_HOST
 # is the address put in Contact and SDP (default: the first MEDIA_HOST_ADDRESSES entry, else this machine's).

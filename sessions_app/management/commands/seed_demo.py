@@ -9,8 +9,9 @@ import datetime
 import json
 import os
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from sessions_app.models import (Agent, AgentSkill, Hotline, IvrKey, IvrMenu, NumberGroup, NumberLocation, RestReason,
@@ -33,6 +34,9 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options):
+        if settings.PRODUCTION:
+            raise CommandError("seed_demo makes a tenant and accounts whose secrets the README publishes: "
+                               "it does not run with DJANGO_ENV=production")
         tenant, created = Tenant.objects.get_or_create(sdk_app_id=DEMO_SDK_APP_ID, defaults={
             "name": "Demo company", "api_key": DEMO_API_KEY,
             "allowed_origins": "http://127.0.0.1:*\nhttp://localhost:*\nhttp://[::1]:*",
