@@ -3,6 +3,7 @@
 DATABASE_URL (e.g. postgres://user:pass@host/db) and REDIS_URL (redis://host:port/0) switch to the
 engines that several processes share; nothing else changes.
 """
+import datetime
 import os
 import tempfile
 from pathlib import Path
@@ -24,7 +25,8 @@ PUBLIC_URL = os.environ.get("PUBLIC_URL", "")
 if PRODUCTION:
     refuse(settings_problems(secret_key=SECRET_KEY, allowed_hosts=ALLOWED_HOSTS, debug=DEBUG, public_url=PUBLIC_URL))
 # Behind a proxy that terminates TLS (nginx, deploy/), a request is https when the proxy says so; the proxy
-# must set X-Forwarded-Proto itself (a client's own header must not get through).
+# must set X-Forwarded-Proto itself (a client's own header must not get through), and X-Forwarded-For, whose last
+# entry is then the client's address for the sign-in and API-key throttle.
 BEHIND_TLS_PROXY = os.environ.get("BEHIND_TLS_PROXY", "1" if PRODUCTION else "0") == "1"
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
 if PRODUCTION:
@@ -46,6 +48,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "django_htmx",
+    "axes",
     "sessions_app",
 ]
 
@@ -59,6 +62,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # turns a locked-out sign-in into credential_throttle's 429 page
 ]
 
 ROOT_URLCONF = "workbench.urls"
@@ -131,6 +135,18 @@ STATIC_ROOT = os.environ.get("STATIC_ROOT") or None  # set it (and run collectst
 # WhiteNoise serves static files from the app and project folders directly: no collectstatic step needed.
 WHITENOISE_USE_FINDERS = True
 LOGIN_URL = "/workbench/login/"
+
+# Password and API-key guessing (sessions_app/views/credential_throttle.py): AUTH_FAILURE_LIMIT failures per account
+# or per address lock it out for AUTH_LOCKOUT_SECONDS, counted in the database that every process shares.
+AUTHENTICATION_BACKENDS = ["sessions_app.views.credential_throttle.LockoutBackend",
+                           "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = int(os.environ.get("AUTH_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = datetime.timedelta(seconds=int(os.environ.get("AUTH_LOCKOUT_SECONDS", "900")))
+AXES_LOCKOUT_PARAMETERS = "sessions_app.views.credential_throttle.lockout_parameters"
+AXES_CLIENT_IP_CALLABLE = "sessions_app.views.credential_throttle.client_address"
+AXES_LOCKOUT_CALLABLE = "sessions_app.views.credential_throttle.lockout_response"
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # the lockout lasts its time from the last counted failure
+AXES_DISABLE_ACCESS_LOG = True  # no row per successful sign-in
 
 LOGGING = {
     "version": 1,
