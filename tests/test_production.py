@@ -201,3 +201,23 @@ def test_daphne_refuses_to_serve_the_demo_key_and_passwords_then_serves_https_be
         assert spoofed_host.status_code == 400
     finally:
         server.stop()
+
+
+async def test_sdk_url_is_https_when_the_request_came_through_the_tls_proxy(demo, settings):
+    """Through the API's own handler (as daphne serves it), with the proxy header trusted (BEHIND_TLS_PROXY=1):
+    the proxy's X-Forwarded-Proto makes SdkURL https; without the header it stays http; untrusted, it is ignored."""
+    from workbench.asgi import application
+
+    async def sdk_url(**headers) -> str:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url="http://testserver",
+                                     headers={"Authorization": f"Bearer {demo['apiKey']}", **headers}) as client:
+            answer = await client.post("/api/sdk-login-token", json={"SdkAppId": demo["SdkAppId"],
+                                                                      "SeatUserId": "agent1@demo"})
+        assert answer.status_code == 200, answer.text
+        return answer.json()["SdkURL"]
+
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    assert await sdk_url(**{"X-Forwarded-Proto": "https"}) == "https://testserver/sdk/tccc.js"
+    assert await sdk_url() == "http://testserver/sdk/tccc.js"
+    settings.SECURE_PROXY_SSL_HEADER = None
+    assert await sdk_url(**{"X-Forwarded-Proto": "https"}) == "http://testserver/sdk/tccc.js"
