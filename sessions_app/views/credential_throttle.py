@@ -59,10 +59,10 @@ def api_key_failed(request) -> None:
     AxesProxyHandler.user_login_failed(sender=api_key_failed, credentials=API_KEY_GUESS, request=request)
 
 
-def lockout_response(request, original_response=None, credentials=None):
-    """The page a locked-out sign-in gets (axes' AXES_LOCKOUT_CALLABLE): 429, saying for how long."""
-    seconds = seconds_locked(request, credentials if isinstance(credentials, dict) else None) or \
-        int(get_cool_off(request).total_seconds())
+def lockout_response(request, *unused):
+    """The page a locked-out sign-in gets (axes' AXES_LOCKOUT_CALLABLE): 429, saying for how long. The account is
+    read from the form again (axes' async middleware passes its other arguments out of order)."""
+    seconds = seconds_locked(request) or int(get_cool_off(request).total_seconds())
     response = render(request, "login_locked.html", {"minutes": math.ceil(seconds / 60)}, status=429)
     response["Retry-After"] = str(seconds)
     return response
