@@ -10,8 +10,12 @@ bash scripts/setup-venv.sh requirements.txt
 export PORT=${PORT:-8000}
 export SIP_PORT=${SIP_PORT:-5060} SIP_HOST=${SIP_HOST:-127.0.0.1}
 .venv/bin/python manage.py migrate --noinput -v0
-demo=$(.venv/bin/python manage.py seed_demo | tail -n 1)
-cat <<MSG
+if [ "${DJANGO_ENV:-}" = production ]; then
+  # No demo tenant in production mode (its secrets are public); browsers reach the server through the TLS proxy.
+  echo "Contact center on ${PUBLIC_URL:-the https address of the TLS proxy} (production mode; daphne on 127.0.0.1:$PORT)"
+else
+  demo=$(.venv/bin/python manage.py seed_demo | tail -n 1)
+  cat <<MSG
 
   Contact center on http://127.0.0.1:$PORT/
   Supervisors: http://127.0.0.1:$PORT/admin/   user admin, password ${DEMO_PASSWORD:-demo-password} (unless changed since)
@@ -21,6 +25,7 @@ cat <<MSG
   SDK login token for an agent: .venv/bin/python manage.py sdk_token agent1@demo
 
 MSG
+fi
 if [ -n "${REDIS_URL:-}" ]; then
   # With Redis, web calls' media runs in worker processes of its own (README, "Scaling out").
   workers=()
