@@ -5,6 +5,7 @@ Settings are read once per process, so each case runs `manage.py` or daphne in a
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -126,6 +127,19 @@ def test_sdk_token_prints_an_https_sdk_url_in_production_and_needs_public_url(wo
     assert without.returncode != 0 and "set PUBLIC_URL" in without.stderr
 
 
+def test_rotate_api_key_gives_the_tenant_a_new_key_and_refuses_an_unknown_tenant(workdir, tmp_path):
+    for part in workdir.glob("db.sqlite3*"):  # a copy: the module's database keeps the demo key for the test below
+        shutil.copy(part, tmp_path)
+    workdir = tmp_path
+    rotated = manage(workdir, "rotate_api_key", "1400000001")
+    assert rotated.returncode == 0, rotated.stderr
+    answer = json.loads(rotated.stdout)
+    assert answer["SdkAppId"] == "1400000001" and len(answer["apiKey"]) >= 40
+    assert answer["apiKey"] != json.loads(manage(workdir, "rotate_api_key", "1400000001").stdout)["apiKey"]
+    unknown = manage(workdir, "rotate_api_key", "999")
+    assert unknown.returncode != 0 and "no tenant with SdkAppId '999'" in unknown.stderr
+
+
 # daphne
 
 class Daphne:
@@ -168,15 +182,18 @@ def test_daphne_refuses_to_serve_the_demo_key_and_passwords_then_serves_https_be
         assert refused.process.returncode != 0
         log = refused.log
         assert "DJANGO_ENV=production refuses to start" in log
-        assert "tenant 1400000001 still has the demo API key 'demo-api-key-change-me'" in log
+        assert ("tenant 1400000001 still has the demo API key 'demo-api-key-change-me': "
+                "manage.py rotate_api_key 1400000001") in log
         for user in ("admin", "agent1@demo", "agent2@demo", "agent3@demo"):
             assert f"user {user!r} still has the demo password 'demo-password': manage.py changepassword {user}" in log
     finally:
         refused.stop()
 
+    rotated = manage(workdir, "rotate_api_key", "1400000001", **PRODUCTION)
+    assert rotated.returncode == 0, rotated.stderr
+    key = json.loads(rotated.stdout)["apiKey"]
     changed = manage(workdir, "shell", "-c", (
-        "from django.contrib.auth import get_user_model; from sessions_app.models import Tenant\n"
-        "Tenant.objects.filter(sdk_app_id='1400000001').update(api_key='a-real-key-0123456789')\n"
+        "from django.contrib.auth import get_user_model\n"
         "for user in get_user_model().objects.all():\n"
         "    user.set_password('a real password 4711'); user.save()\n"))
     assert changed.returncode == 0, changed.stderr
@@ -184,7 +201,7 @@ def test_daphne_refuses_to_serve_the_demo_key_and_passwords_then_serves_https_be
     server = Daphne(workdir, **PRODUCTION)
     try:
         assert server.serving(), server.log
-        headers = {**THROUGH_PROXY, "Authorization": "Bearer a-real-key-0123456789"}
+        headers = {**THROUGH_PROXY, "Authorization": f"Bearer {key}"}
         answer = httpx.post(server.url + "/api/sdk-login-token", headers=headers, timeout=10,
                             json={"SdkAppId": "1400000001", "SeatUserId": "agent1@demo"})
         assert answer.status_code == 200, answer.text

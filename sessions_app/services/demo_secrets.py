@@ -21,8 +21,7 @@ def demo_secrets_in_use() -> list[str]:
     """What still opens the door with the published defaults: tenants that have the demo API key, and the demo
     accounts whose password is still the demo password (only those accounts are tried: checking a password costs
     a hash, and seed_demo gives the demo password to no one else)."""
-    found = [f"tenant {sdk_app_id} still has the demo API key {DEFAULT_API_KEY!r}: give it another in admin "
-             "(Tenants, without DJANGO_ENV=production), or delete the demo tenant"
+    found = [f"tenant {sdk_app_id} still has the demo API key {DEFAULT_API_KEY!r}: manage.py rotate_api_key {sdk_app_id}"
              for sdk_app_id in Tenant.objects.filter(api_key=DEFAULT_API_KEY).values_list("sdk_app_id", flat=True)]
     for user in get_user_model().objects.filter(username__in=DEMO_ACCOUNTS, is_active=True).order_by("username"):
         if user.check_password(DEFAULT_PASSWORD):
