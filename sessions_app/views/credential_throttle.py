@@ -45,11 +45,11 @@ def lockout_parameters(request_or_attempt, credentials=None) -> list[str]:
     return ["ip_address", "username"]
 
 
-def seconds_locked(request, credentials: dict | None = None) -> int:
-    """How long this request's address (or account) stays locked out: 0 when it is not."""
-    if not AxesProxyHandler.is_locked(request, credentials):
+def seconds_locked(request) -> int:
+    """How long this request's address (or the account its form names) stays locked out: 0 when it is not."""
+    if not AxesProxyHandler.is_locked(request):
         return 0
-    attempts = AxesProxyHandler.get_implementation().get_user_attempts(request, credentials)
+    attempts = AxesProxyHandler.get_implementation().get_user_attempts(request)
     times = [queryset.aggregate(last=Max("attempt_time"))["last"] for queryset in attempts]
     last = max((t for t in times if t), default=timezone.now())
     return max(1, math.ceil((last + get_cool_off(request) - timezone.now()).total_seconds()))
