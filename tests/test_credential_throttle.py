@@ -58,6 +58,18 @@ async def test_wrong_api_keys_lock_the_address_out_with_429_and_retry_after_even
     assert elsewhere_wrong.status_code == 401
 
 
+async def test_wrong_keys_with_form_bodies_get_the_apis_json_answers(demo):
+    """Form bodies, a malformed multipart one too, are answered as any other: 401, then 429, in JSON."""
+    bodies = [(b"garbage", "multipart/form-data; boundary=x"), (b"x", "multipart/form-data"),
+              (b"username=admin&password=x", "application/x-www-form-urlencoded")]
+    async with client_at("198.51.100.4") as guesser:
+        answers = [await guesser.post("/api/sdk-login-token", content=body,
+                                      headers={"Authorization": "Bearer guess", "Content-Type": content_type})
+                   for body, content_type in bodies * 2]
+    assert [a.status_code for a in answers] == [401] * LIMIT + [429]
+    assert all("API key" in a.json()["error"] for a in answers)
+
+
 async def test_an_api_lockout_lasts_the_configured_time(demo, settings):
     settings.AXES_COOLOFF_TIME = datetime.timedelta(seconds=60)
     async with client_at("198.51.100.3") as guesser:

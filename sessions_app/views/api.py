@@ -57,7 +57,7 @@ def _api_view(handler, method: str):
             response = error(f"use {method}", 405)
             response["Allow"] = method
             return response
-        locked = credential_throttle.seconds_locked(request)
+        locked = credential_throttle.api_key_lockout(request)
         if locked:
             response = error(f"too many wrong API keys from this address: try again in {locked} s", 429)
             response["Retry-After"] = str(locked)

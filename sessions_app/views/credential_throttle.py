@@ -18,6 +18,7 @@ from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_cool_off
 from django.conf import settings
 from django.db.models import Max
+from django.http import QueryDict
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -55,8 +56,21 @@ def seconds_locked(request) -> int:
     return max(1, math.ceil((last + get_cool_off(request) - timezone.now()).total_seconds()))
 
 
+def api_key_lockout(request) -> int:
+    """seconds_locked for a server API request."""
+    _without_form(request)
+    return seconds_locked(request)
+
+
 def api_key_failed(request) -> None:
+    _without_form(request)
     AxesProxyHandler.user_login_failed(sender=api_key_failed, credentials=API_KEY_GUESS, request=request)
+
+
+def _without_form(request) -> None:
+    """An API body is JSON, never a form; but axes reads (and records) a request's form fields, and Django would
+    parse the body as one for it, answering a malformed multipart body with an HTML 400 instead of the API's JSON."""
+    request.POST = QueryDict()
 
 
 def lockout_response(request, *unused):
