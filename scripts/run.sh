@@ -10,18 +10,23 @@ bash scripts/setup-venv.sh requirements.txt
 export PORT=${PORT:-8000}
 export SIP_PORT=${SIP_PORT:-5060} SIP_HOST=${SIP_HOST:-127.0.0.1}
 .venv/bin/python manage.py migrate --noinput -v0
-demo=$(.venv/bin/python manage.py seed_demo | tail -n 1)
-cat <<MSG
+if [ "${DJANGO_ENV:-}" = production ]; then
+  # No demo tenant in production mode (its secrets are public); browsers reach the server through the TLS proxy.
+  echo "Contact center on ${PUBLIC_URL:-the https address of the TLS proxy} (production mode; daphne on 127.0.0.1:$PORT)"
+else
+  demo=$(.venv/bin/python manage.py seed_demo | tail -n 1)
+  cat <<MSG
 
   Contact center on http://127.0.0.1:$PORT/
   Try it:      http://127.0.0.1:$PORT/try/   be the customer: chat or call the demo company
-  Supervisors: http://127.0.0.1:$PORT/admin/   user admin, password ${DEMO_PASSWORD:-demo-password}
+  Supervisors: http://127.0.0.1:$PORT/admin/   user admin, password ${DEMO_PASSWORD:-demo-password} (unless changed since)
   Agents:      http://127.0.0.1:$PORT/workbench/   agent1@demo (or agent2@demo, agent3@demo), same password
   SIP trunk:   sip:008675586013388@$SIP_HOST:$SIP_PORT (UDP/TCP) reaches the demo hotline and its IVR
   Demo tenant: $demo
   SDK login token for an agent: .venv/bin/python manage.py sdk_token agent1@demo
 
 MSG
+fi
 if [ -n "${REDIS_URL:-}" ]; then
   # With Redis, web calls' media runs in worker processes of its own (README, "Scaling out").
   workers=()

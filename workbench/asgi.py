@@ -22,6 +22,13 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 
 django_asgi = get_asgi_application()
 
+from django.conf import settings  # noqa: E402
+
+if settings.PRODUCTION:
+    from workbench.production import refuse_demo_secrets  # noqa: E402
+
+    refuse_demo_secrets()  # daphne runs no system checks: this import is where it can be stopped
+
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402

@@ -3,6 +3,7 @@
 DATABASE_URL (e.g. postgres://user:pass@host/db) and REDIS_URL (redis://host:port/0) switch to the
 engines that several processes share; nothing else changes.
 """
+import datetime
 import os
 import tempfile
 from pathlib import Path
@@ -13,11 +14,33 @@ from django.core.exceptions import ImproperlyConfigured
 from sessions_app.domain.ice import IceConfigError, IceSettings
 from sessions_app.domain.inbound import InboundConfigError, InboundSettings
 
+from workbench.production import DEV_SECRET_KEY, is_production, refuse, settings_problems
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-secret-key-change-me-in-production-0123456789")
+# Production mode (README, "Production"; workbench/production.py): refuses the laptop defaults below, sets
+# secure cookies and HSTS, and trusts the TLS proxy's X-Forwarded-Proto.
+PRODUCTION = is_production(os.environ.get("DJANGO_ENV", ""))
+SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
 DEBUG = os.environ.get("DEBUG", "0") == "1"
-ALLOWED_HOSTS = os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",")
+ALLOWED_HOSTS = [host.strip() for host in os.environ.get(
+    "ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,[::1]").split(",") if host.strip()]
+PUBLIC_URL = os.environ.get("PUBLIC_URL", "")
+if PRODUCTION:
+    refuse(settings_problems(secret_key=SECRET_KEY, allowed_hosts=ALLOWED_HOSTS, debug=DEBUG, public_url=PUBLIC_URL))
+# Behind a proxy that terminates TLS (nginx, deploy/), a request is https when the proxy says so; the proxy
+# must set X-Forwarded-Proto itself (a client's own header must not get through), and X-Forwarded-For, whose last
+# entry is then the client's address for the sign-in and API-key throttle.
+BEHIND_TLS_PROXY = os.environ.get("BEHIND_TLS_PROXY", "1" if PRODUCTION else "0") == "1"
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
+if PRODUCTION:
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    # A year, for this host and its subdomains (those of the contact center's own name, not its parent's);
+    # `preload` only consents to the browsers' preload list, on which nothing lands unless the domain's owner
+    # submits it. HSTS_SECONDS=300 for a first deployment whose TLS is not proven yet.
+    SECURE_HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = True
 
 INSTALLED_APPS = [
     "daphne",
@@ -29,6 +52,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "django_htmx",
+    "axes",
     "sessions_app",
 ]
 
@@ -42,6 +66,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # turns a locked-out sign-in into credential_throttle's 429 page
 ]
 
 ROOT_URLCONF = "workbench.urls"
@@ -115,6 +140,18 @@ STATIC_ROOT = os.environ.get("STATIC_ROOT") or None  # set it (and run collectst
 WHITENOISE_USE_FINDERS = True
 LOGIN_URL = "/workbench/login/"
 
+# Password and API-key guessing (sessions_app/views/credential_throttle.py): AUTH_FAILURE_LIMIT failures per account
+# or per address lock it out for AUTH_LOCKOUT_SECONDS, counted in the database that every process shares.
+AUTHENTICATION_BACKENDS = ["sessions_app.views.credential_throttle.LockoutBackend",
+                           "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = int(os.environ.get("AUTH_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = datetime.timedelta(seconds=int(os.environ.get("AUTH_LOCKOUT_SECONDS", "900")))
+AXES_LOCKOUT_PARAMETERS = "sessions_app.views.credential_throttle.lockout_parameters"
+AXES_CLIENT_IP_CALLABLE = "sessions_app.views.credential_throttle.client_address"
+AXES_LOCKOUT_CALLABLE = "sessions_app.views.credential_throttle.lockout_response"
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # the lockout lasts its time from the last counted failure
+AXES_DISABLE_ACCESS_LOG = True  # no row per successful sign-in
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -130,7 +167,6 @@ PROCESS_DEAD_AFTER = float(os.environ.get("PROCESS_DEAD_AFTER", "15"))
 SWEEP_INTERVAL = float(os.environ.get("SWEEP_INTERVAL", "0.2"))
 CDR_RETRY_BASE = float(os.environ.get("CDR_RETRY_BASE", "2"))
 CDR_RETRY_MAX = float(os.environ.get("CDR_RETRY_MAX", "600"))
-PUBLIC_URL = os.environ.get("PUBLIC_URL", "")
 # The addresses the media bridge offers browsers (ICE host candidates); unset: every interface but loopback.
 # The SIP trunk: the gateway listens on SIP_HOST:SIP_PORT (UDP and TCP) when SIP_PORT is set; SIP_PUBLIC_HOST
 # is the address put in Contact and SDP (default: the first MEDIA_HOST_ADDRESSES entry, else this machine's).

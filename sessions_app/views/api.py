@@ -12,6 +12,7 @@ from ..domain.protocol import ProtocolError, decode_json
 from ..models import Tenant
 from ..services import sessions, tokens
 from ..services.errors import ServiceError
+from . import credential_throttle
 
 MAX_BODY = 64 * 1024
 
@@ -44,8 +45,9 @@ def _body(request) -> dict:
 
 
 def api_view(method: str):
-    """Check the HTTP method, authenticate by API key, parse the JSON body, answer JSON: ServiceError → 400
-    (404 for unknown sessions)."""
+    """Check the HTTP method, authenticate by API key (an address that sent too many wrong keys gets 429 with
+    Retry-After: views/credential_throttle.py), parse the JSON body, answer JSON: ServiceError → 400 (404 for
+    unknown sessions)."""
     return lambda handler: _api_view(handler, method)
 
 
@@ -55,8 +57,14 @@ def _api_view(handler, method: str):
             response = error(f"use {method}", 405)
             response["Allow"] = method
             return response
+        locked = credential_throttle.api_key_lockout(request)
+        if locked:
+            response = error(f"too many wrong API keys from this address: try again in {locked} s", 429)
+            response["Retry-After"] = str(locked)
+            return response
         tenant = _tenant(request)
         if tenant is None:
+            credential_throttle.api_key_failed(request)
             return error("missing or unknown API key (Authorization: Bearer <apiKey>)", 401)
         try:
             body = _body(request) if request.method == "POST" else {}

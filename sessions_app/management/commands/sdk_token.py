@@ -7,6 +7,8 @@ from django.core.management.base import BaseCommand, CommandError
 from sessions_app.models import Agent
 from sessions_app.services import tokens
 
+LOCAL_URL = "http://127.0.0.1:8000"
+
 
 class Command(BaseCommand):
     help = "Print {Token, ExpiredTime, SdkURL} for the agent USERID."
@@ -14,9 +16,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("user_id", metavar="USERID")
         parser.add_argument("--sdk-app-id", help="Needed only when several tenants have an agent USERID.")
-        parser.add_argument("--base-url", default=settings.PUBLIC_URL or "http://127.0.0.1:8000")
+        parser.add_argument("--base-url", default=settings.PUBLIC_URL or ("" if settings.PRODUCTION else LOCAL_URL),
+                            help="The server's address as browsers reach it (default: PUBLIC_URL, else "
+                                 f"{LOCAL_URL} outside production mode).")
 
     def handle(self, user_id, sdk_app_id=None, base_url="", **options):
+        if not base_url:
+            raise CommandError("set PUBLIC_URL to the https address browsers reach the server at "
+                               "(e.g. PUBLIC_URL=https://cc.example.com), or give --base-url")
         agents = Agent.objects.filter(user_id=user_id)
         if sdk_app_id:
             agents = agents.filter(tenant__sdk_app_id=sdk_app_id)
