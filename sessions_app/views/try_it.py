@@ -10,8 +10,8 @@ from django.conf import settings
 from django.http import Http404
 from django.shortcuts import render
 
-from ..management.commands.seed_demo import AGENTS, DEMO_SDK_APP_ID, HOTLINE
-from ..models import Tenant, found
+from ..models import Hotline, Tenant, found
+from ..services.demo_secrets import DEMO_AGENTS, DEMO_SDK_APP_ID
 
 
 def try_it(request):
@@ -21,7 +21,8 @@ def try_it(request):
     sip_host = settings.SIP_PUBLIC_HOST or settings.SIP_HOST
     if sip_host in ("", "0.0.0.0", "::"):  # listening everywhere: the host this page was reached at answers too
         sip_host = request.get_host().rsplit(":", 1)[0]
+    hotline = Hotline.objects.filter(tenant=tenant).order_by("pk").values_list("number", flat=True).first()
     return render(request, "try_it.html", {
-        "tenant": tenant, "agent": AGENTS[0][0], "hotline": HOTLINE,
-        "sip": f"{sip_host}:{settings.SIP_PORT}" if settings.SIP_PORT else None,
+        "tenant": tenant, "agent": DEMO_AGENTS[0][0], "hotline": hotline,
+        "sip": f"{sip_host}:{settings.SIP_PORT}" if settings.SIP_PORT and hotline else None,
     })
