@@ -14,6 +14,11 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-secret-key-change-me-in-production-0123456789")
 DEBUG = os.environ.get("DEBUG", "0") == "1"
 ALLOWED_HOSTS = os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",")
+# Behind a TLS proxy (deploy/nginx.conf) that sets X-Forwarded-Proto on every request: requests it marks https
+# are secure, so SdkURL and every URL the server builds are https (and the clients' websockets wss).
+BEHIND_TLS_PROXY = os.environ.get("BEHIND_TLS_PROXY", "0") == "1"
+if BEHIND_TLS_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 INSTALLED_APPS = [
     "daphne",
