@@ -52,11 +52,23 @@ def exec_start(unit: str, instance: str, *dropins: str) -> list[str]:
     return words
 
 
-def test_nginx_accepts_the_shipped_configuration(tmp_path):
+@pytest.mark.parametrize("main", ["tests", "debian"])
+def test_nginx_accepts_the_shipped_configuration(tmp_path, main):
+    """Inside the tests' main configuration, and inside Debian's /etc/nginx/nginx.conf where docs/deploy.md puts it
+    (conf.d, the default site removed), with only the paths moved into a temporary folder."""
     site = tmp_path / "tccc.conf"
     site.write_text(render(SHIPPED.read_text(), http_port=free_port(), https_port=free_port(), backends=[8001, 8002],
                            certificate=Certificate(tmp_path), logs=tmp_path))
-    (tmp_path / "nginx.conf").write_text(main_config(tmp_path, site))
+    if main == "tests":
+        config = main_config(tmp_path, site)
+    else:
+        debian = Path("/etc/nginx/nginx.conf")
+        if not debian.exists():
+            pytest.skip("Debian's nginx is not installed")
+        config = (debian.read_text().replace("include /etc/nginx/conf.d/*.conf;", f"include {site};")
+                  .replace("include /etc/nginx/sites-enabled/*;", "")
+                  .replace("/run/nginx.pid", f"{tmp_path}/nginx.pid").replace("/var/log/nginx/", f"{tmp_path}/"))
+    (tmp_path / "nginx.conf").write_text(config)
     checked = subprocess.run([NGINX, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
                              capture_output=True, text=True)
     assert checked.returncode == 0 and "test is successful" in checked.stderr, checked.stderr
