@@ -19,6 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sessions_app.services.origins import matches, same_origin
+
 from .liveserver import ROOT, LiveServer, free_port
 from .nginx import NGINX, SHIPPED, Certificate, main_config, render
 
@@ -166,3 +168,20 @@ def test_behind_tls_proxy_trusts_the_proxys_forwarded_proto_and_nothing_else_doe
         cwd=ROOT, env={**os.environ, "DJANGO_SETTINGS_MODULE": "workbench.settings", "BEHIND_TLS_PROXY": behind},
         capture_output=True, text=True, check=True)
     assert shown.stdout.split() == [secure, url]
+
+
+@pytest.mark.parametrize("origin, host, own", [
+    ("https://cc.example.com", "cc.example.com", True),  # port 443: the browser sends neither port
+    ("https://127.0.0.1:8443", "127.0.0.1:8443", True),  # nginx passes Host with its port ($http_host)
+    ("https://127.0.0.1:8443", "127.0.0.1", False),  # what Host would be with nginx's $host: not our page
+    ("https://evil.example", "cc.example.com", False),
+])
+def test_the_own_origin_check_knows_an_https_page_behind_nginx(origin, host, own):
+    """The workbench's and the SDK panel's websockets need no allow-list entry on their own https origin."""
+    assert same_origin(origin, host) is own
+
+
+@pytest.mark.parametrize("origin, allowed", [("https://crm.example.com", True), ("https://crm.example.com:443", True),
+                                             ("http://crm.example.com", False), ("https://crm.example.com:8443", False)])
+def test_an_https_crm_origin_matches_its_allow_list_entry(origin, allowed):
+    assert matches(origin, "https://crm.example.com") is allowed
