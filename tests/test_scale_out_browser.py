@@ -7,7 +7,6 @@ certificate by its key (--ignore-certificate-errors-spki-list) and no other.
 """
 from __future__ import annotations
 
-import json
 import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
