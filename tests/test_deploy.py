@@ -181,7 +181,9 @@ def test_the_own_origin_check_knows_an_https_page_behind_nginx(origin, host, own
     assert same_origin(origin, host) is own
 
 
-@pytest.mark.parametrize("origin, allowed", [("https://crm.example.com", True), ("https://crm.example.com:443", True),
-                                             ("http://crm.example.com", False), ("https://crm.example.com:8443", False)])
+@pytest.mark.parametrize("origin, allowed", [
+    ("https://crm.example.com", True), ("https://crm.example.com:443", True),
+    ("http://crm.example.com", False), ("https://crm.example.com:8443", False),
+])
 def test_an_https_crm_origin_matches_its_allow_list_entry(origin, allowed):
     assert matches(origin, "https://crm.example.com") is allowed
