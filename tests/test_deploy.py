@@ -187,3 +187,11 @@ def test_the_own_origin_check_knows_an_https_page_behind_nginx(origin, host, own
 ])
 def test_an_https_crm_origin_matches_its_allow_list_entry(origin, allowed):
     assert matches(origin, "https://crm.example.com") is allowed
+
+
+def test_every_file_the_guide_installs_is_in_the_repository():
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    named = set(re.findall(r"(?:/opt/tccc/)?\b((?:deploy|scripts)/[\w@.\-/]*\w)", guide))
+    assert {"deploy/nginx.conf", "deploy/tccc-web@.service", "deploy/tccc.env.example"} <= named
+    # deploy/turnserver.conf comes with TURN support (README "TURN"), in its own change.
+    assert [path for path in sorted(named) if not (ROOT / path).exists() and path != "deploy/turnserver.conf"] == []
