@@ -79,7 +79,8 @@ def render(shipped: str, *, http_port: int, https_port: int, backends: list[int]
 
 def main_config(folder: Path, site: Path) -> str:
     """The nginx.conf around the site file: what Debian's /etc/nginx/nginx.conf does, with every path in `folder`."""
-    user = f"user {pwd.getpwuid(os.geteuid()).pw_name};\n" if os.geteuid() == 0 else ""  # else: nginx's own user
+    # Started by root, nginx would run its workers as nobody; started by anyone else, they run as that user.
+    user = f"user {pwd.getpwuid(os.geteuid()).pw_name};\n" if os.geteuid() == 0 else ""
     temp = "".join(f"    {kind}_temp_path {folder}/{kind};\n" for kind in ("client_body", "proxy", "fastcgi",
                                                                           "uwsgi", "scgi"))
     return (f"{user}worker_processes 1;\npid {folder}/nginx.pid;\nerror_log {folder}/main-error.log;\n"
