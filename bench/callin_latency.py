@@ -83,8 +83,8 @@ class Arrivals:
     async def run(self, rate: float, seconds: float) -> None:
         headers = {"Authorization": f"Bearer {self.demo['apiKey']}"}
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-        clients = [httpx.AsyncClient(base_url=server.url, headers=headers, limits=limits, timeout=POST_TIMEOUT)
-                   for server in self.servers]
+        clients = [httpx.AsyncClient(base_url=server.url, headers=headers, limits=limits, timeout=POST_TIMEOUT,
+                                     verify=server.ssl_context or True) for server in self.servers]
         try:
             first = self.first_sent = time.perf_counter()
             posts = []
@@ -126,8 +126,9 @@ async def measure(live, agent_count: int, rate: float, seconds: float) -> dict:
     return await run_load([live], sockets, rate, seconds)
 
 
-async def run_load(servers, sockets, rate: float, seconds: float) -> dict:
-    """Sessions POSTed round-robin over `servers` while the agents on `sockets` answer them; the figures.
+async def run_load(servers, sockets, rate: float, seconds: float, balancer=None) -> dict:
+    """Sessions POSTed round-robin over `servers` (or all through `balancer`) while the agents on `sockets`
+    answer them; the figures, with the CPU of `servers`.
 
     Also used by scale_out.py, with the processes of one contact center as `servers`."""
     board = Switchboard()
@@ -138,7 +139,7 @@ async def run_load(servers, sockets, rate: float, seconds: float) -> dict:
     idle_cores = idle.report()["serverCores"]
 
     cpu = CpuWatch(*pids)
-    arrivals = Arrivals(*servers)
+    arrivals = Arrivals(*([balancer] if balancer else servers))
     await arrivals.run(rate, seconds)
     created = len(arrivals.sent_at)
     deadline = time.perf_counter() + DRAIN_SECONDS

@@ -75,10 +75,10 @@ class SdkSocket:
 
 
 async def open_sdk(live: LiveServer, user_id: str, token: str) -> SdkSocket:
-    uri = (f"ws://127.0.0.1:{live.port}/ws/sdk/?token={token}&sdkAppId={live.demo['SdkAppId']}"
+    uri = (live.url.replace("http", "ws", 1) + f"/ws/sdk/?token={token}&sdkAppId={live.demo['SdkAppId']}"
            f"&userId={user_id}")
     ws = await connect(uri, origin=live.url, compression=None, ping_interval=None, open_timeout=60,
-                       max_queue=None)
+                       max_queue=None, ssl=live.ssl_context)  # a balancer serving wss has a context
     welcome = json.loads(await asyncio.wait_for(ws.recv(), 30))
     if welcome.get("type") != "welcome":
         raise RuntimeError(f"{user_id} was not welcomed: {welcome}")

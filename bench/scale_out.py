@@ -10,12 +10,17 @@ printed. Targets: callIn p99 <= 100 ms across processes; two processes >= 1.6x o
 PostgreSQL and Redis are Debian's, started here on free ports (tests/postgres_server.py, tests/redis_server.py),
 and share the machine's cores with daphne and this load generator: the CPU line says who used what.
 
+`--nginx` puts Debian's nginx with deploy/nginx.conf in front, as deployed (docs/deploy.md): agents log in and
+sessions are POSTed through it over https/wss, and nginx spreads them round-robin (its CPU counts as "anything
+else"). Without it the load generator spreads them itself, straight to the processes.
+
 `--find` looks for each process count's capacity instead: the highest rate at which every session is created,
 offered, accepted and hung up and callIn p99 stays within the target (raising the rate by half while it does,
 then narrowing the gap), each step on a fresh set of processes and database, and prints the ratio of the two
 capacities, which is what "two processes >= 1.6x one" asks where one rate overloads both or neither.
 
-    .venv/bin/python bench/scale_out.py [--agents 1000] [--rate 100] [--seconds 20] [--processes 1,2] [--json out.json]
+    .venv/bin/python bench/scale_out.py [--agents 1000] [--rate 100] [--seconds 20] [--processes 1,2] [--nginx]
+                                        [--json out.json]
     .venv/bin/python bench/scale_out.py --find [--seconds 15]    # ~20 minutes
 """
 from __future__ import annotations
@@ -23,11 +28,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import tempfile
+from pathlib import Path
 
 from callin_latency import report_outcome, requested, run_load
 from harness import MACHINE_NOTE, emit_json, format_ms, make_agents, open_many, verdict
 
 from tests.cluster import Cluster
+from tests.nginx import Certificate, Nginx
 from tests.postgres_server import PostgresServer
 from tests.redis_server import RedisServer
 
@@ -36,9 +44,14 @@ RATIO_TARGET = 1.6
 LOGIN_WAVE = 20  # agents logged in on one process before the next process's turn
 
 
-async def measure(cluster: Cluster, agent_count: int, rate: float, seconds: float) -> dict:
+async def measure(cluster: Cluster, agent_count: int, rate: float, seconds: float, nginx: Nginx | None = None) -> dict:
     processes = len(cluster.servers)
     agents = make_agents(cluster[0], agent_count, kinds=("phone",), wrap_up=0, prefix="scale")
+    if nginx:
+        sockets = await open_many(nginx, agents)
+        print(f"{processes} process(es) behind nginx: {agent_count} agents connected; sessions arrive now", flush=True)
+        result = await run_load(cluster.servers, sockets, rate, seconds, balancer=nginx)
+        return {"processes": processes, "nginx": True, **result, "centerCpuMsPerSession": center_cpu_ms(result)}
     sockets = []
     shares = [agents[index::processes] for index in range(processes)]
     # Log in a few agents on each process in turn, as a balancer spreads a morning's logins: routing offers the
@@ -50,14 +63,19 @@ async def measure(cluster: Cluster, agent_count: int, rate: float, seconds: floa
     print(f"{processes} process(es): {agent_count} agents connected, "
           f"{agent_count // processes} per process; sessions arrive now", flush=True)
     result = await run_load(cluster.servers, sockets, rate, seconds)
+    return {"processes": processes, **result, "centerCpuMsPerSession": center_cpu_ms(result)}
+
+
+def center_cpu_ms(result: dict) -> float | None:
+    """CPU per session of everything on the machine but this client (daphne, PostgreSQL, Redis, nginx)."""
     cpu = result["cpu"]
-    used = (cpu["serverCores"] + cpu["otherCores"]) * cpu["seconds"]  # everything on the machine but this client
-    return {"processes": processes, **result,
-            "centerCpuMsPerSession": used * 1000 / result["hungUp"] if result["hungUp"] else None}
+    used = (cpu["serverCores"] + cpu["otherCores"]) * cpu["seconds"]
+    return used * 1000 / result["hungUp"] if result["hungUp"] else None
 
 
 def report(result: dict) -> None:
-    report_outcome(result, f"\n{result['processes']} web process(es), {result['agents']} agents")
+    behind = " behind nginx" if result.get("nginx") else ""
+    report_outcome(result, f"\n{result['processes']} web process(es){behind}, {result['agents']} agents")
     cpu = result["cpu"]
     print(f"CPU meanwhile (cores): daphne {cpu['serverCores']:.2f} (all processes), this client "
           f"{cpu['clientCores']:.2f}, PostgreSQL, Redis and anything else {cpu['otherCores']:.2f}")
@@ -80,30 +98,37 @@ def fits(result: dict) -> bool:
 
 
 def run(postgres: PostgresServer, redis: RedisServer, processes: int, agents: int, rate: float,
-        seconds: float) -> dict:
+        seconds: float, nginx: bool = False) -> dict:
     """One run on a fresh database and fresh processes (nothing left over from an earlier, overloaded run)."""
-    cluster = Cluster(postgres, redis, processes=processes).start()
+    cluster = Cluster(postgres, redis, processes=processes, behind_proxy=nginx).start()
+    balancer = None
     try:
-        result = asyncio.run(measure(cluster, agents, rate, seconds))
+        if nginx:
+            folder = tempfile.TemporaryDirectory(prefix="tccc-bench-tls-")
+            balancer = Nginx(cluster.servers, Certificate(Path(folder.name))).start()
+        result = asyncio.run(measure(cluster, agents, rate, seconds, balancer))
     finally:
+        if balancer:
+            balancer.stop()
+            folder.cleanup()
         cluster.stop()
     report(result)
     return result
 
 
 def find(postgres: PostgresServer, redis: RedisServer, processes: int, agents: int, seconds: float,
-         start: float = 15, most: float = 300) -> dict | None:
+         start: float = 15, most: float = 300, nginx: bool = False) -> dict | None:
     """The run at the highest rate that fits (see fits), found within ~10%; None when even `start` does not."""
     best, too_much, rate = None, None, start
     while rate <= most:
-        result = run(postgres, redis, processes, agents, rate, seconds)
+        result = run(postgres, redis, processes, agents, rate, seconds, nginx)
         if not fits(result):
             too_much = rate
             break
         best, rate = result, round(rate * 1.5)
     while best and too_much and too_much - best["rate"] > 0.1 * best["rate"] + 1:
         rate = round((best["rate"] + too_much) / 2)
-        result = run(postgres, redis, processes, agents, rate, seconds)
+        result = run(postgres, redis, processes, agents, rate, seconds, nginx)
         if fits(result):
             best = result
         else:
@@ -122,6 +147,8 @@ def main() -> dict:
     parser.add_argument("--processes", default="1,2", help="the process counts to run, comma-separated")
     parser.add_argument("--find", action="store_true",
                         help="find each process count's capacity within the p99 target instead (--rate ignored)")
+    parser.add_argument("--nginx", action="store_true",
+                        help="agents and POSTs through nginx with deploy/nginx.conf and TLS, as deployed")
     parser.add_argument("--json", help="also write the figures to this file as JSON")
     args = parser.parse_args()
     print(MACHINE_NOTE.replace("(daphne, one process)", "(daphne processes, PostgreSQL, Redis)"))
@@ -130,9 +157,9 @@ def main() -> dict:
     try:
         for processes in (int(n) for n in args.processes.split(",")):
             if args.find:
-                results[processes] = find(postgres, redis, processes, args.agents, args.seconds)
+                results[processes] = find(postgres, redis, processes, args.agents, args.seconds, nginx=args.nginx)
             else:
-                results[processes] = run(postgres, redis, processes, args.agents, args.rate, args.seconds)
+                results[processes] = run(postgres, redis, processes, args.agents, args.rate, args.seconds, args.nginx)
     finally:
         redis.stop()
         postgres.stop()

@@ -2,7 +2,7 @@
 # Run the whole test suite: Debian packages the tests drive (chromium), venv, then pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packages=(chromium fonts-dejavu-core sox redis-server postgresql espeak-ng sip-tester baresip-core coturn)
+packages=(chromium fonts-dejavu-core sox redis-server postgresql espeak-ng sip-tester baresip-core coturn nginx)
 missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

@@ -20,6 +20,7 @@ too (see its docstring).
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -104,9 +105,13 @@ HOST_PAGE = """<!doctype html>
 class HostPageServer:
     """An integration's CRM page on its own port: `/?SdkURL=&Token=&SdkAppId=&userId=` renders it."""
 
-    def __init__(self):
+    def __init__(self, tls: ssl.SSLContext | None = None):
+        """`tls`: a server context, for a CRM served over https (a secure context, where the SDK gets a microphone)."""
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _HostPageHandler)
         self.port = self.httpd.server_address[1]
+        self.scheme = "https" if tls else "http"
+        if tls:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="host-page", daemon=True)
 
     def start(self) -> "HostPageServer":
@@ -118,7 +123,7 @@ class HostPageServer:
         self.httpd.server_close()
 
     def origin(self, host: str = "127.0.0.1") -> str:
-        return f"http://{host}:{self.port}"
+        return f"{self.scheme}://{host}:{self.port}"
 
     def url(self, sdk_url: str, token: str, sdk_app_id: str, user_id: str, host: str = "127.0.0.1") -> str:
         query = urlencode({"SdkURL": sdk_url, "Token": token, "SdkAppId": sdk_app_id, "userId": user_id})

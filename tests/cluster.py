@@ -18,10 +18,11 @@ _databases = itertools.count(1)
 
 
 class Cluster:
-    def __init__(self, postgres: PostgresServer, redis: RedisServer, processes: int = 2, env: dict | None = None):
+    def __init__(self, postgres: PostgresServer, redis: RedisServer, processes: int = 2, env: dict | None = None,
+                 behind_proxy: bool = False):
         self.database_url = postgres.create_database(f"cluster{next(_databases)}")
         self.env = {"DATABASE_URL": self.database_url, "REDIS_URL": redis.url, **(env or {})}
-        self.servers = [LiveServer(env=self.env) for _ in range(processes)]
+        self.servers = [LiveServer(env=self.env, behind_proxy=behind_proxy) for _ in range(processes)]
 
     def start(self) -> "Cluster":
         first = self.servers[0].start()

@@ -25,13 +25,18 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, env: dict | None = None, workdir: str | None = None):
+    ssl_context = None  # for the helpers' requests: a balancer serving https sets its own
+
+    def __init__(self, env: dict | None = None, workdir: str | None = None, behind_proxy: bool = False):
+        """`behind_proxy`: as deployed behind nginx (deploy/tccc-web@.service): daphne takes the client's address
+        and scheme from X-Forwarded-For and X-Forwarded-Proto, and Django trusts the latter (BEHIND_TLS_PROXY)."""
         self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="tccc-live-")
         self.workdir = Path(workdir or self._tmp.name)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "SQLITE_PATH": str(self.workdir / "db.sqlite3"), "TCCC_SWEEPER": "1",
-                    "PYTHONUNBUFFERED": "1", **(env or {})}
+                    "PYTHONUNBUFFERED": "1", **({"BEHIND_TLS_PROXY": "1"} if behind_proxy else {}), **(env or {})}
+        self.daphne_options = ["--proxy-headers"] if behind_proxy else []
         self.env.pop("DJANGO_SETTINGS_MODULE", None)
         self.process: subprocess.Popen | None = None
         self.demo: dict = {}
@@ -56,7 +61,8 @@ class LiveServer:
         """Start daphne on this server's port and wait until it answers."""
         self.log = open(self.log_path, "a")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "workbench.asgi:application"],
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), *self.daphne_options,
+             "workbench.asgi:application"],
             cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -80,13 +86,13 @@ class LiveServer:
             self.url + "/api/sdk-login-token", method="POST",
             data=json.dumps({"SdkAppId": self.demo["SdkAppId"], "SeatUserId": user_id}).encode(),
             headers={"Authorization": f"Bearer {self.demo['apiKey']}", "Content-Type": "application/json"})
-        return json.loads(urllib.request.urlopen(request, timeout=5).read())
+        return json.loads(urllib.request.urlopen(request, timeout=5, context=self.ssl_context).read())
 
     def api(self, method: str, path: str, body: dict | None = None) -> dict:
         request = urllib.request.Request(
             self.url + path, method=method, data=json.dumps(body).encode() if body is not None else None,
             headers={"Authorization": f"Bearer {self.demo['apiKey']}", "Content-Type": "application/json"})
-        return json.loads(urllib.request.urlopen(request, timeout=5).read())
+        return json.loads(urllib.request.urlopen(request, timeout=5, context=self.ssl_context).read())
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
