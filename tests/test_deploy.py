@@ -157,6 +157,29 @@ def test_the_example_environment_is_a_valid_environment_file_with_every_deployme
     assert set(lines) <= set(shell.stdout.splitlines())
 
 
+def example_environment() -> dict:
+    lines = [line for line in (DEPLOY / "tccc.env.example").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    return dict(line.split("=", 1) for line in lines)
+
+
+def check_deploy(environment: dict, tmp_path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SECRET_", "SIP_", "TURN_", "ICE_"))}
+    # Its PostgreSQL and Redis are not here: check --deploy reads no database, SQLite stands in for migrations' sake.
+    env = {**env, **environment, "SQLITE_PATH": str(tmp_path / "db.sqlite3"), "DATABASE_URL": "", "REDIS_URL": ""}
+    return subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_the_example_environment_as_shipped_is_refused_until_its_secrets_are_changed(tmp_path):
+    refused = check_deploy(example_environment(), tmp_path)
+    assert refused.returncode != 0 and "SECRET_KEY is too weak" in refused.stderr
+    filled = {**example_environment(), "SECRET_KEY": "k3y-" + "x7Qz" * 15, "TURN_SECRET": "t" * 40}
+    clean = check_deploy(filled, tmp_path)
+    assert clean.returncode == 0, clean.stderr
+    assert "System check identified no issues" in clean.stdout
+
+
 @pytest.mark.parametrize("behind, secure, url", [("1", "True", "https://127.0.0.1:8443/sdk/tccc.js"),
                                                   ("0", "False", "http://127.0.0.1:8443/sdk/tccc.js")])
 def test_behind_tls_proxy_trusts_the_proxys_forwarded_proto_and_nothing_else_does(behind, secure, url):

@@ -61,6 +61,8 @@ def workdir(tmp_path_factory):
     ({"SECRET_KEY": None}, "SECRET_KEY is the public development key"),
     ({"SECRET_KEY": "dev-only-secret-key-change-me-in-production-0123456789"}, "SECRET_KEY is the public"),
     ({"SECRET_KEY": ""}, "SECRET_KEY is unset"),
+    ({"SECRET_KEY": "CHANGE-ME"}, "SECRET_KEY is too weak"),
+    ({"SECRET_KEY": "a1" * 30}, "SECRET_KEY is too weak"),
     ({"ALLOWED_HOSTS": None}, "ALLOWED_HOSTS is empty"),
     ({"ALLOWED_HOSTS": " , "}, "ALLOWED_HOSTS is empty"),
     ({"DEBUG": "1"}, "DEBUG=1"),

@@ -30,6 +30,11 @@ def settings_problems(*, secret_key: str, allowed_hosts: list[str], debug: bool,
     if not secret_key or secret_key == DEV_SECRET_KEY:
         problems.append(f"SECRET_KEY is {'unset' if not secret_key else 'the public development key'}: set it to "
                         f"a long random secret, the same in every process (e.g. {NEW_KEY})")
+    elif len(secret_key) < 50 or len(set(secret_key)) < 5 or "CHANGE-ME" in secret_key:
+        # Django's own deploy check (security.W009) calls such a key weak; a placeholder left in the example
+        # environment file is one.
+        problems.append(f"SECRET_KEY is too weak (under 50 characters, or a placeholder): set it to a long random "
+                        f"secret (e.g. {NEW_KEY})")
     if not allowed_hosts:
         problems.append("ALLOWED_HOSTS is empty: set it to the host names the server is reached at, comma-separated "
                         "(e.g. ALLOWED_HOSTS=cc.example.com)")
