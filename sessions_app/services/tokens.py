@@ -43,11 +43,20 @@ def read(token: str, salt: str = LOGIN_SALT) -> TokenClaims:
         claims = signing.loads(token, salt=salt)
     except signing.BadSignature:
         raise ServiceError("the token is not valid") from None
-    if not isinstance(claims, dict) or not {"a", "u", "e"} <= set(claims):
+    if not well_formed(claims):
         raise ServiceError("the token is not valid")
     if claims["e"] < time.time():
         raise TokenExpired("the token has expired")
     return TokenClaims(claims["a"], claims["u"])
+
+
+def well_formed(claims) -> bool:
+    """Whether signed claims have the fields and types `issue` gives them: a token signed with our key by an
+    earlier release, or by anyone who has the key, is refused like a forged one rather than failing later."""
+    if not isinstance(claims, dict):
+        return False
+    a, u, e = claims.get("a"), claims.get("u"), claims.get("e")
+    return isinstance(a, str) and isinstance(u, str) and isinstance(e, int) and not isinstance(e, bool)
 
 
 def agent_for(claims: TokenClaims, sdk_app_id: str | None = None, user_id: str | None = None) -> Agent:
