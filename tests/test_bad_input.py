@@ -14,7 +14,7 @@ from channels.testing import WebsocketCommunicator
 from sessions_app.domain import protocol
 from sessions_app.models import Agent, Cdr, ServeParticipant, Session
 
-from .conftest import SdkClient, api_session
+from .conftest import SdkClient, api_session, socket_headers
 
 SESSION_METHODS = sorted(name for name, m in protocol.METHODS.items() if "sessionId" in {p.name for p in m.params})
 NAMESPACE_TYPE = {"Call": "phone", "Chat": "im", "Video": "video"}
@@ -428,7 +428,7 @@ async def test_lone_surrogate_in_a_string_is_refused_with_a_reply_that_is_valid_
 async def handshake(query: str, origin: str = "http://127.0.0.1:5173"):
     from workbench.asgi import application
 
-    communicator = WebsocketCommunicator(application, f"/ws/sdk/?{query}", headers=[(b"origin", origin.encode())])
+    communicator = WebsocketCommunicator(application, f"/ws/sdk/?{query}", headers=socket_headers(origin))
     connected, _ = await communicator.connect()
     return communicator, connected
 
