@@ -473,7 +473,7 @@ async def test_expired_token_gets_token_expired_and_close_code_4001(demo):
     token = await token_for("agent1@demo", ttl=-1)
     communicator, connected = await handshake(f"token={token}&sdkAppId=1400000001&userId=agent1@demo")
     assert connected
-    await assert_closed_after(communicator, {"type": "tokenExpired"}, 4001)
+    await assert_closed_after(communicator, {"type": "tokenExpired", "errorMsg": "the token has expired"}, 4001)
     assert await agent_status("agent1@demo") == "offline"
 
 

@@ -39,7 +39,7 @@ async def handshake(path: str, headers) -> bool:
     ("127.0.0.1.evil.com", ORIGIN),
 ], ids=["own-origin", "allowed-origin", "with-port", "suffix"])
 async def test_a_host_not_in_allowed_hosts_is_refused_at_the_handshake(demo, path, host, origin):
-    assert not await handshake(path, socket_headers(origin, host))  # closed before accept: daphne answers the handshake with 403
+    assert not await handshake(path, socket_headers(origin, host))  # closed before accept: daphne answers 403
 
 
 @pytest.mark.parametrize("path", PATHS, ids=PATH_IDS)

@@ -47,7 +47,10 @@ function startSdk() {
       : { token: config.token, sdkAppId: config.sdkAppId, userId: config.userId }),
     onWelcome: welcome,
     onEvent: (name, data) => emitter.emit(name, data),
-    onTokenExpired: () => emitter.emit('tokenExpired', {}),
+    onTokenExpired: () => {
+      media.closeAll(); // a login that is over keeps no microphone or camera
+      emitter.emit('tokenExpired', {});
+    },
     onStateChange: (state, detail) => ui.setConnection(state, detail),
   });
 

@@ -158,7 +158,7 @@ function createTransport(hooks) {
         }
         break;
       case 'tokenExpired':
-        expire();
+        expire(frame.errorMsg);
         break;
       case 'refused':
         refuse(frame.errorMsg);
@@ -201,9 +201,10 @@ function createTransport(hooks) {
     connect();
   }
 
-  function expire() {
+  /** The login is over: its token expired, or the server ended it (signed out, forced offline, deactivated). */
+  function expire(errorMsg) {
     if (stoppedReason) return;
-    stop('the login token has expired');
+    stop(typeof errorMsg === 'string' && errorMsg ? errorMsg : 'the login token has expired');
     hooks.onTokenExpired();
   }
 
