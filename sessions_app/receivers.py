@@ -22,8 +22,15 @@ def note_account_change(sender, instance, update_fields=None, **kwargs) -> None:
     if stored is None:
         return
     deactivated = stored["is_active"] and not instance.is_active
-    if deactivated or stored["password"] != instance.password:
+    if deactivated or (stored["password"] != instance.password and not rehashed(instance, update_fields)):
         instance._ends_logins = {"deactivated": deactivated}
+
+
+def rehashed(user, update_fields) -> bool:
+    """Django's own upgrade of a password's hash as the user logs in (`check_password`), which it does not count
+    as a password change either: it saves the password alone, with the raw password set_password keeps until
+    the save (`_password`, which Django's password validators read) already cleared."""
+    return update_fields is not None and set(update_fields) == {"password"} and user._password is None
 
 
 def end_logins(sender, instance, created=False, **kwargs) -> None:

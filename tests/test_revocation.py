@@ -177,3 +177,16 @@ def test_a_connect_with_a_login_revoked_after_its_token_was_read_neither_comes_o
         agents.connect(agent.pk, "specific..inmemory!race", agent.token_generation)
     agent.refresh_from_db()
     assert agent.status == "offline" and not agent.connections.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_upgrading_a_password_hash_as_the_agent_logs_in_is_no_password_change(demo):
+    """Django rehashes a password stored with weaker parameters (here: a short salt) when the user logs in:
+    the agent's other logins (its CRM page's SDK) stay valid."""
+    from django.contrib.auth.hashers import make_password
+
+    weak = make_password("demo-password", salt="ab", hasher="md5")
+    get_user_model().objects.filter(username="agent1@demo").update(password=weak)
+    assert Client().login(username="agent1@demo", password="demo-password")
+    assert user("agent1@demo").password != weak  # rehashed and saved
+    assert Agent.objects.get(user_id="agent1@demo").token_generation == 0

@@ -210,6 +210,18 @@ async def test_expired_or_forged_resume_tokens_are_refused(workbench):
     assert await forged.close_code() == 4003
 
 
+async def test_a_resume_token_signed_with_our_key_but_malformed_claims_is_refused(workbench):
+    from django.core import signing
+
+    from sessions_app.services import tokens
+
+    malformed = signing.dumps({"a": "1400000001", "u": ["agent1@demo"], "e": "9999999999"}, salt=tokens.RESUME_SALT,
+                              compress=True)
+    page = await workbench(resume=malformed)
+    assert "not valid" in await page.until('id="wb-connection"')
+    assert await page.close_code() == 4003
+
+
 async def test_supervisor_without_an_agent_is_refused(workbench):
     page = await workbench("admin")
     assert "not an agent" in await page.until('id="wb-connection"')
