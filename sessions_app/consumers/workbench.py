@@ -73,6 +73,7 @@ def authenticate(user, query: dict, origin: str, host: str) -> tuple[int, int]:
 
 
 def check_not_revoked(agent_id: int, generation: int) -> None:
+    """The login read again once the socket hears revocations (agent_revoked): none can fall in between."""
     tokens.check_not_revoked(Agent.objects.get(pk=agent_id), generation)
 
 
