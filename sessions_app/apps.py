@@ -7,3 +7,6 @@ class SessionsAppConfig(AppConfig):
 
     def ready(self):
         from . import checks  # noqa: F401  (registers the deploy check)
+        from . import receivers
+
+        receivers.connect()

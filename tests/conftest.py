@@ -12,6 +12,12 @@ from django.core.management import call_command
 os.environ.setdefault("TCCC_SWEEPER", "0")  # tests fire deadlines themselves with sweep_once()
 
 ORIGIN = "http://127.0.0.1:5173"
+HOST = "testserver"  # pytest-django adds it to ALLOWED_HOSTS
+
+
+def socket_headers(origin: str, host: str = HOST) -> list[tuple[bytes, bytes]]:
+    """A browser's handshake headers: the page's Origin, and the Host it reached the server at."""
+    return [(b"origin", origin.encode()), (b"host", host.encode())]
 
 
 @pytest.fixture(scope="session")
@@ -73,13 +79,14 @@ class SdkClient:
         self.welcome: dict | None = None
 
     @classmethod
-    async def connect(cls, user_id: str, origin: str = ORIGIN, token: str | None = None, query: str | None = None):
+    async def connect(cls, user_id: str, origin: str = ORIGIN, token: str | None = None, query: str | None = None,
+                      host: str = HOST):
         from workbench.asgi import application
 
         if query is None:
             token = token or await database_sync_to_async(login_token)(user_id)
             query = f"token={token}&sdkAppId=1400000001&userId={user_id}"
-        communicator = WebsocketCommunicator(application, f"/ws/sdk/?{query}", headers=[(b"origin", origin.encode())])
+        communicator = WebsocketCommunicator(application, f"/ws/sdk/?{query}", headers=socket_headers(origin, host))
         connected, _ = await communicator.connect()
         client = cls(communicator)
         if connected:

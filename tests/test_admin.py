@@ -146,13 +146,21 @@ def test_adding_an_agent_picks_the_user_account(supervisor, tenant):
     assert list(dora.agentskill_set.values_list("skill_group__kind", "priority")) == [("phone", 2)]
 
 
-def test_force_offline_action_sets_selected_agents_offline(supervisor, tenant):
+def test_force_offline_action_sets_selected_agents_offline_and_is_recorded(supervisor, tenant):
+    from django.contrib.admin.models import LogEntry
+
     Agent.objects.filter(user_id="agent1@demo").update(status="free")
+    bob = Agent.objects.get(user_id="agent2@demo")
     response = supervisor.post(changelist("agent"), {
-        "action": "force_offline", "_selected_action": [alice().pk, Agent.objects.get(user_id="agent2@demo").pk],
+        "action": "force_offline", "_selected_action": [alice().pk, bob.pk],
     }, follow=True)
     assert alice().status == "offline"
-    assert [str(m) for m in response.context["messages"]] == ["1 agent forced offline."]
+    assert [str(m) for m in response.context["messages"]] == ["2 agents forced offline."]
+    entries = LogEntry.objects.filter(content_type__model="agent").order_by("object_id")
+    assert [(e.user.username, e.object_id, e.get_change_message()) for e in entries] == [
+        ("admin", str(agent.pk), "Forced offline: logins revoked") for agent in (alice(), bob)]
+    bob.refresh_from_db()
+    assert alice().token_generation == bob.token_generation == 1
 
 
 def test_session_page_shows_participants_timeline_and_cdr(supervisor, served_call):

@@ -14,7 +14,7 @@ from channels.testing import WebsocketCommunicator
 from sessions_app.domain import protocol
 from sessions_app.models import Agent, Cdr, ServeParticipant, Session
 
-from .conftest import SdkClient, api_session
+from .conftest import SdkClient, api_session, socket_headers
 
 SESSION_METHODS = sorted(name for name, m in protocol.METHODS.items() if "sessionId" in {p.name for p in m.params})
 NAMESPACE_TYPE = {"Call": "phone", "Chat": "im", "Video": "video"}
@@ -428,7 +428,7 @@ async def test_lone_surrogate_in_a_string_is_refused_with_a_reply_that_is_valid_
 async def handshake(query: str, origin: str = "http://127.0.0.1:5173"):
     from workbench.asgi import application
 
-    communicator = WebsocketCommunicator(application, f"/ws/sdk/?{query}", headers=[(b"origin", origin.encode())])
+    communicator = WebsocketCommunicator(application, f"/ws/sdk/?{query}", headers=socket_headers(origin))
     connected, _ = await communicator.connect()
     return communicator, connected
 
@@ -473,7 +473,35 @@ async def test_expired_token_gets_token_expired_and_close_code_4001(demo):
     token = await token_for("agent1@demo", ttl=-1)
     communicator, connected = await handshake(f"token={token}&sdkAppId=1400000001&userId=agent1@demo")
     assert connected
-    await assert_closed_after(communicator, {"type": "tokenExpired"}, 4001)
+    await assert_closed_after(communicator, {"type": "tokenExpired", "errorMsg": "the token has expired"}, 4001)
+    assert await agent_status("agent1@demo") == "offline"
+
+
+MALFORMED_CLAIMS = [
+    {"a": "1400000001", "u": "agent1@demo", "e": "9999999999"},
+    {"a": "1400000001", "u": ["agent1@demo"], "e": 9999999999},
+    {"a": 1400000001, "u": "agent1@demo", "e": 9999999999},
+    {"a": "1400000001", "u": "agent1@demo", "e": None},
+    {"a": "1400000001", "u": "agent1@demo", "e": True},
+    {"a": "1400000001", "u": "agent1@demo", "e": 1e300},
+    ["1400000001", "agent1@demo", 9999999999],
+    "agent1@demo",
+]
+MALFORMED_IDS = ["e-string", "u-list", "a-number", "e-null", "e-bool", "e-float", "a-list", "a-string"]
+
+
+@pytest.mark.parametrize("claims", MALFORMED_CLAIMS, ids=MALFORMED_IDS)
+@pytest.mark.parametrize("kind", ["token", "resume"])
+async def test_a_token_signed_with_our_key_but_malformed_claims_is_refused_with_4003(demo, kind, claims):
+    from django.core import signing
+
+    from sessions_app.services import tokens
+
+    salt = tokens.LOGIN_SALT if kind == "token" else tokens.RESUME_SALT
+    token = signing.dumps(claims, salt=salt, compress=True)  # the server's own key: only the claims are wrong
+    communicator, connected = await handshake(f"{kind}={token}&sdkAppId=1400000001&userId=agent1@demo")
+    assert connected
+    await assert_closed_after(communicator, {"type": "refused", "errorMsg": "the token is not valid"}, 4003)
     assert await agent_status("agent1@demo") == "offline"
 
 

@@ -66,10 +66,31 @@ def test_expired_token_fires_token_expired_and_never_ready(open_agent, sdk_serve
     assert agent.event("tokenExpired") == {}
     assert agent.events("ready") == []
     # The SDK has stopped for good (so `ready` cannot follow): calls fail at once and say why.
-    assert agent.call("Agent.getStatus") == {"status": "error", "errorMsg": "the login token has expired"}
+    assert agent.call("Agent.getStatus") == {"status": "error", "errorMsg": "the token has expired"}
     agent.call("UI.showWorkbench")
     assert "expired" in agent.ui()["text"]
     agent.screenshot("token-expired-workbench")
+
+
+def test_an_agent_forced_offline_in_admin_gets_token_expired_and_stops(open_agent, sdk_server, browser):
+    agent = open_agent("agent1@demo")
+    supervisor = browser.new_context()
+    admin = supervisor.new_page()
+    admin.goto(sdk_server.url + "/admin/login/?next=/admin/sessions_app/agent/")
+    admin.fill("#id_username", "admin")
+    admin.fill("#id_password", "demo-password")
+    admin.click("[type=submit]")
+    admin.locator("tr", has_text="agent1@demo").locator("input[name=_selected_action]").check()
+    admin.select_option("select[name=action]", "force_offline")
+    admin.click("button[name=index]")
+    assert "1 agent forced offline." in admin.inner_text(".messagelist")
+    supervisor.close()
+    assert agent.event("tokenExpired") == {}
+    # Stopped for good, saying why: no reconnect with the dead resume token.
+    reason = "the login is no longer valid: a supervisor set the agent offline"
+    assert agent.call("Agent.getStatus") == {"status": "error", "errorMsg": reason}
+    agent.call("UI.showWorkbench")
+    assert "The login is no longer valid: a supervisor set the agent offline. Reload the page" in agent.ui()["text"]
 
 
 def test_inbound_call_accept_controls_transfer_customer_hang_up_and_after_call_work(open_agent, sdk_server):

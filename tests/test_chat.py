@@ -16,7 +16,7 @@ from sessions_app.services import chat
 from sessions_app.services.errors import ServiceError
 from sessions_app.services.events import agent_group, pages_group
 
-from .conftest import ORIGIN, SdkClient
+from .conftest import ORIGIN, SdkClient, socket_headers
 
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -30,7 +30,7 @@ class VisitorClient(SdkClient):
 
         query = f"sdkAppId={sdk_app_id}" + (f"&visitorToken={token}" if token else "")
         communicator = WebsocketCommunicator(application, f"/ws/visitor/?{query}",
-                                             headers=[(b"origin", origin.encode())])
+                                             headers=socket_headers(origin))
         connected, _ = await communicator.connect()
         client = cls(communicator)
         client.connected = connected

@@ -1,8 +1,7 @@
-"""Presence: the offline grace period, reconnecting with the resume token, and supervisors forcing offline."""
+"""Presence: the offline grace period and reconnecting with the resume token (forcing offline: test_revocation.py)."""
 from channels.db import database_sync_to_async
 
 from sessions_app.models import Agent, Session
-from sessions_app.services import agents
 
 from .conftest import SdkClient, api_session, sweep
 
@@ -84,12 +83,6 @@ async def test_going_offline_withdraws_a_ringing_offer_to_the_next_agent(sdk, de
     ringing, other = (first, second) if holder == "agent1@demo" else (second, first)
     await ringing.call("Agent.offline")
     assert (await other.event("callIn"))["sessionId"] == session_id
-
-
-async def test_supervisor_force_offline(sdk, demo):
-    agent = await sdk("agent1@demo")
-    await database_sync_to_async(agents.force_offline)((await agent_row("agent1@demo")).pk)
-    assert (await agent.call("Agent.getStatus"))["data"]["status"] == "offline"
 
 
 async def test_expired_resume_token_is_refused(demo):

@@ -15,6 +15,7 @@ import time
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect as websockets_connect
 
 from .browser import reset_center
 from .cluster import Cluster, phone_session
@@ -114,6 +115,44 @@ def test_an_agent_on_one_process_serves_a_session_created_and_ended_on_the_other
     assert [user for user, _ in participants(center, session_id)] == ["agent1@demo", "agent2@demo"]
     assert center.count("cdr", "session_id = %s", session_id) == 1
     assert overlapping_offers(center) == []
+
+
+def sign_in_and_out(server, user_id: str) -> float:
+    """An agent signs in to the workbench on `server` and logs out, as its browser would (CSRF and all);
+    returns when the logout was answered (time.monotonic())."""
+    with httpx.Client(base_url=server.url, timeout=10) as browser:
+        browser.get("/workbench/login/")
+        signed_in = browser.post("/workbench/login/", data={
+            "username": user_id, "password": "demo-password", "csrfmiddlewaretoken": browser.cookies["csrftoken"]})
+        assert signed_in.status_code == 302, signed_in.text
+        signed_out = browser.post("/workbench/logout/", data={"csrfmiddlewaretoken": browser.cookies["csrftoken"]})
+        assert signed_out.status_code == 302
+        return time.monotonic()
+
+
+def test_logging_out_on_one_process_closes_the_agents_socket_on_the_other_within_a_second(center):
+    a, b = center[0], center[1]
+
+    async def scenario():
+        from websockets.exceptions import ConnectionClosed
+
+        sdk = await open_agent(a, "agent1@demo")
+        signed_out = await asyncio.to_thread(sign_in_and_out, b, "agent1@demo")
+        frames = []
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                frames.append(json.loads(await asyncio.wait_for(sdk.ws.recv(), 1)))
+        assert time.monotonic() - signed_out < 1
+        assert closed.value.rcvd.code == 4001
+        assert frames[-1] == {"type": "tokenExpired", "errorMsg": "the login is no longer valid: the agent signed out"}
+        # Its resume token opens no socket on either process.
+        for server in (a, b):
+            url = server.url.replace("http", "ws") + f"/ws/sdk/?resume={sdk.welcome['resumeToken']}"
+            async with websockets_connect(url, origin=server.url) as again:
+                assert json.loads(await asyncio.wait_for(again.recv(), 5))["type"] == "tokenExpired"
+
+    asyncio.run(scenario())
+    assert center.sql("SELECT status FROM sessions_app_agent WHERE user_id = 'agent1@demo'") == [("offline",)]
 
 
 def test_every_deadline_fires_once_with_two_processes_sweeping(center):

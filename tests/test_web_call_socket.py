@@ -12,7 +12,7 @@ from channels.testing import WebsocketCommunicator
 from sessions_app.media.peers import Peer
 from sessions_app.models import Session
 
-from .conftest import SdkClient
+from .conftest import SdkClient, socket_headers
 
 ORIGIN = "http://127.0.0.1:5173"
 OFFER = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"  # starts like an SDP, has no audio
@@ -24,7 +24,7 @@ class CallerClient(SdkClient):
         from workbench.asgi import application
 
         communicator = WebsocketCommunicator(application, f"/ws/call/?sdkAppId={sdk_app_id}",
-                                             headers=[(b"origin", origin.encode())])
+                                             headers=socket_headers(origin))
         connected, _ = await communicator.connect()
         client = cls(communicator)
         client.connected = connected

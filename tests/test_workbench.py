@@ -210,6 +210,18 @@ async def test_expired_or_forged_resume_tokens_are_refused(workbench):
     assert await forged.close_code() == 4003
 
 
+async def test_a_resume_token_signed_with_our_key_but_malformed_claims_is_refused(workbench):
+    from django.core import signing
+
+    from sessions_app.services import tokens
+
+    malformed = signing.dumps({"a": "1400000001", "u": ["agent1@demo"], "e": "9999999999"}, salt=tokens.RESUME_SALT,
+                              compress=True)
+    page = await workbench(resume=malformed)
+    assert "not valid" in await page.until('id="wb-connection"')
+    assert await page.close_code() == 4003
+
+
 async def test_supervisor_without_an_agent_is_refused(workbench):
     page = await workbench("admin")
     assert "not an agent" in await page.until('id="wb-connection"')
@@ -522,8 +534,8 @@ async def test_sdk_accepts_connections_from_the_servers_own_pages(demo):
     """The standalone workbench loads the SDK from its own origin, which needs no allow-list entry."""
     from workbench.asgi import application
 
-    client = await SdkClient.connect("agent1@demo", origin="http://testserver")
-    assert client.welcome is None  # no Host header said so: not our own origin, and not on the allow-list
+    client = await SdkClient.connect("agent1@demo", origin="http://testserver", host="localhost")
+    assert client.welcome is None  # reached at another of our names: not our own origin, and not on the allow-list
     token = await database_sync_to_async(login_token)("agent1@demo")
     communicator = WebsocketCommunicator(
         application, f"/ws/sdk/?token={token}&sdkAppId=1400000001&userId=agent1@demo",

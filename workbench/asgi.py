@@ -2,8 +2,9 @@
 
 `daphne workbench.asgi:application` is the complete product (DESIGN.md contract 7). The sweeper starts when
 Twisted's reactor runs (under daphne), or on the first request under any other ASGI server or in tests.
-Only the workbench's socket reads the Django session (AuthMiddlewareStack): the SDK's authenticates by token
-alone, so its handshake costs no session lookup.
+Every websocket's `Host` must be in ALLOWED_HOSTS (workbench/websocket_hosts.py). Only the workbench's socket
+reads the Django session (AuthMiddlewareStack): the SDK's authenticates by token alone, so its handshake costs no
+session lookup.
 """
 import gc
 import os
@@ -39,6 +40,7 @@ from sessions_app.consumers.web_call import WebCallConsumer  # noqa: E402
 from sessions_app.consumers.workbench import WorkbenchConsumer  # noqa: E402
 from workbench.api_handler import ApiHandler  # noqa: E402
 from workbench.sweeper import ensure_sweeper, start_with_reactor  # noqa: E402
+from workbench.websocket_hosts import AllowedHostsOnly  # noqa: E402
 
 api_asgi = ApiHandler()
 
@@ -51,12 +53,12 @@ async def http(scope, receive, send):
 
 router = ProtocolTypeRouter({
     "http": http,
-    "websocket": URLRouter([
+    "websocket": AllowedHostsOnly(URLRouter([
         path("ws/sdk/", SdkConsumer.as_asgi()),
         path("ws/visitor/", VisitorConsumer.as_asgi()),
         path("ws/call/", WebCallConsumer.as_asgi()),
         path("ws/workbench/", AuthMiddlewareStack(WorkbenchConsumer.as_asgi())),
-    ]),
+    ])),
 })
 
 

@@ -18,9 +18,10 @@ from .frames import JsonFramesConsumer
 CLOSE_EXPIRED, CLOSE_REFUSED = 4001, 4003
 
 
-def authenticate(query: dict, origin: str, own_origin: bool = False) -> tuple[int, str]:
+def authenticate(query: dict, origin: str, own_origin: bool = False) -> tuple[int, int, str]:
     """The agent a connection's token (or resume token) names, if the page's origin may use it: the tenant's
-    allow-list, or this server's own pages (the standalone workbench loads the SDK too)."""
+    allow-list, or this server's own pages (the standalone workbench loads the SDK too). Returns the agent, the
+    token's generation (checked again as the agent connects) and a resume token."""
     first = {k: v[0] for k, v in query.items() if v}
     if first.get("resume"):
         claims = tokens.read(first["resume"], tokens.RESUME_SALT)
@@ -31,7 +32,7 @@ def authenticate(query: dict, origin: str, own_origin: bool = False) -> tuple[in
     agent = tokens.agent_for(claims, first.get("sdkAppId"), first.get("userId"))
     if not own_origin and not origins.allowed(origin, agent.tenant):
         raise ServiceError(f"origin {origin} is not allowed for SdkAppId {agent.tenant.sdk_app_id}")
-    return agent.pk, tokens.issue_resume(agent)
+    return agent.pk, claims.generation, tokens.issue_resume(agent)
 
 
 class SdkConsumer(JsonFramesConsumer):
@@ -51,19 +52,19 @@ class SdkConsumer(JsonFramesConsumer):
             return
         await self.accept()
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        agent_id = None
         try:
-            agent_id, resume_token = await database_sync_to_async(authenticate)(query, origin, own_origin)
-        except tokens.TokenExpired:
-            await self.send_frame({"type": "tokenExpired"})
-            await self.close(CLOSE_EXPIRED)
-            return
+            agent_id, generation, resume_token = await database_sync_to_async(authenticate)(query, origin, own_origin)
+            # In the agent's group before the login is checked again: a revocation committed after that check
+            # reaches this socket (agent_revoked).
+            await self.channel_layer.group_add(agent_group(agent_id), self.channel_name)
+            agent, offers, calls = await database_sync_to_async(agents.connect)(agent_id, self.channel_name, generation)
         except ServiceError as refused:
-            await self.send_frame({"type": "refused", "errorMsg": str(refused)})
-            await self.close(CLOSE_REFUSED)
+            if agent_id is not None:
+                await self.channel_layer.group_discard(agent_group(agent_id), self.channel_name)
+            await self.refuse(refused)
             return
         self.agent_id = agent_id
-        await self.channel_layer.group_add(agent_group(agent_id), self.channel_name)
-        agent, offers, calls = await database_sync_to_async(agents.connect)(agent_id, self.channel_name)
         await self.send_frame({"type": "welcome", "resumeToken": resume_token, "agent": agent, "sessions": offers,
                                "calls": calls, **ice.welcome_fields(f"agent-{agent_id}")})
         if interval := ice.renewal_interval():
@@ -82,8 +83,25 @@ class SdkConsumer(JsonFramesConsumer):
         for task in self.requests:
             task.cancel()  # nobody is left to read the reply; a service call already running still completes
         if self.agent_id is not None:
-            await self.channel_layer.group_discard(agent_group(self.agent_id), self.channel_name)
-            await database_sync_to_async(agents.disconnect)(self.agent_id, self.channel_name)
+            agent_id, self.agent_id = self.agent_id, None  # no request is served after this
+            await self.channel_layer.group_discard(agent_group(agent_id), self.channel_name)
+            await database_sync_to_async(agents.disconnect)(agent_id, self.channel_name)
+
+    async def refuse(self, error: ServiceError):
+        """Say why the login is not taken, and close: an expired or revoked token as such (the SDK fires
+        tokenExpired), anything else as refused; the SDK reconnects after neither."""
+        if isinstance(error, tokens.TokenExpired):
+            await self.send_frame({"type": "tokenExpired", "errorMsg": str(error)})
+            await self.close(CLOSE_EXPIRED)
+        else:
+            await self.send_frame({"type": "refused", "errorMsg": str(error)})
+            await self.close(CLOSE_REFUSED)
+
+    async def agent_revoked(self, message):
+        """The agent's logins ended (services/logins.py): the socket serves nothing more while it closes."""
+        if self.agent_id is not None:
+            await self.refuse(tokens.TokenRevoked(f"the login is no longer valid: {message['reason']}"))
+            await self.disconnect(CLOSE_EXPIRED)
 
     async def receive(self, text_data=None, bytes_data=None):
         """Start answering a request without waiting for it: while it waits for the database, this

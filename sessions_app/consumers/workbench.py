@@ -52,15 +52,16 @@ class Refused(ServiceError):
     """Authentication failed: say why on the page, then close (no reconnect)."""
 
 
-def authenticate(user, query: dict, origin: str, host: str) -> int:
-    """The agent this socket belongs to."""
+def authenticate(user, query: dict, origin: str, host: str) -> tuple[int, int]:
+    """The agent this socket belongs to, and the token generation its login is valid for (services/logins.py)."""
     own = origins.same_origin(origin, host)
     resume = (query.get("resume") or [""])[0]
     if resume:
-        agent = tokens.agent_for(tokens.read(resume, tokens.RESUME_SALT))
+        claims = tokens.read(resume, tokens.RESUME_SALT)
+        agent = tokens.agent_for(claims)
         if not (own or origins.allowed(origin, agent.tenant)):
             raise Refused(f"origin {origin} is not allowed for SdkAppId {agent.tenant.sdk_app_id}")
-        return agent.pk
+        return agent.pk, claims.generation
     if user is None or not user.is_authenticated:
         raise Refused("you are signed out")
     if not own:
@@ -68,7 +69,12 @@ def authenticate(user, query: dict, origin: str, host: str) -> int:
     agent = Agent.objects.filter(account=user).first()
     if agent is None:
         raise Refused(f"{user.get_username()} is not an agent")
-    return agent.pk
+    return agent.pk, agent.token_generation
+
+
+def check_not_revoked(agent_id: int, generation: int) -> None:
+    """The login read again once the socket hears revocations (agent_revoked): none can fall in between."""
+    tokens.check_not_revoked(Agent.objects.get(pk=agent_id), generation)
 
 
 def sdk_call(agent_id: int, method: str, **params):
@@ -200,19 +206,25 @@ class WorkbenchConsumer(AsyncWebsocketConsumer):
         await self.accept()
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         try:
-            self.agent_id = await database_sync_to_async(authenticate)(self.scope.get("user"), query, origin, host)
+            agent_id, generation = await database_sync_to_async(authenticate)(self.scope.get("user"), query, origin,
+                                                                             host)
+            self.agent_id = agent_id
+            for group in self.groups_joined():
+                await self.channel_layer.group_add(group, self.channel_name)
+            # Checked again in the agent's group: a revocation committed after this reaches agent_revoked.
+            await database_sync_to_async(check_not_revoked)(agent_id, generation)
         except tokens.TokenExpired:
+            await self.leave()
             await self.refuse("This workbench's sign-in has expired. Reload the page.", CLOSE_EXPIRED)
             return
         except ServiceError as refused:
+            await self.leave()
             await self.refuse(f"The workbench cannot connect: {refused}.", CLOSE_REFUSED)
             return
         self.ui = views.UiState()
         self.sent: dict[str, str] = {}
         self.unread: dict[str, list[int]] = {}  # chat → [unread count, last visitor seq counted], as shown
         self.visitor_names: dict[str, str] = {}
-        for group in self.groups_joined():
-            await self.channel_layer.group_add(group, self.channel_name)
         await self.push(views.ALL)
 
     def groups_joined(self) -> tuple[str, str]:
@@ -225,9 +237,19 @@ class WorkbenchConsumer(AsyncWebsocketConsumer):
         await self.close(code)
 
     async def disconnect(self, code):
+        await self.leave()
+
+    async def leave(self):
+        """Out of the agent's groups; no action is served after this."""
         if self.agent_id is not None:
             for group in self.groups_joined():
                 await self.channel_layer.group_discard(group, self.channel_name)
+            self.agent_id = None
+
+    async def agent_revoked(self, message):
+        """The agent's logins ended (services/logins.py): the page says why and does not reconnect."""
+        await self.leave()
+        await self.refuse(f"You are signed out: {message['reason']}.", CLOSE_EXPIRED)
 
     async def receive(self, text_data=None, bytes_data=None):
         if self.agent_id is None:
@@ -345,6 +367,8 @@ class WorkbenchConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=views.clock_fragment() + html)
 
     async def push(self, names):
+        if self.agent_id is None:
+            return  # signed out (agent_revoked) while events were on their way
         try:
             fragments = await database_sync_to_async(self.render)(names)
         except Exception:

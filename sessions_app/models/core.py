@@ -116,6 +116,9 @@ class Agent(models.Model):
     last_offered_at = models.DateTimeField(null=True, blank=True)
     offline_deadline = models.DateTimeField(null=True, blank=True)
     arrange_deadline = models.DateTimeField(null=True, blank=True)
+    token_generation = models.PositiveIntegerField(
+        default=0, editable=False,
+        help_text="Carried in every login and resume token; raising it revokes them all (services/logins.py).")
     skill_groups = models.ManyToManyField(SkillGroup, through="AgentSkill", related_name="agents")
 
     class Meta:

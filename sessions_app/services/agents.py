@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from ..domain import agent_state
 from ..models import Agent, AgentConnection, ServeParticipant, Session
-from . import processes, routing
+from . import processes, routing, tokens
 from .errors import ServiceError
 from .events import publish, publish_change
 
@@ -72,10 +72,14 @@ def withdraw_offers(agent: Agent) -> None:
         end_session(session, close_by="admin", end_status="notAnswer")
 
 
-def connect(agent_id: int, channel_name: str) -> dict:
-    """A new SDK connection: cancels the offline grace, brings an offline agent online; answers the welcome."""
+def connect(agent_id: int, channel_name: str, token_generation: int) -> dict:
+    """A new SDK connection: cancels the offline grace, brings an offline agent online; answers the welcome.
+
+    The token's generation is checked again with the row locked: a login revoked after the token was read
+    (services/logins.py) neither comes online nor stays connected."""
     with transaction.atomic():
         agent = locked_agent(agent_id)
+        tokens.check_not_revoked(agent, token_generation)
         processes.heartbeat(force=True)
         AgentConnection.objects.get_or_create(agent=agent, channel_name=channel_name,
                                               defaults={"process_id": processes.PROCESS_ID})
@@ -111,18 +115,13 @@ def disconnect(agent_id: int, channel_name: str) -> None:
 
 
 def go_offline(agent: Agent) -> None:
-    """Offline for good (grace expired or forced by a supervisor): offers withdrawn, sessions ended."""
+    """Offline for good (grace expired, signed out, forced by a supervisor): offers withdrawn, sessions ended."""
     from .sessions import end_session
 
     for session in Session.objects.select_for_update().filter(agent=agent, state="active"):
         end_session(session, close_by="admin", end_status="seatOffline")
     agent.offline_deadline = None
     _change_status(agent, "offline")
-
-
-def force_offline(agent_id: int) -> None:
-    with transaction.atomic():
-        go_offline(locked_agent(agent_id))
 
 
 def online(agent_id: int) -> None:

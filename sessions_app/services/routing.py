@@ -62,7 +62,7 @@ def enqueue(session: Session, skill_group: SkillGroup, note: str = "") -> None:
 
 
 def eligible_agents(session: Session, skill_group: SkillGroup):
-    agents = Agent.objects.filter(agentskill__skill_group=skill_group, status="free")
+    agents = Agent.objects.filter(agentskill__skill_group=skill_group, status="free", account__is_active=True)
     if session.is_call:
         busy = busy_call_sessions()
         return agents.exclude(pk__in=busy.values("agent")).exclude(

@@ -23,7 +23,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_POST
 
 from ..models import Agent, Tenant
-from ..services import agents, tokens
+from ..services import logins, tokens
 from ..services import workbench as selectors
 
 PARTIALS = "workbench/partials/"
@@ -204,11 +204,10 @@ class WorkbenchLoginView(LoginView):
 
 @require_POST
 def logout(request):
-    """Log out and end the agent's presence: offline at once, not after the disconnect grace period; sessions
-    still in progress end, as when a disconnected agent's grace period runs out."""
+    """Log out and end the agent's presence and logins (services/logins.py): its SDK and workbench sockets close."""
     agent = Agent.objects.filter(account_id=request.user.pk).first() if request.user.is_authenticated else None
     if agent:
-        agents.force_offline(agent.pk)
+        logins.sign_out(agent.pk)
     auth.logout(request)
     return redirect(f"{settings.LOGIN_URL}?signed-out")
 

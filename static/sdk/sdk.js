@@ -48,7 +48,10 @@ function startSdk() {
     onWelcome: welcome,
     onRtcConfiguration: (configuration) => media.configure(configuration),
     onEvent: (name, data) => emitter.emit(name, data),
-    onTokenExpired: () => emitter.emit('tokenExpired', {}),
+    onTokenExpired: () => {
+      media.closeAll(); // a login that is over keeps no microphone or camera
+      emitter.emit('tokenExpired', {});
+    },
     onStateChange: (state, detail) => ui.setConnection(state, detail),
   });
 

@@ -162,7 +162,7 @@ function createTransport(hooks) {
         hooks.onRtcConfiguration(frame.rtcConfiguration);
         break;
       case 'tokenExpired':
-        expire();
+        expire(frame.errorMsg);
         break;
       case 'refused':
         refuse(frame.errorMsg);
@@ -205,9 +205,10 @@ function createTransport(hooks) {
     connect();
   }
 
-  function expire() {
+  /** The login is over: its token expired, or the server ended it (signed out, forced offline, deactivated). */
+  function expire(errorMsg) {
     if (stoppedReason) return;
-    stop('the login token has expired');
+    stop(typeof errorMsg === 'string' && errorMsg ? errorMsg : 'the login token has expired');
     hooks.onTokenExpired();
   }
 

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from sessions_app.models import Agent
 from sessions_app.services import tokens
+from sessions_app.services.errors import ServiceError
 
 LOCAL_URL = "http://127.0.0.1:8000"
 
@@ -30,5 +31,8 @@ class Command(BaseCommand):
         if agents.count() != 1:
             raise CommandError(f"no agent {user_id!r}" if not agents else f"{user_id!r} is ambiguous: give --sdk-app-id")
         agent = agents.get()
-        answer = tokens.login_token_response(agent.tenant, user_id, base_url.rstrip("/") + "/sdk/tccc.js")
+        try:
+            answer = tokens.login_token_response(agent.tenant, user_id, base_url.rstrip("/") + "/sdk/tccc.js")
+        except ServiceError as refused:
+            raise CommandError(str(refused)) from None
         self.stdout.write(json.dumps(answer))
