@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sessions_app', '0010_participant_accept_index'),
+        ('sessions_app', '0011_trunk_inbound_security'),
     ]
 
     operations = [
