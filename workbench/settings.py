@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -136,8 +137,10 @@ SIP_PUBLIC_HOST = os.environ.get("SIP_PUBLIC_HOST", "")
 RTP_PORTS = os.environ.get("RTP_PORTS", "")
 # A trunk for outbound calls when admin has none for the tenant (admin's, when set, wins).
 SIP_TRUNK = {"host": os.environ.get("SIP_TRUNK_HOST", ""), "port": int(os.environ.get("SIP_TRUNK_PORT", "5060")),
-             "transport": os.environ.get("SIP_TRUNK_TRANSPORT", "udp"),
+             "transport": os.environ.get("SIP_TRUNK_TRANSPORT", "udp").lower(),
              "username": os.environ.get("SIP_TRUNK_USERNAME", ""), "password": os.environ.get("SIP_TRUNK_PASSWORD", "")}
+if SIP_TRUNK["transport"] not in ("udp", "tcp"):
+    raise ImproperlyConfigured(f"SIP_TRUNK_TRANSPORT is {SIP_TRUNK['transport']!r}: udp or tcp")
 # How long an outbound call may ring before it is given up (CANCEL; ends as notAnswer).
 OUTBOUND_RING_SECONDS = float(os.environ.get("OUTBOUND_RING_SECONDS", "60"))  # e.g. 10000-20000, the range a firewall lets through
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "uploads"))  # uploaded IVR prompts

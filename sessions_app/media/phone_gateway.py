@@ -6,7 +6,8 @@ call. What the contact center decides (which hotline, the IVR's menus, routing, 
 `decisions` object the web side gives it (services.telephony, reached through a thread: the database is not
 touched on this loop).
 
-Signalling is our own SIP stack (`media.sip`); media is G.711 RTP (`rtp_leg.RtpLeg`) with RFC 4733 keys.
+Signalling is our own SIP stack (`media.sip`), on UDP and TCP alike; media is G.711 RTP (`rtp_leg.RtpLeg`)
+with RFC 4733 keys.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ SUPPORTED = ("PCMU", "PCMA")
 # Why an outbound call failed (media.sip's CallFailed.cause) → the session's end status (Tencent's names).
 END_STATUSES = {"busy": "busy", "rejected": "userReject", "no-answer": "notAnswer", "cancelled": "notAnswer",
                 "unreachable": "unconnected", "not-found": "unconnected", "failed": "unconnected"}
+TRANSPORTS = ("udp", "tcp")
 
 
 class PhoneGateway:
@@ -35,7 +37,7 @@ class PhoneGateway:
         self.engine = engine
         self.decisions = decisions
         self.prompt_cache = prompt_cache
-        self.ua = UserAgent(host, port, public_host=public_host, on_invite=self._incoming)
+        self.ua = UserAgent(host, port, tcp=True, public_host=public_host, on_invite=self._incoming)
         self.calls: dict[str, IncomingCall | OutgoingCall] = {}  # session id → its SIP call
         self.ivrs: dict[str, IvrRunner] = {}
         self.tasks: set[asyncio.Task] = set()
@@ -44,7 +46,7 @@ class PhoneGateway:
 
     async def start(self) -> None:
         await self.ua.start()
-        log.info("SIP gateway listening on %s:%s", self.ua.address[0], self.ua.port)
+        log.info("SIP gateway listening on %s:%s (UDP and TCP)", self.ua.host, self.ua.port)
 
     async def close(self) -> None:
         for task in list(self.tasks):
@@ -140,15 +142,20 @@ class PhoneGateway:
     # Outbound, and the end of any phone call.
 
     async def dial(self, call_id: str, *, number: str, caller: str, trunk_host: str, trunk_port: int,
-                   username: str = "", password: str = "", uui: str = "", ring_seconds: float = 60) -> dict:
-        """INVITE `number` through the trunk as `caller`; the session follows the call's progress."""
+                   transport: str = "udp", username: str = "", password: str = "", uui: str = "",
+                   ring_seconds: float = 60) -> dict:
+        """INVITE `number` through the trunk (over its `transport`, udp or tcp) as `caller`; the session follows
+        the call's progress."""
+        if transport not in TRANSPORTS:
+            raise LegError(f"the trunk's transport {transport!r} is neither udp nor tcp")
         # Toward 0.0.0.0 nothing is sent until the far end's SDP says where (early media or the answer).
         opened = await self.engine.open_rtp_leg(call_id, PHONE_LEG, "0.0.0.0", 9, 0, 101, "sendrecv",
                                                 await asyncio.to_thread(self.decisions.plan, call_id))
         offer = build_offer(self.engine.rtp_host, opened["local_port"])
-        target = f"sip:{number}@{trunk_host}:{trunk_port}"
+        callee = f"sip:{number}@{trunk_host}:{trunk_port}"
+        target = callee + (";transport=tcp" if transport == "tcp" else "")
         headers = [("X-UUI", uui)] if uui else []
-        call = await self.ua.invite(target, f"sip:{caller}@{self.ua.address[0]}", target, offer,
+        call = await self.ua.invite(target, f"sip:{caller}@{self.ua.address[0]}", callee, offer,
                                     auth=(username, password) if username else None, headers=headers,
                                     timeout=ring_seconds)
         self.calls[call_id] = call

@@ -160,8 +160,9 @@ def outbound_failed(session_id: str, end_status: str) -> None:
 def dial(session: Session, trunk: Trunk) -> None:
     """After the outbound session commits, ask the gateway to place it through `trunk`."""
     args = {"call_id": session.pk, "number": session.callee_phone_number, "caller": session.caller_phone_number,
-            "trunk_host": trunk.host, "trunk_port": trunk.port, "username": trunk.username,
-            "password": trunk.password, "uui": session.uui, "ring_seconds": settings.OUTBOUND_RING_SECONDS}
+            "trunk_host": trunk.host, "trunk_port": trunk.port, "transport": trunk.transport,
+            "username": trunk.username, "password": trunk.password, "uui": session.uui,
+            "ring_seconds": settings.OUTBOUND_RING_SECONDS}
     worker = media_workers.sip_worker() if settings.MEDIA_IN_WORKERS else None
     if worker is not None:  # the call lives on the worker that runs the gateway
         session.media_worker = worker.pk  # on the row in hand too: media.sync trusts it
