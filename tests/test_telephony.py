@@ -1,13 +1,16 @@
 """The phone channel's decisions as the SIP gateway calls them: a trunk call to the hotline enters the IVR,
 the keys pressed route it with its ivrPath, a caller who hangs up in the IVR ends as ivrGiveUp, and the CDR
-carries IVRKeyPressed and IVRDuration."""
+carries IVRKeyPressed and IVRDuration; a caller still in the IVR past its stored deadline ends, swept."""
 from __future__ import annotations
+
+import asyncio
+import time
 
 import pytest
 from asgiref.sync import sync_to_async
 
 from sessions_app.models import Cdr, Hotline, Session, SkillGroup
-from sessions_app.services import telephony
+from sessions_app.services import deadlines, telephony
 from sessions_app.services.errors import ServiceError
 
 HOTLINE = "008675586013388"
@@ -60,3 +63,32 @@ async def test_a_hotline_without_a_menu_queues_at_once_and_an_unknown_number_is_
     assert call.menu is None and (await agent.event("callIn"))["sessionId"] == call.session_id
     with pytest.raises(ServiceError, match="not a number of this contact center"):
         await sync_to_async(telephony.inbound_call)("5550000", CALLER)
+
+
+async def test_a_caller_in_the_ivr_past_its_deadline_ends_though_no_gateway_says_so(demo, settings):
+    settings.IVR_MAX_SECONDS = 0.3
+    call = await sync_to_async(telephony.inbound_call)(HOTLINE, CALLER)
+    session = await sync_to_async(Session.objects.get)(pk=call.session_id)
+    assert session.state == "ivr" and session.ivr_deadline is not None
+
+    async def swept_and_ended():
+        await sync_to_async(deadlines.sweep_once)()
+        return (await sync_to_async(Session.objects.get)(pk=call.session_id)).state == "ended"
+
+    await until_true(swept_and_ended, "the sweeper ends the session at its IVR deadline")
+    session = await sync_to_async(Session.objects.get)(pk=call.session_id)
+    assert (session.end_status, session.close_by, session.ivr_deadline) == ("error", "admin", None)
+    assert (await sync_to_async(Cdr.objects.get)(session_id=call.session_id)).payload["EndStatus"] == 0
+
+
+async def test_a_caller_who_chose_in_time_leaves_the_ivr_deadline_behind(demo):
+    call = await sync_to_async(telephony.inbound_call)(HOTLINE, CALLER)
+    assert await sync_to_async(telephony.ivr_chosen)(call.session_id, demo["skillGroups"]["phone"], [])
+    assert (await sync_to_async(Session.objects.get)(pk=call.session_id)).ivr_deadline is None
+
+
+async def until_true(check, what: str, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
+        await asyncio.sleep(0.05)

@@ -135,6 +135,14 @@ SIP_PORT = int(os.environ["SIP_PORT"]) if os.environ.get("SIP_PORT") else None
 SIP_HOST = os.environ.get("SIP_HOST", "0.0.0.0")
 SIP_PUBLIC_HOST = os.environ.get("SIP_PUBLIC_HOST", "")
 RTP_PORTS = os.environ.get("RTP_PORTS", "")
+# RFC 3261's T1, the round-trip estimate every SIP timer is a multiple of: our 200 unACKed for 64*T1 is hung up.
+SIP_T1 = float(os.environ.get("SIP_T1", "0.5"))
+if not 0 < SIP_T1 <= 4:
+    raise ImproperlyConfigured(f"SIP_T1 is {SIP_T1}: seconds, more than 0 and at most 4 (T2)")
+# The longest a caller may stay in the IVR; past it the session ends (`error`), even if its gateway lost it.
+IVR_MAX_SECONDS = float(os.environ.get("IVR_MAX_SECONDS", "600"))
+if IVR_MAX_SECONDS <= 0:
+    raise ImproperlyConfigured(f"IVR_MAX_SECONDS is {IVR_MAX_SECONDS}: seconds, more than 0")
 # A trunk for outbound calls when admin has none for the tenant (admin's, when set, wins).
 SIP_TRUNK = {"host": os.environ.get("SIP_TRUNK_HOST", ""), "port": int(os.environ.get("SIP_TRUNK_PORT", "5060")),
              "transport": os.environ.get("SIP_TRUNK_TRANSPORT", "udp").lower(),

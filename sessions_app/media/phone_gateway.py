@@ -8,6 +8,12 @@ touched on this loop).
 
 Signalling is our own SIP stack (`media.sip`), on UDP and TCP alike; media is G.711 RTP (`rtp_leg.RtpLeg`)
 with RFC 4733 keys.
+
+A trunk call and its session end together, whichever ends first. The session ending hangs the call up
+(`hang_up`); the call ending any other way ends the session: the far end's BYE or CANCEL as the caller's doing,
+anything on our side of the stack (no ACK for our 200, a transport error) as `LINE_LOST`. Either way the call's
+legs close here at once, so no port stays bound and no RTP goes on toward an address a stranger wrote in SDP,
+whatever the database thread is doing.
 """
 from __future__ import annotations
 
@@ -18,8 +24,8 @@ from pathlib import Path
 from . import prompts
 from .ivr_runner import IvrRunner
 from .leg import LegError
-from .sip import CallFailed, IncomingCall, OutgoingCall, SessionDescription, SipError, UserAgent, build_answer
-from .sip import build_offer
+from .sip import CallFailed, IncomingCall, OutgoingCall, SessionDescription, SipError, Timers, UserAgent
+from .sip import build_answer, build_offer
 
 log = logging.getLogger(__name__)
 
@@ -28,16 +34,19 @@ SUPPORTED = ("PCMU", "PCMA")
 # Why an outbound call failed (media.sip's CallFailed.cause) → the session's end status (Tencent's names).
 END_STATUSES = {"busy": "busy", "rejected": "userReject", "no-answer": "notAnswer", "cancelled": "notAnswer",
                 "unreachable": "unconnected", "not-found": "unconnected", "failed": "unconnected"}
+# A call that ended on our side of the SIP stack without the session asking (no ACK for our 200, a request or
+# response that could not be sent): the trunk's line failed, in Tencent's words.
+LINE_LOST = "operatorError"
 TRANSPORTS = ("udp", "tcp")
 
 
 class PhoneGateway:
     def __init__(self, engine, decisions, *, host: str, port: int, public_host: str | None = None,
-                 prompt_cache: Path):
+                 prompt_cache: Path, timers: Timers = Timers()):
         self.engine = engine
         self.decisions = decisions
         self.prompt_cache = prompt_cache
-        self.ua = UserAgent(host, port, tcp=True, public_host=public_host, on_invite=self._incoming)
+        self.ua = UserAgent(host, port, tcp=True, public_host=public_host, timers=timers, on_invite=self._incoming)
         self.calls: dict[str, IncomingCall | OutgoingCall] = {}  # session id → its SIP call
         self.ivrs: dict[str, IvrRunner] = {}
         self.tasks: set[asyncio.Task] = set()
@@ -70,20 +79,28 @@ class PhoneGateway:
         if inbound is None:
             await call.reject(404, "Not Found")
             return
-        try:
-            answer = await self._open_phone_leg(inbound.session_id, offer, codec)
-        except LegError as error:
-            log.warning("no phone leg for %s: %s", inbound.session_id, error)
-            await call.reject(503, "Service Unavailable")
-            await asyncio.to_thread(self.decisions.caller_hung_up, inbound.session_id, [])
+        if inbound.ended:  # nobody of the hotline's group is online: refused before it costs a leg
+            await call.reject(480, "Temporarily Unavailable")
             return
-        self.calls[inbound.session_id] = call
-        call.on_reinvite = lambda reoffer: self._reinvited(inbound.session_id, reoffer)
+        session_id = inbound.session_id
+        self.calls[session_id] = call
+        self._spawn(self._follow(session_id, call))  # from here on, however the call ends, the session ends
+        try:
+            answer = await self._open_phone_leg(session_id, offer, codec)
+        except LegError as error:
+            log.warning("no phone leg for %s: %s", session_id, error)
+            del self.calls[session_id]
+            await call.reject(503, "Service Unavailable")
+            await asyncio.to_thread(self.decisions.call_lost, session_id, "mediaError")
+            return
+        if self.calls.get(session_id) is not call:  # it ended while its leg opened: the leg goes too
+            await self.engine.end_call(session_id)
+            return
+        call.on_reinvite = lambda reoffer: self._reinvited(session_id, reoffer)
         await call.answer(answer)
-        self._spawn(self._follow(inbound.session_id, call))
         if inbound.menu is not None:
-            runner = IvrRunner(self, inbound.session_id, inbound.tenant_id, inbound.menu)
-            self.ivrs[inbound.session_id] = runner
+            runner = IvrRunner(self, session_id, inbound.tenant_id, inbound.menu)
+            self.ivrs[session_id] = runner
             self._spawn(runner.run())
 
     async def _open_phone_leg(self, session_id: str, offer: SessionDescription, codec) -> SessionDescription:
@@ -96,21 +113,31 @@ class PhoneGateway:
         codec = _first_supported(offer)
         if codec is None:
             raise SipError(488, "Not Acceptable Here")
-        updated = await self.engine.update_rtp_leg(session_id, PHONE_LEG, *_media_of(offer, codec))
+        try:
+            updated = await self.engine.update_rtp_leg(session_id, PHONE_LEG, *_media_of(offer, codec))
+        except LegError as refused:  # an address we cannot send to: the call goes on as it was
+            raise SipError(488, f"Not Acceptable Here ({refused})") from None
         return build_answer(offer, self.engine.rtp_host, updated["local_port"])
 
     async def _follow(self, session_id: str, call) -> None:
-        """When the far end hangs up, the session ends as the customer's doing."""
+        """When the call ends without the session asking, its legs close and the session ends: as the
+        customer's doing when the far end hung up, as `LINE_LOST` when our stack gave up on it."""
         # Shielded: cancelling this watcher (close() does) must not cancel `call.ended` itself, which would make
         # the call look ended already and close()'s hang-up skip its BYE.
         ending = await asyncio.shield(call.ended)
-        self.calls.pop(session_id, None)
         runner = self.ivrs.pop(session_id, None)
         if runner is not None:
             runner.stop()
+        if self.calls.get(session_id) is not call:
+            return  # the session ended first and hung up (`hang_up`): its media went with it
+        del self.calls[session_id]
+        await self.engine.end_call(session_id)
         if ending.by == "remote":
             path = runner.path if runner is not None else None
             await asyncio.to_thread(self.decisions.caller_hung_up, session_id, path)
+        else:
+            log.info("phone call of %s lost (%s): ending the session as %s", session_id, ending.reason, LINE_LOST)
+            await asyncio.to_thread(self.decisions.call_lost, session_id, LINE_LOST)
 
     # Keys and prompts, for the IVR.
 
@@ -145,8 +172,9 @@ class PhoneGateway:
                    transport: str = "udp", username: str = "", password: str = "", uui: str = "",
                    ring_seconds: float = 60) -> dict:
         """INVITE `number` through the trunk (over its `transport`, udp or tcp) as `caller`; the session follows
-        the call's progress."""
+        the call's progress. A call that cannot be placed at all ends its session as `unconnected`."""
         if transport not in TRANSPORTS:
+            await asyncio.to_thread(self.decisions.outbound_failed, call_id, "unconnected")
             raise LegError(f"the trunk's transport {transport!r} is neither udp nor tcp")
         # Toward 0.0.0.0 nothing is sent until the far end's SDP says where (early media or the answer).
         opened = await self.engine.open_rtp_leg(call_id, PHONE_LEG, "0.0.0.0", 9, 0, 101, "sendrecv",
@@ -155,9 +183,14 @@ class PhoneGateway:
         callee = f"sip:{number}@{trunk_host}:{trunk_port}"
         target = callee + (";transport=tcp" if transport == "tcp" else "")
         headers = [("X-UUI", uui)] if uui else []
-        call = await self.ua.invite(target, f"sip:{caller}@{self.ua.address[0]}", callee, offer,
-                                    auth=(username, password) if username else None, headers=headers,
-                                    timeout=ring_seconds)
+        try:
+            call = await self.ua.invite(target, f"sip:{caller}@{self.ua.address[0]}", callee, offer,
+                                        auth=(username, password) if username else None, headers=headers,
+                                        timeout=ring_seconds)
+        except SipError as error:  # the trunk's address makes no SIP URI
+            await self.engine.end_call(call_id)
+            await asyncio.to_thread(self.decisions.outbound_failed, call_id, "unconnected")
+            raise LegError(f"cannot dial {target}: {error}") from None
         self.calls[call_id] = call
         self._spawn(self._outbound(call_id, call))
         return {"dialled": target}
@@ -168,12 +201,20 @@ class PhoneGateway:
             await call.ringing
             await self._follow_answer_sdp(session_id, call)
             await call.answered
+            await self._follow_answer_sdp(session_id, call)
         except CallFailed as failure:
-            self.calls.pop(session_id, None)
-            await asyncio.to_thread(self.decisions.outbound_failed, session_id,
-                                    END_STATUSES.get(failure.cause, "unconnected"))
+            if self.calls.get(session_id) is call:  # not our own CANCEL of a session that ended
+                del self.calls[session_id]
+                await self.engine.end_call(session_id)
+                await asyncio.to_thread(self.decisions.outbound_failed, session_id,
+                                        END_STATUSES.get(failure.cause, "unconnected"))
             return
-        await self._follow_answer_sdp(session_id, call)
+        except LegError as error:  # the far end's SDP names media we cannot send to
+            log.warning("outbound call %s hung up: %s", session_id, error)
+            await self.hang_up(session_id)
+            await self.engine.end_call(session_id)
+            await asyncio.to_thread(self.decisions.call_lost, session_id, "mediaError")
+            return
         await asyncio.to_thread(self.decisions.outbound_answered, session_id)
         await self._follow(session_id, call)
 
@@ -184,7 +225,8 @@ class PhoneGateway:
             await self.engine.update_rtp_leg(session_id, PHONE_LEG, *_media_of(call.remote_sdp, codec))
 
     async def hang_up(self, session_id: str) -> None:
-        """The session ended on our side: BYE an answered call, CANCEL one still ringing."""
+        """The session ended on our side: BYE an answered call, CANCEL one still ringing out, refuse one still
+        ringing in."""
         runner = self.ivrs.pop(session_id, None)
         if runner is not None:
             runner.stop()
@@ -194,6 +236,8 @@ class PhoneGateway:
         try:
             if isinstance(call, OutgoingCall) and not call.answered.done():
                 await call.cancel()
+            elif isinstance(call, IncomingCall) and call.state == "ringing":
+                await call.reject(480, "Temporarily Unavailable")
             else:
                 await call.bye()
         except Exception:  # the far end is gone already: nothing more to tell it

@@ -32,6 +32,19 @@ def _locked_due(model, pk, deadline: str, **filters):
                  .filter(pk=pk, **{f"{deadline}__lte": timezone.now()}, **filters))
 
 
+def sweep_ivrs() -> int:
+    """A caller still in the IVR past its deadline: the gateway lost the call, its process died, or the caller
+    has walked the menus too long. The session ends; a gateway still carrying the call hangs it up."""
+    fired = 0
+    for pk in _due(Session, "ivr_deadline", state="ivr"):
+        with transaction.atomic():
+            session = _locked_due(Session, pk, "ivr_deadline", state="ivr")
+            if session is not None:
+                end_session(session, close_by="admin", end_status="error")
+                fired += 1
+    return fired
+
+
 def sweep_offers() -> int:
     fired = 0
     for pk in _due(Session, "offer_deadline", state="ringing"):
@@ -113,7 +126,7 @@ def sweep_once() -> int:
     processes.reap_dead()
     media.heartbeat()
     media_workers.reap_dead()
-    return (sweep_offers() + sweep_queue_waits() + sweep_wrap_ups() + sweep_offline_graces()
+    return (sweep_ivrs() + sweep_offers() + sweep_queue_waits() + sweep_wrap_ups() + sweep_offline_graces()
             + sweep_queues())
 
 

@@ -192,11 +192,13 @@ async def start_gateway(engine, decisions):
     """Start the SIP gateway on `engine`'s loop (this process's media thread, or a media worker's)."""
     from ..media.phone_gateway import PhoneGateway
     from ..media.rtp_commands import port_range
+    from ..media.sip import Timers
     from ..media.sip.transport import local_ip
 
     public_host = settings.SIP_PUBLIC_HOST or (settings.MEDIA_HOST_ADDRESSES or [""])[0] or local_ip()
     engine.rtp_host, engine.rtp_ports = public_host, port_range(settings.RTP_PORTS)
     gateway = PhoneGateway(engine, decisions, host=settings.SIP_HOST, port=settings.SIP_PORT,
-                           public_host=public_host, prompt_cache=settings.PROMPT_CACHE)
+                           public_host=public_host, prompt_cache=settings.PROMPT_CACHE,
+                           timers=Timers(t1=settings.SIP_T1))
     await gateway.start()
     return gateway

@@ -1,6 +1,9 @@
 """The phone channel's decisions, for the SIP gateway (`media/phone_gateway.py`), which calls these from its
 event loop through a thread: which hotline a trunk call is for, the IVR's menus, routing once the caller has
-chosen, and how a phone call ends (the caller hangs up, an outbound call is answered or fails).
+chosen, and how a phone call ends (the caller hangs up, the line is lost, an outbound call is answered or fails).
+
+A caller's time in the IVR is bounded by a stored deadline (`Session.ivr_deadline`, `IVR_MAX_SECONDS`), swept
+like every other (`deadlines.sweep_ivrs`): a call the gateway lost, or whose process died, ends all the same.
 
 Each function is one transaction; events leave on commit, as everywhere in the services.
 """
@@ -10,6 +13,7 @@ import asyncio
 import functools
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from channels.db import database_sync_to_async
 
@@ -32,6 +36,7 @@ class InboundCall:
     session_id: str
     tenant_id: int
     menu: int | None  # the IVR menu to start, or None when the hotline queues at once
+    ended: bool = False  # it ended at once (nobody of the hotline's group online): the call is refused
 
 
 def inbound_call(to_number: str, from_number: str, media_worker: str = "") -> InboundCall:
@@ -48,13 +53,14 @@ def inbound_call(to_number: str, from_number: str, media_worker: str = "") -> In
         phone.protect(session)
         if hotline.ivr_menu_id:
             session.state = "ivr"
+            session.ivr_deadline = timezone.now() + timedelta(seconds=settings.IVR_MAX_SECONDS)
             session.save()
             routing.log(session, f"call to {hotline.number}: IVR {hotline.ivr_menu.name}")
             return InboundCall(session.pk, hotline.tenant_id, hotline.ivr_menu_id)
         if hotline.skill_group is None:
             raise ServiceError(f"hotline {hotline.number} leads nowhere: give it an IVR menu or a skill group")
         routing.enqueue(session, hotline.skill_group, note=f" (call to {hotline.number})")
-        return InboundCall(session.pk, hotline.tenant_id, None)
+        return InboundCall(session.pk, hotline.tenant_id, None, ended=session.state == "ended")
 
 
 def ivr_menus(tenant_id: int) -> tuple[dict[int, ivr.Menu], dict[int, str]]:
@@ -79,7 +85,7 @@ def ivr_chosen(session_id: str, skill_group_id: int, path: list[dict]) -> bool:
         group = found(SkillGroup.objects.filter(pk=skill_group_id, tenant_id=session.tenant_id))
         if group is None:
             raise ServiceError(f"the IVR leads to skill group {skill_group_id}, which does not exist")
-        session.ivr_path = path
+        session.ivr_path, session.ivr_deadline = path, None
         routing.log(session, "IVR: " + " → ".join(f"{step['key']} {step['label']}" for step in path))
         routing.enqueue(session, group, note=" (after the IVR)")
         return True
@@ -97,6 +103,15 @@ def caller_hung_up(session_id: str, ivr_path: list[dict] | None = None) -> None:
             sessions.end_session(session, close_by="client", end_status="ivrGiveUp")
         else:
             sessions.end_session(session, close_by="client")
+
+
+def call_lost(session_id: str, end_status: str) -> None:
+    """The gateway lost the call on our side (no ACK for its answer, a transport error, no media leg): the
+    session ends with `end_status`, closed by the system, in whatever state it was."""
+    with transaction.atomic():
+        session = _locked(session_id)
+        if session is not None:
+            sessions.end_session(session, close_by="admin", end_status=end_status)
 
 
 def ivr_gave_up(session_id: str, ivr_path: list[dict]) -> None:
@@ -217,5 +232,5 @@ def _inbound_or_none(to_number: str, from_number: str, media_worker: str = "") -
 
 
 _DECIDED = {"inbound_call": _inbound_or_none, "ivr_menus": ivr_menus, "ivr_chosen": ivr_chosen,
-            "caller_hung_up": caller_hung_up, "ivr_gave_up": ivr_gave_up, "plan": plan, "call_outed": call_outed,
-            "outbound_answered": outbound_answered, "outbound_failed": outbound_failed}
+            "caller_hung_up": caller_hung_up, "call_lost": call_lost, "ivr_gave_up": ivr_gave_up, "plan": plan,
+            "call_outed": call_outed, "outbound_answered": outbound_answered, "outbound_failed": outbound_failed}
