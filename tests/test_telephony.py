@@ -1,6 +1,7 @@
 """The phone channel's decisions as the SIP gateway calls them: a trunk call to the hotline enters the IVR,
 the keys pressed route it with its ivrPath, a caller who hangs up in the IVR ends as ivrGiveUp, and the CDR
-carries IVRKeyPressed and IVRDuration; a caller still in the IVR past its stored deadline ends, swept."""
+carries IVRKeyPressed and IVRDuration; a caller still in the IVR past its stored deadline ends, swept, and so
+does a call dialled out that no gateway carries."""
 from __future__ import annotations
 
 import asyncio
@@ -8,8 +9,10 @@ import time
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import transaction
+from django.utils import timezone
 
-from sessions_app.models import Cdr, Hotline, Session, SkillGroup
+from sessions_app.models import Agent, Cdr, Hotline, Session, SkillGroup, Trunk
 from sessions_app.services import deadlines, telephony
 from sessions_app.services.errors import ServiceError
 
@@ -92,3 +95,18 @@ async def until_true(check, what: str, timeout: float = 5.0) -> None:
     while not await check():
         assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
         await asyncio.sleep(0.05)
+
+
+def test_a_call_dialled_out_that_no_gateway_carries_ends_at_its_stored_deadline(demo,
+                                                                                django_capture_on_commit_callbacks):
+    agent = Agent.objects.select_related("tenant").get(user_id="agent1@demo")
+    session = Session.objects.create(tenant=agent.tenant, type="phone", direction="out", state="ringing",
+                                     caller_agent=agent, callee_phone_number="13800138000", ring_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=False), transaction.atomic():  # the gateway never gets it
+        telephony.dial(session, Trunk(tenant=agent.tenant, host="127.0.0.1", port=5060))
+    session.refresh_from_db()
+    assert session.offer_deadline > timezone.now()
+    Session.objects.filter(pk=session.pk).update(offer_deadline=timezone.now())  # its time is up
+    deadlines.sweep_once()
+    session.refresh_from_db()
+    assert (session.state, session.end_status, session.close_by) == ("ended", "notAnswer", "admin")

@@ -52,7 +52,7 @@ def sweep_offers() -> int:
             session = _locked_due(Session, pk, "offer_deadline", state="ringing")
             if session is None:
                 continue
-            if session.type == "internal":
+            if session.type == "internal" or session.direction == "out":  # nobody else to offer it to
                 end_session(session, close_by="admin", end_status="notAnswer")
             else:
                 routing.withdraw_offer(session, outcome="timeout")

@@ -30,6 +30,8 @@ from .events import publish
 
 log = logging.getLogger(__name__)
 
+DIAL_GRACE_SECONDS = 5  # past the gateway's own limits, before the sweeper ends a call still ringing out
+
 
 @dataclass(frozen=True)
 class InboundCall:
@@ -155,8 +157,8 @@ def outbound_answered(session_id: str) -> None:
         session = _locked(session_id)
         if session is None or session.state != "ringing":
             return
-        session.state, session.accepted_at = "active", timezone.now()
-        session.save(update_fields=["state", "accepted_at"])
+        session.state, session.accepted_at, session.offer_deadline = "active", timezone.now(), None
+        session.save(update_fields=["state", "accepted_at", "offer_deadline"])
         routing.log(session, "answered")
         media.sync(session)
         publish(session.caller_agent_id, "userAccessed" if session.type == "internal" else "calloutAccepted",
@@ -178,10 +180,14 @@ def dial(session: Session, trunk: Trunk) -> None:
             "trunk_host": trunk.host, "trunk_port": trunk.port, "transport": trunk.transport,
             "username": trunk.username, "password": trunk.password, "uui": session.uui,
             "ring_seconds": settings.OUTBOUND_RING_SECONDS}
+    # The gateway gives up ringing at ring_seconds and its SIP transactions within 64*T1 after; the stored
+    # deadline ends the session even if the gateway lost the call.
+    session.offer_deadline = timezone.now() + timedelta(
+        seconds=settings.OUTBOUND_RING_SECONDS + 64 * settings.SIP_T1 + DIAL_GRACE_SECONDS)
     worker = media_workers.sip_worker() if settings.MEDIA_IN_WORKERS else None
     if worker is not None:  # the call lives on the worker that runs the gateway
         session.media_worker = worker.pk  # on the row in hand too: media.sync trusts it
-        session.save(update_fields=["media_worker"])
+    session.save(update_fields=["offer_deadline", "media_worker"])
     transaction.on_commit(lambda: media.backend().submit("dial", args), robust=True)
 
 
