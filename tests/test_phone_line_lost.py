@@ -4,8 +4,9 @@ sipp INVITEs the hotline and never ACKs our 200 OK, which anyone can do with one
 address: the SDP then names the victim our RTP would be reflected to (here, a counting UDP port). After 64*T1
 (`SIP_T1` shrunk to 25 ms: 1.6 s) the gateway sends BYE; the session must end as `operatorError`, the leg's port
 must be free and no RTP may flow any more, for one call and for a burst. The IVR's own timeout is made long, so
-only the lost line can end these calls within a test. A caller still in the IVR at its stored deadline is hung up
-(BYE) and the session ends as `error`, the same way; a call that nobody could take is refused before it costs a leg.
+only the lost line can end these calls within a test. A call outlives its line's lease (`SIP_LINE_LEASE`,
+shrunk to 3 s) while the gateway carries it; still in the IVR at its stored deadline it is hung up (BYE) and the
+session ends as `error`, the same way. A call that nobody could take is refused before it costs a leg.
 """
 from __future__ import annotations
 
@@ -25,13 +26,14 @@ from .real_peers import needs, until
 HOTLINE = "008675586013388"
 SIPP = Path(__file__).parent / "sipp"
 BURST, BURST_RATE = 200, 50  # INVITEs, and INVITEs per second
+LINE_LEASE = 3  # seconds; the gateway renews the lease of the calls it carries every quarter of it
 pytestmark = needs("sipp")
 
 
 @pytest.fixture(scope="module")
 def server():
     live = LiveServer(env={"SIP_PORT": str(free_port()), "SIP_HOST": "127.0.0.1", "MEDIA_HOST_ADDRESSES": "127.0.0.1",
-                           "SIP_T1": "0.025"})
+                           "SIP_T1": "0.025", "SIP_LINE_LEASE": str(LINE_LEASE)})
     live.start()
     live_shell(live, "from sessions_app.models import IvrMenu\nIvrMenu.objects.update(timeout_seconds=120)")
     yield live
@@ -151,12 +153,26 @@ def test_a_burst_of_invites_never_acked_leaves_no_session_open_and_no_leg_runnin
     assert phone_sessions(server, BURST) == [("ended", "operatorError", "admin")] * BURST
 
 
-def test_a_caller_in_the_ivr_past_its_deadline_is_hung_up_and_the_session_ends(server, tmp_path):
+def lease_outlived(server: LiveServer) -> tuple[str, float]:
+    """The last phone session's state, and how far its line's lease now reaches past its creation (seconds)."""
+    printed = live_shell(server, "from sessions_app.models import Session\n"
+                                 "s = Session.objects.filter(type='phone').latest('created_at')\n"
+                                 "print(s.state, (s.line_deadline - s.created_at).total_seconds() if s.line_deadline "
+                                 "else 0)")
+    state, reach = printed.split()[-2:]
+    return state, float(reach)
+
+
+def test_a_call_outlives_its_lease_while_the_gateway_carries_it_and_past_the_ivr_deadline_is_hung_up(server,
+                                                                                                      tmp_path):
     reset_center(server)
     sink = RtpSink()
     try:
         sipp = trunk_call(server, tmp_path, sink, "trunk_calls_hotline.xml")
         until(lambda: sink.sources, "the IVR speaks to the caller")
+        until(lambda: lease_outlived(server)[1] > 2 * LINE_LEASE, "the gateway renews the call's lease",
+              lambda: lease_outlived(server), timeout=4 * LINE_LEASE)
+        assert lease_outlived(server)[0] == "ivr"  # still up, well past its first lease
         live_shell(server, "from django.utils import timezone\nfrom sessions_app.models import Session\n"
                            "Session.objects.filter(state='ivr').update(ivr_deadline=timezone.now())")  # time is up
         code, errors = finished(sipp, tmp_path, 20)

@@ -1,7 +1,7 @@
 """The phone channel's decisions as the SIP gateway calls them: a trunk call to the hotline enters the IVR,
 the keys pressed route it with its ivrPath, a caller who hangs up in the IVR ends as ivrGiveUp, and the CDR
 carries IVRKeyPressed and IVRDuration; a caller still in the IVR past its stored deadline ends, swept, and so
-does a call dialled out that no gateway carries."""
+do a call dialled out that no gateway carries and a trunk call whose gateway stopped renewing its lease."""
 from __future__ import annotations
 
 import asyncio
@@ -110,3 +110,22 @@ def test_a_call_dialled_out_that_no_gateway_carries_ends_at_its_stored_deadline(
     deadlines.sweep_once()
     session.refresh_from_db()
     assert (session.state, session.end_status, session.close_by) == ("ended", "notAnswer", "admin")
+
+
+async def test_a_trunk_call_whose_gateway_stops_renewing_its_lease_ends_in_whatever_state(sdk, demo):
+    agent = await sdk("agent1@demo")
+    group = await sync_to_async(SkillGroup.objects.get)(pk=demo["skillGroups"]["phone"])
+    await sync_to_async(Hotline.objects.create)(tenant_id=group.tenant_id, number="4008001234", skill_group=group)
+    call = await sync_to_async(telephony.inbound_call)("4008001234", CALLER)
+    assert (await agent.event("callIn"))["sessionId"] == call.session_id  # ringing
+    first = (await sync_to_async(Session.objects.get)(pk=call.session_id)).line_deadline
+    assert await sync_to_async(telephony.renew_lines)([call.session_id]) == 1
+    renewed = (await sync_to_async(Session.objects.get)(pk=call.session_id)).line_deadline
+    assert renewed > first
+
+    await sync_to_async(Session.objects.filter(pk=call.session_id).update)(line_deadline=timezone.now())  # not renewed
+    await sync_to_async(deadlines.sweep_once)()
+    assert (await agent.event("sessionEnded"))["sessionId"] == call.session_id
+    session = await sync_to_async(Session.objects.get)(pk=call.session_id)
+    assert (session.state, session.end_status, session.close_by, session.line_deadline) == ("ended", "error", "admin",
+                                                                                            None)

@@ -143,6 +143,11 @@ if not 0 < SIP_T1 <= 4:
 IVR_MAX_SECONDS = float(os.environ.get("IVR_MAX_SECONDS", "600"))
 if IVR_MAX_SECONDS <= 0:
     raise ImproperlyConfigured(f"IVR_MAX_SECONDS is {IVR_MAX_SECONDS}: seconds, more than 0")
+# A trunk call's session ends if its SIP gateway has not confirmed it still carries the call for this long (it
+# confirms every quarter of it): a call the gateway lost, or whose process died, ends in any state.
+SIP_LINE_LEASE = float(os.environ.get("SIP_LINE_LEASE", "60"))
+if SIP_LINE_LEASE <= 0:
+    raise ImproperlyConfigured(f"SIP_LINE_LEASE is {SIP_LINE_LEASE}: seconds, more than 0")
 # A trunk for outbound calls when admin has none for the tenant (admin's, when set, wins).
 SIP_TRUNK = {"host": os.environ.get("SIP_TRUNK_HOST", ""), "port": int(os.environ.get("SIP_TRUNK_PORT", "5060")),
              "transport": os.environ.get("SIP_TRUNK_TRANSPORT", "udp").lower(),

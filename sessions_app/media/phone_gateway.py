@@ -53,9 +53,21 @@ class PhoneGateway:
         engine.gateway = self
         engine.on_digit = self._digit
 
-    async def start(self) -> None:
+    async def start(self, lease: float = 60.0) -> None:
+        """Listen, and renew the lease of every call carried (`lease` seconds) every quarter of it."""
         await self.ua.start()
+        self._spawn(self._renew_leases(lease / 4))
         log.info("SIP gateway listening on %s:%s (UDP and TCP)", self.ua.host, self.ua.port)
+
+    async def _renew_leases(self, every: float) -> None:
+        """A session whose lease runs out ends (its gateway lost the call): renew the ones still carried."""
+        while True:
+            await asyncio.sleep(every)
+            if self.calls:
+                try:
+                    await asyncio.to_thread(self.decisions.renew_lines, list(self.calls))
+                except Exception:  # the database is away: the next round tries again, within the lease
+                    log.warning("SIP gateway: renewing the calls' leases failed", exc_info=True)
 
     async def close(self) -> None:
         for task in list(self.tasks):

@@ -1,7 +1,7 @@
 """The database is the truth: tenants, agents, skill groups, sessions, who served them, CDRs and deadlines.
 
-Every timer of the product is a nullable deadline column here (`ivr_deadline`, `offer_deadline`,
-`queue_deadline`, `arrange_deadline`, `offline_deadline`, `CdrPush.next_attempt_at`), swept by `services.deadlines`, so a
+Every timer of the product is a nullable deadline column here (`ivr_deadline`, `line_deadline`,
+`offer_deadline`, `queue_deadline`, `arrange_deadline`, `offline_deadline`, `CdrPush.next_attempt_at`), swept by `services.deadlines`, so a
 restart loses none and several processes can share the sweeping.
 """
 import datetime
@@ -231,6 +231,8 @@ class Session(models.Model):
     duration = models.FloatField(null=True, blank=True, help_text="Seconds from accept to end.")
     # Deadlines, swept.
     ivr_deadline = models.DateTimeField(null=True, blank=True, help_text="The latest a caller leaves the IVR.")
+    line_deadline = models.DateTimeField(null=True, blank=True,
+                                         help_text="A trunk call's: the latest its SIP gateway confirms it carries it.")
     offer_deadline = models.DateTimeField(null=True, blank=True)
     queue_deadline = models.DateTimeField(null=True, blank=True)
     # Call controls kept for the media layer.
@@ -244,7 +246,8 @@ class Session(models.Model):
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["state", "skill_group", "queued_at"]),
                    models.Index(fields=["offer_deadline"]), models.Index(fields=["queue_deadline"]),
-                   models.Index(fields=["ivr_deadline"], name="session_ivr_deadline")]
+                   models.Index(fields=["ivr_deadline"], name="session_ivr_deadline"),
+                   models.Index(fields=["line_deadline"], name="session_line_deadline")]
 
     def __str__(self):
         return f"{self.type} {self.id[:8]}"

@@ -45,6 +45,19 @@ def sweep_ivrs() -> int:
     return fired
 
 
+def sweep_lines() -> int:
+    """A trunk call whose gateway stopped renewing its lease: the gateway lost it, or its process died. The
+    session ends in whatever state it was (a gateway that still has the call hangs it up)."""
+    fired = 0
+    for pk in _due(Session, "line_deadline", state__in=("ivr", "queued", "ringing", "active")):
+        with transaction.atomic():
+            session = _locked_due(Session, pk, "line_deadline", state__in=("ivr", "queued", "ringing", "active"))
+            if session is not None:
+                end_session(session, close_by="admin", end_status="error")
+                fired += 1
+    return fired
+
+
 def sweep_offers() -> int:
     fired = 0
     for pk in _due(Session, "offer_deadline", state="ringing"):
@@ -126,7 +139,7 @@ def sweep_once() -> int:
     processes.reap_dead()
     media.heartbeat()
     media_workers.reap_dead()
-    return (sweep_ivrs() + sweep_offers() + sweep_queue_waits() + sweep_wrap_ups() + sweep_offline_graces()
+    return (sweep_ivrs() + sweep_lines() + sweep_offers() + sweep_queue_waits() + sweep_wrap_ups() + sweep_offline_graces()
             + sweep_queues())
 
 

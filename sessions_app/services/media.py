@@ -200,5 +200,5 @@ async def start_gateway(engine, decisions):
     gateway = PhoneGateway(engine, decisions, host=settings.SIP_HOST, port=settings.SIP_PORT,
                            public_host=public_host, prompt_cache=settings.PROMPT_CACHE,
                            timers=Timers(t1=settings.SIP_T1))
-    await gateway.start()
+    await gateway.start(lease=settings.SIP_LINE_LEASE)
     return gateway

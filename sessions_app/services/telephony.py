@@ -2,8 +2,10 @@
 event loop through a thread: which hotline a trunk call is for, the IVR's menus, routing once the caller has
 chosen, and how a phone call ends (the caller hangs up, the line is lost, an outbound call is answered or fails).
 
-A caller's time in the IVR is bounded by a stored deadline (`Session.ivr_deadline`, `IVR_MAX_SECONDS`), swept
-like every other (`deadlines.sweep_ivrs`): a call the gateway lost, or whose process died, ends all the same.
+Two stored deadlines, swept like every other (`services.deadlines`), end a trunk call's session even when its
+gateway lost the call or its process died: the caller's time in the IVR (`ivr_deadline`, `IVR_MAX_SECONDS`), and
+in every state the line's lease (`line_deadline`, `SIP_LINE_LEASE`), which the gateway renews while it carries
+the call (`renew_lines`).
 
 Each function is one transaction; events leave on commit, as everywhere in the services.
 """
@@ -51,7 +53,7 @@ def inbound_call(to_number: str, from_number: str, media_worker: str = "") -> In
     with transaction.atomic():
         session = Session(tenant=hotline.tenant, type="phone", direction="in", caller_phone_number=from_number,
                           callee_phone_number=hotline.number, caller_location=phone.location_of(from_number),
-                          media_worker=media_worker)
+                          media_worker=media_worker, line_deadline=_line_lease())
         phone.protect(session)
         if hotline.ivr_menu_id:
             session.state = "ivr"
@@ -105,6 +107,15 @@ def caller_hung_up(session_id: str, ivr_path: list[dict] | None = None) -> None:
             sessions.end_session(session, close_by="client", end_status="ivrGiveUp")
         else:
             sessions.end_session(session, close_by="client")
+
+
+def renew_lines(session_ids: list[str]) -> int:
+    """The gateway still carries these calls: their sessions' leases run on. Returns how many were renewed."""
+    return Session.objects.filter(pk__in=session_ids).exclude(state="ended").update(line_deadline=_line_lease())
+
+
+def _line_lease():
+    return timezone.now() + timedelta(seconds=settings.SIP_LINE_LEASE)
 
 
 def call_lost(session_id: str, end_status: str) -> None:
@@ -184,10 +195,11 @@ def dial(session: Session, trunk: Trunk) -> None:
     # deadline ends the session even if the gateway lost the call.
     session.offer_deadline = timezone.now() + timedelta(
         seconds=settings.OUTBOUND_RING_SECONDS + 64 * settings.SIP_T1 + DIAL_GRACE_SECONDS)
+    session.line_deadline = _line_lease()
     worker = media_workers.sip_worker() if settings.MEDIA_IN_WORKERS else None
     if worker is not None:  # the call lives on the worker that runs the gateway
         session.media_worker = worker.pk  # on the row in hand too: media.sync trusts it
-    session.save(update_fields=["offer_deadline", "media_worker"])
+    session.save(update_fields=["offer_deadline", "line_deadline", "media_worker"])
     transaction.on_commit(lambda: media.backend().submit("dial", args), robust=True)
 
 
@@ -238,5 +250,6 @@ def _inbound_or_none(to_number: str, from_number: str, media_worker: str = "") -
 
 
 _DECIDED = {"inbound_call": _inbound_or_none, "ivr_menus": ivr_menus, "ivr_chosen": ivr_chosen,
-            "caller_hung_up": caller_hung_up, "call_lost": call_lost, "ivr_gave_up": ivr_gave_up, "plan": plan,
+            "caller_hung_up": caller_hung_up, "call_lost": call_lost, "renew_lines": renew_lines,
+            "ivr_gave_up": ivr_gave_up, "plan": plan,
             "call_outed": call_outed, "outbound_answered": outbound_answered, "outbound_failed": outbound_failed}
