@@ -11,7 +11,7 @@ with RFC 4733 keys.
 
 A trunk call and its session end together, whichever ends first. The session ending hangs the call up
 (`hang_up`); the call ending any other way ends the session: the far end's BYE or CANCEL as the caller's doing,
-anything on our side of the stack (no ACK for our 200, a transport error) as `LINE_LOST`. Either way the call's
+anything on our side of the stack (no ACK for our 200) as `LOST_END_STATUSES` says. Either way the call's
 legs close here at once, so no port stays bound and no RTP goes on toward an address a stranger wrote in SDP,
 whatever the database thread is doing.
 """
@@ -34,9 +34,10 @@ SUPPORTED = ("PCMU", "PCMA")
 # Why an outbound call failed (media.sip's CallFailed.cause) → the session's end status (Tencent's names).
 END_STATUSES = {"busy": "busy", "rejected": "userReject", "no-answer": "notAnswer", "cancelled": "notAnswer",
                 "unreachable": "unconnected", "not-found": "unconnected", "failed": "unconnected"}
-# A call that ended on our side of the SIP stack without the session asking (no ACK for our 200, a request or
-# response that could not be sent): the trunk's line failed, in Tencent's words.
-LINE_LOST = "operatorError"
+# A call that ended on our side of the SIP stack without the session asking (media.sip's Ending.reason) → the
+# session's end status: no ACK for our 200 (also when the 200 could not be sent) is the trunk's line failing, in
+# Tencent's words; anything else (a call refused 500 by a bug) is a system error.
+LOST_END_STATUSES = {"no-ack": "operatorError"}
 TRANSPORTS = ("udp", "tcp")
 
 
@@ -133,7 +134,7 @@ class PhoneGateway:
 
     async def _follow(self, session_id: str, call) -> None:
         """When the call ends without the session asking, its legs close and the session ends: as the
-        customer's doing when the far end hung up, as `LINE_LOST` when our stack gave up on it."""
+        customer's doing when the far end hung up, as `LOST_END_STATUSES` says when our stack gave up on it."""
         # Shielded: cancelling this watcher (close() does) must not cancel `call.ended` itself, which would make
         # the call look ended already and close()'s hang-up skip its BYE.
         ending = await asyncio.shield(call.ended)
@@ -148,8 +149,9 @@ class PhoneGateway:
             path = runner.path if runner is not None else None
             await asyncio.to_thread(self.decisions.caller_hung_up, session_id, path)
         else:
-            log.info("phone call of %s lost (%s): ending the session as %s", session_id, ending.reason, LINE_LOST)
-            await asyncio.to_thread(self.decisions.call_lost, session_id, LINE_LOST)
+            end_status = LOST_END_STATUSES.get(ending.reason, "error")
+            log.info("phone call of %s lost (%s): the session ends as %s", session_id, ending.reason, end_status)
+            await asyncio.to_thread(self.decisions.call_lost, session_id, end_status)
 
     # Keys and prompts, for the IVR.
 
@@ -189,8 +191,12 @@ class PhoneGateway:
             await asyncio.to_thread(self.decisions.outbound_failed, call_id, "unconnected")
             raise LegError(f"the trunk's transport {transport!r} is neither udp nor tcp")
         # Toward 0.0.0.0 nothing is sent until the far end's SDP says where (early media or the answer).
-        opened = await self.engine.open_rtp_leg(call_id, PHONE_LEG, "0.0.0.0", 9, 0, 101, "sendrecv",
-                                                await asyncio.to_thread(self.decisions.plan, call_id))
+        try:
+            opened = await self.engine.open_rtp_leg(call_id, PHONE_LEG, "0.0.0.0", 9, 0, 101, "sendrecv",
+                                                    await asyncio.to_thread(self.decisions.plan, call_id))
+        except LegError:  # no RTP port free
+            await asyncio.to_thread(self.decisions.call_lost, call_id, "mediaError")
+            raise
         offer = build_offer(self.engine.rtp_host, opened["local_port"])
         callee = f"sip:{number}@{trunk_host}:{trunk_port}"
         target = callee + (";transport=tcp" if transport == "tcp" else "")
