@@ -77,13 +77,14 @@ def test_a_call_over_tcp_goes_through_the_ivr_to_an_agent_and_is_hung_up_over_tc
                                      params={"sessionId": offer["sessionId"], "sdp": await peer.offer()})
         assert answer["status"] == "success", answer
         await peer.accept_answer(answer["data"]["sdp"])
-        assert (await agent.request(method="Call.accept", params={"sessionId": offer["sessionId"]}))["status"] == "success"
+        session_id = offer["sessionId"]
+        assert (await agent.request(method="Call.accept", params={"sessionId": session_id}))["status"] == "success"
         await until(lambda: peer.ear and abs(peer.ear.hears(0.3) - CALLER_HZ) < 15, "the agent hears the caller")
         await until(lambda: abs(phone.hears() - AGENT_HZ) < 20, "the caller hears the agent")
-        assert (await agent.request(method="Call.hungUp", params={"sessionId": offer["sessionId"]}))["status"] == "success"
+        assert (await agent.request(method="Call.hungUp", params={"sessionId": session_id}))["status"] == "success"
         await peer.close()
         await agent.ws.close()
-        return offer["sessionId"]
+        return session_id
 
     try:
         session_id = asyncio.run(scenario())
@@ -112,7 +113,8 @@ def test_an_outbound_call_reaches_a_trunk_configured_for_tcp_and_carries_audio(s
     async def scenario():
         agent, session_id = await dial(server, "13800138000")
         peer = Peer(AGENT_HZ, codec="audio/PCMU")
-        answer = await agent.request(method="Media.connect", params={"sessionId": session_id, "sdp": await peer.offer()})
+        answer = await agent.request(method="Media.connect",
+                                     params={"sessionId": session_id, "sdp": await peer.offer()})
         assert answer["status"] == "success", answer
         await peer.accept_answer(answer["data"]["sdp"])
         assert (await agent.event("calloutAccepted"))["sessionId"] == session_id

@@ -1,8 +1,8 @@
 """The database is the truth: tenants, agents, skill groups, sessions, who served them, CDRs and deadlines.
 
-Every timer of the product is a nullable deadline column here (`ivr_deadline`, `line_deadline`,
-`offer_deadline`, `queue_deadline`, `arrange_deadline`, `offline_deadline`, `CdrPush.next_attempt_at`), swept by `services.deadlines`, so a
-restart loses none and several processes can share the sweeping.
+Every timer of the product is a nullable deadline column here (`ivr_deadline`, `line_deadline`, `offer_deadline`,
+`queue_deadline`, `arrange_deadline`, `offline_deadline`, `CdrPush.next_attempt_at`), swept by `services.deadlines`,
+so a restart loses none and several processes can share the sweeping.
 """
 import datetime
 import secrets

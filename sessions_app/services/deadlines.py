@@ -139,8 +139,8 @@ def sweep_once() -> int:
     processes.reap_dead()
     media.heartbeat()
     media_workers.reap_dead()
-    return (sweep_ivrs() + sweep_lines() + sweep_offers() + sweep_queue_waits() + sweep_wrap_ups() + sweep_offline_graces()
-            + sweep_queues())
+    return (sweep_ivrs() + sweep_lines() + sweep_offers() + sweep_queue_waits() + sweep_wrap_ups()
+            + sweep_offline_graces() + sweep_queues())
 
 
 async def push_due_cdrs(client: httpx.AsyncClient) -> int:
