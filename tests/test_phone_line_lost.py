@@ -11,10 +11,7 @@ session ends as `error`, the same way. A call that nobody could take is refused 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +19,7 @@ import pytest
 from .browser import live_shell, reset_center
 from .liveserver import LiveServer, free_port
 from .real_peers import needs, until
+from .trunk_checks import RtpSink, phone_sessions, port_free
 
 HOTLINE = "008675586013388"
 SIPP = Path(__file__).parent / "sipp"
@@ -40,38 +38,6 @@ def server():
     live.stop()
 
 
-class RtpSink:
-    """The address a stranger's SDP names: a UDP port that counts what arrives and remembers from where."""
-
-    def __init__(self):
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.socket.bind(("127.0.0.1", 0))
-        self.socket.settimeout(0.05)
-        self.port = self.socket.getsockname()[1]
-        self.packets, self.sources, self.last_at = 0, set(), time.monotonic()
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._count, name="rtp-sink", daemon=True)
-        self.thread.start()
-
-    def _count(self) -> None:
-        while not self.stopped.is_set():
-            try:
-                _, source = self.socket.recvfrom(2048)
-            except socket.timeout:
-                continue
-            self.packets += 1
-            self.sources.add(source[1])
-            self.last_at = time.monotonic()
-
-    def quiet_for(self, seconds: float) -> bool:
-        return time.monotonic() - self.last_at >= seconds
-
-    def close(self) -> None:
-        self.stopped.set()
-        self.thread.join(2)
-        self.socket.close()
-
-
 def trunk_call(server: LiveServer, tmp_path, sink: RtpSink, scenario: str, calls: int = 1,
                rate: int = 10) -> subprocess.Popen:
     return subprocess.Popen(
@@ -88,15 +54,6 @@ def finished(sipp: subprocess.Popen, tmp_path, timeout: float) -> tuple[int, str
     return code, errors + "".join(path.read_text(errors="replace")[-2000:] for path in tmp_path.glob("*_errors.log"))
 
 
-def port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
-
 def sockets_of(process: subprocess.Popen) -> int:
     """The sockets the server process holds (each RTP leg holds one)."""
     fds = Path(f"/proc/{process.pid}/fd")
@@ -107,14 +64,6 @@ def sockets_of(process: subprocess.Popen) -> int:
         except OSError:  # closed while we looked
             pass
     return count
-
-
-def phone_sessions(server: LiveServer, last: int) -> list[tuple[str, str, str]]:
-    """(state, endStatus, closeBy) of the last `last` phone sessions."""
-    printed = live_shell(server, "from sessions_app.models import Session\n"
-                                 f"for s in Session.objects.filter(type='phone').order_by('-created_at')[:{last}]:\n"
-                                 "    print(s.state, s.end_status or '-', s.close_by or '-')")
-    return [tuple(line.split()) for line in printed.strip().splitlines()]
 
 
 def test_an_invite_never_acked_ends_its_session_as_operator_error_and_its_leg_and_port_go(server, tmp_path):

@@ -4,11 +4,15 @@ In: the trunk calls the hotline over TCP; the caller (tests/phone_peer.py) hears
 callIn, accepts and hears the caller; the agent hangs up and our BYE reaches the trunk over TCP.
 Out: the trunk is configured for TCP (admin's Trunk, or SIP_TRUNK_TRANSPORT when admin has none) and sipp listens
 on TCP alone: the agent's call reaches it, is answered, carries audio (sipp echoes it) and is hung up with BYE.
+A caller whose TCP connection is gone before our answer can be sent is lost at once (`operatorError`), not after
+the 32 s an ACK is waited for.
 """
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -20,6 +24,7 @@ from .liveserver import LiveServer, free_port
 from .phone_peer import PhonePeer
 from .real_peers import needs
 from .real_peers import until as until_sync
+from .trunk_checks import RtpSink, phone_sessions
 from .ws_clients import open_agent, until
 
 HOTLINE = "008675586013388"
@@ -155,3 +160,32 @@ def test_without_an_admin_trunk_the_environments_tcp_trunk_is_dialled_over_tcp(s
             far_end.kill()
     assert ended["sessionId"] == session_id
     assert server.api("GET", f"/api/sessions/{session_id}")["endStatus"] == "busy"
+
+
+def invite(sip_port: int, client_port: int, caller: str, rtp_port: int) -> bytes:
+    """An INVITE to the hotline over TCP from `caller` whose SDP names `rtp_port`."""
+    sdp = ("v=0\r\no=trunk 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+           f"m=audio {rtp_port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
+    head = (f"INVITE sip:{HOTLINE}@127.0.0.1:{sip_port} SIP/2.0\r\n"
+            f"Via: SIP/2.0/TCP 127.0.0.1:{client_port};branch=z9hG4bK{uuid.uuid4().hex}\r\n"
+            f"From: <sip:{caller}@127.0.0.1>;tag=gone\r\n"
+            f"To: <sip:{HOTLINE}@127.0.0.1>\r\nCall-ID: {uuid.uuid4().hex}@127.0.0.1\r\nCSeq: 1 INVITE\r\n"
+            f"Contact: <sip:trunk@127.0.0.1:{client_port};transport=tcp>\r\nMax-Forwards: 70\r\n"
+            f"Content-Type: application/sdp\r\nContent-Length: {len(sdp)}\r\n\r\n")
+    return (head + sdp).encode()
+
+
+def test_a_caller_whose_tcp_connection_is_gone_before_our_answer_is_lost_at_once(server):
+    reset_center(server)
+    sink, caller = RtpSink(), f"0086138{uuid.uuid4().int % 10**8:08d}"
+    sip_port = int(server.env["SIP_PORT"])
+    try:
+        with socket.create_connection(("127.0.0.1", sip_port)) as trunk:
+            trunk.sendall(invite(sip_port, trunk.getsockname()[1], caller, sink.port))
+        # Long before the ACK would be given up on (64*T1 = 32 s):
+        until_sync(lambda: [s[0] for s in phone_sessions(server, 1, caller)] == ["ended"], "the session ends",
+                   lambda: phone_sessions(server, 1, caller), timeout=8)
+        until_sync(lambda: sink.quiet_for(1.0), "no RTP toward the SDP's address", timeout=5)
+    finally:
+        sink.close()
+    assert phone_sessions(server, 1, caller) == [("ended", "operatorError", "admin")]

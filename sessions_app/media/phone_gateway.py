@@ -11,9 +11,9 @@ with RFC 4733 keys.
 
 A trunk call and its session end together, whichever ends first. The session ending hangs the call up
 (`hang_up`); the call ending any other way ends the session: the far end's BYE or CANCEL as the caller's doing,
-anything on our side of the stack (no ACK for our 200) as `LOST_END_STATUSES` says. Either way the call's
-legs close here at once, so no port stays bound and no RTP goes on toward an address a stranger wrote in SDP,
-whatever the database thread is doing.
+anything on our side of the stack (no ACK for our 200, a transport error) as `LOST_END_STATUSES` says. Either
+way the call's legs close here at once, so no port stays bound and no RTP goes on toward an address a stranger
+wrote in SDP, whatever the database thread is doing.
 """
 from __future__ import annotations
 
@@ -35,9 +35,9 @@ SUPPORTED = ("PCMU", "PCMA")
 END_STATUSES = {"busy": "busy", "rejected": "userReject", "no-answer": "notAnswer", "cancelled": "notAnswer",
                 "unreachable": "unconnected", "not-found": "unconnected", "failed": "unconnected"}
 # A call that ended on our side of the SIP stack without the session asking (media.sip's Ending.reason) → the
-# session's end status: no ACK for our 200 (also when the 200 could not be sent) is the trunk's line failing, in
-# Tencent's words; anything else (a call refused 500 by a bug) is a system error.
-LOST_END_STATUSES = {"no-ack": "operatorError"}
+# session's end status: no ACK for our 200, or a response that could not be sent, is the trunk's line failing,
+# in Tencent's words; anything else (a call refused 500 by a bug) is a system error.
+LOST_END_STATUSES = {"no-ack": "operatorError", "transport-error": "operatorError"}
 TRANSPORTS = ("udp", "tcp")
 
 
