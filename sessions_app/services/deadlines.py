@@ -21,6 +21,8 @@ from .sessions import end_session
 
 log = logging.getLogger(__name__)
 
+OPEN_STATES = ("ivr", "queued", "ringing", "active")
+
 
 def _due(model, deadline: str, **filters):
     now = timezone.now()
@@ -49,9 +51,9 @@ def sweep_lines() -> int:
     """A trunk call whose gateway stopped renewing its lease: the gateway lost it, or its process died. The
     session ends in whatever state it was (a gateway that still has the call hangs it up)."""
     fired = 0
-    for pk in _due(Session, "line_deadline", state__in=("ivr", "queued", "ringing", "active")):
+    for pk in _due(Session, "line_deadline", state__in=OPEN_STATES):
         with transaction.atomic():
-            session = _locked_due(Session, pk, "line_deadline", state__in=("ivr", "queued", "ringing", "active"))
+            session = _locked_due(Session, pk, "line_deadline", state__in=OPEN_STATES)
             if session is not None:
                 end_session(session, close_by="admin", end_status="error")
                 fired += 1
