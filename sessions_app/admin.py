@@ -248,8 +248,8 @@ class SessionAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["id", "tenant", "type", "direction", "state", "skill_group", "agent", "caller_agent",
                            "end_status", "close_by", "duration"]}),
-        ("Times", {"fields": ["created_at", "queued_at", "ring_at", "accepted_at", "ended_at", "offer_deadline",
-                              "queue_deadline"]}),
+        ("Times", {"fields": ["created_at", "queued_at", "ring_at", "accepted_at", "ended_at", "ivr_deadline",
+                              "offer_deadline", "queue_deadline", "line_deadline"]}),
         ("Call controls", {"fields": ["on_hold", "mic_muted", "video_muted", "transferred_by"],
                            "classes": ["collapse"]}),
     ]

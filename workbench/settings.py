@@ -180,10 +180,25 @@ try:
     SIP_INBOUND = InboundSettings.from_environment(os.environ)
 except InboundConfigError as error:
     raise ImproperlyConfigured(str(error)) from None
+# RFC 3261's T1, the round-trip estimate every SIP timer is a multiple of: our 200 unACKed for 64*T1 is hung up.
+SIP_T1 = float(os.environ.get("SIP_T1", "0.5"))
+if not 0 < SIP_T1 <= 4:
+    raise ImproperlyConfigured(f"SIP_T1 is {SIP_T1}: seconds, more than 0 and at most 4 (T2)")
+# The longest a caller may stay in the IVR; past it the session ends (`error`), even if its gateway lost it.
+IVR_MAX_SECONDS = float(os.environ.get("IVR_MAX_SECONDS", "600"))
+if IVR_MAX_SECONDS <= 0:
+    raise ImproperlyConfigured(f"IVR_MAX_SECONDS is {IVR_MAX_SECONDS}: seconds, more than 0")
+# A trunk call's session ends if its SIP gateway has not confirmed it still carries the call for this long (it
+# confirms every quarter of it): a call the gateway lost, or whose process died, ends in any state.
+SIP_LINE_LEASE = float(os.environ.get("SIP_LINE_LEASE", "60"))
+if SIP_LINE_LEASE <= 0:
+    raise ImproperlyConfigured(f"SIP_LINE_LEASE is {SIP_LINE_LEASE}: seconds, more than 0")
 # A trunk for outbound calls when admin has none for the tenant (admin's, when set, wins).
 SIP_TRUNK = {"host": os.environ.get("SIP_TRUNK_HOST", ""), "port": int(os.environ.get("SIP_TRUNK_PORT", "5060")),
-             "transport": os.environ.get("SIP_TRUNK_TRANSPORT", "udp"),
+             "transport": os.environ.get("SIP_TRUNK_TRANSPORT", "udp").lower(),
              "username": os.environ.get("SIP_TRUNK_USERNAME", ""), "password": os.environ.get("SIP_TRUNK_PASSWORD", "")}
+if SIP_TRUNK["transport"] not in ("udp", "tcp"):
+    raise ImproperlyConfigured(f"SIP_TRUNK_TRANSPORT is {SIP_TRUNK['transport']!r}: udp or tcp")
 # How long an outbound call may ring before it is given up (CANCEL; ends as notAnswer).
 OUTBOUND_RING_SECONDS = float(os.environ.get("OUTBOUND_RING_SECONDS", "60"))  # e.g. 10000-20000, the range a firewall lets through
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "uploads"))  # uploaded IVR prompts

@@ -6,7 +6,14 @@ call. What the contact center decides (which hotline, the IVR's menus, routing, 
 `decisions` object the web side gives it (services.telephony, reached through a thread: the database is not
 touched on this loop).
 
-Signalling is our own SIP stack (`media.sip`); media is G.711 RTP (`rtp_leg.RtpLeg`) with RFC 4733 keys.
+Signalling is our own SIP stack (`media.sip`), on UDP and TCP alike; media is G.711 RTP (`rtp_leg.RtpLeg`)
+with RFC 4733 keys.
+
+A trunk call and its session end together, whichever ends first. The session ending hangs the call up
+(`hang_up`); the call ending any other way ends the session: the far end's BYE or CANCEL as the caller's doing,
+anything on our side of the stack (no ACK for our 200, a transport error) as `LOST_END_STATUSES` says. Either
+way the call's legs close here at once, so no port stays bound and no RTP goes on toward an address a stranger
+wrote in SDP, whatever the database thread is doing.
 """
 from __future__ import annotations
 
@@ -19,8 +26,8 @@ from . import prompts
 from .inbound_screen import REFRESH, InboundScreen
 from .ivr_runner import IvrRunner
 from .leg import LegError
-from .sip import CallFailed, IncomingCall, OutgoingCall, SessionDescription, SipError, UserAgent, build_answer
-from .sip import build_offer
+from .sip import CallFailed, IncomingCall, OutgoingCall, SessionDescription, SipError, Timers, UserAgent
+from .sip import build_answer, build_offer
 
 log = logging.getLogger(__name__)
 
@@ -29,15 +36,21 @@ SUPPORTED = ("PCMU", "PCMA")
 # Why an outbound call failed (media.sip's CallFailed.cause) → the session's end status (Tencent's names).
 END_STATUSES = {"busy": "busy", "rejected": "userReject", "no-answer": "notAnswer", "cancelled": "notAnswer",
                 "unreachable": "unconnected", "not-found": "unconnected", "failed": "unconnected"}
+# A call that ended on our side of the SIP stack without the session asking (media.sip's Ending.reason) → the
+# session's end status: no ACK for our 200, or a response that could not be sent, is the trunk's line failing,
+# in Tencent's words; anything else (a call refused 500 by a bug) is a system error.
+LOST_END_STATUSES = {"no-ack": "operatorError", "transport-error": "operatorError"}
+TRANSPORTS = ("udp", "tcp")
 
 
 class PhoneGateway:
     def __init__(self, engine, decisions, *, host: str, port: int, public_host: str | None = None,
-                 prompt_cache: Path, invite_rate: float = 30, invite_burst: int = 60):
+                 prompt_cache: Path, timers: Timers = Timers(), invite_rate: float = 30,
+                 invite_burst: int = 60):
         self.engine = engine
         self.decisions = decisions
         self.prompt_cache = prompt_cache
-        self.ua = UserAgent(host, port, public_host=public_host, on_invite=self._incoming)
+        self.ua = UserAgent(host, port, tcp=True, public_host=public_host, timers=timers, on_invite=self._incoming)
         self.invite_limit = (invite_rate, invite_burst)
         self.door: InboundScreen | None = None  # from start(), which reads who may call
         # Who may call is read on one thread of its own: one database connection for it, kept, not one per
@@ -49,14 +62,27 @@ class PhoneGateway:
         engine.gateway = self
         engine.on_digit = self._digit
 
-    async def start(self) -> None:
+    async def start(self, lease: float = 60.0) -> None:
+        """Listen, after reading who may call, and renew the lease of every call carried (`lease` seconds) every
+        quarter of it."""
         rate, burst = self.invite_limit
         self.door = InboundScreen(await self._read_policy(), realm=self.ua.public_host or self.ua.host, rate=rate,
                                   burst=burst)
         self.ua.screen = self.door.screen
         await self.ua.start()
         self._spawn(self._follow_policy())
-        log.info("SIP gateway listening on %s:%s", self.ua.address[0], self.ua.port)
+        self._spawn(self._renew_leases(lease / 4))
+        log.info("SIP gateway listening on %s:%s (UDP and TCP)", self.ua.host, self.ua.port)
+
+    async def _renew_leases(self, every: float) -> None:
+        """A session whose lease runs out ends (its gateway lost the call): renew the ones still carried."""
+        while True:
+            await asyncio.sleep(every)
+            if self.calls:
+                try:
+                    await asyncio.to_thread(self.decisions.renew_lines, list(self.calls))
+                except Exception:  # the database is away: the next round tries again, within the lease
+                    log.warning("SIP gateway: renewing the calls' leases failed", exc_info=True)
 
     async def _follow_policy(self) -> None:
         """Who may call is read again every few seconds: admin's changes reach the door without a restart."""
@@ -93,20 +119,28 @@ class PhoneGateway:
         if inbound is None:
             await call.reject(404, "Not Found")
             return
-        try:
-            answer = await self._open_phone_leg(inbound.session_id, offer, codec)
-        except LegError as error:
-            log.warning("no phone leg for %s: %s", inbound.session_id, error)
-            await call.reject(503, "Service Unavailable")
-            await asyncio.to_thread(self.decisions.caller_hung_up, inbound.session_id, [])
+        if inbound.ended:  # nobody of the hotline's group is online: refused before it costs a leg
+            await call.reject(480, "Temporarily Unavailable")
             return
-        self.calls[inbound.session_id] = call
-        call.on_reinvite = lambda reoffer: self._reinvited(inbound.session_id, reoffer)
+        session_id = inbound.session_id
+        self.calls[session_id] = call
+        self._spawn(self._follow(session_id, call))  # from here on, however the call ends, the session ends
+        try:
+            answer = await self._open_phone_leg(session_id, offer, codec)
+        except LegError as error:
+            log.warning("no phone leg for %s: %s", session_id, error)
+            del self.calls[session_id]
+            await call.reject(503, "Service Unavailable")
+            await asyncio.to_thread(self.decisions.call_lost, session_id, "mediaError")
+            return
+        if self.calls.get(session_id) is not call:  # it ended while its leg opened: the leg goes too
+            await self.engine.end_call(session_id)
+            return
+        call.on_reinvite = lambda reoffer: self._reinvited(session_id, reoffer)
         await call.answer(answer)
-        self._spawn(self._follow(inbound.session_id, call))
         if inbound.menu is not None:
-            runner = IvrRunner(self, inbound.session_id, inbound.tenant_id, inbound.menu)
-            self.ivrs[inbound.session_id] = runner
+            runner = IvrRunner(self, session_id, inbound.tenant_id, inbound.menu)
+            self.ivrs[session_id] = runner
             self._spawn(runner.run())
 
     async def _open_phone_leg(self, session_id: str, offer: SessionDescription, codec) -> SessionDescription:
@@ -119,21 +153,32 @@ class PhoneGateway:
         codec = _first_supported(offer)
         if codec is None:
             raise SipError(488, "Not Acceptable Here")
-        updated = await self.engine.update_rtp_leg(session_id, PHONE_LEG, *_media_of(offer, codec))
+        try:
+            updated = await self.engine.update_rtp_leg(session_id, PHONE_LEG, *_media_of(offer, codec))
+        except LegError as refused:  # an address we cannot send to: the call goes on as it was
+            raise SipError(488, f"Not Acceptable Here ({refused})") from None
         return build_answer(offer, self.engine.rtp_host, updated["local_port"])
 
     async def _follow(self, session_id: str, call) -> None:
-        """When the far end hangs up, the session ends as the customer's doing."""
+        """When the call ends without the session asking, its legs close and the session ends: as the
+        customer's doing when the far end hung up, as `LOST_END_STATUSES` says when our stack gave up on it."""
         # Shielded: cancelling this watcher (close() does) must not cancel `call.ended` itself, which would make
         # the call look ended already and close()'s hang-up skip its BYE.
         ending = await asyncio.shield(call.ended)
-        self.calls.pop(session_id, None)
         runner = self.ivrs.pop(session_id, None)
         if runner is not None:
             runner.stop()
+        if self.calls.get(session_id) is not call:
+            return  # the session ended first and hung up (`hang_up`): its media went with it
+        del self.calls[session_id]
+        await self.engine.end_call(session_id)
         if ending.by == "remote":
             path = runner.path if runner is not None else None
             await asyncio.to_thread(self.decisions.caller_hung_up, session_id, path)
+        else:
+            end_status = LOST_END_STATUSES.get(ending.reason, "error")
+            log.info("phone call of %s lost (%s): the session ends as %s", session_id, ending.reason, end_status)
+            await asyncio.to_thread(self.decisions.call_lost, session_id, end_status)
 
     # Keys and prompts, for the IVR.
 
@@ -165,17 +210,32 @@ class PhoneGateway:
     # Outbound, and the end of any phone call.
 
     async def dial(self, call_id: str, *, number: str, caller: str, trunk_host: str, trunk_port: int,
-                   username: str = "", password: str = "", uui: str = "", ring_seconds: float = 60) -> dict:
-        """INVITE `number` through the trunk as `caller`; the session follows the call's progress."""
+                   transport: str = "udp", username: str = "", password: str = "", uui: str = "",
+                   ring_seconds: float = 60) -> dict:
+        """INVITE `number` through the trunk (over its `transport`, udp or tcp) as `caller`; the session follows
+        the call's progress. A call that cannot be placed at all ends its session as `unconnected`."""
+        if transport not in TRANSPORTS:
+            await asyncio.to_thread(self.decisions.outbound_failed, call_id, "unconnected")
+            raise LegError(f"the trunk's transport {transport!r} is neither udp nor tcp")
         # Toward 0.0.0.0 nothing is sent until the far end's SDP says where (early media or the answer).
-        opened = await self.engine.open_rtp_leg(call_id, PHONE_LEG, "0.0.0.0", 9, 0, 101, "sendrecv",
-                                                await asyncio.to_thread(self.decisions.plan, call_id))
+        try:
+            opened = await self.engine.open_rtp_leg(call_id, PHONE_LEG, "0.0.0.0", 9, 0, 101, "sendrecv",
+                                                    await asyncio.to_thread(self.decisions.plan, call_id))
+        except LegError:  # no RTP port free
+            await asyncio.to_thread(self.decisions.call_lost, call_id, "mediaError")
+            raise
         offer = build_offer(self.engine.rtp_host, opened["local_port"])
-        target = f"sip:{number}@{trunk_host}:{trunk_port}"
+        callee = f"sip:{number}@{trunk_host}:{trunk_port}"
+        target = callee + (";transport=tcp" if transport == "tcp" else "")
         headers = [("X-UUI", uui)] if uui else []
-        call = await self.ua.invite(target, f"sip:{caller}@{self.ua.address[0]}", target, offer,
-                                    auth=(username, password) if username else None, headers=headers,
-                                    timeout=ring_seconds)
+        try:
+            call = await self.ua.invite(target, f"sip:{caller}@{self.ua.address[0]}", callee, offer,
+                                        auth=(username, password) if username else None, headers=headers,
+                                        timeout=ring_seconds)
+        except SipError as error:  # the trunk's address makes no SIP URI
+            await self.engine.end_call(call_id)
+            await asyncio.to_thread(self.decisions.outbound_failed, call_id, "unconnected")
+            raise LegError(f"cannot dial {target}: {error}") from None
         self.calls[call_id] = call
         self._spawn(self._outbound(call_id, call))
         return {"dialled": target}
@@ -186,12 +246,20 @@ class PhoneGateway:
             await call.ringing
             await self._follow_answer_sdp(session_id, call)
             await call.answered
+            await self._follow_answer_sdp(session_id, call)
         except CallFailed as failure:
-            self.calls.pop(session_id, None)
-            await asyncio.to_thread(self.decisions.outbound_failed, session_id,
-                                    END_STATUSES.get(failure.cause, "unconnected"))
+            if self.calls.get(session_id) is call:  # not our own CANCEL of a session that ended
+                del self.calls[session_id]
+                await self.engine.end_call(session_id)
+                await asyncio.to_thread(self.decisions.outbound_failed, session_id,
+                                        END_STATUSES.get(failure.cause, "unconnected"))
             return
-        await self._follow_answer_sdp(session_id, call)
+        except LegError as error:  # the far end's SDP names media we cannot send to
+            log.warning("outbound call %s hung up: %s", session_id, error)
+            await self.hang_up(session_id)
+            await self.engine.end_call(session_id)
+            await asyncio.to_thread(self.decisions.call_lost, session_id, "mediaError")
+            return
         await asyncio.to_thread(self.decisions.outbound_answered, session_id)
         await self._follow(session_id, call)
 
@@ -202,7 +270,8 @@ class PhoneGateway:
             await self.engine.update_rtp_leg(session_id, PHONE_LEG, *_media_of(call.remote_sdp, codec))
 
     async def hang_up(self, session_id: str) -> None:
-        """The session ended on our side: BYE an answered call, CANCEL one still ringing."""
+        """The session ended on our side: BYE an answered call, CANCEL one still ringing out, refuse one still
+        ringing in."""
         runner = self.ivrs.pop(session_id, None)
         if runner is not None:
             runner.stop()
@@ -212,6 +281,8 @@ class PhoneGateway:
         try:
             if isinstance(call, OutgoingCall) and not call.answered.done():
                 await call.cancel()
+            elif isinstance(call, IncomingCall) and call.state == "ringing":
+                await call.reject(480, "Temporarily Unavailable")
             else:
                 await call.bye()
         except Exception:  # the far end is gone already: nothing more to tell it

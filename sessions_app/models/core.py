@@ -1,8 +1,8 @@
 """The database is the truth: tenants, agents, skill groups, sessions, who served them, CDRs and deadlines.
 
-Every timer of the product is a nullable deadline column here (`offer_deadline`, `queue_deadline`,
-`arrange_deadline`, `offline_deadline`, `CdrPush.next_attempt_at`), swept by `services.deadlines`, so a
-restart loses none and several processes can share the sweeping.
+Every timer of the product is a nullable deadline column here (`ivr_deadline`, `line_deadline`, `offer_deadline`,
+`queue_deadline`, `arrange_deadline`, `offline_deadline`, `CdrPush.next_attempt_at`), swept by `services.deadlines`,
+so a restart loses none and several processes can share the sweeping.
 """
 import datetime
 import secrets
@@ -233,6 +233,9 @@ class Session(models.Model):
     close_by = models.CharField(max_length=6, choices=CLOSE_BY, blank=True)
     duration = models.FloatField(null=True, blank=True, help_text="Seconds from accept to end.")
     # Deadlines, swept.
+    ivr_deadline = models.DateTimeField(null=True, blank=True, help_text="The latest a caller leaves the IVR.")
+    line_deadline = models.DateTimeField(null=True, blank=True,
+                                         help_text="A trunk call's: the latest its SIP gateway confirms it carries it.")
     offer_deadline = models.DateTimeField(null=True, blank=True)
     queue_deadline = models.DateTimeField(null=True, blank=True)
     # Call controls kept for the media layer.
@@ -245,7 +248,9 @@ class Session(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["state", "skill_group", "queued_at"]),
-                   models.Index(fields=["offer_deadline"]), models.Index(fields=["queue_deadline"])]
+                   models.Index(fields=["offer_deadline"]), models.Index(fields=["queue_deadline"]),
+                   models.Index(fields=["ivr_deadline"], name="session_ivr_deadline"),
+                   models.Index(fields=["line_deadline"], name="session_line_deadline")]
 
     def __str__(self):
         return f"{self.type} {self.id[:8]}"

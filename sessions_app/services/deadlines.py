@@ -21,6 +21,8 @@ from .sessions import end_session
 
 log = logging.getLogger(__name__)
 
+OPEN_STATES = ("ivr", "queued", "ringing", "active")
+
 
 def _due(model, deadline: str, **filters):
     now = timezone.now()
@@ -32,6 +34,32 @@ def _locked_due(model, pk, deadline: str, **filters):
                  .filter(pk=pk, **{f"{deadline}__lte": timezone.now()}, **filters))
 
 
+def sweep_ivrs() -> int:
+    """A caller still in the IVR past its deadline: the gateway lost the call, its process died, or the caller
+    has walked the menus too long. The session ends; a gateway still carrying the call hangs it up."""
+    fired = 0
+    for pk in _due(Session, "ivr_deadline", state="ivr"):
+        with transaction.atomic():
+            session = _locked_due(Session, pk, "ivr_deadline", state="ivr")
+            if session is not None:
+                end_session(session, close_by="admin", end_status="error")
+                fired += 1
+    return fired
+
+
+def sweep_lines() -> int:
+    """A trunk call whose gateway stopped renewing its lease: the gateway lost it, or its process died. The
+    session ends in whatever state it was (a gateway that still has the call hangs it up)."""
+    fired = 0
+    for pk in _due(Session, "line_deadline", state__in=OPEN_STATES):
+        with transaction.atomic():
+            session = _locked_due(Session, pk, "line_deadline", state__in=OPEN_STATES)
+            if session is not None:
+                end_session(session, close_by="admin", end_status="error")
+                fired += 1
+    return fired
+
+
 def sweep_offers() -> int:
     fired = 0
     for pk in _due(Session, "offer_deadline", state="ringing"):
@@ -39,7 +67,7 @@ def sweep_offers() -> int:
             session = _locked_due(Session, pk, "offer_deadline", state="ringing")
             if session is None:
                 continue
-            if session.type == "internal":
+            if session.type == "internal" or session.direction == "out":  # nobody else to offer it to
                 end_session(session, close_by="admin", end_status="notAnswer")
             else:
                 routing.withdraw_offer(session, outcome="timeout")
@@ -113,8 +141,8 @@ def sweep_once() -> int:
     processes.reap_dead()
     media.heartbeat()
     media_workers.reap_dead()
-    return (sweep_offers() + sweep_queue_waits() + sweep_wrap_ups() + sweep_offline_graces()
-            + sweep_queues())
+    return (sweep_ivrs() + sweep_lines() + sweep_offers() + sweep_queue_waits() + sweep_wrap_ups()
+            + sweep_offline_graces() + sweep_queues())
 
 
 async def push_due_cdrs(client: httpx.AsyncClient) -> int:

@@ -192,12 +192,14 @@ async def start_gateway(engine, decisions):
     """Start the SIP gateway on `engine`'s loop (this process's media thread, or a media worker's)."""
     from ..media.phone_gateway import PhoneGateway
     from ..media.rtp_commands import port_range
+    from ..media.sip import Timers
     from ..media.sip.transport import local_ip
 
     public_host = settings.SIP_PUBLIC_HOST or (settings.MEDIA_HOST_ADDRESSES or [""])[0] or local_ip()
     engine.rtp_host, engine.rtp_ports = public_host, port_range(settings.RTP_PORTS)
     gateway = PhoneGateway(engine, decisions, host=settings.SIP_HOST, port=settings.SIP_PORT,
                            public_host=public_host, prompt_cache=settings.PROMPT_CACHE,
-                           invite_rate=settings.SIP_INBOUND.invite_rate, invite_burst=settings.SIP_INBOUND.invite_burst)
-    await gateway.start()
+                           invite_rate=settings.SIP_INBOUND.invite_rate, invite_burst=settings.SIP_INBOUND.invite_burst,
+                           timers=Timers(t1=settings.SIP_T1))
+    await gateway.start(lease=settings.SIP_LINE_LEASE)
     return gateway

@@ -122,7 +122,7 @@ def end_session(session: Session, close_by: str, end_status: str | None = None, 
     session.state, session.ended_at = "ended", now
     session.close_by, session.end_status = close_by, end_status
     session.duration = duration(session)
-    session.offer_deadline = session.queue_deadline = None
+    session.offer_deadline = session.queue_deadline = session.ivr_deadline = session.line_deadline = None
     session.save()
     session.participants.filter(end_at__isnull=True).update(
         outcome=Case(When(outcome="ringing", then=Value("cancelled")), default=Value("ended")), end_at=now)

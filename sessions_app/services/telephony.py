@@ -1,6 +1,11 @@
 """The phone channel's decisions, for the SIP gateway (`media/phone_gateway.py`), which calls these from its
 event loop through a thread: which hotline a trunk call is for, the IVR's menus, routing once the caller has
-chosen, and how a phone call ends (the caller hangs up, an outbound call is answered or fails).
+chosen, and how a phone call ends (the caller hangs up, the line is lost, an outbound call is answered or fails).
+
+Two stored deadlines, swept like every other (`services.deadlines`), end a trunk call's session even when its
+gateway lost the call or its process died: the caller's time in the IVR (`ivr_deadline`, `IVR_MAX_SECONDS`), and
+in every state the line's lease (`line_deadline`, `SIP_LINE_LEASE`), which the gateway renews while it carries
+the call (`renew_lines`).
 
 Each function is one transaction; events leave on commit, as everywhere in the services.
 """
@@ -10,6 +15,7 @@ import asyncio
 import functools
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from channels.db import database_sync_to_async
 
@@ -26,12 +32,15 @@ from .events import publish
 
 log = logging.getLogger(__name__)
 
+DIAL_GRACE_SECONDS = 5  # past the gateway's own limits, before the sweeper ends a call still ringing out
+
 
 @dataclass(frozen=True)
 class InboundCall:
     session_id: str
     tenant_id: int
     menu: int | None  # the IVR menu to start, or None when the hotline queues at once
+    ended: bool = False  # it ended at once (nobody of the hotline's group online): the call is refused
 
 
 def inbound_call(to_number: str, from_number: str, media_worker: str = "") -> InboundCall:
@@ -44,17 +53,18 @@ def inbound_call(to_number: str, from_number: str, media_worker: str = "") -> In
     with transaction.atomic():
         session = Session(tenant=hotline.tenant, type="phone", direction="in", caller_phone_number=from_number,
                           callee_phone_number=hotline.number, caller_location=phone.location_of(from_number),
-                          media_worker=media_worker)
+                          media_worker=media_worker, line_deadline=_line_lease())
         phone.protect(session)
         if hotline.ivr_menu_id:
             session.state = "ivr"
+            session.ivr_deadline = timezone.now() + timedelta(seconds=settings.IVR_MAX_SECONDS)
             session.save()
             routing.log(session, f"call to {hotline.number}: IVR {hotline.ivr_menu.name}")
             return InboundCall(session.pk, hotline.tenant_id, hotline.ivr_menu_id)
         if hotline.skill_group is None:
             raise ServiceError(f"hotline {hotline.number} leads nowhere: give it an IVR menu or a skill group")
         routing.enqueue(session, hotline.skill_group, note=f" (call to {hotline.number})")
-        return InboundCall(session.pk, hotline.tenant_id, None)
+        return InboundCall(session.pk, hotline.tenant_id, None, ended=session.state == "ended")
 
 
 def inbound_policy() -> inbound.InboundPolicy:
@@ -94,7 +104,7 @@ def ivr_chosen(session_id: str, skill_group_id: int, path: list[dict]) -> bool:
         group = found(SkillGroup.objects.filter(pk=skill_group_id, tenant_id=session.tenant_id))
         if group is None:
             raise ServiceError(f"the IVR leads to skill group {skill_group_id}, which does not exist")
-        session.ivr_path = path
+        session.ivr_path, session.ivr_deadline = path, None
         routing.log(session, "IVR: " + " → ".join(f"{step['key']} {step['label']}" for step in path))
         routing.enqueue(session, group, note=" (after the IVR)")
         return True
@@ -112,6 +122,24 @@ def caller_hung_up(session_id: str, ivr_path: list[dict] | None = None) -> None:
             sessions.end_session(session, close_by="client", end_status="ivrGiveUp")
         else:
             sessions.end_session(session, close_by="client")
+
+
+def renew_lines(session_ids: list[str]) -> int:
+    """The gateway still carries these calls: their sessions' leases run on. Returns how many were renewed."""
+    return Session.objects.filter(pk__in=session_ids).exclude(state="ended").update(line_deadline=_line_lease())
+
+
+def _line_lease():
+    return timezone.now() + timedelta(seconds=settings.SIP_LINE_LEASE)
+
+
+def call_lost(session_id: str, end_status: str) -> None:
+    """The gateway lost the call on our side (no ACK for its answer, a transport error, no media leg): the
+    session ends with `end_status`, closed by the system, in whatever state it was."""
+    with transaction.atomic():
+        session = _locked(session_id)
+        if session is not None:
+            sessions.end_session(session, close_by="admin", end_status=end_status)
 
 
 def ivr_gave_up(session_id: str, ivr_path: list[dict]) -> None:
@@ -155,8 +183,8 @@ def outbound_answered(session_id: str) -> None:
         session = _locked(session_id)
         if session is None or session.state != "ringing":
             return
-        session.state, session.accepted_at = "active", timezone.now()
-        session.save(update_fields=["state", "accepted_at"])
+        session.state, session.accepted_at, session.offer_deadline = "active", timezone.now(), None
+        session.save(update_fields=["state", "accepted_at", "offer_deadline"])
         routing.log(session, "answered")
         media.sync(session)
         publish(session.caller_agent_id, "userAccessed" if session.type == "internal" else "calloutAccepted",
@@ -175,12 +203,18 @@ def outbound_failed(session_id: str, end_status: str) -> None:
 def dial(session: Session, trunk: Trunk) -> None:
     """After the outbound session commits, ask the gateway to place it through `trunk`."""
     args = {"call_id": session.pk, "number": session.callee_phone_number, "caller": session.caller_phone_number,
-            "trunk_host": trunk.host, "trunk_port": trunk.port, "username": trunk.username,
-            "password": trunk.password, "uui": session.uui, "ring_seconds": settings.OUTBOUND_RING_SECONDS}
+            "trunk_host": trunk.host, "trunk_port": trunk.port, "transport": trunk.transport,
+            "username": trunk.username, "password": trunk.password, "uui": session.uui,
+            "ring_seconds": settings.OUTBOUND_RING_SECONDS}
+    # The gateway gives up ringing at ring_seconds and its SIP transactions within 64*T1 after; the stored
+    # deadline ends the session even if the gateway lost the call.
+    session.offer_deadline = timezone.now() + timedelta(
+        seconds=settings.OUTBOUND_RING_SECONDS + 64 * settings.SIP_T1 + DIAL_GRACE_SECONDS)
+    session.line_deadline = _line_lease()
     worker = media_workers.sip_worker() if settings.MEDIA_IN_WORKERS else None
     if worker is not None:  # the call lives on the worker that runs the gateway
         session.media_worker = worker.pk  # on the row in hand too: media.sync trusts it
-        session.save(update_fields=["media_worker"])
+    session.save(update_fields=["offer_deadline", "line_deadline", "media_worker"])
     transaction.on_commit(lambda: media.backend().submit("dial", args), robust=True)
 
 
@@ -240,5 +274,6 @@ def _inbound_or_none(to_number: str, from_number: str, media_worker: str = "") -
 
 
 _DECIDED = {"inbound_call": _inbound_or_none, "ivr_menus": ivr_menus, "ivr_chosen": ivr_chosen,
-            "caller_hung_up": caller_hung_up, "ivr_gave_up": ivr_gave_up, "plan": plan, "call_outed": call_outed,
-            "outbound_answered": outbound_answered, "outbound_failed": outbound_failed}
+            "caller_hung_up": caller_hung_up, "call_lost": call_lost, "renew_lines": renew_lines,
+            "ivr_gave_up": ivr_gave_up, "plan": plan,
+            "call_outed": call_outed, "outbound_answered": outbound_answered, "outbound_failed": outbound_failed}

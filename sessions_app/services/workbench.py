@@ -27,7 +27,8 @@ END_LABELS = {"ok": "Completed", "unconnected": "Not connected", "ivrGiveUp": "L
               "waitingGiveUp": "Gave up waiting", "ringingGiveUp": "Hung up while ringing",
               "noSeatOnline": "Nobody online", "notWorkTime": "Outside working hours", "notAnswer": "Not answered",
               "userReject": "Rejected", "busy": "Busy", "callerCancel": "Cancelled",
-              "seatOffline": "Agent went offline", "mediaError": "Media failure"}
+              "seatOffline": "Agent went offline", "mediaError": "Media failure", "operatorError": "Line failure",
+              "error": "System error"}
 CLOSE_BY_LABELS = {"seat": "You ended it", "client": "The customer ended it", "admin": "Ended by the system"}
 CHAT_LOG_LIMIT = 200
 HISTORY_LIMIT = 50

@@ -33,7 +33,8 @@ ReinviteHandler = Callable[[SessionDescription | None], "SessionDescription | Aw
 @dataclass(frozen=True)
 class Ending:
     """How a call ended. `by` is "local" or "remote"; `reason` one of: bye, cancelled, rejected, busy,
-    no-answer, unreachable, not-found, failed, no-ack, closed; `status` the SIP status involved, if any."""
+    no-answer, unreachable, not-found, failed, no-ack, transport-error, closed; `status` the SIP status involved,
+    if any."""
 
     by: str
     reason: str
@@ -221,6 +222,13 @@ class Call:
         if self.dialog is not None and not self.ended.done():
             self._ua._spawn(self._ua.request(self.dialog.create_request("BYE"), self.credentials))
         self._end("local", "no-ack", 408)
+
+    def _transport_failed(self) -> None:
+        """Our response to the INVITE could not be sent (the caller's TCP connection is gone, §17.2.4): a call
+        not yet confirmed is lost now rather than when the ACK fails to come."""
+        if self.state in ("ringing", "answered") and not self.ended.done():
+            log.info("SIP: call %s lost: our response to its INVITE could not be sent", self.call_id)
+            self._end("local", "transport-error")
 
     def _end(self, by: str, reason: str, status: int | None = None) -> None:
         if self.ended.done():

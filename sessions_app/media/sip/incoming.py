@@ -4,8 +4,8 @@ The UserAgent builds it when an INVITE arrives and hands it to `on_invite`, afte
 the offer was read (a bad offer has already been answered 488). The product then rings (`ringing`), plays
 early media (`progress`), answers (`answer`) or refuses (`reject`). The caller may give up first: a CANCEL is
 answered 200, the INVITE 487, and `cancelled` and `ended` resolve (§9.2). `cancelled` resolves only then;
-`ended` resolves however the call ends, and `established` when the caller ACKs our 200 (it fails with
-`CallEnded` if the call ends first).
+`ended` resolves however the call ends (also when our response cannot be sent: "transport-error"), and
+`established` when the caller ACKs our 200 (it fails with `CallEnded` if the call ends first).
 """
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ class IncomingCall(Call):
     def __init__(self, ua: UserAgent, invite: Request, transaction: InviteServerTransaction):
         super().__init__(ua, invite)
         self.transaction = transaction
+        transaction.on_transport_error = self._transport_failed
         self.dialog = Dialog.as_uas(invite, secrets.token_hex(6))
         body = sdp_module.sdp_of(invite.content_type, invite.body)
         self.remote_sdp = SessionDescription.parse(body) if body else None

@@ -195,7 +195,7 @@ class NonInviteClientTransaction(ClientTransaction):
 
 class ServerTransaction(_Transaction):
     """Base of both server transactions. The TU answers with `respond`; retransmissions of the request come
-    to `receive`."""
+    to `receive`. A response that cannot be sent ends the transaction and calls `on_transport_error` (§17.2.4)."""
 
     def __init__(self, request: Request, transport: Transport, source: Address, timers: Timers,
                  on_terminated: Callable[[_Transaction], None]):
@@ -203,7 +203,13 @@ class ServerTransaction(_Transaction):
         super().__init__(request, transport, address, timers, on_terminated)
         self.key = server_key(request)
         self.last_response: Response | None = None
+        self.on_transport_error: Callable[[], None] | None = None
         self._data = b""
+
+    def _transport_error(self) -> None:
+        self._terminate()
+        if self.on_transport_error is not None:
+            self.on_transport_error()
 
     @property
     def answered(self) -> bool:
