@@ -19,9 +19,9 @@ from sessions_app.media.sip import (CallEnded, CallFailed, Credentials, Ending, 
                                     SessionDescription, SipError, SipUri, Timers, UserAgent, build_answer, build_offer,
                                     make_response, parse_message)
 from sessions_app.media.sip.auth import Challenge, authorization, authorize, digest
-from sessions_app.media.sip.message import frame_stream
+from sessions_app.media.sip.message import MAX_BODY, frame_stream
 from sessions_app.media.sip.sdp import PCMA, PCMU, sdp_of
-from sessions_app.media.sip.transport import UdpTransport
+from sessions_app.media.sip.transport import TcpTransport, UdpTransport
 
 from .real_peers import needs
 
@@ -351,6 +351,13 @@ def test_a_stream_is_framed_by_content_length():
     assert frame_stream(buffer) == first and frame_stream(buffer) is None
     buffer += second[30:]
     assert frame_stream(buffer) == second and not buffer
+
+
+def test_a_stream_announcing_a_body_over_the_limit_is_lost_before_the_body_is_buffered():
+    head = raw_request("INVITE", 5060, 5062).replace(b"Content-Length: 0", f"Content-Length: {MAX_BODY + 1}".encode())
+    with pytest.raises(SipError) as refused:
+        frame_stream(bytearray(head))
+    assert refused.value.status == 513
 
 
 def test_a_response_copies_the_routing_headers_and_adds_our_tag():
@@ -838,6 +845,27 @@ async def test_a_call_and_its_answer_travel_over_tcp(agents):
     assert call.invite.via.transport == "TCP" and on_invite.calls[0].invite.via.transport == "TCP"
     await call.bye()
     assert (await asyncio.wait_for(on_invite.calls[0].ended, 2)).reason == "bye"
+
+
+async def closed_by_server(reader: asyncio.StreamReader, timeout: float = 2) -> bool:
+    return await asyncio.wait_for(reader.read(1), timeout) == b""
+
+
+async def test_tcp_connections_from_one_address_are_bounded_and_a_silent_one_is_closed(agents, monkeypatch):
+    monkeypatch.setattr(TcpTransport, "MAX_PER_SOURCE", 3)
+    monkeypatch.setattr(TcpTransport, "FIRST_MESSAGE_TIMEOUT", 0.3)
+    callee = await agents(on_invite=answering(), tcp=True)
+    opened = [await asyncio.open_connection(HOST, callee.port) for _ in range(4)]
+    assert await closed_by_server(opened[3][0])  # the fourth from this address is closed at once
+    # Saying nothing, the first three are closed after FIRST_MESSAGE_TIMEOUT, and the address may connect again.
+    for reader, _ in opened[:3]:
+        assert await closed_by_server(reader)
+    caller = await agents(tcp=True)
+    call = await caller.invite(f"sip:b@{HOST}:{callee.port};transport=tcp", f"sip:a@{HOST}", f"sip:b@{HOST}",
+                               build_offer(HOST, 30000))
+    await asyncio.wait_for(call.answered, 2)
+    for _, writer in opened:
+        writer.close()
 
 
 async def test_keepalive_reports_a_trunk_up_then_down(agents):

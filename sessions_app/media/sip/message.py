@@ -37,6 +37,7 @@ LIST_HEADERS = frozenset(name.lower() for name in (
     "Record-Route", "Require", "Route", "Supported", "Unsupported", "Via", "Warning"))
 SINGLE_HEADERS = ("Call-ID", "CSeq", "From", "To", "Max-Forwards", "Content-Length")
 MAX_HEAD = 16384
+MAX_BODY = 65536  # an SDP is a few hundred bytes; a larger Content-Length on a stream is an attack, not a call
 _METHOD_LINE = re.compile(r"^([A-Za-z0-9.!%*_+`'~-]+) (\S+) (\S+)$")
 _STATUS_LINE = re.compile(r"^(\S+) (\d{3})(?: (.*))?$")
 
@@ -329,7 +330,8 @@ def _answerable(message: Request | Response) -> Request | None:
 
 def frame_stream(buffer: bytearray) -> bytes | None:
     """Take the next whole message off a stream buffer (§18.3: Content-Length frames it; a missing one means
-    no body). None while incomplete. A head too long or a bad Content-Length raises: the stream is lost."""
+    no body). None while incomplete. A head too long, a bad Content-Length or one over MAX_BODY raises: the stream
+    is lost (else a peer announcing a huge body would make us buffer it)."""
     while buffer[:2] == b"\r\n":
         del buffer[:2]
     end = buffer.find(b"\r\n\r\n")
@@ -341,6 +343,8 @@ def frame_stream(buffer: bytearray) -> bytes | None:
     length = match.group(1) if match else b"0"
     if not length.isdigit():
         raise SipError(400, "Bad Content-Length")
+    if int(length) > MAX_BODY:
+        raise SipError(513, "Message Too Large")
     total = end + 4 + int(length)
     if len(buffer) < total:
         return None

@@ -11,6 +11,7 @@ also what received+rport name) and frames the stream by Content-Length.
 from __future__ import annotations
 
 import asyncio
+import collections
 import ipaddress
 import logging
 import socket
@@ -132,9 +133,15 @@ class UdpTransport(Transport, asyncio.DatagramProtocol):
 
 
 class TcpTransport(Transport):
+    """Connections accepted are bounded, as each holds a file descriptor: at most MAX_PER_SOURCE from one address
+    and MAX_ACCEPTED in all (a trunk keeps one or a few), and one that sends nothing for FIRST_MESSAGE_TIMEOUT
+    after it opened, or for IDLE_TIMEOUT later, is closed. Connections we open (to a trunk) are not counted."""
     name = "TCP"
     reliable = True
     IDLE_TIMEOUT = 600.0
+    FIRST_MESSAGE_TIMEOUT = 30.0
+    MAX_PER_SOURCE = 16
+    MAX_ACCEPTED = 1024
 
     def __init__(self, on_message: MessageHandler, on_error: ErrorHandler | None = None):
         super().__init__(on_message, on_error)
@@ -142,6 +149,7 @@ class TcpTransport(Transport):
         self._connections: dict[Address, asyncio.StreamWriter] = {}
         self._connecting: dict[Address, asyncio.Future[asyncio.StreamWriter]] = {}
         self._readers: set[asyncio.Task] = set()
+        self._accepted_from: collections.Counter[str] = collections.Counter()  # address → connections accepted
 
     @classmethod
     async def listen(cls, host: str, port: int, on_message: MessageHandler,
@@ -153,8 +161,18 @@ class TcpTransport(Transport):
 
     async def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")[:2]
+        if self._accepted_from[peer[0]] >= self.MAX_PER_SOURCE or self._accepted_from.total() >= self.MAX_ACCEPTED:
+            log.info("SIP/TCP: connection from %s refused: too many connections", peer)
+            writer.close()
+            return
+        self._accepted_from[peer[0]] += 1
         self._connections[peer] = writer
-        await self._read(reader, writer, peer)
+        try:
+            await self._read(reader, writer, peer, first_timeout=self.FIRST_MESSAGE_TIMEOUT)
+        finally:
+            self._accepted_from[peer[0]] -= 1
+            if not self._accepted_from[peer[0]]:
+                del self._accepted_from[peer[0]]
 
     async def send(self, data: bytes, address: Address) -> None:
         writer = self._connections.get(address)
@@ -179,12 +197,15 @@ class TcpTransport(Transport):
         task.add_done_callback(self._readers.discard)
         return writer
 
-    async def _read(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: Address) -> None:
+    async def _read(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: Address, *,
+                    first_timeout: float | None = None) -> None:
         buffer = bytearray()
+        timeout = first_timeout or self.IDLE_TIMEOUT
         try:
-            while chunk := await asyncio.wait_for(reader.read(65536), self.IDLE_TIMEOUT):
+            while chunk := await asyncio.wait_for(reader.read(65536), timeout):
                 buffer += chunk
                 while (data := frame_stream(buffer)) is not None:
+                    timeout = self.IDLE_TIMEOUT
                     self.deliver(data, peer)
         except (OSError, asyncio.TimeoutError, SipError) as error:
             log.info("SIP/TCP: connection with %s lost: %s", peer, error)
