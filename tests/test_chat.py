@@ -15,6 +15,7 @@ from sessions_app.models import Agent, CannedResponse, ChatMessage, Session, Ten
 from sessions_app.services import chat
 from sessions_app.services.errors import ServiceError
 from sessions_app.services.events import agent_group, pages_group
+from sessions_app.services.visitor_limits import Visitor
 
 from .conftest import ORIGIN, SdkClient
 
@@ -25,12 +26,15 @@ class VisitorClient(SdkClient):
     """The widget's connection: `request(action, **fields)` → reply; events as SdkClient collects them."""
 
     @classmethod
-    async def connect(cls, token: str | None = None, origin: str = ORIGIN, sdk_app_id: str = "1400000001"):
+    async def connect(cls, token: str | None = None, origin: str = ORIGIN, sdk_app_id: str = "1400000001",
+                      visitor_id: str = "", address: str = "127.0.0.1"):
         from workbench.asgi import application
 
-        query = f"sdkAppId={sdk_app_id}" + (f"&visitorToken={token}" if token else "")
+        query = (f"sdkAppId={sdk_app_id}" + (f"&visitorToken={token}" if token else "")
+                 + (f"&visitorId={visitor_id}" if visitor_id else ""))
         communicator = WebsocketCommunicator(application, f"/ws/visitor/?{query}",
                                              headers=[(b"origin", origin.encode())])
+        communicator.scope["client"] = [address, 50000]
         connected, _ = await communicator.connect()
         client = cls(communicator)
         client.connected = connected
@@ -125,7 +129,7 @@ async def served_chat(sdk, visitor, user_id="agent1@demo", **fields):
 async def test_visitor_chat_rings_an_agent_with_its_callin_fields_and_the_visitor_hears_the_accept(sdk, visitor):
     agent = await sdk("agent1@demo")
     guest = await visitor()
-    assert guest.welcome == {"type": "welcome", "chat": None}
+    assert guest.welcome == {"type": "welcome", "chat": None, "visitorId": guest.welcome["visitorId"]}
     started = await guest.start(nickname="Ann", avatar="https://example.com/a.png", peerSource="pricing page",
                                 channelName="Website", clientData='{"plan":"pro"}')
     session_id = started["sessionId"]
@@ -238,7 +242,8 @@ async def test_visitor_reconnecting_with_the_token_gets_the_state_and_the_whole_
 
 async def test_a_bad_or_expired_visitor_token_is_refused_in_the_welcome(visitor):
     forged = await visitor(token="not-a-token")
-    assert forged.welcome == {"type": "welcome", "chat": None, "errorMsg": "the visitor token is not valid"}
+    assert forged.welcome == {"type": "welcome", "chat": None, "errorMsg": "the visitor token is not valid",
+                              "visitorId": forged.welcome["visitorId"]}
     assert (await forged.send("hi"))["errorMsg"] == "there is no chat yet: start one first"
 
     guest = await visitor()
@@ -467,7 +472,8 @@ def test_admin_shows_an_im_sessions_messages_read_only_and_manages_canned_respon
     from django.urls import reverse
 
     tenant = Tenant.objects.get(sdk_app_id=demo["SdkAppId"])
-    session_id = chat.start_visitor_chat(tenant, nickname="Ann")["sessionId"]  # nobody online: it ends at once
+    # Nobody is online: it ends at once.
+    session_id = chat.start_visitor_chat(tenant, Visitor("v" * 16), nickname="Ann")["sessionId"]
     ChatMessage.objects.create(session_id=session_id, seq=1, sender="visitor", text=XSS)
     client.login(username="admin", password="demo-password")
 
