@@ -308,8 +308,6 @@ async def test_chats_beyond_the_agents_capacity_wait_and_hear_their_place_in_the
     agent = await sdk("agent1@demo")
     guests = [await visitor() for _ in range(4)]
     chats = [(await guest.start())["chat"] for guest in guests]
-    # A chat joining the queue makes the group's queue announce every waiting chat's place.
-    assert await guests[2].event("queued") == {"sessionId": chats[2]["sessionId"], "position": 1}
     ids = [c["sessionId"] for c in chats]
     assert {(await agent.event("callIn"))["sessionId"] for _ in range(2)} == set(ids[:2])
     assert await agent.no_event("callIn")
@@ -329,6 +327,26 @@ async def test_chats_beyond_the_agents_capacity_wait_and_hear_their_place_in_the
     assert await guests[3].event("queued") == {"sessionId": ids[3], "position": 1}
     await guests[3].request("end")
     assert (await guests[3].event("ended"))["endStatus"] == "waitingGiveUp"
+
+
+async def test_a_chat_joining_or_leaving_the_queue_tells_only_the_chats_whose_place_changed(sdk, visitor):
+    agent = await sdk("agent1@demo")
+    assert (await agent.call("Agent.setStatus", status="rest"))["status"] == "success"  # online: chats wait
+    guests = [await visitor() for _ in range(5)]
+    ids = []
+    for place, guest in enumerate(guests, start=1):
+        started = await guest.start()
+        assert (started["chat"]["state"], started["chat"]["position"]) == ("queued", place)  # start's reply says
+        ids.append(started["sessionId"])
+    assert all([await guest.no_event("queued") for guest in guests])  # a join at the tail moves nobody
+
+    await guests[1].request("end")
+    assert [await guest.event("queued") for guest in guests[2:]] == [
+        {"sessionId": ids[n], "position": n} for n in range(2, 5)]
+    assert await guests[0].no_event("queued")  # ahead of the chat that left
+
+    await guests[4].request("end")  # the tail leaving moves nobody
+    assert all([await guest.no_event("queued") for guest in (guests[0], guests[2], guests[3])])
 
 
 async def test_a_flooding_visitor_is_slowed_down_with_a_clear_message(sdk, visitor):

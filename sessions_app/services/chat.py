@@ -183,8 +183,7 @@ def visitor_view(session: Session) -> dict:
     """The chat's state for its visitor: where it stands, both read marks and the whole conversation."""
     view = {"sessionId": session.id, "state": session.state, "position": None, "agentNickname": "",
             "closeBy": session.close_by, "endStatus": session.end_status}
-    if session.state == "queued" and session.skill_group_id:
-        view["position"] = visitors.queue_positions(session.skill_group_id).get(session.id)
+    view["position"] = visitors.queue_position(session)
     if session.state == "active" and session.agent_id:
         agent = session.agent
         view["agentNickname"] = agent.nickname or agent.user_id
