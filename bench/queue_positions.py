@@ -4,9 +4,10 @@ join it and some leave, daphne's CPU for it, and its memory before, during and a
 One agent of the chat group is online but resting, so every chat waits. N visitors (a socket each) start a chat
 one after the other; then the last K (the tail, newest first: nobody waits behind them) end theirs, then the first
 K (the head: everyone behind moves up); then the others end theirs, newest first, every visitor leaves, and daphne
-is left alone before its RSS is read.
+is left alone before its RSS is read. With --waves W, N more visitors come, start, end and leave W-1 times, and
+daphne's RSS is read after each wave: memory freed and reused stays flat, a leak grows by wave.
 
-    .venv/bin/python bench/queue_positions.py [-n 300] [-k 10] [--settle 5] [--json out.json]
+    .venv/bin/python bench/queue_positions.py [-n 300] [-k 10] [--waves 1] [--settle 5] [--json out.json]
 """
 from __future__ import annotations
 
@@ -70,7 +71,7 @@ async def phase(live, visitors: list[Visitor], act) -> dict:
     return {"frames": frames, "seconds": round(elapsed, 2), "daphneCpuSeconds": cpu_seconds(live.process.pid) - cpu}
 
 
-async def measure(live, count: int, edge: int, settle: float) -> dict:
+async def measure(live, count: int, edge: int, settle: float, waves: int) -> dict:
     pid = live.process.pid
     (agent,) = make_agents(live, 1, kinds=("im",), prefix="queue")
     sdk = await open_sdk(live, agent["userId"], agent["token"])
@@ -94,9 +95,17 @@ async def measure(live, count: int, edge: int, settle: float) -> dict:
     await leave(visitors[-edge - 1:edge - 1:-1])  # newest first: nobody is left behind to move up
     for visitor in visitors:
         await visitor.ws.close()
-    await sdk.ws.close()
     await asyncio.sleep(settle)
-    rss["after"] = rss_kb(pid)
+    rss["after"] = [rss_kb(pid)]
+    for _ in range(waves - 1):  # the same again: memory that is reused does not grow
+        visitors = [await open_visitor(live) for _ in range(count)]
+        await fill()
+        await leave(visitors[::-1])
+        for visitor in visitors:
+            await visitor.ws.close()
+        await asyncio.sleep(settle)
+        rss["after"].append(rss_kb(pid))
+    await sdk.ws.close()
     result["rssKb"] = rss
     return result
 
@@ -105,12 +114,13 @@ def main() -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("-n", "--visitors", type=int, default=300, help="chats waiting in the queue (default 300)")
     parser.add_argument("-k", "--edge", type=int, default=10, help="chats leaving at each end (default 10)")
+    parser.add_argument("--waves", type=int, default=1, help="times N visitors come and go (default 1)")
     parser.add_argument("--settle", type=float, default=5, help="seconds to wait before reading RSS (default 5)")
     parser.add_argument("--json", help="also write the figures to this file as JSON")
     args = parser.parse_args()
     print(MACHINE_NOTE)
     with live_server() as live:
-        result = asyncio.run(measure(live, args.visitors, args.edge, args.settle))
+        result = asyncio.run(measure(live, args.visitors, args.edge, args.settle, args.waves))
     n, k = result["visitors"], result["edge"]
     for name, what, changes in (("join", f"{n} visitors joining", n), ("tailLeaves", f"the last {k} leaving", k),
                                 ("headLeaves", f"the first {k} leaving", k)):
@@ -118,8 +128,9 @@ def main() -> dict:
         print(f"{what}: {figures['frames']} queued frames ({figures['frames'] / changes:.1f} per change) in "
               f"{figures['seconds']} s, daphne CPU {figures['daphneCpuSeconds']:.2f} s")
     rss = result["rssKb"]
+    after = ", ".join(f"{kb / 1024:.1f}" for kb in rss["after"])
     print(f"daphne VmRSS: {rss['before'] / 1024:.1f} MiB before, {rss['queued'] / 1024:.1f} MiB with {n} chats "
-          f"waiting, {rss['after'] / 1024:.1f} MiB after all ended and left")
+          f"waiting, after all ended and left (each wave): {after} MiB")
     emit_json(args.json, result)
     return result
 

@@ -44,7 +44,10 @@ async def test_a_flood_of_requests_is_answered_in_full_and_does_not_hold_up_anot
     assert tasks_during <= protocol.MAX_REQUESTS_IN_FLIGHT + 5  # what waits is bounded, not one task per frame
     other_at = next(i for i, (name, _) in enumerate(arrivals) if name == "other")
     assert arrivals[other_at][1]["status"] == "success" and arrivals[other_at][1]["data"]["status"] == "free"
+    # Its request waited behind those in flight when it came, not behind the flood (the two connections' frames
+    # are read from two queues, so their order here is only nearly the order they were sent in).
     served_before_other = sum(1 for name, frame in arrivals[:other_at] if frame["status"] == "success")
-    assert served_before_other <= protocol.MAX_REQUESTS_IN_FLIGHT
+    assert served_before_other <= 2 * protocol.MAX_REQUESTS_IN_FLIGHT
     # Once its replies are in, the flooding connection is served again as usual.
     assert (await flooder.call("Agent.getStatus"))["status"] == "success"
+
