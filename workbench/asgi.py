@@ -2,6 +2,7 @@
 
 `daphne workbench.asgi:application` is the complete product (DESIGN.md contract 7). The sweeper starts when
 Twisted's reactor runs (under daphne), or on the first request under any other ASGI server or in tests.
+Under daphne, HTTP requests are bounded before their bodies are read (workbench/http_limits.py).
 Only the workbench's socket reads the Django session (AuthMiddlewareStack): the SDK's authenticates by token
 alone, so its handshake costs no session lookup.
 """
@@ -80,5 +81,9 @@ async def application(scope, receive, send):
             websocket_closed()
 
 
+if "twisted.internet.reactor" in sys.modules:
+    from workbench import http_limits  # noqa: E402
+
+    http_limits.install()
 if "twisted.internet.reactor" in sys.modules and os.environ.get("TCCC_SWEEPER", "1") == "1":
     start_with_reactor()
