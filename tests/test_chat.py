@@ -15,6 +15,7 @@ from sessions_app.models import Agent, CannedResponse, ChatMessage, Session, Ten
 from sessions_app.services import chat
 from sessions_app.services.errors import ServiceError
 from sessions_app.services.events import agent_group, pages_group
+from sessions_app.services.visitor_limits import Visitor
 
 from .conftest import ORIGIN, SdkClient, socket_headers
 
@@ -25,12 +26,15 @@ class VisitorClient(SdkClient):
     """The widget's connection: `request(action, **fields)` → reply; events as SdkClient collects them."""
 
     @classmethod
-    async def connect(cls, token: str | None = None, origin: str = ORIGIN, sdk_app_id: str = "1400000001"):
+    async def connect(cls, token: str | None = None, origin: str = ORIGIN, sdk_app_id: str = "1400000001",
+                      visitor_id: str = "", address: str = "127.0.0.1"):
         from workbench.asgi import application
 
-        query = f"sdkAppId={sdk_app_id}" + (f"&visitorToken={token}" if token else "")
+        query = (f"sdkAppId={sdk_app_id}" + (f"&visitorToken={token}" if token else "")
+                 + (f"&visitorId={visitor_id}" if visitor_id else ""))
         communicator = WebsocketCommunicator(application, f"/ws/visitor/?{query}",
                                              headers=socket_headers(origin))
+        communicator.scope["client"] = [address, 50000]
         connected, _ = await communicator.connect()
         client = cls(communicator)
         client.connected = connected
@@ -125,7 +129,7 @@ async def served_chat(sdk, visitor, user_id="agent1@demo", **fields):
 async def test_visitor_chat_rings_an_agent_with_its_callin_fields_and_the_visitor_hears_the_accept(sdk, visitor):
     agent = await sdk("agent1@demo")
     guest = await visitor()
-    assert guest.welcome == {"type": "welcome", "chat": None}
+    assert guest.welcome == {"type": "welcome", "chat": None, "visitorId": guest.welcome["visitorId"]}
     started = await guest.start(nickname="Ann", avatar="https://example.com/a.png", peerSource="pricing page",
                                 channelName="Website", clientData='{"plan":"pro"}')
     session_id = started["sessionId"]
@@ -238,7 +242,8 @@ async def test_visitor_reconnecting_with_the_token_gets_the_state_and_the_whole_
 
 async def test_a_bad_or_expired_visitor_token_is_refused_in_the_welcome(visitor):
     forged = await visitor(token="not-a-token")
-    assert forged.welcome == {"type": "welcome", "chat": None, "errorMsg": "the visitor token is not valid"}
+    assert forged.welcome == {"type": "welcome", "chat": None, "errorMsg": "the visitor token is not valid",
+                              "visitorId": forged.welcome["visitorId"]}
     assert (await forged.send("hi"))["errorMsg"] == "there is no chat yet: start one first"
 
     guest = await visitor()
@@ -303,8 +308,6 @@ async def test_chats_beyond_the_agents_capacity_wait_and_hear_their_place_in_the
     agent = await sdk("agent1@demo")
     guests = [await visitor() for _ in range(4)]
     chats = [(await guest.start())["chat"] for guest in guests]
-    # A chat joining the queue makes the group's queue announce every waiting chat's place.
-    assert await guests[2].event("queued") == {"sessionId": chats[2]["sessionId"], "position": 1}
     ids = [c["sessionId"] for c in chats]
     assert {(await agent.event("callIn"))["sessionId"] for _ in range(2)} == set(ids[:2])
     assert await agent.no_event("callIn")
@@ -324,6 +327,26 @@ async def test_chats_beyond_the_agents_capacity_wait_and_hear_their_place_in_the
     assert await guests[3].event("queued") == {"sessionId": ids[3], "position": 1}
     await guests[3].request("end")
     assert (await guests[3].event("ended"))["endStatus"] == "waitingGiveUp"
+
+
+async def test_a_chat_joining_or_leaving_the_queue_tells_only_the_chats_whose_place_changed(sdk, visitor):
+    agent = await sdk("agent1@demo")
+    assert (await agent.call("Agent.setStatus", status="rest"))["status"] == "success"  # online: chats wait
+    guests = [await visitor() for _ in range(5)]
+    ids = []
+    for place, guest in enumerate(guests, start=1):
+        started = await guest.start()
+        assert (started["chat"]["state"], started["chat"]["position"]) == ("queued", place)  # start's reply says
+        ids.append(started["sessionId"])
+    assert all([await guest.no_event("queued") for guest in guests])  # a join at the tail moves nobody
+
+    await guests[1].request("end")
+    assert [await guest.event("queued") for guest in guests[2:]] == [
+        {"sessionId": ids[n], "position": n} for n in range(2, 5)]
+    assert await guests[0].no_event("queued")  # ahead of the chat that left
+
+    await guests[4].request("end")  # the tail leaving moves nobody
+    assert all([await guest.no_event("queued") for guest in (guests[0], guests[2], guests[3])])
 
 
 async def test_a_flooding_visitor_is_slowed_down_with_a_clear_message(sdk, visitor):
@@ -467,7 +490,8 @@ def test_admin_shows_an_im_sessions_messages_read_only_and_manages_canned_respon
     from django.urls import reverse
 
     tenant = Tenant.objects.get(sdk_app_id=demo["SdkAppId"])
-    session_id = chat.start_visitor_chat(tenant, nickname="Ann")["sessionId"]  # nobody online: it ends at once
+    # Nobody is online: it ends at once.
+    session_id = chat.start_visitor_chat(tenant, Visitor("v" * 16), nickname="Ann")["sessionId"]
     ChatMessage.objects.create(session_id=session_id, seq=1, sender="visitor", text=XSS)
     client.login(username="admin", password="demo-password")
 

@@ -20,11 +20,12 @@ OFFER = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"  # starts like an 
 
 class CallerClient(SdkClient):
     @classmethod
-    async def connect(cls, origin: str = ORIGIN, sdk_app_id: str = "1400000001"):
+    async def connect(cls, origin: str = ORIGIN, sdk_app_id: str = "1400000001", visitor_id: str = ""):
         from workbench.asgi import application
 
-        communicator = WebsocketCommunicator(application, f"/ws/call/?sdkAppId={sdk_app_id}",
-                                             headers=socket_headers(origin))
+        query = f"sdkAppId={sdk_app_id}" + (f"&visitorId={visitor_id}" if visitor_id else "")
+        communicator = WebsocketCommunicator(application, f"/ws/call/?{query}", headers=socket_headers(origin))
+        communicator.scope["client"] = ["203.0.113.7", 50000]
         connected, _ = await communicator.connect()
         client = cls(communicator)
         client.connected = connected

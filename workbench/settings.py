@@ -167,6 +167,15 @@ PROCESS_DEAD_AFTER = float(os.environ.get("PROCESS_DEAD_AFTER", "15"))
 SWEEP_INTERVAL = float(os.environ.get("SWEEP_INTERVAL", "0.2"))
 CDR_RETRY_BASE = float(os.environ.get("CDR_RETRY_BASE", "2"))
 CDR_RETRY_MAX = float(os.environ.get("CDR_RETRY_MAX", "600"))
+# HTTP requests under daphne (workbench/http_limits.py): the largest body read (the API's own limit is lower), and
+# the seconds a request's head and body may take to arrive.
+MAX_REQUEST_BODY = int(os.environ.get("MAX_REQUEST_BODY", str(10 * 1024 * 1024)))
+HTTP_REQUEST_TIMEOUT = float(os.environ.get("HTTP_REQUEST_TIMEOUT", "30"))
+# Web chats and calls (together) one visitor, and one client address, may start within START_LIMIT_WINDOW
+# seconds (services/visitor_limits.py); 0: no limit.
+START_LIMIT_WINDOW = float(os.environ.get("START_LIMIT_WINDOW", "600"))
+START_LIMIT_PER_VISITOR = int(os.environ.get("START_LIMIT_PER_VISITOR", "10"))
+START_LIMIT_PER_ADDRESS = int(os.environ.get("START_LIMIT_PER_ADDRESS", "100"))
 # The addresses the media bridge offers browsers (ICE host candidates); unset: every interface but loopback.
 # The SIP trunk: the gateway listens on SIP_HOST:SIP_PORT (UDP and TCP) when SIP_PORT is set; SIP_PUBLIC_HOST
 # is the address put in Contact and SDP (default: the first MEDIA_HOST_ADDRESSES entry, else this machine's).

@@ -24,14 +24,17 @@ class JsonFramesConsumer(AsyncWebsocketConsumer):
 
     max_frame = 64 * 1024
 
-    async def answer(self, text_data) -> None:
-        """Read one request frame, perform it, reply; every refusal is an error reply and the socket stays."""
+    async def answer(self, text_data, refusal: str = "") -> None:
+        """Read one request frame, perform it, reply; every refusal is an error reply and the socket stays.
+        With `refusal`, the request is not carried out: its reply is that error."""
         request_id = None
         try:
             if text_data is None or too_big(text_data, self.max_frame):
                 raise protocol.ProtocolError(f"a request must be a JSON text frame of at most {self.max_frame} bytes")
             frame = protocol.decode_json(text_data, check_unicode=False)
             request_id = protocol.request_id(frame)  # read first, so even a refused request's reply carries it
+            if refusal:
+                raise protocol.ProtocolError(refusal)
             protocol.require_unicode(frame)
             data = await self.perform(frame)
         except (protocol.ProtocolError, ServiceError) as error:

@@ -106,8 +106,12 @@ class SdkConsumer(JsonFramesConsumer):
     async def receive(self, text_data=None, bytes_data=None):
         """Start answering a request without waiting for it: while it waits for the database, this
         connection's events (a callIn) go on flowing. Requests still run in the order they came, since all
-        database work queues on one thread."""
+        database work queues on one thread. Past MAX_REQUESTS_IN_FLIGHT, a request is answered at once with an
+        error: a flood from one connection then holds neither memory nor the database thread for long."""
         if self.agent_id is None:
+            return
+        if len(self.requests) >= protocol.MAX_REQUESTS_IN_FLIGHT:
+            await self.answer(text_data, refusal=protocol.TOO_MANY_REQUESTS)
             return
         task = asyncio.get_running_loop().create_task(self.answer(text_data))
         self.requests.add(task)

@@ -3,7 +3,7 @@ service → reply; forward the chat's events.
 
 `ws(s)://{server}/ws/visitor/?sdkAppId={SdkAppId}[&visitorToken={token}]`. The page's `Origin` must be on the
 tenant's allow-list (else the handshake is refused, HTTP 403); an unknown SdkAppId gets a `refused` frame and
-close code 4003. The first frame is `{"type": "welcome", "chat": ...}`: with a valid visitor token, the chat's
+close code 4003. The first frame is `{"type": "welcome", "chat": ..., "visitorId"}`: with a valid visitor token, the chat's
 state and its whole conversation (`chat.visitor_view`), so a reload or a reconnect gets it back; otherwise
 `null`, with `errorMsg` saying why a token given was not taken. Requests, replies and events are described
 in `domain/chat.py`.
@@ -16,8 +16,9 @@ from channels.db import database_sync_to_async
 
 from ..domain import chat as rules
 from ..models import Session, Tenant
-from ..services import chat, origins
+from ..services import chat, origins, visitor_limits
 from ..services.errors import ServiceError
+from ..services.visitor_limits import Visitor
 from .frames import JsonFramesConsumer
 
 CLOSE_REFUSED = 4003
@@ -39,11 +40,11 @@ def resumed_session(tenant: Tenant, visitor_token: str) -> str:
     return session.id
 
 
-def start(tenant: Tenant, current_session_id: str | None, params: dict) -> dict:
+def start(tenant: Tenant, visitor: Visitor, current_session_id: str | None, params: dict) -> dict:
     """A new chat, unless this connection's chat is still open."""
     if current_session_id and Session.objects.filter(pk=current_session_id).exclude(state="ended").exists():
         raise ServiceError("a chat is already open: end it before starting another")
-    return chat.start_visitor_chat(tenant, **params)
+    return chat.start_visitor_chat(tenant, visitor, **params)
 
 
 class CustomerSocket(JsonFramesConsumer):
@@ -51,6 +52,7 @@ class CustomerSocket(JsonFramesConsumer):
     tenant, or the socket is refused."""
 
     tenant: Tenant | None = None
+    visitor: Visitor | None = None
 
     async def open_for_tenant(self) -> dict | None:
         """Accept the socket for the tenant its query names; returns the query, or None when refused."""
@@ -69,6 +71,13 @@ class CustomerSocket(JsonFramesConsumer):
             return None
         return query
 
+    def identify(self, query: dict) -> Visitor:
+        """Who this is, for the limits on starts and messages: the visitor id the page kept (a new one if none)
+        and the client's address (daphne's; with --proxy-headers, the one the proxy forwarded)."""
+        client = self.scope.get("client") or ("",)
+        self.visitor = Visitor(visitor_limits.visitor_id_or_new(query.get("visitorId")), str(client[0] or "")[:45])
+        return self.visitor
+
 
 class VisitorConsumer(CustomerSocket):
     max_frame = rules.MAX_FRAME
@@ -78,7 +87,7 @@ class VisitorConsumer(CustomerSocket):
         query = await self.open_for_tenant()
         if query is None:
             return
-        welcome = {"type": "welcome", "chat": None}
+        welcome = {"type": "welcome", "chat": None, "visitorId": self.identify(query).id}
         if query.get("visitorToken"):
             try:
                 session_id = await database_sync_to_async(resumed_session)(self.tenant, query["visitorToken"])
@@ -110,7 +119,7 @@ class VisitorConsumer(CustomerSocket):
 
     async def perform_action(self, action: str, params: dict):
         if action == "start":
-            started = await database_sync_to_async(start)(self.tenant, self.session_id, params)
+            started = await database_sync_to_async(start)(self.tenant, self.visitor, self.session_id, params)
             return {**started, "chat": await self.follow(started["sessionId"])}
         if not self.session_id:
             raise ServiceError("there is no chat yet: start one first")

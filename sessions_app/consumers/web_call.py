@@ -21,8 +21,10 @@ class WebCallConsumer(CustomerSocket):
     session_id: str | None = None
 
     async def connect(self):
-        if await self.open_for_tenant() is not None:
-            await self.send_frame({"type": "welcome", **ice.welcome_fields(f"caller-{secrets.token_hex(4)}")})
+        query = await self.open_for_tenant()
+        if query is not None:
+            await self.send_frame({"type": "welcome", "visitorId": self.identify(query).id,
+                                   **ice.welcome_fields(f"caller-{secrets.token_hex(4)}")})
 
     async def disconnect(self, code):
         if self.session_id:
@@ -45,7 +47,7 @@ class WebCallConsumer(CustomerSocket):
     async def start(self, kind: str, sdp: str, fields: dict, skill_group_id: str | None) -> dict:
         if self.session_id and await database_sync_to_async(web_calls.in_progress)(self.session_id):
             raise ServiceError("a call is already in progress: hang up before starting another")
-        session = await database_sync_to_async(web_calls.start)(self.tenant, kind, fields, skill_group_id)
+        session = await database_sync_to_async(web_calls.start)(self.tenant, self.visitor, kind, fields, skill_group_id)
         if self.session_id:
             await self.channel_layer.group_discard(visitors.visitor_group(self.session_id), self.channel_name)
         self.session_id = session.pk

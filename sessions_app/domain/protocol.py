@@ -12,6 +12,12 @@ import re
 from dataclasses import dataclass, field
 
 MAX_TEXT = 1024
+# Requests one SDK connection may have waiting for their answer at once. Every request waits on the process's one
+# database thread, so a connection with thousands queued there delays every other connection's; past this many,
+# a request is answered at once with TOO_MANY_REQUESTS instead of being carried out.
+MAX_REQUESTS_IN_FLIGHT = 32
+TOO_MANY_REQUESTS = (f"too many requests in flight on this connection (at most {MAX_REQUESTS_IN_FLIGHT}): "
+                     "wait for earlier replies")
 
 
 class ProtocolError(ValueError):

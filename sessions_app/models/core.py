@@ -223,6 +223,9 @@ class Session(models.Model):
     customer_user_id = models.CharField("userId", max_length=128, blank=True)
     uui = models.CharField(max_length=1024, blank=True)
     transferred_by = models.CharField(max_length=128, blank=True, help_text="userId of a pending transfer's sender.")
+    # Who started a web chat or call, for the limits on starts and messages (services/visitor_limits.py).
+    visitor_id = models.CharField(max_length=64, blank=True, help_text="The web visitor's id, kept by their browser.")
+    client_address = models.CharField(max_length=45, blank=True, help_text="The web customer's network address.")
     # Timeline.
     created_at = models.DateTimeField(default=timezone.now)
     queued_at = models.DateTimeField(null=True, blank=True)
@@ -250,7 +253,8 @@ class Session(models.Model):
         indexes = [models.Index(fields=["state", "skill_group", "queued_at"]),
                    models.Index(fields=["offer_deadline"]), models.Index(fields=["queue_deadline"]),
                    models.Index(fields=["ivr_deadline"], name="session_ivr_deadline"),
-                   models.Index(fields=["line_deadline"], name="session_line_deadline")]
+                   models.Index(fields=["line_deadline"], name="session_line_deadline"),
+                   models.Index(fields=["visitor_id", "created_at"]), models.Index(fields=["client_address", "created_at"])]
 
     def __str__(self):
         return f"{self.type} {self.id[:8]}"

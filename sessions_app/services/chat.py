@@ -12,19 +12,17 @@ reconnect's history may overlap what arrived live. A transfer needs no copying: 
 """
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.core import signing
 from django.db import transaction
-from django.db.models import Count, Q
 from django.utils import timezone
 
 from ..domain import chat as rules
 from ..models import CannedResponse, ChatMessage, ChatReadMark, Session, SkillGroup, Tenant, found
-from . import sessions, visitors
+from . import sessions, visitor_limits, visitors
 from .errors import ServiceError
 from .events import pages_group
 from .outbox import group_send
+from .visitor_limits import Visitor
 from .visitors import visitor_group  # noqa: F401 (part of this module's interface)
 
 VISITOR_TOKEN_SALT = "tccc.visitor-chat"
@@ -56,9 +54,10 @@ def session_for_visitor(visitor_token) -> Session:
 
 # Starting and ending.
 
-def start_visitor_chat(tenant: Tenant, *, nickname, avatar="", peer_source="", channel_name="", client_data="",
-                       skill_group_id=None) -> dict:
-    """Create an im session (routed like any other) in the given im skill group of the tenant, else its first."""
+def start_visitor_chat(tenant: Tenant, visitor: Visitor, *, nickname, avatar="", peer_source="", channel_name="",
+                       client_data="", skill_group_id=None) -> dict:
+    """Create an im session (routed like any other) in the given im skill group of the tenant, else its first;
+    within the visitor's limits (services/visitor_limits.py)."""
     try:
         fields = rules.clean_start_fields(nickname=nickname, avatar=avatar, peer_source=peer_source,
                                           channel_name=channel_name, client_data=client_data)
@@ -71,7 +70,7 @@ def start_visitor_chat(tenant: Tenant, *, nickname, avatar="", peer_source="", c
     group = group or groups.first()
     if group is None:
         raise ServiceError("this contact center has no web chat skill group")
-    session_id = sessions.create_inbound(tenant, "im", str(group.pk), fields)
+    session_id = sessions.create_inbound(tenant, "im", str(group.pk), fields, visitor=visitor)
     return {"sessionId": session_id, "visitorToken": issue_visitor_token(session_id)}
 
 
@@ -91,8 +90,7 @@ def post_message(session_id: str, *, sender: str, text, agent_id: int | None = N
 
     The visitor may write while the chat waits (queued, ringing) or is served; an agent only while serving it.
     A `client_id` already stored for this sender returns the stored message: a resend after a reconnect is
-    stored once. The visitor is rate-limited (domain.chat.RATE_LIMITS), counted in the database so that the
-    limit holds across processes.
+    stored once. The visitor is rate-limited over all their chats (services/visitor_limits.py).
     """
     if sender not in rules.SIDES:
         raise ServiceError(f"sender must be one of: {', '.join(rules.SIDES)}")
@@ -113,24 +111,14 @@ def post_message(session_id: str, *, sender: str, text, agent_id: int | None = N
             raise ServiceError("the chat has ended")
         if sender == "agent" and (session.state != "active" or agent_id is None or session.agent_id != agent_id):
             raise ServiceError(f"chat {session_id} is not in progress with you")
-        if sender == "visitor" and _visitor_too_fast(session):
-            raise ServiceError(rules.TOO_FAST)
+        if sender == "visitor":
+            visitor_limits.check_message(session)
         last = session.messages.order_by("-seq").values_list("seq", flat=True).first() or 0
         message = ChatMessage.objects.create(session=session, seq=last + 1, sender=sender, text=text,
                                              agent_id=agent_id if sender == "agent" else None, client_id=client_id)
         data = message_dict(message)
         _tell(session, (rules.other_side(sender),), "message", data)
         return data
-
-
-def _visitor_too_fast(session: Session) -> bool:
-    now = timezone.now()
-    windows = {f"w{seconds}": Count("pk", filter=Q(created_at__gte=now - timedelta(seconds=seconds)))
-               for _, seconds in rules.RATE_LIMITS}
-    longest = max(seconds for _, seconds in rules.RATE_LIMITS)
-    counts = session.messages.filter(sender="visitor", created_at__gte=now - timedelta(seconds=longest)).aggregate(
-        **windows)
-    return rules.too_fast(tuple(counts[f"w{seconds}"] for _, seconds in rules.RATE_LIMITS))
 
 
 def message_dict(message: ChatMessage) -> dict:
@@ -195,8 +183,7 @@ def visitor_view(session: Session) -> dict:
     """The chat's state for its visitor: where it stands, both read marks and the whole conversation."""
     view = {"sessionId": session.id, "state": session.state, "position": None, "agentNickname": "",
             "closeBy": session.close_by, "endStatus": session.end_status}
-    if session.state == "queued" and session.skill_group_id:
-        view["position"] = visitors.queue_positions(session.skill_group_id).get(session.id)
+    view["position"] = visitors.queue_position(session)
     if session.state == "active" and session.agent_id:
         agent = session.agent
         view["agentNickname"] = agent.nickname or agent.user_id

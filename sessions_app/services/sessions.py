@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from ..domain import protocol
 from ..models import Agent, ServeParticipant, Session, SkillGroup, Tenant, found
-from . import agents, cdr, media, phone, routing, visitors
+from . import agents, cdr, media, phone, routing, visitor_limits, visitors
 from .errors import ServiceError
 from .events import publish, publish_change
 from .payloads import duration, session_columns
@@ -388,7 +388,9 @@ def _caller_number(agent: Agent, caller_phone_number, skill_group_id, serving_nu
 API_TYPES = ("phone", "im", "voip", "video")
 
 
-def create_inbound(tenant: Tenant, session_type, skill_group_id, fields: dict, uui: str = "") -> str:
+def create_inbound(tenant: Tenant, session_type, skill_group_id, fields: dict, uui: str = "",
+                   visitor: visitor_limits.Visitor | None = None) -> str:
+    """Create and route an inbound session; a web customer's (`visitor`) within their limits on starts."""
     if session_type not in API_TYPES:
         raise ServiceError(f"type must be one of: {', '.join(API_TYPES)}")
     allowed = set(protocol.CALL_IN_FIELDS[session_type])
@@ -412,6 +414,9 @@ def create_inbound(tenant: Tenant, session_type, skill_group_id, fields: dict, u
         if group.kind != session_type:
             raise ServiceError(f"skill group {group.pk} takes {group.kind} sessions, not {session_type}")
         session = Session(tenant=tenant, type=session_type, uui=uui, **session_columns(fields))
+        if visitor is not None:
+            visitor_limits.check_start(visitor)
+            session.visitor_id, session.client_address = visitor.id, visitor.address
         if session_type == "phone":
             session.caller_location = session.caller_location or phone.location_of(session.caller_phone_number)
             phone.protect(session)

@@ -9,6 +9,7 @@ listener in the group, so a frame sent there goes nowhere).
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import Q
 
 from ..models import Session
 from .outbox import group_send
@@ -32,24 +33,63 @@ def send_frame(session_id: str, frame: dict) -> None:
     group_send(visitor_group(session_id), {"type": "visitor.frame", "frame": frame})
 
 
-def queue_positions(skill_group_id: int) -> dict[str, int]:
-    """The 1-based place of every web chat waiting in a skill group's queue, oldest first."""
-    waiting = (Session.objects.filter(skill_group_id=skill_group_id, state="queued", type="im")
-               .order_by("queued_at", "created_at").values_list("pk", flat=True))
-    return {session_id: place for place, session_id in enumerate(waiting, start=1)}
+def waiting_chats(skill_group_id: int):
+    """The web chats waiting in a skill group's queue; their order (QUEUE_ORDER) is their place."""
+    return Session.objects.filter(skill_group_id=skill_group_id, state="queued", type="im")
+
+
+QUEUE_ORDER = ("queued_at", "created_at")
+
+
+def _ahead_of(place: tuple) -> Q:
+    queued_at, created_at = place
+    return Q(queued_at__lt=queued_at) | Q(queued_at=queued_at, created_at__lt=created_at)
+
+
+def queue_position(session: Session) -> int | None:
+    """A waiting chat's 1-based place in its group's queue (1 is next); None when it does not wait."""
+    if session.state != "queued" or not session.skill_group_id or session.queued_at is None:
+        return None
+    return waiting_chats(session.skill_group_id).filter(_ahead_of((session.queued_at, session.created_at))).count() + 1
+
+
+class QueueAnnouncement:
+    """After commit: the chats waiting in a group's queue from a place on hear their places. Those ahead of every
+    place that moved in the transaction did not move, so they hear nothing: a chat joining at the tail costs one
+    frame, not one per waiting chat. One per group and transaction (`queue_moved` widens it), so several moves
+    in one transaction announce the final places once."""
+
+    def __init__(self, skill_group_id: int, since: tuple | None):
+        self.skill_group_id, self.since = skill_group_id, since
+
+    def widen(self, since: tuple | None) -> None:
+        self.since = None if since is None or self.since is None else min(self.since, since)
+
+    def __call__(self) -> None:
+        waiting = waiting_chats(self.skill_group_id)
+        first = 1
+        if self.since is not None:
+            first = waiting.filter(_ahead_of(self.since)).count() + 1
+            waiting = waiting.exclude(_ahead_of(self.since))
+        for place, session_id in enumerate(waiting.order_by(*QUEUE_ORDER).values_list("pk", flat=True), start=first):
+            send_frame(session_id, event_frame("queued", sessionId=session_id, position=place))
 
 
 def queue_moved(session: Session) -> None:
-    """A web chat joined, left or re-entered its group's queue: after commit, every chat still waiting there
-    hears its place. Computed after commit, so several moves in one transaction all announce the final places."""
+    """A web chat joined, left or re-entered its group's queue: after commit, it (if it waits) and every chat
+    behind its place hear their places."""
     if session.type != "im" or not session.skill_group_id:
         return
-    transaction.on_commit(lambda: announce_positions(session.skill_group_id), robust=True)
-
-
-def announce_positions(skill_group_id: int) -> None:
-    for session_id, place in queue_positions(skill_group_id).items():
-        send_frame(session_id, event_frame("queued", sessionId=session_id, position=place))
+    since = (session.queued_at, session.created_at) if session.queued_at else None
+    connection = transaction.get_connection()
+    # Django keeps the transaction's callbacks in run_on_commit (as its own captureOnCommitCallbacks reads them).
+    pending = connection.in_atomic_block and next(
+        (hook for _, hook, _ in connection.run_on_commit
+         if isinstance(hook, QueueAnnouncement) and hook.skill_group_id == session.skill_group_id), None)
+    if pending:
+        pending.widen(since)
+    else:
+        transaction.on_commit(QueueAnnouncement(session.skill_group_id, since), robust=True)
 
 
 WEB_TYPES = ("im", "voip", "video")

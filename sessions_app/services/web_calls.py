@@ -8,10 +8,12 @@ from ..domain import web_call as rules
 from ..models import Session, SkillGroup, Tenant, found
 from . import media, media_workers, sessions
 from .errors import ServiceError
+from .visitor_limits import Visitor
 
 
-def start(tenant: Tenant, kind: str, fields: dict, skill_group_id: str | None) -> Session:
-    """Create the call's session in the tenant's skill group of its kind (the one given, else the first)."""
+def start(tenant: Tenant, visitor: Visitor, kind: str, fields: dict, skill_group_id: str | None) -> Session:
+    """Create the call's session in the tenant's skill group of its kind (the one given, else the first);
+    within the visitor's limits (services/visitor_limits.py)."""
     session_type = rules.KIND_TYPES[kind]
     groups = SkillGroup.objects.filter(tenant=tenant, kind=session_type).order_by("pk")
     group = groups.filter(pk=int(skill_group_id)).first() if skill_group_id else groups.first()
@@ -20,7 +22,7 @@ def start(tenant: Tenant, kind: str, fields: dict, skill_group_id: str | None) -
                            if not skill_group_id else f"no {session_type} skill group {skill_group_id}")
     if session_type == "video":
         fields = {name: value for name, value in fields.items() if name in ("userId", "nickname", "avatar", "remark")}
-    session_id = sessions.create_inbound(tenant, session_type, str(group.pk), fields)
+    session_id = sessions.create_inbound(tenant, session_type, str(group.pk), fields, visitor=visitor)
     return Session.objects.get(pk=session_id)
 
 

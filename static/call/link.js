@@ -4,8 +4,18 @@
  * call and is never reopened into it: the server ends a call whose socket closes.
  */
 
+// The visitor id the server gave this browser (the chat widget keeps the same one), by which it counts the
+// visitor's chats and calls.
+const VISITOR_KEY = `tccc-visitor:${SDK_APP_ID}`;
+const visitorIds = {
+  get() { try { return localStorage.getItem(VISITOR_KEY) || ''; } catch (err) { return ''; } },
+  set(value) { try { localStorage.setItem(VISITOR_KEY, value); } catch (err) { /* a new one next time */ } },
+};
+
 function socketUrl() {
-  return `${SERVER.replace(/^http/, 'ws')}/ws/call/?${new URLSearchParams({ sdkAppId: SDK_APP_ID })}`;
+  const query = new URLSearchParams({ sdkAppId: SDK_APP_ID });
+  if (visitorIds.get()) query.set('visitorId', visitorIds.get());
+  return `${SERVER.replace(/^http/, 'ws')}/ws/call/?${query}`;
 }
 
 /**
@@ -67,6 +77,7 @@ function openLink(onEvent, onLost) {
     if (!frame || typeof frame !== 'object') return;
     if (frame.type === 'welcome') {
       welcomed = true;
+      if (typeof frame.visitorId === 'string') visitorIds.set(frame.visitorId);
       settleReady(ok(frame.rtcConfiguration));
     } else if (frame.type === 'reply') {
       const result = frame.status === 'success' ? ok(frame.data)

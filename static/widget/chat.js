@@ -20,6 +20,7 @@ const TITLE = SCRIPT.dataset.title || 'Chat with us';
 const SERVER = new URL(SCRIPT.src, location.href).origin;
 const TOKEN_KEY = `tccc-chat:${SDK_APP_ID}:token`;
 const OPEN_KEY = `tccc-chat:${SDK_APP_ID}:open`;
+const VISITOR_KEY = `tccc-visitor:${SDK_APP_ID}`; // the call widget keeps the same one: one visitor per browser
 const MAX_TEXT = 2000;
 const MAX_FRAME_BYTES = 16 * 1024;
 const REQUEST_TIMEOUT_MS = 10000;
@@ -35,6 +36,12 @@ const store = {
   get(key) { try { return sessionStorage.getItem(key) || ''; } catch (err) { return ''; } },
   set(key, value) { try { sessionStorage.setItem(key, value); } catch (err) { /* not kept */ } },
   remove(key) { try { sessionStorage.removeItem(key); } catch (err) { /* nothing kept */ } },
+};
+
+// The visitor id the server gave this browser, by which it counts the visitor's chats, calls and messages.
+const visitorIds = {
+  get() { try { return localStorage.getItem(VISITOR_KEY) || ''; } catch (err) { return ''; } },
+  set(value) { try { localStorage.setItem(VISITOR_KEY, value); } catch (err) { /* a new one next time */ } },
 };
 
 function ok(data) {
@@ -167,6 +174,7 @@ function socketUrl() {
   const query = new URLSearchParams({ sdkAppId: SDK_APP_ID });
   const token = store.get(TOKEN_KEY);
   if (token) query.set('visitorToken', token);
+  if (visitorIds.get()) query.set('visitorId', visitorIds.get());
   return `${SERVER.replace(/^http/, 'ws')}/ws/visitor/?${query}`;
 }
 
@@ -244,6 +252,7 @@ function receive(text) {
     welcomed = true;
     attempt = 0;
     if (frame.errorMsg) store.remove(TOKEN_KEY); // expired or unknown: the next chat starts afresh
+    if (typeof frame.visitorId === 'string') visitorIds.set(frame.visitorId);
     if (frame.chat) adoptChat(frame.chat);
     setConnection('connected');
     flush();
