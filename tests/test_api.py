@@ -1,4 +1,4 @@
-"""The server-to-server HTTP API (DESIGN.md contracts 2 and 4), the demo seed (3) and the SDK script's CORS."""
+"""The server-to-server HTTP API (README, "Server API"), the demo seed and the SDK script's CORS."""
 import json
 import threading
 import time

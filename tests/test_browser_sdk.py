@@ -1,4 +1,4 @@
-"""The SDK in Chromium, loaded by a CRM page on another origin, as an agent uses it (contract 1 of DESIGN.md)."""
+"""The SDK in Chromium, loaded by a CRM page on another origin, as an agent uses it (README, "Loading the SDK")."""
 import urllib.parse
 import urllib.request
 

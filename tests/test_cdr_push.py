@@ -1,4 +1,4 @@
-"""CDR push (DESIGN.md contract 6) against a real HTTP receiver: body, signature, dedupe id, retries, leases."""
+"""CDR push (README, "CDR push") against a real HTTP receiver: body, signature, dedupe id, retries, leases."""
 import hashlib
 import hmac
 import json

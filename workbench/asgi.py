@@ -1,6 +1,6 @@
 """The whole server: HTTP (Django), the SDK, visitor and workbench websockets, and the sweeper on one event loop.
 
-`daphne workbench.asgi:application` is the complete product (DESIGN.md contract 7). The sweeper starts when
+`daphne workbench.asgi:application` is the complete product (README, "Configuration"). The sweeper starts when
 Twisted's reactor runs (under daphne), or on the first request under any other ASGI server or in tests.
 Every websocket's `Host` must be in ALLOWED_HOSTS (workbench/websocket_hosts.py); under daphne, HTTP requests
 are bounded before their bodies are read (workbench/http_limits.py). Only the workbench's socket
