@@ -340,13 +340,15 @@ def test_aiortcs_jitter_buffer_and_receiver_track_are_as_patches_use_them():
 async def test_the_bridge_answers_with_the_codec_it_put_first_in_the_transceivers_codecs(monkeypatch):
     """sessions_app/media/leg.py sorts aiortc's negotiated `transceiver._codecs` to choose the codec it sends."""
     from aioice import ice
+    from aiortc import RTCConfiguration, RTCPeerConnection
 
     from sessions_app.media.leg import Leg
-    from sessions_app.media.peers import Peer
 
     monkeypatch.setattr(ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
-    browser = Peer(440)
-    offer = await browser.offer()
+    browser = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    browser.addTransceiver("audio", direction="sendrecv")
+    await browser.setLocalDescription(await browser.createOffer())
+    offer = browser.localDescription.sdp
     assert re.search(r"m=audio \S+ \S+ 96 9 0 8\r", offer), "the browser offers Opus first, then G722, PCMU, PCMA"
     legs = [Leg("plain", on_change=lambda leg: None), Leg("preferring", on_change=lambda leg: None)]
     try:
