@@ -135,7 +135,7 @@ def test_protocol_events_are_the_reference_events_with_their_fields():
 
 def test_call_in_fields_of_each_type_are_the_protocol_ones():
     ours = reference()
-    assert set(ours.call_in_types) == set(protocol.SESSION_TYPES)
+    assert set(ours.call_in_types) == set(protocol.CALL_IN_FIELDS)
     for session_type, fields in protocol.CALL_IN_FIELDS.items():
         assert ours.call_in_types[session_type].names("field") == list(fields), session_type
 
