@@ -53,8 +53,9 @@ def read_reference(text: str) -> Reference:
             continue
         if line.startswith("### ") or line.startswith("#### "):
             section = None
-            found = (("methods", METHOD_HEADING.match(line)), ("events", part == "Events" and EVENT_HEADING.match(line)),
-                     ("call_in_types", part == "Events" and CALL_IN_TYPE_HEADING.match(line)))
+            in_events = part == "Events"
+            found = (("methods", METHOD_HEADING.match(line)), ("events", in_events and EVENT_HEADING.match(line)),
+                     ("call_in_types", in_events and CALL_IN_TYPE_HEADING.match(line)))
             for kind, match in found:
                 if match:
                     name = ".".join(match.groups())
