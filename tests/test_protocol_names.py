@@ -1,72 +1,151 @@
-"""One protocol, defined once: the spec, `protocol.py`, the RPC handlers and the JS SDK list the same names.
+"""One protocol, defined once: the SDK reference, `protocol.py`, the RPC handlers and the JS SDK list the same
+methods and events, with the same parameters and fields.
 
-DESIGN.md names what we have beside the spec, as Tencent's SDK does: `tccc.Agent.getStatus()` and the
-`tokenExpired` and `sessionCompleted` events. Everything else is the spec's, method for method.
+`docs/sdk-reference.md` is our English rendering of Tencent's Web SDK API; beside it, as Tencent's SDK does, we
+have `tccc.Agent.getStatus()` and the `tokenExpired` and `sessionCompleted` events, marked there "beside the
+spec". Everything else is the spec's, method for method.
 """
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
-
-import pytest
 
 from sessions_app.domain import protocol
 from sessions_app.services.rpc import HANDLERS
 
 from .browser import browser, fresh_channel_layer, host_page, open_agent, sdk_server  # noqa: F401 (fixtures)
 
-REPO = Path(__file__).resolve().parents[1]
+REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "sdk-reference.md"
 BESIDE_SPEC_METHODS = {"Agent.getStatus"}
 BESIDE_SPEC_EVENTS = {"tokenExpired", "sessionCompleted"}
 NAMESPACES = ("Call", "Chat", "Video", "Agent", "Devices", "UI")
+KINDS = {"string": "string", "boolean": "boolean", "string[]": "string[]"}
+
+METHOD_HEADING = re.compile(r"^### tccc\.([A-Z]\w*)\.(\w+)\(")
+EVENT_HEADING = re.compile(r"^### `(\w+)`")
+CALL_IN_TYPE_HEADING = re.compile(r"^#### callIn of type `(\w+)`")
 
 
-def spec_dir() -> Path:
-    for candidate in (Path(__file__).resolve().parents[2] / "shared" / "spec", REPO / ".." / "shared" / "spec"):
-        if (candidate / "tccc-web-sdk-api.md").exists():
-            return candidate
-    pytest.fail("shared/spec/tccc-web-sdk-api.md not found beside the repository")
+@dataclass
+class Section:
+    """One method, event or callIn type of the reference: its tables by their first header cell, as rows."""
+    beside_spec: bool
+    tables: dict[str, list[list[str]]] = field(default_factory=dict)
+
+    def names(self, table: str) -> list[str]:
+        return [row[0].strip("`") for row in self.tables.get(table, [])]
 
 
-def spec_methods() -> set[str]:
-    text = (spec_dir() / "tccc-web-sdk-api.md").read_text()
-    return {f"{namespace}.{name}" for namespace, name in re.findall(r"\btccc\.([A-Z]\w*)\.(\w+)\s*\(", text)}
+@dataclass
+class Reference:
+    methods: dict[str, Section] = field(default_factory=dict)
+    events: dict[str, Section] = field(default_factory=dict)
+    call_in_types: dict[str, Section] = field(default_factory=dict)
+    repeated: list[str] = field(default_factory=list)
 
 
-def spec_events() -> set[str]:
-    """Every `tccc.events.<name>` of the API page; it spells one `tccc.evens.userAccessed`, read as events."""
-    text = (spec_dir() / "tccc-web-sdk-api.md").read_text()
-    return set(re.findall(r"\btccc\.even?t?s\.(\w+)", text))
+def read_reference(text: str) -> Reference:
+    """Parse the reference's headings and tables (its structure is described at its top)."""
+    reference = Reference()
+    part, section, table = "", None, None
+    for line in text.splitlines():
+        if line.startswith("## "):
+            part, section = line[3:].strip(), None
+            continue
+        if line.startswith("### ") or line.startswith("#### "):
+            section = None
+            in_events = part == "Events"
+            found = (("methods", METHOD_HEADING.match(line)), ("events", in_events and EVENT_HEADING.match(line)),
+                     ("call_in_types", in_events and CALL_IN_TYPE_HEADING.match(line)))
+            for kind, match in found:
+                if match:
+                    name = ".".join(match.groups())
+                    sections = getattr(reference, kind)
+                    if name in sections:
+                        reference.repeated.append(name)
+                    section = sections[name] = Section(beside_spec="beside the spec" in line)
+            continue
+        if not line.startswith("|"):
+            table = None
+            continue
+        cells = [cell.strip() for cell in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+        if set("".join(cells)) <= set("-: "):
+            continue  # the separator under the header
+        if table is None:
+            table = cells[0]
+            if section is not None:
+                section.tables[table] = []
+        elif section is not None:
+            section.tables[table].append(cells)
+    return reference
 
 
-def events_table() -> list[str]:
-    """The first column of the table in events.md: the event names, each written `name`."""
-    text = (spec_dir() / "events.md").read_text()
-    return re.findall(r"^\|\s*`(\w+)`\s*\|", text, flags=re.MULTILINE)
+def reference() -> Reference:
+    return read_reference(REFERENCE.read_text())
 
 
-def test_spec_parsing_finds_every_namespace_and_the_misspelt_event():
-    assert {name.split(".")[0] for name in spec_methods()} == set(NAMESPACES)
-    assert "userAccessed" in spec_events()
-    assert "ready" in events_table() and len(events_table()) == len(set(events_table()))
+def test_reference_parsing_finds_every_namespace_event_and_call_in_type_once():
+    ours = reference()
+    assert {name.split(".")[0] for name in ours.methods} == set(NAMESPACES)
+    assert "ready" in ours.events and "callIn" in ours.events
+    assert set(ours.call_in_types) == {"phone", "im", "voip", "video", "internal"}
+    assert ours.repeated == []
+    assert ours.methods["Call.startOutboundCall"].names("parameter")[0] == "phoneNumber"
 
 
-def test_protocol_methods_are_the_spec_methods_plus_get_status():
-    ours = set(protocol.METHODS) | set(protocol.LOCAL_METHODS)
+def test_reading_the_reference_sees_a_missing_or_repeated_name():
+    text = REFERENCE.read_text()
+    assert "Call.hold" not in read_reference(text.replace("### tccc.Call.hold(", "### Call hold(")).methods
+    assert read_reference(text + "\n## Events\n\n### `ready`\n").repeated == ["ready"]
+
+
+def test_protocol_methods_are_the_reference_methods():
+    ours = reference()
+    declared = set(protocol.METHODS) | set(protocol.LOCAL_METHODS)
     assert not set(protocol.METHODS) & set(protocol.LOCAL_METHODS)
-    assert spec_methods() | BESIDE_SPEC_METHODS == ours
-    assert not spec_methods() & BESIDE_SPEC_METHODS
+    assert set(ours.methods) == declared
+    assert {name for name, section in ours.methods.items() if section.beside_spec} == BESIDE_SPEC_METHODS
 
 
-def test_protocol_events_are_the_spec_events_and_the_events_table():
-    assert spec_events() <= set(protocol.EVENTS)
-    assert set(protocol.EVENTS) == set(events_table())
-    assert set(protocol.EVENTS) - spec_events() == BESIDE_SPEC_EVENTS
+def test_reference_parameters_are_the_protocol_parameters():
+    """Name, type and whether required, in order; each allowed value of a choice is named in its meaning."""
+    ours = reference()
+    for name, method in protocol.METHODS.items():
+        rows = ours.methods[name].tables.get("parameter", [])
+        assert [(row[0].strip("`"), row[1], row[2]) for row in rows] == [
+            (param.name, KINDS[param.kind], "yes" if param.required else "no") for param in method.params], name
+        for param, row in zip(method.params, rows):
+            for choice in param.choices:
+                assert f"`{choice}`" in row[3] or f"`'{choice}'`" in row[3], (name, param.name, choice)
+    for name in protocol.LOCAL_METHODS:
+        assert ours.methods[name].tables == {}, name
+
+
+def test_reference_results_are_the_protocol_results():
+    ours = reference()
+    for name, method in protocol.METHODS.items():
+        assert ours.methods[name].names("`data` field") == list(method.result), name
+
+
+def test_protocol_events_are_the_reference_events_with_their_fields():
+    ours = reference()
+    assert set(ours.events) == set(protocol.EVENTS)
+    assert {name for name, section in ours.events.items() if section.beside_spec} == BESIDE_SPEC_EVENTS
+    for name, fields in protocol.EVENTS.items():
+        assert ours.events[name].names("field") == list(fields), name
+
+
+def test_call_in_fields_of_each_type_are_the_protocol_ones():
+    ours = reference()
+    assert set(ours.call_in_types) == set(protocol.CALL_IN_FIELDS)
+    for session_type, fields in protocol.CALL_IN_FIELDS.items():
+        assert ours.call_in_types[session_type].names("field") == list(fields), session_type
 
 
 def test_every_protocol_method_has_exactly_one_handler():
     assert set(HANDLERS) == set(protocol.METHODS)
 
 
-def test_the_sdk_in_chromium_has_the_protocol_methods_and_events(open_agent):
+def test_the_sdk_in_chromium_has_the_reference_methods_and_events(open_agent):
     agent = open_agent("agent1@demo")
     sdk = agent.page.evaluate("""(namespaces) => ({
         methods: namespaces.flatMap((namespace) => Object.keys(tccc[namespace]).map((name) => `${namespace}.${name}`)),
@@ -75,7 +154,8 @@ def test_the_sdk_in_chromium_has_the_protocol_methods_and_events(open_agent):
         events: Object.values(tccc.events),
         eventKeysAreNames: Object.entries(tccc.events).every(([key, value]) => key === value),
       })""", list(NAMESPACES))
-    assert sorted(sdk["methods"]) == sorted(set(protocol.METHODS) | set(protocol.LOCAL_METHODS))
+    ours = reference()
+    assert sorted(sdk["methods"]) == sorted(ours.methods) == sorted(set(protocol.METHODS) | set(protocol.LOCAL_METHODS))
     assert sdk["notFunctions"] == []
-    assert sorted(sdk["events"]) == sorted(protocol.EVENTS)
+    assert sorted(sdk["events"]) == sorted(ours.events) == sorted(protocol.EVENTS)
     assert sdk["eventKeysAreNames"]

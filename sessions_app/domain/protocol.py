@@ -1,8 +1,8 @@
 """The SDK protocol, defined once: every RPC method with its parameter schema, every event with its fields.
 
 The consumer dispatches by looking a method up here, the JS SDK builds its RPC methods from `sdk_manifest()`
-(injected into the served script), and a test checks both against `shared/spec`. Names stay as the spec
-spells them (`sessionId`, `hungUp`); services receive Python names (see `Param.python_name`).
+(injected into the served script), and a test checks both against `docs/sdk-reference.md`. Names stay as the
+spec spells them (`sessionId`, `hungUp`); services receive Python names (see `Param.python_name`).
 Pure Python: no Django, no I/O.
 """
 from __future__ import annotations
