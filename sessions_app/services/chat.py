@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from django.core import signing
 from django.db import transaction
-from django.utils import timezone
 
 from ..domain import chat as rules
 from ..models import CannedResponse, ChatMessage, ChatReadMark, Session, SkillGroup, Tenant, found
