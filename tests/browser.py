@@ -257,9 +257,6 @@ class WorkbenchTab:
         """Call `window.tccc` on the workbench page (the SDK the page loads for the signed-in agent)."""
         return SdkPage(self.page, self.user_id).call(method, options)
 
-    def status_text(self) -> str:
-        return self.page.inner_text("#wb-status-button .status-label")
-
 
 def sign_in_workbench(browser: Browser, server: LiveServer, user_id: str, *, viewport=(1280, 800),
                       password: str = "demo-password") -> WorkbenchTab:

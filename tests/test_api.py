@@ -6,12 +6,15 @@ from io import StringIO
 
 import httpx
 import pytest
+from asgiref.sync import async_to_sync
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
-from django.test import Client
+from django.test import Client, RequestFactory
 
 from sessions_app.models import Agent, AgentSkill, Cdr, NumberGroup, Session, SkillGroup, Tenant
-from sessions_app.services import tokens
+from sessions_app.services import chat, media, sessions, tokens
+from sessions_app.services.errors import LimitReached, NotFound, ServiceError
+from sessions_app.views.api import api_view
 
 DEMO_KEY = "demo-api-key-change-me"
 
@@ -234,6 +237,50 @@ def test_unknown_session_is_404(api):
     response = end(api, "/api/sessions/no-such-session/end")
     assert response.status_code == 404
     assert "no-such-session" in response.json()["error"]
+
+
+def test_a_missing_skill_group_named_in_the_body_is_400_not_404(api, demo):
+    """404 says the URL names nothing; a skill group that the body names and that is not there makes the
+    request itself wrong."""
+    response = post_json(api, "/api/sessions", {"type": "im", "skillGroupId": 999999})
+    assert response.status_code == 400
+    assert response.json()["error"] == "no skill group 999999"
+
+
+def test_services_say_what_is_missing_by_the_not_found_type_with_their_words_unchanged(demo):
+    tenant = Tenant.objects.get(sdk_app_id=demo["SdkAppId"])
+    lookups = [
+        (lambda: sessions.describe(tenant, "nope"), "no session 'nope'"),
+        (lambda: sessions.end_by_customer(tenant, "nope"), "no session 'nope'"),
+        (lambda: media.media_session("nope", tenant_id=tenant.pk), "no session 'nope'"),
+        (lambda: sessions.create_inbound(tenant, "im", "999999", {}, ""), "no skill group '999999'"),
+        (lambda: tokens.login_token_response(tenant, "ghost@demo", "http://x/sdk.js"),
+         "no agent 'ghost@demo' in SdkAppId 1400000001"),
+        (lambda: chat.visitor_chat("nope"), "no chat 'nope'"),
+    ]
+    for lookup, message in lookups:
+        with pytest.raises(NotFound) as missing:
+            lookup()
+        assert str(missing.value) == message
+
+def ask(view, **url_kwargs):
+    request = RequestFactory().get("/api/anything", HTTP_AUTHORIZATION=f"Bearer {DEMO_KEY}")
+    response = async_to_sync(view)(request, **url_kwargs)
+    return response.status_code, json.loads(response.content)["error"]
+
+
+def test_the_api_picks_404_by_the_refusals_type_never_by_its_words(demo):
+    """A NotFound about what the URL names is a 404 whatever it says; any other refusal is a 400, even one
+    worded like a missing session; a NotFound with nothing named in the URL is a 400 (a bad reference)."""
+    def refusing(error):
+        def handler(request, tenant, body, **url_kwargs):
+            raise error
+        return api_view("GET")(handler)
+
+    assert ask(refusing(NotFound("the record is gone")), session_id="s1") == (404, "the record is gone")
+    assert ask(refusing(ServiceError("no session 's1'")), session_id="s1") == (400, "no session 's1'")
+    assert ask(refusing(LimitReached("no session for a while")), session_id="s1") == (400, "no session for a while")
+    assert ask(refusing(NotFound("no agent 'ghost'"))) == (400, "no agent 'ghost'")
 
 
 def test_session_api_without_api_key_is_401(demo):

@@ -6,12 +6,6 @@ from sessions_app.models import Agent, Cdr, ServeParticipant, Session
 from .conftest import api_session, sweep
 
 
-def set_wrap_up(seconds):
-    from sessions_app.models import SkillGroup
-
-    SkillGroup.objects.update(wrap_up_seconds=seconds)
-
-
 async def test_welcome_brings_agent_online(sdk):
     agent = await sdk("agent1@demo")
     assert agent.welcome["type"] == "welcome"

@@ -138,10 +138,3 @@ class SdkConsumer(JsonFramesConsumer):
         """Events one commit (or a few) published together (services/outbox.py)."""
         for frame in message["frames"]:
             await self.send_frame(frame)
-
-    async def agent_changed(self, message):
-        """For the workbench's pages, which get it on a group of their own (services/events.py); processes of an
-        earlier release send it to every connection of the agent while a cluster is being upgraded."""
-
-    async def agent_chat(self, message):
-        """As agent_changed: the workbench's chat panel's, sent here only by an earlier release."""

@@ -1,5 +1,5 @@
 """Web chat rules that need no database: what a message may be, how fast a visitor may write, and the
-visitor websocket's protocol (its actions with their fields, its events). Pure Python: no Django, no I/O.
+visitor websocket's protocol (its actions and their fields). Pure Python: no Django, no I/O.
 
 The visitor socket (`/ws/visitor/`) speaks JSON frames like the SDK's: a request `{"id", "action", ...fields}`
 gets `{"type": "reply", "id", "status": "success", "data"}` or `{..., "status": "error", "errorMsg"}`; events are
@@ -17,8 +17,6 @@ RATE_LIMITS = ((5, 5), (30, 60))
 TOO_FAST = "you are sending messages too fast: wait a few seconds"
 
 SIDES = ("visitor", "agent")
-VISITOR_EVENTS = ("message", "typing", "read", "accepted", "queued", "ended")
-AGENT_EVENTS = ("message", "typing", "read")
 
 # The `start` action's fields: callIn name → (Python name, longest accepted value).
 START_FIELDS = {"nickname": ("nickname", 128), "avatar": ("avatar", 1024), "peerSource": ("peer_source", 128),

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from .phone import digits
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-LOOPBACK: tuple[Network, ...] = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 
 
 class InboundConfigError(ValueError):

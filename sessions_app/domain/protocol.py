@@ -93,7 +93,6 @@ SESSION_ID = Param("sessionId", required=True, max_length=64)
 TRANSFER_TARGETS = (Param("skillGroupId", max_length=64), Param("userId", max_length=128))
 AGENT_STATUSES = ("free", "rest", "arrange", "notReady", "stopNotReady")
 DTMF_PATTERN = r"[0-9*#A-D]{1,32}"
-PHONE_PATTERN = r"\+?[0-9*#]{3,32}"
 
 
 def _session_method(name: str, *extra: Param, result: tuple[str, ...] = ()) -> Method:
@@ -178,8 +177,6 @@ EVENTS: dict[str, tuple[str, ...]] = {
     "calloutAccepted": ("sessionId",),
     "transfer": ("sessionId", "skillGroupId", "userId"),
 }
-# Events the SDK fires itself (from the handshake) rather than receiving from the server.
-LOCAL_EVENTS = ("ready", "tokenExpired")
 
 
 def decode_json(text: str | bytes, check_unicode: bool = True):

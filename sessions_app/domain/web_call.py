@@ -20,7 +20,6 @@ from .protocol import ProtocolError
 MAX_FRAME = 64 * 1024  # an SDP offer with video is 5-10 KB; room for many candidates
 MAX_SDP = 60 * 1024
 KIND_TYPES = {"audio": "voip", "video": "video"}
-EVENTS = ("queued", "ringing", "accepted", "ended")
 # start's optional callIn fields: name → longest value (the Session columns' lengths).
 START_FIELDS = {"userId": 128, "nickname": 128, "avatar": 1024, "remark": 1024}
 DEFAULT_NICKNAME = "Web caller"

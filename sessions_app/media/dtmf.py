@@ -44,7 +44,6 @@ class DigitReceiver:
         self.on_digit = on_digit
         self.recent: collections.deque = collections.deque(maxlen=RECENT_PRESSES)
         self.last: tuple[int, int, int, int, bool] | None = None  # ssrc, event, timestamp, duration, ended
-        self.presses = 0
 
     def receive(self, ssrc: int, timestamp: int, payload: bytes) -> None:
         if len(payload) < EVENT.size:
@@ -66,7 +65,6 @@ class DigitReceiver:
                      and (last[2] + last[3]) & 0xFFFFFFFF == timestamp)
         if continued:
             return
-        self.presses += 1
         try:
             self.on_digit(DIGITS[event])
         except Exception:

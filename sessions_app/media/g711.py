@@ -56,7 +56,6 @@ def _alaw_decoder() -> np.ndarray:
 
 ENCODERS = {PCMU: _ulaw_encoder(), PCMA: _alaw_encoder()}
 DECODERS = {PCMU: _ulaw_decoder(), PCMA: _alaw_decoder()}
-SILENCE = {law: int(ENCODERS[law][0]) for law in ENCODERS}  # the code of a zero sample: 0xFF, 0xD5
 
 
 def encode(samples: np.ndarray, law: int) -> bytes:

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 from django.core import signing
 from django.db import transaction
-from django.utils import timezone
 
 from ..domain import chat as rules
 from ..models import CannedResponse, ChatMessage, ChatReadMark, Session, SkillGroup, Tenant, found
 from . import sessions, visitor_limits, visitors
-from .errors import ServiceError
+from .errors import NotFound, ServiceError
 from .events import pages_group
 from .outbox import group_send
 from .visitor_limits import Visitor
@@ -215,7 +214,7 @@ def _locked_chat(session_id: str, *related: str) -> Session:
 
 def _check_chat(session: Session | None, session_id) -> None:
     if session is None:
-        raise ServiceError(f"no chat {str(session_id)[:64]!r}")
+        raise NotFound(f"no chat {str(session_id)[:64]!r}")
     if session.type != "im":
         raise ServiceError(f"session {session_id} is not a web chat")
 

@@ -20,7 +20,7 @@ from django.db import transaction
 
 from ..models import Session, found
 from . import media_workers, processes
-from .errors import ServiceError
+from .errors import NotFound, ServiceError
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ def media_session(session_id: str, *, agent_id: int | None = None, tenant_id: in
     or the customer connection that started it (checked by the caller through `tenant_id`)."""
     session = found(Session.objects.filter(pk=session_id))
     if session is None or (tenant_id is not None and session.tenant_id != tenant_id):
-        raise ServiceError(f"no session {session_id!r}")
+        raise NotFound(f"no session {session_id!r}")
     if agent_id is not None and agent_id not in (session.agent_id, session.caller_agent_id):
             raise ServiceError(f"session {session_id} is not ringing for you or in progress with you")
     if session.type not in MEDIA_TYPES:

@@ -14,7 +14,7 @@ from django.utils import timezone
 from ..domain import protocol
 from ..models import Agent, ServeParticipant, Session, SkillGroup, Tenant, found
 from . import agents, cdr, media, phone, routing, visitor_limits, visitors
-from .errors import ServiceError
+from .errors import NotFound, ServiceError
 from .events import publish, publish_change
 from .payloads import duration, session_columns
 
@@ -34,7 +34,7 @@ def _session(agent: Agent, session_id: str, namespace: str | None, method: str,
     caller_agent, are read when used)."""
     session = found(Session.objects.locked(*related).filter(pk=session_id, tenant_id=agent.tenant_id))
     if session is None:
-        raise ServiceError(f"no session {session_id!r}")
+        raise NotFound(f"no session {session_id!r}")
     if session.agent_id == agent.pk:
         session.agent = agent  # the row the caller has locked: not read again
     if namespace and session.type not in NAMESPACE_TYPES[namespace]:
@@ -244,7 +244,7 @@ def _transfer_target(agent, session, skill_group_id, user_id):
     if user_id:
         target = found(Agent.objects.select_for_update().filter(tenant_id=agent.tenant_id, user_id=user_id))
         if target is None:
-            raise ServiceError(f"no agent {user_id!r}")
+            raise NotFound(f"no agent {user_id!r}")
         if target.pk == agent.pk:
             raise ServiceError("a session cannot be transferred to yourself")
         if target.status != "free" or not routing.eligible_for(session, target):
@@ -263,7 +263,7 @@ def _skill_group(tenant_id: int, skill_group_id) -> SkillGroup:
     if re.fullmatch(r"\d{1,18}", str(skill_group_id)):
         group = found(SkillGroup.objects.filter(tenant_id=tenant_id, pk=int(skill_group_id)))
     if group is None:
-        raise ServiceError(f"no skill group {skill_group_id!r}")
+        raise NotFound(f"no skill group {skill_group_id!r}")
     return group
 
 
@@ -278,7 +278,7 @@ def start_internal_call(agent_id: int, callee_user_id: str, use_mobile: bool = F
             raise ServiceError("you are already on a call")
         callee = found(Agent.objects.select_for_update().filter(tenant_id=agent.tenant_id, user_id=callee_user_id))
         if callee is None:
-            raise ServiceError(f"no agent {callee_user_id!r}")
+            raise NotFound(f"no agent {callee_user_id!r}")
         if callee.pk == agent.pk:
             raise ServiceError("an agent cannot call themself")
         session = Session(tenant_id=agent.tenant_id, type="internal", caller_agent=agent)
@@ -429,7 +429,7 @@ def end_by_customer(tenant: Tenant, session_id: str) -> None:
         session = found(Session.objects.locked("tenant", "agent", "caller_agent", "skill_group").filter(
             pk=session_id, tenant=tenant))
         if session is None:
-            raise ServiceError(f"no session {session_id!r}")
+            raise NotFound(f"no session {session_id!r}")
         if session.state == "ended":
             raise ServiceError(f"session {session_id} has already ended")
         end_session(session, close_by="client")
@@ -438,7 +438,7 @@ def end_by_customer(tenant: Tenant, session_id: str) -> None:
 def describe(tenant: Tenant, session_id: str) -> dict:
     session = found(Session.objects.filter(pk=session_id, tenant=tenant).select_related("agent", "skill_group"))
     if session is None:
-        raise ServiceError(f"no session {session_id!r}")
+        raise NotFound(f"no session {session_id!r}")
     return {
         "sessionId": session.id, "type": session.type, "direction": session.direction, "state": session.state,
         "skillGroupId": str(session.skill_group_id or ""), "userId": session.agent.user_id if session.agent else "",

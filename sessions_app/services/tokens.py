@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core import signing
 
 from ..models import Agent, Tenant, found
-from .errors import ServiceError
+from .errors import NotFound, ServiceError
 
 LOGIN_SALT = "tccc.sdk-login"
 RESUME_SALT = "tccc.sdk-resume"
@@ -99,7 +99,7 @@ def check_not_revoked(agent: Agent, generation: int) -> None:
 def login_token_response(tenant: Tenant, user_id: str, sdk_url: str) -> dict:
     agent = found(Agent.objects.select_related("tenant", "account").filter(tenant=tenant, user_id=user_id))
     if agent is None:
-        raise ServiceError(f"no agent {user_id!r} in SdkAppId {tenant.sdk_app_id}")
+        raise NotFound(f"no agent {user_id!r} in SdkAppId {tenant.sdk_app_id}")
     if not agent.account.is_active:
         raise AccountInactive(f"the account of agent {user_id!r} is deactivated: no token is issued for it")
     token, expires = issue(agent)

@@ -11,7 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from ..domain.protocol import ProtocolError, decode_json
 from ..models import Tenant
 from ..services import sessions, tokens
-from ..services.errors import ServiceError
+from ..services.errors import NotFound, ServiceError
 from . import credential_throttle
 
 MAX_BODY = 64 * 1024
@@ -46,8 +46,9 @@ def _body(request) -> dict:
 
 def api_view(method: str):
     """Check the HTTP method, authenticate by API key (an address that sent too many wrong keys gets 429 with
-    Retry-After: views/credential_throttle.py), parse the JSON body, answer JSON: ServiceError → 400 (404 for
-    unknown sessions)."""
+    Retry-After: views/credential_throttle.py), parse the JSON body, answer JSON. A refusal is a 400, except a
+    NotFound where the URL names a resource (`/api/sessions/{id}`): that resource is not there, a 404. A missing
+    thing named in the body (a skill group, a SeatUserId) makes the request itself wrong: a 400."""
     return lambda handler: _api_view(handler, method)
 
 
@@ -69,8 +70,10 @@ def _api_view(handler, method: str):
         try:
             body = _body(request) if request.method == "POST" else {}
             return JsonResponse(handler(request, tenant, body, *args, **kwargs))
+        except NotFound as missing:
+            return error(str(missing), 404 if kwargs else 400)  # kwargs: what the URL's path names
         except ServiceError as refused:
-            return error(str(refused), 404 if str(refused).startswith("no session") else 400)
+            return error(str(refused), 400)
 
     @csrf_exempt
     async def view(request, *args, **kwargs):

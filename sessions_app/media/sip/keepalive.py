@@ -23,13 +23,11 @@ class KeepAlive:
         self.target, self.every, self.on_change = target, every, on_change
         self.alive: bool | None = None
         self.last_status: int | None = None
-        self.probes = 0
         self._task = ua._spawn(self._run())
 
     async def probe(self) -> bool:
         """Ping once now; returns whether the target answered."""
         response = await self._ua.options(self.target)
-        self.probes += 1
         self.last_status = response.status
         alive = not response.local
         if alive != self.alive:
