@@ -364,6 +364,29 @@ async def test_dialing_without_a_sip_trunk_says_the_call_did_not_connect(sdk, wo
     assert "Not connected" in await page.shows("wb-history", "008613800000002")
 
 
+def more_caller_numbers(tenant_id: int) -> None:
+    """A number group's number, and one bound to a phone skill group agent1 is not in."""
+    from sessions_app.models import NumberGroup, SkillGroup
+
+    NumberGroup.objects.create(tenant_id=tenant_id, name="Sales", numbers="0105550001\n")
+    SkillGroup.objects.create(tenant_id=tenant_id, name="Collections", kind="phone", caller_numbers="0105550002")
+
+
+async def test_the_dial_pad_offers_the_numbers_the_sdk_dials_from_its_default_first(sdk, workbench, demo):
+    await database_sync_to_async(more_caller_numbers)(
+        await database_sync_to_async(lambda: Agent.objects.get(user_id="agent1@demo").tenant_id)())
+    agent = await sdk("agent1@demo")
+    page = await workbench("agent1@demo")
+    picker = balanced(await page.shows("wb-dialpad", "0105550002"), 0)
+    offered = re.findall(r'<option value="([^"]*)"', fragment(picker, "wb-dial-caller"))
+    assert offered == [demo["hotline"], "0105550001", "0105550002"]
+    reply = await agent.call("Call.startOutboundCall", phoneNumber="008613900000000")
+    assert reply["data"]["callerPhoneNumber"] == offered[0]
+    await agent.event("sessionEnded")
+    reply = await agent.call("Call.startOutboundCall", phoneNumber="008613900000001", callerPhoneNumber=offered[-1])
+    assert reply["data"]["callerPhoneNumber"] == offered[-1]
+
+
 # Web chat in the workbench (services.chat).
 
 def visitor_says(session_id: str, text: str) -> dict:
