@@ -158,6 +158,33 @@ def text_of(html: str) -> str:
     return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
 
 
+def test_every_control_of_the_page_has_an_action_and_every_action_a_control():
+    """The table of actions (consumers/workbench_actions.py) against what the templates and the script send."""
+    from pathlib import Path
+
+    from sessions_app.consumers.workbench_actions import ACTIONS
+
+    root = Path(__file__).resolve().parent.parent
+    sent = set()
+    for template in (root / "templates" / "workbench").rglob("*.html"):
+        html = template.read_text()
+        sent |= set(re.findall(r"""\bwsvals\b[^%]*?\baction=['"]([\w.]+)['"]""", html))
+        sent |= set(re.findall(r'name="action" value="([\w.]+)"', html))
+    sent |= set(re.findall(r"action: '([\w.]+)'", (root / "static" / "workbench" / "workbench.js").read_text()))
+    assert sent == set(ACTIONS)
+
+
+async def test_an_unknown_action_or_a_malformed_frame_is_said_and_changes_nothing(sdk, workbench):
+    page = await workbench("agent1@demo")
+    await page.until('id="wb-agent"')
+    await page.act("launch", sessionId="x")
+    assert "unknown action &#x27;launch&#x27;" in await page.until("Could not do that")
+    await page.act("accept", sessionId=["x"])
+    assert "sessionId must be a string" in await page.until("Could not accept")
+    await page.communicator.send_to(text_data="[]")
+    assert "a request must be a JSON object" in await page.until("Could not do that")
+
+
 # Who may open it.
 
 async def test_signed_in_agent_gets_their_workbench_over_the_django_session(workbench):

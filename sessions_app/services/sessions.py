@@ -159,6 +159,15 @@ def delete_call(agent_id: int, session_id: str) -> None:
         session.participants.filter(agent=agent).update(hidden=True)
 
 
+def finish_after_call_work(agent_id: int, session_id: str) -> None:
+    """The workbench's "Complete": leaving `arrange` for free completes every session waiting (as
+    Agent.setStatus free does); outside `arrange` (the agent took a break meanwhile) deleteCall clears the one."""
+    if Agent.objects.filter(pk=agent_id, status="arrange").exists():
+        agents.set_status(agent_id, "free")
+    else:
+        delete_call(agent_id, session_id)
+
+
 def set_mic(agent_id: int, session_id: str, namespace: str, muted: bool) -> None:
     _set_flag(agent_id, session_id, namespace, "mic_muted", muted, "muteMic" if muted else "unmuteMic",
               "microphone is already muted", "microphone is not muted")
