@@ -23,8 +23,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from ..domain import protocol
-from ..models import Agent
-from ..services import origins, tokens
+from ..services import logins, origins, tokens
 from ..services import workbench as selectors
 from ..services.errors import ServiceError
 from ..services.events import agent_group, pages_group
@@ -34,35 +33,6 @@ from .workbench_actions import Redraw
 
 log = logging.getLogger(__name__)
 CLOSE_EXPIRED, CLOSE_REFUSED = 4001, 4003
-
-
-class Refused(ServiceError):
-    """Authentication failed: say why on the page, then close (no reconnect)."""
-
-
-def authenticate(user, query: dict, origin: str, host: str) -> tuple[int, int]:
-    """The agent this socket belongs to, and the token generation its login is valid for (services/logins.py)."""
-    own = origins.same_origin(origin, host)
-    resume = (query.get("resume") or [""])[0]
-    if resume:
-        claims = tokens.read(resume, tokens.RESUME_SALT)
-        agent = tokens.agent_for(claims)
-        if not (own or origins.allowed(origin, agent.tenant)):
-            raise Refused(f"origin {origin} is not allowed for SdkAppId {agent.tenant.sdk_app_id}")
-        return agent.pk, claims.generation
-    if user is None or not user.is_authenticated:
-        raise Refused("you are signed out")
-    if not own:
-        raise Refused("a signed-in workbench opens only from this server's own pages")
-    agent = Agent.objects.filter(account=user).first()
-    if agent is None:
-        raise Refused(f"{user.get_username()} is not an agent")
-    return agent.pk, agent.token_generation
-
-
-def check_not_revoked(agent_id: int, generation: int) -> None:
-    """The login read again once the socket hears revocations (agent_revoked): none can fall in between."""
-    tokens.check_not_revoked(Agent.objects.get(pk=agent_id), generation)
 
 
 class WorkbenchConsumer(AsyncWebsocketConsumer):
@@ -79,14 +49,15 @@ class WorkbenchConsumer(AsyncWebsocketConsumer):
             return
         await self.accept()
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        resume = (query.get("resume") or [""])[0]
         try:
-            agent_id, generation = await database_sync_to_async(authenticate)(self.scope.get("user"), query, origin,
-                                                                             host)
+            agent_id, generation = await database_sync_to_async(logins.workbench_login)(
+                self.scope.get("user"), resume, origin, own_origin=origins.same_origin(origin, host))
             self.agent_id = agent_id
             for group in self.groups_joined():
                 await self.channel_layer.group_add(group, self.channel_name)
             # Checked again in the agent's group: a revocation committed after this reaches agent_revoked.
-            await database_sync_to_async(check_not_revoked)(agent_id, generation)
+            await database_sync_to_async(logins.check_still_signed_in)(agent_id, generation)
         except tokens.TokenExpired:
             await self.leave()
             await self.refuse("This workbench's sign-in has expired. Reload the page.", CLOSE_EXPIRED)
