@@ -158,6 +158,33 @@ def text_of(html: str) -> str:
     return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
 
 
+def test_every_control_of_the_page_has_an_action_and_every_action_a_control():
+    """The table of actions (consumers/workbench_actions.py) against what the templates and the script send."""
+    from pathlib import Path
+
+    from sessions_app.consumers.workbench_actions import ACTIONS
+
+    root = Path(__file__).resolve().parent.parent
+    sent = set()
+    for template in (root / "templates" / "workbench").rglob("*.html"):
+        html = template.read_text()
+        sent |= set(re.findall(r"""\bwsvals\b[^%]*?\baction=['"]([\w.]+)['"]""", html))
+        sent |= set(re.findall(r'name="action" value="([\w.]+)"', html))
+    sent |= set(re.findall(r"action: '([\w.]+)'", (root / "static" / "workbench" / "workbench.js").read_text()))
+    assert sent == set(ACTIONS)
+
+
+async def test_an_unknown_action_or_a_malformed_frame_is_said_and_changes_nothing(sdk, workbench):
+    page = await workbench("agent1@demo")
+    await page.until('id="wb-agent"')
+    await page.act("launch", sessionId="x")
+    assert "unknown action &#x27;launch&#x27;" in await page.until("Could not do that")
+    await page.act("accept", sessionId=["x"])
+    assert "sessionId must be a string" in await page.until("Could not accept")
+    await page.communicator.send_to(text_data="[]")
+    assert "a request must be a JSON object" in await page.until("Could not do that")
+
+
 # Who may open it.
 
 async def test_signed_in_agent_gets_their_workbench_over_the_django_session(workbench):
@@ -362,6 +389,29 @@ async def test_dialing_without_a_sip_trunk_says_the_call_did_not_connect(sdk, wo
     result = text_of(await page.shows("wb-dial-result", "Not connected"))
     assert "Not connected: 008613800000002" in result and "No SIP trunk is configured" in result
     assert "Not connected" in await page.shows("wb-history", "008613800000002")
+
+
+def more_caller_numbers(tenant_id: int) -> None:
+    """A number group's number, and one bound to a phone skill group agent1 is not in."""
+    from sessions_app.models import NumberGroup, SkillGroup
+
+    NumberGroup.objects.create(tenant_id=tenant_id, name="Sales", numbers="0105550001\n")
+    SkillGroup.objects.create(tenant_id=tenant_id, name="Collections", kind="phone", caller_numbers="0105550002")
+
+
+async def test_the_dial_pad_offers_the_numbers_the_sdk_dials_from_its_default_first(sdk, workbench, demo):
+    await database_sync_to_async(more_caller_numbers)(
+        await database_sync_to_async(lambda: Agent.objects.get(user_id="agent1@demo").tenant_id)())
+    agent = await sdk("agent1@demo")
+    page = await workbench("agent1@demo")
+    picker = balanced(await page.shows("wb-dialpad", "0105550002"), 0)
+    offered = re.findall(r'<option value="([^"]*)"', fragment(picker, "wb-dial-caller"))
+    assert offered == [demo["hotline"], "0105550001", "0105550002"]
+    reply = await agent.call("Call.startOutboundCall", phoneNumber="008613900000000")
+    assert reply["data"]["callerPhoneNumber"] == offered[0]
+    await agent.event("sessionEnded")
+    reply = await agent.call("Call.startOutboundCall", phoneNumber="008613900000001", callerPhoneNumber=offered[-1])
+    assert reply["data"]["callerPhoneNumber"] == offered[-1]
 
 
 # Web chat in the workbench (services.chat).

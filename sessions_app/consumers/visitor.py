@@ -15,7 +15,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 
 from ..domain import chat as rules
-from ..models import Session, Tenant
+from ..models import Tenant
 from ..services import chat, origins, visitor_limits
 from ..services.errors import ServiceError
 from ..services.visitor_limits import Visitor
@@ -38,13 +38,6 @@ def resumed_session(tenant: Tenant, visitor_token: str) -> str:
     if session.tenant_id != tenant.pk:
         raise ServiceError("the visitor token was issued for another SdkAppId")
     return session.id
-
-
-def start(tenant: Tenant, visitor: Visitor, current_session_id: str | None, params: dict) -> dict:
-    """A new chat, unless this connection's chat is still open."""
-    if current_session_id and Session.objects.filter(pk=current_session_id).exclude(state="ended").exists():
-        raise ServiceError("a chat is already open: end it before starting another")
-    return chat.start_visitor_chat(tenant, visitor, **params)
 
 
 class CustomerSocket(JsonFramesConsumer):
@@ -119,7 +112,8 @@ class VisitorConsumer(CustomerSocket):
 
     async def perform_action(self, action: str, params: dict):
         if action == "start":
-            started = await database_sync_to_async(start)(self.tenant, self.visitor, self.session_id, params)
+            started = await database_sync_to_async(chat.start_visitor_chat)(self.tenant, self.visitor,
+                                                                            replacing=self.session_id, **params)
             return {**started, "chat": await self.follow(started["sessionId"])}
         if not self.session_id:
             raise ServiceError("there is no chat yet: start one first")

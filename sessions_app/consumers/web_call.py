@@ -45,9 +45,8 @@ class WebCallConsumer(CustomerSocket):
         return await self.start(**params)
 
     async def start(self, kind: str, sdp: str, fields: dict, skill_group_id: str | None) -> dict:
-        if self.session_id and await database_sync_to_async(web_calls.in_progress)(self.session_id):
-            raise ServiceError("a call is already in progress: hang up before starting another")
-        session = await database_sync_to_async(web_calls.start)(self.tenant, self.visitor, kind, fields, skill_group_id)
+        session = await database_sync_to_async(web_calls.start)(self.tenant, self.visitor, kind, fields, skill_group_id,
+                                                                replacing=self.session_id)
         if self.session_id:
             await self.channel_layer.group_discard(visitors.visitor_group(self.session_id), self.channel_name)
         self.session_id = session.pk

@@ -54,9 +54,11 @@ def session_for_visitor(visitor_token) -> Session:
 # Starting and ending.
 
 def start_visitor_chat(tenant: Tenant, visitor: Visitor, *, nickname, avatar="", peer_source="", channel_name="",
-                       client_data="", skill_group_id=None) -> dict:
+                       client_data="", skill_group_id=None, replacing: str | None = None) -> dict:
     """Create an im session (routed like any other) in the given im skill group of the tenant, else its first;
-    within the visitor's limits (services/visitor_limits.py)."""
+    within the visitor's limits (services/visitor_limits.py). `replacing`: the chat the visitor's socket has
+    now, which must have ended."""
+    visitors.check_none_open(replacing)
     try:
         fields = rules.clean_start_fields(nickname=nickname, avatar=avatar, peer_source=peer_source,
                                           channel_name=channel_name, client_data=client_data)

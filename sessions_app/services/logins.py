@@ -1,5 +1,6 @@
-"""Ending an agent's logins before their tokens expire: signing out of the workbench, a supervisor forcing the
-agent offline, a password change, the account's deactivation.
+"""An agent's logins: whom a workbench socket belongs to, and ending the logins before their tokens expire
+(signing out of the workbench, a supervisor forcing the agent offline, a password change, the account's
+deactivation).
 
 Each raises the agent's token generation, which every login and resume token carries (services/tokens.py), so
 no token issued before opens a socket again; once that commits, the agent's channel-layer group is told, and
@@ -13,13 +14,40 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.db import transaction
 
 from ..models import Agent, found
+from . import origins, tokens
 from .agents import go_offline, locked_agent
+from .errors import ServiceError
 from .events import publish_revocation
 
 SIGNED_OUT = "the agent signed out"
 FORCED_OFFLINE = "a supervisor set the agent offline"
 PASSWORD_CHANGED = "the agent's password was changed"
 DEACTIVATED = "the agent's account was deactivated"
+
+
+def workbench_login(user, resume: str, origin: str, *, own_origin: bool) -> tuple[int, int]:
+    """The agent a workbench socket belongs to, and the token generation its login is valid for: with the SDK's
+    resume token (the embedded panel), on this server's pages or an origin the agent's tenant allows; else the
+    Django session's user, on this server's own pages only, so that a cookie never opens one for another site."""
+    if resume:
+        claims = tokens.read(resume, tokens.RESUME_SALT)
+        agent = tokens.agent_for(claims)
+        if not (own_origin or origins.allowed(origin, agent.tenant)):
+            raise ServiceError(f"origin {origin} is not allowed for SdkAppId {agent.tenant.sdk_app_id}")
+        return agent.pk, claims.generation
+    if user is None or not user.is_authenticated:
+        raise ServiceError("you are signed out")
+    if not own_origin:
+        raise ServiceError("a signed-in workbench opens only from this server's own pages")
+    agent = Agent.objects.filter(account=user).first()
+    if agent is None:
+        raise ServiceError(f"{user.get_username()} is not an agent")
+    return agent.pk, agent.token_generation
+
+
+def check_still_signed_in(agent_id: int, generation: int) -> None:
+    """The login read again once the socket hears revocations (`revoke`): none can fall in between."""
+    tokens.check_not_revoked(Agent.objects.get(pk=agent_id), generation)
 
 
 def revoke(agent: Agent, reason: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -11,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ..domain import phone as rules
-from ..models import NumberLocation, ProtectedNumber, Session, Tenant, Trunk
+from ..models import Agent, NumberLocation, ProtectedNumber, Session, Tenant, Trunk
 from .errors import ServiceError
 
 PROTECTED_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud or copied by hand
@@ -77,6 +78,26 @@ def as_agents_see(session: Session) -> Session:
     else:
         seen.callee_phone_number = ""
     return seen
+
+
+@dataclass(frozen=True)
+class CallerNumbers:
+    """The numbers an agent may place an outbound call from, as both the dial pad and startOutboundCall see them.
+
+    `defaults`: the agent's phone skill groups' numbers, then the number groups'; the first is what a call
+    placed without a callerPhoneNumber shows. `offered`: those, then every other number of the center (any
+    skill group's): each may be chosen as callerPhoneNumber, and the dial pad lists them in this order."""
+
+    defaults: tuple[str, ...]
+    offered: tuple[str, ...]
+
+
+def caller_numbers_for(agent: Agent) -> CallerNumbers:
+    tenant = agent.tenant
+    defaults = [n for g in agent.skill_groups.filter(kind="phone").order_by("pk") for n in g.caller_number_list]
+    defaults += [n for g in tenant.number_groups.order_by("pk") for n in g.number_list]
+    others = [n for g in tenant.skill_groups.order_by("pk") for n in g.caller_number_list]
+    return CallerNumbers(defaults=tuple(dict.fromkeys(defaults)), offered=tuple(dict.fromkeys(defaults + others)))
 
 
 def check_outbound(tenant: Tenant, number: str, shown: str) -> None:

@@ -159,6 +159,15 @@ def delete_call(agent_id: int, session_id: str) -> None:
         session.participants.filter(agent=agent).update(hidden=True)
 
 
+def finish_after_call_work(agent_id: int, session_id: str) -> None:
+    """The workbench's "Complete": leaving `arrange` for free completes every session waiting (as
+    Agent.setStatus free does); outside `arrange` (the agent took a break meanwhile) deleteCall clears the one."""
+    if Agent.objects.filter(pk=agent_id, status="arrange").exists():
+        agents.set_status(agent_id, "free")
+    else:
+        delete_call(agent_id, session_id)
+
+
 def set_mic(agent_id: int, session_id: str, namespace: str, muted: bool) -> None:
     _set_flag(agent_id, session_id, namespace, "mic_muted", muted, "muteMic" if muted else "unmuteMic",
               "microphone is already muted", "microphone is not muted")
@@ -356,31 +365,29 @@ def _dial(session: Session) -> None:
 
 def _caller_number(agent: Agent, caller_phone_number, skill_group_id, serving_number_group_ids) -> str:
     """callerPhoneNumber if it is one of ours, else the skill group's bound numbers, else the number groups',
-    else the numbers of the agent's phone skill groups and then of every number group."""
+    else the agent's default (services/phone.py: CallerNumbers)."""
     tenant = agent.tenant
-    own = {n for g in tenant.skill_groups.all() for n in g.caller_number_list}
-    own |= {n for g in tenant.number_groups.all() for n in g.number_list}
+    numbers = phone.caller_numbers_for(agent)
     if caller_phone_number:
-        if caller_phone_number not in own:
+        if caller_phone_number not in numbers.offered:
             raise ServiceError(f"callerPhoneNumber {caller_phone_number} is not one of this center's numbers")
         return caller_phone_number
     if skill_group_id:
-        numbers = _skill_group(tenant.pk, skill_group_id).caller_number_list
-        if not numbers:
+        bound = _skill_group(tenant.pk, skill_group_id).caller_number_list
+        if not bound:
             raise ServiceError(f"skill group {skill_group_id} has no outbound numbers bound")
-        return numbers[0]
+        return bound[0]
     if serving_number_group_ids:
         ids = [int(i) for i in serving_number_group_ids if re.fullmatch(r"\d{1,18}", i)]
         groups = list(tenant.number_groups.filter(pk__in=ids))
         if len(groups) != len(set(serving_number_group_ids)):
             raise ServiceError(f"no number group among {serving_number_group_ids}")
-        numbers = [n for g in groups for n in g.number_list]
+        candidates = [n for g in groups for n in g.number_list]
     else:
-        numbers = [n for g in agent.skill_groups.filter(kind="phone") for n in g.caller_number_list]
-        numbers += [n for g in tenant.number_groups.all() for n in g.number_list]
-    if not numbers:
+        candidates = numbers.defaults
+    if not candidates:
         raise ServiceError("no caller number: none given, and no skill group or number group has one")
-    return numbers[0]
+    return candidates[0]
 
 
 # Server API (integrations bringing their own channels).

@@ -11,8 +11,24 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import Q
 
-from ..models import Session
+from ..models import Session, found
+from .errors import ServiceError
 from .outbox import group_send
+
+
+STILL_OPEN = {"im": "a chat is already open: end it before starting another",
+              "voip": "a call is already in progress: hang up before starting another",
+              "video": "a call is already in progress: hang up before starting another"}
+
+
+def check_none_open(session_id: str | None) -> None:
+    """A customer's socket carries one chat or call at a time: starting another while the one it has (if any)
+    has not ended is refused, before it counts against the visitor's limits on starts."""
+    if not session_id:
+        return
+    session_type = found(Session.objects.filter(pk=session_id).exclude(state="ended").values_list("type", flat=True))
+    if session_type in STILL_OPEN:
+        raise ServiceError(STILL_OPEN[session_type])
 
 
 def visitor_group(session_id: str) -> str:

@@ -6,14 +6,17 @@ from channels.db import database_sync_to_async
 
 from ..domain import web_call as rules
 from ..models import Session, SkillGroup, Tenant, found
-from . import media, media_workers, sessions
+from . import media, media_workers, sessions, visitors
 from .errors import ServiceError
 from .visitor_limits import Visitor
 
 
-def start(tenant: Tenant, visitor: Visitor, kind: str, fields: dict, skill_group_id: str | None) -> Session:
+def start(tenant: Tenant, visitor: Visitor, kind: str, fields: dict, skill_group_id: str | None,
+          replacing: str | None = None) -> Session:
     """Create the call's session in the tenant's skill group of its kind (the one given, else the first);
-    within the visitor's limits (services/visitor_limits.py)."""
+    within the visitor's limits (services/visitor_limits.py). `replacing`: the call the caller's socket has
+    now, which must have ended."""
+    visitors.check_none_open(replacing)
     session_type = rules.KIND_TYPES[kind]
     groups = SkillGroup.objects.filter(tenant=tenant, kind=session_type).order_by("pk")
     group = groups.filter(pk=int(skill_group_id)).first() if skill_group_id else groups.first()
@@ -53,10 +56,6 @@ async def connect_customer(session_id: str, sdp: str) -> dict:
 
 def state(session_id: str) -> str:
     return found(Session.objects.filter(pk=session_id).values_list("state", flat=True)) or "ended"
-
-
-def in_progress(session_id: str) -> bool:
-    return state(session_id) != "ended"
 
 
 def end_status(session_id: str) -> str:

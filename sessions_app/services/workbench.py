@@ -285,12 +285,8 @@ def transfer_targets(agent_id: int, session_id: str) -> dict:
 # Dial pad and history.
 
 def caller_numbers(agent_id: int) -> list[str]:
-    """The outbound numbers the agent may show, the default (what startOutboundCall picks) first."""
-    agent = Agent.objects.select_related("tenant").get(pk=agent_id)
-    numbers = [n for g in agent.skill_groups.filter(kind="phone").order_by("pk") for n in g.caller_number_list]
-    numbers += [n for g in agent.tenant.number_groups.order_by("pk") for n in g.number_list]
-    numbers += [n for g in agent.tenant.skill_groups.order_by("pk") for n in g.caller_number_list]
-    return list(dict.fromkeys(numbers))
+    """The dial pad's caller-number picker: the numbers startOutboundCall accepts, its default first."""
+    return list(phone.caller_numbers_for(Agent.objects.select_related("tenant").get(pk=agent_id)).offered)
 
 
 def outbound_result(agent_id: int, session_id: str) -> dict | None:

@@ -1,4 +1,5 @@
-"""Template helpers of the workbench: inline SVG icons, `ws-send` values, and timers' first text.
+"""Template helpers of the workbench (`{% load workbench_ui %}`, named in settings' TEMPLATES): inline SVG icons,
+`ws-send` values, and timers' first text.
 
 Icons are Feather icons (MIT licence, https://feathericons.com), inlined so the workbench needs no icon font
 and no request per icon; each is decorative (`aria-hidden`), the control it sits in carries the label.
