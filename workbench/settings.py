@@ -78,7 +78,7 @@ TEMPLATES = [{
         "django.template.context_processors.request",
         "django.contrib.auth.context_processors.auth",
         "django.contrib.messages.context_processors.messages",
-    ], "libraries": {"workbench_ui": "sessions_app.ui.workbench_tags"}},
+    ]},
 }]
 ASGI_APPLICATION = "workbench.asgi.application"
 

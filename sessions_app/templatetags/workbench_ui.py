@@ -1,4 +1,4 @@
-"""Template helpers of the workbench (`{% load workbench_ui %}`, named in settings' TEMPLATES): inline SVG icons,
+"""Template helpers of the workbench (`{% load workbench_ui %}`): inline SVG icons,
 `ws-send` values, and timers' first text.
 
 Icons are Feather icons (MIT licence, https://feathericons.com), inlined so the workbench needs no icon font
