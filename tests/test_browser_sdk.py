@@ -43,7 +43,8 @@ def test_the_sdk_and_both_widgets_on_one_page_add_only_their_own_globals(browser
 <script src="{sdk_server.url}/widget/call.js" data-sdk-app-id="{sdk_server.demo['SdkAppId']}"></script>
 </body>""")
         page.wait_for_function("() => window.tccc && window.tcccChat && window.tcccCall", timeout=EVENT_TIMEOUT * 1000)
-        added = page.evaluate("() => Object.getOwnPropertyNames(window).filter((name) => !window.before.includes(name))")
+        added = page.evaluate(
+            "() => Object.getOwnPropertyNames(window).filter((name) => !window.before.includes(name))")
         assert sorted(added) == ["before", "tccc", "tcccCall", "tcccChat"]
         drawn = page.evaluate("() => ['tccc-sdk-root', 'tccc-chat-root', 'tccc-call-root'].map((id) => "
                               "Boolean(document.getElementById(id) && document.getElementById(id).shadowRoot))")

@@ -325,7 +325,8 @@ def test_a_lost_connection_comes_back_with_the_visitor_token_and_sends_what_wait
         const sessionId = tcccChat.chat().sessionId;
         window.sockets[0].close();
         const sent = await tcccChat.send('while away');
-        return { sent: sent.status, sockets: window.sockets.length, open: window.sockets.at(-1).readyState === WebSocket.OPEN,
+        return { sent: sent.status, sockets: window.sockets.length,
+                 open: window.sockets.at(-1).readyState === WebSocket.OPEN,
                  sameChat: tcccChat.chat().sessionId === sessionId,
                  texts: tcccChat.messages().map((message) => message.text) };
       }""")

@@ -294,7 +294,8 @@ def test_a_call_whose_socket_is_lost_ends_for_the_customer_with_why_and_is_not_r
                      "reason": "the connection to the call server was lost"}
     agent.event("sessionEnded", sessionId=session_id)  # the server ended it as its socket closed
     assert customer.evaluate("() => [window.sockets.length, tcccCall.call().state]") == [1, "ended"]
-    assert customer.evaluate("() => tcccCall.hangUp()") == {"status": "error", "errorMsg": "there is no call to hang up"}
+    assert customer.evaluate("() => tcccCall.hangUp()") == {
+        "status": "error", "errorMsg": "there is no call to hang up"}
 
 
 def test_a_rejected_call_tells_the_customer_it_waits_again_with_music_until_the_next_agent(people):

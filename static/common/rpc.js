@@ -23,7 +23,8 @@ function failure(errorMsg) {
 
 function replyResult(frame) {
   if (frame.status === 'success') return ok(frame.data);
-  return failure(typeof frame.errorMsg === 'string' && frame.errorMsg ? frame.errorMsg : 'the server answered with an error');
+  const errorMsg = typeof frame.errorMsg === 'string' && frame.errorMsg ? frame.errorMsg : 'the server answered with an error';
+  return failure(errorMsg);
 }
 
 /**
