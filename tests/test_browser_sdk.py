@@ -7,8 +7,8 @@ import pytest
 from sessions_app.domain import protocol
 
 from .browser import (  # noqa: F401 (fixtures)
-    FOREIGN_HOST, AgentPages, RestartableLiveServer, browser, fresh_channel_layer, host_page, issue_token, live_shell,
-    open_agent, reset_center, sdk_server, wait_until,
+    EVENT_TIMEOUT, FOREIGN_HOST, AgentPages, RestartableLiveServer, browser, fresh_channel_layer, host_page,
+    issue_token, live_shell, open_agent, reset_center, sdk_server, wait_until,
 )
 
 NAMESPACES = ["Agent", "Call", "Chat", "Devices", "UI", "Video"]
@@ -27,6 +27,31 @@ def test_sdk_loaded_from_another_origin_fires_ready_and_exposes_exactly_the_spec
     assert agent.events("ready") == [{}]
     assert agent.ui()["floatButton"] and not agent.ui()["workbench"]
     agent.screenshot("ready-float-button")
+
+
+def test_the_sdk_and_both_widgets_on_one_page_add_only_their_own_globals(browser, sdk_server):
+    """Each served script is one function scope (views/scripts.py), so the core they all bundle (static/common/)
+    defines nothing on the page: three scripts, three globals, and no error from running side by side."""
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.set_content(f"""<!doctype html><body>
+<script>window.before = Object.getOwnPropertyNames(window);</script>
+<script src="{sdk_server.url}/sdk/tccc.js"></script>
+<script src="{sdk_server.url}/widget/chat.js" data-sdk-app-id="{sdk_server.demo['SdkAppId']}"></script>
+<script src="{sdk_server.url}/widget/call.js" data-sdk-app-id="{sdk_server.demo['SdkAppId']}"></script>
+</body>""")
+        page.wait_for_function("() => window.tccc && window.tcccChat && window.tcccCall", timeout=EVENT_TIMEOUT * 1000)
+        added = page.evaluate(
+            "() => Object.getOwnPropertyNames(window).filter((name) => !window.before.includes(name))")
+        assert sorted(added) == ["before", "tccc", "tcccCall", "tcccChat"]
+        drawn = page.evaluate("() => ['tccc-sdk-root', 'tccc-chat-root', 'tccc-call-root'].map((id) => "
+                              "Boolean(document.getElementById(id) && document.getElementById(id).shadowRoot))")
+        assert drawn == [True, True, True]
+        assert errors == []
+    finally:
+        page.close()
 
 
 def test_page_on_an_origin_off_the_allow_list_cannot_load_the_sdk_or_open_its_socket(open_agent, sdk_server,

@@ -304,6 +304,37 @@ def test_the_headless_widget_draws_nothing_and_its_api_answers(people):
                        "late": {"status": "error", "errorMsg": "there is no open chat: start one first"}}
 
 
+def test_a_lost_connection_comes_back_with_the_visitor_token_and_sends_what_waited(people, sdk_server):
+    """The widget's socket closes under it: it reconnects (the client the SDK shares, static/common/rpc.js) with its
+    visitor token, the chat goes on, and a message sent while it was away goes once, after the new welcome."""
+    agent = people.agent("agent1@demo")
+    visitor = people.visitor(headless=True)
+    visitor.page.wait_for_function("() => window.tcccChat !== undefined")
+    assert visitor.page.evaluate("() => tcccChat.start({ nickname: 'Ann' })")["status"] == "success"
+    accept_offer(agent, sdk_server)
+    # From a reload on (the token brings the chat back), the page keeps the widget's sockets at hand.
+    visitor.page.add_init_script("""window.sockets = [];
+        window.WebSocket = class extends window.WebSocket {
+          constructor(...args) { super(...args); window.sockets.push(this); }
+        };""")
+    visitor.page.reload()
+    visitor.page.wait_for_function("""() => window.tcccChat && tcccChat.chat() && tcccChat.chat().state === 'active'
+        && window.sockets.length === 1 && window.sockets[0].readyState === WebSocket.OPEN""", timeout=TIMEOUT_MS)
+
+    outcome = visitor.page.evaluate("""async () => {
+        const sessionId = tcccChat.chat().sessionId;
+        window.sockets[0].close();
+        const sent = await tcccChat.send('while away');
+        return { sent: sent.status, sockets: window.sockets.length,
+                 open: window.sockets.at(-1).readyState === WebSocket.OPEN,
+                 sameChat: tcccChat.chat().sessionId === sessionId,
+                 texts: tcccChat.messages().map((message) => message.text) };
+      }""")
+    assert outcome == {"sent": "success", "sockets": 2, "open": True, "sameChat": True, "texts": ["while away"]}
+    agent.locator("#wb-chat-log .msg-visitor .bubble").filter(has_text="while away").wait_for(timeout=TIMEOUT_MS)
+    assert agent.locator("#wb-chat-log .msg-visitor .bubble").filter(has_text="while away").count() == 1
+
+
 def test_a_site_off_the_allow_list_cannot_load_the_widget(people, sdk_server, shop):
     def cors_header(origin):
         request = urllib.request.Request(sdk_server.url + "/widget/chat.js", headers={"Origin": origin})

@@ -272,6 +272,32 @@ def test_an_agent_who_reloads_mid_call_gets_the_audio_back_and_the_customer_is_n
     customer.evaluate("() => tcccCall.hangUp()")
 
 
+def test_a_call_whose_socket_is_lost_ends_for_the_customer_with_why_and_is_not_reopened(people):
+    """A call lives as long as its socket (call/link.js, on the client it shares with the SDK and the chat widget):
+    when the socket closes under the widget, the call ends saying why, and the widget opens no other."""
+    agent = people.agent("agent1@demo")
+    customer = people.customer()
+    customer.add_init_script("""window.sockets = [];
+        window.WebSocket = class extends window.WebSocket {
+          constructor(...args) { super(...args); window.sockets.push(this); }
+        };""")
+    customer.reload()
+    customer.wait_for_function("() => window.tcccCall")
+    session_id = start_call(customer)
+    agent.event("callIn", sessionId=session_id)
+    ok(agent.call("Call.accept", {"sessionId": session_id}))
+    customer_event(customer, "accepted")
+
+    customer.evaluate("() => window.sockets[0].close()")
+    ended = customer_event(customer, "ended")
+    assert ended == {"sessionId": session_id, "closeBy": "client", "endStatus": "mediaError",
+                     "reason": "the connection to the call server was lost"}
+    agent.event("sessionEnded", sessionId=session_id)  # the server ended it as its socket closed
+    assert customer.evaluate("() => [window.sockets.length, tcccCall.call().state]") == [1, "ended"]
+    assert customer.evaluate("() => tcccCall.hangUp()") == {
+        "status": "error", "errorMsg": "there is no call to hang up"}
+
+
 def test_a_rejected_call_tells_the_customer_it_waits_again_with_music_until_the_next_agent(people):
     agent1 = people.agent("agent1@demo")
     customer = people.customer()

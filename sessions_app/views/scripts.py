@@ -1,4 +1,5 @@
-"""Serving our embeddable scripts (the SDK, the chat widget): files joined into one, with CORS for the allow-list.
+"""Serving our embeddable scripts (the SDK, the chat and call widgets): files joined into one, with CORS for the
+allow-list.
 
 A script is sent with CORS headers only to origins on a tenant's allow-list, so a page that loads it with
 `crossorigin="anonymous"` from any other origin fails to load it.
@@ -11,9 +12,10 @@ from django.http import HttpResponse
 from ..services import origins
 
 
-def bundle(folder: str, files: tuple[str, ...], prelude: str = "") -> str:
-    """The files inside one function scope, after `SCRIPT` (the loading tag) and the given prelude."""
-    parts = [(settings.BASE_DIR / "static" / folder / name).read_text() for name in files]
+def bundle(files: tuple[str, ...], prelude: str = "") -> str:
+    """The files (paths under static/) inside one function scope, after `SCRIPT` (the loading tag) and the given
+    prelude: what they declare stays theirs, so the shared core under static/common/ adds no global to a page."""
+    parts = [(settings.BASE_DIR / "static" / path).read_text() for path in files]
     return ("(function () {\n'use strict';\nconst SCRIPT = document.currentScript;\n" + prelude
             + "\n".join(parts) + "\n})();\n")
 

@@ -9,13 +9,14 @@ from django.conf import settings
 from ..domain.protocol import sdk_manifest
 from .scripts import bundle, script_response
 
-SDK_FILES = ("transport.js", "events.js", "api.js", "devices.js", "media.js", "ui.js", "sdk.js")
+SDK_FILES = ("common/rpc.js", "common/theme.js", "sdk/transport.js", "sdk/events.js", "sdk/api.js", "sdk/devices.js",
+             "sdk/media.js", "sdk/ui.js", "sdk/sdk.js")
 
 
 @lru_cache(maxsize=1)
 def sdk_source() -> str:
     manifest = sdk_manifest(phone_media=bool(settings.SIP_PORT))
-    return bundle("sdk", SDK_FILES, prelude=f"const PROTOCOL = {json.dumps(manifest)};\n")
+    return bundle(SDK_FILES, prelude=f"const PROTOCOL = {json.dumps(manifest)};\n")
 
 
 def sdk_js(request):

@@ -9,19 +9,21 @@ from functools import lru_cache
 
 from .scripts import bundle, script_response
 
-WIDGET_FILES = ("chat.js", "ui.js")
-CALL_FILES = ("call.js", "link.js", "media.js", "ui.js")
+# The shared core first: the widgets' own files use its functions and constants as they load.
+COMMON_FILES = ("common/rpc.js", "common/visitor.js", "common/events.js", "common/theme.js", "common/panel.js")
+WIDGET_FILES = (*COMMON_FILES, "widget/chat.js", "widget/ui.js")
+CALL_FILES = (*COMMON_FILES, "call/call.js", "call/link.js", "call/media.js", "call/ui.js")
 
 
 @lru_cache(maxsize=1)
 def widget_source() -> str:
     # A page that loads the script twice keeps the first widget.
-    return bundle("widget", WIDGET_FILES, prelude="if (!SCRIPT || window.tcccChat) return;\n")
+    return bundle(WIDGET_FILES, prelude="if (!SCRIPT || window.tcccChat) return;\n")
 
 
 @lru_cache(maxsize=1)
 def call_source() -> str:
-    return bundle("call", CALL_FILES, prelude="if (!SCRIPT || window.tcccCall) return;\n")
+    return bundle(CALL_FILES, prelude="if (!SCRIPT || window.tcccCall) return;\n")
 
 
 def chat_js(request):

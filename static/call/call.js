@@ -22,11 +22,9 @@ const HEADLESS = SCRIPT.dataset.headless === 'true';
 const TITLE = SCRIPT.dataset.title || 'Call us';
 const POSITION = SCRIPT.dataset.position === 'left' ? 'left' : 'right';
 const SERVER = new URL(SCRIPT.src, location.href).origin;
-const REQUEST_TIMEOUT_MS = 10000;
 const PERMISSION_TIMEOUT_MS = 60000; // a person may read the browser's prompt before answering it
 const ICE_GATHERING_MS = 2000;
 const MAX_SDP = 60 * 1024;
-const CLOSE_REFUSED = 4003;
 const EVENTS = ['queued', 'ringing', 'accepted', 'ended'];
 const START_FIELDS = ['userId', 'nickname', 'avatar', 'remark', 'skillGroupId'];
 // The server's end statuses (domain/end_status.py) a customer can meet, as the customer is told them.
@@ -37,27 +35,8 @@ const END_REASONS = {
   mediaError: 'the audio connection failed',
 };
 
-function ok(data) {
-  return data === undefined || data === null ? { status: 'success' } : { status: 'success', data };
-}
-
-function failure(errorMsg) {
-  return { status: 'error', errorMsg };
-}
-
-/* Events: tcccCall.on(name, handler) / off(name, handler); a failing handler does not stop the others. */
-
-const handlers = new Map(EVENTS.map((name) => [name, new Set()]));
-
-function emit(name, data) {
-  for (const handler of [...handlers.get(name)]) {
-    try {
-      handler(data);
-    } catch (err) {
-      console.error(`tcccCall: a ${name} handler failed`, err);
-    }
-  }
-}
+const callEvents = createWidgetEvents(EVENTS, 'tcccCall');
+const emit = callEvents.emit;
 
 /* The call as this page knows it. */
 
@@ -239,7 +218,7 @@ async function mute(muted = true) {
 }
 
 const api = {
-  events: Object.fromEntries(EVENTS.map((name) => [name, name])),
+  events: callEvents.events,
   startAudio: (options) => startCall('audio', options),
   startVideo: (options) => startCall('video', options),
   hangUp,
@@ -247,12 +226,8 @@ const api = {
   isMuted() {
     return Boolean(callActive() && state.call.muted);
   },
-  on(name, handler) {
-    if (handlers.has(name) && typeof handler === 'function') handlers.get(name).add(handler);
-  },
-  off(name, handler) {
-    if (handlers.has(name)) handlers.get(name).delete(handler);
-  },
+  on: callEvents.on,
+  off: callEvents.off,
   call() {
     return state.call ? { ...state.call } : null;
   },

@@ -4,8 +4,8 @@
  * follow it: a status line (connecting, waiting with queue music, ringing an agent, connected with a timer,
  * ended and why), Mute and Hang up, and for video the agent's picture with a small self-view.
  *
- * Its look is the chat widget's (static/widget/ui.js): the same custom properties, in an open shadow root on
- * the host page (the host element reset with `all: initial`). Names from anyone are set with textContent only.
+ * Its look is the chat widget's: both are drawn as common/panel.js mounts the widgets, in an open shadow root.
+ * Names from anyone are set with textContent only.
  */
 
 const PHONE_ICON = ['M22 16.92v3a2 2 0 0 1-2.18 2 19.79 19.79 0 0 1-8.63-3.07 19.5 19.5 0 0 1-6-6 19.79 19.79 0 0 1-3.07-8.67A2 2 0 0 1 4.11 2h3a2 2 0 0 1 2 1.72 12.84 12.84 0 0 0 .7 2.81 2 2 0 0 1-.45 2.11L8.09 9.91a16 16 0 0 0 6 6l1.27-1.27a2 2 0 0 1 2.11-.45 12.84 12.84 0 0 0 2.81.7A2 2 0 0 1 22 16.92z'];
@@ -17,28 +17,10 @@ const CLOSE_ICON = ['M18 6L6 18', 'M6 6l12 12'];
 const DOWN_ICON = ['M6 9l6 6 6-6'];
 
 const CALL_STYLE = `
-:host { all: initial; }
-.w {
---accent: #2f6fed; --accent-hover: #2459c7; --on-accent: #ffffff; --surface: #ffffff; --muted-bg: #f3f5f8;
---text: #1f2430; --text-muted: #667085; --border: #e4e7ec; --danger: #c4262e; --danger-soft: #fdeced;
---live: #12a150; --live-hover: #0e8a44; --hang-up: #d92d20; --hang-up-hover: #b42318; --stage: #101828;
---radius: 16px; --shadow: 0 18px 48px rgba(16, 24, 40, 0.18), 0 2px 8px rgba(16, 24, 40, 0.08);
-font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", "PingFang SC", sans-serif;
-color: var(--text);
-}
-[hidden] { display: none !important; }
-* { box-sizing: border-box; }
+.w { --live: #12a150; --live-hover: #0e8a44; --hang-up: #d92d20; --hang-up-hover: #b42318; --stage: #101828; }
 button, input { font: inherit; color: inherit; }
-button { cursor: pointer; }
 button:disabled { cursor: default; }
 button:focus-visible, input:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
-.launcher {
-position: fixed; right: 24px; bottom: 24px; z-index: 2147483000; width: 58px; height: 58px; border: 0;
-border-radius: 50%; background: var(--accent); color: var(--on-accent); box-shadow: var(--shadow);
-display: flex; align-items: center; justify-content: center; transition: background-color .15s, transform .15s;
-}
-.launcher:hover { background: var(--accent-hover); }
-.launcher:active { transform: scale(.96); }
 .launcher svg { width: 25px; height: 25px; }
 .launcher.live { background: var(--live); }
 .launcher.live:hover { background: var(--live-hover); }
@@ -47,27 +29,14 @@ content: ""; position: absolute; inset: 0; border-radius: 50%; border: 2px solid
 animation: ring 1.8s ease-out infinite; pointer-events: none;
 }
 @keyframes ring { from { transform: scale(1); opacity: .7; } to { transform: scale(1.55); opacity: 0; } }
-.panel {
-position: fixed; right: 24px; bottom: 96px; z-index: 2147483000; width: 360px;
-max-width: calc(100vw - 32px); max-height: calc(100vh - 120px); display: flex; flex-direction: column;
-background: var(--surface); border: 1px solid var(--border); border-radius: var(--radius);
-box-shadow: var(--shadow); overflow: hidden;
-}
+.panel { width: 360px; }
 .left .launcher, .left .panel { right: auto; left: 24px; }
-.head { display: flex; align-items: center; gap: 12px; padding: 16px 16px 14px; background: var(--accent); color: var(--on-accent); }
-.avatar {
-flex: none; width: 38px; height: 38px; border-radius: 50%; background: rgba(255, 255, 255, .2);
-display: flex; align-items: center; justify-content: center; font-weight: 700; font-size: 16px;
-}
 .avatar svg { width: 18px; height: 18px; }
-.who { flex: 1; min-width: 0; }
-.title { margin: 0; font-size: 15px; font-weight: 650; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .subtitle { margin: 1px 0 0; font-size: 12.5px; opacity: .88; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .icon-button {
 flex: none; height: 32px; min-width: 32px; padding: 0 8px; border: 0; border-radius: 8px;
 background: rgba(255, 255, 255, .16); color: var(--on-accent); display: flex; align-items: center; justify-content: center;
 }
-.icon-button:hover { background: rgba(255, 255, 255, .28); }
 .icon-button svg { width: 18px; height: 18px; }
 .body { overflow-y: auto; padding: 20px; background: var(--muted-bg); }
 .start { display: flex; flex-direction: column; gap: 12px; }
@@ -144,43 +113,7 @@ display: flex; align-items: center; justify-content: center; transition: backgro
 .notice { margin: 12px 0 0; padding: 8px 12px; border-radius: 10px; background: var(--danger-soft); color: var(--danger); font-size: 13px; }
 `;
 
-function mountUi() {
-  const host = document.createElement('div');
-  host.id = 'tccc-call-root';
-  const root = host.attachShadow({ mode: 'open' });
-  const style = document.createElement('style');
-  style.textContent = CALL_STYLE;
-  root.appendChild(style);
-
-  function el(tag, attrs, children) {
-    const node = document.createElement(tag);
-    for (const [name, value] of Object.entries(attrs || {})) {
-      if (name === 'text') node.textContent = value;
-      else if (name.startsWith('on')) node.addEventListener(name.slice(2), value);
-      else node.setAttribute(name, value);
-    }
-    for (const child of children || []) node.appendChild(child);
-    return node;
-  }
-
-  function icon(paths) {
-    const NS = 'http://www.w3.org/2000/svg';
-    const svg = document.createElementNS(NS, 'svg');
-    svg.setAttribute('viewBox', '0 0 24 24');
-    svg.setAttribute('fill', 'none');
-    svg.setAttribute('stroke', 'currentColor');
-    svg.setAttribute('stroke-width', '2');
-    svg.setAttribute('stroke-linecap', 'round');
-    svg.setAttribute('stroke-linejoin', 'round');
-    svg.setAttribute('aria-hidden', 'true');
-    for (const d of paths) {
-      const path = document.createElementNS(NS, 'path');
-      path.setAttribute('d', d);
-      svg.appendChild(path);
-    }
-    return svg;
-  }
-
+function drawCall(root) {
   function mediaElement(tag, attrs) {
     const node = el(tag, attrs);
     node.autoplay = true;
@@ -240,9 +173,7 @@ function mountUi() {
     el('div', { class: 'body' }, [startView, liveView, notice]),
   ]);
   const audio = mediaElement('audio', { 'data-remote-audio': '' });
-  const wrapper = el('div', { class: `w${POSITION === 'left' ? ' left' : ''}` }, [launcher, panel, audio]);
-  root.appendChild(wrapper);
-  document.body.appendChild(host);
+  root.appendChild(el('div', { class: `w${POSITION === 'left' ? ' left' : ''}` }, [launcher, panel, audio]));
   Object.assign(sinks, { audio, remoteVideo, localVideo: selfVideo });
 
   let open = false;
@@ -401,7 +332,4 @@ function mountUi() {
   render();
 }
 
-if (!HEADLESS) {
-  if (document.body) mountUi();
-  else document.addEventListener('DOMContentLoaded', mountUi);
-}
+mountWidget('tccc-call-root', CALL_STYLE, HEADLESS, drawCall);

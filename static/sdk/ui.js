@@ -8,7 +8,8 @@
  * the URL fragment (never sent to a server, nor in a Referer) and by postMessage after each reconnect.
  * The button, its badge and the panel's frame are in an open shadow root on the host page (the host element
  * reset with `all: initial`), so the host's CSS cannot reach them either; hosts may retheme them with the
- * --tccc-* custom properties on #tccc-sdk-root. The root is open so that tests and developers can inspect it.
+ * --tccc-* custom properties on #tccc-sdk-root (their defaults are the widgets' colours, common/theme.js). The
+ * root is open so that tests and developers can inspect it.
  * `data-ui="none"` on the SDK's script tag draws nothing (the standalone workbench loads the SDK that way).
  */
 
@@ -17,14 +18,8 @@ const WORKBENCH_PATH = '/workbench/embed/';
 
 const UI_STYLE = `
 :host {
-  --tccc-accent: #2f6fed;
-  --tccc-accent-hover: #2459c7;
-  --tccc-on-accent: #ffffff;
-  --tccc-surface: #ffffff;
+${colourProperties('tccc-')}
   --tccc-surface-muted: #f6f7f9;
-  --tccc-text: #1f2430;
-  --tccc-text-muted: #667085;
-  --tccc-border: #e4e7ec;
   --tccc-danger: #e5484d;
   --tccc-notice-bg: #fffaeb;
   --tccc-notice-text: #93370d;

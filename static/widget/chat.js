@@ -20,15 +20,10 @@ const TITLE = SCRIPT.dataset.title || 'Chat with us';
 const SERVER = new URL(SCRIPT.src, location.href).origin;
 const TOKEN_KEY = `tccc-chat:${SDK_APP_ID}:token`;
 const OPEN_KEY = `tccc-chat:${SDK_APP_ID}:open`;
-const VISITOR_KEY = `tccc-visitor:${SDK_APP_ID}`; // the call widget keeps the same one: one visitor per browser
 const MAX_TEXT = 2000;
 const MAX_FRAME_BYTES = 16 * 1024;
-const REQUEST_TIMEOUT_MS = 10000;
-const RECONNECT_FIRST_DELAY_MS = 500;
-const RECONNECT_MAX_DELAY_MS = 10000;
 const TYPING_EVERY_MS = 3000;
 const TYPING_SHOWN_MS = 5000;
-const CLOSE_REFUSED = 4003;
 const EVENTS = ['message', 'accepted', 'queued', 'ended', 'typing', 'read'];
 
 // Storage can be unavailable (privacy modes, sandboxed frames): the widget then just forgets on reload.
@@ -38,38 +33,15 @@ const store = {
   remove(key) { try { sessionStorage.removeItem(key); } catch (err) { /* nothing kept */ } },
 };
 
-// The visitor id the server gave this browser, by which it counts the visitor's chats, calls and messages.
-const visitorIds = {
-  get() { try { return localStorage.getItem(VISITOR_KEY) || ''; } catch (err) { return ''; } },
-  set(value) { try { localStorage.setItem(VISITOR_KEY, value); } catch (err) { /* a new one next time */ } },
-};
-
-function ok(data) {
-  return data === undefined || data === null ? { status: 'success' } : { status: 'success', data };
-}
-
-function failure(errorMsg) {
-  return { status: 'error', errorMsg };
-}
+const visitorIds = visitorIdStore(SDK_APP_ID);
 
 function newClientId() {
   if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
   return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
 }
 
-/* Events: tcccChat.on(name, handler) / off(name, handler); a failing handler does not stop the others. */
-
-const handlers = new Map(EVENTS.map((name) => [name, new Set()]));
-
-function emit(name, data) {
-  for (const handler of [...handlers.get(name)]) {
-    try {
-      handler(data);
-    } catch (err) {
-      console.error(`tcccChat: a ${name} handler failed`, err);
-    }
-  }
-}
+const chatEvents = createWidgetEvents(EVENTS, 'tcccChat');
+const emit = chatEvents.emit;
 
 /* The conversation as this page knows it. */
 
@@ -161,158 +133,53 @@ function showAgentTyping() {
   }, TYPING_SHOWN_MS);
 }
 
-/* The websocket: requests with ids and replies, events, reconnecting with the visitor token. */
+/* The websocket (common/rpc.js): opened by the first request, or at load for a conversation to bring back. */
 
-const pending = new Map(); // id → {text, sent, resolve, timer, resend}
-let nextId = 1;
-let socket = null;
-let welcomed = false;
-let attempt = 0;
-let reconnectTimer = null;
-
-function socketUrl() {
-  const query = new URLSearchParams({ sdkAppId: SDK_APP_ID });
-  const token = store.get(TOKEN_KEY);
-  if (token) query.set('visitorToken', token);
-  if (visitorIds.get()) query.set('visitorId', visitorIds.get());
-  return `${SERVER.replace(/^http/, 'ws')}/ws/visitor/?${query}`;
-}
-
-/** `resend`: safe to send again after a lost connection (sends carry a clientId; reads only move forward). */
-function request(action, fields, resend) {
-  return new Promise((resolve) => {
-    if (state.stoppedReason) {
-      resolve(failure(state.stoppedReason));
-      return;
-    }
-    const id = nextId++;
-    const text = JSON.stringify({ id, action, ...fields });
-    if (new TextEncoder().encode(text).length > MAX_FRAME_BYTES) {
-      resolve(failure('the request is larger than 16 KiB'));
-      return;
-    }
-    const timer = setTimeout(() => settle(id, failure('no answer from the server within 10 s')), REQUEST_TIMEOUT_MS);
-    pending.set(id, { text, sent: false, resolve, timer, resend: Boolean(resend) });
-    connect();
-    flush();
-  });
-}
-
-function settle(id, result) {
-  const entry = pending.get(id);
-  if (!entry) return;
-  pending.delete(id);
-  clearTimeout(entry.timer);
-  entry.resolve(result);
-}
-
-function flush() {
-  if (!welcomed || !socket || socket.readyState !== WebSocket.OPEN) return;
-  for (const entry of pending.values()) {
-    if (entry.sent) continue;
-    try {
-      socket.send(entry.text);
-      entry.sent = true;
-    } catch (err) {
-      return; // closing: its close handler reconnects and the rest goes then
-    }
-  }
-}
-
-function setConnection(value) {
-  state.connection = value;
-  render();
-}
-
-function connect() {
-  if (socket || reconnectTimer || state.stoppedReason) return;
-  setConnection(attempt > 0 ? 'reconnecting' : 'connecting');
-  let ws;
-  try {
-    ws = new WebSocket(socketUrl());
-  } catch (err) {
-    console.error('tcccChat: cannot open the websocket', err);
-    scheduleReconnect();
-    return;
-  }
-  socket = ws;
-  ws.onmessage = (message) => { if (socket === ws) receive(message.data); };
-  ws.onclose = (close) => { if (socket === ws) closed(close); };
-}
-
-function receive(text) {
-  let frame;
-  try {
-    frame = JSON.parse(text);
-  } catch (err) {
-    return;
-  }
-  if (!frame || typeof frame !== 'object') return;
-  if (frame.type === 'welcome') {
-    welcomed = true;
-    attempt = 0;
+const client = createRpcClient({
+  label: 'tcccChat',
+  url() {
+    const query = new URLSearchParams({ sdkAppId: SDK_APP_ID });
+    const token = store.get(TOKEN_KEY);
+    if (token) query.set('visitorToken', token);
+    if (visitorIds.get()) query.set('visitorId', visitorIds.get());
+    return `${SERVER.replace(/^http/, 'ws')}/ws/visitor/?${query}`;
+  },
+  maxFrameBytes: MAX_FRAME_BYTES,
+  lostReply: 'the connection to the server was lost before it answered',
+  // Sends carry a clientId and reads only move forward: both are safe to send again after a lost connection.
+  keepWhenLost: (fields) => fields.action === 'send' || fields.action === 'read',
+  onWelcome(frame) {
     if (frame.errorMsg) store.remove(TOKEN_KEY); // expired or unknown: the next chat starts afresh
     if (typeof frame.visitorId === 'string') visitorIds.set(frame.visitorId);
     if (frame.chat) adoptChat(frame.chat);
-    setConnection('connected');
-    flush();
+    render();
     resendOutgoing();
     markRead();
-  } else if (frame.type === 'reply') {
-    const result = frame.status === 'success' ? ok(frame.data)
-      : failure(typeof frame.errorMsg === 'string' && frame.errorMsg ? frame.errorMsg : 'the server answered with an error');
-    settle(frame.id, result);
-  } else if (frame.type === 'event' && typeof frame.event === 'string') {
-    onEvent(frame.event, frame.data);
-  } else if (frame.type === 'refused') {
-    stop(`the chat is not available: ${frame.errorMsg || 'the server refused the connection'}`);
-  }
-}
-
-function closed(close) {
-  socket = null;
-  welcomed = false;
-  for (const [id, entry] of pending) {
-    if (!entry.sent) continue;
-    if (entry.resend) entry.sent = false;
-    else settle(id, failure('the connection to the server was lost before it answered'));
-  }
-  if (close.code === CLOSE_REFUSED) stop(`the chat is not available: ${close.reason || 'the server refused the connection'}`);
-  else scheduleReconnect();
-}
-
-function scheduleReconnect() {
-  if (state.stoppedReason || reconnectTimer) return;
-  setConnection('reconnecting');
-  const base = Math.min(RECONNECT_MAX_DELAY_MS, RECONNECT_FIRST_DELAY_MS * 2 ** attempt);
-  attempt = Math.min(attempt + 1, 16);
-  // ±20 % jitter so that visitors dropped by one server restart do not all come back in the same instant.
-  reconnectTimer = setTimeout(() => {
-    reconnectTimer = null;
-    connect();
-  }, base * (0.8 + Math.random() * 0.4));
-}
-
-window.addEventListener('online', () => {
-  if (!reconnectTimer) return;
-  clearTimeout(reconnectTimer);
-  reconnectTimer = null;
-  connect();
+  },
+  onEvent,
+  onFrame(frame) {
+    if (frame.type === 'refused') {
+      client.stop(`the chat is not available: ${frame.errorMsg || 'the server refused the connection'}`);
+    }
+  },
+  onClose(close) {
+    if (close && close.code === CLOSE_REFUSED) {
+      return `the chat is not available: ${close.reason || 'the server refused the connection'}`;
+    }
+    return ''; // reconnect with the visitor token
+  },
+  onState(connection, reason) {
+    if (connection === 'stopped') {
+      state.stoppedReason = reason;
+      console.error(`tcccChat: ${reason}`);
+    }
+    state.connection = connection;
+    render();
+  },
 });
 
-function stop(reason) {
-  if (state.stoppedReason) return;
-  state.stoppedReason = reason;
-  clearTimeout(reconnectTimer);
-  reconnectTimer = null;
-  if (socket) {
-    const ws = socket;
-    socket = null;
-    try { ws.close(1000); } catch (err) { /* already closing */ }
-  }
-  for (const id of [...pending.keys()]) settle(id, failure(reason));
-  console.error(`tcccChat: ${reason}`);
-  setConnection('stopped');
+function request(action, fields) {
+  return client.request({ action, ...fields });
 }
 
 /* The API. */
@@ -328,7 +195,7 @@ async function start(options) {
   for (const name of ['nickname', 'avatar', 'peerSource', 'channelName', 'clientData', 'skillGroupId']) {
     if (o[name] !== undefined && o[name] !== null) fields[name] = String(o[name]);
   }
-  const result = await request('start', fields, false);
+  const result = await request('start', fields);
   if (result.status !== 'success') return result;
   store.set(TOKEN_KEY, result.data.visitorToken);
   adoptChat(result.data.chat);
@@ -348,7 +215,7 @@ async function send(text) {
 }
 
 async function deliver(outgoing) {
-  const result = await request('send', { text: outgoing.text, clientId: outgoing.clientId }, true);
+  const result = await request('send', { text: outgoing.text, clientId: outgoing.clientId });
   if (result.status === 'success') {
     addMessage(result.data);
     state.outgoing = state.outgoing.filter((o) => o !== outgoing);
@@ -382,7 +249,7 @@ function forgetEndedChat() {
 
 async function end() {
   if (!chatOpen()) return failure('there is no open chat');
-  return request('end', {}, false);
+  return request('end', {});
 }
 
 let typingSentAt = 0;
@@ -391,7 +258,7 @@ function typing() {
   const now = Date.now();
   if (now - typingSentAt < TYPING_EVERY_MS) return Promise.resolve(ok());
   typingSentAt = now;
-  return request('typing', {}, false);
+  return request('typing', {});
 }
 
 function read(seq) {
@@ -399,7 +266,7 @@ function read(seq) {
   const upTo = Number.isInteger(seq) ? seq : lastSeq();
   if (upTo <= (state.chat.readByVisitor || 0)) return Promise.resolve(ok({ seq: state.chat.readByVisitor || 0 }));
   state.chat.readByVisitor = upTo;
-  return request('read', { seq: upTo }, true);
+  return request('read', { seq: upTo });
 }
 
 function lastSeq() {
@@ -409,18 +276,14 @@ function lastSeq() {
 let markRead = () => {};
 
 const api = {
-  events: Object.fromEntries(EVENTS.map((name) => [name, name])),
+  events: chatEvents.events,
   start,
   send,
   end,
   typing,
   read,
-  on(name, handler) {
-    if (handlers.has(name) && typeof handler === 'function') handlers.get(name).add(handler);
-  },
-  off(name, handler) {
-    if (handlers.has(name)) handlers.get(name).delete(handler);
-  },
+  on: chatEvents.on,
+  off: chatEvents.off,
   messages() {
     return state.messages.map((m) => ({ ...m }));
   },
@@ -432,4 +295,4 @@ const api = {
 };
 window.tcccChat = api;
 
-if (store.get(TOKEN_KEY)) connect(); // a conversation to bring back
+if (store.get(TOKEN_KEY)) client.start(); // a conversation to bring back

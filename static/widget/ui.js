@@ -3,8 +3,7 @@
  * bottom-right with an unread badge, and a panel with the conversation, the queue position while waiting, the
  * agent's typing indicator, read ticks, notices (rate limiting, errors) and the message input.
  *
- * It lives in an open shadow root on the host page (the host element reset with `all: initial`), so the page's
- * CSS cannot reach it and its CSS cannot leak out; open so that tests and developers can inspect it.
+ * It is drawn as common/panel.js mounts the widgets: in an open shadow root, in the widgets' shared look.
  * Text from anyone (messages, names) is only ever set with textContent, never parsed as HTML.
  */
 
@@ -12,50 +11,19 @@ const CHAT_ICON = ['M21 12a8 8 0 0 1-11.6 7.1L4 20l1-4.6A8 8 0 1 1 21 12z'];
 const CLOSE_ICON = ['M18 6L6 18', 'M6 6l12 12'];
 
 const WIDGET_STYLE = `
-:host { all: initial; }
-.w {
---accent: #2f6fed; --accent-hover: #2459c7; --on-accent: #ffffff; --surface: #ffffff; --muted-bg: #f3f5f8;
---text: #1f2430; --text-muted: #667085; --border: #e4e7ec; --danger: #c4262e; --danger-soft: #fdeced;
---radius: 16px; --shadow: 0 18px 48px rgba(16, 24, 40, 0.18), 0 2px 8px rgba(16, 24, 40, 0.08);
-font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", "PingFang SC", sans-serif;
-color: var(--text);
-}
-[hidden] { display: none !important; }
-* { box-sizing: border-box; }
 button, input, textarea { font: inherit; color: inherit; }
-button { cursor: pointer; }
 button:focus-visible, input:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
-.launcher {
-position: fixed; right: 24px; bottom: 24px; z-index: 2147483000; width: 58px; height: 58px; border: 0;
-border-radius: 50%; background: var(--accent); color: var(--on-accent); box-shadow: var(--shadow);
-display: flex; align-items: center; justify-content: center; transition: background-color .15s, transform .15s;
-}
-.launcher:hover { background: var(--accent-hover); }
-.launcher:active { transform: scale(.96); }
 .launcher svg { width: 26px; height: 26px; }
 .unread {
 position: absolute; top: -3px; right: -3px; min-width: 22px; height: 22px; padding: 0 6px; border-radius: 11px;
 border: 2px solid #fff; background: #e5484d; color: #fff; font-size: 11px; font-weight: 700; line-height: 18px;
 }
-.panel {
-position: fixed; right: 24px; bottom: 96px; z-index: 2147483000; width: 370px; height: 560px;
-max-width: calc(100vw - 32px); max-height: calc(100vh - 120px); display: flex; flex-direction: column;
-background: var(--surface); border: 1px solid var(--border); border-radius: var(--radius);
-box-shadow: var(--shadow); overflow: hidden;
-}
-.head { display: flex; align-items: center; gap: 12px; padding: 16px 16px 14px; background: var(--accent); color: var(--on-accent); }
-.avatar {
-flex: none; width: 38px; height: 38px; border-radius: 50%; background: rgba(255, 255, 255, .2);
-display: flex; align-items: center; justify-content: center; font-weight: 700; font-size: 16px;
-}
-.who { flex: 1; min-width: 0; }
-.title { margin: 0; font-size: 15px; font-weight: 650; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.panel { width: 370px; height: 560px; }
 .status { margin: 1px 0 0; font-size: 12.5px; opacity: .88; }
 .icon-button {
 flex: none; height: 32px; min-width: 32px; padding: 0 10px; border: 0; border-radius: 8px;
 background: rgba(255, 255, 255, .16); color: var(--on-accent); font-size: 12.5px; font-weight: 600;
 }
-.icon-button:hover { background: rgba(255, 255, 255, .28); }
 .icon-button svg, .avatar svg { width: 18px; height: 18px; }
 .conn { padding: 6px 16px; background: #fffaeb; color: #93370d; font-size: 12.5px; border-bottom: 1px solid #fde7b0; }
 .body { flex: 1; min-height: 0; overflow-y: auto; padding: 16px; background: var(--muted-bg); }
@@ -108,43 +76,7 @@ display: flex; align-items: center; justify-content: center; }
 .ended { display: flex; align-items: center; justify-content: space-between; gap: 12px; color: var(--text-muted); }
 `;
 
-function mountUi() {
-  const host = document.createElement('div');
-  host.id = 'tccc-chat-root';
-  const root = host.attachShadow({ mode: 'open' });
-  const style = document.createElement('style');
-  style.textContent = WIDGET_STYLE;
-  root.appendChild(style);
-
-  function el(tag, attrs, children) {
-    const node = document.createElement(tag);
-    for (const [name, value] of Object.entries(attrs || {})) {
-      if (name === 'text') node.textContent = value;
-      else if (name.startsWith('on')) node.addEventListener(name.slice(2), value);
-      else node.setAttribute(name, value);
-    }
-    for (const child of children || []) node.appendChild(child);
-    return node;
-  }
-
-  function icon(paths) {
-    const NS = 'http://www.w3.org/2000/svg';
-    const svg = document.createElementNS(NS, 'svg');
-    svg.setAttribute('viewBox', '0 0 24 24');
-    svg.setAttribute('fill', 'none');
-    svg.setAttribute('stroke', 'currentColor');
-    svg.setAttribute('stroke-width', '2');
-    svg.setAttribute('stroke-linecap', 'round');
-    svg.setAttribute('stroke-linejoin', 'round');
-    svg.setAttribute('aria-hidden', 'true');
-    for (const d of paths) {
-      const path = document.createElementNS(NS, 'path');
-      path.setAttribute('d', d);
-      svg.appendChild(path);
-    }
-    return svg;
-  }
-
+function drawChat(root) {
   const unread = el('span', { class: 'unread', hidden: '' });
   const launcher = el('button', { class: 'launcher', type: 'button', 'aria-label': 'Open the chat', 'data-launcher': '' },
     [icon(CHAT_ICON), unread]);
@@ -181,9 +113,7 @@ function mountUi() {
     el('header', { class: 'head' }, [avatar, el('div', { class: 'who' }, [title, status]), endButton, closeButton]),
     conn, body, typingLine, notice, foot,
   ]);
-  const wrapper = el('div', { class: 'w' }, [launcher, panel]);
-  root.appendChild(wrapper);
-  document.body.appendChild(host);
+  root.appendChild(el('div', { class: 'w' }, [launcher, panel]));
 
   let open = store.get(OPEN_KEY) === '1';
   let noticeTimer = null;
@@ -378,7 +308,4 @@ function mountUi() {
   render();
 }
 
-if (!HEADLESS) {
-  if (document.body) mountUi();
-  else document.addEventListener('DOMContentLoaded', mountUi);
-}
+mountWidget('tccc-chat-root', WIDGET_STYLE, HEADLESS, drawChat);
