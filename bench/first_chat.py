@@ -24,8 +24,8 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from tests.liveserver import free_port  # noqa: E402
+from testing.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from testing.liveserver import free_port  # noqa: E402
 
 WAIT_MS = 60_000
 

@@ -1,6 +1,6 @@
 """What the benchmarks share: a live daphne server, bulk-made agents with login tokens, lean SDK sockets.
 
-The server is `tests.liveserver.LiveServer` (migrate, seed_demo, daphne in a subprocess, its own SQLite file),
+The server is `testing.liveserver.LiveServer` (migrate, seed_demo, daphne in a subprocess, its own SQLite file),
 so the figures are those of the product as the README runs it. Agents are made in one `manage.py shell`
 call that also mints their login tokens, which is much faster than one HTTP call per agent.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.liveserver import LiveServer  # noqa: E402
+from testing.liveserver import LiveServer  # noqa: E402
 
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 

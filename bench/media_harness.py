@@ -3,7 +3,7 @@
 The engine runs as the product runs it, off the web process (`python bench/media_harness.py --serve`): one
 asyncio loop answering commands read from its stdin, one JSON line each (`{"id", "command", "args"}`), with
 one JSON line back on stdout (`{"id", "result"}` or `{"id", "error"}`). Its CPU time is then its own, read
-from /proc, apart from the peers' (`sessions_app.media.peers`), which run in the benchmark's process as the
+from /proc, apart from the peers' (`testing.peers`), which run in the benchmark's process as the
 load generator and cost about as much CPU as the bridge: on a 2-core machine they compete for the cores.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sessions_app.media import patches  # noqa: E402
-from sessions_app.media.peers import Peer  # noqa: E402
+from testing.peers import Peer  # noqa: E402
 
 CUSTOMER_HZ, AGENT_HZ = 440, 1000
 MEDIA_NOTE = ("the media process runs the engine alone; the peers (2 per call, each encoding and decoding "

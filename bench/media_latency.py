@@ -26,7 +26,7 @@ from aiortc import RTCSessionDescription
 
 from harness import emit_json, format_ms, summary_ms
 from media_harness import (CUSTOMER_HZ, MEDIA_NOTE, MediaProcess, client_patches, hang_up, place_call, until)
-from sessions_app.media.peers import Peer, dominant_hz
+from testing.peers import Peer, dominant_hz
 from sessions_app.media.sounds import Music
 
 CODECS = {"opus": "audio/opus", "pcmu": "audio/PCMU"}

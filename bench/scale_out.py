@@ -7,7 +7,7 @@ that gets a callIn accepts it and hangs up. The run is made with one process and
 database), and the ratio of their throughputs (sessions created, offered, accepted and hung up per second) is
 printed. Targets: callIn p99 <= 100 ms across processes; two processes >= 1.6x one where the cores allow.
 
-PostgreSQL and Redis are Debian's, started here on free ports (tests/postgres_server.py, tests/redis_server.py),
+PostgreSQL and Redis are Debian's, started here on free ports (testing/postgres_server.py, testing/redis_server.py),
 and share the machine's cores with daphne and this load generator: the CPU line says who used what.
 
 `--nginx` puts Debian's nginx with deploy/nginx.conf in front, as deployed (docs/deploy.md): agents log in and
@@ -34,10 +34,10 @@ from pathlib import Path
 from callin_latency import report_outcome, requested, run_load
 from harness import MACHINE_NOTE, emit_json, format_ms, make_agents, open_many, verdict
 
-from tests.cluster import Cluster
-from tests.nginx import Certificate, Nginx
-from tests.postgres_server import PostgresServer
-from tests.redis_server import RedisServer
+from testing.cluster import Cluster
+from testing.nginx import Certificate, Nginx
+from testing.postgres_server import PostgresServer
+from testing.redis_server import RedisServer
 
 P99_TARGET_MS = 100
 RATIO_TARGET = 1.6

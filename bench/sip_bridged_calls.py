@@ -29,7 +29,7 @@ from harness import MACHINE_NOTE, CpuWatch, emit_json, format_cpu, make_agents, 
 from sip_harness import HOST, Agent, Trunk, at_least, caller_number, make_hotline, sip_server
 
 from sessions_app.media import g711, patches  # noqa: E402
-from sessions_app.media.peers import Peer, dominant_hz  # noqa: E402
+from testing.peers import Peer, dominant_hz  # noqa: E402
 from sessions_app.media.rtp_leg import RtpLeg  # noqa: E402
 from sessions_app.media.sip import OutgoingCall  # noqa: E402
 

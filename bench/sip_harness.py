@@ -17,7 +17,7 @@ from collections.abc import Callable
 from harness import SdkSocket, live_server
 
 from sessions_app.media.sip import PCMU, OutgoingCall, UserAgent, build_offer  # noqa: E402
-from tests.liveserver import free_port  # noqa: E402
+from testing.liveserver import free_port  # noqa: E402
 
 HOST = "127.0.0.1"
 HOTLINE = "4008001234"  # digits only: the gateway matches the Request-URI's user by its digits

@@ -31,18 +31,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from playwright.sync_api import Browser, Error as PlaywrightError, Frame, Page, expect, sync_playwright
 
-from .liveserver import ROOT, LiveServer
+from testing.chromium import CHROMIUM, CHROMIUM_ARGS, FOREIGN_HOST  # noqa: F401 (FOREIGN_HOST: tests import it from here)
+from testing.liveserver import ROOT, LiveServer
 
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-# A host name that reaches the host page server but is on no tenant's allow-list (Chromium-only DNS).
-FOREIGN_HOST = "foreign.test"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
-    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-    f"--host-resolver-rules=MAP {FOREIGN_HOST} 127.0.0.1",
-]
 EVENT_TIMEOUT = 5.0  # seconds; events follow a request or a deadline within well under a second here
 CALL_TIMEOUT = 12.0  # seconds; longer than the SDK's own 10 s answer deadline, so a hang shows as ours
 

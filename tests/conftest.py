@@ -22,8 +22,8 @@ def socket_headers(origin: str, host: str = HOST) -> list[tuple[bytes, bytes]]:
 
 @pytest.fixture(scope="session")
 def postgres():
-    """A real PostgreSQL server for the whole run (tests/postgres_server.py); tests create their databases."""
-    from .postgres_server import PostgresServer, postgres_bin
+    """A real PostgreSQL server for the whole run (testing/postgres_server.py); tests create their databases."""
+    from testing.postgres_server import PostgresServer, postgres_bin
 
     if postgres_bin() is None:
         pytest.skip("PostgreSQL is not installed (Debian postgresql; scripts/test.sh installs it)")
@@ -34,8 +34,8 @@ def postgres():
 
 @pytest.fixture(scope="module")
 def redis():
-    """A real Redis for one test module (tests/redis_server.py); a module may restart it."""
-    from .redis_server import RedisServer
+    """A real Redis for one test module (testing/redis_server.py); a module may restart it."""
+    from testing.redis_server import RedisServer
 
     server = RedisServer().start()
     yield server

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from sessions_app.media.engine import MediaEngine
-from sessions_app.media.peers import Peer
+from testing.peers import Peer
 
 
 async def until(condition, timeout: float = 5, what: str = "") -> None:

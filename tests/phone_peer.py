@@ -10,7 +10,7 @@ import threading
 
 import numpy as np
 
-from sessions_app.media.peers import dominant_hz
+from testing.peers import dominant_hz
 from sessions_app.media.rtp_leg import RtpLeg
 
 RATE = 8000

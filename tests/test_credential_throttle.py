@@ -9,7 +9,7 @@ from axes.models import AccessAttempt
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from .liveserver import LiveServer
+from testing.liveserver import LiveServer
 
 LIMIT = 5  # AUTH_FAILURE_LIMIT's default
 

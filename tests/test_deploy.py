@@ -21,8 +21,8 @@ import pytest
 
 from sessions_app.services.origins import matches, same_origin
 
-from .liveserver import ROOT, LiveServer, free_port
-from .nginx import NGINX, SHIPPED, Certificate, main_config, render
+from testing.liveserver import ROOT, LiveServer, free_port
+from testing.nginx import NGINX, SHIPPED, Certificate, main_config, render
 
 DEPLOY = ROOT / "deploy"
 CHECKOUT = "/opt/tccc"

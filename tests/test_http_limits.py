@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from .liveserver import LiveServer
+from testing.liveserver import LiveServer
 from .ws_clients import open_visitor
 
 TIMEOUT = 2  # HTTP_REQUEST_TIMEOUT for this module's server

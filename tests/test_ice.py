@@ -16,7 +16,7 @@ from sessions_app.domain.ice import IceConfigError, IceSettings
 from sessions_app.media.ice import leg_configuration
 
 from .conftest import SdkClient
-from .liveserver import ROOT
+from testing.liveserver import ROOT
 from .test_web_call_socket import CallerClient
 
 TURN = {"TURN_URLS": "turn:turn.example.com:3478,turns:turn.example.com:5349?transport=tcp", "TURN_SECRET": "s3cret"}

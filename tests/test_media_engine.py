@@ -14,7 +14,7 @@ from aiortc.mediastreams import VideoStreamTrack
 
 from sessions_app.media.engine import MediaEngine
 from sessions_app.media.leg import LegError
-from sessions_app.media.peers import Peer
+from testing.peers import Peer
 from sessions_app.media.sounds import Music
 
 from .engine_helpers import hears, join, near, plan, until

@@ -22,7 +22,7 @@ import threading
 from pathlib import Path
 
 from sessions_app.media.engine import MediaEngine
-from sessions_app.media.peers import Peer
+from testing.peers import Peer
 
 from .test_media_engine import AGENT_HZ, CUSTOMER_HZ, hangs_up, join, near, plan, until
 

@@ -1,7 +1,7 @@
 """Media in worker processes (Redis and PostgreSQL configured): a web call's legs live in `manage.py
 media_worker`, driven by daphne over the channel layer; a worker killed with kill -9 has its calls ended cleanly.
 
-Both ends are real: the customer's and the agent's legs are aiortc peers (media/peers.py) sending tones over
+Both ends are real: the customer's and the agent's legs are aiortc peers (testing/peers.py) sending tones over
 real websockets (the call widget's socket and the SDK's), against a real redis-server and daphne.
 """
 from __future__ import annotations
@@ -16,10 +16,10 @@ import time
 import psycopg
 import pytest
 
-from sessions_app.media.peers import Peer
+from testing.peers import Peer
 
 from .browser import live_shell
-from .liveserver import ROOT, LiveServer, free_port
+from testing.liveserver import ROOT, LiveServer, free_port
 from .phone_peer import PhonePeer
 from .ws_clients import open_agent, open_customer, until
 

@@ -11,10 +11,10 @@ import wave
 import numpy as np
 import pytest
 
-from sessions_app.media.peers import Peer, dominant_hz
+from testing.peers import Peer, dominant_hz
 
 from .browser import live_shell, reset_center
-from .liveserver import LiveServer, free_port
+from testing.liveserver import LiveServer, free_port
 from .real_peers import needs
 from .ws_clients import open_agent, until
 

@@ -16,7 +16,7 @@ from playwright.sync_api import sync_playwright
 from .browser import (  # noqa: F401 (fixtures)
     CHROMIUM, CHROMIUM_ARGS, AgentPages, HostPageServer, fresh_channel_layer, reset_center,
 )
-from .liveserver import LiveServer, free_port
+from testing.liveserver import LiveServer, free_port
 from .media_ears import TRACK_PEER_CONNECTIONS, tone_wav, wait_to_hear
 from .phone_peer import PhonePeer
 from .real_peers import needs, until

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from .browser import live_shell
-from .liveserver import LiveServer, free_port
+from testing.liveserver import LiveServer, free_port
 from .real_peers import needs, until
 
 HOTLINE = "008675586013388"

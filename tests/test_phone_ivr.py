@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from .browser import live_shell, reset_center
-from .liveserver import LiveServer, free_port
+from testing.liveserver import LiveServer, free_port
 from .phone_peer import PhonePeer
 from .real_peers import needs, until
 

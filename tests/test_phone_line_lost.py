@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from .browser import live_shell, reset_center
-from .liveserver import LiveServer, free_port
+from testing.liveserver import LiveServer, free_port
 from .real_peers import needs, until
 from .trunk_checks import RtpSink, phone_sessions, port_free
 

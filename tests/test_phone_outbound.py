@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from sessions_app.media.peers import Peer
+from testing.peers import Peer
 
 from .browser import live_shell, reset_center
-from .liveserver import LiveServer, free_port
+from testing.liveserver import LiveServer, free_port
 from .real_peers import needs
 from .ws_clients import open_agent, until
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from sessions_app.media.peers import Peer
+from testing.peers import Peer
 
 from .browser import live_shell, reset_center
-from .liveserver import LiveServer, free_port
+from testing.liveserver import LiveServer, free_port
 from .phone_peer import PhonePeer
 from .real_peers import needs
 from .real_peers import until as until_sync

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .liveserver import free_port
+from testing.liveserver import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "cc.example.com"

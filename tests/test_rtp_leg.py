@@ -20,7 +20,7 @@ import pytest
 from sessions_app.media import g711, rtp
 from sessions_app.media.engine import MediaEngine
 from sessions_app.media.leg import LegError
-from sessions_app.media.peers import Peer, ToneTrack, dominant_hz
+from testing.peers import Peer, ToneTrack, dominant_hz
 from sessions_app.media.rtp_leg import RtpLeg
 from sessions_app.media.sounds import Music
 from sessions_app.media.tap import Tap

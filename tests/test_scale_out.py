@@ -1,8 +1,8 @@
 """One contact center over two web processes on a real PostgreSQL and Redis, and no loss when a process is
 killed with kill -9, when every process restarts at once, or when Redis restarts.
 
-Everything here is real: Debian's postgresql and redis-server on free ports (tests/postgres_server.py,
-tests/redis_server.py), two `daphne workbench.asgi:application` processes (tests/cluster.py), agents and web
+Everything here is real: Debian's postgresql and redis-server on free ports (testing/postgres_server.py,
+testing/redis_server.py), two `daphne workbench.asgi:application` processes (testing/cluster.py), agents and web
 chat visitors over real websockets, the HTTP API, a real webhook receiver. Rows are counted in PostgreSQL
 before and after each crash.
 """
@@ -18,7 +18,7 @@ import pytest
 from websockets.asyncio.client import connect as websockets_connect
 
 from .browser import reset_center
-from .cluster import Cluster, phone_session
+from testing.cluster import Cluster, phone_session
 from .webhook_receiver import OK, Receiver
 from .ws_clients import open_agent, open_visitor, until
 

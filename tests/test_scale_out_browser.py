@@ -19,9 +19,9 @@ from .browser import (  # noqa: F401 (fixtures)
     CALL_TIMEOUT, CHROMIUM, CHROMIUM_ARGS, AgentPages, HostPageServer, fresh_channel_layer, reset_center,
     sign_in_workbench, wait_until,
 )
-from .cluster import Cluster, phone_session
+from testing.cluster import Cluster, phone_session
 from .media_ears import TRACK_PEER_CONNECTIONS, tone_wav, wait_to_hear
-from .nginx import Certificate, Nginx, backend_holding
+from testing.nginx import Certificate, Nginx, backend_holding
 from .test_media_workers import Worker
 
 CUSTOMER_HZ, AGENT_HZ = 440, 1000

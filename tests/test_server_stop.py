@@ -4,7 +4,7 @@ import threading
 import time
 import urllib.request
 
-from tests.liveserver import LiveServer
+from testing.liveserver import LiveServer
 
 
 def test_a_server_stopped_while_serving_pages_exits():

@@ -13,7 +13,7 @@ from aioice import stun, turn as aioice_turn
 from sessions_app.domain.ice import IceSettings
 
 from .browser import fresh_channel_layer  # noqa: F401 (a browser test's, not conftest's async one)
-from .liveserver import ROOT, LiveServer
+from testing.liveserver import ROOT, LiveServer
 from .media_ears import wait_to_hear
 from .test_web_call_browser import (  # noqa: F401 (fixtures)
     AGENT1_HZ, CUSTOMER_HZ, browsers, customer_event, host_page, ok, people, shop, start_call,

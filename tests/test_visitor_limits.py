@@ -77,7 +77,7 @@ async def test_the_message_limit_counts_the_visitors_messages_over_all_their_cha
 
 def test_starts_are_limited_across_processes(tmp_path):
     """Two daphne processes on one database: the address's starts add up whichever process took them."""
-    from .liveserver import LiveServer
+    from testing.liveserver import LiveServer
     from .ws_clients import open_visitor
 
     env = {"START_LIMIT_PER_ADDRESS": "3", "START_LIMIT_PER_VISITOR": "0"}

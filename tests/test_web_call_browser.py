@@ -17,7 +17,7 @@ from .browser import (  # noqa: F401 (fixtures)
     ARTIFACTS, CALL_TIMEOUT, CHROMIUM, CHROMIUM_ARGS, EVENT_TIMEOUT, AgentPages, HostPageServer, SdkPage, fresh_channel_layer,
     reset_center,
 )
-from .liveserver import LiveServer
+from testing.liveserver import LiveServer
 from .media_ears import TRACK_PEER_CONNECTIONS, is_music, open_connections, tone_wav, video_frames, wait_to_hear
 
 CUSTOMER_HZ, AGENT1_HZ, AGENT2_HZ = 440, 1000, 1500

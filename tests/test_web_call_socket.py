@@ -9,7 +9,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from sessions_app.media.peers import Peer
+from testing.peers import Peer
 from sessions_app.models import Session
 
 from .conftest import SdkClient, socket_headers

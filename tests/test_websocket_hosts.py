@@ -7,7 +7,7 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from .conftest import ORIGIN, login_token, socket_headers
-from .liveserver import LiveServer
+from testing.liveserver import LiveServer
 
 PATHS = ["/ws/sdk/?token=TOKEN&sdkAppId=1400000001&userId=agent1@demo", "/ws/sdk/?resume=RESUME",
          "/ws/visitor/?sdkAppId=1400000001", "/ws/call/?sdkAppId=1400000001", "/ws/workbench/?resume=RESUME"]

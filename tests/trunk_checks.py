@@ -7,7 +7,7 @@ import threading
 import time
 
 from .browser import live_shell
-from .liveserver import LiveServer
+from testing.liveserver import LiveServer
 
 
 class RtpSink:

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .liveserver import free_port
+from testing.liveserver import free_port
 
 RELAY_PORTS = 60
 # "session 000000000000000001: peer usage: realm=<tccc.test>, username=<1796482719:caller-1a2b>, rp=3, rb=276, ..."

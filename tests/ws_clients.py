@@ -8,7 +8,7 @@ import time
 
 from websockets.asyncio.client import connect
 
-from .liveserver import LiveServer
+from testing.liveserver import LiveServer
 
 
 class Socket:

@@ -73,7 +73,7 @@ def render(shipped: str, *, http_port: int, https_port: int, backends: list[int]
     text = shipped
     for pattern, value in replacements:
         text, count = re.subn(pattern, value.replace("\\", "\\\\"), text)
-        assert count, f"deploy/nginx.conf no longer has {pattern!r}: update tests/nginx.py with it"
+        assert count, f"deploy/nginx.conf no longer has {pattern!r}: update testing/nginx.py with it"
     return text
 
 
