@@ -9,6 +9,8 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.core.management import call_command
 
+from .tiers import pytest_collection_modifyitems  # noqa: F401 (the hook that gives every test one tier)
+
 os.environ.setdefault("TCCC_SWEEPER", "0")  # tests fire deadlines themselves with sweep_once()
 
 ORIGIN = "http://127.0.0.1:5173"

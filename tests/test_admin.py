@@ -15,6 +15,8 @@ from django.utils.http import urlencode
 from sessions_app.models import Agent, Cdr, Session, SkillGroup, Tenant
 from sessions_app.services import agents, sessions
 
+pytestmark = pytest.mark.service
+
 
 @pytest.fixture
 def tenant(db):

@@ -16,6 +16,8 @@ from sessions_app.services import chat, media, sessions, tokens
 from sessions_app.services.errors import LimitReached, NotFound, ServiceError
 from sessions_app.views.api import api_view
 
+pytestmark = pytest.mark.service
+
 DEMO_KEY = "demo-api-key-change-me"
 
 

@@ -16,6 +16,8 @@ from sessions_app.models import Agent, Cdr, ServeParticipant, Session
 
 from .conftest import SdkClient, api_session, socket_headers
 
+pytestmark = pytest.mark.service
+
 SESSION_METHODS = sorted(name for name, m in protocol.METHODS.items() if "sessionId" in {p.name for p in m.params})
 NAMESPACE_TYPE = {"Call": "phone", "Chat": "im", "Video": "video"}
 OTHER_NAMESPACE_TYPE = {"Call": "im", "Chat": "phone", "Video": "phone"}

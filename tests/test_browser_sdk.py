@@ -11,6 +11,8 @@ from .browser import (  # noqa: F401 (fixtures)
     issue_token, live_shell, open_agent, reset_center, sdk_server, wait_until,
 )
 
+pytestmark = pytest.mark.browser
+
 NAMESPACES = ["Agent", "Call", "Chat", "Devices", "UI", "Video"]
 
 

@@ -16,6 +16,8 @@ from sessions_app.services.deadlines import push_due_cdrs
 
 from .webhook_receiver import OK, Receiver, closed_port_url
 
+pytestmark = pytest.mark.service
+
 EVENTS_MD_FIELDS = {
     "SessionId", "Caller", "Callee", "Direction", "CallType", "Duration", "SeatUser", "CallerLocation", "IVRDuration",
     "RingTimestamp", "AcceptTimestamp", "EndedTimestamp", "StartTimestamp", "QueuedTimestamp", "IVRKeyPressed",

@@ -19,6 +19,8 @@ from sessions_app.services.visitor_limits import Visitor
 
 from .conftest import ORIGIN, SdkClient, socket_headers
 
+pytestmark = pytest.mark.service
+
 XSS = "<img src=x onerror=alert(1)>"
 
 

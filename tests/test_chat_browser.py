@@ -17,6 +17,8 @@ from .browser import (  # noqa: F401 (fixtures)
     sdk_server,
 )
 
+pytestmark = pytest.mark.browser
+
 XSS = "<img src=x onerror=alert(1)>"
 TIMEOUT_MS = EVENT_TIMEOUT * 1000
 

@@ -11,7 +11,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from testing.liveserver import ROOT
+
+pytestmark = pytest.mark.peer
 
 CORE_TESTS = ("test_routing.py", "test_sdk_flow.py", "test_sessions.py", "test_bad_input.py", "test_api.py",
               "test_chat.py", "test_presence.py", "test_cdr_push.py")

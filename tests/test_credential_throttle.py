@@ -11,6 +11,8 @@ from django.utils import timezone
 
 from testing.liveserver import LiveServer
 
+pytestmark = pytest.mark.service
+
 LIMIT = 5  # AUTH_FAILURE_LIMIT's default
 
 
@@ -152,6 +154,7 @@ async def test_a_sign_in_lockout_lasts_the_configured_time(demo, settings):
 
 # Several processes
 
+@pytest.mark.peer
 def test_the_lockout_holds_across_processes_sharing_the_database(tmp_path):
     with LiveServer(workdir=str(tmp_path)) as first:
         second = LiveServer(workdir=str(tmp_path)).start(first.demo)

@@ -24,6 +24,8 @@ from sessions_app.services.origins import matches, same_origin
 from testing.liveserver import ROOT, LiveServer, free_port
 from testing.nginx import NGINX, SHIPPED, Certificate, main_config, render
 
+pytestmark = pytest.mark.peer
+
 DEPLOY = ROOT / "deploy"
 CHECKOUT = "/opt/tccc"
 
@@ -76,6 +78,7 @@ def test_nginx_accepts_the_shipped_configuration(tmp_path, main):
     assert checked.returncode == 0 and "test is successful" in checked.stderr, checked.stderr
 
 
+@pytest.mark.unit
 def test_the_shipped_access_log_format_has_no_query_strings():
     log_format = re.search(r"log_format tccc (.*?);", SHIPPED.read_text(), re.S).group(1)
     assert not re.search(r"\$(request|request_uri|args|query_string|arg_\w+)\b", log_format)
@@ -193,6 +196,7 @@ def test_behind_tls_proxy_trusts_the_proxys_forwarded_proto_and_nothing_else_doe
     assert shown.stdout.split() == [secure, url]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("origin, host, own", [
     ("https://cc.example.com", "cc.example.com", True),  # port 443: the browser sends neither port
     ("https://127.0.0.1:8443", "127.0.0.1:8443", True),  # nginx passes Host with its port ($http_host)
@@ -204,6 +208,7 @@ def test_the_own_origin_check_knows_an_https_page_behind_nginx(origin, host, own
     assert same_origin(origin, host) is own
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("origin, allowed", [
     ("https://crm.example.com", True), ("https://crm.example.com:443", True),
     ("http://crm.example.com", False), ("https://crm.example.com:8443", False),
@@ -212,6 +217,7 @@ def test_an_https_crm_origin_matches_its_allow_list_entry(origin, allowed):
     assert matches(origin, "https://crm.example.com") is allowed
 
 
+@pytest.mark.unit
 def test_every_file_the_guide_installs_is_in_the_repository():
     guide = (ROOT / "docs" / "deploy.md").read_text()
     named = set(re.findall(r"(?:/opt/tccc/)?\b((?:deploy|scripts)/[\w@.\-/]*\w)", guide))

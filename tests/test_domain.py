@@ -7,6 +7,8 @@ import pytest
 from sessions_app.domain import agent_state, ivr, phone, protocol
 from sessions_app.domain.routing import Candidate, rank
 
+pytestmark = pytest.mark.unit
+
 T0 = datetime(2026, 1, 1, 9, 0)
 
 

@@ -3,7 +3,11 @@ connection's request is not queued behind the flood."""
 import asyncio
 import json
 
+import pytest
+
 from sessions_app.domain import protocol
+
+pytestmark = pytest.mark.service
 
 FLOOD = 2000
 

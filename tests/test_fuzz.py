@@ -22,6 +22,8 @@ from sessions_app.services import sessions as session_service
 
 from .conftest import SdkClient
 
+pytestmark = pytest.mark.service
+
 FUZZ = settings(max_examples=20, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 REPLY_TIMEOUT = 10

@@ -12,6 +12,8 @@ import pytest
 from testing.liveserver import LiveServer
 from .ws_clients import open_visitor
 
+pytestmark = pytest.mark.peer
+
 TIMEOUT = 2  # HTTP_REQUEST_TIMEOUT for this module's server
 
 

@@ -19,6 +19,8 @@ from .conftest import SdkClient
 from testing.liveserver import ROOT
 from .test_web_call_socket import CallerClient
 
+pytestmark = pytest.mark.unit
+
 TURN = {"TURN_URLS": "turn:turn.example.com:3478,turns:turn.example.com:5349?transport=tcp", "TURN_SECRET": "s3cret"}
 
 
@@ -50,6 +52,7 @@ def test_a_setting_that_cannot_work_is_refused_with_its_name_and_reason(environ,
     assert message in str(refused.value)
 
 
+@pytest.mark.peer
 def test_the_server_does_not_start_with_a_bad_setting_and_says_why():
     """The settings module refuses it, so daphne, media_worker and every manage.py command stop before serving."""
     run = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, capture_output=True, text=True,
@@ -97,6 +100,7 @@ def test_the_bridges_legs_get_the_servers_aiortc_can_use_and_relay_is_left_to_th
 RELAY = IceSettings.from_environment({**TURN, "ICE_TRANSPORT_POLICY": "relay"})
 
 
+@pytest.mark.service
 async def test_the_sdk_and_the_call_widget_get_their_servers_in_the_welcome(demo, settings):
     settings.ICE = RELAY
     agent = await SdkClient.connect("agent1@demo")
@@ -111,6 +115,7 @@ async def test_the_sdk_and_the_call_widget_get_their_servers_in_the_welcome(demo
     await caller.communicator.disconnect()
 
 
+@pytest.mark.service
 async def test_an_sdk_connection_that_stays_open_gets_fresh_turn_credentials_before_its_own_expire(demo, settings):
     # Credentials living 2 s, renewed every second (the environment allows 60 s at least).
     settings.ICE = IceSettings(turn_urls=("turn:turn.example.com",), turn_secret="s3cret", turn_ttl=2)
@@ -125,6 +130,7 @@ async def test_an_sdk_connection_that_stays_open_gets_fresh_turn_credentials_bef
     await agent.close()
 
 
+@pytest.mark.service
 async def test_without_settings_the_welcomes_are_as_they_were(demo):
     agent = await SdkClient.connect("agent1@demo")
     caller = await CallerClient.connect()

@@ -24,6 +24,8 @@ from sessions_app.media.sip.challenge import NONCE_LIFETIME
 from sessions_app.models import Tenant, Trunk
 from sessions_app.services import telephony
 
+pytestmark = pytest.mark.unit
+
 HOTLINE, OTHER_TENANTS = "008675586013388", "4008009999"
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -65,6 +67,7 @@ def test_with_no_source_named_anywhere_only_this_machine_may_call():
     assert not empty.admission(HOTLINE, "not an address").allowed
 
 
+@pytest.mark.service
 def test_sip_allow_admits_for_every_tenant_and_a_trunks_list_only_for_its_own_tenants_hotlines():
     rules = policy("203.0.113.0/24", TrunkAccess(parse_sources("192.0.2.7")))
     assert rules.admission(HOTLINE, "203.0.113.9").allowed and rules.admission(OTHER_TENANTS, "203.0.113.9").allowed
@@ -155,6 +158,7 @@ def tenant(db):
     return Tenant.objects.get()
 
 
+@pytest.mark.service
 def test_the_policy_joins_sip_allow_and_the_enabled_trunks_of_each_hotlines_tenant(tenant, settings):
     settings.SIP_INBOUND = InboundSettings.from_environment({"SIP_ALLOW": "203.0.113.0/24"})
     Trunk.objects.create(tenant=tenant, name="carrier", host="192.0.2.7", allowed_sources="192.0.2.7",
@@ -171,6 +175,7 @@ def test_the_environment_defaults_to_no_list_and_30_invites_a_second_with_bursts
     assert InboundSettings.from_environment({}) == InboundSettings((), 30.0, 60)
 
 
+@pytest.mark.peer
 @pytest.mark.parametrize("environ, message", [
     ({"SIP_ALLOW": "203.0.113.0/24, sbc.example"}, "SIP_ALLOW: 'sbc.example' is not an IP address or a CIDR"),
     ({"SIP_INVITE_RATE": "fast"}, "SIP_INVITE_RATE: 'fast' is not a positive number"),
@@ -187,6 +192,7 @@ TRUNK_FORM = {"name": "carrier", "host": "192.0.2.7", "port": "5060", "transport
               "username": "", "password": "", "inbound_username": "", "inbound_password": ""}
 
 
+@pytest.mark.service
 @pytest.mark.parametrize("fields, error", [
     ({"allowed_sources": "192.0.2.7, carrier.example"}, "&#x27;carrier.example&#x27; is not an IP address or a CIDR"),
     ({"allowed_sources": "192.0.2.7/24"}, "did you mean 192.0.2.0/24?"),
@@ -201,6 +207,7 @@ def test_admin_refuses_a_bad_source_list_or_half_credentials_with_a_clear_error(
     assert not Trunk.objects.exists()
 
 
+@pytest.mark.service
 def test_admin_saves_a_trunk_with_its_sources_and_credentials(client, tenant):
     client.force_login(get_user_model().objects.get(username="admin"))
     response = client.post(reverse("admin:sessions_app_trunk_add"),

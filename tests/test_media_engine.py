@@ -19,6 +19,8 @@ from sessions_app.media.sounds import Music
 
 from .engine_helpers import hears, join, near, plan, until
 
+pytestmark = pytest.mark.service
+
 CUSTOMER_HZ, AGENT_HZ, SECOND_AGENT_HZ = 440, 1000, 1500
 CODECS = pytest.mark.parametrize("codec", ["audio/opus", "audio/PCMU"])
 

@@ -21,10 +21,14 @@ import os
 import threading
 from pathlib import Path
 
+import pytest
+
 from sessions_app.media.engine import MediaEngine
 from testing.peers import Peer
 
 from .test_media_engine import AGENT_HZ, CUSTOMER_HZ, hangs_up, join, near, plan, until
+
+pytestmark = pytest.mark.service
 
 CALLS, AT_ONCE, WARM_UP = 100, 5, 20
 EXECUTOR_PREFIX = "asyncio_"  # threads of the loop's default executor, where aiortc encodes: a bounded pool

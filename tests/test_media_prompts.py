@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import numpy as np
+import pytest
 
 from sessions_app.media import prompts, sounds
 from sessions_app.media.switch import SwitchAudioTrack
+
+pytestmark = pytest.mark.service
 
 
 def test_a_spoken_prompt_is_made_once_and_read_at_the_rate_asked(tmp_path):

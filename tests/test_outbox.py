@@ -8,6 +8,8 @@ from channels.layers import get_channel_layer
 
 from sessions_app.services import outbox
 
+pytestmark = pytest.mark.service
+
 
 @pytest.fixture
 async def listener():
@@ -82,6 +84,7 @@ async def test_a_thread_not_serving_the_server_loop_sends_at_once(listener):
     assert await received(listener, 1) == [1]
 
 
+@pytest.mark.unit
 def test_frames_handed_over_together_leave_as_one_message_per_agent_in_the_same_order():
     def frame(n):
         return {"type": "agent.frame", "frame": {"n": n}}

@@ -24,7 +24,7 @@ from .real_peers import needs, until
 HOTLINE = "008675586013388"
 CALLER_HZ, AGENT_HZ = 440, 1000
 SCENARIO = Path(__file__).parent / "sipp" / "trunk_calls_hotline.xml"
-pytestmark = needs("sipp")
+pytestmark = [needs("sipp"), pytest.mark.browser]
 
 
 @pytest.fixture(scope="module")

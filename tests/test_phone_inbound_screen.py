@@ -19,7 +19,7 @@ from .real_peers import needs, until
 HOTLINE = "008675586013388"
 SIPP = Path(__file__).parent / "sipp"
 RATE, BURST = 5, 10
-pytestmark = needs("sipp")
+pytestmark = [needs("sipp"), pytest.mark.peer]
 
 # The demo tenant's trunks: one calling from 127.0.0.8/29, one from 127.0.0.16/29 that must prove credentials.
 TRUNKS = """

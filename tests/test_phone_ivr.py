@@ -15,7 +15,7 @@ from .real_peers import needs, until
 
 HOTLINE = "008675586013388"
 SIPP = Path(__file__).parent / "sipp"
-pytestmark = needs("sipp")
+pytestmark = [needs("sipp"), pytest.mark.peer]
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ HOTLINE = "008675586013388"
 SIPP = Path(__file__).parent / "sipp"
 BURST, BURST_RATE = 200, 50  # INVITEs, and INVITEs per second
 LINE_LEASE = 3  # seconds; the gateway renews the lease of the calls it carries every quarter of it
-pytestmark = needs("sipp")
+pytestmark = [needs("sipp"), pytest.mark.peer]
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 
+import pytest
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
@@ -11,6 +12,8 @@ from sessions_app.models import ProtectedNumber, Session, Tenant
 from sessions_app.services import sessions
 
 from .conftest import api_session
+
+pytestmark = pytest.mark.service
 
 CUSTOMER = "008613912345678"
 

@@ -1,9 +1,12 @@
 """Presence: the offline grace period and reconnecting with the resume token (forcing offline: test_revocation.py)."""
+import pytest
 from channels.db import database_sync_to_async
 
 from sessions_app.models import Agent, Session
 
 from .conftest import SdkClient, api_session, sweep
+
+pytestmark = pytest.mark.service
 
 
 @database_sync_to_async

@@ -16,6 +16,8 @@ import pytest
 
 from testing.liveserver import free_port
 
+pytestmark = pytest.mark.peer
+
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "cc.example.com"
 PRODUCTION = {"DJANGO_ENV": "production", "SECRET_KEY": "k3y-" + "x7Qz" * 15, "ALLOWED_HOSTS": f"{HOST},127.0.0.1",
@@ -222,6 +224,7 @@ def test_daphne_refuses_to_serve_the_demo_key_and_passwords_then_serves_https_be
         server.stop()
 
 
+@pytest.mark.service
 async def test_sdk_url_is_https_when_the_request_came_through_the_tls_proxy(demo, settings):
     """Through the API's own handler (as daphne serves it), with the proxy header trusted (BEHIND_TLS_PROXY=1):
     the proxy's X-Forwarded-Proto makes SdkURL https; without the header it stays http; untrusted, it is ignored."""

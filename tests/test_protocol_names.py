@@ -9,10 +9,14 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from sessions_app.domain import protocol
 from sessions_app.services.rpc import HANDLERS
 
 from .browser import browser, fresh_channel_layer, host_page, open_agent, sdk_server  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.unit
 
 REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "sdk-reference.md"
 BESIDE_SPEC_METHODS = {"Agent.getStatus"}

@@ -8,6 +8,8 @@ import pytest
 
 from workbench.redis_layer import ResilientRedisChannelLayer
 
+pytestmark = pytest.mark.peer
+
 _prefixes = itertools.count()
 
 

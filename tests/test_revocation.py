@@ -15,6 +15,8 @@ from sessions_app.models import Agent, Session
 from .conftest import SdkClient, api_session, login_token
 from .test_workbench import Workbench, session_cookie
 
+pytestmark = pytest.mark.service
+
 ANY_REASON = {"refused": "the account of agent agent1@demo is deactivated",
               "tokenExpired": "the login is no longer valid: signed out, forced offline or the password changed"}
 

@@ -2,6 +2,7 @@
 import threading
 from datetime import timedelta
 
+import pytest
 from channels.db import database_sync_to_async
 from django.db import close_old_connections
 from django.utils import timezone
@@ -11,6 +12,8 @@ from sessions_app.services import sessions
 from sessions_app.services.errors import ServiceError
 
 from .conftest import api_session, sweep
+
+pytestmark = pytest.mark.service
 
 PAST = "2000-01-01T00:00:00Z"
 

@@ -28,6 +28,8 @@ from sessions_app.media.tap import Tap
 from .engine_helpers import hears, join, near, plan, until
 from .real_peers import needs
 
+pytestmark = pytest.mark.service
+
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     try:
@@ -179,6 +181,7 @@ def hears_music(ear: Ear) -> bool:
 # G.711
 
 
+@pytest.mark.unit
 @NEEDS_AUDIOOP
 @LAWS
 def test_encoding_every_sample_is_bit_exact_with_the_reference(law):
@@ -187,6 +190,7 @@ def test_encoding_every_sample_is_bit_exact_with_the_reference(law):
     assert g711.encode(every, law) == reference(every.tobytes(), 2)
 
 
+@pytest.mark.unit
 @NEEDS_AUDIOOP
 @LAWS
 def test_decoding_every_code_is_bit_exact_with_the_reference(law):
@@ -198,6 +202,7 @@ def test_decoding_every_code_is_bit_exact_with_the_reference(law):
 # Packets
 
 
+@pytest.mark.unit
 def test_the_payload_is_found_past_csrcs_a_header_extension_and_padding():
     csrcs = struct.pack("!II", 1, 2)
     extension = struct.pack("!HH", 0xBEDE, 1) + b"\x10\x00\x00\x00"
@@ -207,6 +212,7 @@ def test_the_payload_is_found_past_csrcs_a_header_extension_and_padding():
     assert (packet.ssrc, packet.payload) == (99, b"abc")
 
 
+@pytest.mark.unit
 def test_rtcp_and_what_is_not_rtp_version_2_are_no_packets():
     assert rtp.parse(struct.pack("!BBHI", 0x81, 201, 7, 99) + bytes(24)) is None  # a receiver report
     assert rtp.parse(b"\x40" + bytes(20)) is None
@@ -431,6 +437,7 @@ async def sipp(tmp_path: Path, name: str, *args: str) -> asyncio.subprocess.Proc
         *args, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
 
 
+@pytest.mark.peer
 @needs("sipp")
 async def test_sipp_as_the_trunk_plays_a_recording_and_keys_to_a_leg(legs, tmp_path):
     """Two sipps make a call: the answering one gives our leg's port as its media address, the calling one

@@ -24,6 +24,8 @@ from .media_ears import TRACK_PEER_CONNECTIONS, tone_wav, wait_to_hear
 from testing.nginx import Certificate, Nginx, backend_holding
 from .test_media_workers import Worker
 
+pytestmark = pytest.mark.peer
+
 CUSTOMER_HZ, AGENT_HZ = 440, 1000
 MEDIA_ARGS = ["--allow-loopback-in-peer-connection", "--autoplay-policy=no-user-gesture-required"]
 
@@ -182,6 +184,7 @@ def test_the_processes_see_the_clients_address_and_not_a_forged_one(balancer, cl
     assert "203.0.113.7" not in logged
 
 
+@pytest.mark.browser
 def test_the_sdk_reconnects_through_nginx_to_the_other_process_after_a_kill_9_and_no_token_is_logged(
         cluster, balancer, agents):
     marks = cluster.log_marks()
@@ -216,6 +219,7 @@ def test_the_sdk_reconnects_through_nginx_to_the_other_process_after_a_kill_9_an
     assert '"GET /ws/sdk/ HTTP/1.1" 101' in balancer.access_log()
 
 
+@pytest.mark.browser
 def test_an_agent_on_an_https_crm_page_takes_a_web_call_and_a_chat_from_the_shop_through_nginx(
         balancer, agents, browsers, shop):
     agent = agents.open("agent1@demo")
@@ -253,6 +257,7 @@ def test_an_agent_on_an_https_crm_page_takes_a_web_call_and_a_chat_from_the_shop
     assert {socket.url.split("?")[0] for socket in agent.sockets} == {f"{wss}/ws/sdk/", f"{wss}/ws/workbench/"}
 
 
+@pytest.mark.browser
 def test_an_agent_signs_in_to_the_workbench_page_through_nginx(balancer, browsers, cluster):
     reset_center(cluster[0])
     tab = sign_in_workbench(browsers["agent"], balancer, "agent2@demo")

@@ -1,9 +1,12 @@
 """The core flow over a real websocket: welcome, callIn, accept, controls, transfer, end, after-call work."""
+import pytest
 from channels.db import database_sync_to_async
 
 from sessions_app.models import Agent, Cdr, ServeParticipant, Session
 
 from .conftest import api_session, sweep
+
+pytestmark = pytest.mark.service
 
 
 async def test_welcome_brings_agent_online(sdk):

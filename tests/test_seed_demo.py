@@ -2,10 +2,13 @@
 import json
 from io import StringIO
 
+import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from sessions_app.models import Agent, SkillGroup, Tenant
+
+pytestmark = pytest.mark.service
 
 
 def seed() -> dict:

@@ -4,7 +4,11 @@ import threading
 import time
 import urllib.request
 
+import pytest
+
 from testing.liveserver import LiveServer
+
+pytestmark = pytest.mark.peer
 
 
 def test_a_server_stopped_while_serving_pages_exits():

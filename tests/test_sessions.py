@@ -1,9 +1,12 @@
 """Session methods beyond the basic flow: transfer, internal and outbound calls, deleteCall, chat, video."""
+import pytest
 from channels.db import database_sync_to_async
 
 from sessions_app.models import Agent, Cdr, ServeParticipant, Session, SkillGroup
 
 from .conftest import api_session, sweep
+
+pytestmark = pytest.mark.service
 
 
 @database_sync_to_async

@@ -25,6 +25,8 @@ from sessions_app.media.sip.transport import TcpTransport, UdpTransport
 
 from .real_peers import needs
 
+pytestmark = pytest.mark.service
+
 HOST = "127.0.0.1"
 FAST = Timers(t1=0.02, t2=0.16, t4=0.2)
 SIPP_SCENARIOS = Path(__file__).parent / "sipp"
@@ -220,6 +222,7 @@ TORTUOUS_INVITE = (  # RFC 4475 §3.1.1.1 "wsinv": a short tortuous INVITE, ever
 )
 
 
+@pytest.mark.unit
 def test_the_rfc4475_tortuous_invite_parses_field_by_field():
     request = parse_message(TORTUOUS_INVITE)
     assert request.method == "INVITE" and request.uri.user == "vivekg" and "unknownparam" in request.uri.params
@@ -237,6 +240,7 @@ def test_the_rfc4475_tortuous_invite_parses_field_by_field():
     assert len(request.body) == 150 and SessionDescription.parse(request.body).media[1].kind == "video"
 
 
+@pytest.mark.unit
 def test_the_rfc4475_wide_range_of_valid_characters_parses():
     """RFC 4475 §3.1.1.2 "intmeth": an unknown method and URIs using every character the grammar allows."""
     data = crlf(
@@ -261,6 +265,7 @@ def test_the_rfc4475_wide_range_of_valid_characters_parses():
     assert request.headers.get("EXTENSIONHEADER-!.%*+_`'~") == "\ufeff\u5927\u505c\u96fb"
 
 
+@pytest.mark.unit
 def test_semicolons_in_the_user_part_and_escapes_stay_in_the_user():
     """RFC 4475 §3.1.1.3 "esc01" and §3.1.1.9 "semiuri"."""
     assert SipUri.parse("sip:user;par=u%40example.net@example.com").user == "user;par=u%40example.net"
@@ -272,6 +277,7 @@ def test_semicolons_in_the_user_part_and_escapes_stay_in_the_user():
     assert SipUri.parse("tel:+1-201-555-0123").opaque == "+1-201-555-0123"
 
 
+@pytest.mark.unit
 def test_compact_forms_and_list_headers_read_as_their_full_names():
     request = parse_message(crlf("""OPTIONS sip:a@example.com SIP/2.0
 v: SIP/2.0/UDP a.example.com;branch=z9hG4bK1, SIP/2.0/UDP b.example.com:5070;branch=z9hG4bK2;received=192.0.2.9
@@ -292,6 +298,7 @@ l: 0""") + b"\r\n")
     assert request.headers.get_all("ALLOW") == ["INVITE", "ACK", "BYE"]
 
 
+@pytest.mark.unit
 def test_a_response_without_reason_phrase_and_one_with_utf8_parse():
     """RFC 4475 §3.1.1.12 "unreason" and §3.1.1.13 "noreason"."""
     head = "\nVia: SIP/2.0/UDP 192.0.2.198;branch=z9hG4bK1\nFrom: <sip:a@b>;tag=1\nTo: <sip:c@d>;tag=2\n" \
@@ -301,6 +308,7 @@ def test_a_response_without_reason_phrase_and_one_with_utf8_parse():
     assert response.status == 200 and response.reason.endswith("\u0441\u0442\u043e")
 
 
+@pytest.mark.unit
 def test_a_message_prints_back_to_what_it_was_parsed_from():
     request = parse_message(raw_request("INVITE", 5060, 5062, body=OFFER))
     again = parse_message(request.encode())
@@ -311,6 +319,7 @@ def test_a_message_prints_back_to_what_it_was_parsed_from():
 BAD = "\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKbad\nFrom: <sip:a@b>;tag=1\nTo: <sip:c@d>\nCall-ID: bad\n"
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("data, status", [
     (crlf("INVITE sip:c@d SIP/7.0" + BAD + "CSeq: 1 INVITE\nContent-Length: 0\n") + b"\r\n", 505),  # badvers
     (crlf("INVITE sip:c@d SIP/2.0" + BAD + "CSeq: 1 INVITE\nContent-Length: 9999\n") + b"\r\nv=0\r\n", 400),  # clerr
@@ -332,6 +341,7 @@ def test_malformed_requests_raise_the_status_to_answer_with(data, status):
     assert raised.value.status == status and raised.value.message is not None, "answerable"
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("data", [b"", b"\r\n\r\n", b"garbage", b"SIP/2.0 4294967301 Big\r\n\r\n",
                                   crlf("INVITE sip:c@d SIP/2.0\nCSeq: 1 INVITE") + b"\r\n"])
 def test_messages_that_cannot_be_answered_raise_without_a_request(data):
@@ -340,11 +350,13 @@ def test_messages_that_cannot_be_answered_raise_without_a_request(data):
     assert raised.value.message is None
 
 
+@pytest.mark.unit
 def test_a_datagram_body_is_cut_at_content_length():
     request = parse_message(raw_request("INVITE", 5060, 5062, body=OFFER) + b"trailing junk")
     assert request.body.endswith(b"a=sendrecv\r\n")
 
 
+@pytest.mark.unit
 def test_a_stream_is_framed_by_content_length():
     first, second = raw_request("INVITE", 5060, 5062, body=OFFER), raw_request("OPTIONS", 5060, 5062)
     buffer = bytearray(b"\r\n\r\n" + first + second[:30])  # keep-alive CRLFs, then one and a bit
@@ -353,6 +365,7 @@ def test_a_stream_is_framed_by_content_length():
     assert frame_stream(buffer) == second and not buffer
 
 
+@pytest.mark.unit
 def test_a_stream_announcing_a_body_over_the_limit_is_lost_before_the_body_is_buffered():
     head = raw_request("INVITE", 5060, 5062).replace(b"Content-Length: 0", f"Content-Length: {MAX_BODY + 1}".encode())
     with pytest.raises(SipError) as refused:
@@ -360,6 +373,7 @@ def test_a_stream_announcing_a_body_over_the_limit_is_lost_before_the_body_is_bu
     assert refused.value.status == 513
 
 
+@pytest.mark.unit
 def test_a_response_copies_the_routing_headers_and_adds_our_tag():
     request = parse_message(raw_request("INVITE", 5060, 5062, body=OFFER))
     response = make_response(request, 180, to_tag="ours")
@@ -372,6 +386,7 @@ def test_a_response_copies_the_routing_headers_and_adds_our_tag():
 # SDP
 
 
+@pytest.mark.unit
 def test_the_answer_takes_the_first_offered_codec_we_support_and_keeps_their_event_type():
     offer = SessionDescription.parse(OFFER)
     answer = build_answer(offer, "192.0.2.50", 30000, codecs=(PCMU, PCMA))
@@ -381,6 +396,7 @@ def test_the_answer_takes_the_first_offered_codec_we_support_and_keeps_their_eve
     assert answer.audio_address() == ("192.0.2.50", 30000)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("offered, answered", [("sendonly", "recvonly"), ("recvonly", "sendonly"),
                                                ("inactive", "inactive"), ("sendrecv", "sendrecv")])
 def test_the_answer_mirrors_the_offered_direction(offered, answered):
@@ -389,12 +405,14 @@ def test_the_answer_mirrors_the_offered_direction(offered, answered):
     assert offer.on_hold == (offered in ("sendonly", "inactive"))
 
 
+@pytest.mark.unit
 def test_an_old_style_hold_with_a_null_address_is_answered_recvonly():
     offer = SessionDescription.parse(OFFER.replace("c=IN IP4 127.0.0.1", "c=IN IP4 0.0.0.0"))
     assert offer.on_hold and offer.audio_direction() == "sendonly"
     assert build_answer(offer, HOST, 30000).audio.direction == "recvonly"
 
 
+@pytest.mark.unit
 def test_the_answer_has_a_line_per_offered_stream_and_refuses_video_with_port_zero():
     offer = SessionDescription.parse(OFFER.replace("a=sendrecv", "a=sendrecv\nm=video 5000 RTP/AVP 96\n"
                                                    "a=rtpmap:96 H264/90000").replace("\n", "\r\n"))
@@ -402,6 +420,7 @@ def test_the_answer_has_a_line_per_offered_stream_and_refuses_video_with_port_ze
     assert [(m.kind, m.port) for m in answer.media] == [("audio", 30000), ("video", 0)]
 
 
+@pytest.mark.unit
 def test_a_dynamic_event_type_and_a_dynamic_pcmu_are_understood():
     offer = SessionDescription.parse(OFFER.replace("RTP/AVP 8 0 18 101", "RTP/AVP 18 96 97")
                                      .replace("a=rtpmap:101 telephone-event/8000\na=fmtp:101 0-16",
@@ -411,6 +430,7 @@ def test_a_dynamic_event_type_and_a_dynamic_pcmu_are_understood():
     assert audio.telephone_event.fmtp == "0-16"  # the offer had none: 0-16 is RFC 4733's default for DTMF
 
 
+@pytest.mark.unit
 def test_an_offer_without_a_common_codec_or_malformed_is_not_acceptable():
     g729_only = SessionDescription.parse(OFFER.replace("RTP/AVP 8 0 18 101", "RTP/AVP 18"))
     with pytest.raises(SdpError) as raised:
@@ -423,6 +443,7 @@ def test_an_offer_without_a_common_codec_or_malformed_is_not_acceptable():
         assert raised.value.status == 488
 
 
+@pytest.mark.unit
 def test_our_offer_lists_g711_and_dtmf_events_and_revises_for_hold():
     offer = build_offer("192.0.2.50", 30000, session_id=42)
     parsed = SessionDescription.parse(str(offer))
@@ -432,6 +453,7 @@ def test_our_offer_lists_g711_and_dtmf_events_and_revises_for_hold():
     assert (held.version, held.audio_direction()) == (2, "sendonly")
 
 
+@pytest.mark.unit
 def test_the_sdp_part_of_a_multipart_body_is_found():
     """Trunks speaking SIP-I send SDP beside ISUP (RFC 4475 §3.1.1.11 "mpart01" has the shape)."""
     body = (b"--boundary42\r\nContent-Type: application/sdp\r\n\r\n" + crlf(OFFER) +
@@ -447,12 +469,14 @@ def test_the_sdp_part_of_a_multipart_body_is_found():
 # Digest
 
 
+@pytest.mark.unit
 def test_digest_matches_rfc_2617s_example():
     assert digest(username="Mufasa", password="Circle Of Life", realm="testrealm@host.com",
                   nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", method="GET", uri="/dir/index.html", qop="auth",
                   nc="00000001", cnonce="0a4f113b") == "6629fae49393a05397450978507c4ef1"
 
 
+@pytest.mark.unit
 def test_digest_sha256_matches_rfc_7616s_example():
     """RFC 8760 brings RFC 7616's SHA-256 to SIP; RFC 7616 §3.9.1 gives both algorithms for one challenge."""
     example = dict(username="Mufasa", password="Circle of Life", realm="http-auth@example.org",
@@ -463,6 +487,7 @@ def test_digest_sha256_matches_rfc_7616s_example():
         "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"
 
 
+@pytest.mark.unit
 def test_digest_without_qop_is_rfc_2069s():
     def md5(text):
         return hashlib.md5(text.encode()).hexdigest()
@@ -472,6 +497,7 @@ def test_digest_without_qop_is_rfc_2069s():
     assert f'response="{expected}"' in header and "qop" not in header and "cnonce" not in header
 
 
+@pytest.mark.unit
 def test_a_challenged_request_is_repeated_with_authorization_and_the_next_cseq():
     request = parse_message(raw_request("INVITE", 5060, 5062, body=OFFER))
     challenge = make_response(request, 407, headers=[
@@ -929,6 +955,7 @@ async def sipp_uas(tmp_path, scenario: list[str], *extra: str) -> tuple[asyncio.
 SIPP_TIMERS = Timers(t1=0.1)
 
 
+@pytest.mark.peer
 @needs_sipp
 async def test_sipp_calls_us_hears_early_media_and_hangs_up(agents, tmp_path):
     on_invite = answering(early_media=True)
@@ -940,6 +967,7 @@ async def test_sipp_calls_us_hears_early_media_and_hangs_up(agents, tmp_path):
     assert await asyncio.wait_for(call.ended, 1) == Ending("remote", "bye")
 
 
+@pytest.mark.peer
 @needs_sipp
 async def test_sipp_calls_us_over_tcp(agents, tmp_path):
     on_invite = answering()
@@ -950,6 +978,7 @@ async def test_sipp_calls_us_over_tcp(agents, tmp_path):
     assert on_invite.calls[0].invite.via.transport == "TCP"
 
 
+@pytest.mark.peer
 @needs_sipp
 async def test_sipp_cancels_while_we_ring(agents, tmp_path):
     calls = []
@@ -967,6 +996,7 @@ async def test_sipp_cancels_while_we_ring(agents, tmp_path):
         await calls[0].answer(build_answer(calls[0].remote_sdp, HOST, 40000))
 
 
+@pytest.mark.peer
 @needs_sipp
 async def test_we_call_sipp_which_answers(agents, tmp_path):
     agent = await agents(timers=SIPP_TIMERS)
@@ -980,6 +1010,7 @@ async def test_we_call_sipp_which_answers(agents, tmp_path):
     assert code == 0, errors
 
 
+@pytest.mark.peer
 @needs_sipp
 async def test_we_hold_sipp_with_a_reinvite(agents, tmp_path):
     agent = await agents(timers=SIPP_TIMERS)
@@ -997,6 +1028,7 @@ async def test_we_hold_sipp_with_a_reinvite(agents, tmp_path):
     assert code == 0, errors
 
 
+@pytest.mark.peer
 @needs_sipp
 async def test_sipp_busy_fails_our_call_as_busy_and_gets_its_ack(agents, tmp_path):
     agent = await agents(timers=SIPP_TIMERS)
@@ -1010,6 +1042,7 @@ async def test_sipp_busy_fails_our_call_as_busy_and_gets_its_ack(agents, tmp_pat
     assert code == 0, errors
 
 
+@pytest.mark.peer
 @needs_sipp
 @pytest.mark.parametrize("challenge", ["", ', qop="auth"'])
 async def test_sipp_challenges_our_invite_and_accepts_the_digest(agents, tmp_path, challenge):
@@ -1025,6 +1058,7 @@ async def test_sipp_challenges_our_invite_and_accepts_the_digest(agents, tmp_pat
     assert code == 0, errors
 
 
+@pytest.mark.peer
 @needs_sipp
 async def test_we_register_at_a_sipp_registrar_with_digest(agents, tmp_path):
     agent = await agents(timers=SIPP_TIMERS)
@@ -1150,6 +1184,7 @@ def test_fuzzed_datagrams_get_an_answer_or_nothing_and_a_call_still_completes(ca
         rig.close()
 
 
+@pytest.mark.unit
 def test_headers_are_a_case_insensitive_ordered_multimap_of_single_lines():
     headers = Headers([("Via", "a"), ("v", "b"), ("X-UUI", "1")])
     headers.set("x-uui", "2")

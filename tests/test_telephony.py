@@ -16,6 +16,8 @@ from sessions_app.models import Agent, Cdr, Hotline, Session, SkillGroup, Trunk
 from sessions_app.services import deadlines, telephony
 from sessions_app.services.errors import ServiceError
 
+pytestmark = pytest.mark.service
+
 HOTLINE = "008675586013388"
 CALLER = "008613800001234"
 

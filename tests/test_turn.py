@@ -20,6 +20,8 @@ from .test_web_call_browser import (  # noqa: F401 (fixtures)
 )
 from .turn_server import TurnServer
 
+pytestmark = pytest.mark.peer
+
 
 @pytest.fixture(scope="module")
 def coturn():
@@ -111,6 +113,7 @@ OFFER_AND_CONFIGURATION = """() => {
 }"""
 
 
+@pytest.mark.browser
 def test_with_relay_forced_a_web_calls_audio_flows_through_turn_both_ways(people, coturn):
     agent = people.agent("agent1@demo")
     customer = people.customer()

@@ -30,6 +30,8 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.web import http as twisted_http
 
+pytestmark = pytest.mark.unit
+
 REQUIREMENTS = Path(__file__).resolve().parent.parent / "requirements.txt"
 
 
@@ -183,6 +185,7 @@ def test_the_redis_layer_finds_channels_redis_helpers_as_it_calls_them():
     assert layer.deserialize(messages["pb!"]) == {"type": "t", "__asgi_channel__": ["b!x", "b!y"]}, why
 
 
+@pytest.mark.peer
 def test_a_script_made_without_a_client_runs_by_its_sha1_on_the_client_given_with_each_call():
     """workbench/redis_layer.py's GROUP_SEND is one script for every Redis of the layer."""
     from redis.commands.core import AsyncScript
@@ -195,6 +198,7 @@ def test_a_script_made_without_a_client_runs_by_its_sha1_on_the_client_given_wit
     assert list(inspect.signature(AsyncScript.__call__).parameters) == ["self", "keys", "args", "client"], why
 
 
+@pytest.mark.service
 def test_a_kept_connection_is_health_checked_once_after_each_release(django_db_blocker):
     """What workbench/postgresql/base.py shortens: with CONN_HEALTH_CHECKS, Django checks a kept connection on its
     first use after close_old_connections() released it, and not again until the next release. Shown on SQLite:
@@ -337,6 +341,7 @@ def test_aiortcs_jitter_buffer_and_receiver_track_are_as_patches_use_them():
     assert isinstance(rtcrtpreceiver.RemoteStreamTrack(kind="audio")._queue, asyncio.Queue), why
 
 
+@pytest.mark.service
 async def test_the_bridge_answers_with_the_codec_it_put_first_in_the_transceivers_codecs(monkeypatch):
     """sessions_app/media/leg.py sorts aiortc's negotiated `transceiver._codecs` to choose the codec it sends."""
     from aioice import ice
@@ -362,6 +367,7 @@ async def test_the_bridge_answers_with_the_codec_it_put_first_in_the_transceiver
         await browser.close()
 
 
+@pytest.mark.service
 async def test_the_websockets_database_thread_is_asgirefs_single_thread_executor():
     """sessions_app/views/api.py sends the API's database work to SyncToAsync.single_thread_executor to share the
     websockets' thread (channels' database_sync_to_async is a SyncToAsync, thread-sensitive by default);

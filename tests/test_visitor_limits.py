@@ -11,6 +11,8 @@ from sessions_app.services import visitor_limits
 from .test_chat import VisitorClient
 from .test_web_call_socket import OFFER, CallerClient
 
+pytestmark = pytest.mark.service
+
 
 @pytest.fixture
 def limits(settings):
@@ -75,6 +77,7 @@ async def test_the_message_limit_counts_the_visitors_messages_over_all_their_cha
     assert (await other.send("hello"))["status"] == "success"
 
 
+@pytest.mark.peer
 def test_starts_are_limited_across_processes(tmp_path):
     """Two daphne processes on one database: the address's starts add up whichever process took them."""
     from testing.liveserver import LiveServer

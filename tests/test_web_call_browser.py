@@ -20,6 +20,8 @@ from .browser import (  # noqa: F401 (fixtures)
 from testing.liveserver import LiveServer
 from .media_ears import TRACK_PEER_CONNECTIONS, is_music, open_connections, tone_wav, video_frames, wait_to_hear
 
+pytestmark = pytest.mark.browser
+
 CUSTOMER_HZ, AGENT1_HZ, AGENT2_HZ = 440, 1000, 1500
 MEDIA_ARGS = ["--allow-loopback-in-peer-connection", "--autoplay-policy=no-user-gesture-required"]
 

@@ -14,6 +14,8 @@ from sessions_app.models import Session
 
 from .conftest import SdkClient, socket_headers
 
+pytestmark = pytest.mark.service
+
 ORIGIN = "http://127.0.0.1:5173"
 OFFER = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"  # starts like an SDP, has no audio
 

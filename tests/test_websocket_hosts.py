@@ -9,6 +9,8 @@ from channels.testing import WebsocketCommunicator
 from .conftest import ORIGIN, login_token, socket_headers
 from testing.liveserver import LiveServer
 
+pytestmark = pytest.mark.peer
+
 PATHS = ["/ws/sdk/?token=TOKEN&sdkAppId=1400000001&userId=agent1@demo", "/ws/sdk/?resume=RESUME",
          "/ws/visitor/?sdkAppId=1400000001", "/ws/call/?sdkAppId=1400000001", "/ws/workbench/?resume=RESUME"]
 PATH_IDS = ["sdk", "sdk-resume", "visitor", "call", "workbench"]
@@ -45,11 +47,13 @@ async def test_a_host_not_in_allowed_hosts_is_refused_at_the_handshake(demo, pat
     assert not await handshake(path, socket_headers(origin, host))  # closed before accept: daphne answers 403
 
 
+@pytest.mark.service
 @pytest.mark.parametrize("path", PATHS, ids=PATH_IDS)
 async def test_a_handshake_without_a_host_is_refused(demo, path):
     assert not await handshake(path, [(b"origin", ORIGIN.encode())])
 
 
+@pytest.mark.service
 @pytest.mark.parametrize("path", PATHS[:4], ids=PATH_IDS[:4])
 @pytest.mark.parametrize("host", ["127.0.0.1:8000", "localhost", "[::1]:8000", "testserver"])
 async def test_a_host_in_allowed_hosts_with_or_without_a_port_connects(demo, path, host):

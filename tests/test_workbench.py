@@ -15,6 +15,8 @@ from sessions_app.models import Agent, Session
 
 from .conftest import ORIGIN, SdkClient, api_session, login_token
 
+pytestmark = pytest.mark.service
+
 OWN_ORIGIN = "http://testserver"
 XSS = '<img src=x onerror="alert(1)">'
 

@@ -12,6 +12,8 @@ from .browser import (  # noqa: F401 (fixtures)
     sdk_server, sign_in_workbench,
 )
 
+pytestmark = pytest.mark.browser
+
 WAIT = 6000  # ms: a fragment follows an action or an event well within this
 
 
