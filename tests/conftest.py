@@ -10,6 +10,7 @@ from channels.testing import WebsocketCommunicator
 from django.core.management import call_command
 
 from .tiers import pytest_collection_modifyitems  # noqa: F401 (the hook that gives every test one tier)
+from .waits import QUIET, assert_nothing_arrives
 
 os.environ.setdefault("TCCC_SWEEPER", "0")  # tests fire deadlines themselves with sweep_once()
 
@@ -129,12 +130,13 @@ class SdkClient:
                 return frame["data"]
             self.events.append(frame)
 
-    async def no_event(self, name: str, wait: float = 0.2) -> bool:
+    async def no_event(self, name: str, wait: float = QUIET) -> bool:
+        """Whether no `name` event comes within `wait` seconds (for `assert await client.no_event(...)`)."""
         try:
-            await self.event(name, timeout=wait)
-        except asyncio.TimeoutError:
-            return True
-        return False
+            await assert_nothing_arrives(lambda: self.event(name, timeout=wait + 1), within=wait, what=name)
+        except AssertionError:
+            return False
+        return True
 
     async def close(self):
         await self.communicator.disconnect()

@@ -8,6 +8,8 @@ import pytest
 
 from workbench.redis_layer import ResilientRedisChannelLayer
 
+from .waits import assert_nothing_arrives
+
 pytestmark = pytest.mark.peer
 
 _prefixes = itertools.count()
@@ -28,12 +30,8 @@ async def received(layer, channel):
     return await asyncio.wait_for(layer.receive(channel), 2)
 
 
-async def nothing_for(layer, channel) -> bool:
-    try:
-        await asyncio.wait_for(layer.receive(channel), 0.3)
-    except asyncio.TimeoutError:
-        return True
-    return False
+async def nothing_for(layer, channel) -> None:
+    await assert_nothing_arrives(lambda: layer.receive(channel), within=0.3, what=f"a message on {channel}")
 
 
 async def test_a_group_message_reaches_every_member_once_in_two_round_trips(layer, monkeypatch):
@@ -57,7 +55,7 @@ async def test_a_group_message_reaches_every_member_once_in_two_round_trips(laye
     for channel in (first, second, "plain"):
         assert await received(layer, channel) == {"type": "event.callin", "n": 1}
     for channel in (first, second, "plain"):
-        assert await nothing_for(layer, channel)
+        await nothing_for(layer, channel)
 
 
 async def test_a_full_channel_misses_the_message_and_the_others_get_it(layer):
@@ -68,7 +66,7 @@ async def test_a_full_channel_misses_the_message_and_the_others_get_it(layer):
     await layer.group_send("agent-2", {"type": "event.new"})
     assert await received(layer, "free") == {"type": "event.new"}
     assert [(await received(layer, "full"))["type"] for _ in range(2)] == ["old.one", "old.two"]
-    assert await nothing_for(layer, "full")
+    await nothing_for(layer, "full")
 
 
 async def test_expired_messages_make_room_and_stale_members_leave(layer):

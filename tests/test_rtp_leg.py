@@ -27,6 +27,7 @@ from sessions_app.media.tap import Tap
 
 from .engine_helpers import hears, join, near, plan, until
 from .real_peers import needs
+from .waits import assert_nothing_arrives
 
 pytestmark = pytest.mark.service
 
@@ -265,8 +266,8 @@ async def test_a_leg_the_trunk_holds_sends_nothing_and_resumes_with_the_marker(l
     leg = legs(remote_port=trunk.port, direction="sendonly")  # the trunk's SDP: it sends, it takes nothing
     await trunk.aim(leg)
     legs.tone(leg, PHONE_HZ)
-    await asyncio.sleep(0.2)  # what must not happen has had ten frames' time to happen
-    assert not trunk.received and leg.sender.frames >= 5
+    await assert_nothing_arrives(lambda: until(lambda: trunk.received, what="a packet"), what="a packet to the trunk")
+    assert leg.sender.frames >= 5  # what must not happen has had ten frames' time to happen
     leg.update(HOST, trunk.port, g711.PCMU, TELEPHONE_EVENT, direction="sendrecv")
     await until(lambda: len(trunk.received) >= 2, what="sending resumed")
     first = trunk.received[0]
@@ -315,7 +316,8 @@ async def test_reordered_and_repeated_packets_play_once_in_order(legs):
     for n in (1, 2, 4, 3, 5, 5, 6, 3, 8, 8, 7, 9):  # 5 and 3 again once played: late; 8 twice while waiting
         trunk.send(100 + n, 160 * n, level(100 * n))
     await until(lambda: len(ear.chunks) >= 9, what="nine frames")
-    await asyncio.sleep(0.06)  # past the reorder wait: nothing more may come
+    await assert_nothing_arrives(lambda: until(lambda: len(ear.chunks) > 9), within=0.06,  # past the reorder wait
+                                 what="a tenth frame")
     assert frame_levels(ear) == list(range(1, 10))
     assert (leg.stats()["duplicates"], leg.stats()["late"], leg.stats()["lost"]) == (1, 2, 0)
 
@@ -376,7 +378,7 @@ async def test_keys_pressed_on_one_leg_reach_the_other_once_each_in_order(legs):
     b.on_digit = pressed.append
     await a.send_digits("159*#0AD", duration_ms=60, gap_ms=40)
     await until(lambda: len(pressed) == 8, what="eight keys")
-    await asyncio.sleep(0.05)
+    await assert_nothing_arrives(lambda: until(lambda: len(pressed) > 8), within=0.05, what="a key pressed twice")
     assert "".join(pressed) == "159*#0AD" and b.stats()["digitsIn"] == "159*#0AD"
 
 
@@ -414,7 +416,8 @@ async def test_keys_from_sipps_rfc_2833_captures_are_heard_once_each(legs):
             sender.send(data)
             await asyncio.sleep(0.001)
     await until(lambda: len(pressed) == len(keys), what="every key")
-    await asyncio.sleep(0.05)
+    await assert_nothing_arrives(lambda: until(lambda: len(pressed) > len(keys)), within=0.05,
+                                 what="a key heard twice")
     assert "".join(pressed) == "1#*095"
     await sender.close()
 

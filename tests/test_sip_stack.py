@@ -24,6 +24,7 @@ from sessions_app.media.sip.sdp import PCMA, PCMU, sdp_of
 from sessions_app.media.sip.transport import TcpTransport, UdpTransport
 
 from .real_peers import needs
+from .waits import assert_nothing_arrives
 
 pytestmark = pytest.mark.service
 
@@ -103,22 +104,15 @@ class Peer(asyncio.DatagramProtocol):
             if getattr(message, "status", None) == status:
                 return message
 
-    async def silent_for(self, seconds: float) -> bool:
+
+async def stops_after(peer: Peer, at_most: int, what: str) -> None:
+    """Fail unless the peer hears nothing for 2 x T2, after at most `at_most` messages already on their way."""
+    for _ in range(at_most):
         try:
-            message = await asyncio.wait_for(self.received.get(), seconds)
+            await peer.next(FAST.t2 * 2)
         except asyncio.TimeoutError:
-            return True
-        self.received.put_nowait(message)
-        return False
-
-
-async def stops_after(peer: Peer, at_most: int) -> bool:
-    """Whether the peer hears nothing more for 2 x T2, after at most `at_most` messages already on their way."""
-    for _ in range(at_most + 1):
-        if await peer.silent_for(FAST.t2 * 2):
-            return True
-        await peer.next()
-    return False
+            return
+    await assert_nothing_arrives(peer.received.get, within=FAST.t2 * 2, what=what)
 
 
 def raw_request(method: str, to_port: int, from_port: int, *, call_id: str = "raw-1", branch: str = "z9hG4bKraw1",
@@ -572,7 +566,7 @@ async def test_a_refusal_is_retransmitted_on_timer_g_until_the_ack(agents, peer)
     refusal = await peer.response(603)  # once more, T1 later
     await peer.response(603)
     peer.send(raw_request("ACK", agent.port, peer.port, to_tag=refusal.to.tag), agent.port)
-    assert await stops_after(peer, at_most=1), "the 603 is still retransmitted after its ACK"
+    await stops_after(peer, at_most=1, what="the 603 retransmitted after its ACK")
 
 
 async def test_our_200_is_retransmitted_until_the_ack_and_the_call_confirmed(agents, peer):
@@ -587,7 +581,7 @@ async def test_our_200_is_retransmitted_until_the_ack_and_the_call_confirmed(age
     peer.send(raw_request("ACK", agent.port, peer.port, branch="z9hG4bKack", to_tag=ok.to.tag), agent.port)
     await asyncio.wait_for(call.established, 1)
     assert call.state == "confirmed"
-    assert await stops_after(peer, at_most=1), "the 200 is still retransmitted after its ACK"
+    await stops_after(peer, at_most=1, what="the 200 retransmitted after its ACK")
 
 
 async def test_a_200_never_acked_is_given_up_and_the_call_hung_up(agents, peer):
