@@ -14,6 +14,7 @@ from sessions_app.services import cdr as cdr_service
 from sessions_app.services import sessions
 from sessions_app.services.deadlines import push_due_cdrs
 
+from . import factories
 from .webhook_receiver import OK, Receiver, closed_port_url
 
 pytestmark = pytest.mark.service
@@ -48,6 +49,16 @@ async def ended_session(demo, session_type="phone", **fields) -> str:
         sessions.end_by_customer(tenant, session_id)
         return session_id
     return await database_sync_to_async(create_and_end)()
+
+
+@database_sync_to_async
+def ended_call_of(center: Tenant) -> str:
+    """A phone call of a tenant made by the factories, offered to its one agent and hung up by the customer."""
+    phone = factories.skill_group(center, "phone")
+    factories.agent(center, phone, status="free")
+    session_id = sessions.create_inbound(center, "phone", str(phone.pk), {}, uui="crm-ticket-42")
+    sessions.end_by_customer(center, session_id)
+    return session_id
 
 
 @database_sync_to_async
@@ -205,10 +216,9 @@ async def test_failed_push_is_delivered_by_a_fresh_sweeper_after_a_restart(demo)
     assert [r["headers"]["X-Tccc-Push-Id"] for r in receiver.requests] == [str((await cdr_of(session_id)).push_id)] * 2
 
 
-async def test_tenant_without_webhook_gets_a_cdr_but_no_push(demo):
+async def test_tenant_without_webhook_gets_a_cdr_but_no_push(transactional_db):
     with Receiver(OK) as receiver:
-        await set_webhook("")
-        session_id = await ended_session(demo)
+        session_id = await ended_call_of(await database_sync_to_async(factories.tenant)(cdr_webhook_url=""))
         record = await cdr_of(session_id)
         assert record.payload["SessionId"] == session_id
         assert record.next_attempt_at is None
@@ -227,9 +237,9 @@ async def test_webhook_removed_after_the_session_ended_stops_its_push(demo):
     assert (await cdr_of(session_id)).next_attempt_at is None
 
 
-async def test_second_claim_returns_nothing_while_the_first_holds_the_lease(demo):
-    await set_webhook("http://127.0.0.1:9/cdr")
-    session_id = await ended_session(demo)
+async def test_second_claim_returns_nothing_while_the_first_holds_the_lease(transactional_db):
+    center = await database_sync_to_async(factories.tenant)(cdr_webhook_url="http://127.0.0.1:9/cdr")
+    session_id = await ended_call_of(center)
     claim = database_sync_to_async(cdr_service.claim_due)
     first = await claim()
     second = await claim()

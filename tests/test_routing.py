@@ -11,6 +11,7 @@ from sessions_app.models import Agent, AgentSkill, ServeParticipant, Session, Sk
 from sessions_app.services import sessions
 from sessions_app.services.errors import ServiceError
 
+from . import factories
 from .conftest import api_session, sweep
 
 pytestmark = pytest.mark.service
@@ -132,13 +133,17 @@ async def test_rejecting_an_offer_moves_it_to_the_next_agent(sdk, demo):
     assert (await other.event("callIn"))["sessionId"] == session_id
 
 
-async def test_two_accepts_at_the_same_instant_exactly_one_wins(demo):
+async def test_two_accepts_at_the_same_instant_exactly_one_wins(transactional_db):
     """Two threads accept the same ringing offer at once (two tabs of the agent): one success, one error."""
-    await set_status("agent1@demo", "free")
-    await set_status("agent2@demo", "offline")
-    await set_status("agent3@demo", "offline")
-    session_id = await api_session(demo, "phone", calleePhoneNumber="1")
+    def ringing():
+        center = factories.tenant()
+        phone = factories.skill_group(center, "phone")
+        factories.agent(center, phone, status="free")
+        return sessions.create_inbound(center, "phone", str(phone.pk), {"calleePhoneNumber": "1"})
+
+    session_id = await database_sync_to_async(ringing)()
     agent_id = (await session_row(session_id)).agent_id
+    assert agent_id is not None
     barrier, results = threading.Barrier(2), []
 
     def accept():
