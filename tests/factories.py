@@ -22,7 +22,8 @@ def tenant(**fields) -> Tenant:
 
 
 def skill_group(tenant: Tenant, kind: str = "phone", **fields) -> SkillGroup:
-    return SkillGroup.objects.create(**{"tenant": tenant, "name": f"{kind} {next(_numbers)}", "kind": kind, **fields})
+    name = f"{kind} {next(_numbers)}"
+    return SkillGroup.objects.create(**{"tenant": tenant, "name": name, "kind": kind, **fields})
 
 
 def agent(tenant: Tenant, *groups: SkillGroup, priority: int = 1, **fields) -> Agent:

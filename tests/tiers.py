@@ -2,7 +2,7 @@
 
 The tiers, declared in pytest.ini, from the cheapest:
 - `unit`: the domain and other pure code; no database, no Channels layer, no process.
-- `service`: services and consumers in this process: the test database, Channels communicators, aiortc peers.
+- `service`: I/O in this process: the test database, Channels communicators, aiortc peers, SIP and RTP on loopback.
 - `browser`: Playwright driving Chromium (usually against a live server in a subprocess).
 - `peer`: a real program in a subprocess and no browser: daphne, sipp, baresip, coturn, nginx, Redis, PostgreSQL.
 
