@@ -23,7 +23,7 @@ from testing.liveserver import ROOT, LiveServer, free_port
 from .phone_peer import PhonePeer
 from .ws_clients import open_agent, open_customer, until
 
-pytestmark = pytest.mark.browser
+pytestmark = pytest.mark.peer
 
 CUSTOMER_HZ, AGENT_HZ = 440, 1000
 QUEUE_HOTLINE = "4008007777"  # a hotline without an IVR: straight to the phone group

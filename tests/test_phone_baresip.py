@@ -20,7 +20,7 @@ from .ws_clients import open_agent, until
 
 HOTLINE = "4008009999"
 AGENT_HZ, BARESIP_HZ = 1000, 440
-pytestmark = [needs("baresip"), pytest.mark.browser]
+pytestmark = [needs("baresip"), pytest.mark.peer]
 
 CONFIG = """module_path /usr/lib/baresip/modules
 sip_listen 127.0.0.1:{port}

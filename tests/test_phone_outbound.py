@@ -19,7 +19,7 @@ from .ws_clients import open_agent, until
 
 AGENT_HZ = 1000
 SIPP = Path(__file__).parent / "sipp"
-pytestmark = [needs("sipp"), pytest.mark.browser]
+pytestmark = [needs("sipp"), pytest.mark.peer]
 
 
 ENV_TRUNK_PORT = free_port()  # the trunk the environment describes, for when admin has none

@@ -31,7 +31,7 @@ HOTLINE = "008675586013388"
 CALLER_HZ, AGENT_HZ = 440, 1000
 SIPP = Path(__file__).parent / "sipp"
 ENV_TRUNK_PORT = free_port()  # the trunk the environment describes (TCP), for when admin has none
-pytestmark = [needs("sipp"), pytest.mark.browser]
+pytestmark = [needs("sipp"), pytest.mark.peer]
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +175,6 @@ def invite(sip_port: int, client_port: int, caller: str, rtp_port: int) -> bytes
     return (head + sdp).encode()
 
 
-@pytest.mark.peer
 def test_a_caller_whose_tcp_connection_is_gone_before_our_answer_is_lost_at_once(server):
     reset_center(server)
     sink, caller = RtpSink(), f"0086138{uuid.uuid4().int % 10**8:08d}"

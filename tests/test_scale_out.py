@@ -22,7 +22,7 @@ from testing.cluster import Cluster, phone_session
 from .webhook_receiver import OK, Receiver
 from .ws_clients import open_agent, open_visitor, until
 
-pytestmark = pytest.mark.browser
+pytestmark = pytest.mark.peer
 
 PROCESS_DEAD_AFTER, OFFLINE_GRACE = 2, 8
 TABLES = ("session", "serveparticipant", "chatmessage", "cdr", "sessionevent")
@@ -354,7 +354,6 @@ def test_after_redis_restarts_events_flow_again_without_restarting_a_process(cen
     assert center.sql("SELECT state FROM sessions_app_session WHERE id = %s", during) == [("ended",)]
 
 
-@pytest.mark.peer
 def test_a_burst_of_api_requests_does_not_open_a_database_connection_per_request(center):
     """Each process does its database work on one thread, so 60 POSTs at once to one process queue there
     instead of opening 60 PostgreSQL connections (past max_connections PostgreSQL refuses them)."""
