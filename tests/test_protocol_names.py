@@ -260,3 +260,15 @@ def test_the_widgets_in_chromium_know_the_declared_events_and_limits(browser, ho
             "status": "error", "errorMsg": f"the message is longer than {chat.MAX_TEXT} characters"}
     finally:
         page.close()
+
+
+def test_a_welcome_is_checked_as_events_are_its_optional_fields_may_be_left_out():
+    assert chat.welcome(chat=None, visitorId="v1") == {"type": "welcome", "chat": None, "visitorId": "v1"}
+    assert chat.welcome(chat={}, visitorId="v1", errorMsg="expired")["errorMsg"] == "expired"
+    with pytest.raises(KeyError, match="welcome needs field visitorId"):
+        chat.welcome(chat=None)
+    with pytest.raises(TypeError, match="welcome.errorMsg must be str, not int"):
+        chat.welcome(chat=None, visitorId="v1", errorMsg=3)
+    assert web_call.welcome(visitorId="v1") == {"type": "welcome", "visitorId": "v1"}
+    with pytest.raises(TypeError, match="welcome.rtcConfiguration must be dict"):
+        web_call.welcome(visitorId="v1", rtcConfiguration=[])

@@ -23,8 +23,8 @@ class WebCallConsumer(CustomerSocket):
     async def connect(self):
         query = await self.open_for_tenant()
         if query is not None:
-            await self.send_frame({"type": "welcome", "visitorId": self.identify(query).id,
-                                   **ice.welcome_fields(f"caller-{secrets.token_hex(4)}")})
+            await self.send_frame(rules.welcome(visitorId=self.identify(query).id,
+                                                **ice.welcome_fields(f"caller-{secrets.token_hex(4)}")))
 
     async def disconnect(self, code):
         if self.session_id:

@@ -9,7 +9,7 @@ docs/web-chat.md against this module.
 """
 from __future__ import annotations
 
-from .protocol import Method, Param, ProtocolError, checked_event
+from .protocol import Method, MayOmit, Param, ProtocolError, checked_event, checked_frame
 
 MAX_TEXT = 2000  # characters of one message, after stripping
 MAX_CLIENT_ID = 64
@@ -40,6 +40,9 @@ EVENTS = {
     "typing": {"sessionId": str, "side": str},
     "read": {"sessionId": str, "side": str, "seq": int},
 }
+# The first frame: the chat a visitor token brings back (visitor_view's fields) or None, with errorMsg saying why
+# a token given was not taken; and the visitor's id.
+WELCOME = {"chat": (dict, type(None)), "visitorId": str, "errorMsg": MayOmit(str)}
 
 
 class ChatRefused(ValueError):
@@ -135,6 +138,10 @@ def visitor_request(frame) -> tuple[str, dict]:
 def event(name: str, **fields) -> dict:
     """A visitor event frame, checked against EVENTS."""
     return checked_event(EVENTS, name, **fields)
+
+
+def welcome(**fields) -> dict:
+    return checked_frame("welcome", WELCOME, **fields)
 
 
 def widget_manifest() -> dict:

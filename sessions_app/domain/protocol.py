@@ -124,24 +124,45 @@ class Method:
         return [param.name for param in self.params]
 
 
-# An event's fields and their types, for the channels whose events are checked field by field and type by type.
-EventFields = Mapping[str, type | tuple[type, ...]]
+@dataclass(frozen=True)
+class MayOmit:
+    """A frame's field that may be left out; when present, of these types."""
+    types: type | tuple[type, ...]
 
 
-def checked_event(declared: Mapping[str, EventFields], name: str, **fields) -> dict:
+# A frame's fields and their types, for the channels whose frames are checked field by field and type by type.
+FrameFields = Mapping[str, "type | tuple[type, ...] | MayOmit"]
+
+
+def checked_event(declared: Mapping[str, FrameFields], name: str, **fields) -> dict:
     """An event frame `{"type": "event", "event", "data"}` whose fields are exactly its declaration's, each of
     its declared type; anything else raises (a payload that drifted from its channel's protocol is a bug)."""
     if name not in declared:
         raise KeyError(f"no event {name!r} in this channel")
-    expected = declared[name]
-    if set(fields) != set(expected):
-        drift = sorted(set(fields) ^ set(expected))
-        raise KeyError(f"{name} has no field {drift[0]}" if drift[0] in fields else f"{name} needs field {drift[0]}")
-    for field_name, types in expected.items():
-        value = fields[field_name]
-        if not isinstance(value, types) or isinstance(value, bool) and bool not in _as_tuple(types):
-            raise TypeError(f"{name}.{field_name} must be {_type_names(types)}, not {type(value).__name__}")
+    check_fields(name, declared[name], fields)
     return {"type": "event", "event": name, "data": fields}
+
+
+def checked_frame(frame_type: str, declared: FrameFields, **fields) -> dict:
+    """A frame other than an event or a reply (`welcome`, `refused`): `{"type", ...fields}`, checked as events are."""
+    check_fields(frame_type, declared, fields)
+    return {"type": frame_type, **fields}
+
+
+def check_fields(what: str, declared: FrameFields, fields: dict) -> None:
+    required = {name for name, types in declared.items() if not isinstance(types, MayOmit)}
+    drift = sorted(set(fields) - set(declared)) or sorted(required - set(fields))
+    if drift:
+        raise KeyError(f"{what} has no field {drift[0]}" if drift[0] in fields else f"{what} needs field {drift[0]}")
+    for field_name, value in fields.items():
+        types = declared[field_name]
+        types = types.types if isinstance(types, MayOmit) else types
+        if not isinstance(value, types) or isinstance(value, bool) and bool not in _as_tuple(types):
+            raise TypeError(f"{what}.{field_name} must be {_type_names(types)}, not {type(value).__name__}")
+
+
+# What a customer's socket sends when it will not serve the page (the chat visitor's and the web caller's).
+REFUSED: FrameFields = {"errorMsg": str}
 
 
 def _as_tuple(types) -> tuple:
@@ -154,6 +175,7 @@ def _type_names(types) -> str:
 
 def type_name(types) -> str:
     """A field's type as the channels' docs name it."""
+    types = types.types if isinstance(types, MayOmit) else types
     return " or ".join(JSON_TYPES[t] for t in _as_tuple(types))
 
 

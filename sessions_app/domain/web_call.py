@@ -17,7 +17,7 @@ agentNickname}, `ended` {sessionId, closeBy, endStatus}.
 """
 from __future__ import annotations
 
-from .protocol import Method, Param, ProtocolError, checked_event
+from .protocol import Method, MayOmit, Param, ProtocolError, checked_event, checked_frame
 
 MAX_FRAME = 64 * 1024  # an SDP offer with video is 5-10 KB; room for many candidates
 MAX_SDP = 60 * 1024
@@ -51,6 +51,8 @@ EVENTS = {
     "accepted": {"sessionId": str, "agentNickname": str},
     "ended": {"sessionId": str, "closeBy": str, "endStatus": str},
 }
+# The first frame: the caller's visitor id, and the ICE servers to use when the deployment names some.
+WELCOME = {"visitorId": str, "rtcConfiguration": MayOmit(dict)}
 
 
 def call_request(frame) -> tuple[str, dict]:
@@ -75,6 +77,10 @@ _CALLER_FIELDS = {param.name: param.python_name for param in ACTIONS["start"].pa
 def event(name: str, **fields) -> dict:
     """A caller event frame, checked against EVENTS."""
     return checked_event(EVENTS, name, **fields)
+
+
+def welcome(**fields) -> dict:
+    return checked_frame("welcome", WELCOME, **fields)
 
 
 def widget_manifest() -> dict:
