@@ -34,7 +34,7 @@ LARGEST_COUNT = 2**31
 @dataclass(frozen=True)
 class Param:
     """One parameter: `kind` is string (a number is taken as its text) | text (a string only) | integer (a whole
-    number from 0) | boolean | string[]. `message`, when set, is the one error for any bad value (channels whose
+    number from 0) | boolean | string[] | any (passed on as sent, to an operation that checks it). `message`, when set, is the one error for any bad value (channels whose
     clients read it); `default` is what a missing value becomes (ABSENT: left out)."""
     name: str
     kind: str = "string"
@@ -58,6 +58,8 @@ class Param:
             raise ProtocolError(self.message) from None
 
     def _clean(self, value):
+        if self.kind == "any":
+            return value
         if self.kind == "integer":
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= LARGEST_COUNT:
                 raise ProtocolError(f"{self.name} must be a whole number of at least 0")
@@ -110,7 +112,7 @@ class Method:
         cleaned = {}
         for param in self.params:
             value = params.get(param.name)
-            if value is None or value == "" and not param.required:
+            if value is None or value == "" and not param.required and param.kind != "any":
                 if param.required:
                     raise ProtocolError(param.message or f"{param.name} is required")
                 if param.default is not ABSENT:
