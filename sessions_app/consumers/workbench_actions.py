@@ -1,9 +1,10 @@
 """The workbench's actions, one table: each control of the page → the service it calls and what is redrawn.
 
 The actions and the fields each reads are declared in `domain/workbench.py`; a frame is checked against its
-action's declaration, and the service gets the fields under their Python names. An action acting on the agent's sessions calls the SDK method the SDK's websocket would, with the
-protocol's validation (domain/protocol.py), so both clients produce the same state and the same events; the
-chat's go to the chat service, as the visitor's do. Some actions only change what this page has open (UiState).
+action's declaration, and the service gets the fields under their Python names. An action acting on the
+agent's sessions calls the SDK method the SDK's websocket would, with the protocol's validation
+(domain/protocol.py), so both clients produce the same state and the same events; the chat's go to the chat
+service, as the visitor's do. Some actions only change what this page has open (UiState).
 """
 from __future__ import annotations
 

@@ -34,8 +34,9 @@ LARGEST_COUNT = 2**31
 @dataclass(frozen=True)
 class Param:
     """One parameter: `kind` is string (a number is taken as its text) | text (a string only) | integer (a whole
-    number from 0) | boolean | string[] | any (passed on as sent, to an operation that checks it). `message`, when set, is the one error for any bad value (channels whose
-    clients read it); `default` is what a missing value becomes (ABSENT: left out)."""
+    number from 0) | boolean | string[] | any (passed on as sent, to an operation that checks it). `message`,
+    when set, is the one error for any bad value (channels whose clients read it); `default` is what a missing
+    value becomes (ABSENT: left out)."""
     name: str
     kind: str = "string"
     required: bool = False
