@@ -1,6 +1,7 @@
 """One protocol per channel, defined once: the SDK reference, `protocol.py`, the RPC handlers and the JS SDK list
 the same methods and events, with the same parameters and fields; so do the chat visitor's and the web caller's
-channels (`domain/chat.py`, `domain/web_call.py`), their docs' tables and the widgets in Chromium.
+channels (`domain/chat.py`, `domain/web_call.py`), their docs' tables and the widgets in Chromium; and the
+workbench's actions (`domain/workbench.py`) and their docs' table.
 
 `docs/sdk-reference.md` is our English rendering of Tencent's Web SDK API; beside it, as Tencent's SDK does, we
 have `tccc.Agent.getStatus()` and the `tokenExpired` and `sessionCompleted` events, marked there "beside the
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sessions_app.domain import chat, protocol, web_call
+from sessions_app.domain import chat, protocol, web_call, workbench
 from sessions_app.services.rpc import HANDLERS
 
 from .browser import browser, fresh_channel_layer, host_page, open_agent, sdk_server  # noqa: F401 (fixtures)
@@ -188,10 +189,11 @@ def channel_tables(text: str) -> dict[str, dict[str, str]]:
     return tables
 
 
-@pytest.mark.parametrize("channel", CHANNELS)
+@pytest.mark.parametrize("channel", [*CHANNELS, "workbench"])
 def test_channel_actions_are_the_doc_actions_with_their_fields(channel):
-    """Every declared request and no other, each with its fields named (and, for a choice, its values)."""
-    declaration, doc, _, _ = CHANNELS[channel]
+    """Every declared request and no other, each with its fields named (and, for a choice, its values). The
+    workbench's actions too (docs/workbench.md); its page's controls are checked in test_workbench.py."""
+    declaration, doc = (workbench, DOCS / "workbench.md") if channel == "workbench" else CHANNELS[channel][:2]
     actions = channel_tables(doc.read_text())["action"]
     assert list(actions) == list(declaration.ACTIONS)
     for name, method in declaration.ACTIONS.items():
