@@ -49,7 +49,7 @@ def start_with_reactor() -> None:
     process stops in order, retire its connections, then exit even if a thread hangs."""
     from twisted.internet import reactor
 
-    from sessions_app.services import outbox
+    from workbench import outbox
     from workbench.sip_gateway import start_phone_gateway
 
     reactor.callWhenRunning(lambda: outbox.serve_on(asyncio.get_event_loop()))
