@@ -101,3 +101,25 @@ async def test_an_offer_the_backend_refuses_is_a_clear_error(transactional_db, f
     with pytest.raises(ServiceError, match="^no audio codec in common$"):
         await media.open_leg(session_id, media.CUSTOMER_LEG, "offer")
     assert fake_media.commands == []
+
+
+def test_services_import_no_wiring_and_no_media_engine():
+    """Dependencies point down: the process's wiring (workbench/) chooses and starts the media engines, and
+    services reach them only through `MediaBackend`. Imports inside functions count."""
+    import ast
+    from pathlib import Path
+
+    import sessions_app.services
+
+    reached = set()
+    for path in Path(sessions_app.services.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                module = "." * node.level + (node.module or "")
+                reached |= {(path.name, module)} | {(path.name, f"{module}.{alias.name}") for alias in node.names}
+            elif isinstance(node, ast.Import):
+                reached |= {(path.name, alias.name) for alias in node.names}
+    forbidden = [(name, module) for name, module in reached
+                 if module.split(".")[0] in ("workbench", "aiortc")
+                 or module.lstrip(".").startswith(("media.embedded", "media.remote", "media.engine"))]
+    assert forbidden == []
