@@ -529,3 +529,21 @@ def test_domain_rules_for_text_rate_and_visitor_frames():
                           ({"action": "start", "avatar": "x" * 1025}, "avatar")):
         with pytest.raises(ProtocolError, match=reason):
             rules.visitor_request(frame)
+
+
+async def test_every_reply_carries_the_fields_its_action_declares(sdk, visitor):
+    from sessions_app.domain.chat import ACTIONS
+
+    agent = await sdk("agent1@demo")
+    guest = await visitor()
+    replies = {"start": await guest.request("start", nickname="Ann")}
+    assert (await agent.event("callIn"))["sessionId"] == replies["start"]["data"]["sessionId"]
+    replies["send"] = await guest.send("hello")
+    replies["read"] = await guest.request("read", seq=1)
+    replies["history"] = await guest.request("history")
+    replies["typing"] = await guest.request("typing")
+    replies["end"] = await guest.request("end")
+    assert set(replies) == set(ACTIONS)
+    for action, reply in replies.items():
+        assert reply["status"] == "success", (action, reply)
+        assert tuple(reply.get("data") or ()) == ACTIONS[action].result, action

@@ -1,4 +1,5 @@
-"""The outbox: events published from the database thread leave through the server loop, in commit order."""
+"""The outbox: events published from the database thread leave through the server loop, in commit order
+(services/outbox.py hands them over, workbench/outbox.py sends them)."""
 import asyncio
 import threading
 
@@ -7,6 +8,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 
 from sessions_app.services import outbox
+from workbench.outbox import coalesced, serve_on
 
 pytestmark = pytest.mark.service
 
@@ -24,11 +26,11 @@ async def listener():
 @pytest.fixture
 async def served():
     """This test's loop is the server's loop; its outbox task is stopped at the end."""
-    outbox.serve_on(asyncio.get_running_loop())
-    yield
-    outbox.serve_on(None)
-    if outbox._drainer:
-        outbox._drainer.cancel()
+    box = serve_on(asyncio.get_running_loop())
+    yield box
+    outbox.serve_on(None, None)
+    if box.drainer:
+        box.drainer.cancel()
 
 
 async def publish_from_the_database_thread(count: int, kind: str = "agent.frame") -> None:
@@ -51,7 +53,7 @@ async def received(channel: str, count: int) -> list[int]:
 async def test_sends_from_a_thread_serving_the_server_loop_leave_in_the_order_they_were_made(listener, served):
     await publish_from_the_database_thread(50)
     assert await received(listener, 50) == list(range(50))
-    assert outbox._drainer.get_loop() is asyncio.get_running_loop()  # they went through the loop's outbox
+    assert served.drainer.get_loop() is asyncio.get_running_loop()  # they went through the loop's outbox
 
 
 async def test_a_send_that_fails_is_logged_and_the_ones_after_it_still_leave(listener, served, monkeypatch, caplog):
@@ -92,7 +94,7 @@ def test_frames_handed_over_together_leave_as_one_message_per_agent_in_the_same_
     changed = {"type": "agent.changed"}
     handed = [("agent.1", frame(1)), ("agent.2", frame(2)), ("agent.1", frame(3)), ("agent.1", changed),
               ("agent.1", frame(4)), ("agent.2", frame(5))]
-    assert outbox.coalesced(handed) == [
+    assert coalesced(handed) == [
         ("agent.1", {"type": "agent.frames", "frames": [{"n": 1}, {"n": 3}]}),
         ("agent.2", {"type": "agent.frames", "frames": [{"n": 2}, {"n": 5}]}),
         ("agent.1", changed),  # not passed by the frame after it

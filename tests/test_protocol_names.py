@@ -1,5 +1,7 @@
-"""One protocol, defined once: the SDK reference, `protocol.py`, the RPC handlers and the JS SDK list the same
-methods and events, with the same parameters and fields.
+"""One protocol per channel, defined once: the SDK reference, `protocol.py`, the RPC handlers and the JS SDK list
+the same methods and events, with the same parameters and fields; so do the chat visitor's and the web caller's
+channels (`domain/chat.py`, `domain/web_call.py`), their docs' tables and the widgets in Chromium; and the
+workbench's actions (`domain/workbench.py`) and their docs' table.
 
 `docs/sdk-reference.md` is our English rendering of Tencent's Web SDK API; beside it, as Tencent's SDK does, we
 have `tccc.Agent.getStatus()` and the `tokenExpired` and `sessionCompleted` events, marked there "beside the
@@ -11,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sessions_app.domain import protocol
+from sessions_app.domain import chat, protocol, web_call, workbench
 from sessions_app.services.rpc import HANDLERS
 
 from .browser import browser, fresh_channel_layer, host_page, open_agent, sdk_server  # noqa: F401 (fixtures)
@@ -163,3 +165,114 @@ def test_the_sdk_in_chromium_has_the_reference_methods_and_events(open_agent):
     assert sdk["notFunctions"] == []
     assert sorted(sdk["events"]) == sorted(ours.events) == sorted(protocol.EVENTS)
     assert sdk["eventKeysAreNames"]
+
+
+# The customers' channels: the chat visitor's socket and the web caller's.
+DOCS = REFERENCE.parent
+CHANNELS = {"chat": (chat, DOCS / "web-chat.md", "/widget/chat.js", "tcccChat"),
+            "call": (web_call, DOCS / "web-calls.md", "/widget/call.js", "tcccCall")}
+DOC_FIELD = re.compile(r"`(\w+)` (\w+(?: or \w+)*)")
+
+
+def channel_tables(text: str) -> dict[str, dict[str, str]]:
+    """A channel doc's tables by their first header cell (`action`, `event`): first cell's name → second cell."""
+    tables, table = {}, None
+    for line in text.splitlines():
+        if not line.startswith("|"):
+            table = None
+            continue
+        cells = [cell.strip() for cell in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+        if set("".join(cells)) <= set("-: "):
+            continue
+        if table is None:
+            table = tables.setdefault(cells[0], {})
+        else:
+            table[cells[0].strip("`")] = cells[1] if len(cells) > 1 else ""
+    return tables
+
+
+@pytest.mark.parametrize("channel", [*CHANNELS, "workbench"])
+def test_channel_actions_are_the_doc_actions_with_their_fields(channel):
+    """Every declared request and no other, each with its fields named (and, for a choice, its values). The
+    workbench's actions too (docs/workbench.md); its page's controls are checked in test_workbench.py."""
+    declaration, doc = (workbench, DOCS / "workbench.md") if channel == "workbench" else CHANNELS[channel][:2]
+    actions = channel_tables(doc.read_text())["action"]
+    assert list(actions) == list(declaration.ACTIONS)
+    for name, method in declaration.ACTIONS.items():
+        named = set(re.findall(r"`(\w+)`", actions[name]))
+        choices = {choice for param in method.params for choice in param.choices}
+        assert named == set(method.param_names) | choices, name
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_channel_events_are_the_doc_events_with_their_typed_fields(channel):
+    declaration, doc, _, _ = CHANNELS[channel]
+    events = channel_tables(doc.read_text())["event"]
+    assert list(events) == list(declaration.EVENTS)
+    for name, fields in declaration.EVENTS.items():
+        assert DOC_FIELD.findall(events[name]) == [
+            (field_name, protocol.type_name(types)) for field_name, types in fields.items()], name
+
+
+def test_channel_tables_see_a_missing_or_renamed_row():
+    text = (DOCS / "web-calls.md").read_text()
+    assert "ringing" not in channel_tables(text.replace("| `ringing` |", "| ringing? |"))["event"]
+    assert channel_tables(text.replace("`agentNickname` string", "`agentName` string"))["event"]["accepted"] == (
+        "`sessionId` string, `agentName` string")
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_a_channel_event_that_drifts_from_its_declaration_raises(channel):
+    declaration = CHANNELS[channel][0]
+    good = {"sessionId": "s1", "closeBy": "client", "endStatus": "ok"}
+    assert declaration.event("ended", **good) == {"type": "event", "event": "ended", "data": good}
+    with pytest.raises(KeyError, match="no field remark"):
+        declaration.event("ended", **good, remark="")
+    with pytest.raises(KeyError, match="needs field endStatus"):
+        declaration.event("ended", sessionId="s1", closeBy="client")
+    with pytest.raises(TypeError, match="ended.closeBy must be str, not NoneType"):
+        declaration.event("ended", **{**good, "closeBy": None})
+    with pytest.raises(KeyError, match="no event 'dance'"):
+        declaration.event("dance", sessionId="s1")
+
+
+def test_a_count_in_an_event_is_a_number_not_a_boolean():
+    with pytest.raises(TypeError, match="queued.position must be int, not bool"):
+        chat.event("queued", sessionId="s1", position=True)
+    assert chat.event("queued", sessionId="s1", position=2)["data"]["position"] == 2
+
+
+def test_the_widgets_in_chromium_know_the_declared_events_and_limits(browser, host_page, sdk_server):
+    page = browser.new_page()
+    try:
+        page.goto(host_page.origin() + "/")
+        for declaration, _, path, global_name in CHANNELS.values():
+            known = page.evaluate("""async ([src, globalName]) => {
+                const script = document.createElement('script');
+                Object.assign(script, { src, crossOrigin: 'anonymous' });
+                Object.assign(script.dataset, { headless: 'true', sdkAppId: '1400000001' });
+                await new Promise((loaded, failed) => {
+                  script.onload = loaded;
+                  script.onerror = () => failed(new Error(`${src} did not load`));
+                  document.head.append(script);
+                });
+                return Object.values(window[globalName].events);
+              }""", [sdk_server.url + path, global_name])
+            assert known == list(declaration.EVENTS), global_name
+        # The limits the widgets check before sending are the server's.
+        assert page.evaluate("() => tcccChat.send('x'.repeat(2001))") == {
+            "status": "error", "errorMsg": f"the message is longer than {chat.MAX_TEXT} characters"}
+    finally:
+        page.close()
+
+
+def test_a_welcome_is_checked_as_events_are_its_optional_fields_may_be_left_out():
+    assert chat.welcome(chat=None, visitorId="v1") == {"type": "welcome", "chat": None, "visitorId": "v1"}
+    assert chat.welcome(chat={}, visitorId="v1", errorMsg="expired")["errorMsg"] == "expired"
+    with pytest.raises(KeyError, match="welcome needs field visitorId"):
+        chat.welcome(chat=None)
+    with pytest.raises(TypeError, match="welcome.errorMsg must be str, not int"):
+        chat.welcome(chat=None, visitorId="v1", errorMsg=3)
+    assert web_call.welcome(visitorId="v1") == {"type": "welcome", "visitorId": "v1"}
+    with pytest.raises(TypeError, match="welcome.rtcConfiguration must be dict"):
+        web_call.welcome(visitorId="v1", rtcConfiguration=[])

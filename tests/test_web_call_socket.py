@@ -9,8 +9,9 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from testing.peers import Peer
+from sessions_app.domain import web_call
 from sessions_app.models import Session
+from testing.peers import Peer
 
 from .conftest import SdkClient, socket_headers
 
@@ -95,6 +96,7 @@ async def test_a_call_is_answered_by_the_bridge_and_ends_when_the_page_goes(sdk,
     reply = await caller.request("start", kind="audio", sdp=await peer.offer(), nickname="Li", remark="order 7")
     assert reply["status"] == "success", reply
     assert reply["data"]["type"] == "voip" and reply["data"]["sdp"].startswith("v=0")
+    assert tuple(reply["data"]) == web_call.ACTIONS["start"].result  # the fields its declaration names
     offer = await agent.event("callIn")
     assert (offer["sessionId"], offer["nickname"], offer["remark"]) == (reply["data"]["sessionId"], "Li", "order 7")
     second = await caller.request("start", kind="audio", sdp=await peer.offer())

@@ -161,10 +161,14 @@ def text_of(html: str) -> str:
 
 
 def test_every_control_of_the_page_has_an_action_and_every_action_a_control():
-    """The table of actions (consumers/workbench_actions.py) against what the templates and the script send."""
+    """The declared actions (domain/workbench.py) against the transport's table (consumers/workbench_actions.py)
+    and what the templates and the script send."""
     from pathlib import Path
 
     from sessions_app.consumers.workbench_actions import ACTIONS
+    from sessions_app.domain.workbench import ACTIONS as DECLARED
+
+    assert list(ACTIONS) == list(DECLARED)
 
     root = Path(__file__).resolve().parent.parent
     sent = set()
@@ -596,3 +600,19 @@ async def test_sdk_accepts_connections_from_the_servers_own_pages(demo):
     assert connected
     assert json.loads(await communicator.receive_from())["type"] == "welcome"
     await communicator.disconnect()
+
+
+def test_a_workbench_frame_is_read_through_its_actions_declaration():
+    from sessions_app.domain.protocol import ProtocolError
+    from sessions_app.domain.workbench import ACTIONS
+
+    # htmx's ws extension adds HEADERS and the form's other fields: what the action does not read is ignored.
+    assert ACTIONS["chat.send"].clean({"sessionId": "s1", "text": " hi ", "HEADERS": {}, "other": 1}) == {
+        "session_id": "s1", "text": " hi ", "client_id": ""}
+    assert ACTIONS["select"].clean({}) == {"session_id": ""}
+    assert ACTIONS["chat.send"].clean({"sessionId": "s1", "text": ""})["text"] == ""  # the chat service says why
+    for fields, reason in (({"sessionId": ["s1"]}, "sessionId must be a string"),
+                           ({"sessionId": "s1"}, "seq must be a whole number"),
+                           ({"sessionId": "s1", "seq": "3"}, "seq must be a whole number")):
+        with pytest.raises(ProtocolError, match=reason):
+            ACTIONS["chat.read"].clean(fields)

@@ -216,6 +216,8 @@ PROMPT_CACHE = Path(os.environ.get("PROMPT_CACHE", MEDIA_ROOT / "prompt-cache"))
 # With Redis, media runs in worker processes (`manage.py media_worker`); without, on a thread of the web process.
 # MEDIA_IN_WORKERS=0 keeps it in the web process with Redis too (one web process, Redis for other reasons).
 MEDIA_IN_WORKERS = os.environ.get("MEDIA_IN_WORKERS", "1" if os.environ.get("REDIS_URL") else "0") == "1"
+# The process's media engines as services see them (`services.media.MediaBackend`): embedded or workers, per the above.
+MEDIA_BACKEND = "workbench.media_backend.backend"
 MEDIA_HOST_ADDRESSES = [a.strip() for a in os.environ.get("MEDIA_HOST_ADDRESSES", "").split(",") if a.strip()]
 # STUN and TURN servers for browsers and the media bridge's legs (README, "TURN"): ICE_SERVERS, TURN_URLS,
 # TURN_SECRET, TURN_TTL, ICE_TRANSPORT_POLICY. A value that cannot work stops the start here, with its reason.

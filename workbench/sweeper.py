@@ -1,10 +1,14 @@
-"""Starts the deadline sweeper once per process on the server's event loop (see services.deadlines), and
-under daphne the rest of the process's life: the outbox, the phone gateway, retiring in order, exiting."""
+"""Starts the deadline sweeper once per process on the server's event loop (the sweeps are services.deadlines'),
+and under daphne the rest of the process's life: the outbox, the phone gateway, retiring in order, exiting."""
 import asyncio
 import logging
 import os
 import threading
 import time
+
+import httpx
+from channels.db import database_sync_to_async
+from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
@@ -16,9 +20,28 @@ _task = None
 def ensure_sweeper() -> None:
     global _task
     if _task is None and os.environ.get("TCCC_SWEEPER", "1") == "1":
-        from sessions_app.services.deadlines import run_forever
-
         _task = asyncio.get_running_loop().create_task(run_forever())
+
+
+async def run_forever() -> None:
+    """The sweeping loops: every SWEEP_INTERVAL, fire the deadlines due and push the CDRs due.
+
+    Deadlines and CDR pushes loop separately, so a slow webhook never delays a ring timeout.
+    """
+    from sessions_app.services import deadlines
+
+    async with httpx.AsyncClient() as client:
+        await asyncio.gather(_repeat(database_sync_to_async(deadlines.sweep_once)),
+                             _repeat(lambda: deadlines.push_due_cdrs(client)))
+
+
+async def _repeat(step) -> None:
+    while True:
+        try:
+            await step()
+        except Exception:  # a bad row must not stop the sweeper; it is logged and retried next round
+            logger.exception("sweep failed")
+        await asyncio.sleep(settings.SWEEP_INTERVAL)
 
 
 def start_with_reactor() -> None:
@@ -26,24 +49,18 @@ def start_with_reactor() -> None:
     process stops in order, retire its connections, then exit even if a thread hangs."""
     from twisted.internet import reactor
 
-    from sessions_app.services import outbox
+    from workbench import outbox
+    from workbench.sip_gateway import start_phone_gateway
 
     reactor.callWhenRunning(lambda: outbox.serve_on(asyncio.get_event_loop()))
     reactor.callWhenRunning(lambda: asyncio.get_event_loop().call_soon(ensure_sweeper))
-    reactor.callWhenRunning(start_phone_gateway)
+    reactor.callWhenRunning(start_phone_gateway)  # the trunk is answered from the start, not the first web call
     reactor.addSystemEventTrigger("before", "shutdown", retire_process)
     reactor.addSystemEventTrigger("after", "shutdown", exit_even_if_threads_hang)
 
 
-def start_phone_gateway() -> None:
-    """The SIP trunk's gateway listens from the start (SIP_PORT set), not from the first web call."""
-    from sessions_app.services.media import start_phone_gateway as start
-
-    start()
-
-
 def retire_process() -> None:
-    from sessions_app.services.media import shut_down
+    from workbench.media_backend import shut_down
     from sessions_app.services.processes import retire
 
     def retire_and_hang_up():

@@ -135,6 +135,6 @@ class SdkConsumer(JsonFramesConsumer):
         await self.send_frame(message["frame"])
 
     async def agent_frames(self, message):
-        """Events one commit (or a few) published together (services/outbox.py)."""
+        """Events one commit (or a few) published together (workbench/outbox.py)."""
         for frame in message["frames"]:
             await self.send_frame(frame)

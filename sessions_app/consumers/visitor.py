@@ -15,6 +15,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 
 from ..domain import chat as rules
+from ..domain import protocol
 from ..models import Tenant
 from ..services import chat, origins, visitor_limits
 from ..services.errors import ServiceError
@@ -59,7 +60,7 @@ class CustomerSocket(JsonFramesConsumer):
         try:
             self.tenant = await database_sync_to_async(tenant_for)(query.get("sdkAppId", ""), origin)
         except ServiceError as refused:
-            await self.send_frame({"type": "refused", "errorMsg": str(refused)})
+            await self.send_frame(protocol.checked_frame("refused", protocol.REFUSED, errorMsg=str(refused)))
             await self.close(CLOSE_REFUSED)
             return None
         return query
@@ -80,7 +81,7 @@ class VisitorConsumer(CustomerSocket):
         query = await self.open_for_tenant()
         if query is None:
             return
-        welcome = {"type": "welcome", "chat": None, "visitorId": self.identify(query).id}
+        welcome = {"chat": None, "visitorId": self.identify(query).id}
         if query.get("visitorToken"):
             try:
                 session_id = await database_sync_to_async(resumed_session)(self.tenant, query["visitorToken"])
@@ -88,7 +89,7 @@ class VisitorConsumer(CustomerSocket):
                 welcome["errorMsg"] = str(refused)
             else:
                 welcome["chat"] = await self.follow(session_id)
-        await self.send_frame(welcome)
+        await self.send_frame(rules.welcome(**welcome))
 
     async def follow(self, session_id: str) -> dict:
         """Hear this chat's events from now on; then read its state, so that no event falls in between."""

@@ -23,8 +23,8 @@ class WebCallConsumer(CustomerSocket):
     async def connect(self):
         query = await self.open_for_tenant()
         if query is not None:
-            await self.send_frame({"type": "welcome", "visitorId": self.identify(query).id,
-                                   **ice.welcome_fields(f"caller-{secrets.token_hex(4)}")})
+            await self.send_frame(rules.welcome(visitorId=self.identify(query).id,
+                                                **ice.welcome_fields(f"caller-{secrets.token_hex(4)}")))
 
     async def disconnect(self, code):
         if self.session_id:
@@ -54,7 +54,7 @@ class WebCallConsumer(CustomerSocket):
         answer = await web_calls.connect_customer(session.pk, sdp)
         state = await database_sync_to_async(web_calls.state)(session.pk)
         if state == "ringing":  # offered before this socket joined the group: its ringing event went by
-            await self.send_frame(visitors.event_frame("ringing", sessionId=session.pk))
+            await self.send_frame(rules.event("ringing", sessionId=session.pk))
         return {"sessionId": session.pk, "type": session.type, "sdp": answer["sdp"]}
 
     async def visitor_frame(self, message):

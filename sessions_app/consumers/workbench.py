@@ -135,7 +135,7 @@ class WorkbenchConsumer(AsyncWebsocketConsumer):
         await self.agent_frames({"frames": [message.get("frame") or {}]})
 
     async def agent_frames(self, message):
-        """SDK events published together (services/outbox.py): one re-render for all of them."""
+        """SDK events published together (workbench/outbox.py): one re-render for all of them."""
         for frame in message["frames"]:
             data = frame.get("data") or {}
             if frame.get("event") == "userAccessed" and data.get("sessionId"):

@@ -1,9 +1,10 @@
 """The workbench's actions, one table: each control of the page → the service it calls and what is redrawn.
 
-A frame is the JSON htmx's ws extension sends for a `ws-send` element: the form's fields and `hx-vals`, with an
-`action`. An action acting on the agent's sessions calls the SDK method the SDK's websocket would, with the
-protocol's validation (domain/protocol.py), so both clients produce the same state and the same events; the
-chat's go to the chat service, as the visitor's do. Some actions only change what this page has open (UiState).
+The actions and the fields each reads are declared in `domain/workbench.py`; a frame is checked against its
+action's declaration, and the service gets the fields under their Python names. An action acting on the
+agent's sessions calls the SDK method the SDK's websocket would, with the protocol's validation
+(domain/protocol.py), so both clients produce the same state and the same events; the chat's go to the chat
+service, as the visitor's do. Some actions only change what this page has open (UiState).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from functools import cached_property
 from typing import Callable
 
 from ..domain import protocol
+from ..domain.workbench import ACTIONS as DECLARED
 from ..services import chat, rpc, sessions
 from ..services import workbench as selectors
 from ..ui.workbench import UiState
@@ -31,7 +33,7 @@ class Redraw(Enum):
 
 @dataclass
 class Request:
-    """One action of the agent's page: its fields as the page sent them, and what the page has open."""
+    """One action of the agent's page: its declared fields, cleaned (Python names), and what the page has open."""
 
     agent_id: int
     ui: UiState
@@ -66,7 +68,7 @@ def set_status(request: Request) -> None:
     if status == "online":
         request.sdk("Agent.online")
     else:
-        request.sdk("Agent.setStatus", status=status, restReason=request.data.get("restReason"))
+        request.sdk("Agent.setStatus", status=status, restReason=request.data.get("rest_reason"))
 
 
 def accept(request: Request) -> None:
@@ -99,7 +101,7 @@ def send_digits(request: Request) -> None:
 
 def transfer(request: Request) -> None:
     request.sdk(f"{request.namespace}.transfer", sessionId=request.session_id,
-                skillGroupId=request.data.get("skillGroupId"), userId=request.data.get("userId"))
+                skillGroupId=request.data.get("skill_group_id"), userId=request.data.get("user_id"))
     request.ui.transfer = None
 
 
@@ -108,16 +110,16 @@ def complete(request: Request) -> None:
 
 
 def dial(request: Request) -> None:
-    number = request.data.get("phoneNumber")
+    number = request.data.get("phone_number")
     placed = request.sdk("Call.startOutboundCall", phoneNumber=number.strip() if isinstance(number, str) else number,
-                         callerPhoneNumber=request.data.get("callerPhoneNumber"))
+                         callerPhoneNumber=request.data.get("caller_phone_number"))
     request.ui.dial_session = placed["sessionId"]
 
 
 def send_message(request: Request) -> dict:
     """The chat service checks the agent serves the chat and the text (the same rules as for the visitor)."""
     return chat.post_message(request.session_id, sender="agent", text=request.data.get("text"),
-                             agent_id=request.agent_id, client_id=request.data.get("clientId") or "")
+                             agent_id=request.agent_id, client_id=request.data["client_id"])
 
 
 def typing(request: Request) -> None:
@@ -125,9 +127,7 @@ def typing(request: Request) -> None:
 
 
 def mark_read(request: Request) -> None:
-    seq = request.data.get("seq")
-    chat.mark_read(request.session_id, side="agent", seq=seq if isinstance(seq, int) else -1,
-                   agent_id=request.agent_id)
+    chat.mark_read(request.session_id, side="agent", seq=request.data["seq"], agent_id=request.agent_id)
 
 
 def select(request: Request) -> None:
@@ -191,10 +191,8 @@ def action_named(data: dict | None) -> Action:
 def perform(agent_id: int, ui: UiState, data: dict):
     """Carry out one action of the page; raises ServiceError/ProtocolError with the errorMsg to show. Returns what
     its service returned (the message stored, for `chat.send`)."""
-    session_id = data.get("sessionId") or ""
-    if not isinstance(session_id, str):
-        raise protocol.ProtocolError("sessionId must be a string")
     name = data.get("action")
     if not isinstance(name, str) or name not in ACTIONS:
         raise protocol.ProtocolError(f"unknown action {str(name)[:64]!r}")
-    return ACTIONS[name].service(Request(agent_id, ui, data, session_id))
+    fields = DECLARED[name].clean({field: value for field, value in data.items() if field != "action"})
+    return ACTIONS[name].service(Request(agent_id, ui, fields, fields.pop("session_id", "")))

@@ -2,12 +2,14 @@
 visitor websocket's protocol (its actions and their fields). Pure Python: no Django, no I/O.
 
 The visitor socket (`/ws/visitor/`) speaks JSON frames like the SDK's: a request `{"id", "action", ...fields}`
-gets `{"type": "reply", "id", "status": "success", "data"}` or `{..., "status": "error", "errorMsg"}`; events are
-`{"type": "event", "event", "data"}`. The embeddable widget (`static/widget/chat.js`) mirrors this module.
+(ACTIONS) gets `{"type": "reply", "id", "status": "success", "data"}` or `{..., "status": "error", "errorMsg"}`;
+events are `{"type": "event", "event", "data"}` (EVENTS, built by `event()`). The embeddable widget
+(`static/widget/chat.js`) gets the event names and limits from `widget_manifest()`; a test checks them and
+docs/web-chat.md against this module.
 """
 from __future__ import annotations
 
-from .protocol import ProtocolError
+from .protocol import Method, MayOmit, Param, ProtocolError, checked_event, checked_frame
 
 MAX_TEXT = 2000  # characters of one message, after stripping
 MAX_CLIENT_ID = 64
@@ -22,6 +24,25 @@ SIDES = ("visitor", "agent")
 START_FIELDS = {"nickname": ("nickname", 128), "avatar": ("avatar", 1024), "peerSource": ("peer_source", 128),
                 "channelName": ("channel_name", 128), "clientData": ("client_data", 1024)}
 DEFAULT_NICKNAME = "Visitor"
+
+# A stored message, as both sides get it (`createdAt` in ms since the epoch).
+MESSAGE_TYPES = {"id": int, "seq": int, "sessionId": str, "sender": str, "text": str, "agentUserId": str,
+                 "clientId": str, "createdAt": int}
+MESSAGE_FIELDS = tuple(MESSAGE_TYPES)
+
+# The visitor's events, each with its fields' types. The agent's pages hear message, typing and read with the
+# same data (services/chat.py).
+EVENTS = {
+    "message": MESSAGE_TYPES,
+    "accepted": {"sessionId": str, "agentNickname": str},
+    "queued": {"sessionId": str, "position": int},
+    "ended": {"sessionId": str, "closeBy": str, "endStatus": str},
+    "typing": {"sessionId": str, "side": str},
+    "read": {"sessionId": str, "side": str, "seq": int},
+}
+# The first frame: the chat a visitor token brings back (visitor_view's fields) or None, with errorMsg saying why
+# a token given was not taken; and the visitor's id.
+WELCOME = {"chat": (dict, type(None)), "visitorId": str, "errorMsg": MayOmit(str)}
 
 
 class ChatRefused(ValueError):
@@ -74,22 +95,31 @@ def other_side(side: str) -> str:
     return SIDES[1 - SIDES.index(side)]
 
 
-def _sequence_number(frame: dict, name: str, required: bool) -> int:
-    value = frame.get(name, None if required else 0)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value > 2**31:
-        raise ProtocolError(f"{name} must be a whole number of at least 0")
-    return value
+# The visitor's requests `{"id", "action", ...fields}`: fields not declared are ignored.
+
+def _bounded(name: str, longest: int, default="") -> Param:
+    return Param(name, max_length=longest, default=default,
+                 message=f"{name} must be a string of at most {longest} characters")
 
 
-def _optional_string(frame: dict, name: str, longest: int) -> str:
-    value = frame.get(name)
-    if value is None:
-        return ""
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str) or len(value) > longest:
-        raise ProtocolError(f"{name} must be a string of at most {longest} characters")
-    return value
+def _count(name: str, required: bool) -> Param:
+    return Param(name, kind="integer", required=required, default=0,
+                 message=f"{name} must be a whole number of at least 0")
+
+
+ACTIONS: dict[str, Method] = {m.name: m for m in (
+    Method("start", (*(_bounded(name, longest) for name, (_, longest) in START_FIELDS.items()),
+                     _bounded("skillGroupId", 20, default=None)),
+           result=("sessionId", "visitorToken", "chat"), unknown=""),
+    # The text's own rules (clean_text) are the service's, which words them for both sides.
+    Method("send", (Param("text", kind="text", required=True, max_length=MAX_FRAME,
+                          message="text is required: the message to send"),
+                    _bounded("clientId", MAX_CLIENT_ID)), result=MESSAGE_FIELDS, unknown=""),
+    Method("typing", unknown=""),
+    Method("read", (_count("seq", required=True),), result=("seq",), unknown=""),
+    Method("history", (_count("afterSeq", required=False),), result=("messages",), unknown=""),
+    Method("end", unknown=""),
+)}
 
 
 def visitor_request(frame) -> tuple[str, dict]:
@@ -99,18 +129,22 @@ def visitor_request(frame) -> tuple[str, dict]:
     action = frame.get("action")
     if not isinstance(action, str) or not action:
         raise ProtocolError("action is required")
-    if action == "start":
-        params = {python: _optional_string(frame, name, longest) for name, (python, longest) in START_FIELDS.items()}
-        params["skill_group_id"] = _optional_string(frame, "skillGroupId", 20) or None
-        return action, params
-    if action == "send":
-        if not isinstance(frame.get("text"), str):
-            raise ProtocolError("text is required: the message to send")
-        return action, {"text": frame["text"], "client_id": _optional_string(frame, "clientId", MAX_CLIENT_ID)}
-    if action == "read":
-        return action, {"seq": _sequence_number(frame, "seq", required=True)}
-    if action == "history":
-        return action, {"after_seq": _sequence_number(frame, "afterSeq", required=False)}
-    if action in ("typing", "end"):
-        return action, {}
-    raise ProtocolError(f"unknown action {action[:64]!r}")
+    if action not in ACTIONS:
+        raise ProtocolError(f"unknown action {action[:64]!r}")
+    fields = {name: value for name, value in frame.items() if name not in ("id", "action")}
+    return action, ACTIONS[action].clean(fields)
+
+
+def event(name: str, **fields) -> dict:
+    """A visitor event frame, checked against EVENTS."""
+    return checked_event(EVENTS, name, **fields)
+
+
+def welcome(**fields) -> dict:
+    return checked_frame("welcome", WELCOME, **fields)
+
+
+def widget_manifest() -> dict:
+    """What the chat widget mirrors of this module (injected into `/widget/chat.js`)."""
+    return {"events": list(EVENTS), "startFields": ACTIONS["start"].param_names, "maxText": MAX_TEXT,
+            "maxFrameBytes": MAX_FRAME}

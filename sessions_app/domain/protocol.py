@@ -3,12 +3,15 @@
 The consumer dispatches by looking a method up here, the JS SDK builds its RPC methods from `sdk_manifest()`
 (injected into the served script), and a test checks both against `docs/sdk-reference.md`. Names stay as the
 spec spells them (`sessionId`, `hungUp`); services receive Python names (see `Param.python_name`).
+The customers' channels declare theirs with the same `Method` and `Param` (`domain/chat.py`, `domain/web_call.py`)
+and build their events with `checked_event`, which checks each field's type too.
 Pure Python: no Django, no I/O.
 """
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 MAX_TEXT = 1024
@@ -24,20 +27,46 @@ class ProtocolError(ValueError):
     """A request that does not fit the protocol; its message becomes the reply's `errorMsg`."""
 
 
+ABSENT = object()  # a Param's default when a missing value stays missing
+LARGEST_COUNT = 2**31
+
+
 @dataclass(frozen=True)
 class Param:
+    """One parameter: `kind` is string (a number is taken as its text) | text (a string only) | integer (a whole
+    number from 0) | boolean | string[] | any (passed on as sent, to an operation that checks it). `message`,
+    when set, is the one error for any bad value (channels whose clients read it); `default` is what a missing
+    value becomes (ABSENT: left out)."""
     name: str
-    kind: str = "string"  # string | boolean | string[]
+    kind: str = "string"
     required: bool = False
     choices: tuple[str, ...] = ()
     pattern: str = ""
     max_length: int = MAX_TEXT
+    message: str = ""
+    default: object = ABSENT
 
     @property
     def python_name(self) -> str:
         return re.sub(r"(?<!^)(?=[A-Z])", "_", self.name).lower()
 
     def clean(self, value):
+        if not self.message:
+            return self._clean(value)
+        try:
+            return self._clean(value)
+        except ProtocolError:
+            raise ProtocolError(self.message) from None
+
+    def _clean(self, value):
+        if self.kind == "any":
+            return value
+        if self.kind == "integer":
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= LARGEST_COUNT:
+                raise ProtocolError(f"{self.name} must be a whole number of at least 0")
+            return value
+        if self.kind == "text" and not isinstance(value, str):
+            raise ProtocolError(f"{self.name} must be a string")
         if self.kind == "boolean":
             if not isinstance(value, bool):
                 raise ProtocolError(f"{self.name} must be a boolean")
@@ -51,7 +80,7 @@ class Param:
         if isinstance(value, bool) or not isinstance(value, (str, int)):
             raise ProtocolError(f"{self.name} must be a string")
         value = str(value)
-        if self.required and not value.strip():
+        if self.required and self.kind == "string" and not value.strip():
             raise ProtocolError(f"{self.name} must not be empty")
         if len(value) > self.max_length:
             raise ProtocolError(f"{self.name} is longer than {self.max_length} characters")
@@ -64,9 +93,12 @@ class Param:
 
 @dataclass(frozen=True)
 class Method:
+    """A request: its parameters and its result's fields. `unknown` words the refusal of a parameter not
+    declared ({name}, {method}); empty: such parameters are ignored (the chat visitor's socket)."""
     name: str
     params: tuple[Param, ...] = ()
     result: tuple[str, ...] = field(default=())
+    unknown: str = "unknown parameter {name!r} for {method}"
 
     def clean(self, params) -> dict:
         """Return the parameters under their Python names, or raise ProtocolError naming the problem."""
@@ -76,17 +108,81 @@ class Method:
             raise ProtocolError("params must be an object")
         known = {p.name: p for p in self.params}
         unknown = sorted(set(params) - set(known))
-        if unknown:
-            raise ProtocolError(f"unknown parameter {unknown[0]!r} for {self.name}")
+        if unknown and self.unknown:
+            raise ProtocolError(self.unknown.format(name=unknown[0], method=self.name))
         cleaned = {}
         for param in self.params:
             value = params.get(param.name)
-            if value is None or value == "" and not param.required:
+            if value is None or value == "" and not param.required and param.kind != "any":
                 if param.required:
-                    raise ProtocolError(f"{param.name} is required")
+                    raise ProtocolError(param.message or f"{param.name} is required")
+                if param.default is not ABSENT:
+                    cleaned[param.python_name] = param.default
                 continue
             cleaned[param.python_name] = param.clean(value)
         return cleaned
+
+    @property
+    def param_names(self) -> list[str]:
+        return [param.name for param in self.params]
+
+
+@dataclass(frozen=True)
+class MayOmit:
+    """A frame's field that may be left out; when present, of these types."""
+    types: type | tuple[type, ...]
+
+
+# A frame's fields and their types, for the channels whose frames are checked field by field and type by type.
+FrameFields = Mapping[str, "type | tuple[type, ...] | MayOmit"]
+
+
+def checked_event(declared: Mapping[str, FrameFields], name: str, **fields) -> dict:
+    """An event frame `{"type": "event", "event", "data"}` whose fields are exactly its declaration's, each of
+    its declared type; anything else raises (a payload that drifted from its channel's protocol is a bug)."""
+    if name not in declared:
+        raise KeyError(f"no event {name!r} in this channel")
+    check_fields(name, declared[name], fields)
+    return {"type": "event", "event": name, "data": fields}
+
+
+def checked_frame(frame_type: str, declared: FrameFields, **fields) -> dict:
+    """A frame other than an event or a reply (`welcome`, `refused`): `{"type", ...fields}`, checked as events are."""
+    check_fields(frame_type, declared, fields)
+    return {"type": frame_type, **fields}
+
+
+def check_fields(what: str, declared: FrameFields, fields: dict) -> None:
+    required = {name for name, types in declared.items() if not isinstance(types, MayOmit)}
+    drift = sorted(set(fields) - set(declared)) or sorted(required - set(fields))
+    if drift:
+        raise KeyError(f"{what} has no field {drift[0]}" if drift[0] in fields else f"{what} needs field {drift[0]}")
+    for field_name, value in fields.items():
+        types = declared[field_name]
+        types = types.types if isinstance(types, MayOmit) else types
+        if not isinstance(value, types) or isinstance(value, bool) and bool not in _as_tuple(types):
+            raise TypeError(f"{what}.{field_name} must be {_type_names(types)}, not {type(value).__name__}")
+
+
+# What a customer's socket sends when it will not serve the page (the chat visitor's and the web caller's).
+REFUSED: FrameFields = {"errorMsg": str}
+
+
+def _as_tuple(types) -> tuple:
+    return types if isinstance(types, tuple) else (types,)
+
+
+def _type_names(types) -> str:
+    return " or ".join(t.__name__ for t in _as_tuple(types))
+
+
+def type_name(types) -> str:
+    """A field's type as the channels' docs name it."""
+    types = types.types if isinstance(types, MayOmit) else types
+    return " or ".join(JSON_TYPES[t] for t in _as_tuple(types))
+
+
+JSON_TYPES = {str: "string", int: "number", bool: "boolean", dict: "object", list: "array", type(None): "null"}
 
 
 SESSION_ID = Param("sessionId", required=True, max_length=64)

@@ -12,6 +12,7 @@ import logging
 import threading
 
 from ..domain.ice import IceSettings
+from .commands import MediaCommands
 from .engine import MediaEngine
 
 
@@ -23,7 +24,7 @@ def _log_failure(future) -> None:
         log.error("media command failed", exc_info=future.exception())
 
 
-class EmbeddedMedia:
+class EmbeddedMedia(MediaCommands):
     def __init__(self, host_addresses: list[str] | None = None, ice: IceSettings | None = None):
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="media", daemon=True)
@@ -51,6 +52,9 @@ class EmbeddedMedia:
     def submit(self, command: str, args: dict) -> None:
         """Run a command without waiting for it (from a commit hook); a failure is logged."""
         self._start(self.engine.perform(command, args)).add_done_callback(_log_failure)
+
+    def calls_here(self) -> int:
+        return len(self.engine.calls)
 
     def stop(self) -> None:
         self._start(self.engine.close()).result(10)

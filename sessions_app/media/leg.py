@@ -6,16 +6,13 @@ import logging
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from . import sounds
+from .commands import LegError
 from .switch import SwitchAudioTrack, SwitchVideoTrack
 from .tap import Tap
 
 log = logging.getLogger(__name__)
 
 NO_COMMON_CODEC = "no audio codec in common (Opus, PCMU, PCMA or G722)"
-
-
-class LegError(ValueError):
-    """An offer the bridge cannot answer; its message goes back to the browser."""
 
 
 class Leg:

@@ -13,6 +13,7 @@ import uuid
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
+from .commands import MediaCommands
 from .engine import MediaEngine
 from .leg import LegError
 
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 ANSWER_WITHIN = 10.0  # seconds; an offer's answer takes milliseconds, a worker this late is taken as gone
 
 
-class RemoteMedia:
+class RemoteMedia(MediaCommands):
     """The web side: send each call's commands to the worker that carries it.
 
     `channel_for(call_id, assign)` names the worker's channel (choosing a worker for a new call when `assign`),
@@ -55,6 +56,9 @@ class RemoteMedia:
         if channel:
             async_to_sync(get_channel_layer().send)(channel, {"type": "media.command", "command": command,
                                                               "args": args})
+
+    def calls_here(self) -> int:
+        return 0  # every call is a worker's
 
 
 class WorkerLoop:

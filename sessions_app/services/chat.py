@@ -225,8 +225,8 @@ def _tell(session: Session, sides, event: str, data: dict) -> None:
     """Send a chat event to the given sides once the transaction commits (at once outside one). The agent side
     is the agent the chat rings for or is served by, if any."""
     agent_id = session.agent_id if session.state in ("ringing", "active") else None
-    visitor_frame = visitors.event_frame(event, **data)
-    agent_frame = {"type": "chat", "event": event, "data": data}
+    visitor_frame = rules.event(event, **data)
+    agent_frame = {**visitor_frame, "type": "chat"}
 
     def send():
         if "visitor" in sides:

@@ -1,4 +1,5 @@
-"""The sweeper: fires every stored deadline that is due, exactly once, from any process.
+"""The sweeps: fire every stored deadline that is due, exactly once, from any process (each process runs them
+every SWEEP_INTERVAL: `workbench/sweeper.py`).
 
 Each due row is taken with `SELECT ... FOR UPDATE SKIP LOCKED` inside its own transaction and its deadline
 cleared there, so with several processes sweeping, each deadline fires in exactly one of them.
@@ -6,20 +7,16 @@ cleared there, so with several processes sweeping, each deadline fires in exactl
 from __future__ import annotations
 
 import asyncio
-import logging
 from datetime import timedelta
 
 import httpx
 from channels.db import database_sync_to_async
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from ..models import Agent, Session, SkillGroup, found
 from . import agents, cdr, media, media_workers, processes, routing
 from .sessions import end_session
-
-log = logging.getLogger(__name__)
 
 OPEN_STATES = ("ivr", "queued", "ringing", "active")
 
@@ -155,21 +152,3 @@ async def push_due_cdrs(client: httpx.AsyncClient) -> int:
 
     await asyncio.gather(*(push(*item) for item in claimed))
     return len(claimed)
-
-
-async def _repeat(step) -> None:
-    while True:
-        try:
-            await step()
-        except Exception:  # a bad row must not stop the sweeper; it is logged and retried next round
-            log.exception("sweep failed")
-        await asyncio.sleep(settings.SWEEP_INTERVAL)
-
-
-async def run_forever() -> None:
-    """The sweeping loops each web process runs on its event loop (started by `workbench.asgi`).
-
-    Deadlines and CDR pushes loop separately, so a slow webhook never delays a ring timeout.
-    """
-    async with httpx.AsyncClient() as client:
-        await asyncio.gather(_repeat(database_sync_to_async(sweep_once)), _repeat(lambda: push_due_cdrs(client)))

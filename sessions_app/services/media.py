@@ -4,72 +4,75 @@ Legs are named `customer` (the web caller), `phone` (the trunk's RTP) and `agent
 accepted, held, muted, transferred, ended) `sync` sends the whole plan, read fresh from the database once the
 change commits, so the bridge always converges on what the database says, whatever order commands arrive in.
 
-The engine runs on a thread of this process (`media/embedded.py`), or, when Redis is configured, in media
+The engines run on a thread of this process (`media/embedded.py`), or, when Redis is configured, in media
 worker processes reached over the channel layer (`media/remote.py`; which worker carries a call is
-`media_workers.worker_for`). Nothing here waits for media while a transaction is open.
+`media_workers.worker_for`). Which one this process drives is wiring (`settings.MEDIA_BACKEND` names it,
+`workbench/media_backend.py`); here they are a `MediaBackend`. Nothing here waits for media while a
+transaction is open.
 """
 from __future__ import annotations
 
-import asyncio
-import logging
-import threading
+import functools
+from typing import Protocol
 
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import transaction
+from django.utils.module_loading import import_string
 
+from ..media.commands import LegError
 from ..models import Session, found
 from . import media_workers, processes
 from .errors import NotFound, ServiceError
-
-log = logging.getLogger(__name__)
 
 MEDIA_TYPES = ("voip", "video", "internal", "phone")
 CUSTOMER_LEG = "customer"
 PHONE_LEG = "phone"  # the RTP leg to the trunk
 
-_backend = None
-_backend_lock = threading.Lock()
+
+class MediaBackend(Protocol):
+    """The media engines' commands services use (`media/engine.py` carries them out). Those that return
+    nothing are sent without waiting for the engine, from synchronous code such as a commit hook."""
+
+    async def open_leg(self, call_id: str, leg_id: str, sdp: str, plan: dict) -> dict:
+        """Answer a browser's offer for its leg: {"sdp": the answer}; raises `LegError` if refused."""
+
+    async def close_leg(self, call_id: str, leg_id: str) -> None: ...
+
+    def apply_plan(self, call_id: str, plan: dict) -> None:
+        """Who hears and sees whom now (`plan_for`)."""
+
+    def end_call(self, call_id: str) -> None:
+        """Close the call's legs; a phone call is hung up."""
+
+    def send_digits(self, call_id: str, leg_id: str, digits: str) -> None: ...
+
+    def dial(self, call_id: str, **call) -> None:
+        """Place an outbound phone call through the trunk (`telephony.dial` says with what)."""
+
+    def calls_here(self) -> int:
+        """How many calls this process's own engine carries (0 when they are all media workers')."""
+
+
+def backend(start: bool = True) -> MediaBackend | None:
+    """The media engines this process drives, started on first use (None if not started and `start` is False)."""
+    return _provider(settings.MEDIA_BACKEND)(start)
+
+
+@functools.lru_cache
+def _provider(path: str):
+    return import_string(path)
 
 
 def agent_leg(agent_id: int) -> str:
     return f"agent:{agent_id}"
 
 
-def backend(start: bool = True):
-    """The media engines this process drives: its own thread's, started on first use (None if not started
-    and `start` is False), or the workers' over the channel layer."""
-    global _backend
-    if _backend is None and (start or settings.MEDIA_IN_WORKERS):
-        with _backend_lock:
-            if _backend is None and settings.MEDIA_IN_WORKERS:
-                from ..media.remote import RemoteMedia
-
-                _backend = RemoteMedia(channel_for=_worker_channel)
-            elif _backend is None:
-                from ..media.embedded import EmbeddedMedia
-
-                _backend = EmbeddedMedia(settings.MEDIA_HOST_ADDRESSES, settings.ICE)
-    return _backend
-
-
-def _worker_channel(session_id: str, assign: bool) -> str:
-    worker = media_workers.worker_for(session_id, assign)
-    return worker.channel_name if worker else ""
-
-
-def shut_down() -> None:
-    """This process stops in order: its media thread's calls end and the trunk's calls get their BYE."""
-    engine = backend(start=False)
-    if engine is not None and not settings.MEDIA_IN_WORKERS:
-        engine.stop()
-
-
 def heartbeat(force: bool = False) -> None:
     """Beat for this process's own media thread, if it runs (called by the sweeper)."""
     engine = backend(start=False)
     if engine is not None and not settings.MEDIA_IN_WORKERS:
-        media_workers.beat(processes.PROCESS_ID, "", len(engine.engine.calls), force=force)
+        media_workers.beat(processes.PROCESS_ID, "", engine.calls_here(), force=force)
 
 
 def plan_for(session: Session) -> dict:
@@ -110,9 +113,9 @@ def _send_plan(session_id: str) -> None:
     if session is None or (settings.MEDIA_IN_WORKERS and not session.media_worker):
         return  # gone, or no worker carries a leg of it
     if session.state == "ended":
-        engine.submit("end_call", {"call_id": session_id})
+        engine.end_call(session_id)
     else:
-        engine.submit("apply_plan", {"call_id": session_id, "plan": plan_for(session)})
+        engine.apply_plan(session_id, plan_for(session))
 
 
 def send_digits(session: Session, digits: str) -> None:
@@ -122,7 +125,7 @@ def send_digits(session: Session, digits: str) -> None:
     def press():
         engine = backend(start=False)
         if engine is not None:
-            engine.submit("send_digits", {"call_id": session_id, "leg_id": PHONE_LEG, "digits": digits})
+            engine.send_digits(session_id, PHONE_LEG, digits)
 
     transaction.on_commit(press, robust=True)
 
@@ -158,13 +161,10 @@ async def open_leg(session_id: str, leg_id: str, sdp: str) -> dict:
     The plan is read again after the leg is up: a change that committed while it was connecting sent its plan
     when the leg did not exist yet, and this brings the call up to date. A session that ended meanwhile loses
     its media at once."""
-    from ..media.leg import LegError
-
     engine = backend()
     session = await database_sync_to_async(_leg_session)(session_id)
     try:
-        answer = await engine.perform("open_leg", {"call_id": session_id, "leg_id": leg_id, "sdp": sdp,
-                                                   "plan": plan_for(session)})
+        answer = await engine.open_leg(session_id, leg_id, sdp, plan_for(session))
     except LegError as refused:
         raise ServiceError(str(refused)) from None
     await database_sync_to_async(_send_plan)(session_id)
@@ -174,32 +174,4 @@ async def open_leg(session_id: str, leg_id: str, sdp: str) -> dict:
 async def close_leg(session_id: str, leg_id: str) -> None:
     engine = backend(start=False)
     if engine is not None:
-        await engine.perform("close_leg", {"call_id": session_id, "leg_id": leg_id})
-
-
-def start_phone_gateway() -> None:
-    """Start the SIP gateway on this process's media thread, when SIP_PORT is set (embedded default)."""
-    from . import telephony
-
-    if settings.SIP_PORT and not settings.MEDIA_IN_WORKERS:  # with workers, `media_worker --sip` carries it
-        embedded = backend()
-        web_loop = asyncio.get_event_loop()  # called on the server's own loop (daphne's reactor thread)
-        decisions = telephony.Decisions(web_loop, media_worker=processes.PROCESS_ID)  # its calls are ours
-        embedded.run(start_gateway(embedded.engine, decisions))
-
-
-async def start_gateway(engine, decisions):
-    """Start the SIP gateway on `engine`'s loop (this process's media thread, or a media worker's)."""
-    from ..media.phone_gateway import PhoneGateway
-    from ..media.rtp_commands import port_range
-    from ..media.sip import Timers
-    from ..media.sip.transport import local_ip
-
-    public_host = settings.SIP_PUBLIC_HOST or (settings.MEDIA_HOST_ADDRESSES or [""])[0] or local_ip()
-    engine.rtp_host, engine.rtp_ports = public_host, port_range(settings.RTP_PORTS)
-    gateway = PhoneGateway(engine, decisions, host=settings.SIP_HOST, port=settings.SIP_PORT,
-                           public_host=public_host, prompt_cache=settings.PROMPT_CACHE,
-                           invite_rate=settings.SIP_INBOUND.invite_rate, invite_burst=settings.SIP_INBOUND.invite_burst,
-                           timers=Timers(t1=settings.SIP_T1))
-    await gateway.start(lease=settings.SIP_LINE_LEASE)
-    return gateway
+        await engine.close_leg(session_id, leg_id)

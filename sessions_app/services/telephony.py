@@ -1,5 +1,5 @@
-"""The phone channel's decisions, for the SIP gateway (`media/phone_gateway.py`), which calls these from its
-event loop through a thread: which hotline a trunk call is for, the IVR's menus, routing once the caller has
+"""The phone channel's decisions, for the SIP gateway (`media/phone_gateway.py`), which asks them from its
+event loop through a thread (`workbench/sip_gateway.py` `Decisions` carries each to the database): which hotline a trunk call is for, the IVR's menus, routing once the caller has
 chosen, and how a phone call ends (the caller hangs up, the line is lost, an outbound call is answered or fails).
 
 Two stored deadlines, swept like every other (`services.deadlines`), end a trunk call's session even when its
@@ -11,16 +11,12 @@ Each function is one transaction; events leave on commit, as everywhere in the s
 """
 from __future__ import annotations
 
-import asyncio
-import functools
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from channels.db import database_sync_to_async
-
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from ..domain import inbound, ivr
@@ -202,7 +198,8 @@ def outbound_failed(session_id: str, end_status: str) -> None:
 
 def dial(session: Session, trunk: Trunk) -> None:
     """After the outbound session commits, ask the gateway to place it through `trunk`."""
-    args = {"call_id": session.pk, "number": session.callee_phone_number, "caller": session.caller_phone_number,
+    call_id = session.pk
+    args = {"number": session.callee_phone_number, "caller": session.caller_phone_number,
             "trunk_host": trunk.host, "trunk_port": trunk.port, "transport": trunk.transport,
             "username": trunk.username, "password": trunk.password, "uui": session.uui,
             "ring_seconds": settings.OUTBOUND_RING_SECONDS}
@@ -215,7 +212,7 @@ def dial(session: Session, trunk: Trunk) -> None:
     if worker is not None:  # the call lives on the worker that runs the gateway
         session.media_worker = worker.pk  # on the row in hand too: media.sync trusts it
     session.save(update_fields=["offer_deadline", "line_deadline", "media_worker"])
-    transaction.on_commit(lambda: media.backend().submit("dial", args), robust=True)
+    transaction.on_commit(lambda: media.backend().dial(call_id, **args), robust=True)
 
 
 def gateway_running() -> bool:
@@ -225,55 +222,10 @@ def gateway_running() -> bool:
     return media_workers.sip_worker() is not None if settings.MEDIA_IN_WORKERS else True
 
 
-class Decisions:
-    """What the SIP gateway asks, from a thread of its own (it never blocks the media loop on the database).
-
-    Each decision runs on the web process's loop and its database thread, as a consumer's request does: the
-    one thread all writes queue on, and the loop the channel layer delivers events on (from any other
-    thread an in-memory layer's events would wait for something else to wake that loop). Without a web loop
-    (a process with no web side) it runs in the asking thread, with its connection handled as Channels does."""
-
-    def __init__(self, web_loop: asyncio.AbstractEventLoop | None = None, media_worker: str = ""):
-        self.web_loop = web_loop
-        self.media_worker = media_worker  # a media worker's gateway: the sessions it creates are pinned to it
-
-    def inbound_policy(self) -> inbound.InboundPolicy:
-        """Read in the asking thread, not on the web loop: it only reads, and the gateway's first read comes
-        while the gateway's start holds that loop."""
-        close_old_connections()
-        try:
-            return inbound_policy()
-        finally:
-            close_old_connections()
-
-    def __getattr__(self, name):
-        function = _DECIDED[name]
-        if name == "inbound_call" and self.media_worker:
-            function = functools.partial(function, media_worker=self.media_worker)
-        if self.web_loop is not None:
-            def on_web_loop(*args):
-                decided = database_sync_to_async(function)(*args)
-                return asyncio.run_coroutine_threadsafe(decided, self.web_loop).result()
-            return on_web_loop
-
-        def here(*args):
-            close_old_connections()
-            try:
-                return function(*args)
-            finally:
-                close_old_connections()
-        return here
-
-
-def _inbound_or_none(to_number: str, from_number: str, media_worker: str = "") -> InboundCall | None:
+def inbound_call_or_none(to_number: str, from_number: str, media_worker: str = "") -> InboundCall | None:
+    """`inbound_call`, or None when the call is refused (logged): the gateway answers it 404."""
     try:
         return inbound_call(to_number, from_number, media_worker)
     except ServiceError as refused:
         log.info("trunk call to %s refused: %s", to_number, refused)
         return None
-
-
-_DECIDED = {"inbound_call": _inbound_or_none, "ivr_menus": ivr_menus, "ivr_chosen": ivr_chosen,
-            "caller_hung_up": caller_hung_up, "call_lost": call_lost, "renew_lines": renew_lines,
-            "ivr_gave_up": ivr_gave_up, "plan": plan,
-            "call_outed": call_outed, "outbound_answered": outbound_answered, "outbound_failed": outbound_failed}

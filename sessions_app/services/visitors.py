@@ -11,6 +11,8 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import Q
 
+from ..domain import chat as chat_protocol
+from ..domain import web_call as call_protocol
 from ..models import Session, found
 from .errors import ServiceError
 from .outbox import group_send
@@ -35,14 +37,16 @@ def visitor_group(session_id: str) -> str:
     return f"visitor.{session_id}"
 
 
-def event_frame(name: str, **data) -> dict:
-    return {"type": "event", "event": name, "data": data}
+def event_frame(session_type: str, name: str, **data) -> dict:
+    """A web customer's event, checked against their channel's declaration: the chat's or the web call's."""
+    channel = chat_protocol if session_type == "im" else call_protocol
+    return channel.event(name, **data)
 
 
-def publish(session_id: str, name: str, **data) -> None:
-    """Send an event to the visitor of `session_id` once the current transaction commits."""
-    frame = event_frame(name, sessionId=session_id, **data)
-    transaction.on_commit(lambda: send_frame(session_id, frame), robust=True)
+def publish(session: Session, name: str, **data) -> None:
+    """Send an event to the customer of `session` once the current transaction commits."""
+    frame = event_frame(session.type, name, sessionId=session.id, **data)
+    transaction.on_commit(lambda: send_frame(session.id, frame), robust=True)
 
 
 def send_frame(session_id: str, frame: dict) -> None:
@@ -88,7 +92,7 @@ class QueueAnnouncement:
             first = waiting.filter(_ahead_of(self.since)).count() + 1
             waiting = waiting.exclude(_ahead_of(self.since))
         for place, session_id in enumerate(waiting.order_by(*QUEUE_ORDER).values_list("pk", flat=True), start=first):
-            send_frame(session_id, event_frame("queued", sessionId=session_id, position=place))
+            send_frame(session_id, chat_protocol.event("queued", sessionId=session_id, position=place))
 
 
 def queue_moved(session: Session) -> None:
@@ -114,19 +118,19 @@ WEB_TYPES = ("im", "voip", "video")
 def queued(session: Session) -> None:
     """A web call waits for an agent again (its chat counterpart hears its place through `queue_moved`)."""
     if session.type in ("voip", "video"):
-        publish(session.id, "queued")
+        publish(session, "queued")
 
 
 def ringing(session: Session) -> None:
     if session.type in ("voip", "video"):
-        publish(session.id, "ringing")
+        publish(session, "ringing")
 
 
 def accepted(session: Session, agent) -> None:
     if session.type in WEB_TYPES:
-        publish(session.id, "accepted", agentNickname=agent.nickname or agent.user_id)
+        publish(session, "accepted", agentNickname=agent.nickname or agent.user_id)
 
 
 def ended(session: Session) -> None:
     if session.type in WEB_TYPES:
-        publish(session.id, "ended", closeBy=session.close_by, endStatus=session.end_status)
+        publish(session, "ended", closeBy=session.close_by, endStatus=session.end_status)

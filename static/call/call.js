@@ -24,9 +24,8 @@ const POSITION = SCRIPT.dataset.position === 'left' ? 'left' : 'right';
 const SERVER = new URL(SCRIPT.src, location.href).origin;
 const PERMISSION_TIMEOUT_MS = 60000; // a person may read the browser's prompt before answering it
 const ICE_GATHERING_MS = 2000;
-const MAX_SDP = 60 * 1024;
-const EVENTS = ['queued', 'ringing', 'accepted', 'ended'];
-const START_FIELDS = ['userId', 'nickname', 'avatar', 'remark', 'skillGroupId'];
+// CALL_PROTOCOL (events, startFields, maxSdp) is the server's declaration (domain/web_call.py).
+const MAX_SDP = CALL_PROTOCOL.maxSdp;
 // The server's end statuses (domain/end_status.py) a customer can meet, as the customer is told them.
 const END_REASONS = {
   noSeatOnline: 'nobody is available to take calls right now',
@@ -35,7 +34,7 @@ const END_REASONS = {
   mediaError: 'the audio connection failed',
 };
 
-const callEvents = createWidgetEvents(EVENTS, 'tcccCall');
+const callEvents = createWidgetEvents(CALL_PROTOCOL.events, 'tcccCall');
 const emit = callEvents.emit;
 
 /* The call as this page knows it. */
@@ -158,7 +157,7 @@ async function startCall(kind, options) {
   if (why) return failure(why);
   const o = options && typeof options === 'object' ? options : {};
   const fields = {};
-  for (const name of START_FIELDS) {
+  for (const name of CALL_PROTOCOL.startFields) {
     if (o[name] !== undefined && o[name] !== null && o[name] !== '') fields[name] = String(o[name]);
   }
 

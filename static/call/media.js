@@ -121,7 +121,9 @@ async function makeOffer(current, rtcConfiguration) {
   await iceGathered(pc);
   const sdp = pc.localDescription ? pc.localDescription.sdp : '';
   if (!sdp) return failure('the browser could not prepare the call');
-  if (sdp.length > MAX_SDP) return failure('the browser\'s offer is larger than the server takes (60 KiB)');
+  if (sdp.length > MAX_SDP) {
+    return failure(`the browser's offer is larger than the server takes (${MAX_SDP / 1024} KiB)`);
+  }
   return ok(sdp);
 }
 

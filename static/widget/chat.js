@@ -20,11 +20,11 @@ const TITLE = SCRIPT.dataset.title || 'Chat with us';
 const SERVER = new URL(SCRIPT.src, location.href).origin;
 const TOKEN_KEY = `tccc-chat:${SDK_APP_ID}:token`;
 const OPEN_KEY = `tccc-chat:${SDK_APP_ID}:open`;
-const MAX_TEXT = 2000;
-const MAX_FRAME_BYTES = 16 * 1024;
+// CHAT_PROTOCOL (events, startFields, maxText, maxFrameBytes) is the server's declaration (domain/chat.py).
+const MAX_TEXT = CHAT_PROTOCOL.maxText;
+const MAX_FRAME_BYTES = CHAT_PROTOCOL.maxFrameBytes;
 const TYPING_EVERY_MS = 3000;
 const TYPING_SHOWN_MS = 5000;
-const EVENTS = ['message', 'accepted', 'queued', 'ended', 'typing', 'read'];
 
 // Storage can be unavailable (privacy modes, sandboxed frames): the widget then just forgets on reload.
 const store = {
@@ -40,7 +40,7 @@ function newClientId() {
   return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
 }
 
-const chatEvents = createWidgetEvents(EVENTS, 'tcccChat');
+const chatEvents = createWidgetEvents(CHAT_PROTOCOL.events, 'tcccChat');
 const emit = chatEvents.emit;
 
 /* The conversation as this page knows it. */
@@ -192,7 +192,7 @@ async function start(options) {
   const o = options && typeof options === 'object' ? options : {};
   if (chatOpen()) return failure('a chat is already open: end it before starting another');
   const fields = {};
-  for (const name of ['nickname', 'avatar', 'peerSource', 'channelName', 'clientData', 'skillGroupId']) {
+  for (const name of CHAT_PROTOCOL.startFields) {
     if (o[name] !== undefined && o[name] !== null) fields[name] = String(o[name]);
   }
   const result = await request('start', fields);

@@ -17,7 +17,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from sessions_app.media.engine import MediaEngine
 from sessions_app.media.remote import WorkerLoop
-from sessions_app.services import media, media_workers, telephony
+from sessions_app.services import media_workers
+from workbench.sip_gateway import Decisions, start_gateway
 
 BEAT_EVERY = 2.0
 
@@ -40,7 +41,7 @@ class Command(BaseCommand):
         engine = MediaEngine(settings.MEDIA_HOST_ADDRESSES, settings.ICE)
         loop = WorkerLoop(engine)
         channel = await loop.open(worker_id)
-        gateway = await media.start_gateway(engine, telephony.Decisions(media_worker=worker_id)) if sip else None
+        gateway = await start_gateway(engine, Decisions(media_worker=worker_id)) if sip else None
         beat = database_sync_to_async(functools.partial(media_workers.beat, carries_sip=sip))
         await beat(worker_id, channel, 0, force=True)
         self.stdout.write(f"media worker {worker_id} on {channel}", ending="\n")
