@@ -328,6 +328,8 @@ BAD = "\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKbad\nFrom: <sip:a@b>;tag=1\nTo
     (crlf("INVITE sip:c@d SIP/2.0" + BAD.replace("<sip:a@b>", '"Bob <sip:a@b>') + "CSeq: 1 INVITE\n") + b"\r\n",
      400),  # quotbal
     (crlf("INVITE sip:c@d SIP/2.0" + BAD + "Call-ID: second\nCSeq: 1 INVITE\n") + b"\r\n", 400),
+    # A digit that is not ASCII ('٣'): str.isdigit takes it, int() reads a number the peer never wrote.
+    (crlf("INVITE sip:c@d SIP/2.0" + BAD + "CSeq: 1 INVITE\nMax-Forwards: \u0663\n") + b"\r\n", 400),
 ])
 def test_malformed_requests_raise_the_status_to_answer_with(data, status):
     with pytest.raises(SipError) as raised:
@@ -337,7 +339,10 @@ def test_malformed_requests_raise_the_status_to_answer_with(data, status):
 
 @pytest.mark.unit
 @pytest.mark.parametrize("data", [b"", b"\r\n\r\n", b"garbage", b"SIP/2.0 4294967301 Big\r\n\r\n",
-                                  crlf("INVITE sip:c@d SIP/2.0\nCSeq: 1 INVITE") + b"\r\n"])
+                                  crlf("INVITE sip:c@d SIP/2.0\nCSeq: 1 INVITE") + b"\r\n",
+                                  # a Via port of '³5060': str.isdigit takes '³', int() raised
+                                  crlf("INVITE sip:c@d SIP/2.0" + BAD.replace("192.0.2.1", "192.0.2.1:\u00b35060")
+                                       + "CSeq: 1 INVITE\n") + b"\r\n"])
 def test_messages_that_cannot_be_answered_raise_without_a_request(data):
     with pytest.raises(SipError) as raised:
         parse_message(data)

@@ -21,6 +21,12 @@ def is_token(text: str) -> bool:
     return bool(text) and all(char in TOKEN_CHARS for char in text)
 
 
+def is_digits(text: str) -> bool:
+    """ASCII digits only, as SIP and SDP numbers are: `str.isdigit` also takes '³' or '٣', which int() refuses or
+    reads as a number the peer never wrote."""
+    return text.isascii() and text.isdigit()
+
+
 def split_outside_quotes(text: str, separator: str, brackets: bool = False) -> list[str]:
     """Split on `separator` except inside quoted strings (with backslash escapes) and, if asked, <...>."""
     parts, current, quoted, escaped, depth = [], [], False, False, 0
@@ -97,7 +103,7 @@ def parse_hostport(text: str, default_port: int | None = None) -> tuple[str, int
         raise SipError(400, f"Bad host {host[:40]!r}")
     if not port_text:
         return host, default_port
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    if not is_digits(port_text) or not 0 < int(port_text) < 65536:
         raise SipError(400, f"Bad port {port_text[:10]!r}")
     return host, int(port_text)
 
@@ -258,7 +264,7 @@ class CSeq:
     @classmethod
     def parse(cls, text: str) -> CSeq:
         parts = text.split()
-        if len(parts) != 2 or not parts[0].isdigit() or not is_token(parts[1]) or int(parts[0]) >= 2 ** 32:
+        if len(parts) != 2 or not is_digits(parts[0]) or not is_token(parts[1]) or int(parts[0]) >= 2 ** 32:
             raise SipError(400, "Bad CSeq")
         return cls(int(parts[0]), parts[1])
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from .errors import SipError, reason_phrase
-from .fields import Address, CSeq, SipUri, Via, is_token, split_outside_quotes
+from .fields import Address, CSeq, SipUri, Via, is_digits, is_token, split_outside_quotes
 
 COMPACT = {"i": "Call-ID", "m": "Contact", "e": "Content-Encoding", "l": "Content-Length", "c": "Content-Type",
            "f": "From", "s": "Subject", "k": "Supported", "t": "To", "v": "Via", "o": "Event", "u": "Allow-Events",
@@ -161,7 +161,7 @@ class Message:
         value = self.headers.get("Max-Forwards")
         if value is None:
             return None
-        if not value.isdigit() or int(value) > 255:
+        if not is_digits(value) or int(value) > 255:
             raise SipError(400, "Bad Max-Forwards")
         return int(value)
 
@@ -291,7 +291,7 @@ def _body(message: Message, body: bytes) -> bytes:
     length = message.headers.get("Content-Length")
     if length is None:
         return body
-    if not length.isdigit():
+    if not is_digits(length):
         raise SipError(400, "Bad Content-Length", _answerable(message))
     if int(length) > len(body):
         raise SipError(400, "Content-Length larger than the body", _answerable(message))

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from .auth import Credentials
 from .errors import SipError
-from .fields import Address, SipUri
+from .fields import Address, SipUri, is_digits
 from .message import Response
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ class Registration:
             response = await self._ua.request(request, self.credentials)
             self._cseq = max(self._cseq, response.cseq.number)
             min_expires = response.headers.get("Min-Expires", "")
-            if response.status == 423 and min_expires.isdigit() and int(min_expires) > expires:
+            if response.status == 423 and is_digits(min_expires) and int(min_expires) > expires:
                 expires = self.requested = int(min_expires)
                 continue
             break
@@ -90,7 +90,7 @@ class Registration:
             except SipError:
                 continue
             if (contact.uri.host, contact.uri.port) == (ours.host, ours.port) and \
-                    (contact.params.get("expires") or "").isdigit():
+                    is_digits(contact.params.get("expires") or ""):
                 return int(contact.params["expires"] or asked)
         header = response.headers.get("Expires", "")
-        return int(header) if header.isdigit() else asked
+        return int(header) if is_digits(header) else asked

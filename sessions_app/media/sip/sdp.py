@@ -14,6 +14,7 @@ import random
 from dataclasses import dataclass, field, replace
 
 from .errors import SipError, reason_phrase
+from .fields import is_digits
 
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
 _MIRROR = {"sendrecv": "sendrecv", "sendonly": "recvonly", "recvonly": "sendonly", "inactive": "inactive"}
@@ -194,7 +195,7 @@ def parse(data: bytes | str) -> SessionDescription:
 
 def _origin(sdp: SessionDescription, value: str) -> None:
     parts = value.split()
-    if len(parts) != 6 or not parts[1].isdigit() or not parts[2].isdigit():
+    if len(parts) != 6 or not is_digits(parts[1]) or not is_digits(parts[2]):
         raise SdpError("bad o= line")
     sdp.username, sdp.session_id, sdp.version, sdp.origin_address = parts[0], int(parts[1]), int(parts[2]), parts[5]
 
@@ -211,7 +212,7 @@ def _media_line(value: str) -> Media:
     if len(parts) < 4:
         raise SdpError("bad m= line")
     port = parts[1].split("/")[0]
-    if not port.isdigit() or int(port) > 65535:
+    if not is_digits(port) or int(port) > 65535:
         raise SdpError("bad m= port")
     return Media(kind=parts[0], port=int(port), proto=parts[2], formats=parts[3:])
 
@@ -221,15 +222,15 @@ def _media_attribute(media: Media, name: str, value: str | None, rtpmaps: dict[i
     if name == "rtpmap" and value:
         payload_type, _, encoding = value.partition(" ")
         parts = encoding.strip().split("/")
-        if not payload_type.isdigit() or len(parts) < 2 or not parts[1].isdigit():
+        if not is_digits(payload_type) or len(parts) < 2 or not is_digits(parts[1]):
             return  # unreadable (RFC 4475's "a=rtpmap:31 LPC"): the format stays unnamed, as if it had none
-        channels = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 1
+        channels = int(parts[2]) if len(parts) > 2 and is_digits(parts[2]) else 1
         rtpmaps[int(payload_type)] = Codec(int(payload_type), parts[0], int(parts[1]), channels)
     elif name == "fmtp" and value:
         payload_type, _, params = value.partition(" ")
-        if payload_type.isdigit():
+        if is_digits(payload_type):
             fmtps[int(payload_type)] = params.strip()
-    elif name == "ptime" and value and value.strip().isdigit():
+    elif name == "ptime" and value and is_digits(value.strip()):
         media.ptime = int(value.strip())
     else:
         media.attributes.append((name, value))
@@ -240,7 +241,7 @@ def _codecs(media: Media, rtpmaps: dict[int, Codec], fmtps: dict[int, str]) -> l
         return []
     codecs = []
     for fmt in media.formats:
-        if not fmt.isdigit() or int(fmt) > 127:
+        if not is_digits(fmt) or int(fmt) > 127:
             raise SdpError("bad payload type")
         codec = rtpmaps.get(int(fmt)) or STATIC.get(int(fmt))
         if codec is not None:

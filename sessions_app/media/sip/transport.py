@@ -18,7 +18,7 @@ import socket
 from typing import Callable
 
 from .errors import SipError
-from .fields import Via
+from .fields import Via, is_digits
 from .message import Request, Response, frame_stream, parse_message
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ def response_address(via: Via) -> Address:
     """Where a response goes (§18.2.2, RFC 3581 §4): received or sent-by host, rport or sent-by port."""
     host = via.params.get("received") or via.host.strip("[]")
     rport = via.params.get("rport")
-    port = int(rport) if rport and rport.isdigit() else via.port or 5060
+    port = int(rport) if rport and is_digits(rport) else via.port or 5060
     return host, port
 
 
