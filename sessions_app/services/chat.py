@@ -66,8 +66,9 @@ def start_visitor_chat(tenant: Tenant, visitor: Visitor, *, nickname, avatar="",
         raise ServiceError(str(refused)) from None
     groups = SkillGroup.objects.filter(tenant=tenant, kind="im").order_by("pk")
     group = None
-    if skill_group_id is not None and str(skill_group_id).isdigit() and len(str(skill_group_id)) <= 18:
-        group = groups.filter(pk=int(skill_group_id)).first()
+    wanted = "" if skill_group_id is None else str(skill_group_id)
+    if wanted.isascii() and wanted.isdigit() and len(wanted) <= 18:
+        group = groups.filter(pk=int(wanted)).first()
     group = group or groups.first()
     if group is None:
         raise ServiceError("this contact center has no web chat skill group")
