@@ -31,30 +31,28 @@ def _locked_due(model, pk, deadline: str, **filters):
                  .filter(pk=pk, **{f"{deadline}__lte": timezone.now()}, **filters))
 
 
+def _end_due(deadline: str, end_status: str, **filters) -> int:
+    """End every session whose `deadline` is due (and that still matches `filters`) with `end_status`."""
+    fired = 0
+    for pk in _due(Session, deadline, **filters):
+        with transaction.atomic():
+            session = _locked_due(Session, pk, deadline, **filters)
+            if session is not None:
+                end_session(session, close_by="admin", end_status=end_status)
+                fired += 1
+    return fired
+
+
 def sweep_ivrs() -> int:
     """A caller still in the IVR past its deadline: the gateway lost the call, its process died, or the caller
     has walked the menus too long. The session ends; a gateway still carrying the call hangs it up."""
-    fired = 0
-    for pk in _due(Session, "ivr_deadline", state="ivr"):
-        with transaction.atomic():
-            session = _locked_due(Session, pk, "ivr_deadline", state="ivr")
-            if session is not None:
-                end_session(session, close_by="admin", end_status="error")
-                fired += 1
-    return fired
+    return _end_due("ivr_deadline", "error", state="ivr")
 
 
 def sweep_lines() -> int:
     """A trunk call whose gateway stopped renewing its lease: the gateway lost it, or its process died. The
     session ends in whatever state it was (a gateway that still has the call hangs it up)."""
-    fired = 0
-    for pk in _due(Session, "line_deadline", state__in=OPEN_STATES):
-        with transaction.atomic():
-            session = _locked_due(Session, pk, "line_deadline", state__in=OPEN_STATES)
-            if session is not None:
-                end_session(session, close_by="admin", end_status="error")
-                fired += 1
-    return fired
+    return _end_due("line_deadline", "error", state__in=OPEN_STATES)
 
 
 def sweep_offers() -> int:
@@ -73,14 +71,7 @@ def sweep_offers() -> int:
 
 
 def sweep_queue_waits() -> int:
-    fired = 0
-    for pk in _due(Session, "queue_deadline", state="queued"):
-        with transaction.atomic():
-            session = _locked_due(Session, pk, "queue_deadline", state="queued")
-            if session is not None:
-                end_session(session, close_by="admin", end_status="waitingGiveUp")
-                fired += 1
-    return fired
+    return _end_due("queue_deadline", "waitingGiveUp", state="queued")
 
 
 def sweep_wrap_ups() -> int:
