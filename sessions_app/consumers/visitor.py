@@ -2,11 +2,11 @@
 service → reply; forward the chat's events.
 
 `ws(s)://{server}/ws/visitor/?sdkAppId={SdkAppId}[&visitorToken={token}]`. The page's `Origin` must be on the
-tenant's allow-list (else the handshake is refused, HTTP 403); an unknown SdkAppId gets a `refused` frame and
-close code 4003. The first frame is `{"type": "welcome", "chat": ..., "visitorId"}`: with a valid visitor token, the chat's
-state and its whole conversation (`chat.visitor_view`), so a reload or a reconnect gets it back; otherwise
-`null`, with `errorMsg` saying why a token given was not taken. Requests, replies and events are described
-in `domain/chat.py`.
+tenant's allow-list (else the handshake is refused, HTTP 403); an unknown SdkAppId gets a `refused` frame and close
+code 4003. The first frame is `{"type": "welcome", "chat": ..., "visitorId"}`: with a valid visitor token, the
+chat's state and its whole conversation (`chat.visitor_view`), so a reload or a reconnect gets it back; otherwise
+`null`, with `errorMsg` saying why a token given was not taken. Requests, replies and events are described in
+`domain/chat.py`.
 """
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """The engine's commands by name, for a backend that carries them (`embedded.py` on this process's media
 thread, `remote.py` in media workers): what `services.media.MediaBackend` declares.
 
-A backend supplies `perform` (send a command and await its answer) and `submit` (send it from synchronous
-code, a commit hook, without waiting); the named commands here are built on those two. Nothing here needs aiortc, so services can import it.
+A backend supplies `perform` (send a command and await its answer) and `submit` (send it from synchronous code, a
+commit hook, without waiting); the named commands here are built on those two. Nothing here needs aiortc, so
+services can import it.
 """
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""The phone channel's decisions, for the SIP gateway (`media/phone_gateway.py`), which asks them from its
-event loop through a thread (`workbench/sip_gateway.py` `Decisions` carries each to the database): which hotline a trunk call is for, the IVR's menus, routing once the caller has
-chosen, and how a phone call ends (the caller hangs up, the line is lost, an outbound call is answered or fails).
+"""The phone channel's decisions, for the SIP gateway (`media/phone_gateway.py`), which asks them from its event
+loop through a thread (`workbench/sip_gateway.py` `Decisions` carries each to the database): which hotline a trunk
+call is for, the IVR's menus, routing once the caller has chosen, and how a phone call ends (the caller hangs up,
+the line is lost, an outbound call is answered or fails).
 
 Two stored deadlines, swept like every other (`services.deadlines`), end a trunk call's session even when its
 gateway lost the call or its process died: the caller's time in the IVR (`ivr_deadline`, `IVR_MAX_SECONDS`), and
@@ -75,7 +76,8 @@ def inbound_policy() -> inbound.InboundPolicy:
         trunks.setdefault(trunk.tenant_id, []).append(
             inbound.TrunkAccess(sources, trunk.inbound_username, trunk.inbound_password))
     hotlines = dict(Hotline.objects.values_list("number", "tenant_id"))
-    return inbound.InboundPolicy(settings.SIP_INBOUND.allowed, {tenant: tuple(each) for tenant, each in trunks.items()}, hotlines)
+    return inbound.InboundPolicy(settings.SIP_INBOUND.allowed,
+                                 {tenant: tuple(each) for tenant, each in trunks.items()}, hotlines)
 
 
 def ivr_menus(tenant_id: int) -> tuple[dict[int, ivr.Menu], dict[int, str]]:

@@ -1,10 +1,10 @@
 """Tell a web customer what happens to their session: a chat's visitor hears queued (with their place), accepted
 and ended; a web caller hears ringing, accepted and ended (domain/web_call.py).
 
-Every connection of a visitor joins the channel-layer group `visitor_group(session_id)`. Like agents' events,
-these frames leave only when the transaction that caused them commits. The session lifecycle (routing and
-sessions services) calls the hooks below; they do nothing for sessions that no web customer follows (phone, internal, API-created sessions have no
-listener in the group, so a frame sent there goes nowhere).
+Every connection of a visitor joins the channel-layer group `visitor_group(session_id)`. Like agents' events, these
+frames leave only when the transaction that caused them commits. The session lifecycle (routing and sessions
+services) calls the hooks below; they do nothing for sessions that no web customer follows (phone, internal,
+API-created sessions have no listener in the group, so a frame sent there goes nowhere).
 """
 from __future__ import annotations
 
