@@ -122,7 +122,22 @@ class HostPageServer:
         return f"{self.origin(host)}/?{query}"
 
 
-class _HostPageHandler(BaseHTTPRequestHandler):
+class PageHandler(BaseHTTPRequestHandler):
+    """What the tests' page servers (a CRM, a shop) share: `send_page` answers with HTML, and nothing is logged
+    (pytest's output is kept for failures)."""
+
+    def send_page(self, body: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format, *args):
+        pass
+
+
+class _HostPageHandler(PageHandler):
     def do_GET(self):
         parts = urlsplit(self.path)
         if parts.path == "/favicon.ico":
@@ -135,15 +150,7 @@ class _HostPageHandler(BaseHTTPRequestHandler):
         query = {name: values[0] for name, values in parse_qs(parts.query).items()}
         config = {name: query.get(name, "") for name in ("SdkURL", "Token", "SdkAppId", "userId")}
         # "<" escaped so that no value can close the inline script.
-        body = HOST_PAGE.replace("__CONFIG__", json.dumps(config).replace("<", "\\u003c")).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format, *args):
-        pass  # keep pytest's output for failures
+        self.send_page(HOST_PAGE.replace("__CONFIG__", json.dumps(config).replace("<", "\\u003c")).encode())
 
 
 @dataclass

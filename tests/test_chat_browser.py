@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
@@ -13,8 +13,8 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 
 from .browser import (  # noqa: F401 (fixtures)
-    ARTIFACTS, CALL_TIMEOUT, EVENT_TIMEOUT, FOREIGN_HOST, browser, fresh_channel_layer, live_shell, reset_center,
-    sdk_server,
+    ARTIFACTS, CALL_TIMEOUT, EVENT_TIMEOUT, FOREIGN_HOST, PageHandler, browser, fresh_channel_layer, live_shell,
+    reset_center, sdk_server,
 )
 
 pytestmark = pytest.mark.browser
@@ -66,7 +66,7 @@ class ShopPageServer:
         self.httpd.server_close()
 
 
-class _ShopHandler(BaseHTTPRequestHandler):
+class _ShopHandler(PageHandler):
     def do_GET(self):
         parts = urlsplit(self.path)
         if parts.path != "/":
@@ -75,14 +75,7 @@ class _ShopHandler(BaseHTTPRequestHandler):
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         body = (SHOP_PAGE.replace("__WIDGET__", query["server"] + "/widget/chat.js").replace("__APP__", "1400000001")
                 .replace("__EXTRA__", 'data-headless="true"' if query.get("headless") else "")).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format, *args):
-        pass
+        self.send_page(body)
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,7 @@ real websockets (the call widget's socket and the SDK's), against a real redis-s
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import subprocess
-import sys
-import time
 
 import psycopg
 import pytest
@@ -20,6 +16,7 @@ from testing.peers import Peer
 
 from .browser import live_shell
 from testing.liveserver import ROOT, LiveServer, free_port
+from testing.media_worker import Worker
 from .phone_peer import PhonePeer
 from .ws_clients import open_agent, open_customer, until
 
@@ -41,26 +38,6 @@ def server(redis, postgres):
                      f"Hotline.objects.create(tenant=group.tenant, number='{QUEUE_HOTLINE}', skill_group=group)")
     yield live
     live.stop()
-
-
-class Worker:
-    def __init__(self, live: LiveServer, *options: str):
-        self.log = open(live.workdir / f"media-worker-{time.monotonic_ns()}.log", "w")
-        self.process = subprocess.Popen([sys.executable, "manage.py", "media_worker", *options], cwd=ROOT, env=live.env,
-                                        stdout=subprocess.PIPE, stderr=self.log, text=True)
-        line = self.process.stdout.readline()  # "media worker {id} on {channel}", once it serves
-        assert line.startswith("media worker"), line
-
-    def kill(self) -> None:
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait(5)
-        self.log.close()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
-        self.log.close()
 
 
 @pytest.fixture

@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import re
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
 from .browser import (  # noqa: F401 (fixtures)
-    CALL_TIMEOUT, CHROMIUM, CHROMIUM_ARGS, AgentPages, HostPageServer, fresh_channel_layer, reset_center,
+    CALL_TIMEOUT, CHROMIUM, CHROMIUM_ARGS, AgentPages, HostPageServer, PageHandler, fresh_channel_layer, reset_center,
     sign_in_workbench, wait_until,
 )
 from testing.cluster import Cluster, phone_session
+from testing.media_worker import Worker
 from .media_ears import TRACK_PEER_CONNECTIONS, tone_wav, wait_to_hear
 from testing.nginx import Certificate, Nginx, backend_holding
-from .test_media_workers import Worker
 
 pytestmark = pytest.mark.peer
 
@@ -95,16 +95,9 @@ def crm(certificate):
 def shop(balancer, certificate):
     body = SHOP_PAGE.replace("__SERVER__", balancer.url).encode()
 
-    class Shop(BaseHTTPRequestHandler):
+    class Shop(PageHandler):
         def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format, *args):
-            pass
+            self.send_page(body)
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Shop)
     httpd.socket = certificate.server_context().wrap_socket(httpd.socket, server_side=True)

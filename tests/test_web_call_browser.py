@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
 from playwright.sync_api import sync_playwright
 
 from .browser import (  # noqa: F401 (fixtures)
-    ARTIFACTS, CALL_TIMEOUT, CHROMIUM, CHROMIUM_ARGS, EVENT_TIMEOUT, AgentPages, HostPageServer, SdkPage, fresh_channel_layer,
-    reset_center,
+    ARTIFACTS, CALL_TIMEOUT, CHROMIUM, CHROMIUM_ARGS, EVENT_TIMEOUT, AgentPages, HostPageServer, PageHandler, SdkPage,
+    fresh_channel_layer, reset_center,
 )
 from testing.liveserver import LiveServer
 from .media_ears import TRACK_PEER_CONNECTIONS, is_music, open_connections, tone_wav, video_frames, wait_to_hear
@@ -42,19 +42,11 @@ CUSTOMER_PAGE = """<!doctype html>
 """
 
 
-class ShopPage(BaseHTTPRequestHandler):
+class ShopPage(PageHandler):
     widget_url = ""
 
     def do_GET(self):
-        body = CUSTOMER_PAGE.replace("__WIDGET__", json.dumps(self.widget_url)).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format, *args):
-        pass
+        self.send_page(CUSTOMER_PAGE.replace("__WIDGET__", json.dumps(self.widget_url)).encode())
 
 
 @pytest.fixture(scope="module")
