@@ -15,6 +15,7 @@ from testing.peers import Peer
 from .browser import live_shell, reset_center
 from testing.liveserver import LiveServer, free_port
 from .real_peers import needs
+from .trunk_checks import dial, hear_the_echo_and_hang_up
 from .ws_clients import open_agent, until
 
 AGENT_HZ = 1000
@@ -49,13 +50,6 @@ def far_end(server: LiveServer, tmp_path, *scenario: str) -> subprocess.Popen:
     return process  # sipp binds within milliseconds, and an INVITE sent before that is retransmitted
 
 
-async def dial(server: LiveServer, number: str):
-    agent = await open_agent(server, "agent1@demo")
-    reply = await agent.request(method="Call.startOutboundCall", params={"phoneNumber": number})
-    assert reply["status"] == "success", reply
-    return agent, reply["data"]["sessionId"]
-
-
 def test_an_answered_outbound_call_carries_audio_through_the_trunk_and_hangs_up_with_bye(server, tmp_path):
     reset_center(server)
     sipp = far_end(server, tmp_path, "-sn", "uas", "-rtp_echo")
@@ -64,17 +58,7 @@ def test_an_answered_outbound_call_carries_audio_through_the_trunk_and_hangs_up_
         agent, session_id = await dial(server, "13800138000")
         outed = await agent.event("callOuted")
         assert outed["sessionId"] == session_id and outed["calleePhoneNumber"] == "13800138000"
-        peer = Peer(AGENT_HZ, codec="audio/PCMU")
-        answer = await agent.request(method="Media.connect", params={"sessionId": session_id, "sdp": await peer.offer()})
-        assert answer["status"] == "success", answer
-        await peer.accept_answer(answer["data"]["sdp"])
-        assert (await agent.event("calloutAccepted"))["sessionId"] == session_id
-        await until(lambda: peer.ear and abs(peer.ear.hears(0.3) - AGENT_HZ) < 15,
-                    "the agent hears its voice come back from the far end (sipp echoes RTP)")
-        assert (await agent.request(method="Call.hungUp", params={"sessionId": session_id}))["status"] == "success"
-        await agent.event("sessionEnded")
-        await peer.close()
-        await agent.ws.close()
+        await hear_the_echo_and_hang_up(agent, session_id, AGENT_HZ)
         return session_id
 
     session_id = asyncio.run(scenario())

@@ -24,7 +24,7 @@ from testing.liveserver import LiveServer, free_port
 from .phone_peer import PhonePeer
 from .real_peers import needs
 from .real_peers import until as until_sync
-from .trunk_checks import RtpSink, phone_sessions
+from .trunk_checks import RtpSink, dial, hear_the_echo_and_hang_up, phone_sessions
 from .ws_clients import open_agent, until
 
 HOTLINE = "008675586013388"
@@ -102,13 +102,6 @@ def test_a_call_over_tcp_goes_through_the_ivr_to_an_agent_and_is_hung_up_over_tc
     assert (described["endStatus"], described["closeBy"]) == ("ok", "seat")
 
 
-async def dial(server: LiveServer, number: str):
-    agent = await open_agent(server, "agent1@demo")
-    reply = await agent.request(method="Call.startOutboundCall", params={"phoneNumber": number})
-    assert reply["status"] == "success", reply
-    return agent, reply["data"]["sessionId"]
-
-
 def test_an_outbound_call_reaches_a_trunk_configured_for_tcp_and_carries_audio(server, tmp_path):
     reset_center(server)
     port = free_port()
@@ -117,18 +110,7 @@ def test_an_outbound_call_reaches_a_trunk_configured_for_tcp_and_carries_audio(s
 
     async def scenario():
         agent, session_id = await dial(server, "13800138000")
-        peer = Peer(AGENT_HZ, codec="audio/PCMU")
-        answer = await agent.request(method="Media.connect",
-                                     params={"sessionId": session_id, "sdp": await peer.offer()})
-        assert answer["status"] == "success", answer
-        await peer.accept_answer(answer["data"]["sdp"])
-        assert (await agent.event("calloutAccepted"))["sessionId"] == session_id
-        await until(lambda: peer.ear and abs(peer.ear.hears(0.3) - AGENT_HZ) < 15,
-                    "the agent hears its voice come back from the far end (sipp echoes RTP)")
-        assert (await agent.request(method="Call.hungUp", params={"sessionId": session_id}))["status"] == "success"
-        await agent.event("sessionEnded")
-        await peer.close()
-        await agent.ws.close()
+        await hear_the_echo_and_hang_up(agent, session_id, AGENT_HZ)
         return session_id
 
     try:

@@ -1,13 +1,17 @@
 """What the phone tests check on our side of a trunk call: where its RTP goes (a counting UDP port in place of
-the caller's phone), whether its RTP port is free again, and how its session ended."""
+the caller's phone), whether its RTP port is free again, and how its session ended; and an agent's outbound call
+to a far end that echoes RTP (sipp -rtp_echo), heard and hung up."""
 from __future__ import annotations
 
 import socket
 import threading
 import time
 
-from .browser import live_shell
 from testing.liveserver import LiveServer
+from testing.peers import Peer
+
+from .browser import live_shell
+from .ws_clients import open_agent, until
 
 
 class RtpSink:
@@ -59,3 +63,27 @@ def phone_sessions(server: LiveServer, last: int, caller: str = "") -> list[tupl
                                  f"for s in calls.order_by('-created_at')[:{last}]:\n"
                                  "    print(s.state, s.end_status or '-', s.close_by or '-')")
     return [tuple(line.split()) for line in printed.strip().splitlines()]
+
+
+async def dial(server: LiveServer, number: str):
+    """agent1's SDK socket and the session of its `startOutboundCall` to `number`."""
+    agent = await open_agent(server, "agent1@demo")
+    reply = await agent.request(method="Call.startOutboundCall", params={"phoneNumber": number})
+    assert reply["status"] == "success", reply
+    return agent, reply["data"]["sessionId"]
+
+
+async def hear_the_echo_and_hang_up(agent, session_id: str, hz: int) -> None:
+    """The agent's leg (a `hz` tone) joins the outbound call; once the far end answers, the agent hears its own
+    tone come back through the trunk, then hangs up and closes its socket."""
+    peer = Peer(hz, codec="audio/PCMU")
+    answer = await agent.request(method="Media.connect", params={"sessionId": session_id, "sdp": await peer.offer()})
+    assert answer["status"] == "success", answer
+    await peer.accept_answer(answer["data"]["sdp"])
+    assert (await agent.event("calloutAccepted"))["sessionId"] == session_id
+    await until(lambda: peer.ear and abs(peer.ear.hears(0.3) - hz) < 15,
+                "the agent hears its voice come back from the far end (sipp echoes RTP)")
+    assert (await agent.request(method="Call.hungUp", params={"sessionId": session_id}))["status"] == "success"
+    await agent.event("sessionEnded")
+    await peer.close()
+    await agent.ws.close()
