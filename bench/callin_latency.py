@@ -21,8 +21,8 @@ from collections import Counter
 
 import httpx
 
-from harness import (MACHINE_NOTE, CpuWatch, emit_json, format_cpu, format_ms, live_server, make_agents,
-                     open_many, summary_ms, verdict)
+from harness import (CpuWatch, format_cpu, latency_line, live_server, make_agents, open_many, run_benchmark,
+                     summary_ms)
 
 P99_TARGET_MS = 50
 POST_TIMEOUT = 15  # seconds; a POST slower than this counts as failed (an overloaded server must not stall the run)
@@ -195,29 +195,17 @@ def report(result: dict) -> None:
     else:
         print("daphne did not keep up (not every session was created, offered and hung up): it is saturated, "
               "so its CPU per session is not measured here; rerun with a lower --rate to measure it")
-    if result["post"]:
-        print(f"POST /api/sessions   {format_ms(result['post'])}")
-    if result["callIn"]:
-        print(f"POST -> callIn       {format_ms(result['callIn'])}   "
-              f"p99 {verdict(result['callIn']['p99'], P99_TARGET_MS)} (<= {P99_TARGET_MS} ms)")
-        print(f"POST reply -> callIn {format_ms(result['callInAfterReply'])}   (how long callIn trailed the reply)")
-    else:
-        print("POST -> callIn       no callIn arrived")
+    print(latency_line("POST /api/sessions", result["post"]))
+    print(latency_line("POST -> callIn", result["callIn"], P99_TARGET_MS))
+    print(latency_line("POST reply -> callIn", result["callInAfterReply"], note="how long callIn trailed the reply"))
 
 
 def main() -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--agents", type=int, default=500, help="connected agents (default 500)")
+    parser.add_argument("--agents", dest="agent_count", type=int, default=500, help="connected agents (default 500)")
     parser.add_argument("--rate", type=float, default=50, help="new sessions per second (default 50)")
     parser.add_argument("--seconds", type=float, default=20, help="how long sessions arrive (default 20)")
-    parser.add_argument("--json", help="also write the figures to this file as JSON")
-    args = parser.parse_args()
-    print(MACHINE_NOTE)
-    with live_server() as live:
-        result = asyncio.run(measure(live, args.agents, args.rate, args.seconds))
-    report(result)
-    emit_json(args.json, result)
-    return result
+    return run_benchmark(parser, live_server, measure, report)
 
 
 if __name__ == "__main__":

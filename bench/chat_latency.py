@@ -30,8 +30,8 @@ from collections import Counter
 
 from websockets.asyncio.client import connect
 
-from harness import (MACHINE_NOTE, CpuWatch, cpu_seconds, emit_json, format_cpu, format_ms, live_server,
-                     make_agents, open_many, summary_ms, verdict)
+from harness import (CpuWatch, cpu_seconds, format_cpu, latency_line, live_server, make_agents, open_many,
+                     run_benchmark, summary_ms)
 
 P99_TARGET_MS = 50
 MARK = re.compile(r"v(\d{4})n(\d{5})")  # a visitor message's marker: visitor index, message number
@@ -217,34 +217,23 @@ def report(result: dict) -> None:
     if result["errors"]:
         print(f"errors (most common): {result['errors']}")
     print(format_cpu(result["cpu"]))
-    for label, key in (("visitor -> agent    ", "visitorToAgent"), ("agent -> visitor    ", "agentToVisitor"),
-                       ("round trip          ", "roundTrip"), ("visitor send->reply ", "visitorReply")):
-        stats = result[key]
-        if stats is None:
-            print(f"{label} nothing measured")
-            continue
-        target = "" if key in ("roundTrip", "visitorReply") else \
-            f"   p99 {verdict(stats['p99'], P99_TARGET_MS)} (<= {P99_TARGET_MS} ms)"
-        print(f"{label} {format_ms(stats)}{target}")
+    for label, key, target in (("visitor -> agent", "visitorToAgent", P99_TARGET_MS),
+                               ("agent -> visitor", "agentToVisitor", P99_TARGET_MS),
+                               ("round trip", "roundTrip", None), ("visitor send->reply", "visitorReply", None)):
+        print(latency_line(label, result[key], target))
 
 
 def main() -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--chats", type=int, default=200, help="concurrent chats, one agent each (default 200)")
+    parser.add_argument("--chats", dest="count", type=int, default=200,
+                        help="concurrent chats, one agent each (default 200)")
     parser.add_argument("--seconds", type=float, default=60, help="how long visitors write (default 60)")
     parser.add_argument("--interval", type=float, default=15,
                         help="mean seconds between one visitor's messages (default 15, a person's pace; under 2 "
                              "trips the rate limit)")
-    parser.add_argument("--no-workbench", action="store_true",
+    parser.add_argument("--no-workbench", dest="with_workbench", action="store_false",
                         help="agents open no workbench and do not answer: measures the visitor's send -> reply alone")
-    parser.add_argument("--json", help="also write the figures to this file as JSON")
-    args = parser.parse_args()
-    print(MACHINE_NOTE)
-    with live_server() as live:
-        result = asyncio.run(measure(live, args.chats, args.seconds, args.interval, not args.no_workbench))
-    report(result)
-    emit_json(args.json, result)
-    return result
+    return run_benchmark(parser, live_server, measure, report)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ call that also mints their login tokens, which is much faster than one HTTP call
 """
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import math
@@ -13,6 +14,8 @@ import os
 import resource
 import sys
 import time
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -177,7 +180,33 @@ def verdict(value: float, target: float) -> str:
     return "meets target" if value <= target else "MISSES target"
 
 
+def latency_line(label: str, stats: dict | None, p99_target_ms: float | None = None, note: str = "") -> str:
+    """One row of a latency report: `label` in its column, the figures (`summary_ms`), the verdict on the p99
+    target when the row has one, and `note` on what it measures; a row with no figures says so."""
+    if stats is None:
+        return f"{label:<20} nothing measured"
+    target = "" if p99_target_ms is None else \
+        f"   p99 {verdict(stats['p99'], p99_target_ms)} (<= {p99_target_ms} ms)"
+    return f"{label:<20} {format_ms(stats)}{target}" + (f"   ({note})" if note else "")
+
+
 def emit_json(path: str | None, result: dict) -> None:
     """Write the figures as JSON for run_all.py (or any other consumer) when asked to."""
     if path:
         Path(path).write_text(json.dumps(result))
+
+
+def run_benchmark(parser: argparse.ArgumentParser, server: Callable[[], AbstractContextManager[LiveServer]],
+                  measure: Callable[..., Awaitable[dict]], report: Callable[[dict], None]) -> dict:
+    """A load benchmark's run against one live server, the same for each: its options (`parser`, plus --json),
+    the machine note, `measure(server, **options)` while `server()` runs (each option's dest is one of its
+    parameters), then `report` prints the figures and --json writes them for run_all.py. Returns the figures."""
+    parser.add_argument("--json", help="also write the figures to this file as JSON")
+    options = vars(parser.parse_args())
+    json_path = options.pop("json")
+    print(MACHINE_NOTE)
+    with server() as live:
+        result = asyncio.run(measure(live, **options))
+    report(result)
+    emit_json(json_path, result)
+    return result

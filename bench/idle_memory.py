@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from harness import MACHINE_NOTE, emit_json, live_server, make_agents, open_many, open_sdk, rss_kb, verdict
+from harness import live_server, make_agents, open_many, open_sdk, rss_kb, run_benchmark, verdict
 
 TARGET_KB = 200
 
@@ -38,23 +38,21 @@ async def measure(live, count: int, settle: float) -> dict:
             "perAgentKb": (after - before) / count, "secondHalfPerAgentKb": (after - middle) / (count - half)}
 
 
-def main() -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("-n", "--agents", type=int, default=500, help="idle agents to connect (default 500)")
-    parser.add_argument("--settle", type=float, default=5, help="seconds to wait before reading RSS (default 5)")
-    parser.add_argument("--json", help="also write the figures to this file as JSON")
-    args = parser.parse_args()
-    print(MACHINE_NOTE)
-    with live_server() as live:
-        result = asyncio.run(measure(live, args.agents, args.settle))
+def report(result: dict) -> None:
     print(f"daphne VmRSS: {result['rssBeforeKb'] / 1024:.1f} MiB with 1 agent, "
           f"{result['rssMiddleKb'] / 1024:.1f} MiB with {1 + result['agents'] // 2}, "
           f"{result['rssAfterKb'] / 1024:.1f} MiB with {1 + result['agents']}")
     print(f"per idle agent: {result['perAgentKb']:.1f} KB over all {result['agents']} "
           f"({result['secondHalfPerAgentKb']:.1f} KB over the second half)   "
           f"{verdict(result['perAgentKb'], TARGET_KB)} (<= {TARGET_KB} KB)")
-    emit_json(args.json, result)
-    return result
+
+
+def main() -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("-n", "--agents", dest="count", type=int, default=500,
+                        help="idle agents to connect (default 500)")
+    parser.add_argument("--settle", type=float, default=5, help="seconds to wait before reading RSS (default 5)")
+    return run_benchmark(parser, live_server, measure, report)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ import asyncio
 import time
 
 from harness import CpuWatch, emit_json
-from media_harness import MEDIA_NOTE, MediaProcess, client_patches, hang_up, place_calls, until
+from media_harness import MEDIA_NOTE, MediaProcess, client_patches, hang_up, place_calls
+from testing.polling import until
 
 FULL_RATE = 49  # frames/s a leg must keep (of 50) for its call to count
 CLIENT_SATURATED = 0.9  # cores used by the peers' process (one event loop) past which it cannot keep up

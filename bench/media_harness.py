@@ -20,6 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from sessions_app.media import patches  # noqa: E402
 from testing.peers import Peer  # noqa: E402
+from testing.polling import until  # noqa: E402
 
 CUSTOMER_HZ, AGENT_HZ = 440, 1000
 MEDIA_NOTE = ("the media process runs the engine alone; the peers (2 per call, each encoding and decoding "
@@ -124,14 +125,6 @@ def client_patches() -> None:
     patches.only_addresses(["127.0.0.1"])
 
 
-async def until(condition, timeout: float = 10, what: str = "") -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError(f"still not true after {timeout} s: {what}")
-        await asyncio.sleep(0.01)
-
-
 async def join(media, call_id: str, leg_id: str, peer: Peer, plan: dict) -> None:
     answer = await media.perform("open_leg", {"call_id": call_id, "leg_id": leg_id, "sdp": await peer.offer(),
                                               "plan": plan})
@@ -146,7 +139,7 @@ async def place_call(media, call_id: str, codec: str = "", video: bool = False, 
     offered = {"a": "customer", "ringing": "agent"}
     await join(media, call_id, "customer", call.customer, offered)
     await join(media, call_id, "agent", call.agent, offered)
-    await until(lambda: call.customer.ear is not None and call.agent.ear is not None, what="tracks arrive")
+    await until(lambda: call.customer.ear is not None and call.agent.ear is not None, timeout=10, what="tracks arrive")
     if bridge:
         await media.perform("apply_plan", {"call_id": call_id, "plan": {"a": "customer", "b": "agent"}})
     return call

@@ -25,8 +25,9 @@ import time
 from aiortc import RTCSessionDescription
 
 from harness import emit_json, format_ms, summary_ms
-from media_harness import (CUSTOMER_HZ, MEDIA_NOTE, MediaProcess, client_patches, hang_up, place_call, until)
+from media_harness import CUSTOMER_HZ, MEDIA_NOTE, MediaProcess, client_patches, hang_up, place_call
 from testing.peers import Peer, dominant_hz
+from testing.polling import until
 from sessions_app.media.sounds import Music
 
 CODECS = {"opus": "audio/opus", "pcmu": "audio/PCMU"}
@@ -41,7 +42,8 @@ async def direct_pair(codec: str) -> tuple[Peer, Peer]:
     await ear.pc.setLocalDescription(await ear.pc.createAnswer())
     await mouth.accept_answer(ear.pc.localDescription.sdp)
     await asyncio.wait_for(mouth.connected.wait(), 10)
-    await until(lambda: ear.ear is not None and abs(ear.ear.hears(0.2) - CUSTOMER_HZ) < 15, what="direct audio")
+    await until(lambda: ear.ear is not None and abs(ear.ear.hears(0.2) - CUSTOMER_HZ) < 15, timeout=10,
+                what="direct audio")
     return mouth, ear
 
 
@@ -67,7 +69,8 @@ async def mouth_to_ear(media: MediaProcess, codec: str, count: int) -> dict:
         await ear.close()
     call = await place_call(media, f"latency-{codec}", CODECS[codec], agent_hz=AGENT_HZ)
     try:
-        await until(lambda: abs(call.agent.ear.hears(0.2) - CUSTOMER_HZ) < 15, what="bridged audio")
+        await until(lambda: abs(call.agent.ear.hears(0.2) - CUSTOMER_HZ) < 15, timeout=10,
+                    what="bridged audio")
         bridged = await clicks(call.customer, call.agent, count)
     finally:
         await hang_up(media, [call])
@@ -92,7 +95,7 @@ async def accept_to_audio(media: MediaProcess, codec: str, calls: int) -> dict:
         call = await place_call(media, f"accept-{codec}-{number}", CODECS[codec], agent_hz=AGENT_HZ, bridge=False)
         try:
             await until(lambda: any(abs(call.customer.ear.hears(0.1) - note) < 15 for note in Music.NOTES_HZ),
-                        what="queue music")
+                        timeout=10, what="queue music")
             await asyncio.sleep(random.random() * 0.02)  # start at any phase of the 20 ms frame clock
             started = time.monotonic()
             await media.perform("apply_plan", {"call_id": call.id, "plan": {"a": "customer", "b": "agent"}})

@@ -15,7 +15,8 @@ import asyncio
 import time
 
 from harness import CpuWatch, emit_json
-from media_harness import MEDIA_NOTE, MediaProcess, client_patches, hang_up, place_calls, until
+from media_harness import MEDIA_NOTE, MediaProcess, client_patches, hang_up, place_calls
+from testing.polling import until
 
 LIVE_SIZE = (640, 480)  # the peers' own picture; the bridge's black filler is 320x240
 

@@ -17,7 +17,7 @@ import itertools
 import json
 import time
 
-from harness import MACHINE_NOTE, cpu_seconds, emit_json, live_server, make_agents, open_sdk, rss_kb
+from harness import cpu_seconds, live_server, make_agents, open_sdk, rss_kb, run_benchmark
 from websockets.asyncio.client import connect
 
 
@@ -110,17 +110,7 @@ async def measure(live, count: int, edge: int, settle: float, waves: int) -> dic
     return result
 
 
-def main() -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("-n", "--visitors", type=int, default=300, help="chats waiting in the queue (default 300)")
-    parser.add_argument("-k", "--edge", type=int, default=10, help="chats leaving at each end (default 10)")
-    parser.add_argument("--waves", type=int, default=1, help="times N visitors come and go (default 1)")
-    parser.add_argument("--settle", type=float, default=5, help="seconds to wait before reading RSS (default 5)")
-    parser.add_argument("--json", help="also write the figures to this file as JSON")
-    args = parser.parse_args()
-    print(MACHINE_NOTE)
-    with live_server() as live:
-        result = asyncio.run(measure(live, args.visitors, args.edge, args.settle, args.waves))
+def report(result: dict) -> None:
     n, k = result["visitors"], result["edge"]
     for name, what, changes in (("join", f"{n} visitors joining", n), ("tailLeaves", f"the last {k} leaving", k),
                                 ("headLeaves", f"the first {k} leaving", k)):
@@ -131,8 +121,16 @@ def main() -> dict:
     after = ", ".join(f"{kb / 1024:.1f}" for kb in rss["after"])
     print(f"daphne VmRSS: {rss['before'] / 1024:.1f} MiB before, {rss['queued'] / 1024:.1f} MiB with {n} chats "
           f"waiting, after all ended and left (each wave): {after} MiB")
-    emit_json(args.json, result)
-    return result
+
+
+def main() -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("-n", "--visitors", dest="count", type=int, default=300,
+                        help="chats waiting in the queue (default 300)")
+    parser.add_argument("-k", "--edge", type=int, default=10, help="chats leaving at each end (default 10)")
+    parser.add_argument("--waves", type=int, default=1, help="times N visitors come and go (default 1)")
+    parser.add_argument("--settle", type=float, default=5, help="seconds to wait before reading RSS (default 5)")
+    return run_benchmark(parser, live_server, measure, report)
 
 
 if __name__ == "__main__":

@@ -9,11 +9,10 @@ so the figure is pure latency: frame in, service call, reply out. Target: p50 <=
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import time
 
-from harness import (MACHINE_NOTE, CpuWatch, emit_json, format_cpu, format_ms, live_server, make_agents, open_sdk,
+from harness import (CpuWatch, format_cpu, format_ms, live_server, make_agents, open_sdk, run_benchmark,
                      summary_ms, verdict)
 
 P50_TARGET_MS, P99_TARGET_MS = 5, 25
@@ -51,22 +50,20 @@ async def measure(live, count: int) -> dict:
     return {"getStatus": get_status, "setStatus": set_status, "cpu": cpu_used}
 
 
-def main() -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("-n", "--requests", type=int, default=2000, help="requests per set (default 2000)")
-    parser.add_argument("--json", help="also write the figures to this file as JSON")
-    args = parser.parse_args()
-    print(MACHINE_NOTE)
-    with live_server() as live:
-        result = asyncio.run(measure(live, args.requests))
+def report(result: dict) -> None:
     for name in ("getStatus", "setStatus"):
         stats = result[name]
         print(f"Agent.{name:<10} {format_ms(stats)}   "
               f"p50 {verdict(stats['p50'], P50_TARGET_MS)} (<= {P50_TARGET_MS} ms), "
               f"p99 {verdict(stats['p99'], P99_TARGET_MS)} (<= {P99_TARGET_MS} ms)")
     print(format_cpu(result["cpu"]))
-    emit_json(args.json, result)
-    return result
+
+
+def main() -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("-n", "--requests", dest="count", type=int, default=2000,
+                        help="requests per set (default 2000)")
+    return run_benchmark(parser, live_server, measure, report)
 
 
 if __name__ == "__main__":

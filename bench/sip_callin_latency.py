@@ -20,8 +20,7 @@ import asyncio
 import time
 from collections import Counter
 
-from harness import (MACHINE_NOTE, CpuWatch, emit_json, format_cpu, format_ms, make_agents, open_many, summary_ms,
-                     verdict)
+from harness import CpuWatch, format_cpu, latency_line, make_agents, open_many, run_benchmark, summary_ms
 from sip_harness import HOST, Agent, Trunk, at_least, caller_number, make_hotline, sip_server
 
 from sessions_app.media.sip import CallFailed  # noqa: E402
@@ -164,33 +163,20 @@ def report(result: dict) -> None:
     else:
         print("not every call was offered, accepted and hung up: daphne did not keep up (or something broke); "
               "its CPU per call is not measured here")
-    if result["answer"]:
-        print(f"INVITE -> 200 OK     {format_ms(result['answer'])}   (as the trunk sees it)")
-    if result["callIn"]:
-        print(f"INVITE -> callIn     {format_ms(result['callIn'])}   "
-              f"p99 {verdict(result['callIn']['p99'], P99_TARGET_MS)} (<= {P99_TARGET_MS} ms)")
-    else:
-        print("INVITE -> callIn     no callIn arrived")
-    if result["callInAfterAnswer"]:
-        print(f"200 OK -> callIn     {format_ms(result['callInAfterAnswer'])}   (how long callIn trailed the answer)")
+    print(latency_line("INVITE -> 200 OK", result["answer"], note="as the trunk sees it"))
+    print(latency_line("INVITE -> callIn", result["callIn"], P99_TARGET_MS))
+    print(latency_line("200 OK -> callIn", result["callInAfterAnswer"], note="how long callIn trailed the answer"))
     print(f"setups/s achieved    {result['setupsPerSecond']:.1f} (callIns received over the time from the first "
           f"INVITE to the last callIn)   {at_least(result['setupsPerSecond'], RATE_TARGET)} (>= {RATE_TARGET}/s)")
 
 
 def main() -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--agents", type=int, default=100, help="connected agents (default 100)")
+    parser.add_argument("--agents", dest="agent_count", type=int, default=100, help="connected agents (default 100)")
     parser.add_argument("--rate", type=float, default=10, help="new calls (INVITEs) per second (default 10)")
     parser.add_argument("--calls", type=int, default=200, help="calls to place (default 200)")
     parser.add_argument("--hold", type=float, default=1.0, help="seconds an agent talks before hanging up (default 1)")
-    parser.add_argument("--json", help="also write the figures to this file as JSON")
-    args = parser.parse_args()
-    print(MACHINE_NOTE)
-    with sip_server() as live:
-        result = asyncio.run(measure(live, args.agents, args.rate, args.calls, args.hold))
-    report(result)
-    emit_json(args.json, result)
-    return result
+    return run_benchmark(parser, sip_server, measure, report)
 
 
 if __name__ == "__main__":

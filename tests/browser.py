@@ -33,17 +33,25 @@ from playwright.sync_api import Browser, Error as PlaywrightError, Frame, Page, 
 
 from testing.chromium import CHROMIUM, CHROMIUM_ARGS, FOREIGN_HOST  # noqa: F401 (FOREIGN_HOST: tests import it from here)
 from testing.liveserver import ROOT, LiveServer
+from testing.serving import running
+
+from .media_ears import tone_wav
 
 ARTIFACTS = ROOT / "test-artifacts"
 EVENT_TIMEOUT = 5.0  # seconds; events follow a request or a deadline within well under a second here
 CALL_TIMEOUT = 12.0  # seconds; longer than the SDK's own 10 s answer deadline, so a hang shows as ours
+# What a call needs of Chromium: WebRTC between loopback addresses, and audio that plays without a user's gesture.
+MEDIA_ARGS = ["--allow-loopback-in-peer-connection", "--autoplay-policy=no-user-gesture-required"]
 
-HOST_PAGE = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>Acme CRM</title>
-<style>
+
+def html_page(title: str, body: str, style: str = "") -> str:
+    """A test's web page (a CRM, a shop) as an integration would write it: `body` and `style` go in as they are."""
+    style = f"<style>\n{style}</style>\n" if style else ""
+    return (f'<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{title}</title>\n{style}'
+            f"</head>\n<body>\n{body}</body>\n</html>\n")
+
+
+HOST_PAGE = html_page("Acme CRM", style="""\
   body { margin: 0; font: 15px/1.5 system-ui, sans-serif; color: #1d2939; background: #f2f4f7; }
   header { display: flex; justify-content: space-between; padding: 14px 28px; background: #101828; color: #fff; }
   header strong { font-size: 17px; }
@@ -52,9 +60,7 @@ HOST_PAGE = """<!doctype html>
   table { width: 100%; border-collapse: collapse; background: #fff; border-radius: 10px; overflow: hidden; }
   th, td { padding: 12px 16px; text-align: left; border-bottom: 1px solid #eaecf0; }
   th { background: #f9fafb; color: #667085; font-size: 13px; }
-</style>
-</head>
-<body>
+""", body="""\
 <header><strong>Acme CRM</strong><span id="sdk-status">Contact center: loading…</span></header>
 <main>
   <h1>Customers</h1>
@@ -89,9 +95,7 @@ HOST_PAGE = """<!doctype html>
   };
   document.body.appendChild(s);
 </script>
-</body>
-</html>
-"""
+""")
 
 
 class HostPageServer:
@@ -214,6 +218,11 @@ class SdkPage:
             raise AssertionError(
                 f"{self.user_id}: the workbench never showed {text!r}; console: {self.console[-5:]}") from None
 
+    def visibility(self) -> tuple[bool, bool]:
+        """(float button visible, workbench panel visible)."""
+        state = self._shadow_ui()
+        return state["floatButton"], state["workbench"]
+
     def _shadow_ui(self) -> dict:
         return self.page.evaluate("""() => {
             const root = document.getElementById('tccc-sdk-root').shadowRoot;
@@ -305,6 +314,23 @@ class AgentPages:
         self.contexts.clear()
 
 
+def assert_ui_steps(agent: SdkPage, steps: list[tuple[str, tuple[bool, bool] | None]]) -> None:
+    """Call each `tccc.UI` method in turn (each returns nothing, as Tencent's do) and check what then shows:
+    `(float button, workbench panel)` visible, or None to go on without looking."""
+    for method, shown in steps:
+        assert agent.call(f"UI.{method}") is None, method
+        if shown is not None:
+            assert agent.visibility() == shown, f"after UI.{method}"
+
+
+def launch_speaking(playwright, folder: Path, hz: int) -> Browser:
+    """A Chromium whose fake microphone plays a `hz` tone (a WAV made in `folder`), ready for calls; the fake
+    microphone is a browser-wide flag, so each voice needs a browser of its own."""
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM, headless=True,
+        args=[*CHROMIUM_ARGS, *MEDIA_ARGS, f"--use-file-for-fake-audio-capture={tone_wav(folder, hz)}"])
+
+
 def live_shell(server: LiveServer, code: str) -> str:
     """Run Python in `manage.py shell` against the live server's database; returns what it printed."""
     return server.manage("shell", "-v", "0", "-c", code)
@@ -373,9 +399,8 @@ def fresh_channel_layer():
 
 @pytest.fixture(scope="module")
 def sdk_server():
-    server = LiveServer().start()
-    yield server
-    server.stop()
+    with running(LiveServer()) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -388,15 +413,23 @@ def browser():
 
 @pytest.fixture(scope="module")
 def host_page():
-    server = HostPageServer().start()
-    yield server
-    server.stop()
+    with running(HostPageServer()) as server:
+        yield server
 
 
-@pytest.fixture
-def open_agent(browser, host_page, sdk_server):
-    """`open_agent(userId, token=None, host='127.0.0.1', ready=True)` → SdkPage, on a freshly reset center."""
-    reset_center(sdk_server)
-    pages = AgentPages(browser, host_page, sdk_server)
-    yield pages.open
-    pages.close()
+def agents_fixture(server: str):
+    """An `open_agent` fixture whose agents sign in to the live server of the fixture named `server` (a module
+    with a server of its own assigns one: `restartable_agents = agents_fixture("restartable_server")`)."""
+    @pytest.fixture
+    def open_agent(browser, host_page, request):
+        """`open_agent(userId, token=None, host='127.0.0.1', ready=True)` → SdkPage, on a freshly reset center."""
+        live = request.getfixturevalue(server)
+        reset_center(live)
+        pages = AgentPages(browser, host_page, live)
+        yield pages.open
+        pages.close()
+
+    return open_agent
+
+
+open_agent = agents_fixture("sdk_server")

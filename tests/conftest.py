@@ -2,12 +2,15 @@
 import asyncio
 import json
 import os
+from contextlib import AsyncExitStack
 
 import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.core.management import call_command
+
+from testing.serving import running
 
 from .tiers import pytest_collection_modifyitems  # noqa: F401 (the hook that gives every test one tier)
 from .waits import QUIET, assert_nothing_arrives
@@ -30,9 +33,8 @@ def postgres():
 
     if postgres_bin() is None:
         pytest.skip("PostgreSQL is not installed (Debian postgresql; scripts/test.sh installs it)")
-    server = PostgresServer().start()
-    yield server
-    server.stop()
+    with running(PostgresServer()) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +42,8 @@ def redis():
     """A real Redis for one test module (testing/redis_server.py); a module may restart it."""
     from testing.redis_server import RedisServer
 
-    server = RedisServer().start()
-    yield server
-    server.stop()
+    with running(RedisServer()) as server:
+        yield server
 
 
 @pytest.fixture(autouse=True)
@@ -143,18 +144,24 @@ class SdkClient:
 
 
 @pytest.fixture
-async def sdk(demo):
+async def closed_after_test():
+    """`closed_after_test(connection)` hands the connection back and closes it (`await .close()`) after the test,
+    newest first, each even when closing another failed: what every factory of test connections shares."""
+    async with AsyncExitStack() as stack:
+        def register(connection):
+            stack.push_async_callback(connection.close)
+            return connection
+
+        yield register
+
+
+@pytest.fixture
+async def sdk(demo, closed_after_test):
     """Factory of connected SDK clients; all are closed at the end of the test."""
-    clients = []
-
     async def connect(user_id="agent1@demo", **kwargs):
-        client = await SdkClient.connect(user_id, **kwargs)
-        clients.append(client)
-        return client
+        return closed_after_test(await SdkClient.connect(user_id, **kwargs))
 
-    yield connect
-    for client in clients:
-        await client.close()
+    return connect
 
 
 async def api_session(demo, session_type="phone", **fields) -> str:

@@ -6,15 +6,7 @@ import asyncio
 
 from sessions_app.media.engine import MediaEngine
 from testing.peers import Peer
-
-
-async def until(condition, timeout: float = 5, what: str = "") -> None:
-    """Wait for `condition()` to hold; fail with `what` (or the condition's source) past the deadline."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"still not true after {timeout} s: {what or condition}")
-        await asyncio.sleep(0.02)
+from testing.polling import until  # noqa: F401 (the media tests import it from here)
 
 
 def near(hz: float, target: float, tolerance: float = 15) -> bool:

@@ -6,9 +6,11 @@ import pytest
 
 from sessions_app.domain import protocol
 
+from testing.serving import running
+
 from .browser import (  # noqa: F401 (fixtures)
-    EVENT_TIMEOUT, FOREIGN_HOST, AgentPages, RestartableLiveServer, browser, fresh_channel_layer, host_page,
-    issue_token, live_shell, open_agent, reset_center, sdk_server, wait_until,
+    EVENT_TIMEOUT, FOREIGN_HOST, RestartableLiveServer, agents_fixture, assert_ui_steps, browser, fresh_channel_layer,
+    host_page, issue_token, live_shell, open_agent, sdk_server, wait_until,
 )
 
 pytestmark = pytest.mark.browser
@@ -243,42 +245,22 @@ def test_devices_report_chromium_supported_and_list_fake_devices(open_agent):
 
 def test_ui_methods_show_and_hide_the_float_button_and_the_workbench(open_agent):
     agent = open_agent("agent1@demo")
-
-    def visible():
-        state = agent.ui()
-        return state["floatButton"], state["workbench"]
-
-    assert visible() == (True, False)
-    assert agent.call("UI.hidefloatButton") is None
-    assert visible() == (False, False)
-    agent.call("UI.showfloatButton")
-    assert visible() == (True, False)
-    agent.call("UI.showWorkbench")
-    assert visible() == (True, True)
+    assert agent.visibility() == (True, False)
+    assert_ui_steps(agent, [("hidefloatButton", (False, False)), ("showfloatButton", (True, False)),
+                            ("showWorkbench", (True, True))])
     agent.screenshot("workbench-open-idle")
-    agent.call("UI.hideWorkbench")
-    assert visible() == (True, False)
-    agent.call("UI.showWorkbench")
-    agent.call("UI.hide")
-    assert visible() == (False, False)
-    agent.call("UI.show")
-    assert visible() == (True, True)
+    assert_ui_steps(agent, [("hideWorkbench", (True, False)), ("showWorkbench", None), ("hide", (False, False)),
+                            ("show", (True, True))])
 
 
 @pytest.fixture(scope="module")
 def restartable_server():
     """A server of its own for the restart tests, so that restarting it disturbs no other test."""
-    server = RestartableLiveServer().start()
-    yield server
-    server.stop()
+    with running(RestartableLiveServer()) as server:
+        yield server
 
 
-@pytest.fixture
-def restartable_agents(browser, host_page, restartable_server):
-    reset_center(restartable_server)
-    pages = AgentPages(browser, host_page, restartable_server)
-    yield pages.open
-    pages.close()
+restartable_agents = agents_fixture("restartable_server")
 
 
 WORKBENCH_TEXT = "() => document.getElementById('tccc-sdk-root').shadowRoot.querySelector('[role=dialog]').innerText"

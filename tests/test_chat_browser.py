@@ -13,8 +13,8 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 
 from .browser import (  # noqa: F401 (fixtures)
-    ARTIFACTS, CALL_TIMEOUT, EVENT_TIMEOUT, FOREIGN_HOST, PageHandler, browser, fresh_channel_layer, live_shell,
-    reset_center, sdk_server,
+    ARTIFACTS, CALL_TIMEOUT, EVENT_TIMEOUT, FOREIGN_HOST, PageHandler, browser, fresh_channel_layer, html_page,
+    live_shell, reset_center, sdk_server,
 )
 
 pytestmark = pytest.mark.browser
@@ -22,12 +22,7 @@ pytestmark = pytest.mark.browser
 XSS = "<img src=x onerror=alert(1)>"
 TIMEOUT_MS = EVENT_TIMEOUT * 1000
 
-SHOP_PAGE = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>Acme Outdoor</title>
-<style>
+SHOP_PAGE = html_page("Acme Outdoor", style="""\
   body { margin: 0; font: 16px/1.5 Georgia, serif; color: #2d2a26; background: #faf7f2; }
   header { padding: 18px 32px; background: #2d4a3e; color: #fff; font-size: 20px; letter-spacing: .02em; }
   main { display: grid; grid-template-columns: repeat(3, 1fr); gap: 24px; max-width: 960px; margin: 32px auto; padding: 0 32px; }
@@ -35,9 +30,7 @@ SHOP_PAGE = """<!doctype html>
   .card b { display: block; margin-bottom: 6px; }
   /* A host page's CSS must not reach the widget. */
   button, li, p, div { font-family: "Comic Sans MS", cursive !important; }
-</style>
-</head>
-<body>
+""", body="""\
 <header>Acme Outdoor · Tents and trail gear</header>
 <main>
   <div class="card"><b>Trail tent 2P</b>Light, sturdy, three seasons. €249</div>
@@ -45,9 +38,7 @@ SHOP_PAGE = """<!doctype html>
   <div class="card"><b>Camp stove</b>Boils a litre in 3 minutes. €59</div>
 </main>
 <script src="__WIDGET__" data-sdk-app-id="__APP__" __EXTRA__ crossorigin="anonymous"></script>
-</body>
-</html>
-"""
+""")
 
 
 class ShopPageServer:

@@ -14,10 +14,10 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from .browser import (  # noqa: F401 (fixtures)
-    CHROMIUM, CHROMIUM_ARGS, AgentPages, HostPageServer, fresh_channel_layer, reset_center,
+    AgentPages, HostPageServer, fresh_channel_layer, launch_speaking, reset_center,
 )
 from testing.liveserver import LiveServer, free_port
-from .media_ears import TRACK_PEER_CONNECTIONS, tone_wav, wait_to_hear
+from .media_ears import TRACK_PEER_CONNECTIONS, wait_to_hear
 from .phone_peer import PhonePeer
 from .real_peers import needs, until
 
@@ -44,10 +44,7 @@ def server(sip_port):
 def agent_browser(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tones")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=[*CHROMIUM_ARGS, "--allow-loopback-in-peer-connection", "--autoplay-policy=no-user-gesture-required",
-                  f"--use-file-for-fake-audio-capture={tone_wav(folder, AGENT_HZ)}"])
+        browser = launch_speaking(playwright, folder, AGENT_HZ)
         yield browser
         browser.close()
 

@@ -12,11 +12,12 @@ from aioice import stun, turn as aioice_turn
 
 from sessions_app.domain.ice import IceSettings
 
-from .browser import fresh_channel_layer  # noqa: F401 (a browser test's, not conftest's async one)
+from .browser import fresh_channel_layer, host_page  # noqa: F401 (fixtures; a browser test's fresh_channel_layer)
 from testing.liveserver import ROOT, LiveServer
+from testing.serving import running
 from .media_ears import wait_to_hear
 from .test_web_call_browser import (  # noqa: F401 (fixtures)
-    AGENT1_HZ, CUSTOMER_HZ, browsers, customer_event, host_page, ok, people, shop, start_call,
+    AGENT1_HZ, CUSTOMER_HZ, browsers, customer_event, ok, people, shop, start_call,
 )
 from .turn_server import TurnServer
 
@@ -25,18 +26,16 @@ pytestmark = pytest.mark.peer
 
 @pytest.fixture(scope="module")
 def coturn():
-    server = TurnServer().start()
-    yield server
-    server.stop()
+    with running(TurnServer()) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def media_server(coturn):
     """The server of test_web_call_browser.py's fixtures, with coturn as its TURN server and relay forced."""
-    server = LiveServer(env={"MEDIA_HOST_ADDRESSES": "127.0.0.1", "TURN_URLS": coturn.url,
-                             "TURN_SECRET": coturn.secret, "ICE_TRANSPORT_POLICY": "relay"}).start()
-    yield server
-    server.stop()
+    with running(LiveServer(env={"MEDIA_HOST_ADDRESSES": "127.0.0.1", "TURN_URLS": coturn.url,
+                                 "TURN_SECRET": coturn.secret, "ICE_TRANSPORT_POLICY": "relay"})) as server:
+        yield server
 
 
 def allocate(server: TurnServer, username: str, credential: str, peers: tuple[str, ...] = ()):
@@ -79,15 +78,12 @@ def test_coturn_accepts_the_minted_credentials_and_refuses_expired_or_forged_one
 def test_the_shipped_coturn_file_relays_to_the_media_hosts_and_to_no_private_address():
     """deploy/turnserver.conf as coturn reads it, with 127.0.0.1 standing for a media host on a private network
     (allowed-peer-ip); the command line only says where to listen, relay from and log, and the secret."""
-    deployed = TurnServer(config=ROOT / "deploy" / "turnserver.conf",
-                          extra=("--allow-loopback-peers", "--allowed-peer-ip=127.0.0.1")).start()
-    try:
+    with running(TurnServer(config=ROOT / "deploy" / "turnserver.conf",
+                            extra=("--allow-loopback-peers", "--allowed-peer-ip=127.0.0.1"))) as deployed:
         ice = IceSettings.from_environment({"TURN_URLS": deployed.url, "TURN_SECRET": deployed.secret})
         minted = ice.ice_servers(time.time(), "probe")[0]
         _, refusals = allocate(deployed, minted["username"], minted["credential"],
                                peers=("127.0.0.1", "127.0.0.2", "10.1.2.3", "172.16.0.9", "192.168.1.1", "8.8.8.8"))
-    finally:
-        deployed.stop()
     assert refusals == {"127.0.0.1": None, "127.0.0.2": 403, "10.1.2.3": 403, "172.16.0.9": 403, "192.168.1.1": 403,
                         "8.8.8.8": None}
 

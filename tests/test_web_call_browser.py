@@ -14,20 +14,19 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from .browser import (  # noqa: F401 (fixtures)
-    ARTIFACTS, CALL_TIMEOUT, CHROMIUM, CHROMIUM_ARGS, EVENT_TIMEOUT, AgentPages, HostPageServer, PageHandler, SdkPage,
-    fresh_channel_layer, reset_center,
+    ARTIFACTS, CALL_TIMEOUT, EVENT_TIMEOUT, AgentPages, PageHandler, SdkPage, fresh_channel_layer, host_page,
+    html_page, launch_speaking, reset_center,
 )
 from testing.liveserver import LiveServer
-from .media_ears import TRACK_PEER_CONNECTIONS, is_music, open_connections, tone_wav, video_frames, wait_to_hear
+from testing.serving import running
+from .media_ears import TRACK_PEER_CONNECTIONS, is_music, open_connections, video_frames, wait_to_hear
 
 pytestmark = pytest.mark.browser
 
 CUSTOMER_HZ, AGENT1_HZ, AGENT2_HZ = 440, 1000, 1500
-MEDIA_ARGS = ["--allow-loopback-in-peer-connection", "--autoplay-policy=no-user-gesture-required"]
 
-CUSTOMER_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Acme Shop</title></head>
-<body><h1>Acme Shop</h1><p>Questions? Call us from this page.</p>
+CUSTOMER_PAGE = html_page("Acme Shop", body="""\
+<h1>Acme Shop</h1><p>Questions? Call us from this page.</p>
 <script>
   window.callEvents = [];
   const s = document.createElement('script');
@@ -38,8 +37,8 @@ CUSTOMER_PAGE = """<!doctype html>
     for (const name of ['queued', 'ringing', 'accepted', 'ended']) tcccCall.on(name, (data) => window.callEvents.push({ name, data }));
   };
   document.body.appendChild(s);
-</script></body></html>
-"""
+</script>
+""")
 
 
 class ShopPage(PageHandler):
@@ -51,9 +50,8 @@ class ShopPage(PageHandler):
 
 @pytest.fixture(scope="module")
 def media_server():
-    server = LiveServer(env={"MEDIA_HOST_ADDRESSES": "127.0.0.1"}).start()
-    yield server
-    server.stop()
+    with running(LiveServer(env={"MEDIA_HOST_ADDRESSES": "127.0.0.1"})) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -61,11 +59,8 @@ def browsers(tmp_path_factory):
     """One Chromium per voice: the fake microphone is a browser-wide flag."""
     folder = tmp_path_factory.mktemp("tones")
     with sync_playwright() as playwright:
-        launched = {}
-        for who, hz in (("customer", CUSTOMER_HZ), ("agent1", AGENT1_HZ), ("agent2", AGENT2_HZ)):
-            launched[who] = playwright.chromium.launch(
-                executable_path=CHROMIUM, headless=True,
-                args=[*CHROMIUM_ARGS, *MEDIA_ARGS, f"--use-file-for-fake-audio-capture={tone_wav(folder, hz)}"])
+        launched = {who: launch_speaking(playwright, folder, hz)
+                    for who, hz in (("customer", CUSTOMER_HZ), ("agent1", AGENT1_HZ), ("agent2", AGENT2_HZ))}
         yield launched
         for browser in launched.values():
             browser.close()
@@ -79,13 +74,6 @@ def shop(media_server):
     yield f"http://127.0.0.1:{httpd.server_address[1]}/"
     httpd.shutdown()
     httpd.server_close()
-
-
-@pytest.fixture(scope="module")
-def host_page():
-    server = HostPageServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

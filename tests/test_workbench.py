@@ -123,19 +123,13 @@ class Workbench:
 
 
 @pytest.fixture
-async def workbench(demo):
-    pages = []
-
+async def workbench(demo, closed_after_test):
     async def open_page(user_id="agent1@demo", **kwargs):
         if "cookie" not in kwargs and "resume" not in kwargs:
             kwargs["cookie"] = await database_sync_to_async(session_cookie)(user_id)
-        page = await Workbench.open(**kwargs)
-        pages.append(page)
-        return page
+        return closed_after_test(await Workbench.open(**kwargs))
 
-    yield open_page
-    for page in pages:
-        await page.close()
+    return open_page
 
 
 def fragment(html: str, element_id: str) -> str:

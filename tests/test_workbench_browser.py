@@ -8,8 +8,8 @@ from playwright.sync_api import expect
 from websockets.sync.client import connect as ws_connect
 
 from .browser import (  # noqa: F401 (fixtures)
-    ARTIFACTS, WorkbenchTab, browser, fresh_channel_layer, host_page, live_shell, open_agent, reset_center,
-    sdk_server, sign_in_workbench,
+    ARTIFACTS, WorkbenchTab, assert_ui_steps, browser, fresh_channel_layer, host_page, live_shell, open_agent,
+    reset_center, sdk_server, sign_in_workbench,
 )
 
 pytestmark = pytest.mark.browser
@@ -334,22 +334,10 @@ def test_the_sdk_panel_on_a_crm_page_is_the_workbench_in_an_iframe(open_agent, s
     agent.screenshot("wb-sdk-panel-dial-pad")
 
     # UI methods: what their names say.
-    def visible():
-        state = agent.ui()
-        return state["floatButton"], state["workbench"]
-
-    assert visible() == (True, True)
-    agent.call("UI.hideWorkbench")
-    assert visible() == (True, False)
-    agent.call("UI.hidefloatButton")
-    assert visible() == (False, False)
-    agent.call("UI.showWorkbench")
-    assert visible() == (False, True)
-    agent.call("UI.showfloatButton")
-    agent.call("UI.hide")
-    assert visible() == (False, False)
-    agent.call("UI.show")
-    assert visible() == (True, True)
+    assert agent.visibility() == (True, True)
+    assert_ui_steps(agent, [("hideWorkbench", (True, False)), ("hidefloatButton", (False, False)),
+                            ("showWorkbench", (False, True)), ("showfloatButton", None), ("hide", (False, False)),
+                            ("show", (True, True))])
     # The panel's own close button (in the iframe) and Escape close it; the float button opens it again.
     panel = root.locator("[role=dialog]")
     frame.get_by_role("button", name="Close workbench").click()
