@@ -99,9 +99,29 @@ async def test_a_call_is_answered_by_the_bridge_and_ends_when_the_page_goes(sdk,
     assert tuple(reply["data"]) == web_call.ACTIONS["start"].result  # the fields its declaration names
     offer = await agent.event("callIn")
     assert (offer["sessionId"], offer["nickname"], offer["remark"]) == (reply["data"]["sessionId"], "Li", "order 7")
+    assert await caller.event("ringing") == {"sessionId": offer["sessionId"]}
     second = await caller.request("start", kind="audio", sdp=await peer.offer())
     assert second["errorMsg"] == "a call is already in progress: hang up before starting another"
     await caller.communicator.disconnect()
     ended = await agent.event("sessionEnded")
     assert ended["closeBy"] == "client"
+    await peer.close()
+
+
+async def test_a_call_transferred_to_a_group_with_a_free_agent_tells_its_caller_it_rings(sdk, demo):
+    first, second = await sdk("agent1@demo"), await sdk("agent2@demo")
+    await second.call("Agent.setStatus", status="notReady")
+    caller = await CallerClient.connect()
+    peer = Peer(440)
+    session_id = (await caller.request("start", kind="audio", sdp=await peer.offer()))["data"]["sessionId"]
+    assert (await first.event("callIn"))["sessionId"] == session_id
+    assert (await first.call("Call.accept", sessionId=session_id))["status"] == "success"
+    await caller.event("accepted")
+    await second.call("Agent.setStatus", status="stopNotReady")
+    group = str(demo["skillGroups"]["voip"])
+    assert (await first.call("Call.transfer", sessionId=session_id, skillGroupId=group))["status"] == "success"
+    assert (await second.event("callIn"))["sessionId"] == session_id
+    assert await caller.event("ringing") == {"sessionId": session_id}
+    assert await caller.no_event("queued")  # queued and offered in one go: the caller's last word is "ringing"
+    await caller.communicator.disconnect()
     await peer.close()
