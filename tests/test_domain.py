@@ -4,7 +4,7 @@ from datetime import time as clock
 
 import pytest
 
-from sessions_app.domain import agent_state, ivr, phone, protocol
+from sessions_app.domain import agent_state, ivr, phone, protocol, session_state
 from sessions_app.domain.routing import Candidate, rank
 
 pytestmark = pytest.mark.unit
@@ -76,6 +76,26 @@ def test_rest_keeps_its_reason():
 def test_free_agent_on_a_call_is_reported_busy():
     assert agent_state.reported_status("free", on_call=True) == "busy"
     assert agent_state.reported_status("rest", on_call=True) == "rest"
+
+
+def test_a_session_moves_only_along_its_lifecycle():
+    allowed = {(old, new) for old, targets in session_state.MOVES.items() for new in targets}
+    assert allowed == {
+        ("new", "ivr"), ("new", "queued"), ("new", "ringing"), ("ivr", "queued"), ("queued", "ringing"),
+        ("ringing", "active"), ("ringing", "queued"), ("active", "queued"), ("active", "ringing"),
+        ("ivr", "ended"), ("queued", "ended"), ("ringing", "ended"), ("active", "ended")}
+    for old, new in allowed:
+        session_state.check_move(old, new)
+    for old, new in [("ended", "queued"), ("ended", "ended"), ("active", "active"), ("queued", "active"),
+                     ("queued", "queued"), ("new", "active"), ("new", "ended"), ("ivr", "ringing")]:
+        with pytest.raises(session_state.MoveRefused, match=f"from {old} to {new}"):
+            session_state.check_move(old, new)
+
+
+@pytest.mark.parametrize("accepted,ringing_for_agent,expected", [
+    (True, False, "ok"), (True, True, "ok"), (False, True, "ringingGiveUp"), (False, False, "waitingGiveUp")])
+def test_an_ending_without_a_reason_counts_as_served_or_given_up(accepted, ringing_for_agent, expected):
+    assert session_state.end_status(accepted, ringing_for_agent) == expected
 
 
 def test_request_validation_names_the_problem():

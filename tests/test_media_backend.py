@@ -7,7 +7,8 @@ from django.db import transaction
 
 from sessions_app.media.commands import LegError
 from sessions_app.models import MediaWorker, Session, Tenant, found
-from sessions_app.services import media, processes, sessions
+from sessions_app.services import media, processes
+from sessions_app.services.endings import end_session
 from sessions_app.services.errors import ServiceError
 
 pytestmark = pytest.mark.service
@@ -68,7 +69,7 @@ def _web_call() -> str:
 def _end(session_id: str) -> None:
     with transaction.atomic():
         session = found(Session.objects.locked("tenant", "skill_group", "agent", "caller_agent").filter(pk=session_id))
-        sessions.end_session(session, close_by="client")
+        end_session(session, close_by="client")
 
 
 async def test_a_web_call_is_driven_through_the_declared_media_backend(transactional_db, fake_media):

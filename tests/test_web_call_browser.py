@@ -280,15 +280,18 @@ def test_a_call_whose_socket_is_lost_ends_for_the_customer_with_why_and_is_not_r
         "status": "error", "errorMsg": "there is no call to hang up"}
 
 
-def test_a_rejected_call_tells_the_customer_it_waits_again_with_music_until_the_next_agent(people):
+def test_a_rejected_call_rings_the_next_agent_while_the_customer_hears_music(people):
     agent1 = people.agent("agent1@demo")
     customer = people.customer()
     session_id = start_call(customer)
     agent1.event("callIn", sessionId=session_id)
     agent2 = people.agent("agent2@demo")
     ok(agent1.call("Call.hungUp", {"sessionId": session_id}))  # rejects the offer: it goes to the next agent
-    customer_event(customer, "queued")
     agent2.event("callIn", sessionId=session_id)
+    customer.wait_for_function("() => window.callEvents.filter((entry) => entry.name === 'ringing').length === 2",
+                               timeout=EVENT_TIMEOUT * 1000)
+    # Back in the queue and offered again in one transaction: the customer is told it rings, never that it waits.
+    assert customer.evaluate("() => window.callEvents.map((entry) => entry.name)") == ["ringing", "ringing"]
     wait_to_hear(customer, is_music, "music while it rings again")
     assert open_connections(agent1.page) == 0
     ok(agent2.call("Call.accept", {"sessionId": session_id}))

@@ -99,9 +99,37 @@ async def test_a_call_is_answered_by_the_bridge_and_ends_when_the_page_goes(sdk,
     assert tuple(reply["data"]) == web_call.ACTIONS["start"].result  # the fields its declaration names
     offer = await agent.event("callIn")
     assert (offer["sessionId"], offer["nickname"], offer["remark"]) == (reply["data"]["sessionId"], "Li", "order 7")
+    assert await caller.event("ringing") == {"sessionId": offer["sessionId"]}
     second = await caller.request("start", kind="audio", sdp=await peer.offer())
     assert second["errorMsg"] == "a call is already in progress: hang up before starting another"
     await caller.communicator.disconnect()
     ended = await agent.event("sessionEnded")
     assert ended["closeBy"] == "client"
+    await peer.close()
+
+
+@pytest.mark.parametrize("free_at_transfer", [True, False])
+async def test_a_call_transferred_to_a_group_tells_its_caller_it_waits_only_while_it_does(sdk, demo,
+                                                                                           free_at_transfer):
+    first, second = await sdk("agent1@demo"), await sdk("agent2@demo")
+    await second.call("Agent.setStatus", status="notReady")
+    caller = await CallerClient.connect()
+    peer = Peer(440)
+    session_id = (await caller.request("start", kind="audio", sdp=await peer.offer()))["data"]["sessionId"]
+    assert (await first.event("callIn"))["sessionId"] == session_id
+    await caller.event("ringing")
+    assert (await first.call("Call.accept", sessionId=session_id))["status"] == "success"
+    await caller.event("accepted")
+    if free_at_transfer:
+        await second.call("Agent.setStatus", status="stopNotReady")
+    group = str(demo["skillGroups"]["voip"])
+    assert (await first.call("Call.transfer", sessionId=session_id, skillGroupId=group))["status"] == "success"
+    if free_at_transfer:  # queued and offered in one go: the caller's last word is "ringing", not "queued"
+        assert await caller.no_event("queued")
+    else:
+        assert await caller.event("queued") == {"sessionId": session_id}
+        await second.call("Agent.setStatus", status="stopNotReady")
+    assert (await second.event("callIn"))["sessionId"] == session_id
+    assert await caller.event("ringing") == {"sessionId": session_id}
+    await caller.communicator.disconnect()
     await peer.close()

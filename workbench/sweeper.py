@@ -61,7 +61,7 @@ def start_with_reactor() -> None:
 
 def retire_process() -> None:
     from workbench.media_backend import shut_down
-    from sessions_app.services.processes import retire
+    from sessions_app.services.reaping import retire_process as retire
 
     def retire_and_hang_up():
         retire()  # sessions first (their calls end as mediaError), then the media they had

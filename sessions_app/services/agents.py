@@ -1,4 +1,5 @@
-"""Agent presence and status: connect/disconnect with a grace period, online/offline, setStatus, getStatus."""
+"""Agent status: connect/disconnect with a grace period, online, setStatus, getStatus, after-call work; a free
+agent is offered what waits for them. Going offline, which ends an agent's sessions, is `presence.py`'s."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -13,6 +14,8 @@ from ..models import Agent, AgentConnection, ServeParticipant, Session
 from . import processes, routing, tokens
 from .errors import ServiceError
 from .events import publish, publish_change
+from .media import MEDIA_TYPES
+from .payloads import call_in
 
 
 def locked_agent(agent_id: int) -> Agent:
@@ -29,8 +32,8 @@ def status_info(agent: Agent) -> dict:
     }
 
 
-def _change_status(agent: Agent, status: str, rest_reason: str = "") -> None:
-    """Store a status (agent row locked by the caller) and do what it implies."""
+def change_status(agent: Agent, status: str, rest_reason: str = "") -> None:
+    """Store a status (agent row locked by the caller) and do what it implies (going offline: see presence.py)."""
     old = agent.status
     now = timezone.now()
     agent.status, agent.rest_reason = status, rest_reason
@@ -43,8 +46,6 @@ def _change_status(agent: Agent, status: str, rest_reason: str = "") -> None:
     agent.save()
     if agent_state.ends_after_call_work(old, status):
         complete_after_call_work(agent)
-    if status == "offline":
-        withdraw_offers(agent)
     if status == "free":
         routing.dispatch_for_agent(agent)
 
@@ -62,16 +63,6 @@ def complete_after_call_work(agent: Agent, session_id: str | None = None) -> Non
         publish(agent.pk, "sessionCompleted", sessionId=session_id)
 
 
-def withdraw_offers(agent: Agent) -> None:
-    """Offers ringing for an agent who left go back to their queue for the next agent."""
-    for session in Session.objects.select_for_update().filter(agent=agent, state="ringing").exclude(type="internal"):
-        routing.withdraw_offer(session, outcome="cancelled")
-    for session in Session.objects.select_for_update().filter(agent=agent, state="ringing", type="internal"):
-        from .sessions import end_session
-
-        end_session(session, close_by="admin", end_status="notAnswer")
-
-
 def connect(agent_id: int, channel_name: str, token_generation: int) -> dict:
     """A new SDK connection: cancels the offline grace, brings an offline agent online; answers the welcome.
 
@@ -86,10 +77,8 @@ def connect(agent_id: int, channel_name: str, token_generation: int) -> dict:
         agent.offline_deadline = None
         agent.save(update_fields=["offline_deadline"])
         if agent.status == "offline":
-            _change_status(agent, "free")
+            change_status(agent, "free")
         ringing = [s for s in Session.objects.filter(agent=agent, state="ringing").select_related("caller_agent")]
-        from .payloads import call_in
-
         offers = [call_in(s, routing.remaining_timeout(s)) for s in ringing]
         info = {"userId": agent.user_id, "nickname": agent.nickname, **status_info(agent)}
         return info, offers, calls_with_media(agent)
@@ -98,8 +87,6 @@ def connect(agent_id: int, channel_name: str, token_generation: int) -> dict:
 def calls_with_media(agent: Agent) -> list[dict]:
     """The web calls whose media this agent's page should carry now: in progress with them, or placed by them
     and still ringing. A page that reloads mid-call reconnects its leg to these (offers ring anew by callIn)."""
-    from .media import MEDIA_TYPES
-
     sessions = Session.objects.filter(type__in=MEDIA_TYPES).filter(
         Q(agent=agent, state="active") | Q(caller_agent=agent, state__in=("ringing", "active")))
     return [{"sessionId": s.pk, "type": s.type} for s in sessions]
@@ -114,30 +101,11 @@ def disconnect(agent_id: int, channel_name: str) -> None:
             agent.save(update_fields=["offline_deadline"])
 
 
-def go_offline(agent: Agent) -> None:
-    """Offline for good (grace expired, signed out, forced by a supervisor): offers withdrawn, sessions ended."""
-    from .sessions import end_session
-
-    for session in Session.objects.select_for_update().filter(agent=agent, state="active"):
-        end_session(session, close_by="admin", end_status="seatOffline")
-    agent.offline_deadline = None
-    _change_status(agent, "offline")
-
-
 def online(agent_id: int) -> None:
     with transaction.atomic():
         agent = locked_agent(agent_id)
         if agent.status == "offline":
-            _change_status(agent, "free")
-
-
-def offline(agent_id: int) -> None:
-    with transaction.atomic():
-        agent = locked_agent(agent_id)
-        if Session.objects.filter(Q(agent=agent) | Q(caller_agent=agent), state="active").exists():
-            raise ServiceError("the agent has sessions in progress: end them before going offline")
-        if agent.status != "offline":
-            _change_status(agent, "offline")
+            change_status(agent, "free")
 
 
 def set_status(agent_id: int, status: str, rest_reason: str | None = None) -> None:
@@ -147,7 +115,7 @@ def set_status(agent_id: int, status: str, rest_reason: str | None = None) -> No
             new_status, reason = agent_state.next_status(agent.status, status, rest_reason)
         except agent_state.StatusChangeRefused as refused:
             raise ServiceError(str(refused)) from None
-        _change_status(agent, new_status, reason)
+        change_status(agent, new_status, reason)
 
 
 def get_status(agent_id: int) -> dict:
@@ -167,7 +135,7 @@ def start_after_call_work(agent: Agent, wrap_up_seconds: int) -> None:
         agent.save(update_fields=["available_since"])
         routing.dispatch_for_agent(agent)
         return
-    _change_status(agent, "arrange")
+    change_status(agent, "arrange")
     agent.arrange_deadline = timezone.now() + timedelta(seconds=wrap_up_seconds)
     agent.save(update_fields=["arrange_deadline"])
 
@@ -176,4 +144,4 @@ def end_after_call_work(agent_id: int) -> None:
     """The wrap-up deadline passed: back to free."""
     agent = locked_agent(agent_id)
     if agent.status == "arrange":
-        _change_status(agent, "free")
+        change_status(agent, "free")

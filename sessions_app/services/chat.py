@@ -18,6 +18,7 @@ from django.db import transaction
 from ..domain import chat as rules
 from ..models import CannedResponse, ChatMessage, ChatReadMark, Session, SkillGroup, Tenant, found
 from . import sessions, visitor_limits, visitors
+from .endings import end_session
 from .errors import NotFound, ServiceError
 from .events import pages_group
 from .outbox import group_send
@@ -82,7 +83,7 @@ def end_by_visitor(session_id: str) -> None:
         session = _locked_chat(session_id, "tenant", "agent", "caller_agent", "skill_group")
         if session.state == "ended":
             raise ServiceError("the chat has already ended")
-        sessions.end_session(session, close_by="client")
+        end_session(session, close_by="client")
 
 
 # Messages.

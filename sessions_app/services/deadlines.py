@@ -14,12 +14,10 @@ from channels.db import database_sync_to_async
 from django.db import transaction
 from django.utils import timezone
 
+from ..domain import session_state
 from ..models import Agent, Session, SkillGroup, found
-from . import agents, cdr, media, media_workers, processes, routing
-from .sessions import end_session
-
-OPEN_STATES = ("ivr", "queued", "ringing", "active")
-
+from . import agents, cdr, media, presence, processes, reaping, routing
+from .endings import end_session
 
 def _due(model, deadline: str, **filters):
     now = timezone.now()
@@ -52,7 +50,7 @@ def sweep_ivrs() -> int:
 def sweep_lines() -> int:
     """A trunk call whose gateway stopped renewing its lease: the gateway lost it, or its process died. The
     session ends in whatever state it was (a gateway that still has the call hangs it up)."""
-    return _end_due("line_deadline", "error", state__in=OPEN_STATES)
+    return _end_due("line_deadline", "error", state__in=session_state.OPEN)
 
 
 def sweep_offers() -> int:
@@ -96,7 +94,7 @@ def sweep_offline_graces() -> int:
                 agent.offline_deadline = None
                 agent.save(update_fields=["offline_deadline"])
                 continue
-            agents.go_offline(agent)
+            presence.go_offline(agent)
             fired += 1
     return fired
 
@@ -126,9 +124,9 @@ def sweep_queues() -> int:
 def sweep_once() -> int:
     """Fire everything due now; returns how many deadlines fired."""
     processes.heartbeat()
-    processes.reap_dead()
+    reaping.reap_dead_processes()
     media.heartbeat()
-    media_workers.reap_dead()
+    reaping.reap_dead_workers()
     return (sweep_ivrs() + sweep_lines() + sweep_offers() + sweep_queue_waits() + sweep_wrap_ups()
             + sweep_offline_graces() + sweep_queues())
 

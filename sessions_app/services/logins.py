@@ -15,7 +15,8 @@ from django.db import transaction
 
 from ..models import Agent, found
 from . import origins, tokens
-from .agents import go_offline, locked_agent
+from .agents import locked_agent
+from .presence import go_offline
 from .errors import ServiceError
 from .events import publish_revocation
 

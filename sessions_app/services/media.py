@@ -94,19 +94,24 @@ def plan_for(session: Session) -> dict:
             "muted": muted, "videoMuted": [b] if b and session.video_muted else []}
 
 
+def carried(session: Session) -> bool:
+    """Whether a change to the session may re-point media: `session` is the row as this transaction read it,
+    locked (or created it). With media workers, a session that no worker carries has nothing to re-point (most
+    phone sessions: their audio is the trunk's; a web call before its first leg), and the row says so already:
+    no other transaction can give it a worker before this one commits, and the one that does sends the plan,
+    read fresh, once the leg is up (`open_leg`)."""
+    return session.type in MEDIA_TYPES and bool(session.media_worker or not settings.MEDIA_IN_WORKERS)
+
+
 def sync(session: Session) -> None:
-    """After the current transaction commits, bring the session's media in line with its row.
-
-    `session` is the row as this transaction read it, locked (or created it). With media workers, a session
-    that no worker carries has nothing to re-point (most phone sessions: their audio is the trunk's; a web call
-    before its first leg), and the row says so already: no other transaction can give it a worker before this
-    one commits, and the one that does sends the plan, read fresh, once the leg is up (`open_leg`)."""
-    if session.type in MEDIA_TYPES and (session.media_worker or not settings.MEDIA_IN_WORKERS):
+    """After the current transaction commits, bring the session's media in line with its row (see `carried`)."""
+    if carried(session):
         session_id = session.pk
-        transaction.on_commit(lambda: _send_plan(session_id), robust=True)
+        transaction.on_commit(lambda: send_plan(session_id), robust=True)
 
 
-def _send_plan(session_id: str) -> None:
+def send_plan(session_id: str) -> None:
+    """Send the session's plan as its row says now (an ended session's legs close)."""
     engine = backend(start=False)
     if engine is None:
         return  # no leg was ever opened in this process, so there is nothing to re-point
@@ -168,7 +173,7 @@ async def open_leg(session_id: str, leg_id: str, sdp: str) -> dict:
         answer = await engine.open_leg(session_id, leg_id, sdp, plan_for(session))
     except LegError as refused:
         raise ServiceError(str(refused)) from None
-    await database_sync_to_async(_send_plan)(session_id)
+    await database_sync_to_async(send_plan)(session_id)
     return {"sdp": answer["sdp"]}
 
 

@@ -1,10 +1,9 @@
-"""Which process carries each call's media, and what happens to calls whose media process dies.
+"""Which process carries each call's media.
 
 Every media engine has a `MediaWorker` row beating every few seconds: a worker process (Redis configured), or
 the web process itself in the embedded default (its media thread). A session's legs all live on one engine,
 recorded in `Session.media_worker` when its first leg opens: the least busy live worker takes it. A worker
-that stops beating for `PROCESS_DEAD_AFTER` seconds (kill -9, a crash) is reaped by any sweeping web
-process: its calls end with `mediaError`, so agents are told and CDRs written, instead of hanging silent.
+that stops beating for `PROCESS_DEAD_AFTER` seconds is reaped (`reaping.py`).
 """
 from __future__ import annotations
 
@@ -60,38 +59,3 @@ def worker_for(session_id: str, assign: bool) -> MediaWorker | None:
         session.save(update_fields=["media_worker"])
         MediaWorker.objects.filter(pk=worker.pk).update(calls=F("calls") + 1)  # until its next beat says
         return worker
-
-
-def reap_dead() -> int:
-    """End the calls of workers that stopped beating, and forget the workers; returns how many calls ended."""
-    dead = list(MediaWorker.objects.filter(last_seen__lt=timezone.now() - DEAD_AFTER).values_list("pk", flat=True))
-    ended = 0
-    for worker_id in dead:
-        ended += end_calls_of(worker_id)
-        MediaWorker.objects.filter(pk=worker_id).delete()
-    return ended
-
-
-def end_calls_of(worker_id: str) -> int:
-    """End every session still carried by a worker that is gone (or stopping)."""
-    session_ids = Session.objects.filter(media_worker=worker_id).exclude(state="ended").values_list("pk", flat=True)
-    return sum(end_session_for_media(session_id) for session_id in list(session_ids))
-
-
-def end_session_for_media(session_id: str) -> bool:
-    """End a session whose media is lost (or could not be connected): `mediaError`, closed by the system."""
-    from . import sessions
-
-    with transaction.atomic():
-        session = found(Session.objects.locked("tenant", "skill_group", "agent", "caller_agent")
-                        .filter(pk=session_id).exclude(state="ended"))
-        if session is None:
-            return False
-        sessions.end_session(session, close_by="admin", end_status="mediaError")
-        return True
-
-
-def retire(worker_id: str) -> None:
-    """A worker stopping in order: its calls end now, and its row goes."""
-    end_calls_of(worker_id)
-    MediaWorker.objects.filter(pk=worker_id).delete()

@@ -1,7 +1,9 @@
 """Event payloads built from rows, by the spec's field names (checked against the protocol in `event`)."""
 from __future__ import annotations
 
+from ..domain.protocol import CALL_IN_FIELDS
 from ..models import Session
+from .phone import as_agents_see
 
 _FIELD_COLUMNS = {
     "calleePhoneNumber": "callee_phone_number", "callerPhoneNumber": "caller_phone_number",
@@ -13,9 +15,6 @@ _FIELD_COLUMNS = {
 
 
 def call_in(session: Session, timeout: int) -> dict:
-    from ..domain.protocol import CALL_IN_FIELDS
-    from .phone import as_agents_see
-
     session = as_agents_see(session)
     fields = {"sessionId": session.id, "type": session.type, "timeout": timeout}
     for name in CALL_IN_FIELDS[session.type]:

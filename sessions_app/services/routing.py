@@ -6,17 +6,13 @@ session is never offered to two agents.
 """
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ..domain import routing as policy
-from ..models import Agent, ServeParticipant, Session, SessionEvent, SkillGroup, found
-from . import media, visitors
-from .events import publish
-from .payloads import call_in
+from ..models import Agent, ServeParticipant, Session, SkillGroup, found
+from . import lifecycle
 
 INTERNAL_RING_TIMEOUT = 30
 
@@ -31,10 +27,6 @@ def has_call(agent: Agent) -> bool:
     return busy_call_sessions().filter(Q(agent=agent) | Q(caller_agent=agent)).exists()
 
 
-def log(session: Session, what: str) -> None:
-    SessionEvent.objects.create(session=session, what=what[:200])
-
-
 def remaining_timeout(session: Session) -> int:
     if not session.offer_deadline:
         return 0
@@ -44,21 +36,10 @@ def remaining_timeout(session: Session) -> int:
 def enqueue(session: Session, skill_group: SkillGroup, note: str = "") -> None:
     """Put a session (saved or new) in its group's queue and offer it if an agent is free; with nobody of
     the group online it ends as noSeatOnline."""
-    from .sessions import end_session
-
-    now = timezone.now()
-    session.skill_group = skill_group
-    session.state, session.agent, session.offer_deadline = "queued", None, None
-    session.queued_at = now
-    session.queue_deadline = now + timedelta(seconds=skill_group.max_queue_wait) if skill_group.max_queue_wait else None
-    session.save()
-    log(session, f"queued in {skill_group.name}{note}")
+    lifecycle.queue(session, skill_group, note)
     if session.pk not in dispatch_group(skill_group, arrived=session) and not Agent.objects.filter(
             agentskill__skill_group=skill_group).exclude(status="offline").exists():
-        end_session(session, close_by="admin", end_status="noSeatOnline")
-    else:
-        visitors.queued(session)
-        visitors.queue_moved(session)
+        lifecycle.end(session, close_by="admin", end_status="noSeatOnline")  # queued: no agent to free
 
 
 def eligible_agents(session: Session, skill_group: SkillGroup):
@@ -149,44 +130,13 @@ def offer_to_best_agent(session: Session) -> bool:
     for agent_id in order:
         agent = found(Agent.objects.select_for_update(skip_locked=True).filter(pk=agent_id))
         if agent and eligible_for(session, agent):
-            offer(session, agent, timeout=skill_group.ring_timeout)
+            lifecycle.offer(session, agent, timeout=skill_group.ring_timeout)
             return True
     return False
 
 
-def offer(session: Session, agent: Agent, timeout: int) -> None:
-    """Ring `agent` with `session`: callIn now, and an offer deadline when the timeout is not 0."""
-    now = timezone.now()
-    transfer_from = session.transferred_by
-    first_offer = session.ring_at is None
-    session.state, session.agent = "ringing", agent
-    session.ring_at = session.ring_at or now
-    session.offer_deadline = now + timedelta(seconds=timeout) if timeout else None
-    session.save(update_fields=["state", "agent", "ring_at", "offer_deadline"])
-    agent.last_offered_at = now
-    agent.save(update_fields=["last_offered_at"])
-    sequence = 1 if first_offer else (
-        session.participants.order_by("-sequence").values_list("sequence", flat=True).first() or 0) + 1
-    ServeParticipant.objects.create(session=session, agent=agent, skill_group=session.skill_group,
-                                    sequence=sequence, ring_at=now, transfer_from=transfer_from)
-    log(session, f"offered to {agent.user_id}" + (f" (transferred by {transfer_from})" if transfer_from else ""))
-    publish(agent.pk, "callIn", **call_in(session, timeout))
-    media.sync(session)
-    visitors.ringing(session)
-    visitors.queue_moved(session)
-
-
 def withdraw_offer(session: Session, outcome: str) -> None:
     """The ringing agent did not take the session (timeout, reject, left): back to the queue, next agent."""
-    agent = session.agent
-    session.participants.filter(agent=agent, outcome="ringing").update(outcome=outcome, end_at=timezone.now())
-    session.state, session.agent, session.offer_deadline = "queued", None, None
-    session.save(update_fields=["state", "agent", "offer_deadline"])
-    log(session, f"{agent.user_id}: {dict(ServeParticipant.OUTCOMES).get(outcome, outcome)}")
-    if outcome == "timeout":
-        publish(agent.pk, "autoTransfer", sessionId=session.id)
-    media.sync(session)
-    visitors.queued(session)
+    lifecycle.withdraw(session, outcome)
     if session.skill_group:
         offer_to_best_agent(session)
-    visitors.queue_moved(session)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from . import agents, sessions
+from . import agents, presence, sessions
 
 
 
@@ -35,7 +35,7 @@ HANDLERS = {
     "Video.unmuteVideo": partial(sessions.set_video, muted=False),
     "Video.transfer": partial(sessions.transfer, namespace="Video"),
     "Agent.online": agents.online,
-    "Agent.offline": agents.offline,
+    "Agent.offline": presence.offline,
     "Agent.setStatus": agents.set_status,
     "Agent.getStatus": agents.get_status,
 }

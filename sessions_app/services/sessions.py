@@ -8,15 +8,15 @@ from __future__ import annotations
 import re
 
 from django.db import transaction
-from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from ..domain import protocol
 from ..models import Agent, ServeParticipant, Session, SkillGroup, Tenant, found
-from . import agents, cdr, media, phone, routing, visitor_limits, visitors
+from . import agents, lifecycle, media, phone, routing, telephony, timeline, visitor_limits
+from .endings import end_session
 from .errors import NotFound, ServiceError
-from .events import publish, publish_change
-from .payloads import duration, session_columns
+from .events import publish_change
+from .payloads import session_columns
 
 NAMESPACE_TYPES = {"Call": ("phone", "voip", "internal"), "Chat": ("im",), "Video": ("video",)}
 TYPE_NAMESPACE = {t: ns for ns, types in NAMESPACE_TYPES.items() for t in types}
@@ -69,20 +69,8 @@ def accept(agent_id: int, session_id: str, namespace: str) -> None:
             raise ServiceError(f"session {session_id} is already accepted")
         if session.state != "ringing" or session.agent_id != agent.pk:
             raise ServiceError(f"session {session_id} is not ringing for you")
-        now = timezone.now()
-        # Conditional update: of two accepts racing for one offer, exactly one sees state still ringing.
-        won = Session.objects.filter(pk=session.pk, state="ringing", agent=agent).update(
-            state="active", accepted_at=session.accepted_at or now, offer_deadline=None, queue_deadline=None,
-            transferred_by="")
-        if not won:
+        if not lifecycle.accept(session, agent):
             raise ServiceError(f"session {session_id} is not ringing for you")
-        session.participants.filter(agent=agent, outcome="ringing").update(outcome="accepted", accept_at=now)
-        routing.log(session, f"accepted by {agent.user_id}")
-        media.sync(session)
-        publish(agent.pk, "userAccessed", sessionId=session.id)
-        visitors.accepted(session, agent)
-        if session.caller_agent_id and session.type == "internal":
-            publish(session.caller_agent_id, "userAccessed", sessionId=session.id)
 
 
 def hang_up(agent_id: int, session_id: str, namespace: str) -> None:
@@ -107,46 +95,6 @@ def reject(session: Session) -> None:
         end_session(session, close_by="seat", end_status="userReject")
     else:
         routing.withdraw_offer(session, outcome="rejected")
-
-
-def end_session(session: Session, close_by: str, end_status: str | None = None, locked: Agent | None = None) -> None:
-    """End a session (row locked by the caller): tell the agents, start after-call work, write the CDR.
-
-    `locked`: an agent whose row the caller has just read and locked (the one hanging up), not read again."""
-    now = timezone.now()
-    serving = session.agent if session.state == "active" else None
-    ringing = session.agent if session.state == "ringing" else None
-    was_queued = session.state == "queued"
-    if end_status is None:
-        end_status = "ok" if session.accepted_at else ("ringingGiveUp" if ringing else "waitingGiveUp")
-    session.state, session.ended_at = "ended", now
-    session.close_by, session.end_status = close_by, end_status
-    session.duration = duration(session)
-    session.offer_deadline = session.queue_deadline = session.ivr_deadline = session.line_deadline = None
-    session.save()
-    session.participants.filter(end_at__isnull=True).update(
-        outcome=Case(When(outcome="ringing", then=Value("cancelled")), default=Value("ended")), end_at=now)
-    routing.log(session, f"ended by {dict(Session.CLOSE_BY)[close_by].lower()}: {end_status}")
-    media.sync(session)
-    visitors.ended(session)
-    if was_queued:
-        visitors.queue_moved(session)
-    for agent in {a for a in (session.agent, session.caller_agent) if a}:
-        publish(agent.pk, "sessionEnded", sessionId=session.id, type=session.type, duration=session.duration,
-                closeBy=close_by)
-    wrap_up = session.skill_group.wrap_up_seconds if session.skill_group else 0
-    for agent in {a for a in (serving, session.caller_agent if session.accepted_at else None) if a}:
-        agent = locked if locked and locked.pk == agent.pk else agents.locked_agent(agent.pk)
-        if session.is_call:
-            agents.start_after_call_work(agent, wrap_up if agent == serving else 0)
-        else:
-            agents.complete_after_call_work(agent, session.id)
-            routing.dispatch_for_agent(agent)
-    if ringing:
-        routing.dispatch_for_agent(ringing)
-    if session.caller_agent and not session.accepted_at:
-        routing.dispatch_for_agent(session.caller_agent)
-    cdr.record(session)
 
 
 def delete_call(agent_id: int, session_id: str) -> None:
@@ -193,7 +141,7 @@ def _set_flag(agent_id, session_id, namespace, column, value, method, already_on
             raise ServiceError(f"the {already_on if value else already_off}")
         setattr(session, column, value)
         session.save(update_fields=[column])
-        routing.log(session, f"{agent.user_id}: {method}")
+        timeline.log(session, f"{agent.user_id}: {method}")
         media.sync(session)
         publish_change(agent.pk)
 
@@ -215,7 +163,7 @@ def send_digits(agent_id: int, session_id: str, dtmf_text: str | None = None) ->
         session = _active(_session(agent, session_id, "Call", "sendDigits"), agent)
         if session.type != "phone":
             raise ServiceError(f"sendDigits works on phone sessions; session {session_id} is {session.type}")
-        routing.log(session, f"{agent.user_id}: sent digits {dtmf_text}")
+        timeline.log(session, f"{agent.user_id}: sent digits {dtmf_text}")
         media.send_digits(session, dtmf_text)
 
 
@@ -229,22 +177,14 @@ def transfer(agent_id: int, session_id: str, namespace: str, skill_group_id: str
         if session.type == "internal" or session.agent_id != agent.pk:
             raise ServiceError("only a customer session you are serving can be transferred")
         target_agent, target_group = _transfer_target(agent, session, skill_group_id, user_id)
-        now = timezone.now()
-        session.participants.filter(agent=agent, end_at__isnull=True).update(
-            outcome="transferred", end_at=now, transfer_to=user_id or f"skillGroup:{target_group.pk}")
-        session.transferred_by = agent.user_id
-        session.mic_muted = session.on_hold = session.video_muted = False
-        media.sync(session)
-        publish(agent.pk, "transfer", sessionId=session.id, skillGroupId=skill_group_id or "", userId=user_id or "")
-        routing.log(session, f"{agent.user_id} transferred it to {user_id or target_group.name}")
-        session.state, session.agent = "queued", None
-        session.save()
+        lifecycle.hand_over(session, agent, user_id=user_id or "", skill_group=target_group)
         if session.is_call:
             agents.start_after_call_work(agent, session.skill_group.wrap_up_seconds if session.skill_group else 0)
         else:
             agents.complete_after_call_work(agent, session.id)
         if target_agent:
-            routing.offer(session, target_agent, timeout=session.skill_group.ring_timeout if session.skill_group else 8)
+            lifecycle.offer(session, target_agent,
+                            timeout=session.skill_group.ring_timeout if session.skill_group else 8)
         else:
             routing.enqueue(session, target_group)
 
@@ -260,9 +200,7 @@ def _transfer_target(agent, session, skill_group_id, user_id):
             raise ServiceError(f"agent {user_id} cannot take it now (status {target.status})")
         return target, None
     group = _skill_group(agent.tenant_id, skill_group_id)
-    from ..models import Agent as AgentModel
-
-    if not AgentModel.objects.filter(agentskill__skill_group=group).exclude(status="offline").exists():
+    if not Agent.objects.filter(agentskill__skill_group=group).exclude(status="offline").exists():
         raise ServiceError(f"nobody in skill group {group.name} is online")
     return None, group
 
@@ -296,26 +234,21 @@ def start_internal_call(agent_id: int, callee_user_id: str, use_mobile: bool = F
         if callee.status != "free" or not routing.eligible_for(session, callee):
             raise ServiceError(f"agent {callee_user_id} cannot take a call now (status {callee.status})")
         session.queued_at = timezone.now()
-        session.save()
-        routing.log(session, f"internal call from {agent.user_id} to {callee.user_id}")
-        routing.offer(session, callee, timeout=routing.INTERNAL_RING_TIMEOUT)
+        lifecycle.offer(session, callee, timeout=routing.INTERNAL_RING_TIMEOUT,
+                        note=f"internal call from {agent.user_id} to {callee.user_id}")
         return {"sessionId": session.id}
 
 
 def _call_mobile(session: Session, agent: Agent, callee: Agent) -> dict:
     """An internal call to the callee's mobile: dialled through the trunk, bridged to the caller's browser."""
-    from . import telephony
-
     if not callee.mobile:
         raise ServiceError(f"agent {callee.user_id} has no mobile number")
     trunk = phone.trunk_for(session.tenant)
     if trunk is None or not telephony.gateway_running():
         raise ServiceError("useMobile rings the agent's mobile through the SIP trunk, and none is configured")
-    session.state, session.ring_at = "ringing", timezone.now()
     session.callee_phone_number = callee.mobile  # marks the call as one to a mobile (see media.plan_for)
     session.caller_phone_number = next(iter(agent.tenant.hotlines.values_list("number", flat=True)), "")
-    session.save()
-    routing.log(session, f"internal call from {agent.user_id} to {callee.user_id}'s mobile")
+    lifecycle.place(session, f"internal call from {agent.user_id} to {callee.user_id}'s mobile")
     telephony.dial(session, trunk)
     return {"sessionId": session.id}
 
@@ -336,13 +269,12 @@ def start_outbound_call(agent_id: int, phone_number: str, phone_desc: str = "", 
         group = _skill_group(agent.tenant_id, skill_group_id) if skill_group_id else None
         phone.check_outbound(agent.tenant, number, shown=phone_number)
         session = Session(
-            tenant=agent.tenant, type="phone", direction="out", state="ringing", caller_agent=agent,
-            skill_group=group, callee_phone_number=number, caller_phone_number=caller, remark=phone_desc,
-            uui=uui, ring_at=timezone.now())
+            tenant=agent.tenant, type="phone", direction="out", caller_agent=agent, skill_group=group,
+            callee_phone_number=number, caller_phone_number=caller, remark=phone_desc, uui=uui)
         phone.protect(session)
-        session.save()
         seen = phone.as_agents_see(session)
-        routing.log(session, f"{agent.user_id} dials {seen.callee_phone_number or seen.protected_callee} from {caller}")
+        lifecycle.place(session, f"{agent.user_id} dials {seen.callee_phone_number or seen.protected_callee} "
+                                 f"from {caller}")
         _dial(session)
         return {"sessionId": session.id, "calleePhoneNumber": seen.callee_phone_number or seen.protected_callee,
                 "callerPhoneNumber": caller, "calleeLocation": phone.location_of(number), "serverType": "",
@@ -351,14 +283,12 @@ def start_outbound_call(agent_id: int, phone_number: str, phone_desc: str = "", 
 
 def _dial(session: Session) -> None:
     """Hand the call to the SIP gateway, or end it at once when there is no trunk to dial through."""
-    from . import telephony
-
     trunk = phone.trunk_for(session.tenant)
     if trunk is not None and telephony.gateway_running():
-        routing.log(session, f"dialled through trunk {trunk.name}")
+        timeline.log(session, f"dialled through trunk {trunk.name}")
         telephony.dial(session, trunk)
         return
-    routing.log(session, "not dialed: no SIP trunk is configured" if trunk is None
+    timeline.log(session, "not dialed: no SIP trunk is configured" if trunk is None
                 else "not dialed: the SIP gateway is not running (set SIP_PORT)")
     end_session(session, close_by="admin", end_status="unconnected")
 

@@ -23,7 +23,8 @@ from django.utils import timezone
 from ..domain import inbound, ivr
 from ..domain import phone as rules
 from ..models import Hotline, IvrMenu, Session, SkillGroup, Trunk, found
-from . import media, media_workers, phone, routing, sessions
+from . import lifecycle, media, media_workers, phone, routing, timeline
+from .endings import end_session
 from .errors import ServiceError
 from .events import publish
 
@@ -53,10 +54,8 @@ def inbound_call(to_number: str, from_number: str, media_worker: str = "") -> In
                           media_worker=media_worker, line_deadline=_line_lease())
         phone.protect(session)
         if hotline.ivr_menu_id:
-            session.state = "ivr"
-            session.ivr_deadline = timezone.now() + timedelta(seconds=settings.IVR_MAX_SECONDS)
-            session.save()
-            routing.log(session, f"call to {hotline.number}: IVR {hotline.ivr_menu.name}")
+            lifecycle.open_in_ivr(session, timezone.now() + timedelta(seconds=settings.IVR_MAX_SECONDS),
+                                  f"call to {hotline.number}: IVR {hotline.ivr_menu.name}")
             return InboundCall(session.pk, hotline.tenant_id, hotline.ivr_menu_id)
         if hotline.skill_group is None:
             raise ServiceError(f"hotline {hotline.number} leads nowhere: give it an IVR menu or a skill group")
@@ -103,7 +102,7 @@ def ivr_chosen(session_id: str, skill_group_id: int, path: list[dict]) -> bool:
         if group is None:
             raise ServiceError(f"the IVR leads to skill group {skill_group_id}, which does not exist")
         session.ivr_path, session.ivr_deadline = path, None
-        routing.log(session, "IVR: " + " → ".join(f"{step['key']} {step['label']}" for step in path))
+        timeline.log(session, "IVR: " + " → ".join(f"{step['key']} {step['label']}" for step in path))
         routing.enqueue(session, group, note=" (after the IVR)")
         return True
 
@@ -117,9 +116,9 @@ def caller_hung_up(session_id: str, ivr_path: list[dict] | None = None) -> None:
             return
         if session.state == "ivr":
             session.ivr_path = ivr_path or []
-            sessions.end_session(session, close_by="client", end_status="ivrGiveUp")
+            end_session(session, close_by="client", end_status="ivrGiveUp")
         else:
-            sessions.end_session(session, close_by="client")
+            end_session(session, close_by="client")
 
 
 def renew_lines(session_ids: list[str]) -> int:
@@ -137,7 +136,7 @@ def call_lost(session_id: str, end_status: str) -> None:
     with transaction.atomic():
         session = _locked(session_id)
         if session is not None:
-            sessions.end_session(session, close_by="admin", end_status=end_status)
+            end_session(session, close_by="admin", end_status=end_status)
 
 
 def ivr_gave_up(session_id: str, ivr_path: list[dict]) -> None:
@@ -146,7 +145,7 @@ def ivr_gave_up(session_id: str, ivr_path: list[dict]) -> None:
         session = _locked(session_id)
         if session is not None and session.state == "ivr":
             session.ivr_path = ivr_path
-            sessions.end_session(session, close_by="admin", end_status="ivrGiveUp")
+            end_session(session, close_by="admin", end_status="ivrGiveUp")
 
 
 def _locked(session_id: str) -> Session | None:
@@ -169,7 +168,7 @@ def call_outed(session_id: str) -> None:
         if session is None or session.state != "ringing" or session.type != "phone" or not session.caller_agent_id:
             return  # (an internal call to a mobile has no callOuted: the caller hears it ring)
         seen = phone.as_agents_see(session)
-        routing.log(session, "INVITE sent to the trunk")
+        timeline.log(session, "INVITE sent to the trunk")
         publish(session.caller_agent_id, "callOuted", sessionId=session.id,
                 calleePhoneNumber=seen.callee_phone_number, callerPhoneNumber=session.caller_phone_number,
                 protectedCallee=session.protected_callee, remark=session.remark)
@@ -181,12 +180,7 @@ def outbound_answered(session_id: str) -> None:
         session = _locked(session_id)
         if session is None or session.state != "ringing":
             return
-        session.state, session.accepted_at, session.offer_deadline = "active", timezone.now(), None
-        session.save(update_fields=["state", "accepted_at", "offer_deadline"])
-        routing.log(session, "answered")
-        media.sync(session)
-        publish(session.caller_agent_id, "userAccessed" if session.type == "internal" else "calloutAccepted",
-                sessionId=session.id)
+        lifecycle.answer(session)
 
 
 def outbound_failed(session_id: str, end_status: str) -> None:
@@ -195,7 +189,7 @@ def outbound_failed(session_id: str, end_status: str) -> None:
         session = _locked(session_id)
         if session is not None:
             close_by = "admin" if end_status == "unconnected" else "client"
-            sessions.end_session(session, close_by=close_by, end_status=end_status)
+            end_session(session, close_by=close_by, end_status=end_status)
 
 
 def dial(session: Session, trunk: Trunk) -> None:

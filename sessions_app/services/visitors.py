@@ -1,10 +1,10 @@
 """Tell a web customer what happens to their session: a chat's visitor hears queued (with their place), accepted
-and ended; a web caller hears ringing, accepted and ended (domain/web_call.py).
+and ended; a web caller hears queued, ringing, accepted and ended (domain/web_call.py).
 
 Every connection of a visitor joins the channel-layer group `visitor_group(session_id)`. Like agents' events, these
-frames leave only when the transaction that caused them commits. The session lifecycle (routing and sessions
-services) calls the hooks below; they do nothing for sessions that no web customer follows (phone, internal,
-API-created sessions have no listener in the group, so a frame sent there goes nowhere).
+frames leave only when the transaction that caused them commits: the session lifecycle (`lifecycle.py`) calls
+`queue_moved` at a move, and `where_it_stands` once it commits. Sessions that no web customer follows (phone,
+internal, API-created ones have no listener in the group) hear nothing: a frame sent there goes nowhere.
 """
 from __future__ import annotations
 
@@ -41,12 +41,6 @@ def event_frame(session_type: str, name: str, **data) -> dict:
     """A web customer's event, checked against their channel's declaration: the chat's or the web call's."""
     channel = chat_protocol if session_type == "im" else call_protocol
     return channel.event(name, **data)
-
-
-def publish(session: Session, name: str, **data) -> None:
-    """Send an event to the customer of `session` once the current transaction commits."""
-    frame = event_frame(session.type, name, sessionId=session.id, **data)
-    transaction.on_commit(lambda: send_frame(session.id, frame), robust=True)
 
 
 def send_frame(session_id: str, frame: dict) -> None:
@@ -115,22 +109,19 @@ def queue_moved(session: Session) -> None:
 WEB_TYPES = ("im", "voip", "video")
 
 
-def queued(session: Session) -> None:
-    """A web call waits for an agent again (its chat counterpart hears its place through `queue_moved`)."""
-    if session.type in ("voip", "video"):
-        publish(session, "queued")
-
-
-def ringing(session: Session) -> None:
-    if session.type in ("voip", "video"):
-        publish(session, "ringing")
-
-
-def accepted(session: Session, agent) -> None:
-    if session.type in WEB_TYPES:
-        publish(session, "accepted", agentNickname=agent.nickname or agent.user_id)
-
-
-def ended(session: Session) -> None:
-    if session.type in WEB_TYPES:
-        publish(session, "ended", closeBy=session.close_by, endStatus=session.end_status)
+def where_it_stands(session: Session, agent_nickname: str = "") -> None:
+    """Tell the web customer of a session that moved where it stands now (called after the commit, by
+    `lifecycle.Moved`): a web call queued or ringing; any web session accepted (by `agent_nickname`) or ended.
+    A chat waiting hears its place from `queue_moved` instead."""
+    if session.type not in WEB_TYPES:
+        return
+    if session.state == "ended":
+        data = {"closeBy": session.close_by, "endStatus": session.end_status}
+    elif session.state == "active":
+        data = {"agentNickname": agent_nickname}
+    elif session.state in ("queued", "ringing") and session.type != "im":
+        data = {}
+    else:
+        return
+    name = {"ended": "ended", "active": "accepted"}.get(session.state, session.state)
+    send_frame(session.id, event_frame(session.type, name, sessionId=session.id, **data))

@@ -6,7 +6,7 @@ from channels.db import database_sync_to_async
 
 from ..domain import web_call as rules
 from ..models import Session, SkillGroup, Tenant, found
-from . import media, media_workers, sessions, visitors
+from . import media, reaping, sessions, visitors
 from .errors import ServiceError
 from .visitor_limits import Visitor
 
@@ -50,7 +50,7 @@ async def connect_customer(session_id: str, sdp: str) -> dict:
         status = await database_sync_to_async(end_status)(session_id)
         if status:
             raise ServiceError(f"the call could not be placed: {status}") from None
-        await database_sync_to_async(media_workers.end_session_for_media)(session_id)
+        await database_sync_to_async(reaping.end_session_for_media)(session_id)
         raise
 
 

@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from ..models import Agent, ChatMessage, ChatReadMark, RestReason, ServeParticipant, Session, SkillGroup, found
 from . import agents as agent_service
-from . import phone, routing
+from . import chat, phone, routing
+from .sessions import TYPE_NAMESPACE
 
 TYPE_LABELS = {"phone": "Phone call", "im": "Web chat", "voip": "Web audio call", "video": "Video call",
                "internal": "Internal call"}
@@ -344,8 +345,6 @@ def _history_outcome(session: Session, turn: ServeParticipant | None) -> tuple[s
 
 def chat_log(session_id: str) -> dict:
     """The messages of a web chat (the newest CHAT_LOG_LIMIT) and how far the visitor has read."""
-    from . import chat
-
     messages = chat.history(session_id)[-CHAT_LOG_LIMIT:]
     mark = ChatReadMark.objects.filter(session_id=session_id).values_list("visitor_seq", flat=True).first() or 0
     messages = [chat_message(message, read_by_visitor=mark) for message in messages]
@@ -361,16 +360,12 @@ def chat_message(message: dict, read_by_visitor: int = 0) -> dict:
 
 
 def canned_responses(agent_id: int) -> list[dict]:
-    from . import chat
-
     return chat.canned_responses(Agent.objects.select_related("tenant").get(pk=agent_id).tenant)
 
 
 def namespace_of(agent_id: int, session_id: str) -> str:
     """The SDK namespace whose methods act on this session (Call, Chat or Video); Call when there is no such
     session, so the service answers with its own "no session" error."""
-    from .sessions import TYPE_NAMESPACE
-
     session_type = (Session.objects.filter(pk=session_id, tenant__agents__pk=agent_id)
                     .values_list("type", flat=True).first())
     return TYPE_NAMESPACE.get(session_type, "Call")

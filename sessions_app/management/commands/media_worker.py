@@ -17,7 +17,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from sessions_app.media.engine import MediaEngine
 from sessions_app.media.remote import WorkerLoop
-from sessions_app.services import media_workers
+from sessions_app.services import media_workers, reaping
 from workbench.sip_gateway import Decisions, start_gateway
 
 BEAT_EVERY = 2.0
@@ -63,4 +63,4 @@ class Command(BaseCommand):
         if gateway is not None:
             await gateway.close()
         await engine.close()
-        await database_sync_to_async(media_workers.retire)(worker_id)
+        await database_sync_to_async(reaping.retire_worker)(worker_id)

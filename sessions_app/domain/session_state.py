@@ -1,0 +1,43 @@
+"""A session's states, the moves allowed between them, and how a session that ends is counted. Pure rules.
+
+    (new) ─► ivr ─► queued ─► ringing ─► active ─► ended   (every open state may end)
+    ringing ─► queued    an offer not taken
+    active  ─► queued    transferred to a skill group
+    active  ─► ringing   transferred to an agent
+
+A phone call starts in the IVR or in a queue; a call an agent places (outbound, internal) starts ringing.
+Every open state may end; nothing leaves `ended`. `services/lifecycle.py` is the only code that moves a
+session, and it asks `check_move` first, so a move these rules do not allow is a bug caught where it starts,
+not a row in a state nobody expects.
+"""
+from __future__ import annotations
+
+NEW = "new"  # a session not saved yet
+OPEN = ("ivr", "queued", "ringing", "active")
+
+MOVES: dict[str, frozenset[str]] = {
+    NEW: frozenset({"ivr", "queued", "ringing"}),
+    "ivr": frozenset({"queued", "ended"}),
+    "queued": frozenset({"ringing", "ended"}),
+    "ringing": frozenset({"active", "queued", "ended"}),
+    "active": frozenset({"queued", "ringing", "ended"}),
+    "ended": frozenset(),
+}
+
+
+class MoveRefused(RuntimeError):
+    """A move the rules do not allow: the code asking for it is wrong (callers check the state first)."""
+
+
+def check_move(old: str, new: str) -> None:
+    if new not in MOVES.get(old, ()):
+        raise MoveRefused(f"a session cannot go from {old} to {new}")
+
+
+def end_status(accepted: bool, ringing_for_agent: bool) -> str:
+    """How an ending is counted when nobody names a reason: served (ok), given up while an agent's phone rang,
+    or given up while waiting (in the queue, the IVR, or for a far end to answer)."""
+    if accepted:
+        return "ok"
+    return "ringingGiveUp" if ringing_for_agent else "waitingGiveUp"
+
