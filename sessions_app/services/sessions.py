@@ -51,6 +51,16 @@ def _session(agent: Agent, session_id: str, namespace: str | None, method: str,
     return session
 
 
+def _placing_a_call(agent_id: int) -> Agent:
+    """The agent placing a call, locked, after checking they are online and on no other call."""
+    agent = _agent(agent_id)
+    if agent.status == "offline":
+        raise ServiceError("the agent is offline: call tccc.Agent.online() first")
+    if routing.has_call(agent):
+        raise ServiceError("you are already on a call")
+    return agent
+
+
 def _active(session: Session, agent: Agent) -> Session:
     if session.state == "ended":
         raise ServiceError(f"session {session.id} has ended")
@@ -218,11 +228,7 @@ def start_internal_call(agent_id: int, callee_user_id: str, use_mobile: bool = F
     """Call another agent: in their browser (callIn type internal), or with `useMobile` on their mobile
     through the SIP trunk, whatever their status."""
     with transaction.atomic():
-        agent = _agent(agent_id)
-        if agent.status == "offline":
-            raise ServiceError("the agent is offline: call tccc.Agent.online() first")
-        if routing.has_call(agent):
-            raise ServiceError("you are already on a call")
+        agent = _placing_a_call(agent_id)
         callee = found(Agent.objects.select_for_update().filter(tenant_id=agent.tenant_id, user_id=callee_user_id))
         if callee is None:
             raise NotFound(f"no agent {callee_user_id!r}")
@@ -259,11 +265,7 @@ def start_outbound_call(agent_id: int, phone_number: str, phone_desc: str = "", 
     """Create the outbound session, after the number rules (a protected id is dialled as its real number;
     calling hours; per-number limits). Dialing is the phone channel's; without a trunk it ends as unconnected."""
     with transaction.atomic():
-        agent = _agent(agent_id)
-        if agent.status == "offline":
-            raise ServiceError("the agent is offline: call tccc.Agent.online() first")
-        if routing.has_call(agent):
-            raise ServiceError("you are already on a call")
+        agent = _placing_a_call(agent_id)
         number = phone.number_to_dial(agent.tenant, phone_number, phone_encode_type)
         caller = _caller_number(agent, caller_phone_number, skill_group_id, serving_number_group_ids)
         group = _skill_group(agent.tenant_id, skill_group_id) if skill_group_id else None
