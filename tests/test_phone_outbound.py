@@ -12,7 +12,9 @@ import pytest
 
 from testing.peers import Peer
 
+from .agent_leg import connect_leg
 from .browser import live_shell, reset_center
+from .engine_helpers import hears
 from testing.liveserver import LiveServer, free_port
 from .real_peers import needs
 from .trunk_checks import dial, hear_the_echo_and_hang_up
@@ -97,11 +99,9 @@ def test_use_mobile_rings_the_colleagues_mobile_through_the_trunk(server, tmp_pa
         assert reply["status"] == "success", reply
         session_id = reply["data"]["sessionId"]
         peer = Peer(AGENT_HZ, codec="audio/PCMU")
-        answer = await agent.request(method="Media.connect", params={"sessionId": session_id, "sdp": await peer.offer()})
-        assert answer["status"] == "success", answer
-        await peer.accept_answer(answer["data"]["sdp"])
+        await connect_leg(agent, session_id, peer)
         assert (await agent.event("userAccessed"))["sessionId"] == session_id
-        await until(lambda: peer.ear and abs(peer.ear.hears(0.3) - AGENT_HZ) < 15, "the call to the mobile carries audio")
+        await until(lambda: hears(peer, AGENT_HZ), "the call to the mobile carries audio")
         assert (await agent.request(method="Call.hungUp", params={"sessionId": session_id}))["status"] == "success"
         await peer.close()
         await agent.ws.close()
