@@ -16,6 +16,7 @@ from sessions_app.services.errors import ServiceError
 from sessions_app.services.events import agent_group, pages_group
 from sessions_app.services.visitor_limits import Visitor
 
+from .closing import closed_at_end
 from .widget_clients import VisitorClient
 
 pytestmark = pytest.mark.service
@@ -57,16 +58,8 @@ class AgentChatListener:
 @pytest.fixture
 async def visitor(demo):
     """Factory of connected visitor clients; all are closed at the end of the test."""
-    clients = []
-
-    async def connect(**kwargs):
-        client = await VisitorClient.connect(**kwargs)
-        clients.append(client)
-        return client
-
-    yield connect
-    for client in clients:
-        await client.close()
+    async with closed_at_end(VisitorClient.connect) as connect:
+        yield connect
 
 
 def agent_id(user_id: str) -> int:

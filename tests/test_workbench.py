@@ -13,6 +13,7 @@ from django.test import Client
 
 from sessions_app.models import Agent, Session
 
+from .closing import closed_at_end
 from .conftest import ORIGIN, SdkClient, api_session, login_token
 
 pytestmark = pytest.mark.service
@@ -124,18 +125,15 @@ class Workbench:
 
 @pytest.fixture
 async def workbench(demo):
-    pages = []
-
+    """Factory of workbench pages (signed in as `user_id` unless given a cookie or a resume token); all are closed
+    at the end of the test."""
     async def open_page(user_id="agent1@demo", **kwargs):
         if "cookie" not in kwargs and "resume" not in kwargs:
             kwargs["cookie"] = await database_sync_to_async(session_cookie)(user_id)
-        page = await Workbench.open(**kwargs)
-        pages.append(page)
-        return page
+        return await Workbench.open(**kwargs)
 
-    yield open_page
-    for page in pages:
-        await page.close()
+    async with closed_at_end(open_page) as open_:
+        yield open_
 
 
 def fragment(html: str, element_id: str) -> str:
