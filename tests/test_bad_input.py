@@ -168,11 +168,6 @@ async def test_delete_call_while_ringing_or_active_is_refused(sdk, demo, session
     await refused(client, "Call.deleteCall", {"sessionId": session_id}, "is still in progress: end it first")
 
 
-async def test_second_accept_is_refused(sdk, demo):
-    client, session_id = await active_session(sdk, demo, "phone")
-    await refused(client, "Call.accept", {"sessionId": session_id}, f"session {session_id} is already accepted")
-
-
 async def test_accept_of_a_session_ringing_for_another_agent_who_once_had_it_is_refused(sdk, demo):
     """An agent who rejected an offer is involved in the session but may not take it back from the next agent."""
     first, session_id = await ringing_session(sdk, demo, "phone")
@@ -184,22 +179,26 @@ async def test_accept_of_a_session_ringing_for_another_agent_who_once_had_it_is_
     await refused(first, "Call.hold", {"sessionId": session_id}, f"session {session_id} is not in progress with you")
 
 
-@pytest.mark.parametrize(("method", "message"), [
-    ("Call.unHold", "the call is not on hold"),
-    ("Call.unmuteMic", "the microphone is not muted"),
-])
-async def test_undoing_a_control_that_is_not_on_is_refused(sdk, demo, method, message):
-    client, session_id = await active_session(sdk, demo, "phone")
-    await refused(client, method, {"sessionId": session_id}, message)
+SESSION_IN = {"ringing": ringing_session, "active": active_session, "ended": ended_session}
 
 
-@pytest.mark.parametrize(("method", "message"), [
-    ("Video.unmuteVideo", "the camera is already on"),
-    ("Video.unmuteMic", "the microphone is not muted"),
+@pytest.mark.parametrize(("state", "session_type", "method", "params", "message"), [
+    pytest.param("active", "phone", "Call.accept", {}, "session {session_id} is already accepted", id="second-accept"),
+    pytest.param("active", "phone", "Call.unHold", {}, "the call is not on hold", id="unhold-not-held"),
+    pytest.param("active", "phone", "Call.unmuteMic", {}, "the microphone is not muted", id="unmute-not-muted"),
+    pytest.param("active", "video", "Video.unmuteVideo", {}, "the camera is already on", id="camera-already-on"),
+    pytest.param("active", "video", "Video.unmuteMic", {}, "the microphone is not muted", id="video-unmute-not-muted"),
+    pytest.param("active", "voip", "Call.sendDigits", {"dtmfText": "1"}, "sendDigits works on phone",
+                 id="digits-on-web-audio"),
+    pytest.param("ringing", "im", "Media.connect", {"sdp": "v=0"}, "it has no web media", id="media-for-web-chat"),
+    pytest.param("ended", "voip", "Media.connect", {"sdp": "v=0"}, "session {session_id} has ended",
+                 id="media-for-ended-call"),
 ])
-async def test_undoing_a_video_control_that_is_not_on_is_refused(sdk, demo, method, message):
-    client, session_id = await active_session(sdk, demo, "video")
-    await refused(client, method, {"sessionId": session_id}, message)
+async def test_request_the_sessions_kind_or_state_does_not_allow_is_refused(sdk, demo, state, session_type, method,
+                                                                              params, message):
+    """A `state` session of `session_type`, with the agent it is offered to, refuses `method`."""
+    client, session_id = await SESSION_IN[state](sdk, demo, session_type)
+    await refused(client, method, {"sessionId": session_id, **params}, message.format(session_id=session_id))
 
 
 # Parameters other than sessionId.
@@ -241,11 +240,6 @@ async def test_set_status_while_offline_is_refused(sdk):
 async def test_bad_send_digits_is_refused(sdk, demo, params, message):
     client, session_id = await active_session(sdk, demo, "phone")
     await refused(client, "Call.sendDigits", {"sessionId": session_id, **params}, message)
-
-
-async def test_send_digits_on_a_web_audio_call_is_refused(sdk, demo):
-    client, session_id = await active_session(sdk, demo, "voip")
-    await refused(client, "Call.sendDigits", {"sessionId": session_id, "dtmfText": "1"}, "sendDigits works on phone")
 
 
 @pytest.mark.parametrize(("params", "message"), [
@@ -525,11 +519,6 @@ async def test_media_connect_for_a_session_that_is_not_the_agents_or_has_no_medi
     await refused(other, "Media.connect", {"sessionId": "no-such-session", "sdp": "v=0"}, "no session 'no-such-session'")
 
 
-async def test_media_connect_for_a_web_chat_is_refused(sdk, demo):
-    client, chat_id = await ringing_session(sdk, demo, "im")
-    await refused(client, "Media.connect", {"sessionId": chat_id, "sdp": "v=0"}, "it has no web media")
-
-
 @pytest.mark.parametrize(("params", "message"), [
     ({}, "sessionId is required"),
     ({"sessionId": "x"}, "sdp is required"),
@@ -546,8 +535,3 @@ async def test_media_connect_with_an_offer_the_bridge_cannot_read_is_refused_and
     reply = await client.call("Media.connect", sessionId=session_id, sdp="v=0\r\nm=audio 9 RTP/AVP 0\r\n")
     assert reply["status"] == "error" and "the offer is not valid SDP" in reply["errorMsg"], reply
     assert (await client.call("Call.accept", sessionId=session_id))["status"] == "success"
-
-
-async def test_media_connect_for_an_ended_session_is_refused(sdk, demo):
-    client, session_id = await ended_session(sdk, demo, "voip")
-    await refused(client, "Media.connect", {"sessionId": session_id, "sdp": "v=0"}, f"session {session_id} has ended")

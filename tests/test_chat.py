@@ -8,7 +8,6 @@ from unittest import mock
 import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-from channels.testing import WebsocketCommunicator
 from django.core import signing
 
 from sessions_app.models import Agent, CannedResponse, ChatMessage, Session, Tenant
@@ -17,46 +16,11 @@ from sessions_app.services.errors import ServiceError
 from sessions_app.services.events import agent_group, pages_group
 from sessions_app.services.visitor_limits import Visitor
 
-from .conftest import ORIGIN, SdkClient, socket_headers
+from .widget_clients import VisitorClient
 
 pytestmark = pytest.mark.service
 
 XSS = "<img src=x onerror=alert(1)>"
-
-
-class VisitorClient(SdkClient):
-    """The widget's connection: `request(action, **fields)` → reply; events as SdkClient collects them."""
-
-    @classmethod
-    async def connect(cls, token: str | None = None, origin: str = ORIGIN, sdk_app_id: str = "1400000001",
-                      visitor_id: str = "", address: str = "127.0.0.1"):
-        from workbench.asgi import application
-
-        query = (f"sdkAppId={sdk_app_id}" + (f"&visitorToken={token}" if token else "")
-                 + (f"&visitorId={visitor_id}" if visitor_id else ""))
-        communicator = WebsocketCommunicator(application, f"/ws/visitor/?{query}",
-                                             headers=socket_headers(origin))
-        communicator.scope["client"] = [address, 50000]
-        connected, _ = await communicator.connect()
-        client = cls(communicator)
-        client.connected = connected
-        if connected:
-            client.welcome = await client.frame()
-        return client
-
-    async def request(self, action: str, **fields) -> dict:
-        self.next_id += 1
-        frame = {"id": self.next_id, "action": action, **fields}
-        await self.communicator.send_to(text_data=json.dumps(frame, ensure_ascii=False))
-        return await self.reply(self.next_id)
-
-    async def start(self, **fields) -> dict:
-        reply = await self.request("start", **{"nickname": "Ann", **fields})
-        assert reply["status"] == "success", reply
-        return reply["data"]
-
-    async def send(self, text: str, **fields) -> dict:
-        return await self.request("send", text=text, **fields)
 
 
 class AgentChatListener:
@@ -91,18 +55,12 @@ class AgentChatListener:
 
 
 @pytest.fixture
-async def visitor(demo):
+async def visitor(demo, closed_after_test):
     """Factory of connected visitor clients; all are closed at the end of the test."""
-    clients = []
+    async def connect(*args, **kwargs):
+        return closed_after_test(await VisitorClient.connect(*args, **kwargs))
 
-    async def connect(**kwargs):
-        client = await VisitorClient.connect(**kwargs)
-        clients.append(client)
-        return client
-
-    yield connect
-    for client in clients:
-        await client.close()
+    return connect
 
 
 def agent_id(user_id: str) -> int:

@@ -17,7 +17,7 @@ from sessions_app.media.ice import leg_configuration
 
 from .conftest import SdkClient
 from testing.liveserver import ROOT
-from .test_web_call_socket import CallerClient
+from .widget_clients import CallerClient
 
 pytestmark = pytest.mark.unit
 

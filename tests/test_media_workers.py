@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+from contextlib import asynccontextmanager
 
 import psycopg
 import pytest
 
 from testing.peers import Peer
 
+from .agent_leg import accept_hearing
 from .browser import live_shell
+from .engine_helpers import hears
 from testing.liveserver import ROOT, LiveServer, free_port
 from testing.media_worker import Worker
 from .phone_peer import PhonePeer
@@ -53,39 +56,38 @@ def reset(live: LiveServer) -> None:
     reset_center(live)
 
 
+@asynccontextmanager
 async def bridged_call(live: LiveServer):
-    """A web audio call from a customer to agent1, accepted, with both peers hearing each other."""
+    """A web audio call from a customer to agent1, accepted, with both peers hearing each other; the peers and
+    sockets are closed when the block is left."""
     agent = await open_agent(live, "agent1@demo")
-    assert (await agent.request(method="Agent.setStatus", params={"status": "free"}))["status"] == "success"
     customer, customer_peer, agent_peer = await open_customer(live), Peer(CUSTOMER_HZ), Peer(AGENT_HZ)
-    started = await customer.request(action="start", kind="audio", sdp=await customer_peer.offer(), nickname="Li")
-    assert started["status"] == "success", started
-    session_id = started["data"]["sessionId"]
-    await customer_peer.accept_answer(started["data"]["sdp"])
-    assert (await agent.event("callIn"))["sessionId"] == session_id
-    answer = await agent.request(method="Media.connect", params={"sessionId": session_id, "sdp": await agent_peer.offer()})
-    assert answer["status"] == "success", answer
-    await agent_peer.accept_answer(answer["data"]["sdp"])
-    assert (await agent.request(method="Call.accept", params={"sessionId": session_id}))["status"] == "success"
-    await until(lambda: agent_peer.ear and abs(agent_peer.ear.hears(0.3) - CUSTOMER_HZ) < 15, "agent hears customer")
-    await until(lambda: customer_peer.ear and abs(customer_peer.ear.hears(0.3) - AGENT_HZ) < 15,
-                "customer hears agent")
-    return agent, customer, customer_peer, agent_peer, session_id
+    try:
+        assert (await agent.request(method="Agent.setStatus", params={"status": "free"}))["status"] == "success"
+        started = await customer.request(action="start", kind="audio", sdp=await customer_peer.offer(), nickname="Li")
+        assert started["status"] == "success", started
+        session_id = started["data"]["sessionId"]
+        await customer_peer.accept_answer(started["data"]["sdp"])
+        assert (await agent.event("callIn"))["sessionId"] == session_id
+        await accept_hearing(agent, session_id, agent_peer, CUSTOMER_HZ, "agent hears customer")
+        await until(lambda: hears(customer_peer, AGENT_HZ), "customer hears agent")
+        yield agent, customer, agent_peer, session_id
+    finally:
+        for peer in (customer_peer, agent_peer):
+            await peer.close()
+        await agent.ws.close()
+        await customer.ws.close()
 
 
 def test_a_web_call_is_bridged_by_a_media_worker_process(server, worker):
     reset(server)
 
     async def scenario():
-        agent, customer, customer_peer, agent_peer, session_id = await bridged_call(server)
-        assert (await agent.request(method="Call.hold", params={"sessionId": session_id}))["status"] == "success"
-        await until(lambda: agent_peer.ear.hears(0.3) == 0, "silence for the agent on hold")
-        assert (await customer.request(action="hangUp"))["status"] == "success"
-        assert (await agent.event("sessionEnded"))["closeBy"] == "client"
-        for peer in (customer_peer, agent_peer):
-            await peer.close()
-        await agent.ws.close()
-        await customer.ws.close()
+        async with bridged_call(server) as (agent, customer, agent_peer, session_id):
+            assert (await agent.request(method="Call.hold", params={"sessionId": session_id}))["status"] == "success"
+            await until(lambda: hears(agent_peer, 0), "silence for the agent on hold")
+            assert (await customer.request(action="hangUp"))["status"] == "success"
+            assert (await agent.event("sessionEnded"))["closeBy"] == "client"
         return session_id
 
     session_id = asyncio.run(scenario())
@@ -96,15 +98,11 @@ def test_a_killed_media_worker_ends_its_calls_with_media_error_and_tells_the_age
     reset(server)
 
     async def scenario():
-        agent, customer, customer_peer, agent_peer, session_id = await bridged_call(server)
-        worker.kill()
-        ended = await agent.event("sessionEnded", timeout=15)
-        assert ended["sessionId"] == session_id and ended["closeBy"] == "admin"
-        assert (await customer.event("ended"))["endStatus"] == "mediaError"
-        for peer in (customer_peer, agent_peer):
-            await peer.close()
-        await agent.ws.close()
-        await customer.ws.close()
+        async with bridged_call(server) as (agent, customer, _, session_id):
+            worker.kill()
+            ended = await agent.event("sessionEnded", timeout=15)
+            assert ended["sessionId"] == session_id and ended["closeBy"] == "admin"
+            assert (await customer.event("ended"))["endStatus"] == "mediaError"
         return session_id
 
     session_id = asyncio.run(scenario())
@@ -147,12 +145,7 @@ def test_a_media_worker_with_sip_carries_phone_calls_and_their_agents(server, tm
         assert offer["type"] == "phone" and offer["calleePhoneNumber"] == QUEUE_HOTLINE
         phone.speak(CUSTOMER_HZ)
         peer = Peer(AGENT_HZ, codec="audio/PCMU")
-        answer = await agent.request(method="Media.connect",
-                                     params={"sessionId": offer["sessionId"], "sdp": await peer.offer()})
-        assert answer["status"] == "success", answer
-        await peer.accept_answer(answer["data"]["sdp"])
-        assert (await agent.request(method="Call.accept", params={"sessionId": offer["sessionId"]}))["status"] == "success"
-        await until(lambda: peer.ear and abs(peer.ear.hears(0.3) - CUSTOMER_HZ) < 15, "the agent hears the phone")
+        await accept_hearing(agent, offer["sessionId"], peer, CUSTOMER_HZ, "the agent hears the phone")
         await until(lambda: abs(phone.hears() - AGENT_HZ) < 20, "the phone hears the agent")
         assert (await agent.request(method="Call.hungUp", params={"sessionId": offer["sessionId"]}))["status"] == "success"
         await peer.close()

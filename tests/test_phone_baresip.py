@@ -13,10 +13,11 @@ import pytest
 
 from testing.peers import Peer, dominant_hz
 
+from .agent_leg import accept_hearing
 from .browser import live_shell, reset_center
 from testing.liveserver import LiveServer, free_port
 from .real_peers import needs
-from .ws_clients import open_agent, until
+from .ws_clients import open_agent
 
 HOTLINE = "4008009999"
 AGENT_HZ, BARESIP_HZ = 1000, 440
@@ -78,12 +79,7 @@ def test_baresip_calls_in_and_talks_with_the_agent_both_ways(server, tmp_path):
         offer = await agent.event("callIn")
         assert offer["type"] == "phone" and offer["calleePhoneNumber"] == HOTLINE
         peer = Peer(AGENT_HZ, codec="audio/PCMU")
-        answer = await agent.request(method="Media.connect",
-                                     params={"sessionId": offer["sessionId"], "sdp": await peer.offer()})
-        assert answer["status"] == "success", answer
-        await peer.accept_answer(answer["data"]["sdp"])
-        assert (await agent.request(method="Call.accept", params={"sessionId": offer["sessionId"]}))["status"] == "success"
-        await until(lambda: peer.ear and abs(peer.ear.hears(0.3) - BARESIP_HZ) < 15, "the agent hears baresip")
+        await accept_hearing(agent, offer["sessionId"], peer, BARESIP_HZ, "the agent hears baresip")
         ended = await agent.event("sessionEnded", timeout=20)  # baresip quits when its time is up
         await peer.close()
         await agent.ws.close()

@@ -4,6 +4,7 @@ a caller who hangs up in the IVR ends as ivrGiveUp by the customer, with the key
 from __future__ import annotations
 
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,19 @@ def call(server: LiveServer, tmp_path, scenario: str, peer: PhonePeer) -> subpro
          "-timeout", "40s", "-timeout_error"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+@contextmanager
+def trunk_call(server: LiveServer, tmp_path, scenario: str, seconds: float):
+    """sipp, as the trunk, calls the hotline with `scenario`, the caller's phone at the far end of its RTP; the
+    block plays the caller's part, and on leaving it sipp must finish its scenario within `seconds`."""
+    phone = PhonePeer()
+    try:
+        sipp = call(server, tmp_path, scenario, phone)
+        yield phone
+        assert sipp.wait(seconds) == 0, sipp.stderr.read().decode(errors="replace")
+    finally:
+        phone.close()
+
+
 def last_phone_session(server: LiveServer) -> dict:
     session_id = live_shell(server, "from sessions_app.models import Session\n"
                                     "print(Session.objects.filter(type='phone').latest('created_at').pk)").split()[-1]
@@ -44,39 +58,25 @@ def last_phone_session(server: LiveServer) -> dict:
 
 def test_a_caller_who_presses_nothing_hears_the_menu_again_then_goodbye_and_is_hung_up(server, tmp_path):
     reset_center(server)
-    peer = PhonePeer()
-    try:
-        sipp = call(server, tmp_path, "trunk_calls_hotline.xml", peer)
-        until(peer.heard_from_us, "the prompt reaches the caller")
-        assert sipp.wait(30) == 0, sipp.stderr.read().decode(errors="replace")  # it got our BYE
-    finally:
-        peer.close()
+    with trunk_call(server, tmp_path, "trunk_calls_hotline.xml", 30) as phone:  # sipp waits for our BYE
+        until(phone.heard_from_us, "the prompt reaches the caller")
     session = last_phone_session(server)
     assert (session["endStatus"], session["closeBy"]) == ("ivrGiveUp", "admin")
 
 
 def test_a_caller_who_hangs_up_in_the_ivr_ends_as_ivr_give_up_by_the_customer(server, tmp_path):
     reset_center(server)
-    peer = PhonePeer()
-    try:
-        sipp = call(server, tmp_path, "caller_hangs_up.xml", peer)
-        until(peer.heard_from_us, "the prompt reaches the caller")
-        peer.press("7")  # not a choice: the menu apologises and asks again
-        assert sipp.wait(20) == 0, sipp.stderr.read().decode(errors="replace")
-    finally:
-        peer.close()
+    with trunk_call(server, tmp_path, "caller_hangs_up.xml", 20) as phone:
+        until(phone.heard_from_us, "the prompt reaches the caller")
+        phone.press("7")  # not a choice: the menu apologises and asks again
     session = last_phone_session(server)
     assert (session["endStatus"], session["closeBy"], session["state"]) == ("ivrGiveUp", "client", "ended")
 
 
 def test_the_trunk_putting_the_caller_on_hold_is_answered_recvonly_and_the_call_goes_on(server, tmp_path):
     reset_center(server)
-    peer = PhonePeer()
-    try:
-        sipp = call(server, tmp_path, "trunk_holds_call.xml", peer)
-        assert sipp.wait(20) == 0, sipp.stderr.read().decode(errors="replace")  # sipp checked our recvonly
-    finally:
-        peer.close()
+    with trunk_call(server, tmp_path, "trunk_holds_call.xml", 20):  # sipp checks that we answer recvonly
+        pass
     session = last_phone_session(server)
     assert (session["endStatus"], session["closeBy"]) == ("ivrGiveUp", "client")
 
@@ -84,16 +84,13 @@ def test_the_trunk_putting_the_caller_on_hold_is_answered_recvonly_and_the_call_
 def test_a_server_stopping_in_order_hangs_up_its_phone_calls_with_bye(tmp_path):
     stopping = LiveServer(env={"SIP_PORT": str(free_port()), "SIP_HOST": "127.0.0.1",
                                "MEDIA_HOST_ADDRESSES": "127.0.0.1"}).start()
-    peer = PhonePeer()
     try:
-        sipp = call(stopping, tmp_path, "trunk_calls_hotline.xml", peer)
-        until(peer.heard_from_us, "the call is up (the IVR speaks)")
-        stopping.process.terminate()  # SIGTERM: daphne stops in order
-        assert sipp.wait(15) == 0, sipp.stderr.read().decode(errors="replace")  # sipp got its BYE
+        with trunk_call(stopping, tmp_path, "trunk_calls_hotline.xml", 15) as phone:  # sipp waits for our BYE
+            until(phone.heard_from_us, "the call is up (the IVR speaks)")
+            stopping.process.terminate()  # SIGTERM: daphne stops in order
         stopping.process.wait(15)
         ended = live_shell(stopping, "from sessions_app.models import Session\n"
                                      "print(Session.objects.get(type='phone').end_status)").split()[-1]
         assert ended == "mediaError"  # the session ended with its media, and has its CDR
     finally:
-        peer.close()
         stopping.stop()

@@ -12,7 +12,9 @@ import pytest
 
 from testing.peers import Peer
 
+from .agent_leg import connect_leg
 from .browser import live_shell, reset_center
+from .engine_helpers import hears
 from testing.liveserver import LiveServer, free_port
 from .real_peers import needs
 from .trunk_checks import dial, hear_the_echo_and_hang_up
@@ -50,6 +52,22 @@ def far_end(server: LiveServer, tmp_path, *scenario: str) -> subprocess.Popen:
     return process  # sipp binds within milliseconds, and an INVITE sent before that is retransmitted
 
 
+def unanswered_call(server: LiveServer, number: str, timeout: float = 10, outed: bool = False) -> tuple[dict, str]:
+    """agent1 dials `number` and the call ends before anyone answers (having heard `callOuted` first, if `outed`):
+    the `sessionEnded` event's data and the session's endStatus."""
+    async def scenario():
+        agent, session_id = await dial(server, number)
+        if outed:
+            await agent.event("callOuted")
+        ended = await agent.event("sessionEnded", timeout=timeout)
+        await agent.ws.close()
+        return session_id, ended
+
+    session_id, ended = asyncio.run(scenario())
+    assert ended["sessionId"] == session_id
+    return ended, server.api("GET", f"/api/sessions/{session_id}")["endStatus"]
+
+
 def test_an_answered_outbound_call_carries_audio_through_the_trunk_and_hangs_up_with_bye(server, tmp_path):
     reset_center(server)
     sipp = far_end(server, tmp_path, "-sn", "uas", "-rtp_echo")
@@ -70,17 +88,8 @@ def test_an_answered_outbound_call_carries_audio_through_the_trunk_and_hangs_up_
 def test_a_busy_far_end_ends_the_outbound_call_as_busy(server, tmp_path):
     reset_center(server)
     sipp = far_end(server, tmp_path, "-sf", str(SIPP / "uas_busy.xml"))
-
-    async def scenario():
-        agent, session_id = await dial(server, "13800138001")
-        await agent.event("callOuted")
-        ended = await agent.event("sessionEnded")
-        await agent.ws.close()
-        return session_id, ended
-
-    session_id, ended = asyncio.run(scenario())
-    assert ended["sessionId"] == session_id and ended["closeBy"] == "client"
-    assert server.api("GET", f"/api/sessions/{session_id}")["endStatus"] == "busy"
+    ended, end_status = unanswered_call(server, "13800138001", outed=True)
+    assert (ended["closeBy"], end_status) == ("client", "busy")
     assert sipp.wait(15) == 0, sipp.stderr.read().decode(errors="replace")
 
 
@@ -97,11 +106,9 @@ def test_use_mobile_rings_the_colleagues_mobile_through_the_trunk(server, tmp_pa
         assert reply["status"] == "success", reply
         session_id = reply["data"]["sessionId"]
         peer = Peer(AGENT_HZ, codec="audio/PCMU")
-        answer = await agent.request(method="Media.connect", params={"sessionId": session_id, "sdp": await peer.offer()})
-        assert answer["status"] == "success", answer
-        await peer.accept_answer(answer["data"]["sdp"])
+        await connect_leg(agent, session_id, peer)
         assert (await agent.event("userAccessed"))["sessionId"] == session_id
-        await until(lambda: peer.ear and abs(peer.ear.hears(0.3) - AGENT_HZ) < 15, "the call to the mobile carries audio")
+        await until(lambda: hears(peer, AGENT_HZ), "the call to the mobile carries audio")
         assert (await agent.request(method="Call.hungUp", params={"sessionId": session_id}))["status"] == "success"
         await peer.close()
         await agent.ws.close()
@@ -113,15 +120,8 @@ def test_use_mobile_rings_the_colleagues_mobile_through_the_trunk(server, tmp_pa
 def test_a_declined_outbound_call_ends_as_user_reject(server, tmp_path):
     reset_center(server)
     sipp = far_end(server, tmp_path, "-sf", str(SIPP / "uas_decline.xml"))
-
-    async def scenario():
-        agent, session_id = await dial(server, "13800138002")
-        ended = await agent.event("sessionEnded")
-        await agent.ws.close()
-        return session_id, ended
-
-    session_id, ended = asyncio.run(scenario())
-    assert server.api("GET", f"/api/sessions/{session_id}")["endStatus"] == "userReject"
+    _, end_status = unanswered_call(server, "13800138002")
+    assert end_status == "userReject"
     assert sipp.wait(15) == 0, sipp.stderr.read().decode(errors="replace")
 
 
@@ -131,30 +131,15 @@ def test_a_trunk_nobody_answers_on_ends_the_call_as_unconnected(server):
                        "Trunk.objects.all().delete()\n"
                        f"Trunk.objects.create(tenant=Tenant.objects.get(sdk_app_id='1400000001'), name='gone', "
                        f"host='127.0.0.1', port={free_port()})")  # nothing listens there: ICMP port unreachable
-
-    async def scenario():
-        agent, session_id = await dial(server, "13800138003")
-        ended = await agent.event("sessionEnded", timeout=40)
-        await agent.ws.close()
-        return session_id, ended
-
-    session_id, ended = asyncio.run(scenario())
-    assert ended["closeBy"] == "admin"
-    assert server.api("GET", f"/api/sessions/{session_id}")["endStatus"] == "unconnected"
+    ended, end_status = unanswered_call(server, "13800138003", timeout=40)
+    assert (ended["closeBy"], end_status) == ("admin", "unconnected")
 
 
 def test_an_outbound_call_nobody_answers_is_cancelled_and_ends_as_not_answer(server, tmp_path):
     reset_center(server)
     sipp = far_end(server, tmp_path, "-sf", str(SIPP / "uas_no_answer.xml"))
-
-    async def scenario():
-        agent, session_id = await dial(server, "13800138004")
-        ended = await agent.event("sessionEnded", timeout=15)
-        await agent.ws.close()
-        return session_id, ended
-
-    session_id, ended = asyncio.run(scenario())
-    assert server.api("GET", f"/api/sessions/{session_id}")["endStatus"] == "notAnswer"
+    _, end_status = unanswered_call(server, "13800138004", timeout=15)
+    assert end_status == "notAnswer"
     assert sipp.wait(15) == 0, sipp.stderr.read().decode(errors="replace")  # it got our CANCEL and ACK
 
 
@@ -165,14 +150,6 @@ def test_without_a_trunk_in_admin_the_one_the_environment_describes_is_dialled(s
         ["sipp", "-sf", str(SIPP / "uas_busy.xml"), "-p", str(ENV_TRUNK_PORT), "-i", "127.0.0.1", "-m", "1",
          "-nostdin", "-timeout", "20s", "-timeout_error"], cwd=tmp_path, stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE)
-
-    async def scenario():
-        agent, session_id = await dial(server, "13800138005")
-        await agent.event("callOuted")
-        await agent.event("sessionEnded")
-        await agent.ws.close()
-        return session_id
-
-    session_id = asyncio.run(scenario())
-    assert server.api("GET", f"/api/sessions/{session_id}")["endStatus"] == "busy"
+    _, end_status = unanswered_call(server, "13800138005", outed=True)
+    assert end_status == "busy"
     assert sipp.wait(15) == 0, sipp.stderr.read().decode(errors="replace")

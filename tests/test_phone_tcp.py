@@ -19,6 +19,7 @@ import pytest
 
 from testing.peers import Peer
 
+from .agent_leg import accept_hearing
 from .browser import live_shell, reset_center
 from testing.liveserver import LiveServer, free_port
 from .phone_peer import PhonePeer
@@ -78,13 +79,8 @@ def test_a_call_over_tcp_goes_through_the_ivr_to_an_agent_and_is_hung_up_over_tc
         assert offer["type"] == "phone" and offer["ivrPath"] == [{"key": "1", "label": "Support"}]
         phone.speak(CALLER_HZ)
         peer = Peer(AGENT_HZ, codec="audio/PCMU")
-        answer = await agent.request(method="Media.connect",
-                                     params={"sessionId": offer["sessionId"], "sdp": await peer.offer()})
-        assert answer["status"] == "success", answer
-        await peer.accept_answer(answer["data"]["sdp"])
         session_id = offer["sessionId"]
-        assert (await agent.request(method="Call.accept", params={"sessionId": session_id}))["status"] == "success"
-        await until(lambda: peer.ear and abs(peer.ear.hears(0.3) - CALLER_HZ) < 15, "the agent hears the caller")
+        await accept_hearing(agent, session_id, peer, CALLER_HZ, "the agent hears the caller")
         await until(lambda: abs(phone.hears() - AGENT_HZ) < 20, "the caller hears the agent")
         assert (await agent.request(method="Call.hungUp", params={"sessionId": session_id}))["status"] == "success"
         await peer.close()

@@ -5,6 +5,7 @@ from channels.db import database_sync_to_async
 from sessions_app.models import Agent, Session
 
 from .conftest import SdkClient, api_session, sweep
+from .offers import ringing_one_of_two
 
 pytestmark = pytest.mark.service
 
@@ -17,6 +18,16 @@ def agent_row(user_id):
 @database_sync_to_async
 def end_grace_now(user_id):
     Agent.objects.filter(user_id=user_id).update(offline_deadline="2000-01-01T00:00:00Z")
+
+
+async def alone_on_a_call(sdk, demo):
+    """agent1, the only agent online, accepts a phone call: their client and the session."""
+    agent = await sdk("agent1@demo")
+    await database_sync_to_async(lambda: Agent.objects.exclude(user_id="agent1@demo").update(status="offline"))()
+    session_id = await api_session(demo, "phone", calleePhoneNumber="1")
+    await agent.event("callIn")
+    await agent.call("Call.accept", sessionId=session_id)
+    return agent, session_id
 
 
 async def test_reconnect_within_grace_keeps_status_and_offers(sdk, demo):
@@ -37,11 +48,7 @@ async def test_reconnect_within_grace_keeps_status_and_offers(sdk, demo):
 
 
 async def test_grace_period_over_takes_the_agent_offline_and_ends_their_calls(sdk, demo):
-    agent = await sdk("agent1@demo")
-    await database_sync_to_async(lambda: Agent.objects.exclude(user_id="agent1@demo").update(status="offline"))()
-    session_id = await api_session(demo, "phone", calleePhoneNumber="1")
-    await agent.event("callIn")
-    await agent.call("Call.accept", sessionId=session_id)
+    agent, session_id = await alone_on_a_call(sdk, demo)
     await agent.close()
     await end_grace_now("agent1@demo")
     assert await sweep() >= 1
@@ -78,12 +85,7 @@ async def test_offline_and_online_through_the_sdk(sdk, demo):
 
 
 async def test_going_offline_withdraws_a_ringing_offer_to_the_next_agent(sdk, demo):
-    first = await sdk("agent1@demo")
-    second = await sdk("agent2@demo")
-    await database_sync_to_async(lambda: Agent.objects.filter(user_id="agent3@demo").update(status="offline"))()
-    session_id = await api_session(demo, "phone", calleePhoneNumber="1")
-    holder = (await database_sync_to_async(lambda: Session.objects.get(pk=session_id).agent.user_id)())
-    ringing, other = (first, second) if holder == "agent1@demo" else (second, first)
+    session_id, ringing, other = await ringing_one_of_two(sdk, demo)
     await ringing.call("Agent.offline")
     assert (await other.event("callIn"))["sessionId"] == session_id
 
@@ -111,11 +113,7 @@ async def test_connections_of_a_dead_process_are_reaped_and_the_grace_starts(sdk
 
 
 async def test_going_offline_with_a_session_in_progress_is_refused(sdk, demo):
-    agent = await sdk("agent1@demo")
-    await database_sync_to_async(lambda: Agent.objects.exclude(user_id="agent1@demo").update(status="offline"))()
-    session_id = await api_session(demo, "phone", calleePhoneNumber="1")
-    await agent.event("callIn")
-    await agent.call("Call.accept", sessionId=session_id)
+    agent, session_id = await alone_on_a_call(sdk, demo)
     reply = await agent.call("Agent.offline")
     assert reply["status"] == "error" and "sessions in progress" in reply["errorMsg"]
     assert (await agent.call("Agent.getStatus"))["data"]["status"] == "busy"

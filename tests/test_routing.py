@@ -13,6 +13,7 @@ from sessions_app.services.errors import ServiceError
 
 from . import factories
 from .conftest import api_session, sweep
+from .offers import ringing_one_of_two
 
 pytestmark = pytest.mark.service
 
@@ -80,12 +81,18 @@ async def test_agent_who_is_not_free_is_not_offered(sdk, demo):
     assert (await agent.event("callIn"))["sessionId"] == session_id
 
 
-async def test_queue_wait_past_maximum_ends_as_waiting_give_up(sdk, demo):
+async def queued_for_a_resting_agent(sdk, demo):
+    """agent1, the only agent online, is resting when a phone call comes: their client and the queued session."""
     agent = await sdk("agent1@demo")
     await set_status("agent2@demo", "offline")
     await set_status("agent3@demo", "offline")
     await agent.call("Agent.setStatus", status="rest")
     session_id = await api_session(demo, "phone", calleePhoneNumber="1")
+    return agent, session_id
+
+
+async def test_queue_wait_past_maximum_ends_as_waiting_give_up(sdk, demo):
+    agent, session_id = await queued_for_a_resting_agent(sdk, demo)
     await expire(Session, "queue_deadline", pk=session_id)
     assert await sweep() == 1
     session = await session_row(session_id)
@@ -93,11 +100,7 @@ async def test_queue_wait_past_maximum_ends_as_waiting_give_up(sdk, demo):
 
 
 async def test_the_sweep_offers_a_waiting_session_whose_wake_up_another_process_missed(sdk, demo):
-    agent = await sdk("agent1@demo")
-    await set_status("agent2@demo", "offline")
-    await set_status("agent3@demo", "offline")
-    await agent.call("Agent.setStatus", status="rest")
-    session_id = await api_session(demo, "phone", calleePhoneNumber="1")
+    agent, session_id = await queued_for_a_resting_agent(sdk, demo)
     await set_status("agent1@demo", "free")  # freed by a transaction that did not see the session (no dispatch)
     assert await sweep() == 0  # just queued: the dispatch of the moment has its chance first
     assert await agent.no_event("callIn")
@@ -122,12 +125,7 @@ async def test_customer_hanging_up_while_ringing_tells_the_agent(sdk, demo):
 
 
 async def test_rejecting_an_offer_moves_it_to_the_next_agent(sdk, demo):
-    first = await sdk("agent1@demo")
-    second = await sdk("agent2@demo")
-    await set_status("agent3@demo", "offline")
-    session_id = await api_session(demo, "phone", calleePhoneNumber="1")
-    holder = (await session_row(session_id)).agent.user_id
-    ringing, other = (first, second) if holder == "agent1@demo" else (second, first)
+    session_id, ringing, other = await ringing_one_of_two(sdk, demo)
     await ringing.event("callIn")
     assert (await ringing.call("Call.hungUp", sessionId=session_id))["status"] == "success"
     assert (await other.event("callIn"))["sessionId"] == session_id
@@ -169,12 +167,7 @@ async def test_two_accepts_at_the_same_instant_exactly_one_wins(transactional_db
 
 
 async def test_accept_by_an_agent_the_offer_moved_away_from_loses(sdk, demo):
-    first = await sdk("agent1@demo")
-    second = await sdk("agent2@demo")
-    await set_status("agent3@demo", "offline")
-    session_id = await api_session(demo, "phone", calleePhoneNumber="1")
-    holder = (await session_row(session_id)).agent.user_id
-    late, next_agent = (first, second) if holder == "agent1@demo" else (second, first)
+    session_id, late, next_agent = await ringing_one_of_two(sdk, demo)
     await expire(Session, "offer_deadline", pk=session_id)
     await sweep()
     await next_agent.event("callIn")

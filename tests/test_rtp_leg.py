@@ -175,6 +175,15 @@ def pair(legs, law: int) -> tuple[RtpLeg, RtpLeg]:
     return a, b
 
 
+async def sending_to_a_trunk(legs, **kwargs) -> tuple[RtpLeg, Trunk]:
+    """A leg (made with `kwargs`) sending a PHONE_HZ tone to a trunk aimed back at it."""
+    trunk = legs.trunk()
+    leg = legs(remote_port=trunk.port, **kwargs)
+    await trunk.aim(leg)
+    legs.tone(leg, PHONE_HZ)
+    return leg, trunk
+
+
 def hears_music(ear: Ear) -> bool:
     return any(near(ear.hears(0.2), note) for note in Music.NOTES_HZ)
 
@@ -236,10 +245,7 @@ async def test_each_leg_hears_the_tone_the_other_sends(legs, law):
 
 
 async def test_packets_go_out_every_20_ms_with_running_sequence_and_timestamp(legs):
-    trunk = legs.trunk()
-    leg = legs(remote_port=trunk.port)
-    await trunk.aim(leg)
-    legs.tone(leg, PHONE_HZ)
+    _, trunk = await sending_to_a_trunk(legs)
     await until(lambda: len(trunk.received) >= 15, what="15 packets from the leg")
     packets = trunk.received[:15]
     assert packets[0].marker and not any(p.marker for p in packets[1:])
@@ -262,10 +268,7 @@ async def test_a_leg_learns_where_the_trunk_sends_from_and_ignores_strangers(leg
 
 
 async def test_a_leg_the_trunk_holds_sends_nothing_and_resumes_with_the_marker(legs):
-    trunk = legs.trunk()
-    leg = legs(remote_port=trunk.port, direction="sendonly")  # the trunk's SDP: it sends, it takes nothing
-    await trunk.aim(leg)
-    legs.tone(leg, PHONE_HZ)
+    leg, trunk = await sending_to_a_trunk(legs, direction="sendonly")  # the trunk's SDP: it sends, it takes nothing
     await assert_nothing_arrives(lambda: until(lambda: trunk.received, what="a packet"), what="a packet to the trunk")
     assert leg.sender.frames >= 5  # what must not happen has had ten frames' time to happen
     leg.update(HOST, trunk.port, g711.PCMU, TELEPHONE_EVENT, direction="sendrecv")
@@ -383,10 +386,7 @@ async def test_keys_pressed_on_one_leg_reach_the_other_once_each_in_order(legs):
 
 
 async def test_a_key_press_is_one_event_and_the_audio_after_it_keeps_its_clock(legs):
-    trunk = legs.trunk()
-    leg = legs(remote_port=trunk.port)
-    await trunk.aim(leg)
-    legs.tone(leg, PHONE_HZ)
+    leg, trunk = await sending_to_a_trunk(legs)
     await until(lambda: len(trunk.received) >= 3, what="audio first")
     await leg.send_digits("7", duration_ms=180)
     await until(lambda: trunk.received[-1].payload_type == 0, what="audio again")

@@ -34,12 +34,18 @@ async def accepted_call(agent, demo, session_type="phone", **fields):
     return session_id
 
 
-async def test_transfer_to_an_agent_offers_it_and_keeps_history(sdk, demo):
+async def first_on_a_call_second_away(sdk, demo, second_status, session_type="phone", **fields):
+    """agent1 takes a call while agent2, the only other agent online, is `second_status`: both agents' clients
+    and the session, for moving the call on from agent1."""
     first = await sdk("agent1@demo")
     second = await sdk("agent2@demo")
     await only_online("agent1@demo", "agent2@demo")
-    await second.call("Agent.setStatus", status="notReady")
-    session_id = await accepted_call(first, demo, calleePhoneNumber="1")
+    await second.call("Agent.setStatus", status=second_status)
+    return first, second, await accepted_call(first, demo, session_type, **fields)
+
+
+async def test_transfer_to_an_agent_offers_it_and_keeps_history(sdk, demo):
+    first, second, session_id = await first_on_a_call_second_away(sdk, demo, "notReady", calleePhoneNumber="1")
     await second.call("Agent.setStatus", status="stopNotReady")
     reply = await first.call("Call.transfer", sessionId=session_id, userId="agent2@demo")
     assert reply["status"] == "success"
@@ -55,11 +61,8 @@ async def test_transfer_to_an_agent_offers_it_and_keeps_history(sdk, demo):
 
 
 async def test_transfer_to_a_skill_group_queues_it_there(sdk, demo):
-    first = await sdk("agent1@demo")
-    second = await sdk("agent2@demo")
-    await only_online("agent1@demo", "agent2@demo")
-    await second.call("Agent.setStatus", status="notReady")
-    session_id = await accepted_call(first, demo, "voip", userId="openid", callee="web")
+    first, second, session_id = await first_on_a_call_second_away(sdk, demo, "notReady", "voip", userId="openid",
+                                                                 callee="web")
     await second.call("Agent.setStatus", status="stopNotReady")
     group = str(demo["skillGroups"]["voip"])
     assert (await first.call("Call.transfer", sessionId=session_id, skillGroupId=group))["status"] == "success"
@@ -69,11 +72,7 @@ async def test_transfer_to_a_skill_group_queues_it_there(sdk, demo):
 
 
 async def test_transfer_to_a_busy_agent_is_refused_and_changes_nothing(sdk, demo):
-    first = await sdk("agent1@demo")
-    second = await sdk("agent2@demo")
-    await only_online("agent1@demo", "agent2@demo")
-    await second.call("Agent.setStatus", status="rest")
-    session_id = await accepted_call(first, demo, calleePhoneNumber="1")
+    first, _, session_id = await first_on_a_call_second_away(sdk, demo, "rest", calleePhoneNumber="1")
     reply = await first.call("Call.transfer", sessionId=session_id, userId="agent2@demo")
     assert reply["status"] == "error" and "cannot take it now" in reply["errorMsg"]
     assert (await session_row(session_id)).agent.user_id == "agent1@demo"

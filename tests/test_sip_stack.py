@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import logging
 import socket
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,9 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sessions_app.media.sip import (CallEnded, CallFailed, Credentials, Ending, Headers, IncomingCall, SdpError,
-                                    SessionDescription, SipError, SipUri, Timers, UserAgent, build_answer, build_offer,
-                                    make_response, parse_message)
+from sessions_app.media.sip import (CallEnded, CallFailed, Credentials, Ending, Headers, IncomingCall,
+                                    OutgoingCall, SdpError, SessionDescription, SipError, SipUri, Timers, UserAgent,
+                                    build_answer, build_offer, make_response, parse_message)
+from sessions_app.media.sip.ua import Auth
 from sessions_app.media.sip.auth import Challenge, authorization, authorize, digest
 from sessions_app.media.sip.message import MAX_BODY, frame_stream
 from sessions_app.media.sip.sdp import PCMA, PCMU, sdp_of
@@ -31,7 +33,11 @@ pytestmark = pytest.mark.service
 HOST = "127.0.0.1"
 FAST = Timers(t1=0.02, t2=0.16, t4=0.2)
 SIPP_SCENARIOS = Path(__file__).parent / "sipp"
-needs_sipp = needs("sipp")
+
+
+def against_sipp(test):
+    """Mark a test that drives a real sipp: one of the slow `peer` tests, skipped where sipp is not installed."""
+    return pytest.mark.peer(needs("sipp")(test))
 
 
 def crlf(text: str) -> bytes:
@@ -951,34 +957,51 @@ async def sipp_uas(tmp_path, scenario: list[str], *extra: str) -> tuple[asyncio.
     return task, port
 
 
+async def sipp_succeeded(run: Awaitable[tuple[int, str]]) -> None:
+    """Wait for a sipp run and fail with its complaints unless every step of its scenario went as written."""
+    code, errors = await run
+    assert code == 0, errors
+
+
 SIPP_TIMERS = Timers(t1=0.1)
 
 
-@pytest.mark.peer
-@needs_sipp
+async def we_call_sipp(agents, tmp_path, scenario: str, *extra: str, user: str = "us",
+                       auth: Auth = None) -> tuple[OutgoingCall, asyncio.Task]:
+    """Start sipp answering with `scenario` (a built-in one or a file of SIPP_SCENARIOS) and send it our INVITE;
+    the task is sipp's run, for `sipp_succeeded`."""
+    agent = await agents(timers=SIPP_TIMERS)
+    task, port = await sipp_uas(tmp_path, scenario_args(scenario), *extra)
+    call = await agent.invite(f"sip:service@{HOST}:{port}", f"sip:{user}@{HOST}", f"sip:service@{HOST}",
+                              build_offer(HOST, 30000), auth=auth)
+    return call, task
+
+
+def scenario_args(scenario: str) -> list[str]:
+    """sipp's arguments for a scenario: `-sf` and the file for ours (`*.xml`), `-sn` for one built into sipp."""
+    return ["-sf", str(SIPP_SCENARIOS / scenario)] if scenario.endswith(".xml") else ["-sn", scenario]
+
+
+@against_sipp
 async def test_sipp_calls_us_hears_early_media_and_hangs_up(agents, tmp_path):
     on_invite = answering(early_media=True)
     agent = await agents(on_invite=on_invite, timers=SIPP_TIMERS)
-    code, errors = await sipp(tmp_path, "-sn", "uac", f"{HOST}:{agent.port}", "-p", str(free_port()), "-d", "100")
-    assert code == 0, errors
+    await sipp_succeeded(sipp(tmp_path, "-sn", "uac", f"{HOST}:{agent.port}", "-p", str(free_port()), "-d", "100"))
     call = on_invite.calls[0]
     assert call.from_.uri.user == "sipp" and call.remote_sdp.audio.codec == PCMU
     assert await asyncio.wait_for(call.ended, 1) == Ending("remote", "bye")
 
 
-@pytest.mark.peer
-@needs_sipp
+@against_sipp
 async def test_sipp_calls_us_over_tcp(agents, tmp_path):
     on_invite = answering()
     agent = await agents(on_invite=on_invite, timers=SIPP_TIMERS, tcp=True)
-    code, errors = await sipp(tmp_path, "-sn", "uac", f"{HOST}:{agent.port}", "-t", "t1", "-p", str(free_port()),
-                              "-d", "100")
-    assert code == 0, errors
+    await sipp_succeeded(sipp(tmp_path, "-sn", "uac", f"{HOST}:{agent.port}", "-t", "t1", "-p", str(free_port()),
+                              "-d", "100"))
     assert on_invite.calls[0].invite.via.transport == "TCP"
 
 
-@pytest.mark.peer
-@needs_sipp
+@against_sipp
 async def test_sipp_cancels_while_we_ring(agents, tmp_path):
     calls = []
 
@@ -986,36 +1009,26 @@ async def test_sipp_cancels_while_we_ring(agents, tmp_path):
         calls.append(call)
         await call.ringing()
     agent = await agents(on_invite=ring, timers=SIPP_TIMERS)
-    code, errors = await sipp(tmp_path, "-sf", str(SIPP_SCENARIOS / "uac_cancel.xml"), f"{HOST}:{agent.port}",
-                              "-p", str(free_port()))
-    assert code == 0, errors
+    await sipp_succeeded(sipp(tmp_path, *scenario_args("uac_cancel.xml"), f"{HOST}:{agent.port}",
+                              "-p", str(free_port())))
     assert calls[0].cancelled.done() and calls[0].ended.result() == Ending(
         "remote", "cancelled", 487)
     with pytest.raises(CallEnded):
         await calls[0].answer(build_answer(calls[0].remote_sdp, HOST, 40000))
 
 
-@pytest.mark.peer
-@needs_sipp
+@against_sipp
 async def test_we_call_sipp_which_answers(agents, tmp_path):
-    agent = await agents(timers=SIPP_TIMERS)
-    task, port = await sipp_uas(tmp_path, ["-sn", "uas"])
-    call = await agent.invite(f"sip:service@{HOST}:{port}", f"sip:us@{HOST}", f"sip:service@{HOST}",
-                              build_offer(HOST, 30000))
+    call, sipp_run = await we_call_sipp(agents, tmp_path, "uas")
     await asyncio.wait_for(call.answered, 5)
     assert call.ringing.done() and call.remote_sdp.audio.codec == PCMU
     await call.bye()
-    code, errors = await task
-    assert code == 0, errors
+    await sipp_succeeded(sipp_run)
 
 
-@pytest.mark.peer
-@needs_sipp
+@against_sipp
 async def test_we_hold_sipp_with_a_reinvite(agents, tmp_path):
-    agent = await agents(timers=SIPP_TIMERS)
-    task, port = await sipp_uas(tmp_path, ["-sf", str(SIPP_SCENARIOS / "uas_hold.xml")])
-    call = await agent.invite(f"sip:service@{HOST}:{port}", f"sip:us@{HOST}", f"sip:service@{HOST}",
-                              build_offer(HOST, 30000))
+    call, sipp_run = await we_call_sipp(agents, tmp_path, "uas_hold.xml")
     await asyncio.wait_for(call.answered, 5)
     assert call.remote_sdp.audio.codec == PCMA and call.remote_sdp.audio.telephone_event.fmtp == "0-15"
     assert call.headers["P-Asserted-Identity"].startswith("<sip:+4930123456@")
@@ -1023,50 +1036,37 @@ async def test_we_hold_sipp_with_a_reinvite(agents, tmp_path):
     assert response.status == 200 and response.headers["X-Held"] == "a=sendonly"  # what sipp read in our offer
     assert call.remote_sdp.audio_direction() == "recvonly"
     await call.bye()
-    code, errors = await task
-    assert code == 0, errors
+    await sipp_succeeded(sipp_run)
 
 
-@pytest.mark.peer
-@needs_sipp
+@against_sipp
 async def test_sipp_busy_fails_our_call_as_busy_and_gets_its_ack(agents, tmp_path):
-    agent = await agents(timers=SIPP_TIMERS)
-    task, port = await sipp_uas(tmp_path, ["-sf", str(SIPP_SCENARIOS / "uas_busy.xml")])
-    call = await agent.invite(f"sip:service@{HOST}:{port}", f"sip:us@{HOST}", f"sip:service@{HOST}",
-                              build_offer(HOST, 30000))
+    call, sipp_run = await we_call_sipp(agents, tmp_path, "uas_busy.xml")
     with pytest.raises(CallFailed) as failed:
         await asyncio.wait_for(call.answered, 5)
     assert (failed.value.status, failed.value.cause) == (486, "busy")
-    code, errors = await task
-    assert code == 0, errors
+    await sipp_succeeded(sipp_run)
 
 
-@pytest.mark.peer
-@needs_sipp
+@against_sipp
 @pytest.mark.parametrize("challenge", ["", ', qop="auth"'])
 async def test_sipp_challenges_our_invite_and_accepts_the_digest(agents, tmp_path, challenge):
-    agent = await agents(timers=SIPP_TIMERS)
-    task, port = await sipp_uas(tmp_path, ["-sf", str(SIPP_SCENARIOS / "uas_auth.xml")],
-                                "-key", "challenge_extra", challenge)
-    call = await agent.invite(f"sip:service@{HOST}:{port}", f"sip:alice@{HOST}", f"sip:service@{HOST}",
-                              build_offer(HOST, 30000), auth=("alice", "wonderland"))
+    call, sipp_run = await we_call_sipp(agents, tmp_path, "uas_auth.xml", "-key", "challenge_extra", challenge,
+                                        user="alice", auth=("alice", "wonderland"))
     await asyncio.wait_for(call.answered, 5)
     assert call.invite.headers["Authorization"].startswith('Digest username="alice", realm="tccc.test"')
     await call.bye()
-    code, errors = await task
-    assert code == 0, errors
+    await sipp_succeeded(sipp_run)
 
 
-@pytest.mark.peer
-@needs_sipp
+@against_sipp
 async def test_we_register_at_a_sipp_registrar_with_digest(agents, tmp_path):
     agent = await agents(timers=SIPP_TIMERS)
-    task, port = await sipp_uas(tmp_path, ["-sf", str(SIPP_SCENARIOS / "registrar.xml")])
+    task, port = await sipp_uas(tmp_path, scenario_args("registrar.xml"))
     registration = await agent.register(f"sip:{HOST}:{port}", f"sip:alice@{HOST}", auth=("alice", "wonderland"),
                                         refresh=False)
     assert registration.registered and registration.expires == 60
-    code, errors = await task
-    assert code == 0, errors
+    await sipp_succeeded(task)
 
 
 # Fuzz: random and mutated datagrams at a running agent

@@ -8,8 +8,7 @@ import pytest
 from sessions_app.domain import chat as rules
 from sessions_app.services import visitor_limits
 
-from .test_chat import VisitorClient
-from .test_web_call_socket import OFFER, CallerClient
+from .widget_clients import OFFER, CallerClient, VisitorClient
 
 pytestmark = pytest.mark.service
 

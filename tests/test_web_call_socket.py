@@ -3,44 +3,16 @@ naming the problem and the socket stays; a refused page or SdkAppId gets no call
 the media bridge, and closing the socket hangs the call up."""
 from __future__ import annotations
 
-import json
-
 import pytest
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
 
 from sessions_app.domain import web_call
 from sessions_app.models import Session
 from testing.peers import Peer
 
-from .conftest import SdkClient, socket_headers
+from .widget_clients import OFFER, CallerClient
 
 pytestmark = pytest.mark.service
-
-ORIGIN = "http://127.0.0.1:5173"
-OFFER = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"  # starts like an SDP, has no audio
-
-
-class CallerClient(SdkClient):
-    @classmethod
-    async def connect(cls, origin: str = ORIGIN, sdk_app_id: str = "1400000001", visitor_id: str = ""):
-        from workbench.asgi import application
-
-        query = f"sdkAppId={sdk_app_id}" + (f"&visitorId={visitor_id}" if visitor_id else "")
-        communicator = WebsocketCommunicator(application, f"/ws/call/?{query}", headers=socket_headers(origin))
-        communicator.scope["client"] = ["203.0.113.7", 50000]
-        connected, _ = await communicator.connect()
-        client = cls(communicator)
-        client.connected = connected
-        if connected:
-            client.welcome = await client.frame()
-        return client
-
-    async def request(self, action, **fields) -> dict:
-        self.next_id += 1
-        await self.communicator.send_to(text_data=json.dumps({"id": self.next_id, "action": action, **fields}))
-        return await self.reply(self.next_id)
-
 
 @pytest.mark.parametrize(("action", "fields", "message"), [
     ("dial", {}, "action must be start or hangUp"),

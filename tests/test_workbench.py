@@ -124,6 +124,8 @@ class Workbench:
 
 @pytest.fixture
 async def workbench(demo, closed_after_test):
+    """Factory of workbench pages (signed in as `user_id` unless given a cookie or a resume token); all are closed
+    at the end of the test."""
     async def open_page(user_id="agent1@demo", **kwargs):
         if "cookie" not in kwargs and "resume" not in kwargs:
             kwargs["cookie"] = await database_sync_to_async(session_cookie)(user_id)

@@ -10,7 +10,9 @@ import time
 from testing.liveserver import LiveServer
 from testing.peers import Peer
 
+from .agent_leg import connect_leg
 from .browser import live_shell
+from .engine_helpers import hears
 from .ws_clients import open_agent, until
 
 
@@ -77,12 +79,9 @@ async def hear_the_echo_and_hang_up(agent, session_id: str, hz: int) -> None:
     """The agent's leg (a `hz` tone) joins the outbound call; once the far end answers, the agent hears its own
     tone come back through the trunk, then hangs up and closes its socket."""
     peer = Peer(hz, codec="audio/PCMU")
-    answer = await agent.request(method="Media.connect", params={"sessionId": session_id, "sdp": await peer.offer()})
-    assert answer["status"] == "success", answer
-    await peer.accept_answer(answer["data"]["sdp"])
+    await connect_leg(agent, session_id, peer)
     assert (await agent.event("calloutAccepted"))["sessionId"] == session_id
-    await until(lambda: peer.ear and abs(peer.ear.hears(0.3) - hz) < 15,
-                "the agent hears its voice come back from the far end (sipp echoes RTP)")
+    await until(lambda: hears(peer, hz), "the agent hears its voice come back from the far end (sipp echoes RTP)")
     assert (await agent.request(method="Call.hungUp", params={"sessionId": session_id}))["status"] == "success"
     await agent.event("sessionEnded")
     await peer.close()

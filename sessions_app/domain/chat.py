@@ -9,7 +9,7 @@ docs/web-chat.md against this module.
 """
 from __future__ import annotations
 
-from .protocol import Method, MayOmit, Param, ProtocolError, checked_event, checked_frame
+from .protocol import Method, MayOmit, Param, checked_event, checked_frame, named_method
 
 MAX_TEXT = 2000  # characters of one message, after stripping
 MAX_CLIENT_ID = 64
@@ -124,15 +124,9 @@ ACTIONS: dict[str, Method] = {m.name: m for m in (
 
 def visitor_request(frame) -> tuple[str, dict]:
     """A decoded visitor frame's action and its cleaned fields (Python names)."""
-    if not isinstance(frame, dict):
-        raise ProtocolError("a request must be a JSON object")
-    action = frame.get("action")
-    if not isinstance(action, str) or not action:
-        raise ProtocolError("action is required")
-    if action not in ACTIONS:
-        raise ProtocolError(f"unknown action {action[:64]!r}")
+    action = named_method(frame, "action", ACTIONS)
     fields = {name: value for name, value in frame.items() if name not in ("id", "action")}
-    return action, ACTIONS[action].clean(fields)
+    return action.name, action.clean(fields)
 
 
 def event(name: str, **fields) -> dict:

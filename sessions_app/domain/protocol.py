@@ -245,6 +245,8 @@ MEDIA_METHODS: dict[str, Method] = {m.name: m for m in (
     Method("Media.disconnect", (SESSION_ID,)),
 )}
 
+SDK_METHODS: dict[str, Method] = {**MEDIA_METHODS, **METHODS}  # every method the SDK's socket takes
+
 # Methods the SDK answers in the browser alone (devices, its own UI); listed so the spec check sees all names.
 LOCAL_METHODS: tuple[str, ...] = (
     "Devices.isBrowserSupported", "Devices.getMicrophones", "Devices.getSpeakers",
@@ -302,16 +304,22 @@ def request_id(frame) -> int | str:
     return value
 
 
-def validate_request(frame) -> tuple[Method, dict]:
-    """Check a decoded request frame; return its method and cleaned parameters."""
+def named_method(frame, key: str, table: Mapping[str, Method]) -> Method:
+    """The method a decoded request names in its `key` field ("method" for the SDK, "action" for a widget), from
+    `table`; ProtocolError for a frame that is not an object, names none, or names one not in the table."""
     if not isinstance(frame, dict):
         raise ProtocolError("a request must be a JSON object")
-    name = frame.get("method")
+    name = frame.get(key)
     if not isinstance(name, str) or not name:
-        raise ProtocolError("method is required")
-    method = METHODS.get(name) or MEDIA_METHODS.get(name)
-    if method is None:
-        raise ProtocolError(f"unknown method {name[:64]!r}")
+        raise ProtocolError(f"{key} is required")
+    if name not in table:
+        raise ProtocolError(f"unknown {key} {name[:64]!r}")
+    return table[name]
+
+
+def validate_request(frame) -> tuple[Method, dict]:
+    """Check a decoded request frame; return its method and cleaned parameters."""
+    method = named_method(frame, "method", SDK_METHODS)
     return method, method.clean(frame.get("params"))
 
 

@@ -23,6 +23,7 @@ import logging
 from pathlib import Path
 
 from . import prompts
+from .background import BackgroundTasks
 from .inbound_screen import REFRESH, InboundScreen
 from .ivr_runner import IvrRunner
 from .leg import LegError
@@ -58,7 +59,7 @@ class PhoneGateway:
         self.policy_reader = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sip-policy")
         self.calls: dict[str, IncomingCall | OutgoingCall] = {}  # session id → its SIP call
         self.ivrs: dict[str, IvrRunner] = {}
-        self.tasks: set[asyncio.Task] = set()
+        self.tasks = BackgroundTasks(log, "phone call task")
         engine.gateway = self
         engine.on_digit = self._digit
 
@@ -70,8 +71,8 @@ class PhoneGateway:
                                   burst=burst)
         self.ua.screen = self.door.screen
         await self.ua.start()
-        self._spawn(self._follow_policy())
-        self._spawn(self._renew_leases(lease / 4))
+        self.tasks.start(self._follow_policy())
+        self.tasks.start(self._renew_leases(lease / 4))
         log.info("SIP gateway listening on %s:%s (UDP and TCP)", self.ua.host, self.ua.port)
 
     async def _renew_leases(self, every: float) -> None:
@@ -97,8 +98,7 @@ class PhoneGateway:
         return asyncio.get_running_loop().run_in_executor(self.policy_reader, self.decisions.inbound_policy)
 
     async def close(self) -> None:
-        for task in list(self.tasks):
-            task.cancel()
+        self.tasks.cancel()
         self.policy_reader.shutdown(wait=False)
         for session_id in list(self.calls):
             await self.hang_up(session_id)
@@ -124,7 +124,7 @@ class PhoneGateway:
             return
         session_id = inbound.session_id
         self.calls[session_id] = call
-        self._spawn(self._follow(session_id, call))  # from here on, however the call ends, the session ends
+        self.tasks.start(self._follow(session_id, call))  # from here on, however the call ends, the session ends
         try:
             answer = await self._open_phone_leg(session_id, offer, codec)
         except LegError as error:
@@ -141,7 +141,7 @@ class PhoneGateway:
         if inbound.menu is not None:
             runner = IvrRunner(self, session_id, inbound.tenant_id, inbound.menu)
             self.ivrs[session_id] = runner
-            self._spawn(runner.run())
+            self.tasks.start(runner.run())
 
     async def _open_phone_leg(self, session_id: str, offer: SessionDescription, codec) -> SessionDescription:
         plan = await asyncio.to_thread(self.decisions.plan, session_id)
@@ -237,7 +237,7 @@ class PhoneGateway:
             await asyncio.to_thread(self.decisions.outbound_failed, call_id, "unconnected")
             raise LegError(f"cannot dial {target}: {error}") from None
         self.calls[call_id] = call
-        self._spawn(self._outbound(call_id, call))
+        self.tasks.start(self._outbound(call_id, call))
         return {"dialled": target}
 
     async def _outbound(self, session_id: str, call: OutgoingCall) -> None:
@@ -287,16 +287,6 @@ class PhoneGateway:
                 await call.bye()
         except Exception:  # the far end is gone already: nothing more to tell it
             log.info("hanging up %s: the far end did not take it", session_id, exc_info=True)
-
-    def _spawn(self, coroutine) -> None:
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self.tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task) -> None:
-        self.tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("phone call task failed", exc_info=task.exception())
 
 
 def _media_of(sdp: SessionDescription, codec) -> tuple:

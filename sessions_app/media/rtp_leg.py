@@ -7,10 +7,10 @@ end's description and gives back the local address to put in ours.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from . import dtmf, g711, rtp
+from .background import BackgroundTasks
 from .leg import LegError
 from .rtp import AudioSender, ReceivedAudioTrack, RtpEndpoint, RtpPacket
 from .sounds import AudioFormat
@@ -52,7 +52,7 @@ class RtpLeg:
         self.digits_in = ""  # the last keys the caller pressed, for stats()
         self.digit_receiver = dtmf.DigitReceiver(self._pressed)
         self.sender = AudioSender(self.endpoint, self.audio_out, payload_type, telephone_event_pt)
-        self._pressing: set[asyncio.Task] = set()
+        self._pressing = BackgroundTasks(log, "sending digits")
         self.update(remote_host, remote_port, payload_type, telephone_event_pt, direction, latch)
 
     @staticmethod
@@ -122,21 +122,13 @@ class RtpLeg:
             self.sender.check_digits(digits, duration_ms)
         except ValueError as refused:
             raise LegError(str(refused)) from None
-        task = asyncio.get_running_loop().create_task(self.send_digits(digits, duration_ms, gap_ms))
-        self._pressing.add(task)
-        task.add_done_callback(self._sent)
-
-    def _sent(self, task: asyncio.Task) -> None:
-        self._pressing.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("sending digits failed", exc_info=task.exception())
+        self._pressing.start(self.send_digits(digits, duration_ms, gap_ms))
 
     async def close(self) -> None:
         if self.closed:
             return
         self.closed = True
-        for task in list(self._pressing):
-            task.cancel()
+        self._pressing.cancel()
         await self.sender.stop()
         self.audio_out.stop()
         await self.taps["audio"].stop()

@@ -1,5 +1,5 @@
 """Template helpers of the workbench (`{% load workbench_ui %}`): inline SVG icons,
-`ws-send` values, and timers' first text.
+`ws-send` values, timers' first text, and a panel's empty state.
 
 Icons are Feather icons (MIT licence, https://feathericons.com), inlined so the workbench needs no icon font
 and no request per icon; each is decorative (`aria-hidden`), the control it sits in carries the label.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from django import template
+from django.template.loader import render_to_string
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
@@ -80,6 +81,28 @@ def icon(name: str, size: int = 18):
         'fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"')
     return mark_safe(f'<svg class="icon" viewBox="0 0 24 24" width="{int(size)}" height="{int(size)}" {paint} '
                      f'aria-hidden="true" focusable="false">{body}</svg>')
+
+
+@register.tag
+def empty_state(parser, token):
+    """What a panel shows when it has nothing to list: `{% empty_state "icon" "Title" %}text{% endempty_state %}`
+    (the text may hold template logic)."""
+    arguments = token.split_contents()
+    if len(arguments) != 3:
+        raise template.TemplateSyntaxError(f"{arguments[0]} takes an icon name and a title")
+    text = parser.parse(("endempty_state",))
+    parser.delete_first_token()
+    return EmptyStateNode(parser.compile_filter(arguments[1]), parser.compile_filter(arguments[2]), text)
+
+
+class EmptyStateNode(template.Node):
+    def __init__(self, icon_name, title, text):
+        self.icon_name, self.title, self.text = icon_name, title, text
+
+    def render(self, context) -> str:
+        return render_to_string("workbench/partials/empty_state.html", {
+            "icon_name": self.icon_name.resolve(context), "title": self.title.resolve(context),
+            "text": self.text.render(context)})
 
 
 @register.simple_tag

@@ -91,7 +91,15 @@ class _Transaction:
 
 
 class ClientTransaction(_Transaction):
-    """Base of both client transactions; `final` resolves with the final response (maybe a made-up one)."""
+    """Base of both client transactions; `final` resolves with the final response (maybe a made-up one).
+
+    Both send the request, resend it over UDP while in `RETRANSMITTING` on their retransmit timer (INVITE: A,
+    non-INVITE: E), with the interval growing as `_next_interval` says, and give up on their timeout timer
+    (B, F)."""
+
+    FIRST_STATE = ""
+    RETRANSMIT_TIMER = TIMEOUT_TIMER = ""
+    RETRANSMITTING: tuple[str, ...] = ()
 
     def __init__(self, request: Request, transport: Transport, address: Address, timers: Timers,
                  on_terminated: Callable[[_Transaction], None], on_response: Callable[[Response], None] | None = None):
@@ -111,6 +119,27 @@ class ClientTransaction(_Transaction):
             except Exception:
                 log.exception("SIP: error handling %r", response)
 
+    def start(self) -> None:
+        self.state = self.FIRST_STATE
+        self._send(self._data)
+        if not self.transport.reliable:
+            self._start_timer(self.RETRANSMIT_TIMER, self._interval, self._retransmit)
+        self._start_timer(self.TIMEOUT_TIMER, self.timers.timeout, lambda: self._give_up(408, "Request Timeout"))
+
+    def _retransmit(self) -> None:
+        if self.state in self.RETRANSMITTING:
+            self._send(self._data)
+            self._interval = self._next_interval()
+            self._start_timer(self.RETRANSMIT_TIMER, self._interval, self._retransmit)
+
+    def _next_interval(self) -> float:
+        raise NotImplementedError
+
+    def _stop_retransmitting(self) -> None:
+        """An answer came: no more resending, and no timeout."""
+        self._stop_timer(self.RETRANSMIT_TIMER)
+        self._stop_timer(self.TIMEOUT_TIMER)
+
     def _give_up(self, status: int, reason: str) -> None:
         if self.state in ("calling", "trying", "proceeding"):
             response = make_response(self.request, status, reason)
@@ -125,38 +154,29 @@ class ClientTransaction(_Transaction):
 
 
 class InviteClientTransaction(ClientTransaction):
-    def start(self) -> None:
-        self.state = "calling"
-        self._send(self._data)
-        if not self.transport.reliable:
-            self._start_timer("A", self._interval, self._timer_a)
-        self._start_timer("B", self.timers.timeout, lambda: self._give_up(408, "Request Timeout"))
+    """§17.1.1: Timer A doubles from T1 until a response comes; Timer B gives up."""
 
-    def _timer_a(self) -> None:
-        if self.state == "calling":
-            self._send(self._data)
-            self._interval *= 2
-            self._start_timer("A", self._interval, self._timer_a)
+    FIRST_STATE, RETRANSMIT_TIMER, TIMEOUT_TIMER, RETRANSMITTING = "calling", "A", "B", ("calling",)
+
+    def _next_interval(self) -> float:
+        return 2 * self._interval
 
     def receive(self, response: Response) -> None:
         if response.status < 200:
             if self.state in ("calling", "proceeding"):
                 self.state = "proceeding"
-                self._stop_timer("A")
-                self._stop_timer("B")
+                self._stop_retransmitting()
                 self._deliver(response)
         elif response.status < 300:
             if self.state in ("calling", "proceeding"):
                 self.state = "accepted"
-                self._stop_timer("A")
-                self._stop_timer("B")
+                self._stop_retransmitting()
                 self._start_timer("M", self.timers.timeout, self._terminate)
             if self.state == "accepted":
                 self._deliver(response)
         elif self.state in ("calling", "proceeding"):
             self.state = "completed"
-            self._stop_timer("A")
-            self._stop_timer("B")
+            self._stop_retransmitting()
             self._ack = build_ack(self.request, response).encode()
             self._send(self._ack)
             self._start_timer("D", 0 if self.transport.reliable else self.timers.timeout, self._terminate)
@@ -166,18 +186,12 @@ class InviteClientTransaction(ClientTransaction):
 
 
 class NonInviteClientTransaction(ClientTransaction):
-    def start(self) -> None:
-        self.state = "trying"
-        self._send(self._data)
-        if not self.transport.reliable:
-            self._start_timer("E", self._interval, self._timer_e)
-        self._start_timer("F", self.timers.timeout, lambda: self._give_up(408, "Request Timeout"))
+    """§17.1.2: Timer E doubles up to T2, and is T2 once a provisional response came; Timer F gives up."""
 
-    def _timer_e(self) -> None:
-        if self.state in ("trying", "proceeding"):
-            self._send(self._data)
-            self._interval = self.timers.t2 if self.state == "proceeding" else min(2 * self._interval, self.timers.t2)
-            self._start_timer("E", self._interval, self._timer_e)
+    FIRST_STATE, RETRANSMIT_TIMER, TIMEOUT_TIMER, RETRANSMITTING = "trying", "E", "F", ("trying", "proceeding")
+
+    def _next_interval(self) -> float:
+        return self.timers.t2 if self.state == "proceeding" else min(2 * self._interval, self.timers.t2)
 
     def receive(self, response: Response) -> None:
         if self.state not in ("trying", "proceeding"):
@@ -187,8 +201,7 @@ class NonInviteClientTransaction(ClientTransaction):
             self._deliver(response)
             return
         self.state = "completed"
-        self._stop_timer("E")
-        self._stop_timer("F")
+        self._stop_retransmitting()
         self._start_timer("K", 0 if self.transport.reliable else self.timers.t4, self._terminate)
         self._deliver(response)
 

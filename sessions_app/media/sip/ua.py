@@ -17,6 +17,7 @@ import logging
 import secrets
 from typing import Awaitable, Callable, Coroutine, Iterable
 
+from ..background import BackgroundTasks
 from .auth import Credentials, authorize
 from .call import Call, CallEnded
 from .errors import SipError
@@ -67,7 +68,7 @@ class UserAgent:
         self.transactions = TransactionTable(timers)
         self.udp: UdpTransport | None = None
         self.tcp_transport: TcpTransport | None = None
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks = BackgroundTasks(log, "SIP: background task")
 
     async def start(self) -> UserAgent:
         # On port 0 the system picks a free UDP port, whose number may be taken for TCP: then pick again.
@@ -91,16 +92,14 @@ class UserAgent:
 
     async def drain(self, timeout: float) -> None:
         """Wait, at most `timeout` seconds, for requests sent in the background (a hang-up's BYE) to finish."""
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=timeout)
+        await self._tasks.wait(timeout)
 
     async def close(self) -> None:
         """Stop at once: calls end as "closed" without signalling (hang up and `drain` first for a clean stop)."""
         for call in list(self.calls.values()):
             call._end("local", "closed")
         self.transactions.close()
-        for task in list(self._tasks):
-            task.cancel()
+        self._tasks.cancel()
         for transport in (self.udp, self.tcp_transport):
             if transport is not None:
                 transport.close()
@@ -394,15 +393,7 @@ class UserAgent:
             del self.calls[call.dialog.key]
 
     def _spawn(self, coroutine: Coroutine) -> asyncio.Task:
-        task = asyncio.ensure_future(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("SIP: background task failed", exc_info=task.exception())
+        return self._tasks.start(coroutine)
 
 
 def _uri(value: str | SipUri) -> SipUri:
