@@ -2,7 +2,7 @@
 (`core`), and the phone channel's configuration (`phone`)."""
 from .core import (  # noqa: F401
     Agent, AgentConnection, AgentSkill, CannedResponse, Cdr, ChatMessage, ChatReadMark, MediaWorker, NumberGroup,
-    RestReason, ServeParticipant, Session, SessionEvent, SkillGroup, Tenant, WebProcess, found, new_api_key,
-    new_session_id,
+    RestReason, ServeParticipant, Session, SessionEvent, SkillGroup, Supervisor, Tenant, WebProcess, found,
+    new_api_key, new_session_id,
 )
 from .phone import Hotline, IvrKey, IvrMenu, NumberLocation, ProtectedNumber, Trunk  # noqa: F401

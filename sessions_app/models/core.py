@@ -96,6 +96,18 @@ class NumberGroup(models.Model):
         return [n.strip() for n in self.numbers.splitlines() if n.strip()]
 
 
+class Supervisor(models.Model):
+    """A staff account of one tenant (a supervisor or an administrator): in admin and on the wallboard it sees
+    and changes that tenant alone. Superusers belong to no tenant and see them all."""
+
+    account = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="supervisor",
+                                   help_text="The Django user the supervisor signs in to admin with.")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="supervisors")
+
+    def __str__(self):
+        return f"{self.account} ({self.tenant.name})"
+
+
 class Agent(models.Model):
     STATUSES = [("offline", "Offline"), ("free", "Free"), ("rest", "Rest"), ("arrange", "After-call work"),
                 ("notReady", "Not ready")]
