@@ -3,21 +3,26 @@ sessions (who served them, the timeline of what happened) and CDRs with their de
 
 Sessions and CDRs are written by the services only, so here they are read-only; the two things a supervisor
 may do to them, forcing an agent offline and retrying a CDR push, are admin actions calling the services.
+A supervisor of a tenant sees and changes that tenant's rows alone (`admin_scope.py`); keys and secrets are shown
+once, when made, and masked afterwards.
 """
 from __future__ import annotations
 
 import json
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 
+from .admin_accounts import ROLES, AccountFields, SupervisorForm
+from .admin_scope import ScopedInline, TenantScoped, masked, restrict_to_superusers
 from .domain import agent_state
 from .models import (Agent, AgentSkill, CannedResponse, Cdr, ChatMessage, NumberGroup, RestReason, ServeParticipant,
-                     Session, SessionEvent, SkillGroup, Tenant)
-from .services import logins, routing
+                     Session, SessionEvent, SkillGroup, Supervisor, Tenant)
+from .services import logins, routing, tenant_secrets
 
 admin.site.site_header = "Contact center"
 admin.site.site_title = "Contact center"
@@ -40,21 +45,66 @@ def humanize_seconds(seconds: float) -> str:
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(TenantScoped, admin.ModelAdmin):
+    """A tenant's settings. Its API key and CDR secret are made by the server, shown once (when the tenant is added
+    or the key rotated) and masked afterwards, to everyone."""
+
     list_display = ["sdk_app_id", "name", "cdr_webhook_url"]
     search_fields = ["sdk_app_id", "name"]
+    actions = ["rotate_api_key", "rotate_cdr_secret"]
+    readonly_fields = ["api_key_masked", "cdr_secret_masked"]
     fieldsets = [
         (None, {"fields": ["name", "sdk_app_id"]}),
-        ("Server API", {"fields": ["api_key"]}),
+        ("Server API", {"fields": ["api_key_masked"]}),
         ("SDK", {"fields": ["allowed_origins"]}),
-        ("CDR push", {"fields": ["cdr_webhook_url", "cdr_secret"]}),
+        ("CDR push", {"fields": ["cdr_webhook_url", "cdr_secret_masked"]}),
         ("Phone", {"fields": ["protect_numbers", "outbound_per_5_minutes", "outbound_per_day",
                               ("calling_hours_start", "calling_hours_end")]}),
     ]
 
+    def get_readonly_fields(self, request, obj=None):
+        """A supervisor changes their tenant's settings, not the SdkAppId the SDK and the API know it by."""
+        if request.user.is_superuser:
+            return self.readonly_fields
+        return [*self.readonly_fields, "sdk_app_id"]
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    @admin.display(description="API key")
+    def api_key_masked(self, tenant):
+        return masked(tenant.api_key) if tenant.pk else "made when the tenant is saved, and shown once"
+
+    @admin.display(description="CDR signing secret")
+    def cdr_secret_masked(self, tenant):
+        return masked(tenant.cdr_secret) if tenant.pk else "made when the tenant is saved, and shown once"
+
+    def response_add(self, request, obj, post_url_continue=None):
+        self.message_user(request, f"{obj}: API key {obj.api_key} and CDR signing secret {obj.cdr_secret}. "
+                                   "Copy them now: they are not shown again.", messages.WARNING)
+        return super().response_add(request, obj, post_url_continue)
+
+    @admin.action(description="Rotate API key (the old one stops working)", permissions=["change"])
+    def rotate_api_key(self, request, queryset):
+        for tenant in queryset:
+            key = tenant_secrets.rotate_api_key(tenant_id=tenant.pk)
+            self.message_user(request, f"New API key of {tenant}: {key}. Copy it now: it is not shown again.",
+                              messages.WARNING)
+
+    @admin.action(description="Rotate CDR signing secret (pushes are signed with the new one)",
+                  permissions=["change"])
+    def rotate_cdr_secret(self, request, queryset):
+        for tenant in queryset:
+            secret = tenant_secrets.rotate_cdr_secret(tenant_id=tenant.pk)
+            self.message_user(request, f"New CDR signing secret of {tenant}: {secret}. Copy it now: it is not "
+                                       "shown again.", messages.WARNING)
+
 
 @admin.register(SkillGroup)
-class SkillGroupAdmin(admin.ModelAdmin):
+class SkillGroupAdmin(TenantScoped, admin.ModelAdmin):
     list_display = ["name", "kind", "routing_strategy", "ring_timeout", "wrap_up_seconds", "max_queue_wait",
                     "queued", "agents_online"]
     list_filter = ["kind", "routing_strategy"]
@@ -75,7 +125,7 @@ class SkillGroupAdmin(admin.ModelAdmin):
 
 
 @admin.register(RestReason)
-class RestReasonAdmin(admin.ModelAdmin):
+class RestReasonAdmin(TenantScoped, admin.ModelAdmin):
     """The reasons agents pick in the workbench's status picker when they take a break."""
 
     list_display = ["label", "position", "tenant"]
@@ -85,7 +135,7 @@ class RestReasonAdmin(admin.ModelAdmin):
 
 
 @admin.register(CannedResponse)
-class CannedResponseAdmin(admin.ModelAdmin):
+class CannedResponseAdmin(TenantScoped, admin.ModelAdmin):
     """Ready answers agents insert from the chat panel."""
 
     list_display = ["title", "excerpt", "tenant"]
@@ -98,12 +148,12 @@ class CannedResponseAdmin(admin.ModelAdmin):
 
 
 @admin.register(NumberGroup)
-class NumberGroupAdmin(admin.ModelAdmin):
+class NumberGroupAdmin(TenantScoped, admin.ModelAdmin):
     list_display = ["name", "tenant"]
     search_fields = ["name", "numbers"]
 
 
-class AgentSkillInline(admin.TabularInline):
+class AgentSkillInline(ScopedInline, admin.TabularInline):
     model = AgentSkill
     verbose_name, verbose_name_plural = "skill group", "skill groups"
     fields = ["skill_group", "priority"]
@@ -112,7 +162,7 @@ class AgentSkillInline(admin.TabularInline):
 
 
 @admin.register(Agent)
-class AgentAdmin(admin.ModelAdmin):
+class AgentAdmin(TenantScoped, admin.ModelAdmin):
     list_display = ["user_id", "nickname", "staff_number", "status_badge", "time_in_status", "rest_reason",
                     "open_connections", "skill_group_names"]
     list_filter = ["status", "skill_groups"]
@@ -127,8 +177,24 @@ class AgentAdmin(admin.ModelAdmin):
     ]
 
     def get_fieldsets(self, request, obj=None):
-        """A new agent has no status to show yet."""
-        return self.fieldsets if obj else self.fieldsets[:1]
+        """A new agent has no status to show yet. A supervisor makes the agent's account here (a username and a
+        password) rather than picking one of the server's accounts, and may give it a new password later."""
+        fieldsets = self.fieldsets if obj else self.fieldsets[:1]
+        if request.user.is_superuser:
+            return fieldsets
+        first = [*fieldsets[0][1]["fields"]]
+        first[0:1] = ["account", "password"] if obj else ["username", "password"]
+        return [(None, {"fields": first}), *fieldsets[1:]]
+
+    def get_readonly_fields(self, request, obj=None):
+        if request.user.is_superuser or obj is None:
+            return self.readonly_fields
+        return [*self.readonly_fields, "account"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if not request.user.is_superuser:
+            kwargs["form"] = AccountFields
+        return super().get_form(request, obj, **kwargs)
 
     def get_queryset(self, request):
         on_call = routing.busy_call_sessions().filter(Q(agent=OuterRef("pk")) | Q(caller_agent=OuterRef("pk")))
@@ -156,7 +222,7 @@ class AgentAdmin(admin.ModelAdmin):
     def skill_group_names(self, agent):
         return ", ".join(group.name for group in agent.skill_groups.all())
 
-    @admin.action(description="Force offline")
+    @admin.action(description="Force offline", permissions=["view"])
     def force_offline(self, request, queryset):
         """Offline, sessions ended, sockets closed and tokens revoked (services/logins.py), also for an agent shown
         offline: it may still have a socket open."""
@@ -167,7 +233,40 @@ class AgentAdmin(admin.ModelAdmin):
                           messages.SUCCESS)
 
 
-class ReadOnlyInline:
+@admin.register(Supervisor)
+class SupervisorAdmin(TenantScoped, admin.ModelAdmin):
+    """A tenant's supervisors and administrators, each with a staff account made here (see admin_accounts.py)."""
+
+    form = SupervisorForm
+    list_display = ["account", "tenant", "role"]
+    list_filter = ["tenant"]
+    search_fields = ["account__username"]
+    list_select_related = ["account", "tenant"]
+
+    def get_fields(self, request, obj=None):
+        return ["account", "password", "role", "tenant"] if obj else ["username", "password", "role", "tenant"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["account"] if obj else []
+
+    def get_queryset(self, request):
+        """A superuser's account never shows as a tenant's supervisor to anyone but a superuser."""
+        queryset = super().get_queryset(request).prefetch_related("account__groups")
+        return queryset if request.user.is_superuser else queryset.filter(account__is_superuser=False)
+
+    @admin.display(description="role")
+    def role(self, supervisor):
+        return ", ".join(group.name for group in supervisor.account.groups.all() if group.name in ROLES) or "-"
+
+    def delete_model(self, request, obj):
+        """The account was made for this supervisor alone: it goes with them."""
+        obj.account.delete()
+
+    def delete_queryset(self, request, queryset):
+        get_user_model().objects.filter(supervisor__in=queryset).delete()
+
+
+class ReadOnlyInline(ScopedInline):
     """An inline that shows rows the services wrote, without letting anyone add, edit or delete them."""
 
     extra = 0
@@ -237,7 +336,7 @@ class CdrInline(CdrPayload, ReadOnlyInline, admin.StackedInline):
 
 
 @admin.register(Session)
-class SessionAdmin(admin.ModelAdmin):
+class SessionAdmin(TenantScoped, admin.ModelAdmin):
     list_display = ["short_id", "type", "direction", "state", "skill_group", "agent", "caller", "queued_at",
                     "duration_display", "end_status", "close_by"]
     list_filter = ["type", "direction", "state", "end_status", "skill_group", "created_at"]
@@ -312,7 +411,7 @@ class DeliveryFilter(admin.SimpleListFilter):
 
 
 @admin.register(Cdr)
-class CdrAdmin(CdrPayload, admin.ModelAdmin):
+class CdrAdmin(TenantScoped, CdrPayload, admin.ModelAdmin):
     list_display = ["session", "created_at", "delivered_at", "attempts", "next_attempt_at", "last_error"]
     list_filter = [DeliveryFilter]
     list_select_related = ["session"]
@@ -327,7 +426,7 @@ class CdrAdmin(CdrPayload, admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Retry push now")
+    @admin.action(description="Retry push now", permissions=["view"])
     def retry_push(self, request, queryset):
         """Make undelivered pushes due now; the sweeper delivers them (a push needs the tenant's webhook)."""
         due = (queryset.filter(delivered_at__isnull=True).exclude(session__tenant__cdr_webhook_url="")
@@ -336,3 +435,6 @@ class CdrAdmin(CdrPayload, admin.ModelAdmin):
 
 
 from . import phone_admin  # noqa: E402,F401  (trunks, hotlines, IVR menus: registered there)
+
+# Django's users and groups and django-axes' lockouts belong to no tenant: superusers alone manage them.
+restrict_to_superusers(admin.site, *[model for model in admin.site._registry if model._meta.app_label != "sessions_app"])

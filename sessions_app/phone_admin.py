@@ -1,14 +1,46 @@
 """Django admin for the phone channel: the SIP trunk, hotline numbers, IVR menus with their keys, caller
-locations by prefix, and the protected ids of number mapping (where supervisors see the real numbers)."""
+locations by prefix, and the protected ids of number mapping (where supervisors see the real numbers).
+
+Each is scoped to the supervisor's tenant (`admin_scope.py`) but the caller locations, which every tenant shares;
+the trunk's passwords are written, never shown again."""
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 
+from .admin_scope import ScopedInline, SharedByAllTenants, TenantScoped, masked
 from .models import Hotline, IvrKey, IvrMenu, NumberLocation, ProtectedNumber, Trunk
 
 
+class TrunkForm(forms.ModelForm):
+    """The trunk's passwords are typed in and never shown again (their last characters only); left empty they
+    stay as they are, and go with their username when it is cleared."""
+
+    SECRETS = {"password": "username", "inbound_password": "inbound_username"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for secret in self.SECRETS:
+            if secret in self.fields:
+                stored = getattr(self.instance, secret)
+                self.fields[secret].widget = forms.PasswordInput(
+                    render_value=False, attrs={"placeholder": f"{masked(stored)}: empty keeps it" if stored else ""})
+
+    def clean(self):
+        cleaned = super().clean()
+        for secret, username in self.SECRETS.items():
+            if secret not in cleaned:
+                continue
+            if not cleaned.get(username):
+                cleaned[secret] = ""
+            elif not cleaned[secret]:
+                cleaned[secret] = getattr(self.instance, secret)
+        return cleaned
+
+
 @admin.register(Trunk)
-class TrunkAdmin(admin.ModelAdmin):
+class TrunkAdmin(TenantScoped, admin.ModelAdmin):
+    form = TrunkForm
     list_display = ["name", "tenant", "host", "port", "transport", "enabled"]
     list_filter = ["enabled", "transport"]
     fieldsets = [
@@ -21,7 +53,7 @@ class TrunkAdmin(admin.ModelAdmin):
     ]
 
 
-class IvrKeyInline(admin.TabularInline):
+class IvrKeyInline(ScopedInline, admin.TabularInline):
     model = IvrKey
     fk_name = "menu"
     extra = 1
@@ -29,7 +61,7 @@ class IvrKeyInline(admin.TabularInline):
 
 
 @admin.register(IvrMenu)
-class IvrMenuAdmin(admin.ModelAdmin):
+class IvrMenuAdmin(TenantScoped, admin.ModelAdmin):
     list_display = ["name", "tenant", "keys_summary", "timeout_seconds", "max_retries"]
     inlines = [IvrKeyInline]
     fieldsets = [
@@ -45,19 +77,19 @@ class IvrMenuAdmin(admin.ModelAdmin):
 
 
 @admin.register(Hotline)
-class HotlineAdmin(admin.ModelAdmin):
+class HotlineAdmin(TenantScoped, admin.ModelAdmin):
     list_display = ["number", "tenant", "ivr_menu", "skill_group"]
     search_fields = ["number"]
 
 
 @admin.register(NumberLocation)
-class NumberLocationAdmin(admin.ModelAdmin):
+class NumberLocationAdmin(SharedByAllTenants, admin.ModelAdmin):
     list_display = ["prefix", "location"]
     search_fields = ["prefix", "location"]
 
 
 @admin.register(ProtectedNumber)
-class ProtectedNumberAdmin(admin.ModelAdmin):
+class ProtectedNumberAdmin(TenantScoped, admin.ModelAdmin):
     list_display = ["protected_id", "number", "tenant"]
     search_fields = ["protected_id", "number"]
     readonly_fields = ["tenant", "number", "protected_id"]

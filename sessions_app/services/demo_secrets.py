@@ -14,7 +14,8 @@ DEFAULT_API_KEY = "demo-api-key-change-me"
 DEFAULT_PASSWORD = "demo-password"
 DEMO_AGENTS = [("agent1@demo", "Alice", "1001"), ("agent2@demo", "Bob", "1002"), ("agent3@demo", "Chen", "1003")]
 DEMO_SUPERVISOR = "admin"
-DEMO_ACCOUNTS = [DEMO_SUPERVISOR, *(user_id for user_id, _, _ in DEMO_AGENTS)]
+DEMO_TENANT_SUPERVISOR = "supervisor@demo"
+DEMO_ACCOUNTS = [DEMO_SUPERVISOR, DEMO_TENANT_SUPERVISOR, *(user_id for user_id, _, _ in DEMO_AGENTS)]
 
 
 def demo_secrets_in_use() -> list[str]:

@@ -11,13 +11,14 @@ import os
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from sessions_app.models import (Agent, AgentSkill, Hotline, IvrKey, IvrMenu, NumberGroup, NumberLocation, RestReason,
-                                 SkillGroup, Tenant)
+                                 SkillGroup, Supervisor, Tenant)
 from sessions_app.services.demo_secrets import (DEFAULT_API_KEY, DEFAULT_PASSWORD, DEMO_AGENTS, DEMO_SDK_APP_ID,
-                                                DEMO_SUPERVISOR)
+                                                DEMO_SUPERVISOR, DEMO_TENANT_SUPERVISOR)
 
 DEMO_API_KEY = os.environ.get("DEMO_API_KEY", DEFAULT_API_KEY)
 DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", DEFAULT_PASSWORD)
@@ -62,11 +63,12 @@ class Command(BaseCommand):
             self.stdout.write("Demo tenant already there: left as it is")
         self.stdout.write(json.dumps({
             "SdkAppId": tenant.sdk_app_id, "apiKey": tenant.api_key, "agents": [a[0] for a in DEMO_AGENTS],
-            "skillGroups": {kind: group.pk for kind, group in groups.items()}, "hotline": HOTLINE}))
+            "skillGroups": {kind: group.pk for kind, group in groups.items()}, "hotline": HOTLINE,
+            "supervisor": DEMO_TENANT_SUPERVISOR}))
 
     def create_accounts(self, tenant, groups):
-        """The demo agents and supervisor, with the demo password; an account of that name that exists already
-        (a real `admin`, say) keeps its password and rights."""
+        """The demo agents, the superuser `admin` and the demo tenant's supervisor, with the demo password; an
+        account of that name that exists already (a real `admin`, say) keeps its password and rights."""
         users = get_user_model()
         for user_id, nickname, staff in DEMO_AGENTS:
             user, created = users.objects.get_or_create(username=user_id, defaults={"first_name": nickname})
@@ -82,3 +84,9 @@ class Command(BaseCommand):
         if created:
             admin.set_password(DEMO_PASSWORD)
             admin.save()
+        supervisor, created = users.objects.get_or_create(username=DEMO_TENANT_SUPERVISOR, defaults={"is_staff": True})
+        if created:
+            supervisor.set_password(DEMO_PASSWORD)
+            supervisor.save()
+            supervisor.groups.add(*Group.objects.filter(name="Supervisor"))
+            Supervisor.objects.create(account=supervisor, tenant=tenant)
