@@ -437,4 +437,5 @@ class CdrAdmin(TenantScoped, CdrPayload, admin.ModelAdmin):
 from . import phone_admin  # noqa: E402,F401  (trunks, hotlines, IVR menus: registered there)
 
 # Django's users and groups and django-axes' lockouts belong to no tenant: superusers alone manage them.
-restrict_to_superusers(admin.site, *[model for model in admin.site._registry if model._meta.app_label != "sessions_app"])
+restrict_to_superusers(admin.site,
+                       *[model for model in admin.site._registry if model._meta.app_label != "sessions_app"])
