@@ -356,3 +356,39 @@ def test_a_supervisor_may_not_rotate_and_only_a_superuser_adds_a_tenant_shown_it
     [message] = [str(m) for m in response.context["messages"] if made.api_key in str(m)]
     assert made.cdr_secret in message
     assert made.api_key not in client.get(url(Tenant, "change", made.pk)).content.decode()
+
+
+@pytest.mark.parametrize("model_name, field_name", [("agent", "tenant"), ("agent", "skill_groups"),
+                                                    ("hotline", "skill_group"), ("session", "agent")])
+def test_autocomplete_and_raw_id_popups_offer_only_the_tenants_rows(client, world, model_name, field_name):
+    signed_in(client, world["admin"])
+    found = client.get(reverse("admin:autocomplete"), {"term": "", "app_label": "sessions_app",
+                                                       "model_name": model_name, "field_name": field_name})
+    assert found.status_code == 200
+    related = {"tenant": Tenant, "skill_groups": SkillGroup, "skill_group": SkillGroup, "agent": Agent}[field_name]
+    assert [result["id"] for result in found.json()["results"]] == [str(world["ours"][related].pk)]
+    popup = client.get(url(related, "changelist"), {"_popup": 1, "_to_field": "id"})
+    assert [row.pk for row in popup.context["cl"].result_list] == [world["ours"][related].pk]
+
+
+def test_an_administrator_changes_their_tenants_settings_but_not_its_sdk_app_id(client, world):
+    tenant = world["ours"][Tenant]
+    response = signed_in(client, world["admin"]).post(url(Tenant, "change", tenant.pk), {
+        "name": "Ours renamed", "sdk_app_id": "1999999999", "allowed_origins": "https://crm.example.com",
+        "cdr_webhook_url": "", "outbound_per_5_minutes": 3, "outbound_per_day": 5, "calling_hours_start": "09:00",
+        "calling_hours_end": "21:00"})
+    assert response.status_code == 302
+    changed = Tenant.objects.get(pk=tenant.pk)
+    assert (changed.name, changed.sdk_app_id, changed.api_key) == ("Ours renamed", tenant.sdk_app_id, tenant.api_key)
+
+
+def test_an_administrator_gives_an_agent_of_the_tenant_a_new_password_but_not_another_account(client, world):
+    agent = world["ours"][Agent]
+    response = signed_in(client, world["admin"]).post(url(Agent, "change", agent.pk), {
+        "account": world["their admin"].pk, "password": PASSWORD, "tenant": world["theirs"][Tenant].pk,
+        "user_id": agent.user_id, "nickname": "Al", "staff_number": "", "mobile": "", "chat_capacity": 5,
+        "agentskill_set-TOTAL_FORMS": 0, "agentskill_set-INITIAL_FORMS": 0})
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    changed = Agent.objects.get(pk=agent.pk)
+    assert (changed.account_id, changed.tenant, changed.nickname) == (agent.account_id, world["ours"][Tenant], "Al")
+    assert changed.account.check_password(PASSWORD)
