@@ -66,3 +66,20 @@ def test_the_first_seed_says_what_it_made_and_the_next_that_it_changed_nothing(t
     out = StringIO()
     call_command("seed_demo", stdout=out)
     assert "Demo tenant already there: left as it is" in out.getvalue()
+
+
+def test_the_demo_tenants_supervisor_sees_the_demo_tenant_only_and_is_not_brought_back(demo):
+    from sessions_app.services.supervisors import tenant_of
+
+    users = get_user_model().objects
+    supervisor = users.get(username=demo["supervisor"])
+    assert demo["supervisor"] == "supervisor@demo" and supervisor.check_password("demo-password")
+    assert supervisor.is_staff and not supervisor.is_superuser
+    assert [group.name for group in supervisor.groups.all()] == ["Supervisor"]
+    assert tenant_of(supervisor) == Tenant.objects.get(sdk_app_id=demo["SdkAppId"])
+    assert users.get(username="admin").is_superuser
+    supervisor.delete()
+
+    seed()
+
+    assert not users.filter(username="supervisor@demo").exists()

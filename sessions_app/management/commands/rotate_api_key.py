@@ -3,7 +3,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from sessions_app.models import Tenant, new_api_key
+from sessions_app.models import Tenant
+from sessions_app.services import tenant_secrets
 
 
 class Command(BaseCommand):
@@ -13,7 +14,8 @@ class Command(BaseCommand):
         parser.add_argument("sdk_app_id", metavar="SDKAPPID")
 
     def handle(self, sdk_app_id, **options):
-        updated = Tenant.objects.filter(sdk_app_id=sdk_app_id).update(api_key=(key := new_api_key()))
-        if not updated:
+        tenant_id = Tenant.objects.filter(sdk_app_id=sdk_app_id).values_list("pk", flat=True).first()
+        if tenant_id is None:
             raise CommandError(f"no tenant with SdkAppId {sdk_app_id!r}")
+        key = tenant_secrets.rotate_api_key(tenant_id=tenant_id)
         self.stdout.write(json.dumps({"SdkAppId": sdk_app_id, "apiKey": key}))
