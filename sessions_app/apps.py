@@ -6,7 +6,10 @@ class SessionsAppConfig(AppConfig):
     verbose_name = "Contact center"
 
     def ready(self):
+        from django.db.models.signals import post_migrate
+
         from . import checks  # noqa: F401  (registers the deploy check)
-        from . import receivers
+        from . import receivers, roles
 
         receivers.connect()
+        post_migrate.connect(roles.make_roles_after_migrate, sender=self)
