@@ -20,6 +20,7 @@ from sessions_app.admin_scope import SharedByAllTenants, SuperusersOnly, TenantS
 from sessions_app.models import (Agent, AgentSkill, CannedResponse, Cdr, ChatMessage, Hotline, IvrKey, IvrMenu,
                                  NumberGroup, NumberLocation, ProtectedNumber, RestReason, ServeParticipant, Session,
                                  SessionEvent, SkillGroup, Supervisor, Tenant, Trunk)
+from sessions_app.roles import ROLES
 
 from . import factories
 
@@ -103,6 +104,14 @@ def test_every_registered_admin_is_scoped_to_a_tenant_or_kept_for_superusers(wor
         assert isinstance(model_admin, (TenantScoped, SuperusersOnly, SharedByAllTenants)), model
         if isinstance(model_admin, TenantScoped):
             assert tenant_path(model) and model in world["ours"], f"{model}: give the test a row of it"
+
+
+def test_a_supervisor_may_read_every_scoped_model_and_its_inlines():
+    readable = set(ROLES["Supervisor"])
+    for model in SCOPED:
+        inlines = [inline.model for inline in admin.site._registry[model].inlines]
+        for shown in (model, *inlines):
+            assert f"view_{shown._meta.model_name}" in readable, f"{shown}: add it to sessions_app/roles.py"
 
 
 @pytest.mark.parametrize("model", SCOPED, ids=lambda model: model._meta.model_name)
@@ -265,6 +274,7 @@ def test_django_users_and_groups_are_for_superusers_only_even_for_staff_given_th
         assert client.get(url(model, "changelist")).status_code == 403
         assert client.get(url(model, "add")).status_code == 403
     assert client.get(url(get_user_model(), "change", world["admin"].pk)).status_code == 403
+    assert client.get(url(get_user_model(), "password_change", world["their admin"].pk)).status_code == 403
     assert client.post(url(get_user_model(), "change", world["admin"].pk),
                        {"username": "ours-admin", "is_superuser": "on"}).status_code == 403
     assert not get_user_model().objects.get(pk=world["admin"].pk).is_superuser
