@@ -6,7 +6,8 @@ Every admin of a tenant's rows inherits `TenantScoped`, which scopes the one que
 (lists, change, delete and history pages, actions, raw-id popups, autocomplete), the choices of every foreign key
 and list filter, and sets the tenant of a row a supervisor adds. Which tenant a row belongs to is found from the
 model itself (`tenant_path`), so a new model with a `tenant` key, or a key to a model that has one, is covered
-without a word here. Secret columns (API keys, signing secrets, passwords) are never filtered or searched on.
+without a word here. Secret columns (API keys, signing secrets, passwords and their hashes) are never filtered
+on, not even through a relation (`?account__password__startswith=` would read an agent's password hash).
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from django.http import Http404
 from .models import Tenant, Trunk
 from .services.supervisors import tenant_of, tenants_visible_to
 
-SECRET_FIELDS = {(Tenant, "api_key"), (Tenant, "cdr_secret"), (Trunk, "password"), (Trunk, "inbound_password")}
+SECRET_FIELDS = {(Tenant, "api_key"), (Tenant, "cdr_secret"), (Trunk, "password"), (Trunk, "inbound_password"),
+                 (get_user_model(), "password")}
 
 
 def tenant_path(model: type[Model], depth: int = 3) -> str | None:

@@ -313,7 +313,9 @@ def test_secrets_are_masked_to_everyone_and_not_filterable(client, world):
         assert trunk.password not in page and f"•••• {trunk.password[-4:]}" in page
         for model, lookup in ((Tenant, "api_key__startswith"), (Tenant, "cdr_secret"),
                               (RestReason, "tenant__api_key__startswith"), (Session, "tenant__cdr_secret__gt"),
-                              (Trunk, "password__startswith"), (Trunk, "inbound_password")):
+                              (Trunk, "password__startswith"), (Trunk, "inbound_password"),
+                              (Agent, "account__password__startswith"), (Supervisor, "account__password__gt"),
+                              (RestReason, "tenant__supervisors__account__password__startswith")):
             assert client.get(f"{url(model, 'changelist')}?{lookup}={tenant.api_key[:1]}").status_code == 400, lookup
 
 
