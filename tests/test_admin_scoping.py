@@ -135,6 +135,7 @@ def test_another_tenants_row_is_not_found_by_any_url(client, world, model):
     for view in ("change", "delete", "history"):
         assert client.get(url(model, view, theirs)).status_code == 404, view
         assert client.get(url(model, view, ours)).status_code in (200, 403), view  # 403: not this role's to delete
+    assert client.get(url(model, "add")).status_code in (200, 403)  # 403: not this role's to add
     assert client.post(url(model, "change", theirs), {"name": "mine now"}).status_code == 404
     assert client.post(url(model, "delete", theirs), {"post": "yes"}).status_code == 404
     assert snapshot_of(world["theirs"]) == before
@@ -404,3 +405,13 @@ def test_an_administrator_gives_an_agent_of_the_tenant_a_new_password_but_not_an
     changed = Agent.objects.get(pk=agent.pk)
     assert (changed.account_id, changed.tenant, changed.nickname) == (agent.account_id, world["ours"][Tenant], "Al")
     assert changed.account.check_password(PASSWORD)
+
+
+def test_a_superuser_makes_an_administrator_of_any_tenant(client, world):
+    response = signed_in(client, world["root"]).post(url(Supervisor, "add"), {
+        "username": "frank", "password": PASSWORD, "role": Group.objects.get(name="Administrator").pk,
+        "tenant": world["theirs"][Tenant].pk})
+    assert response.status_code == 302
+    frank = get_user_model().objects.get(username="frank")
+    assert frank.supervisor.tenant == world["theirs"][Tenant] and frank.has_perm("sessions_app.add_agent")
+    assert not frank.is_superuser
