@@ -58,7 +58,8 @@ class Command(BaseCommand):
             RestReason.objects.get_or_create(tenant=tenant, label=label, defaults={"position": position})
         if created:
             self.create_accounts(tenant, groups)
-            self.stdout.write(f"Demo tenant created: supervisor '{DEMO_SUPERVISOR}' / '{DEMO_PASSWORD}' at /admin/")
+            self.stdout.write(f"Demo tenant created: supervisor '{DEMO_SUPERVISOR}' / '{DEMO_PASSWORD}' at /admin/ "
+                              f"(and '{DEMO_TENANT_SUPERVISOR}', who sees the demo tenant only)")
         else:
             self.stdout.write("Demo tenant already there: left as it is")
         self.stdout.write(json.dumps({
