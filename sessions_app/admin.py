@@ -91,6 +91,7 @@ class TenantAdmin(TenantScoped, admin.ModelAdmin):
     def rotate_api_key(self, request, queryset):
         for tenant in queryset:
             key = tenant_secrets.rotate_api_key(tenant_id=tenant.pk)
+            self.log_change(request, tenant, "Rotated the API key")
             self.message_user(request, f"New API key of {tenant}: {key}. Copy it now: it is not shown again.",
                               messages.WARNING)
 
@@ -99,6 +100,7 @@ class TenantAdmin(TenantScoped, admin.ModelAdmin):
     def rotate_cdr_secret(self, request, queryset):
         for tenant in queryset:
             secret = tenant_secrets.rotate_cdr_secret(tenant_id=tenant.pk)
+            self.log_change(request, tenant, "Rotated the CDR signing secret")
             self.message_user(request, f"New CDR signing secret of {tenant}: {secret}. Copy it now: it is not "
                                        "shown again.", messages.WARNING)
 

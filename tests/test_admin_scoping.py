@@ -351,6 +351,9 @@ def test_rotating_shows_the_new_key_once_and_the_old_one_stops(client, world):
     secret = shown_secret(response, "New CDR signing secret")
     assert Tenant.objects.get(pk=tenant.pk).cdr_secret == secret
     assert Tenant.objects.get(pk=theirs.pk).cdr_secret == theirs.cdr_secret
+    history = client.get(url(Tenant, "history", tenant.pk)).content.decode()
+    assert "Rotated the API key" in history and "Rotated the CDR signing secret" in history
+    assert key not in history and secret not in history
 
 
 def test_a_supervisor_may_not_rotate_and_only_a_superuser_adds_a_tenant_shown_its_secrets_once(client, world):
