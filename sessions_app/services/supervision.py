@@ -96,10 +96,14 @@ def _agent(audit: Audit, agent_id) -> Agent:
 
 
 def _session(audit: Audit, session_id, expected_state: str | None) -> Session:
-    """The session acted on, locked, if the supervisor may see it and it is still as they saw it."""
+    """The session acted on, locked, if the supervisor may see it and it is still as they saw it.
+
+    Its related rows (agent, skill group) are read after the lock is taken, not joined into the locking query:
+    on PostgreSQL a query that waited for the lock gets the session row as the other transaction left it but the
+    joined rows as they were before, such as no agent for a session that went on to ring for one."""
     session = None
     if isinstance(session_id, str) and len(session_id) <= 64:
-        session = found(Session.objects.locked("tenant", "agent", "caller_agent", "skill_group").filter(pk=session_id))
+        session = found(Session.objects.locked().filter(pk=session_id))
     if session is None or not _visible(audit, session.tenant_id):
         raise NotFound(f"no session {session_id!r}")
     audit.found(str(session), session.tenant_id)
