@@ -98,11 +98,15 @@ def _agent(audit: Audit, agent_id) -> Agent:
 def _session(audit: Audit, session_id, expected_state: str | None) -> Session:
     """The session acted on, locked, if the supervisor may see it and it is still as they saw it.
 
-    Its related rows (agent, skill group) are read after the lock is taken, not joined into the locking query:
-    on PostgreSQL a query that waited for the lock gets the session row as the other transaction left it but the
+    Its agents are locked first, as the agents' own calls and their going offline lock them (agent, then
+    session), so that a supervisor and an agent acting on one session wait for each other instead of
+    deadlocking. Its related rows are read after the lock is taken, not joined into the locking query: on
+    PostgreSQL a query that waited for the lock gets the session row as the other transaction left it but the
     joined rows as they were before, such as no agent for a session that went on to ring for one."""
     session = None
     if isinstance(session_id, str) and len(session_id) <= 64:
+        involved = Session.objects.filter(pk=session_id).values_list("agent_id", "caller_agent_id").first() or ()
+        list(Agent.objects.select_for_update().filter(pk__in=[pk for pk in involved if pk]).order_by("pk"))
         session = found(Session.objects.locked().filter(pk=session_id))
     if session is None or not _visible(audit, session.tenant_id):
         raise NotFound(f"no session {session_id!r}")
