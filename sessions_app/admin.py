@@ -126,7 +126,7 @@ class AgentAdmin(AgentSupervision, admin.ModelAdmin):
                        "offline_deadline", "arrange_deadline"]
     fieldsets = [
         (None, {"fields": ["account", "tenant", "user_id", "nickname", "staff_number", "mobile", "chat_capacity"]}),
-        ("Status (set by the agent)", {"fields": readonly_fields}),
+        ("Status (set by the agent or a supervisor)", {"fields": readonly_fields}),
     ]
 
     def get_fieldsets(self, request, obj=None):

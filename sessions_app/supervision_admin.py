@@ -102,7 +102,8 @@ class AgentSupervision(SupervisionPanel):
     }
 
     def panel(self, agent: Agent) -> dict:
-        return {"kind": "agent", "status": agent.status,
+        current = f"rest:{agent.rest_reason}" if agent.status == "rest" else agent.status
+        return {"kind": "agent", "current": current,
                 "status_choices": status_choices(agent) if agent.status != "offline" else []}
 
 

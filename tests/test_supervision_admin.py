@@ -89,6 +89,9 @@ def test_setting_a_status_from_the_agents_page(supervisor, tenant):
     assert said == [("success", "Status set to rest (Lunch).")]
     assert (agent().status, agent().rest_reason) == ("rest", "Lunch")
     assert AuditEntry.objects.get().outcome == "done"
+    html = supervisor.get(page("agent", agent().pk)).content.decode()
+    chosen = re.search(r'<select name="status">.*?</select>', html, re.S).group(0)
+    assert re.findall(r"<option [^>]*selected>(.*?)</option>", chosen) == ["Rest: Lunch"]
 
 
 def test_a_refused_status_is_an_error_message_and_audited(supervisor, tenant):
