@@ -367,7 +367,8 @@ def test_nobody_online_in_the_target_group_is_refused(demo):
 # Two supervisors at once.
 
 def at_once(*actions) -> list:
-    """Run the actions in threads started together; each one's result, or the ServiceError it raised."""
+    """Run the actions in threads started together; each one's result, or the error it raised (a refusal, or
+    anything else, such as a deadlock PostgreSQL broke, which the test then shows)."""
     barrier = threading.Barrier(len(actions))
     results = [None] * len(actions)
 
@@ -375,8 +376,8 @@ def at_once(*actions) -> list:
         barrier.wait()
         try:
             results[index] = action()
-        except ServiceError as refusal:
-            results[index] = refusal
+        except Exception as error:  # noqa: BLE001 (reported in the results)
+            results[index] = error
         finally:
             from django.db import connection
             connection.close()
@@ -433,3 +434,21 @@ def test_two_supervisors_transferring_one_queued_session_at_once_leave_one_offer
     session = Session.objects.get(pk=session_id)
     ringing = ServeParticipant.objects.filter(session_id=session_id, outcome="ringing")
     assert session.state == "ringing" and list(ringing.values_list("agent_id", flat=True)) == [session.agent_id]
+
+
+def test_a_supervisor_ending_a_call_as_its_agent_hangs_up_leaves_one_ending(demo):
+    alice = agent_id("agent1@demo")
+    agents.online(alice)
+    tenant = Agent.objects.get(pk=alice).tenant
+    session_id = sessions.create_inbound(tenant, "phone", str(group_id(demo, "phone")), {})
+    sessions.accept(alice, session_id, "Call")
+    lead, _ = two_supervisors(tenant.pk)
+    results = at_once(lambda: supervision.end_session(supervisor_id=lead, session_id=session_id),
+                      lambda: sessions.hang_up(alice, session_id, "Call"))
+    assert results.count(None) == 1
+    refusal = next(str(r) for r in results if r is not None)
+    assert refusal in (f"session {session_id[:8]} has already ended", f"session {session_id} has already ended")
+    session = Session.objects.get(pk=session_id)
+    assert session.state == "ended" and session.close_by == ("admin" if results[0] is None else "seat")
+    assert Cdr.objects.filter(session_id=session_id).count() == 1
+    assert Agent.objects.get(pk=alice).status == "arrange"
