@@ -314,6 +314,8 @@ def test_refusals_say_why_and_are_audited(demo):
          f"no agent {alice}"),
         (dict(function=supervision.force_offline, agent_id="1; drop table"), "no agent '1; drop table'"),
         (dict(function=supervision.force_offline, agent_id=alice, supervisor_id=10 ** 9), f"no account {10 ** 9}"),
+        (dict(function=supervision.force_offline, agent_id=bob,
+              supervisor_id=Agent.objects.get(pk=alice).account_id), "agent1@demo supervises no tenant"),
         (dict(function=supervision.offer_session, session_id=active, agent_id=bob),
          f"session {active[:8]} is in progress with agent1@demo, not waiting in a queue"),
         (dict(function=supervision.offer_session, session_id=chat, agent_id=bob),
