@@ -6,9 +6,8 @@ error message, never a server error; the service has audited it either way. And 
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import json
+from collections.abc import Callable
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote
@@ -122,14 +121,18 @@ def transfer_session(supervisor_id, session_id, form) -> str:
     supervision.transfer_session(supervisor_id=supervisor_id, session_id=session_id,
                                  expected_state=form.get("state") or None,
                                  **({"agent_id": target_id} if kind == "agent" else {"skill_group_id": target_id}))
-    return "Session transferred."
+    return f"Session transferred: it is {where_now(session_id)}."
 
 
 def offer_session(supervisor_id, session_id, form) -> str:
     if not form.get("agent"):
         raise ServiceError("choose an agent to offer it to")
     supervision.offer_session(supervisor_id=supervisor_id, session_id=session_id, agent_id=form["agent"])
-    return "Session offered."
+    return f"Session offered: it is {where_now(session_id)}."
+
+
+def where_now(session_id: str) -> str:
+    return supervision.where(Session.objects.select_related("agent", "skill_group").get(pk=session_id))
 
 
 class SessionSupervision(SupervisionPanel):

@@ -152,10 +152,10 @@ def test_ending_transferring_and_offering_from_the_sessions_page(supervisor, ten
     first, second = inbound(tenant), inbound(tenant)
     Agent.objects.filter(user_id="agent2@demo").update(status="free")
     assert post(supervisor, "session", first, "offer", agent=agent("agent2@demo").pk) == [
-        ("success", "Session offered.")]
+        ("success", "Session offered: it is ringing for agent2@demo.")]
     assert Session.objects.get(pk=first).agent.user_id == "agent2@demo"
     assert post(supervisor, "session", second, "transfer", target=f"group:{group('voip').pk}", state="queued") == [
-        ("success", "Session transferred.")]
+        ("success", "Session transferred: it is waiting in Web audio's queue.")]
     assert Session.objects.get(pk=second).skill_group.kind == "voip"
     assert post(supervisor, "session", second, "end", state="queued") == [("success", "Session ended.")]
     assert Session.objects.get(pk=second).close_by == "admin"
