@@ -302,6 +302,7 @@ def test_refusals_say_why_and_are_audited(demo):
     sessions.accept(alice, active, "Call")
     ended = sessions.create_inbound(tenant, "phone", str(group_id(demo, "phone")), {})
     supervision.end_session(supervisor_id=admin, session_id=ended)
+    waiting = sessions.create_inbound(tenant, "phone", str(group_id(demo, "phone")), {})
     other = another_supervisor()
     cases = [
         (dict(function=supervision.end_session, session_id=ended), f"session {ended[:8]} has already ended"),
@@ -321,6 +322,10 @@ def test_refusals_say_why_and_are_audited(demo):
         (dict(function=supervision.offer_session, session_id=chat, agent_id=bob),
          "agent agent2@demo is not free (status not ready)"),
         (dict(function=supervision.offer_session, session_id=chat, agent_id=carol), "agent agent3@demo is offline"),
+        (dict(function=supervision.offer_session, session_id=waiting, agent_id=alice),
+         "agent agent1@demo cannot take it now: they are on a call"),
+        (dict(function=supervision.offer_session, session_id=chat, agent_id=alice),
+         "agent agent1@demo cannot take it now: they have as many chats open as they may (0)"),
         (dict(function=supervision.offer_session, session_id=chat, agent_id=10 ** 30), f"no agent {10 ** 30}"),
         (dict(function=supervision.transfer_session, session_id=active, agent_id=alice),
          f"session {active[:8]} is already in progress with agent1@demo"),
@@ -341,7 +346,7 @@ def test_refusals_say_why_and_are_audited(demo):
         entry = last_entry()
         assert (entry.outcome, entry.message) == ("refused", message[:500]), message
     assert isinstance(refusal.value, NotFound)
-    assert Session.objects.get(pk=active).state == "active" and Session.objects.get(pk=chat).state == "queued"
+    assert [Session.objects.get(pk=pk).state for pk in (active, chat, waiting)] == ["active", "queued", "queued"]
 
 
 def test_a_foreign_supervisors_refusal_is_logged_under_their_own_tenant(demo):

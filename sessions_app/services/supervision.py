@@ -249,7 +249,8 @@ def _target_agent(session: Session, agent_id) -> Agent:
         raise ServiceError(f"agent {target.user_id} is not free (status {target.get_status_display().lower()})")
     if not routing.eligible_for(session, target):
         raise ServiceError(f"agent {target.user_id} cannot take it now: " + (
-            "they are on a call" if session.is_call else f"they have {target.chat_capacity} chats open, their most"))
+            "they are on a call" if session.is_call else f"they have as many chats open as they may "
+                                                         f"({target.chat_capacity})"))
     return target
 
 
