@@ -2,14 +2,17 @@
 they leave, each refusal's message, and the audit entry every call writes, done or refused."""
 import asyncio
 import threading
+from datetime import timedelta
 
 import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.utils import timezone
 
 from sessions_app.models import Agent, AuditEntry, Cdr, ServeParticipant, Session, Supervisor
-from sessions_app.services import agents, sessions, supervision
+from sessions_app.services import agents, lifecycle, sessions, supervision
 from sessions_app.services.errors import NotFound, ServiceError
 from sessions_app.services.events import pages_group
 
@@ -18,7 +21,7 @@ from .conftest import api_session
 
 pytestmark = pytest.mark.service
 
-db = database_sync_to_async
+in_thread = database_sync_to_async  # the ORM from an async test
 
 
 def admin_id() -> int:
@@ -53,13 +56,13 @@ def only_free(*user_ids: str) -> None:
 
 
 async def call(function, **kwargs):
-    return await db(function)(**kwargs)
+    return await in_thread(function)(**kwargs)
 
 
 async def an_active_call(sdk, demo, user_id="agent1@demo", kind="phone"):
     """An inbound session `user_id` accepted (the others not ready), and `user_id`'s SDK client."""
     agent = await sdk(user_id)
-    await db(only_free)(user_id)
+    await in_thread(only_free)(user_id)
     session_id = await api_session(demo, kind)
     assert (await agent.event("callIn"))["sessionId"] == session_id
     namespace = {"phone": "Call", "im": "Chat", "video": "Video", "voip": "Call"}[kind]
@@ -74,23 +77,23 @@ async def test_resting_an_agent_shows_in_their_get_status_and_workbench_and_is_a
     alice = await sdk("agent1@demo")
     layer = get_channel_layer()
     page = await layer.new_channel()
-    await layer.group_add(pages_group(await db(agent_id)("agent1@demo")), page)
-    await call(supervision.set_agent_status, supervisor_id=await db(admin_id)(),
-               agent_id=await db(agent_id)("agent1@demo"), status="rest", rest_reason="Lunch")
+    await layer.group_add(pages_group(await in_thread(agent_id)("agent1@demo")), page)
+    await call(supervision.set_agent_status, supervisor_id=await in_thread(admin_id)(),
+               agent_id=await in_thread(agent_id)("agent1@demo"), status="rest", rest_reason="Lunch")
     assert (await asyncio.wait_for(layer.receive(page), 1))["type"] == "agent.changed"
     status = (await alice.call("Agent.getStatus"))["data"]
     assert (status["status"], status["restReason"]) == ("rest", "Lunch")
-    assert await db(entries)() == [("admin", "set_status", "agent", "agent1@demo", "done", "")]
-    entry = await db(last_entry)()
+    assert await in_thread(entries)() == [("admin", "set_status", "agent", "agent1@demo", "done", "")]
+    entry = await in_thread(last_entry)()
     assert entry.details == {"status": "rest", "restReason": "Lunch"} and entry.tenant.sdk_app_id == demo["SdkAppId"]
 
 
 async def test_setting_a_not_ready_agent_free_offers_them_what_waits(sdk, demo):
     alice = await sdk("agent1@demo")
-    await db(Agent.objects.update)(status="notReady")
+    await in_thread(Agent.objects.update)(status="notReady")
     session_id = await api_session(demo, "phone")
-    await call(supervision.set_agent_status, supervisor_id=await db(admin_id)(),
-               agent_id=await db(agent_id)("agent1@demo"), status="free")
+    await call(supervision.set_agent_status, supervisor_id=await in_thread(admin_id)(),
+               agent_id=await in_thread(agent_id)("agent1@demo"), status="free")
     assert (await alice.event("callIn"))["sessionId"] == session_id
     assert (await alice.call("Agent.getStatus"))["data"]["status"] == "free"
 
@@ -131,30 +134,31 @@ def test_without_rest_reasons_an_agent_rests_without_one(db):
 
 async def test_forcing_an_agent_offline_ends_their_call_closes_their_sdk_and_is_audited(sdk, demo):
     alice, session_id = await an_active_call(sdk, demo)
-    await call(supervision.force_offline, supervisor_id=await db(admin_id)(),
-               agent_id=await db(agent_id)("agent1@demo"))
+    await call(supervision.force_offline, supervisor_id=await in_thread(admin_id)(),
+               agent_id=await in_thread(agent_id)("agent1@demo"))
     ended = await alice.event("sessionEnded")
     assert (ended["sessionId"], ended["closeBy"]) == (session_id, "admin")
     with pytest.raises(ConnectionError, match="4001"):
         await alice.event("never")
-    assert (await db(Agent.objects.get)(user_id="agent1@demo")).status == "offline"
-    assert await db(entries)() == [("admin", "force_offline", "agent", "agent1@demo", "done", "")]
+    assert (await in_thread(Agent.objects.get)(user_id="agent1@demo")).status == "offline"
+    assert await in_thread(entries)() == [("admin", "force_offline", "agent", "agent1@demo", "done", "")]
 
 
 # Ending a session.
 
 async def test_ending_an_active_call_tells_the_agent_closeby_admin_and_the_cdr_says_system(sdk, demo):
     alice, session_id = await an_active_call(sdk, demo)
-    await call(supervision.end_session, supervisor_id=await db(admin_id)(), session_id=session_id,
+    await call(supervision.end_session, supervisor_id=await in_thread(admin_id)(), session_id=session_id,
                expected_state="active")
     ended = await alice.event("sessionEnded")
     assert ended == {"sessionId": session_id, "type": "phone", "duration": ended["duration"], "closeBy": "admin"}
-    cdr = (await db(Cdr.objects.get)(session_id=session_id)).payload
+    cdr = (await in_thread(Cdr.objects.get)(session_id=session_id)).payload
     assert (cdr["HungUpSide"], cdr["EndStatusString"]) == ("system", "ok")
     assert (await alice.call("Agent.getStatus"))["data"]["status"] == "arrange"
-    timeline = await db(lambda: list(Session.objects.get(pk=session_id).timeline.values_list("what", flat=True)))()
+    timeline = await in_thread(lambda: list(
+        Session.objects.get(pk=session_id).timeline.values_list("what", flat=True)))()
     assert timeline[-2:] == ["supervisor admin ends it", "ended by system: ok"]
-    entry = await db(last_entry)()
+    entry = await in_thread(last_entry)()
     assert (entry.action, entry.outcome, entry.target_id, entry.details) == (
         "end_session", "done", session_id, {"state": "active"})
 
@@ -162,19 +166,19 @@ async def test_ending_an_active_call_tells_the_agent_closeby_admin_and_the_cdr_s
 @pytest.mark.parametrize("kind, end_status", [("phone", "waitingGiveUp"), ("im", "waitingGiveUp")])
 async def test_ending_a_queued_session_ends_it_as_the_system(sdk, demo, kind, end_status):
     await sdk("agent1@demo")
-    await db(Agent.objects.update)(status="notReady")
+    await in_thread(Agent.objects.update)(status="notReady")
     session_id = await api_session(demo, kind)
-    await call(supervision.end_session, supervisor_id=await db(admin_id)(), session_id=session_id)
-    session = await db(Session.objects.get)(pk=session_id)
+    await call(supervision.end_session, supervisor_id=await in_thread(admin_id)(), session_id=session_id)
+    session = await in_thread(Session.objects.get)(pk=session_id)
     assert (session.state, session.close_by, session.end_status) == ("ended", "admin", end_status)
 
 
 async def test_ending_a_ringing_session_stops_the_offer(sdk, demo):
     alice = await sdk("agent1@demo")
-    await db(only_free)("agent1@demo")
+    await in_thread(only_free)("agent1@demo")
     session_id = await api_session(demo, "phone")
     await alice.event("callIn")
-    await call(supervision.end_session, supervisor_id=await db(admin_id)(), session_id=session_id)
+    await call(supervision.end_session, supervisor_id=await in_thread(admin_id)(), session_id=session_id)
     assert (await alice.event("sessionEnded"))["closeBy"] == "admin"
     assert (await alice.call("Agent.getStatus"))["data"]["status"] == "free"
 
@@ -184,17 +188,17 @@ async def test_ending_a_ringing_session_stops_the_offer(sdk, demo):
 async def ringing_session(sdk, demo, kind="phone"):
     """A session ringing for Alice, Bob online and free: their SDK clients."""
     alice, bob = await sdk("agent1@demo"), await sdk("agent2@demo")
-    await db(only_free)("agent1@demo")
+    await in_thread(only_free)("agent1@demo")
     session_id = await api_session(demo, kind)
     await alice.event("callIn")
-    await db(Agent.objects.filter(user_id="agent2@demo").update)(status="free")
+    await in_thread(Agent.objects.filter(user_id="agent2@demo").update)(status="free")
     return alice, bob, session_id
 
 
 async def queued_session(sdk, demo, kind="phone"):
     """A session waiting in its queue, Alice and Bob online, not ready: their SDK clients."""
     alice, bob = await sdk("agent1@demo"), await sdk("agent2@demo")
-    await db(Agent.objects.update)(status="notReady")
+    await in_thread(Agent.objects.update)(status="notReady")
     session_id = await api_session(demo, kind)
     return alice, bob, session_id
 
@@ -206,26 +210,27 @@ def make_free(user_id: str) -> None:
 async def test_transferring_an_active_call_to_an_agent_rings_them_and_ends_the_servers_part(sdk, demo):
     alice, session_id = await an_active_call(sdk, demo)
     bob = await sdk("agent2@demo")
-    await db(make_free)("agent2@demo")
-    await call(supervision.transfer_session, supervisor_id=await db(admin_id)(), session_id=session_id,
-               agent_id=await db(agent_id)("agent2@demo"), expected_state="active")
+    await in_thread(make_free)("agent2@demo")
+    await call(supervision.transfer_session, supervisor_id=await in_thread(admin_id)(), session_id=session_id,
+               agent_id=await in_thread(agent_id)("agent2@demo"), expected_state="active")
     assert await alice.event("transfer") == {"sessionId": session_id, "skillGroupId": "", "userId": "agent2@demo"}
     assert (await bob.event("callIn"))["sessionId"] == session_id
-    assert await db(state)(session_id) == ("ringing", "agent2@demo", "phone")
+    assert await in_thread(state)(session_id) == ("ringing", "agent2@demo", "phone")
     assert (await alice.call("Agent.getStatus"))["data"]["status"] == "arrange"
     assert (await bob.call("Call.accept", sessionId=session_id))["status"] == "success"
-    participants = await db(lambda: list(ServeParticipant.objects.filter(session_id=session_id).values_list(
+    participants = await in_thread(lambda: list(ServeParticipant.objects.filter(session_id=session_id).values_list(
         "agent__user_id", "outcome", "transfer_to")))()
     assert participants == [("agent1@demo", "transferred", "agent2@demo"), ("agent2@demo", "accepted", "")]
-    assert (await db(last_entry)()).details == {"agentId": str(await db(agent_id)("agent2@demo")), "state": "active",
-                                                "toAgent": "agent2@demo"}
+    bob_id = await in_thread(agent_id)("agent2@demo")
+    assert (await in_thread(last_entry)()).details == {"agentId": str(bob_id), "state": "active",
+                                                       "toAgent": "agent2@demo"}
 
 
 async def test_transferring_an_active_chat_to_a_skill_group_queues_it_there(sdk, demo):
     alice, session_id = await an_active_call(sdk, demo, kind="im")
     bob = await sdk("agent2@demo")
-    await db(make_free)("agent2@demo")
-    await call(supervision.transfer_session, supervisor_id=await db(admin_id)(), session_id=session_id,
+    await in_thread(make_free)("agent2@demo")
+    await call(supervision.transfer_session, supervisor_id=await in_thread(admin_id)(), session_id=session_id,
                skill_group_id=str(group_id(demo, "im")))
     assert (await alice.event("transfer"))["skillGroupId"] == str(group_id(demo, "im"))
     assert (await bob.event("callIn"))["sessionId"] == session_id
@@ -234,48 +239,48 @@ async def test_transferring_an_active_chat_to_a_skill_group_queues_it_there(sdk,
 
 async def test_transferring_a_ringing_session_to_an_agent_stops_the_first_offer(sdk, demo):
     alice, bob, session_id = await ringing_session(sdk, demo)
-    await call(supervision.transfer_session, supervisor_id=await db(admin_id)(), session_id=session_id,
-               agent_id=await db(agent_id)("agent2@demo"), expected_state="ringing")
+    await call(supervision.transfer_session, supervisor_id=await in_thread(admin_id)(), session_id=session_id,
+               agent_id=await in_thread(agent_id)("agent2@demo"), expected_state="ringing")
     assert await alice.event("autoTransfer") == {"sessionId": session_id}
     assert (await bob.event("callIn"))["sessionId"] == session_id
-    assert await db(state)(session_id) == ("ringing", "agent2@demo", "phone")
-    outcomes = await db(lambda: list(ServeParticipant.objects.filter(session_id=session_id).values_list(
+    assert await in_thread(state)(session_id) == ("ringing", "agent2@demo", "phone")
+    outcomes = await in_thread(lambda: list(ServeParticipant.objects.filter(session_id=session_id).values_list(
         "agent__user_id", "outcome")))()
     assert outcomes == [("agent1@demo", "cancelled"), ("agent2@demo", "ringing")]
 
 
 async def test_transferring_a_ringing_session_to_a_group_queues_it_there(sdk, demo):
     alice, bob, session_id = await ringing_session(sdk, demo, kind="voip")
-    await db(Agent.objects.filter(user_id="agent2@demo").update)(status="notReady")
-    await call(supervision.transfer_session, supervisor_id=await db(admin_id)(), session_id=session_id,
+    await in_thread(Agent.objects.filter(user_id="agent2@demo").update)(status="notReady")
+    await call(supervision.transfer_session, supervisor_id=await in_thread(admin_id)(), session_id=session_id,
                skill_group_id=group_id(demo, "phone"))
     assert await alice.event("autoTransfer") == {"sessionId": session_id}
     # Alice is free again and in the phone group: the session comes back to her from its new queue.
     assert (await alice.event("callIn"))["sessionId"] == session_id
-    assert await db(state)(session_id) == ("ringing", "agent1@demo", "phone")
+    assert await in_thread(state)(session_id) == ("ringing", "agent1@demo", "phone")
 
 
 async def test_transferring_a_queued_session_to_an_agent_or_a_group(sdk, demo):
     alice, bob, session_id = await queued_session(sdk, demo)
-    supervisor = await db(admin_id)()
+    supervisor = await in_thread(admin_id)()
     await call(supervision.transfer_session, supervisor_id=supervisor, session_id=session_id,
                skill_group_id=group_id(demo, "voip"), expected_state="queued")
-    assert await db(state)(session_id) == ("queued", None, "voip")
-    await db(make_free)("agent2@demo")
+    assert await in_thread(state)(session_id) == ("queued", None, "voip")
+    await in_thread(make_free)("agent2@demo")
     await call(supervision.transfer_session, supervisor_id=supervisor, session_id=session_id,
-               agent_id=await db(agent_id)("agent2@demo"), expected_state="queued")
+               agent_id=await in_thread(agent_id)("agent2@demo"), expected_state="queued")
     assert (await bob.event("callIn"))["sessionId"] == session_id
     assert await alice.no_event("callIn")
 
 
 async def test_offering_a_queued_session_to_a_chosen_free_agent_rings_them(sdk, demo):
     alice, bob, session_id = await queued_session(sdk, demo, kind="im")
-    await db(make_free)("agent2@demo")
-    await call(supervision.offer_session, supervisor_id=await db(admin_id)(), session_id=session_id,
-               agent_id=await db(agent_id)("agent2@demo"))
+    await in_thread(make_free)("agent2@demo")
+    await call(supervision.offer_session, supervisor_id=await in_thread(admin_id)(), session_id=session_id,
+               agent_id=await in_thread(agent_id)("agent2@demo"))
     assert (await bob.event("callIn"))["sessionId"] == session_id
     assert (await bob.call("Chat.accept", sessionId=session_id))["status"] == "success"
-    entry = await db(last_entry)()
+    entry = await in_thread(last_entry)()
     assert (entry.action, entry.outcome, entry.details["toAgent"]) == ("offer_session", "done", "agent2@demo")
 
 
@@ -386,7 +391,6 @@ def at_once(*actions) -> list:
         except Exception as error:  # noqa: BLE001 (reported in the results)
             results[index] = error
         finally:
-            from django.db import connection
             connection.close()
 
     threads = [threading.Thread(target=run, args=(i, action)) for i, action in enumerate(actions)]
@@ -459,3 +463,17 @@ def test_a_supervisor_ending_a_call_as_its_agent_hangs_up_leaves_one_ending(demo
     assert session.state == "ended" and session.close_by == ("admin" if results[0] is None else "seat")
     assert Cdr.objects.filter(session_id=session_id).count() == 1
     assert Agent.objects.get(pk=alice).status == "arrange"
+
+
+def test_a_call_in_the_ivr_is_ended_but_not_transferred(demo):
+    tenant = Agent.objects.get(user_id="agent1@demo").tenant
+    with transaction.atomic():
+        session = Session(tenant=tenant, type="phone", caller_phone_number="008613800000000")
+        lifecycle.open_in_ivr(session, timezone.now() + timedelta(minutes=1), "in the main menu")
+    with pytest.raises(ServiceError, match=f"^session {session.id[:8]} is in the IVR: it can be transferred once it "
+                                           "waits in a queue$"):
+        supervision.transfer_session(supervisor_id=admin_id(), session_id=session.id,
+                                     skill_group_id=group_id(demo, "phone"))
+    supervision.end_session(supervisor_id=admin_id(), session_id=session.id, expected_state="ivr")
+    session.refresh_from_db()
+    assert (session.state, session.close_by, session.ivr_deadline) == ("ended", "admin", None)
