@@ -14,6 +14,8 @@ from django.contrib.admin.utils import quote
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 
 from .models import Agent, AuditEntry, RestReason, Session, SkillGroup
@@ -167,7 +169,7 @@ class SessionSupervision(SupervisionPanel):
 class AuditEntryAdmin(admin.ModelAdmin):
     """Every supervisor action, done or refused: written by the services, never changed or deleted here."""
 
-    list_display = ["at", "supervisor_name", "action", "target", "tenant", "outcome", "message"]
+    list_display = ["when", "supervisor_name", "action", "target", "tenant_name", "outcome", "message"]
     list_filter = ["action", "outcome", "tenant", "at"]
     list_select_related = ["tenant"]
     date_hierarchy = "at"
@@ -176,9 +178,21 @@ class AuditEntryAdmin(admin.ModelAdmin):
               "outcome", "message", "details_json"]
     readonly_fields = fields
 
+    @admin.display(description="when", ordering="at")
+    def when(self, entry):
+        return date_format(timezone.localtime(entry.at), "Y-m-d H:i:s")
+
+    @admin.display(description="tenant", ordering="tenant__name")
+    def tenant_name(self, entry):
+        return entry.tenant.name if entry.tenant else "-"
+
     @admin.display(description="target", ordering="target_label")
     def target(self, entry):
-        return entry.target_label or entry.target_id
+        """The agent's or session's page, for a target that was found; a refused id as it was given."""
+        if not entry.target_label:
+            return entry.target_id
+        url = reverse(f"admin:sessions_app_{entry.target_kind}_change", args=[quote(entry.target_id)])
+        return format_html('<a href="{}">{}</a>', url, entry.target_label)
 
     @admin.display(description="details")
     def details_json(self, entry):

@@ -241,6 +241,10 @@ def test_the_audit_log_lists_filters_and_searches_and_is_read_only(supervisor, t
                         ("at__year=2000", 0)]:
         response = supervisor.get(f"{changelist}?{query}")
         assert response.status_code == 200 and len(response.context["cl"].result_list) == rows, query
+    columns = len(supervisor.get(changelist).context["cl"].list_display)
+    assert all(supervisor.get(f"{changelist}?o=-{column}").status_code == 200 for column in range(columns))
+    listed = supervisor.get(changelist).content.decode()
+    assert f'<a href="{page("agent", agent().pk)}">agent1@demo</a>' in listed  # a target found links to its page
     entry = AuditEntry.objects.get(outcome="refused")
     detail = supervisor.get(reverse("admin:sessions_app_auditentry_change", args=[entry.pk]))
     assert detail.status_code == 200 and "no agent &#x27;nobody&#x27;" in detail.content.decode()

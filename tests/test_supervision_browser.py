@@ -53,6 +53,9 @@ def test_ending_a_call_from_the_sessions_page_tells_the_agents_sdk_closeby_admin
     assert ended["closeBy"] == "admin" and ended["type"] == "phone"
     assert sdk_server.api("GET", f"/api/sessions/{session_id}")["closeBy"] == "admin"
     expect(page.locator("section.supervision")).to_have_count(0)  # nothing more to do with an ended session
+    page.goto(f"{sdk_server.url}/admin/sessions_app/auditentry/")
+    expect(page.locator("#result_list tbody tr").first).to_contain_text(f"phone {session_id[:8]}")
+    page.screenshot(path=str(ARTIFACTS / "supervision-audit-log.png"))
 
 
 def test_resting_an_agent_from_their_page_shows_in_their_sdk_and_workbench(open_agent, supervisor_page, sdk_server):

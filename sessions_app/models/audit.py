@@ -13,10 +13,10 @@ class AuditEntry(models.Model):
     TARGETS = [("agent", "Agent"), ("session", "Session")]
     OUTCOMES = [("done", "Done"), ("refused", "Refused")]
 
-    at = models.DateTimeField(default=timezone.now, db_index=True)
+    at = models.DateTimeField("when", default=timezone.now, db_index=True)
     supervisor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
-    supervisor_name = models.CharField(max_length=150, blank=True,
+                                   related_name="+", verbose_name="supervisor's account")
+    supervisor_name = models.CharField("supervisor", max_length=150, blank=True,
                                        help_text="The account's username then, kept if the account goes.")
     action = models.CharField(max_length=16, choices=ACTIONS)
     target_kind = models.CharField(max_length=8, choices=TARGETS)
