@@ -19,7 +19,8 @@ from testing.liveserver import ROOT
 pytestmark = pytest.mark.peer
 
 CORE_TESTS = ("test_routing.py", "test_sdk_flow.py", "test_sessions.py", "test_bad_input.py", "test_api.py",
-              "test_chat.py", "test_presence.py", "test_cdr_push.py", "test_supervision.py")
+              "test_chat.py", "test_presence.py", "test_cdr_push.py", "test_supervision.py",
+              "test_supervision_at_once.py")
 
 
 def test_the_core_suite_passes_on_postgresql_and_redis(postgres, redis):

@@ -1,14 +1,13 @@
 """Supervisors' actions on agents and sessions (services/supervision.py): what the agents' SDKs hear, the rows
 they leave, each refusal's message, and the audit entry every call writes, done or refused."""
 import asyncio
-import threading
 from datetime import timedelta
 
 import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from sessions_app.models import Agent, AuditEntry, Cdr, ServeParticipant, Session, Supervisor
@@ -374,95 +373,6 @@ def test_nobody_online_in_the_target_group_is_refused(demo):
     with pytest.raises(ServiceError, match="^nobody in skill group Night shift is online$"):
         supervision.transfer_session(supervisor_id=admin_id(), session_id=queued, skill_group_id=empty.pk)
     assert state(queued) == ("queued", None, "phone")
-
-
-# Two supervisors at once.
-
-def at_once(*actions) -> list:
-    """Run the actions in threads started together; each one's result, or the error it raised (a refusal, or
-    anything else, such as a deadlock PostgreSQL broke, which the test then shows)."""
-    barrier = threading.Barrier(len(actions))
-    results = [None] * len(actions)
-
-    def run(index, action):
-        barrier.wait()
-        try:
-            results[index] = action()
-        except Exception as error:  # noqa: BLE001 (reported in the results)
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, action)) for i, action in enumerate(actions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
-    return results
-
-
-def two_supervisors(tenant_id) -> list[int]:
-    ids = []
-    for name in ("lead-a", "lead-b"):
-        account = get_user_model().objects.create_user(name, is_staff=True)
-        Supervisor.objects.create(account=account, tenant_id=tenant_id)
-        ids.append(account.pk)
-    return ids
-
-
-def test_two_supervisors_ending_one_session_at_once_end_it_once(demo):
-    alice = agent_id("agent1@demo")
-    agents.online(alice)
-    tenant = Agent.objects.get(pk=alice).tenant
-    session_id = sessions.create_inbound(tenant, "phone", str(group_id(demo, "phone")), {})
-    sessions.accept(alice, session_id, "Call")
-    first, second = two_supervisors(tenant.pk)
-    results = at_once(*(lambda s=s: supervision.end_session(supervisor_id=s, session_id=session_id)
-                        for s in (first, second)))
-    assert sorted(map(str, results)) == ["None", f"session {session_id[:8]} has already ended"]
-    session = Session.objects.get(pk=session_id)
-    assert (session.state, session.close_by) == ("ended", "admin")
-    assert Cdr.objects.filter(session_id=session_id).count() == 1
-    assert sorted(AuditEntry.objects.values_list("outcome", flat=True)) == ["done", "refused"]
-    assert Agent.objects.get(pk=alice).status == "arrange"
-
-
-def test_two_supervisors_transferring_one_queued_session_at_once_leave_one_offer(demo):
-    bob, carol = agent_id("agent2@demo"), agent_id("agent3@demo")
-    for agent in (bob, carol):
-        agents.online(agent)
-    Agent.objects.update(status="notReady")
-    tenant = Agent.objects.get(pk=bob).tenant
-    session_id = sessions.create_inbound(tenant, "phone", str(group_id(demo, "phone")), {})
-    Agent.objects.filter(pk__in=[bob, carol]).update(status="free")
-    first, second = two_supervisors(tenant.pk)
-    results = at_once(*(lambda s=s, a=a: supervision.transfer_session(
-        supervisor_id=s, session_id=session_id, agent_id=a, expected_state="queued")
-        for s, a in ((first, bob), (second, carol))))
-    assert [r for r in results if r is not None][0].args[0].startswith(f"session {session_id[:8]} has moved on: "
-                                                                        "it is ringing for agent")
-    assert results.count(None) == 1
-    session = Session.objects.get(pk=session_id)
-    ringing = ServeParticipant.objects.filter(session_id=session_id, outcome="ringing")
-    assert session.state == "ringing" and list(ringing.values_list("agent_id", flat=True)) == [session.agent_id]
-
-
-def test_a_supervisor_ending_a_call_as_its_agent_hangs_up_leaves_one_ending(demo):
-    alice = agent_id("agent1@demo")
-    agents.online(alice)
-    tenant = Agent.objects.get(pk=alice).tenant
-    session_id = sessions.create_inbound(tenant, "phone", str(group_id(demo, "phone")), {})
-    sessions.accept(alice, session_id, "Call")
-    lead, _ = two_supervisors(tenant.pk)
-    results = at_once(lambda: supervision.end_session(supervisor_id=lead, session_id=session_id),
-                      lambda: sessions.hang_up(alice, session_id, "Call"))
-    assert results.count(None) == 1
-    refusal = next(str(r) for r in results if r is not None)
-    assert refusal in (f"session {session_id[:8]} has already ended", f"session {session_id} has already ended")
-    session = Session.objects.get(pk=session_id)
-    assert session.state == "ended" and session.close_by == ("admin" if results[0] is None else "seat")
-    assert Cdr.objects.filter(session_id=session_id).count() == 1
-    assert Agent.objects.get(pk=alice).status == "arrange"
 
 
 def test_a_call_in_the_ivr_is_ended_but_not_transferred(demo):
