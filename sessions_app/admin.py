@@ -1,8 +1,9 @@
 """Django admin for supervisors: set up tenants, skill groups, numbers and agents; watch agents live; read
 sessions (who served them, the timeline of what happened) and CDRs with their delivery to the webhook.
 
-Sessions and CDRs are written by the services only, so here they are read-only; the two things a supervisor
-may do to them, forcing an agent offline and retrying a CDR push, are admin actions calling the services.
+Sessions and CDRs are written by the services only, so here they are read-only; what a supervisor does to agents
+and sessions (status, force offline, end, transfer, offer) is a panel on their pages (supervision_admin.py) and
+admin actions, calling the audited services; retrying a CDR push is an admin action.
 A supervisor of a tenant sees and changes that tenant's rows alone (`admin_scope.py`); keys and secrets are shown
 once, when made, and masked afterwards.
 """
@@ -22,7 +23,9 @@ from .admin_scope import ScopedInline, TenantScoped, masked, restrict_to_superus
 from .domain import agent_state
 from .models import (Agent, AgentSkill, CannedResponse, Cdr, ChatMessage, NumberGroup, RestReason, ServeParticipant,
                      Session, SessionEvent, SkillGroup, Supervisor, Tenant)
-from .services import logins, routing, tenant_secrets
+from .services import routing, supervision, tenant_secrets
+from .services.errors import ServiceError
+from .supervision_admin import AgentSupervision, SessionSupervision
 
 admin.site.site_header = "Contact center"
 admin.site.site_title = "Contact center"
@@ -164,7 +167,7 @@ class AgentSkillInline(ScopedInline, admin.TabularInline):
 
 
 @admin.register(Agent)
-class AgentAdmin(TenantScoped, admin.ModelAdmin):
+class AgentAdmin(TenantScoped, AgentSupervision, admin.ModelAdmin):
     list_display = ["user_id", "nickname", "staff_number", "status_badge", "time_in_status", "rest_reason",
                     "open_connections", "skill_group_names"]
     list_filter = ["status", "skill_groups"]
@@ -175,7 +178,7 @@ class AgentAdmin(TenantScoped, admin.ModelAdmin):
                        "offline_deadline", "arrange_deadline"]
     fieldsets = [
         (None, {"fields": ["account", "tenant", "user_id", "nickname", "staff_number", "mobile", "chat_capacity"]}),
-        ("Status (set by the agent)", {"fields": readonly_fields}),
+        ("Status (set by the agent or a supervisor)", {"fields": readonly_fields}),
     ]
 
     def get_fieldsets(self, request, obj=None):
@@ -227,12 +230,16 @@ class AgentAdmin(TenantScoped, admin.ModelAdmin):
     @admin.action(description="Force offline", permissions=["view"])
     def force_offline(self, request, queryset):
         """Offline, sessions ended, sockets closed and tokens revoked (services/logins.py), also for an agent shown
-        offline: it may still have a socket open."""
-        chosen = list(queryset.values_list("pk", flat=True))
-        for agent_id in chosen:
-            logins.force_offline(agent_id, supervisor_id=request.user.pk)
-        self.message_user(request, f"{len(chosen)} agent{'' if len(chosen) == 1 else 's'} forced offline.",
-                          messages.SUCCESS)
+        offline: it may still have a socket open. Each is audited (services/supervision.py)."""
+        done = 0
+        for agent_id in queryset.values_list("pk", flat=True):
+            try:
+                supervision.force_offline(supervisor_id=request.user.pk, agent_id=agent_id)
+                done += 1
+            except ServiceError as refused:
+                self.message_user(request, f"Force offline: {refused}", messages.ERROR)
+        if done:
+            self.message_user(request, f"{done} agent{'' if done == 1 else 's'} forced offline.", messages.SUCCESS)
 
 
 @admin.register(Supervisor)
@@ -338,7 +345,7 @@ class CdrInline(CdrPayload, ReadOnlyInline, admin.StackedInline):
 
 
 @admin.register(Session)
-class SessionAdmin(TenantScoped, admin.ModelAdmin):
+class SessionAdmin(TenantScoped, SessionSupervision, admin.ModelAdmin):
     list_display = ["short_id", "type", "direction", "state", "skill_group", "agent", "caller", "queued_at",
                     "duration_display", "end_status", "close_by"]
     list_filter = ["type", "direction", "state", "end_status", "skill_group", "created_at"]

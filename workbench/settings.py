@@ -68,6 +68,9 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",  # turns a locked-out sign-in into credential_throttle's 429 page
 ]
+# Admin's messages stay on the server (in the session), not in a cookie: a new API key or signing secret is shown
+# once in one, and a cookie would carry it to the browser and its disk.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 ROOT_URLCONF = "workbench.urls"
 TEMPLATES = [{

@@ -4,6 +4,7 @@
     ringing ─► queued    an offer not taken
     active  ─► queued    transferred to a skill group
     active  ─► ringing   transferred to an agent
+    queued  ─► queued    moved to another skill group's queue by a supervisor
 
 A phone call starts in the IVR or in a queue; a call an agent places (outbound, internal) starts ringing.
 Every open state may end; nothing leaves `ended`. `services/lifecycle.py` is the only code that moves a
@@ -18,7 +19,7 @@ OPEN = ("ivr", "queued", "ringing", "active")
 MOVES: dict[str, frozenset[str]] = {
     NEW: frozenset({"ivr", "queued", "ringing"}),
     "ivr": frozenset({"queued", "ended"}),
-    "queued": frozenset({"ringing", "ended"}),
+    "queued": frozenset({"ringing", "queued", "ended"}),
     "ringing": frozenset({"active", "queued", "ended"}),
     "active": frozenset({"queued", "ringing", "ended"}),
     "ended": frozenset(),

@@ -16,4 +16,4 @@ class Migration(migrations.Migration):
         ("contenttypes", "0002_remove_content_type_name"),
     ]
 
-    operations = [migrations.RunPython(lambda apps, schema_editor: make_roles(apps), remove_roles)]
+    operations = [migrations.RunPython(lambda apps, schema_editor: make_roles(apps, strict=False), remove_roles)]

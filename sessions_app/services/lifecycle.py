@@ -82,13 +82,14 @@ def offer(session: Session, agent: Agent, timeout: int, note: str = "") -> None:
 
 def withdraw(session: Session, outcome: str) -> None:
     """The ringing agent did not take the session (`outcome`: timeout, rejected, cancelled): back in its queue,
-    keeping its place (queued_at)."""
+    keeping its place (queued_at). An offer that timed out or was taken back (the agent went offline, a supervisor
+    moved the session) stops ringing for the agent with `autoTransfer`: it went on without them."""
     agent = session.agent
     session.participants.filter(agent=agent, outcome="ringing").update(outcome=outcome, end_at=timezone.now())
     old = _move(session, "queued", agent=None, offer_deadline=None)
     session.save(update_fields=["state", "agent", "offer_deadline"])
     timeline.log(session, f"{agent.user_id}: {dict(ServeParticipant.OUTCOMES).get(outcome, outcome)}")
-    if outcome == "timeout":
+    if outcome in ("timeout", "cancelled"):
         publish(agent.pk, "autoTransfer", sessionId=session.id)
     _moved(session, old)
 
@@ -130,10 +131,11 @@ def answer(session: Session) -> None:
     _moved(session, old)
 
 
-def hand_over(session: Session, agent: Agent, *, user_id: str = "", skill_group: SkillGroup | None = None) -> None:
-    """The first half of a transfer by the serving agent, to the agent `user_id` or to `skill_group`: their
-    part ends and the call's hold and mutes are lifted. The caller then offers the session to the agent
-    (`offer`) or queues it in the group (`queue`), which moves it on."""
+def hand_over(session: Session, agent: Agent, *, user_id: str = "", skill_group: SkillGroup | None = None,
+              by: str = "") -> None:
+    """The first half of a transfer of the serving agent's session, to the agent `user_id` or to `skill_group`,
+    by the agent or (`by`) a supervisor: the agent's part ends and the call's hold and mutes are lifted. The
+    caller then offers the session to the agent (`offer`) or queues it in the group (`queue`), which moves it on."""
     session.participants.filter(agent=agent, end_at__isnull=True).update(
         outcome="transferred", end_at=timezone.now(), transfer_to=user_id or f"skillGroup:{skill_group.pk}")
     session.transferred_by = agent.user_id
@@ -141,7 +143,8 @@ def hand_over(session: Session, agent: Agent, *, user_id: str = "", skill_group:
     session.save(update_fields=["transferred_by", "mic_muted", "on_hold", "video_muted"])
     publish(agent.pk, "transfer", sessionId=session.id, skillGroupId=str(skill_group.pk) if skill_group else "",
             userId=user_id)
-    timeline.log(session, f"{agent.user_id} transferred it to {user_id or skill_group.name}")
+    who = f"{by}, from {agent.user_id}," if by else agent.user_id
+    timeline.log(session, f"{who} transferred it to {user_id or skill_group.name}")
 
 
 @dataclass(frozen=True)

@@ -187,16 +187,24 @@ def transfer(agent_id: int, session_id: str, namespace: str, skill_group_id: str
         if session.type == "internal" or session.agent_id != agent.pk:
             raise ServiceError("only a customer session you are serving can be transferred")
         target_agent, target_group = _transfer_target(agent, session, skill_group_id, user_id)
-        lifecycle.hand_over(session, agent, user_id=user_id or "", skill_group=target_group)
-        if session.is_call:
-            agents.start_after_call_work(agent, session.skill_group.wrap_up_seconds if session.skill_group else 0)
-        else:
-            agents.complete_after_call_work(agent, session.id)
-        if target_agent:
-            lifecycle.offer(session, target_agent,
-                            timeout=session.skill_group.ring_timeout if session.skill_group else 8)
-        else:
-            routing.enqueue(session, target_group)
+        pass_on(session, agent, target_agent, target_group)
+
+
+def pass_on(session: Session, agent: Agent, target_agent: Agent | None, target_group: SkillGroup | None,
+            by: str = "") -> None:
+    """Transfer the session `agent` serves (both rows locked, the target checked by the caller), by the agent or
+    (`by`) a supervisor: the agent's part ends (after-call work for a call), and the session rings for
+    `target_agent` or waits in `target_group`'s queue."""
+    lifecycle.hand_over(session, agent, user_id=target_agent.user_id if target_agent else "",
+                        skill_group=target_group, by=by)
+    if session.is_call:
+        agents.start_after_call_work(agent, session.skill_group.wrap_up_seconds if session.skill_group else 0)
+    else:
+        agents.complete_after_call_work(agent, session.id)
+    if target_agent:
+        lifecycle.offer(session, target_agent, timeout=session.skill_group.ring_timeout if session.skill_group else 8)
+    else:
+        routing.enqueue(session, target_group)
 
 
 def _transfer_target(agent, session, skill_group_id, user_id):
