@@ -2,7 +2,8 @@
 together with the columns and serving records (`ServeParticipant`) that go with it, its line in the session's
 timeline, the CDR when it ends, and what it tells: the agents' SDK events at the move, and once the transaction
 commits, one notification per session (`Moved`) that brings its media in line and tells its web customer where
-it stands now.
+it stands now; and the tenant's wallboards hear that something moved (`wallboard_push.py`, once per
+transaction).
 
 A move runs inside the caller's transaction, on a row the caller has locked (or a new one). What a move means
 for agents' statuses (after-call work, an agent it frees offered the next session) is done by `endings.py` and
@@ -20,7 +21,7 @@ from django.utils import timezone
 
 from ..domain import session_state
 from ..models import Agent, ServeParticipant, Session, SkillGroup
-from . import cdr, media, timeline, visitors
+from . import cdr, media, timeline, visitors, wallboard_push
 from .events import publish
 from .payloads import call_in, duration
 
@@ -33,6 +34,7 @@ def _move(session: Session, new: str, **columns) -> str:
     session.state = new
     for name, value in columns.items():
         setattr(session, name, value)
+    wallboard_push.changed(session.tenant_id)
     return old
 
 
@@ -111,6 +113,7 @@ def accept(session: Session, agent: Agent) -> bool:
         return False
     for name, value in columns.items():
         setattr(session, name, value)
+    wallboard_push.changed(session.tenant_id)
     session.participants.filter(agent=agent, outcome="ringing").update(outcome="accepted", accept_at=now)
     timeline.log(session, f"accepted by {agent.user_id}")
     publish(agent.pk, "userAccessed", sessionId=session.id)

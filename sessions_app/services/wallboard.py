@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from ..domain import session_state
 from ..domain import wallboard as rules
-from ..models import Agent, AgentSkill, Session, SkillGroup
-from . import phone
+from ..models import Agent, AgentSkill, Session, SkillGroup, Tenant
+from . import phone, supervisors
 
 TYPE_LABELS = {"phone": "Phone", "im": "Chat", "voip": "Web audio", "video": "Web video", "internal": "Internal"}
 STATE_LABELS = {"ivr": "In the IVR", "queued": "Waiting", "ringing": "Ringing", "active": "In progress"}
@@ -29,6 +29,16 @@ def epoch_ms(moment: datetime | None) -> int | None:
 def start_of_today() -> datetime:
     """The start of the local day (settings.TIME_ZONE), from which "today" is counted."""
     return rules.start_of_day(timezone.localtime())
+
+
+def tenant_shown(user, requested: str | None) -> Tenant | None:
+    """The tenant whose wallboard `user` sees: the one `requested` (`?tenant=<id>`) if they may see it, else
+    (none requested) their own, or a superuser's first. None: no such tenant for them (another tenant's id, a
+    malformed one, or a staff account of no tenant)."""
+    visible = supervisors.tenants_visible_to(user).order_by("name", "pk")
+    if requested is None:
+        return visible.first()
+    return visible.filter(pk=int(requested)).first() if requested.isdigit() and len(requested) < 19 else None
 
 
 def board(tenant_id: int) -> dict:
@@ -186,6 +196,7 @@ def _queues(groups: list[dict], sessions: list[Session], agents: list[dict],
         day = today.get(group["pk"], rules.QueueDay())
         rows.append({
             "id": group["pk"], "name": group["name"], "kind": group["kind"],
+            "kind_label": dict(SkillGroup.KINDS).get(group["kind"], group["kind"]),
             "threshold": group["service_level_seconds"],
             "waiting": waiting[group["pk"]], "longest_wait_since_ms": epoch_ms(oldest.get(group["pk"])),
             "ringing": ringing[group["pk"]],
