@@ -32,9 +32,10 @@ def day(db):
     """A group with a 20 s threshold: six sessions served or lost today, three live, and some that do not count."""
     tenant = factories.tenant()
     sales = factories.skill_group(tenant, name="Sales", service_level_seconds=20)
-    alice, bob, carol, dan, eve = (factories.agent(tenant, sales, nickname=name, status=status) for name, status in
-                                   [("Alice", "free"), ("Bob", "free"), ("Carol", "rest"), ("Dan", "offline"),
-                                    ("Eve", "free")])
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    alice, bob, carol, dan, eve = (
+        factories.agent(tenant, sales, nickname=name, status=status, status_since=an_hour_ago)
+        for name, status in [("Alice", "free"), ("Bob", "free"), ("Carol", "rest"), ("Dan", "offline"), ("Eve", "free")])
     carol.rest_reason = "Lunch"
     carol.save()
     fay = factories.agent(tenant, nickname="Fay", status="arrange")
@@ -84,6 +85,8 @@ def test_agents_are_counted_and_listed_by_what_they_do_now(day):
     assert {name: row["status"] for name, row in rows.items()} == {
         "Alice": "onCall", "Bob": "ringing", "Carol": "rest", "Dan": "offline", "Eve": "free", "Fay": "arrange"}
     assert rows["Alice"]["session"]["id"] == day["talking"].pk
+    talking_since = int(day["talking"].accepted_at.timestamp() * 1000)
+    assert rows["Alice"]["status_since_ms"] == talking_since  # on the call since it was accepted
     assert rows["Alice"]["session"]["customer"] == "+8613800000001"
     assert rows["Bob"]["session"]["customer"] == "+8613900000002"
     assert rows["Eve"]["session"] is None and rows["Fay"]["group_ids"] == []

@@ -120,10 +120,13 @@ def _agents(tenant_id: int, sessions: list[Session]) -> list[dict]:
             "pk", "user_id", "nickname", "status", "status_since", "rest_reason", "chat_capacity"):
         on = calls.get(agent["pk"]) or ringing.get(agent["pk"]) or first_chat.get(agent["pk"])
         status = rules.board_status(agent["status"], agent["pk"] in calls, agent["pk"] in ringing)
+        since = agent["status_since"]
+        if status in ("onCall", "ringing"):  # stored as free: on a call, or ringing, since that began
+            since = max(since, _state_since(on))
         rows.append({
             "user_id": agent["user_id"], "name": agent["nickname"] or agent["user_id"],
             "status": status, "status_label": rules.BOARD_LABELS[status], "rest_reason": agent["rest_reason"],
-            "status_since_ms": epoch_ms(agent["status_since"]),
+            "status_since_ms": epoch_ms(since),
             "session": {"id": on.pk, "type_label": TYPE_LABELS.get(on.type, on.type), "customer": customer(on),
                         "since_ms": epoch_ms(on.accepted_at or on.ring_at or on.created_at)} if on else None,
             "chats": chats[agent["pk"]], "chat_capacity": agent["chat_capacity"],

@@ -59,3 +59,4 @@ def fragments(board: dict) -> dict[str, str]:
     html = {f"wb-{name}": render_to_string(f"admin/wallboard/{name}.html", context) for name in FRAGMENTS}
     html["wb-clock"] = f'<div id="wb-clock" hx-swap-oob="true" hidden data-now="{board["now_ms"]}"></div>'
     return html
+

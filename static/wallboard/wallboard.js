@@ -42,15 +42,15 @@
     }
   }
 
-  // ---- Sorting and filtering ------------------------------------------------------------------------------
+  // ---- Sorting and filtering, again after each swap (the tables arrive whole) ----------------------------
 
-  const table = root.querySelector('[data-sortable]');
   const filter = root.querySelector('[data-group-filter]');
   let sortKey = 'name';
   let ascending = true;
 
   function sortRows() {
-    const body = document.getElementById('wb-agents');
+    const table = root.querySelector('[data-sortable]');
+    const body = table.tBodies[0];
     const button = table.querySelector(`[data-sort="${sortKey}"]`);
     const numeric = button && 'numeric' in button.dataset;
     const rows = Array.from(body.querySelectorAll('tr[data-user-id]'));
@@ -76,7 +76,7 @@
     }
   }
 
-  table.addEventListener('click', (event) => {
+  root.addEventListener('click', (event) => {
     const button = event.target.closest('[data-sort]');
     if (!button) return;
     if (sortKey === button.dataset.sort) {
