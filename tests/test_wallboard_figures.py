@@ -35,7 +35,8 @@ def day(db):
     an_hour_ago = timezone.now() - timedelta(hours=1)
     alice, bob, carol, dan, eve = (
         factories.agent(tenant, sales, nickname=name, status=status, status_since=an_hour_ago)
-        for name, status in [("Alice", "free"), ("Bob", "free"), ("Carol", "rest"), ("Dan", "offline"), ("Eve", "free")])
+        for name, status in [("Alice", "free"), ("Bob", "free"), ("Carol", "rest"), ("Dan", "offline"),
+                             ("Eve", "free")])
     carol.rest_reason = "Lunch"
     carol.save()
     fay = factories.agent(tenant, nickname="Fay", status="arrange")
@@ -50,7 +51,8 @@ def day(db):
                       accepted_at=now - timedelta(seconds=60), caller_phone_number="+8613800000001")  # within (20 s)
     session(sales, state="queued", queued_at=now - timedelta(seconds=50))
     session(sales, state="queued", queued_at=now - timedelta(seconds=10))
-    offer = session(sales, state="ringing", agent=bob, queued_at=now - timedelta(seconds=5), caller_phone_number="+8613900000002",
+    offer = session(sales, state="ringing", agent=bob, queued_at=now - timedelta(seconds=5),
+                    caller_phone_number="+8613900000002",
                     ring_at=now - timedelta(seconds=2))
     # Not counted: yesterday's, an outbound call, another tenant's.
     ended(sales, start_of_today() - timedelta(hours=1), 1, accepted=True, talk=50)

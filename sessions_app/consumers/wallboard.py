@@ -4,8 +4,9 @@ change, only those whose HTML changed (ui/wallboard.py).
 
 Changes are coalesced: the first after a quiet spell is drawn at once, then at most one redraw per
 `REDRAW_INTERVAL`, always ending with one after the last change. A burst of a hundred changes is a few
-redraws, so many open wallboards cost the server little. Nothing is sent while nothing changes: the page
-ticks its timers itself.
+redraws; and the wallboards of one tenant open on one process share each board read after a change
+(`shared_render`), so twenty open wallboards cost little more than one. Nothing is sent while nothing changes:
+the page ticks its timers itself.
 """
 from __future__ import annotations
 
@@ -30,6 +31,38 @@ def _render(tenant_id: int) -> dict[str, str]:
     return wallboard_ui.fragments(selectors.board(tenant_id))
 
 
+_renders: dict[int, tuple[float, asyncio.Future]] = {}  # tenant → this process's latest board read: (start, read)
+_notices: dict[int, tuple[str, float]] = {}  # tenant → the latest change notice and when this process first got it
+
+
+def noticed(tenant_id: int, notice: str) -> float:
+    """When this process first got `notice` (loop time): a board read started after that shows its change, since
+    it was sent after the change committed. A page behind on notices, or a notice with no id, counts from now."""
+    now = asyncio.get_running_loop().time()
+    latest = _notices.get(tenant_id)
+    if latest is not None and notice and latest[0] == notice:
+        return latest[1]
+    _notices[tenant_id] = (notice, now)
+    return now
+
+
+async def shared_render(tenant_id: int, noticed_at: float) -> dict[str, str]:
+    """The tenant's fragments as read after `noticed_at` (loop time): a read started since then sees every
+    change committed before it, so the pages that noticed a change share one read."""
+    started, read = _renders.get(tenant_id, (0.0, None))
+    if read is None or started < noticed_at:
+        started = asyncio.get_running_loop().time()
+        read = asyncio.ensure_future(database_sync_to_async(_render)(tenant_id))
+        _renders[tenant_id] = (started, read)
+        read.add_done_callback(lambda done: _forget(tenant_id, done))
+    return await asyncio.shield(read)
+
+
+def _forget(tenant_id: int, read: asyncio.Future) -> None:
+    if _renders.get(tenant_id, (0.0, None))[1] is read:
+        del _renders[tenant_id]
+
+
 class WallboardConsumer(AsyncWebsocketConsumer):
     group: str | None = None
     redrawing: asyncio.Task | None = None
@@ -50,7 +83,7 @@ class WallboardConsumer(AsyncWebsocketConsumer):
         self.tenant_id = tenant.pk
         self.sent: dict[str, str] = {}
         self.dirty = False
-        self.last_redraw = 0.0
+        self.noticed_at = self.last_redraw = 0.0
         self.group = wallboard_group(tenant.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.push()
@@ -67,6 +100,7 @@ class WallboardConsumer(AsyncWebsocketConsumer):
 
     async def wallboard_changed(self, message):
         self.dirty = True
+        self.noticed_at = noticed(self.tenant_id, str(message.get("notice") or ""))
         if self.redrawing is None or self.redrawing.done():
             self.redrawing = asyncio.create_task(self.redraw_while_dirty())
 
@@ -82,7 +116,7 @@ class WallboardConsumer(AsyncWebsocketConsumer):
 
     async def push(self):
         try:
-            fragments = await database_sync_to_async(_render)(self.tenant_id)
+            fragments = await shared_render(self.tenant_id, self.noticed_at)
         except Exception:
             log.exception("rendering the wallboard failed")
             return

@@ -8,6 +8,8 @@ board at most every quarter second, so a burst of commits costs a few redraws.
 """
 from __future__ import annotations
 
+import uuid
+
 from django.db import transaction
 
 from .outbox import group_send
@@ -25,8 +27,9 @@ class Changed:
         self.tenants: set[int] = set()
 
     def __call__(self) -> None:
+        notice = uuid.uuid4().hex  # the pages that get this one message may share one read of the board
         for tenant_id in sorted(self.tenants):
-            group_send(wallboard_group(tenant_id), {"type": "wallboard.changed"})
+            group_send(wallboard_group(tenant_id), {"type": "wallboard.changed", "notice": notice})
 
 
 def changed(tenant_id: int | None) -> None:
