@@ -3,7 +3,7 @@ shows on the page within a second, without a reload."""
 import re
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from .browser import ARTIFACTS, live_shell
 from .browser import browser, fresh_channel_layer, host_page, open_agent, sdk_server  # noqa: F401
@@ -22,18 +22,23 @@ Supervisor.objects.get_or_create(account=user, defaults={{"tenant": Tenant.objec
 """
 
 
-@pytest.fixture
-def wallboard(browser, sdk_server):
-    live_shell(sdk_server, MAKE_SUPERVISOR.replace("{app}", sdk_server.demo["SdkAppId"]))
-    context = browser.new_context(viewport={"width": 1440, "height": 1000})
-    page = context.new_page()
-    page.goto(sdk_server.url + "/admin/login/?next=/admin/wallboard/")
+def open_wallboard(browser, server) -> Page:
+    """A supervisor of the demo tenant signed in to `server`'s admin, on the wallboard, its socket open."""
+    live_shell(server, MAKE_SUPERVISOR.replace("{app}", server.demo["SdkAppId"]))
+    page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
+    page.goto(server.url + "/admin/login/?next=/admin/wallboard/")
     page.fill("#id_username", SUPERVISOR)
     page.fill("#id_password", PASSWORD)
     page.click("input[type=submit]")
     page.wait_for_selector("#wb-root[data-connection=live]")
+    return page
+
+
+@pytest.fixture
+def wallboard(browser, sdk_server):
+    page = open_wallboard(browser, sdk_server)
     yield page
-    context.close()
+    page.context.close()
 
 
 def test_the_wallboard_shows_api_sessions_and_agents_status_within_a_second(wallboard, open_agent, sdk_server):
