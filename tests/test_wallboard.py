@@ -1,6 +1,7 @@
 """The wallboard page (`/admin/wallboard/`) and its socket (`/ws/wallboard/`): who may see which tenant, changes
 pushed from the services after commit, bursts coalesced into a few redraws."""
 import asyncio
+import html
 import re
 
 import pytest
@@ -75,7 +76,8 @@ class Wallboard:
     async def until(self, pattern: str, timeout: float = 3) -> str:
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
-            frame = await self.frame(max(0.01, deadline - asyncio.get_running_loop().time()))
+            # Changed agent rows come escaped in an attribute (ui/wallboard.py, row_patch): read as the page does.
+            frame = html.unescape(await self.frame(max(0.01, deadline - asyncio.get_running_loop().time())))
             if re.search(pattern, frame):
                 return frame
 
@@ -93,14 +95,14 @@ def test_a_supervisor_sees_their_tenants_wallboard_with_its_hooks(db):
     tenant, group, agent = center()
     client = signed_in(staff("lead", tenant))
     page = client.get("/admin/wallboard/")
-    html = page.content.decode()
+    shown = page.content.decode()
     assert page.status_code == 200
-    assert f'data-skill-group-id="{group.pk}"' in html and f'data-user-id="{agent.user_id}"' in html
+    assert f'data-skill-group-id="{group.pk}"' in shown and f'data-user-id="{agent.user_id}"' in shown
     for name in ("waiting", "longestWait", "ringing", "offered", "answered", "abandoned", "serviceLevel", "asa",
                  "aht", "free", "online", "status", "statusSeconds", "sessionId"):
-        assert f'data-metric="{name}"' in html
-    assert f'ws-connect="/ws/wallboard/?tenant={tenant.pk}"' in html
-    assert 'name="tenant"' not in html  # nothing to pick
+        assert f'data-metric="{name}"' in shown
+    assert f'ws-connect="/ws/wallboard/?tenant={tenant.pk}"' in shown
+    assert 'name="tenant"' not in shown  # nothing to pick
 
 
 def test_a_supervisor_cannot_open_another_tenants_wallboard(db):
@@ -134,8 +136,8 @@ def test_a_staff_account_of_no_tenant_is_told_so_and_others_are_sent_to_sign_in(
 
 def test_the_admin_index_links_the_wallboard_first(db):
     center()
-    html = signed_in(staff("root", is_superuser=True)).get("/admin/").content.decode()
-    assert 0 < html.index('href="/admin/wallboard/"') < html.index('class="app-sessions_app')
+    index = signed_in(staff("root", is_superuser=True)).get("/admin/").content.decode()
+    assert 0 < index.index('href="/admin/wallboard/"') < index.index('class="app-sessions_app')
 
 
 # The socket.
@@ -162,6 +164,24 @@ async def test_a_new_session_shows_on_the_wallboard_and_goes_when_an_agent_takes
     await database_sync_to_async(sessions.accept)(agent.pk, session_id, "Call")
     frame = await page.until(metric("sessionId", session_id))
     assert metric("status", "onCall") in frame and "+8613800000001" in frame
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_agents_change_sends_their_row_alone_and_a_new_agent_the_whole_list(closed_after_test):
+    tenant, group, agent = await database_sync_to_async(center)()
+    other = await database_sync_to_async(factories.agent)(tenant, group, nickname="Other agent")
+    lead = await database_sync_to_async(staff)("lead", tenant)
+    page = closed_after_test(await Wallboard.open(lead))
+    await page.frame()
+    await database_sync_to_async(agents.online)(agent.pk)
+    frame = await page.until(metric("status", "free"))
+    assert 'id="wb-agent-patch"' in frame and 'id="wb-agents"' not in frame
+    assert f'data-user-id="{agent.user_id}"' in frame and f'data-user-id="{other.user_id}"' not in frame
+
+    newcomer = await database_sync_to_async(factories.agent)(tenant, group, nickname="Newcomer")
+    await database_sync_to_async(agents.online)(newcomer.pk)
+    frame = await page.until(f'data-user-id="{newcomer.user_id}"')
+    assert 'id="wb-agents"' in frame and f'data-user-id="{other.user_id}"' in frame
 
 
 @pytest.mark.django_db(transaction=True)

@@ -27,7 +27,7 @@ REDRAW_INTERVAL = 0.25  # seconds between two redraws of one page at most
 CLOSE_REFUSED = 4003
 
 
-def _render(tenant_id: int) -> dict[str, str]:
+def _render(tenant_id: int) -> wallboard_ui.Rendered:
     return wallboard_ui.fragments(selectors.board(tenant_id))
 
 
@@ -46,7 +46,7 @@ def noticed(tenant_id: int, notice: str) -> float:
     return now
 
 
-async def shared_render(tenant_id: int, noticed_at: float) -> dict[str, str]:
+async def shared_render(tenant_id: int, noticed_at: float) -> wallboard_ui.Rendered:
     """The tenant's fragments as read after `noticed_at` (loop time): a read started since then sees every
     change committed before it, so the pages that noticed a change share one read."""
     started, read = _renders.get(tenant_id, (0.0, None))
@@ -82,6 +82,7 @@ class WallboardConsumer(AsyncWebsocketConsumer):
             return
         self.tenant_id = tenant.pk
         self.sent: dict[str, str] = {}
+        self.sent_rows: dict[str, str] = {}
         self.dirty = False
         self.noticed_at = self.last_redraw = 0.0
         self.group = wallboard_group(tenant.pk)
@@ -116,13 +117,22 @@ class WallboardConsumer(AsyncWebsocketConsumer):
 
     async def push(self):
         try:
-            fragments = await shared_render(self.tenant_id, self.noticed_at)
+            rendered = await shared_render(self.tenant_id, self.noticed_at)
         except Exception:
             log.exception("rendering the wallboard failed")
             return
-        changed = [html for element_id, html in fragments.items()
-                   if element_id != "wb-clock" and self.sent.get(element_id) != html]
-        if not changed:
+        html = rendered.html
+        changed = [element_id for element_id in ("wb-counts", "wb-queues", "wb-live")
+                   if self.sent.get(element_id) != html[element_id]]
+        parts = [html[element_id] for element_id in changed]
+        if list(rendered.agent_rows) != list(self.sent_rows):  # agents came or went: the whole list
+            parts.append(html["wb-agents"])
+        else:
+            rows = [row for user_id, row in rendered.agent_rows.items() if self.sent_rows[user_id] != row]
+            if rows:
+                parts.append(wallboard_ui.row_patch(rows))
+        if not parts:
             return
-        self.sent.update(fragments)
-        await self.send(text_data=fragments["wb-clock"] + "".join(changed))
+        self.sent.update(html)
+        self.sent_rows = rendered.agent_rows
+        await self.send(text_data=html["wb-clock"] + "".join(parts))

@@ -42,13 +42,14 @@ def tenant_shown(user, requested: str | None) -> Tenant | None:
 
 
 def board(tenant_id: int) -> dict:
+    now = timezone.now()  # before reading: the page's clock, and what the board shows is at least this recent
     groups = list(SkillGroup.objects.filter(tenant_id=tenant_id).order_by("name", "pk")
                   .values("pk", "name", "kind", "service_level_seconds"))
     sessions = list(Session.objects.filter(tenant_id=tenant_id, state__in=session_state.OPEN)
                     .select_related("tenant", "skill_group", "agent", "caller_agent").order_by("created_at", "pk"))
     agents = _agents(tenant_id, sessions)
     return {
-        "now_ms": epoch_ms(timezone.now()),
+        "now_ms": epoch_ms(now),
         "counts": _counts(agents),
         "agents": agents,
         "queues": _queues(groups, sessions, agents, _today(groups)),

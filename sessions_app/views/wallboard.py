@@ -27,7 +27,7 @@ def wallboard(request):
     response = render(request, "admin/wallboard/page.html", {
         **context, "tenant": tenant, "tenants": choices, "groups": board["groups"],
         "fragments": {name.removeprefix("wb-"): mark_safe(html)
-                      for name, html in wallboard_ui.fragments(board).items()},
+                      for name, html in wallboard_ui.fragments(board).html.items()},
         "ws_path": f"/ws/wallboard/?tenant={tenant.pk}",
     })
     response["Cache-Control"] = "no-store"

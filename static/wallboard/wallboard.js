@@ -3,7 +3,8 @@
  * websocket (htmx's ws extension swaps them by id); this script
  *  - ticks every `data-since` (epoch ms of the server's clock) once a second, and keeps its `data-value` in
  *    whole seconds, so the server sends nothing while nothing changes;
- *  - sorts the agent table and filters agents and sessions by skill group, again after every swap;
+ *  - puts changed agent rows in place (#wb-agent-patch); sorts the agent table and filters agents and sessions
+ *    by skill group, again after every swap;
  *  - says whether the page is live (the connection note), and changes tenant when a superuser picks one.
  */
 (function () {
@@ -94,7 +95,22 @@
     tenantSelect.addEventListener('change', () => { tenantSelect.form.submit(); });
   }
 
+  // Agent rows that changed arrive in #wb-agent-patch's data-rows (a row outside a table would not parse):
+  // each replaces the row of its data-user-id.
+  function applyRowPatch() {
+    const patch = document.getElementById('wb-agent-patch');
+    if (!patch || !patch.dataset.rows) return;
+    const holder = document.createElement('template');
+    holder.innerHTML = patch.dataset.rows;
+    delete patch.dataset.rows;
+    for (const row of holder.content.querySelectorAll('tr[data-user-id]')) {
+      const shown = root.querySelector(`#wb-agents tr[data-user-id="${CSS.escape(row.dataset.userId)}"]`);
+      if (shown) shown.replaceWith(row);
+    }
+  }
+
   function afterSwap() {
+    applyRowPatch();
     tick();
     sortRows();
     filterRows();
