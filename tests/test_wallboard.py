@@ -247,6 +247,9 @@ async def test_the_wallboards_of_one_tenant_share_the_read_after_a_change(closed
     for page in pages:
         await page.until(metric("status", "free"))
     assert 1 <= len(reads) <= 3, len(reads)
+    for page in pages:
+        await page.close()
+    assert tenant.pk not in consumer._boards  # the last page closed: the process stops listening for the tenant
 
 
 def test_one_transaction_tells_a_tenant_once(db, django_capture_on_commit_callbacks):

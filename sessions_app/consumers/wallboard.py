@@ -1,12 +1,12 @@
 """The wallboard's websocket, `/ws/wallboard/?tenant=<id>`: a staff account's page (Django session, same origin)
-joins its tenant's wallboard group (services/wallboard_push.py) and gets the board's fragments again after each
-change, only those whose HTML changed (ui/wallboard.py).
+gets its tenant's board, and after each change (told through the tenant's wallboard group,
+services/wallboard_push.py) the fragments whose HTML changed (ui/wallboard.py).
 
 Changes are coalesced: the first after a quiet spell is drawn at once, then at most one redraw per
 `REDRAW_INTERVAL`, always ending with one after the last change. A burst of a hundred changes is a few
-redraws; and the wallboards of one tenant open on one process share each board read after a change
-(`shared_render`), so twenty open wallboards cost little more than one. Nothing is sent while nothing changes:
-the page ticks its timers itself.
+redraws; and the wallboards of one tenant open on one process share each read of the board (`TenantBoard`), so
+twenty open wallboards cost little more than one. Nothing is sent while nothing changes: the page ticks its
+timers itself.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 
 from ..services import origins
 from ..services import wallboard as selectors
@@ -31,41 +32,90 @@ def _render(tenant_id: int) -> wallboard_ui.Rendered:
     return wallboard_ui.fragments(selectors.board(tenant_id))
 
 
-_renders: dict[int, tuple[float, asyncio.Future]] = {}  # tenant → this process's latest board read: (start, read)
-_notices: dict[int, tuple[str, float]] = {}  # tenant → the latest change notice and when this process first got it
+class TenantBoard:
+    """One tenant's board on this process, shared by its open wallboards. It alone listens to the tenant's
+    wallboard group (one channel-layer message per change for the process, however many pages are open); after a
+    change the board is read at once, then at most once per `REDRAW_INTERVAL` while changes keep coming (always
+    once after the last), and each read goes to every page, which sends what changed for it."""
+
+    def __init__(self, tenant_id: int):
+        self.tenant_id = tenant_id
+        self.pages: set[WallboardConsumer] = set()
+        self.members = 0  # pages open or opening
+        self.changes = 0
+        self.dirty = False
+        self.last_read = 0.0
+        self.redrawing: asyncio.Task | None = None
+        self.listener: asyncio.Task | None = None
+        self.channel = ""
+        self.joined = asyncio.Event()
+
+    async def open(self, page: "WallboardConsumer") -> None:
+        """Send `page` the board, then every redraw; changes from the moment it opens are not missed."""
+        self.members += 1
+        if self.listener is None:
+            self.listener = asyncio.create_task(self.listen())
+        await self.joined.wait()
+        changes = self.changes
+        try:
+            await page.show(await database_sync_to_async(_render)(self.tenant_id))
+        except Exception:
+            log.exception("rendering the wallboard failed")
+        self.pages.add(page)  # from now on, no read older than its first reaches it
+        if self.changes != changes:
+            self.changed()
+
+    async def close(self, page: "WallboardConsumer") -> None:
+        self.pages.discard(page)
+        self.members -= 1
+        if self.members == 0:
+            if _boards.get(self.tenant_id) is self:
+                del _boards[self.tenant_id]
+            self.listener.cancel()
+            if self.channel:
+                await get_channel_layer().group_discard(wallboard_group(self.tenant_id), self.channel)
+
+    async def listen(self) -> None:
+        layer = get_channel_layer()
+        self.channel = await layer.new_channel()
+        await layer.group_add(wallboard_group(self.tenant_id), self.channel)
+        self.joined.set()
+        while True:
+            message = await layer.receive(self.channel)
+            if message.get("type") == "wallboard.changed":
+                self.changed()
+
+    def changed(self) -> None:
+        self.changes += 1
+        self.dirty = True
+        if self.redrawing is None or self.redrawing.done():
+            self.redrawing = asyncio.create_task(self.redraw_while_dirty())
+
+    async def redraw_while_dirty(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self.dirty and self.pages:
+            wait = self.last_read + REDRAW_INTERVAL - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self.dirty = False
+            self.last_read = loop.time()
+            try:
+                rendered = await database_sync_to_async(_render)(self.tenant_id)
+            except Exception:
+                log.exception("rendering the wallboard failed")
+                continue
+            for page in list(self.pages):
+                try:
+                    await page.show(rendered)
+                except Exception:  # one page that cannot be sent to must not stop the others
+                    log.exception("sending the wallboard failed")
 
 
-def noticed(tenant_id: int, notice: str) -> float:
-    """When this process first got `notice` (loop time): a board read started after that shows its change, since
-    it was sent after the change committed. A page behind on notices, or a notice with no id, counts from now."""
-    now = asyncio.get_running_loop().time()
-    latest = _notices.get(tenant_id)
-    if latest is not None and notice and latest[0] == notice:
-        return latest[1]
-    _notices[tenant_id] = (notice, now)
-    return now
-
-
-async def shared_render(tenant_id: int, noticed_at: float) -> wallboard_ui.Rendered:
-    """The tenant's fragments as read after `noticed_at` (loop time): a read started since then sees every
-    change committed before it, so the pages that noticed a change share one read."""
-    started, read = _renders.get(tenant_id, (0.0, None))
-    if read is None or started < noticed_at:
-        started = asyncio.get_running_loop().time()
-        read = asyncio.ensure_future(database_sync_to_async(_render)(tenant_id))
-        _renders[tenant_id] = (started, read)
-        read.add_done_callback(lambda done: _forget(tenant_id, done))
-    return await asyncio.shield(read)
-
-
-def _forget(tenant_id: int, read: asyncio.Future) -> None:
-    if _renders.get(tenant_id, (0.0, None))[1] is read:
-        del _renders[tenant_id]
+_boards: dict[int, TenantBoard] = {}  # tenant → its board on this process, while a wallboard of it is open
 
 
 class WallboardConsumer(AsyncWebsocketConsumer):
-    group: str | None = None
-    redrawing: asyncio.Task | None = None
+    board: TenantBoard | None = None
 
     async def connect(self):
         headers = dict(self.scope.get("headers", []))
@@ -80,47 +130,25 @@ class WallboardConsumer(AsyncWebsocketConsumer):
         if tenant is None:  # not staff, or not of this tenant: the page says so and does not reconnect
             await self.close(CLOSE_REFUSED)
             return
-        self.tenant_id = tenant.pk
         self.sent: dict[str, str] = {}
         self.sent_rows: dict[str, str] = {}
-        self.dirty = False
-        self.noticed_at = self.last_redraw = 0.0
-        self.group = wallboard_group(tenant.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.push()
+        if tenant.pk not in _boards:
+            _boards[tenant.pk] = TenantBoard(tenant.pk)
+        self.board = _boards[tenant.pk]
+        await self.board.open(self)
 
     async def disconnect(self, code):
-        if self.group is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-            self.group = None
-        if self.redrawing is not None:
-            self.redrawing.cancel()
+        board, self.board = self.board, None
+        if board is not None:
+            await board.close(self)
 
     async def receive(self, text_data=None, bytes_data=None):
         """The page sends nothing; sorting and filtering happen in the browser."""
 
-    async def wallboard_changed(self, message):
-        self.dirty = True
-        self.noticed_at = noticed(self.tenant_id, str(message.get("notice") or ""))
-        if self.redrawing is None or self.redrawing.done():
-            self.redrawing = asyncio.create_task(self.redraw_while_dirty())
-
-    async def redraw_while_dirty(self):
-        loop = asyncio.get_running_loop()
-        while self.dirty and self.group is not None:
-            wait = self.last_redraw + REDRAW_INTERVAL - loop.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            self.dirty = False
-            self.last_redraw = loop.time()
-            await self.push()
-
-    async def push(self):
-        try:
-            rendered = await shared_render(self.tenant_id, self.noticed_at)
-        except Exception:
-            log.exception("rendering the wallboard failed")
-            return
+    async def show(self, rendered: wallboard_ui.Rendered) -> None:
+        """Send this page what differs from what it was sent last."""
+        if self.board is None:
+            return  # closed while the board was read
         html = rendered.html
         changed = [element_id for element_id in ("wb-counts", "wb-queues", "wb-live")
                    if self.sent.get(element_id) != html[element_id]]

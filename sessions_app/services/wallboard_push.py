@@ -8,8 +8,6 @@ board at most every quarter second, so a burst of commits costs a few redraws.
 """
 from __future__ import annotations
 
-import uuid
-
 from django.db import transaction
 
 from .outbox import group_send
@@ -27,9 +25,8 @@ class Changed:
         self.tenants: set[int] = set()
 
     def __call__(self) -> None:
-        notice = uuid.uuid4().hex  # the pages that get this one message may share one read of the board
         for tenant_id in sorted(self.tenants):
-            group_send(wallboard_group(tenant_id), {"type": "wallboard.changed", "notice": notice})
+            group_send(wallboard_group(tenant_id), {"type": "wallboard.changed"})
 
 
 def changed(tenant_id: int | None) -> None:
