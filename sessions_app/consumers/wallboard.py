@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -30,6 +31,15 @@ CLOSE_REFUSED = 4003
 
 def _render(tenant_id: int) -> wallboard_ui.Rendered:
     return wallboard_ui.fragments(selectors.board(tenant_id))
+
+
+# Boards are read on a thread of their own, with its own connection: a read waits for no writer (SQLite in WAL
+# mode, PostgreSQL), so under load a wallboard is not queued behind the database thread's writes.
+_reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wallboard")
+
+
+async def read_board(tenant_id: int) -> wallboard_ui.Rendered:
+    return await database_sync_to_async(_render, thread_sensitive=False, executor=_reader)(tenant_id)
 
 
 class TenantBoard:
@@ -58,7 +68,7 @@ class TenantBoard:
         await self.joined.wait()
         changes = self.changes
         try:
-            await page.show(await database_sync_to_async(_render)(self.tenant_id))
+            await page.show(await read_board(self.tenant_id))
         except Exception:
             log.exception("rendering the wallboard failed")
         self.pages.add(page)  # from now on, no read older than its first reaches it
@@ -100,7 +110,7 @@ class TenantBoard:
             self.dirty = False
             self.last_read = loop.time()
             try:
-                rendered = await database_sync_to_async(_render)(self.tenant_id)
+                rendered = await read_board(self.tenant_id)
             except Exception:
                 log.exception("rendering the wallboard failed")
                 continue
