@@ -1,4 +1,4 @@
-"""The core suite (routing, SDK methods and their bad input, sessions, the API, chat, presence, CDR push) run
+"""The core suite (routing, SDK methods and their bad input, sessions, the API, chat, presence, CDR push, the wallboard) run
 again on a real PostgreSQL and Redis instead of the embedded SQLite and in-memory layer.
 
 It runs as its own pytest process because the database and channel layer are chosen when Django starts
@@ -18,7 +18,7 @@ from testing.liveserver import ROOT
 pytestmark = pytest.mark.peer
 
 CORE_TESTS = ("test_routing.py", "test_sdk_flow.py", "test_sessions.py", "test_bad_input.py", "test_api.py",
-              "test_chat.py", "test_presence.py", "test_cdr_push.py")
+              "test_chat.py", "test_presence.py", "test_cdr_push.py", "test_wallboard_figures.py", "test_wallboard.py")
 
 
 def test_the_core_suite_passes_on_postgresql_and_redis(postgres, redis):

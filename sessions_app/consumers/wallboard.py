@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
+from django.db import connections
 
 from ..services import origins
 from ..services import wallboard as selectors
@@ -84,6 +85,8 @@ class TenantBoard:
             self.listener.cancel()
             if self.channel:
                 await get_channel_layer().group_discard(wallboard_group(self.tenant_id), self.channel)
+            if not _boards:  # no wallboard open on this process: the reader's connection is not kept open
+                await asyncio.get_running_loop().run_in_executor(_reader, connections.close_all)
 
     async def listen(self) -> None:
         layer = get_channel_layer()
