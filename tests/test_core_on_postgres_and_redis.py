@@ -1,5 +1,5 @@
-"""The core suite (routing, SDK methods and their bad input, sessions, the API, chat, presence, CDR push, the wallboard) run
-again on a real PostgreSQL and Redis instead of the embedded SQLite and in-memory layer.
+"""The core suite (routing, SDK methods and their bad input, sessions, the API, chat, presence, CDR push, the
+wallboard) run again on a real PostgreSQL and Redis instead of the embedded SQLite and in-memory layer.
 
 It runs as its own pytest process because the database and channel layer are chosen when Django starts
 (DATABASE_URL, REDIS_URL): this process already runs on the embedded ones. Two web processes sharing both
