@@ -19,6 +19,7 @@ from .waits import assert_nothing_arrives
 
 pytestmark = pytest.mark.service
 OWN_ORIGIN = "http://testserver"
+XSS = '<img src=x onerror="alert(1)">'
 
 
 def staff(username, tenant=None, **flags):
@@ -76,13 +77,18 @@ class Wallboard:
     async def until(self, pattern: str, timeout: float = 3) -> str:
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
-            # Changed agent rows come escaped in an attribute (ui/wallboard.py, row_patch): read as the page does.
-            frame = html.unescape(await self.frame(max(0.01, deadline - asyncio.get_running_loop().time())))
+            frame = readable(await self.frame(max(0.01, deadline - asyncio.get_running_loop().time())))
             if re.search(pattern, frame):
                 return frame
 
     async def close(self):
         await self.communicator.disconnect()
+
+
+def readable(frame: str) -> str:
+    """The frame with the changed agent rows, which come escaped in an attribute (ui/wallboard.py, row_patch), in
+    place as HTML: as the page's script reads them."""
+    return re.sub(r'data-rows="([^"]*)"', lambda rows: html.unescape(rows.group(1)), frame)
 
 
 def metric(name: str, value) -> str:
@@ -206,6 +212,14 @@ async def test_the_socket_is_refused_without_a_staff_session_or_from_another_sit
     assert await anonymous.closed_with() == 4003
     not_staff = closed_after_test(await Wallboard.open(agent.account))
     assert await not_staff.closed_with() == 4003
+    lost = await database_sync_to_async(staff)("lost")  # staff, of no tenant
+    for user, query in ((lost, None), (lost, tenant.pk), (agent.account, tenant.pk)):
+        refused = closed_after_test(await Wallboard.open(user, tenant=query))
+        assert await refused.closed_with() == 4003
+    root = await database_sync_to_async(staff)("root", is_superuser=True)
+    for query in ("abc", "-1", "99999999999999999999999", ""):
+        refused = closed_after_test(await Wallboard.open(root, tenant=query))
+        assert await refused.closed_with() == 4003, query
     lead = await database_sync_to_async(staff)("lead", tenant)
     elsewhere = closed_after_test(await Wallboard.open(lead, origin="http://evil.example"))
     assert not elsewhere.connected
@@ -250,6 +264,22 @@ async def test_the_wallboards_of_one_tenant_share_the_read_after_a_change(closed
     for page in pages:
         await page.close()
     assert tenant.pk not in consumer._boards  # the last page closed: the process stops listening for the tenant
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_what_customers_write_is_shown_as_text(closed_after_test):
+    tenant = await database_sync_to_async(factories.tenant)()
+    group = await database_sync_to_async(factories.skill_group)(tenant, "im")
+    agent = await database_sync_to_async(factories.agent)(tenant, group, nickname="Ann")
+    lead = await database_sync_to_async(staff)("lead", tenant)
+    page = closed_after_test(await Wallboard.open(lead))
+    await page.frame()
+    await database_sync_to_async(agents.online)(agent.pk)
+    session_id = await database_sync_to_async(sessions.create_inbound)(
+        tenant, "im", str(group.pk), {"nickname": XSS})
+    await database_sync_to_async(sessions.accept)(agent.pk, session_id, "Chat")
+    frame = await page.until(metric("sessionId", session_id))  # the row patch, as the page's script reads it
+    assert XSS not in frame and html.escape(XSS) in frame
 
 
 def test_one_transaction_tells_a_tenant_once(db, django_capture_on_commit_callbacks):

@@ -137,7 +137,8 @@ class WallboardConsumer(AsyncWebsocketConsumer):
         if not origins.same_origin(origin, host):
             await self.close()  # a cookie alone never opens this socket for another site: HTTP 403
             return
-        requested = (parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get("tenant") or [None])[0]
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        requested = (query.get("tenant") or [None])[0]
         tenant = await database_sync_to_async(selectors.tenant_shown)(self.scope.get("user"), requested)
         await self.accept()
         if tenant is None:  # not staff, or not of this tenant: the page says so and does not reconnect
