@@ -190,7 +190,7 @@ def test_a_row_a_supervisor_adds_gets_their_tenant_whatever_the_post_names(clien
     ours, theirs = world["ours"][Tenant], world["theirs"][Tenant]
     response = signed_in(client, world["admin"]).post(url(SkillGroup, "add"), {
         "tenant": theirs.pk, "name": "Sales", "kind": "phone", "routing_strategy": "longest_idle", "ring_timeout": 8,
-        "wrap_up_seconds": 15, "max_queue_wait": 300, "caller_numbers": ""})
+        "wrap_up_seconds": 15, "max_queue_wait": 300, "service_level_seconds": 20, "caller_numbers": ""})
     assert response.status_code == 302
     assert SkillGroup.objects.get(name="Sales").tenant == ours
 
@@ -235,7 +235,7 @@ def test_an_administrator_changes_the_tenants_configuration(client, world):
     group = world["ours"][SkillGroup]
     response = client.post(url(SkillGroup, "change", group.pk), {
         "name": "renamed", "kind": "phone", "routing_strategy": "round_robin", "ring_timeout": 8,
-        "wrap_up_seconds": 15, "max_queue_wait": 300, "caller_numbers": ""})
+        "wrap_up_seconds": 15, "max_queue_wait": 300, "service_level_seconds": 20, "caller_numbers": ""})
     assert response.status_code == 302
     assert SkillGroup.objects.get(pk=group.pk).name == "renamed"
     assert client.post(url(RestReason, "delete", world["ours"][RestReason].pk), {"post": "yes"}).status_code == 302

@@ -3,8 +3,8 @@
 `daphne workbench.asgi:application` is the complete product (README, "Configuration"). The sweeper starts when
 Twisted's reactor runs (under daphne), or on the first request under any other ASGI server or in tests.
 Every websocket's `Host` must be in ALLOWED_HOSTS (workbench/websocket_hosts.py); under daphne, HTTP requests
-are bounded before their bodies are read (workbench/http_limits.py). Only the workbench's socket
-reads the Django session (AuthMiddlewareStack): the SDK's authenticates by token alone, so its handshake costs no
+are bounded before their bodies are read (workbench/http_limits.py). Only the workbench's and the wallboard's sockets
+read the Django session (AuthMiddlewareStack): the SDK's authenticates by token alone, so its handshake costs no
 session lookup.
 """
 import gc
@@ -37,6 +37,7 @@ from django.urls import path  # noqa: E402
 
 from sessions_app.consumers.sdk import SdkConsumer  # noqa: E402
 from sessions_app.consumers.visitor import VisitorConsumer  # noqa: E402
+from sessions_app.consumers.wallboard import WallboardConsumer  # noqa: E402
 from sessions_app.consumers.web_call import WebCallConsumer  # noqa: E402
 from sessions_app.consumers.workbench import WorkbenchConsumer  # noqa: E402
 from workbench.api_handler import ApiHandler  # noqa: E402
@@ -59,6 +60,7 @@ router = ProtocolTypeRouter({
         path("ws/visitor/", VisitorConsumer.as_asgi()),
         path("ws/call/", WebCallConsumer.as_asgi()),
         path("ws/workbench/", AuthMiddlewareStack(WorkbenchConsumer.as_asgi())),
+        path("ws/wallboard/", AuthMiddlewareStack(WallboardConsumer.as_asgi())),
     ])),
 })
 

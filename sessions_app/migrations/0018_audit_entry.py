@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sessions_app', '0016_roles'),
+        ('sessions_app', '0017_skill_group_service_level'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -68,6 +68,9 @@ class SkillGroup(models.Model):
                                                help_text="0 rings until someone answers.")
     wrap_up_seconds = models.PositiveIntegerField("wrap-up (s)", default=15)
     max_queue_wait = models.PositiveIntegerField("maximum queue wait (s)", default=300)
+    service_level_seconds = models.PositiveIntegerField(
+        "service level threshold (s)", default=20,
+        help_text="A session answered within this many seconds of joining the queue counts toward the service level.")
     caller_numbers = models.TextField(blank=True, help_text="Outbound caller numbers bound to this group, one per line.")
 
     class Meta:

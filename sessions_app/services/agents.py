@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from ..domain import agent_state
 from ..models import Agent, AgentConnection, ServeParticipant, Session
-from . import processes, routing, tokens
+from . import processes, routing, tokens, wallboard_push
 from .errors import ServiceError
 from .events import publish, publish_change
 from .media import MEDIA_TYPES
@@ -40,6 +40,7 @@ def change_status(agent: Agent, status: str, rest_reason: str = "") -> None:
     if old != status:
         agent.status_since = now
     publish_change(agent.pk)
+    wallboard_push.changed(agent.tenant_id)
     agent.arrange_deadline = None if status != "arrange" else agent.arrange_deadline
     if status == "free" and old != "free":
         agent.available_since = now

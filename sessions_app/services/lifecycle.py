@@ -2,7 +2,8 @@
 together with the columns and serving records (`ServeParticipant`) that go with it, its line in the session's
 timeline, the CDR when it ends, and what it tells: the agents' SDK events at the move, and once the transaction
 commits, one notification per session (`Moved`) that brings its media in line and tells its web customer where
-it stands now.
+it stands now; and the tenant's wallboards hear that something moved (`wallboard_push.py`, once per
+transaction).
 
 A move runs inside the caller's transaction, on a row the caller has locked (or a new one). What a move means
 for agents' statuses (after-call work, an agent it frees offered the next session) is done by `endings.py` and
@@ -14,13 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
 from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from ..domain import session_state
 from ..models import Agent, ServeParticipant, Session, SkillGroup
-from . import cdr, media, timeline, visitors
+from . import cdr, media, timeline, visitors, wallboard_push
+from .commit_hooks import once_per_transaction
 from .events import publish
 from .payloads import call_in, duration
 
@@ -33,6 +34,7 @@ def _move(session: Session, new: str, **columns) -> str:
     session.state = new
     for name, value in columns.items():
         setattr(session, name, value)
+    wallboard_push.changed(session.tenant_id)
     return old
 
 
@@ -112,6 +114,7 @@ def accept(session: Session, agent: Agent) -> bool:
         return False
     for name, value in columns.items():
         setattr(session, name, value)
+    wallboard_push.changed(session.tenant_id)
     session.participants.filter(agent=agent, outcome="ringing").update(outcome="accepted", accept_at=now)
     timeline.log(session, f"accepted by {agent.user_id}")
     publish(agent.pk, "userAccessed", sessionId=session.id)
@@ -186,8 +189,7 @@ class Moved:
     """After commit, for each session moved in the transaction, once and in its final state: its media plan is
     sent (`media.send_plan`, which reads the row afresh), and its web customer hears where it stands
     (`visitors.where_it_stands`): a web call queued and offered in one transaction tells its caller "ringing",
-    not "queued" after it. One per transaction, found again through Django's list of commit hooks (as
-    `visitors.queue_moved` finds its own)."""
+    not "queued" after it. One per transaction (`commit_hooks.once_per_transaction`)."""
 
     def __init__(self):
         self.sessions: dict[str, tuple[Session, bool, dict]] = {}
@@ -207,9 +209,4 @@ class Moved:
 def _moved(session: Session, old: str, **details) -> None:
     if "queued" in (old, session.state):
         visitors.queue_moved(session)
-    connection = transaction.get_connection()
-    pending = next((hook for _, hook, _ in connection.run_on_commit if isinstance(hook, Moved)), None)
-    if pending is None:
-        pending = Moved()
-        transaction.on_commit(pending, robust=True)
-    pending.add(session, details)
+    once_per_transaction(Moved, lambda hook: hook.add(session, details))

@@ -8,12 +8,12 @@ internal, API-created ones have no listener in the group) hear nothing: a frame 
 """
 from __future__ import annotations
 
-from django.db import transaction
 from django.db.models import Q
 
 from ..domain import chat as chat_protocol
 from ..domain import web_call as call_protocol
 from ..models import Session, found
+from .commit_hooks import once_per_transaction
 from .errors import ServiceError
 from .outbox import group_send
 
@@ -95,15 +95,10 @@ def queue_moved(session: Session) -> None:
     if session.type != "im" or not session.skill_group_id:
         return
     since = (session.queued_at, session.created_at) if session.queued_at else None
-    connection = transaction.get_connection()
-    # Django keeps the transaction's callbacks in run_on_commit (as its own captureOnCommitCallbacks reads them).
-    pending = connection.in_atomic_block and next(
-        (hook for _, hook, _ in connection.run_on_commit
-         if isinstance(hook, QueueAnnouncement) and hook.skill_group_id == session.skill_group_id), None)
-    if pending:
-        pending.widen(since)
-    else:
-        transaction.on_commit(QueueAnnouncement(session.skill_group_id, since), robust=True)
+    group_id = session.skill_group_id
+    once_per_transaction(QueueAnnouncement, lambda hook: hook.widen(since),
+                         make=lambda: QueueAnnouncement(group_id, since),
+                         matches=lambda hook: hook.skill_group_id == group_id)
 
 
 WEB_TYPES = ("im", "voip", "video")

@@ -1,0 +1,211 @@
+"""What the supervisors' wallboard shows for one tenant, read in a handful of queries (read-only).
+
+`board(tenant_id)` answers plain dicts: the agents (counts by status and a row each), the queues per skill group
+(now and today, `domain/wallboard.py` defines each figure) and the live sessions. Moments are epoch milliseconds,
+so the page's timers tick in the browser from them; the socket (consumers/wallboard.py) re-reads the board after
+a change and sends what differs.
+"""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta
+
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
+from django.utils import timezone
+
+from ..domain import session_state
+from ..domain import wallboard as rules
+from ..models import Agent, AgentSkill, Session, SkillGroup, Tenant
+from . import phone, supervisors
+
+TYPE_LABELS = {"phone": "Phone", "im": "Chat", "voip": "Web audio", "video": "Web video", "internal": "Internal"}
+STATE_LABELS = {"ivr": "In the IVR", "queued": "Waiting", "ringing": "Ringing", "active": "In progress"}
+
+
+def epoch_ms(moment: datetime | None) -> int | None:
+    return int(moment.timestamp() * 1000) if moment else None
+
+
+def start_of_today() -> datetime:
+    """The start of the local day (settings.TIME_ZONE), from which "today" is counted."""
+    return rules.start_of_day(timezone.localtime())
+
+
+def tenant_shown(user, requested: str | None) -> Tenant | None:
+    """The tenant whose wallboard `user` sees: the one `requested` (`?tenant=<id>`) if they may see it, else
+    (none requested) their own, or a superuser's first. None: no such tenant for them (another tenant's id, a
+    malformed one, or a staff account of no tenant)."""
+    visible = supervisors.tenants_visible_to(user).order_by("name", "pk")
+    if requested is None:
+        return visible.first()
+    return visible.filter(pk=int(requested)).first() if requested.isdigit() and len(requested) < 19 else None
+
+
+def board(tenant_id: int) -> dict:
+    now = timezone.now()  # before reading: the page's clock, and what the board shows is at least this recent
+    groups = list(SkillGroup.objects.filter(tenant_id=tenant_id).order_by("name", "pk")
+                  .values("pk", "name", "kind", "service_level_seconds"))
+    sessions = list(Session.objects.filter(tenant_id=tenant_id, state__in=session_state.OPEN)
+                    .select_related("tenant", "skill_group", "agent", "caller_agent").order_by("created_at", "pk"))
+    agents = _agents(tenant_id, sessions)
+    return {
+        "now_ms": epoch_ms(now),
+        "counts": _counts(agents),
+        "agents": agents,
+        "queues": _queues(groups, sessions, agents, _today(groups)),
+        "sessions": [_live(session) for session in sessions],
+        "groups": [{"id": g["pk"], "name": g["name"]} for g in groups],
+    }
+
+
+def customer(session: Session) -> str:
+    """The customer as the serving agent sees them (a protected number stays protected)."""
+    seen = phone.as_agents_see(session)
+    if seen.type == "internal":
+        return (seen.caller_agent.nickname or seen.caller_agent.user_id) if seen.caller_agent else "Colleague"
+    if seen.type == "phone":
+        number = seen.caller_phone_number if seen.direction == "in" else seen.callee_phone_number
+        protected = seen.protected_caller if seen.direction == "in" else seen.protected_callee
+        return seen.remark or number or protected or "Unknown number"
+    return seen.nickname or seen.customer_user_id or "Visitor"
+
+
+def _state_since(session: Session) -> datetime:
+    if session.state == "active":
+        return session.accepted_at or session.created_at
+    if session.state == "ringing":
+        return session.ring_at or session.created_at
+    if session.state == "queued":
+        return session.queued_at or session.created_at
+    return session.created_at
+
+
+def _live(session: Session) -> dict:
+    agent = session.agent or session.caller_agent
+    return {
+        "id": session.pk, "type": session.type, "type_label": TYPE_LABELS.get(session.type, session.type),
+        "direction": session.direction, "customer": customer(session),
+        "group": session.skill_group.name if session.skill_group else "",
+        "group_id": session.skill_group_id,
+        "agent": (agent.nickname or agent.user_id) if agent else "",
+        "state": session.state, "state_label": STATE_LABELS[session.state],
+        "since_ms": epoch_ms(_state_since(session)),
+    }
+
+
+def _agents(tenant_id: int, sessions: list[Session]) -> list[dict]:
+    skills: dict[int, list[int]] = defaultdict(list)
+    for agent_id, group_id in AgentSkill.objects.filter(agent__tenant_id=tenant_id).values_list(
+            "agent_id", "skill_group_id"):
+        skills[agent_id].append(group_id)
+    calls: dict[int, Session] = {}
+    ringing: dict[int, Session] = {}
+    chats: Counter[int] = Counter()
+    first_chat: dict[int, Session] = {}
+    for session in sessions:
+        if session.type == "im":
+            if session.state == "active" and session.agent_id:
+                chats[session.agent_id] += 1
+                first_chat.setdefault(session.agent_id, session)
+            continue
+        # A call in progress occupies both its agents; a ringing one, the agent who placed it (outbound,
+        # internal) while the agent it rings for is only ringing.
+        talking = {session.agent_id, session.caller_agent_id} if session.state == "active" else (
+            {session.caller_agent_id} if session.state == "ringing" else set())
+        if session.state == "ringing" and session.agent_id:
+            ringing[session.agent_id] = session
+        for agent_id in talking - {None}:
+            calls[agent_id] = session
+    rows = []
+    for agent in Agent.objects.filter(tenant_id=tenant_id).order_by("nickname", "user_id").values(
+            "pk", "user_id", "nickname", "status", "status_since", "rest_reason", "chat_capacity"):
+        on = calls.get(agent["pk"]) or ringing.get(agent["pk"]) or first_chat.get(agent["pk"])
+        status = rules.board_status(agent["status"], agent["pk"] in calls, agent["pk"] in ringing)
+        since = agent["status_since"]
+        if status in ("onCall", "ringing"):  # stored as free: on a call, or ringing, since that began
+            since = max(since, _state_since(on))
+        rows.append({
+            "user_id": agent["user_id"], "name": agent["nickname"] or agent["user_id"],
+            "status": status, "status_label": rules.BOARD_LABELS[status], "rest_reason": agent["rest_reason"],
+            "status_since_ms": epoch_ms(since),
+            "session": {"id": on.pk, "type_label": TYPE_LABELS.get(on.type, on.type), "customer": customer(on),
+                        "since_ms": epoch_ms(on.accepted_at or on.ring_at or on.created_at)} if on else None,
+            "chats": chats[agent["pk"]], "chat_capacity": agent["chat_capacity"],
+            "group_ids": sorted(skills[agent["pk"]]),
+        })
+    return rows
+
+
+def _counts(agents: list[dict]) -> list[dict]:
+    """Agents per board status; rest also per reason."""
+    by_status = Counter(a["status"] for a in agents)
+    rests = Counter(a["rest_reason"] or "No reason" for a in agents if a["status"] == "rest")
+    return [{"status": status, "label": rules.BOARD_LABELS[status], "count": by_status[status],
+             "reasons": sorted(rests.items()) if status == "rest" else []}
+            for status in rules.BOARD_STATUSES]
+
+
+def _today(groups: list[dict]) -> dict[int, rules.QueueDay]:
+    """Today's sums per skill group, in one grouped query (definitions: domain/wallboard.py)."""
+    if not groups:
+        return {}
+    answered = Q(accepted_at__isnull=False)
+    abandoned = Q(accepted_at__isnull=True, state="ended", end_status__in=rules.ABANDONED)
+    within = Q()
+    after = Q()
+    for group in groups:  # each group has its own threshold: one condition per group, still one query
+        threshold = timedelta(seconds=group["service_level_seconds"])
+        within |= Q(skill_group_id=group["pk"], accepted_at__lte=F("queued_at") + threshold)
+        after |= Q(skill_group_id=group["pk"], ended_at__gt=F("queued_at") + threshold)
+    wait = ExpressionWrapper(F("accepted_at") - F("queued_at"), output_field=DurationField())
+    rows = (Session.objects
+            .filter(skill_group_id__in=[g["pk"] for g in groups], direction="in", queued_at__gte=start_of_today())
+            .values("skill_group_id")
+            .annotate(offered=Count("pk"), answered=Count("pk", filter=answered),
+                      answered_within=Count("pk", filter=answered & within),
+                      abandoned=Count("pk", filter=abandoned),
+                      abandoned_after=Count("pk", filter=abandoned & after),
+                      answered_wait=Sum(wait, filter=answered),
+                      handled=Count("pk", filter=answered & Q(duration__isnull=False)),
+                      handle_seconds=Sum("duration", filter=answered)))
+    return {row["skill_group_id"]: rules.QueueDay(
+        offered=row["offered"], answered=row["answered"], answered_within=row["answered_within"],
+        abandoned=row["abandoned"], abandoned_after=row["abandoned_after"],
+        answered_wait_seconds=row["answered_wait"].total_seconds() if row["answered_wait"] else 0.0,
+        handled=row["handled"], handle_seconds=row["handle_seconds"] or 0.0) for row in rows}
+
+
+def _queues(groups: list[dict], sessions: list[Session], agents: list[dict],
+            today: dict[int, rules.QueueDay]) -> list[dict]:
+    waiting: Counter[int] = Counter()
+    ringing: Counter[int] = Counter()
+    oldest: dict[int, datetime] = {}
+    for session in sessions:
+        if session.state == "queued" and session.skill_group_id:
+            waiting[session.skill_group_id] += 1
+            since = session.queued_at or session.created_at
+            oldest[session.skill_group_id] = min(since, oldest.get(session.skill_group_id, since))
+        elif session.state == "ringing" and session.skill_group_id and session.direction == "in":
+            ringing[session.skill_group_id] += 1
+    online: Counter[int] = Counter()
+    free: Counter[int] = Counter()
+    for agent in agents:
+        for group_id in agent["group_ids"]:
+            if agent["status"] != "offline":
+                online[group_id] += 1
+            if agent["status"] == "free":
+                free[group_id] += 1
+    rows = []
+    for group in groups:
+        day = today.get(group["pk"], rules.QueueDay())
+        rows.append({
+            "id": group["pk"], "name": group["name"], "kind": group["kind"],
+            "kind_label": dict(SkillGroup.KINDS).get(group["kind"], group["kind"]),
+            "threshold": group["service_level_seconds"],
+            "waiting": waiting[group["pk"]], "longest_wait_since_ms": epoch_ms(oldest.get(group["pk"])),
+            "ringing": ringing[group["pk"]],
+            "offered": day.offered, "answered": day.answered, "abandoned": day.abandoned,
+            "service_level": rules.service_level(day), "asa": rules.average_speed_of_answer(day),
+            "aht": rules.average_handle_time(day), "online": online[group["pk"]], "free": free[group["pk"]],
+        })
+    return rows
