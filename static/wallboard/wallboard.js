@@ -13,32 +13,13 @@
   const root = document.getElementById('wb-root');
   if (!root) return;
 
-  // ---- Timers: moments are the server's; #wb-clock carries its time with every message ----------------------
-
-  let clockOffset = 0;
-
-  function syncClock() {
-    const element = document.getElementById('wb-clock');
-    const serverNow = element && Number(element.dataset.now);
-    if (serverNow && element.dataset.read !== 'true') {
-      element.dataset.read = 'true';
-      clockOffset = serverNow - Date.now();
-    }
-  }
-
-  function clock(seconds) {
-    const hours = Math.floor(seconds / 3600);
-    const minutes = Math.floor((seconds % 3600) / 60);
-    const rest = String(seconds % 60).padStart(2, '0');
-    return hours ? `${hours}:${String(minutes).padStart(2, '0')}:${rest}` : `${minutes}:${rest}`;
-  }
+  // ---- Timers: moments are the server's (static/pages/server_clock.js) ------------------------------------
 
   function tick() {
-    syncClock();
-    const now = Date.now() + clockOffset;
+    const now = window.serverClock.now();
     for (const element of root.querySelectorAll('[data-since]')) {
       const seconds = Math.max(0, Math.floor((now - Number(element.dataset.since)) / 1000));
-      element.textContent = clock(seconds);
+      element.textContent = window.serverClock.format(seconds * 1000);
       if ('metric' in element.dataset) element.dataset.value = String(seconds);
     }
   }

@@ -122,30 +122,11 @@
 
   // ---- Timers --------------------------------------------------------------------------------------------
 
-  // Moments are the server's epoch milliseconds; #wb-clock carries the server's time with every message, so
-  // the offset below absorbs a PC clock that is off.
-  let clockOffset = 0;
-
-  function syncClock() {
-    const element = document.getElementById('wb-clock');
-    const serverNow = element && Number(element.dataset.now);
-    if (serverNow && element.dataset.read !== 'true') {
-      element.dataset.read = 'true';
-      clockOffset = serverNow - Date.now();
-    }
-  }
-
-  function clock(ms) {
-    const total = Math.max(0, Math.floor(ms / 1000));
-    const hours = Math.floor(total / 3600);
-    const minutes = Math.floor((total % 3600) / 60);
-    const seconds = String(total % 60).padStart(2, '0');
-    return hours ? `${hours}:${String(minutes).padStart(2, '0')}:${seconds}` : `${minutes}:${seconds}`;
-  }
+  // Moments are the server's (static/pages/server_clock.js).
+  const clock = window.serverClock.format;
 
   function tick() {
-    syncClock();
-    const now = Date.now() + clockOffset;
+    const now = window.serverClock.now();
     for (const element of document.querySelectorAll('[data-since]')) {
       element.textContent = clock(now - Number(element.dataset.since));
     }
