@@ -8,6 +8,7 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from testing.serving import running
@@ -58,6 +59,24 @@ def demo(transactional_db):
     out = StringIO()
     call_command("seed_demo", stdout=out)
     return json.loads(out.getvalue().strip().splitlines()[-1])
+
+
+@pytest.fixture
+def tenant(db):
+    """The demo tenant, seeded inside the test's transaction (for tests that need no commit)."""
+    from io import StringIO
+
+    from sessions_app.models import Tenant
+
+    call_command("seed_demo", stdout=StringIO())
+    return Tenant.objects.get()
+
+
+@pytest.fixture
+def supervisor(client, tenant):
+    """A test client signed in to admin as the demo's superuser."""
+    client.force_login(get_user_model().objects.get(username="admin"))
+    return client
 
 
 @pytest.fixture(autouse=True)

@@ -1,33 +1,19 @@
 """The supervisors' admin, the OpenAPI description and the landing page, seen through the Django test client."""
 import re
 from datetime import timedelta
-from io import StringIO
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
-from sessions_app.models import Agent, Cdr, Session, SkillGroup, Tenant
+from sessions_app.models import Agent, Cdr, Session, SkillGroup
 from sessions_app.services import agents, sessions
 
 pytestmark = pytest.mark.service
-
-
-@pytest.fixture
-def tenant(db):
-    call_command("seed_demo", stdout=StringIO())
-    return Tenant.objects.get()
-
-
-@pytest.fixture
-def supervisor(client, tenant):
-    client.force_login(get_user_model().objects.get(username="admin"))
-    return client
 
 
 def alice():

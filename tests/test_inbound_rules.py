@@ -7,12 +7,10 @@ import os
 import re
 import subprocess
 import sys
-from io import StringIO
 from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
 from django.urls import reverse
 
 from sessions_app.domain.inbound import (InboundPolicy, InboundSettings, SourceListError, SourceRateLimit,
@@ -21,7 +19,7 @@ from sessions_app.media.inbound_screen import InboundScreen
 from sessions_app.media.sip import Credentials, parse_message
 from sessions_app.media.sip.auth import authorize
 from sessions_app.media.sip.challenge import NONCE_LIFETIME
-from sessions_app.models import Tenant, Trunk
+from sessions_app.models import Trunk
 from sessions_app.services import telephony
 
 pytestmark = pytest.mark.unit
@@ -150,12 +148,6 @@ def test_a_right_answer_to_an_expired_nonce_is_challenged_again_as_stale():
     now[0] += NONCE_LIFETIME + 1
     again = door.screen(late, ("192.0.2.7", 5060))
     assert again.status == 401 and "stale=true" in again.headers.get("WWW-Authenticate")
-
-
-@pytest.fixture
-def tenant(db):
-    call_command("seed_demo", stdout=StringIO())
-    return Tenant.objects.get()
 
 
 @pytest.mark.service

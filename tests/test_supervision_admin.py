@@ -2,32 +2,18 @@
 audit log's admin, through the Django test client: the actions shown for each state, what a POST does and
 says, and refusals (moved on, another tenant's, crafted ids) as error messages, never a server error."""
 import re
-from io import StringIO
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
-from django.core.management import call_command
 from django.urls import reverse
 
-from sessions_app.models import Agent, AuditEntry, Session, SkillGroup, Supervisor, Tenant
+from sessions_app.models import Agent, AuditEntry, Session, SkillGroup, Supervisor
 from sessions_app.services import agents, sessions, supervision
 
 from . import factories
 
 pytestmark = pytest.mark.service
-
-
-@pytest.fixture
-def tenant(db):
-    call_command("seed_demo", stdout=StringIO())
-    return Tenant.objects.get()
-
-
-@pytest.fixture
-def supervisor(client, tenant):
-    client.force_login(get_user_model().objects.get(username="admin"))
-    return client
 
 
 def agent(user_id="agent1@demo") -> Agent:

@@ -54,12 +54,18 @@ def two_supervisors(tenant_id) -> list[int]:
     return ids
 
 
-def test_two_supervisors_ending_one_session_at_once_end_it_once(demo):
+def call_in_progress(demo) -> tuple[int, object, str]:
+    """agent1@demo on a phone call: their id, the tenant, the session's id."""
     alice = agent_id("agent1@demo")
     agents.online(alice)
     tenant = Agent.objects.get(pk=alice).tenant
     session_id = inbound_call(demo, tenant)
     sessions.accept(alice, session_id, "Call")
+    return alice, tenant, session_id
+
+
+def test_two_supervisors_ending_one_session_at_once_end_it_once(demo):
+    alice, tenant, session_id = call_in_progress(demo)
     first, second = two_supervisors(tenant.pk)
     results = at_once(*(lambda s=s: supervision.end_session(supervisor_id=s, session_id=session_id)
                         for s in (first, second)))
@@ -92,11 +98,7 @@ def test_two_supervisors_transferring_one_queued_session_at_once_leave_one_offer
 
 
 def test_a_supervisor_ending_a_call_as_its_agent_hangs_up_leaves_one_ending(demo):
-    alice = agent_id("agent1@demo")
-    agents.online(alice)
-    tenant = Agent.objects.get(pk=alice).tenant
-    session_id = inbound_call(demo, tenant)
-    sessions.accept(alice, session_id, "Call")
+    alice, tenant, session_id = call_in_progress(demo)
     lead, _ = two_supervisors(tenant.pk)
     results = at_once(lambda: supervision.end_session(supervisor_id=lead, session_id=session_id),
                       lambda: sessions.hang_up(alice, session_id, "Call"))
