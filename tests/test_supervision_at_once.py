@@ -2,14 +2,13 @@
 of them wins, the other is refused in words, and the rows stay consistent (one ending, one CDR, one offer).
 Threads on the test database; on SQLite its write lock serialises them, and the core suite runs this module again
 on PostgreSQL (tests/test_core_on_postgres_and_redis.py), where the row locks do."""
-import threading
-
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection
 
 from sessions_app.models import Agent, AuditEntry, Cdr, ServeParticipant, Session, Supervisor
 from sessions_app.services import agents, sessions, supervision
+
+from .races import at_once
 
 pytestmark = pytest.mark.service
 
@@ -20,29 +19,6 @@ def agent_id(user_id: str) -> int:
 
 def inbound_call(demo, tenant) -> str:
     return sessions.create_inbound(tenant, "phone", str(demo["skillGroups"]["phone"]), {})
-
-
-def at_once(*actions) -> list:
-    """Run the actions in threads started together; each one's result, or the error it raised (a refusal, or
-    anything else, such as a deadlock PostgreSQL broke, which the test then shows)."""
-    barrier = threading.Barrier(len(actions))
-    results = [None] * len(actions)
-
-    def run(index, action):
-        barrier.wait()
-        try:
-            results[index] = action()
-        except Exception as error:  # noqa: BLE001 (reported in the results)
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, action)) for i, action in enumerate(actions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
-    return results
 
 
 def two_supervisors(tenant_id) -> list[int]:

@@ -18,6 +18,7 @@ from ..domain import session_state
 from ..models import Agent, Session, SkillGroup, found
 from . import agents, cdr, media, presence, processes, reaping, routing
 from .endings import end_session
+from .session_locks import lock_session
 
 def _due(model, deadline: str, **filters):
     now = timezone.now()
@@ -29,12 +30,17 @@ def _locked_due(model, pk, deadline: str, **filters):
                  .filter(pk=pk, **{f"{deadline}__lte": timezone.now()}, **filters))
 
 
+def _locked_due_session(pk, deadline: str, **filters):
+    """A session still due, locked after its agents (session_locks.py); None if another transaction holds it."""
+    return lock_session(pk, skip_locked=True, **{f"{deadline}__lte": timezone.now()}, **filters)
+
+
 def _end_due(deadline: str, end_status: str, **filters) -> int:
     """End every session whose `deadline` is due (and that still matches `filters`) with `end_status`."""
     fired = 0
     for pk in _due(Session, deadline, **filters):
         with transaction.atomic():
-            session = _locked_due(Session, pk, deadline, **filters)
+            session = _locked_due_session(pk, deadline, **filters)
             if session is not None:
                 end_session(session, close_by="admin", end_status=end_status)
                 fired += 1
@@ -57,7 +63,7 @@ def sweep_offers() -> int:
     fired = 0
     for pk in _due(Session, "offer_deadline", state="ringing"):
         with transaction.atomic():
-            session = _locked_due(Session, pk, "offer_deadline", state="ringing")
+            session = _locked_due_session(pk, "offer_deadline", state="ringing")
             if session is None:
                 continue
             if session.type == "internal" or session.direction == "out":  # nobody else to offer it to

@@ -15,9 +15,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from ..models import Agent, MediaWorker, Session, WebProcess, found
+from ..domain import session_state
+from ..models import Agent, MediaWorker, Session, WebProcess
 from . import media_workers, processes
 from .endings import end_session
+from .session_locks import lock_session
 
 
 def reap_dead_workers() -> int:
@@ -40,8 +42,7 @@ def end_calls_of(worker_id: str) -> int:
 def end_session_for_media(session_id: str) -> bool:
     """End a session whose media is lost (or could not be connected): `mediaError`, closed by the system."""
     with transaction.atomic():
-        session = found(Session.objects.locked("tenant", "skill_group", "agent", "caller_agent")
-                        .filter(pk=session_id).exclude(state="ended"))
+        session = lock_session(session_id, state__in=session_state.OPEN)
         if session is None:
             return False
         end_session(session, close_by="admin", end_status="mediaError")

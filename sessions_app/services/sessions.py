@@ -17,6 +17,7 @@ from .endings import end_session
 from .errors import NotFound, ServiceError
 from .events import publish_change
 from .payloads import session_columns
+from .session_locks import lock_session
 
 NAMESPACE_TYPES = {"Call": ("phone", "voip", "internal"), "Chat": ("im",), "Video": ("video",)}
 TYPE_NAMESPACE = {t: ns for ns, types in NAMESPACE_TYPES.items() for t in types}
@@ -373,8 +374,7 @@ def create_inbound(tenant: Tenant, session_type, skill_group_id, fields: dict, u
 
 def end_by_customer(tenant: Tenant, session_id: str) -> None:
     with transaction.atomic():
-        session = found(Session.objects.locked("tenant", "agent", "caller_agent", "skill_group").filter(
-            pk=session_id, tenant=tenant))
+        session = lock_session(session_id, tenant=tenant)
         if session is None:
             raise NotFound(f"no session {session_id!r}")
         if session.state == "ended":

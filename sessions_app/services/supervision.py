@@ -22,6 +22,7 @@ from ..domain import agent_state
 from ..models import Agent, AuditEntry, RestReason, Session, SkillGroup, found
 from . import agents, endings, lifecycle, logins, routing, sessions, timeline
 from .errors import NotFound, ServiceError
+from .session_locks import lock_session
 from .supervisors import tenant_of, tenants_visible_to
 
 STATUSES = ("free", "rest", "notReady")
@@ -96,18 +97,12 @@ def _agent(audit: Audit, agent_id) -> Agent:
 
 
 def _session(audit: Audit, session_id, expected_state: str | None) -> Session:
-    """The session acted on, locked, if the supervisor may see it and it is still as they saw it.
-
-    Its agents are locked first, as the agents' own calls and their going offline lock them (agent, then
-    session), so that a supervisor and an agent acting on one session wait for each other instead of
-    deadlocking. Its related rows are read after the lock is taken, not joined into the locking query: on
-    PostgreSQL a query that waited for the lock gets the session row as the other transaction left it but the
-    joined rows as they were before, such as no agent for a session that went on to ring for one."""
+    """The session acted on, locked after its agents (`session_locks.py`: a supervisor and an agent acting on
+    one session wait for each other instead of deadlocking), if the supervisor may see it and it is still as
+    they saw it."""
     session = None
     if isinstance(session_id, str) and len(session_id) <= 64:
-        involved = Session.objects.filter(pk=session_id).values_list("agent_id", "caller_agent_id").first() or ()
-        list(Agent.objects.select_for_update().filter(pk__in=[pk for pk in involved if pk]).order_by("pk"))
-        session = found(Session.objects.locked().filter(pk=session_id))
+        session = lock_session(session_id)
     if session is None or not _visible(audit, session.tenant_id):
         raise NotFound(f"no session {session_id!r}")
     audit.found(str(session), session.tenant_id)

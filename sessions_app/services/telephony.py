@@ -20,13 +20,14 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from ..domain import inbound, ivr
+from ..domain import inbound, ivr, session_state
 from ..domain import phone as rules
 from ..models import Hotline, IvrMenu, Session, SkillGroup, Trunk, found
 from . import lifecycle, media, media_workers, phone, routing, timeline
 from .endings import end_session
 from .errors import ServiceError
 from .events import publish
+from .session_locks import lock_session
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +150,7 @@ def ivr_gave_up(session_id: str, ivr_path: list[dict]) -> None:
 
 
 def _locked(session_id: str) -> Session | None:
-    return found(Session.objects.locked("tenant", "skill_group", "agent", "caller_agent")
-                 .filter(pk=session_id).exclude(state="ended"))
+    return lock_session(session_id, state__in=session_state.OPEN)
 
 
 
