@@ -222,6 +222,7 @@ def test_a_post_without_the_pages_csrf_token_is_refused(tenant):
     ("agent", "{alice}", "explode", {}, 400, "No action 'explode' on a agent."),
     ("tenant", "1", "end", {}, 400, "No action 'end' on a tenant."),
     ("session", "x" * 300, "end", {}, 404, f"End session: no session '{'x' * 300}'"),
+    ("session", "a\x00b", "end", {}, 404, "End session: no session 'a\\x00b'"),
     ("session", "{session}", "end", {"state": "bogus"}, 409, None),
     ("session", "{session}", "transfer", {"target": "zzz"}, 409,
      "Transfer: choose an agent or a skill group to transfer to"),
@@ -244,3 +245,5 @@ def test_the_actions_answer_only_their_own_method(supervisor, tenant):
     assert supervisor.post(reverse("wallboard-menu", args=["agent", agent().pk])).status_code == 405
     assert menu(supervisor, "tenant", "1").status_code == 404
     assert menu(supervisor, "session", "y" * 100).status_code == 404
+    assert menu(supervisor, "session", "a\x00b").status_code == 404
+    assert menu(supervisor, "agent", "²").status_code == 404

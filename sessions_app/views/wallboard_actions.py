@@ -37,7 +37,7 @@ def _may_see(request, kind: str) -> bool:
 
 
 def _agent_menu(request, agent_id: str) -> dict | None:
-    if not agent_id.isdigit() or len(agent_id) > 18:
+    if not (agent_id.isascii() and agent_id.isdigit()) or len(agent_id) > 18:
         return None
     agent = found(Agent.objects.filter(pk=int(agent_id), tenant__in=supervisors.tenants_visible_to(request.user)))
     if agent is None:
@@ -46,7 +46,7 @@ def _agent_menu(request, agent_id: str) -> dict | None:
 
 
 def _session_menu(request, session_id: str) -> dict | None:
-    if len(session_id) > 64:
+    if len(session_id) > 64 or "\x00" in session_id:  # PostgreSQL refuses a NUL in a query
         return None
     session = found(Session.objects.select_related("agent", "skill_group").filter(
         pk=session_id, tenant__in=supervisors.tenants_visible_to(request.user)))
@@ -93,6 +93,8 @@ def act(request, kind: str, target_id: str, action: str):
         return JsonResponse({"ok": False, "message": f"No action {action!r} on a {kind}."}, status=400)
     if not _may_see(request, kind):
         return JsonResponse({"ok": False, "message": f"Your account may not see {kind}s in admin."}, status=403)
+    if "\x00" in target_id:  # PostgreSQL refuses a NUL in a query: no row has one
+        return JsonResponse({"ok": False, "message": f"{chosen.label}: no {kind} {target_id!r}"}, status=404)
     try:
         done = chosen.perform(request.user.pk, target_id, request.POST)
     except NotFound as refused:
