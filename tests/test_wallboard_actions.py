@@ -194,7 +194,8 @@ def test_only_staff_with_the_role_may_act_or_see_a_menu(client, tenant):
     roleless = get_user_model().objects.create_user("roleless", is_staff=True)
     Supervisor.objects.create(account=roleless, tenant=tenant)
     client.force_login(roleless)
-    assert client.post(url).status_code == 403
+    assert client.post(url).json() == {
+        "ok": False, "message": "Your account may not act on agents: an administrator can give it the Supervisor role."}
     assert "Supervisor role" in menu(client, "agent", agent().pk).content.decode()
     assert agent().status == "free" and AuditEntry.objects.count() == 0
 
@@ -219,8 +220,8 @@ def test_a_post_without_the_pages_csrf_token_is_refused(tenant):
      "Set status: the rest reason must be one of: Lunch, Short break, Training, Meeting"),
     ("agent", "1 OR 1=1", "offline", {}, 404, "Force offline: no agent '1 OR 1=1'"),
     ("agent", "99999999999999999999999", "offline", {}, 404, "Force offline: no agent '99999999999999999999999'"),
-    ("agent", "{alice}", "explode", {}, 400, "No action 'explode' on a agent."),
-    ("tenant", "1", "end", {}, 400, "No action 'end' on a tenant."),
+    ("agent", "{alice}", "explode", {}, 400, "No action 'explode' for agents."),
+    ("tenant", "1", "end", {}, 400, "No action 'end' for tenants."),
     ("session", "x" * 300, "end", {}, 404, f"End session: no session '{'x' * 300}'"),
     ("session", "a\x00b", "end", {}, 404, "End session: no session 'a\\x00b'"),
     ("session", "{session}", "end", {"state": "bogus"}, 409, None),

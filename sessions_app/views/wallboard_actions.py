@@ -19,8 +19,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 
 from .. import supervision_admin as panels
-from ..models import Agent, Session, found
 from ..domain import session_state
+from ..models import Agent, Session, found
 from ..services import supervision, supervisors
 from ..services.errors import NotFound, ServiceError
 
@@ -90,9 +90,9 @@ def act(request, kind: str, target_id: str, action: str):
         return HttpResponseNotAllowed(["POST"])
     chosen = ACTIONS.get(kind, {}).get(action)
     if chosen is None:
-        return JsonResponse({"ok": False, "message": f"No action {action!r} on a {kind}."}, status=400)
+        return JsonResponse({"ok": False, "message": f"No action {action!r} for {kind}s."}, status=400)
     if not _may_see(request, kind):
-        return JsonResponse({"ok": False, "message": f"Your account may not see {kind}s in admin."}, status=403)
+        return JsonResponse({"ok": False, "message": f"Your account may not act on {kind}s: an administrator can give it the Supervisor role."}, status=403)
     if "\x00" in target_id:  # PostgreSQL refuses a NUL in a query: no row has one
         return JsonResponse({"ok": False, "message": f"{chosen.label}: no {kind} {target_id!r}"}, status=404)
     try:
