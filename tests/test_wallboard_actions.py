@@ -157,6 +157,7 @@ def test_offering_a_queued_session_to_a_free_agent_from_the_wallboard(supervisor
 # Who may act, and on what.
 
 def test_another_tenants_agents_and_sessions_are_not_found_for_a_supervisor(tenant):
+    own = queued(tenant)
     theirs = factories.tenant(name="Theirs")
     their_group = factories.skill_group(theirs)
     their_agent = factories.agent(theirs, their_group, user_id="their@agent")
@@ -170,10 +171,16 @@ def test_another_tenants_agents_and_sessions_are_not_found_for_a_supervisor(tena
     assert act(lead, "session", their_session, "end", state="queued") == (
         404, {"ok": False, "message": f"End session: no session '{their_session}'"})
     assert act(lead, "session", their_session, "offer", agent=their_agent.pk)[0] == 404
+    assert act(lead, "session", their_session, "transfer", target=f"agent:{their_agent.pk}", state="queued")[0] == 404
+    # Nor is another tenant's agent or group a target for one's own session.
+    assert act(lead, "session", own, "transfer", target=f"group:{their_group.pk}", state="queued") == (
+        404, {"ok": False, "message": f"Transfer: no skill group '{their_group.pk}'"})
+    assert act(lead, "session", own, "offer", agent=their_agent.pk) == (
+        404, {"ok": False, "message": f"Offer: no agent '{their_agent.pk}'"})
     assert menu(lead, "agent", their_agent.pk).status_code == 404
     assert menu(lead, "session", their_session).status_code == 404
     assert Agent.objects.get(pk=their_agent.pk).status == "notReady"
-    assert Session.objects.get(pk=their_session).state == "queued"
+    assert Session.objects.get(pk=their_session).state == "queued" and Session.objects.get(pk=own).state == "queued"
     assert set(AuditEntry.objects.values_list("outcome", flat=True)) == {"refused"}
 
 
@@ -184,20 +191,28 @@ def test_a_supervisor_acts_on_their_own_tenant(tenant):
     assert agent().status == "notReady"
 
 
-def test_only_staff_with_the_role_may_act_or_see_a_menu(client, tenant):
-    agents.online(agent().pk)
-    url = reverse("wallboard-act", args=["agent", agent().pk, "offline"])
-    assert client.post(url).status_code == 403  # signed out
+@pytest.mark.parametrize("kind, action, form", [
+    ("agent", "status", {"status": "notReady"}), ("agent", "offline", {}), ("session", "end", {"state": "queued"}),
+    ("session", "transfer", {"target": "group:{voip}", "state": "queued"}), ("session", "offer", {"agent": "{bob}"}),
+])
+def test_only_staff_with_the_role_may_act_or_see_a_menu(client, tenant, kind, action, form):
+    session_id = queued(tenant)
+    Agent.objects.filter(user_id="agent1@demo").update(status="free")
+    target = agent().pk if kind == "agent" else session_id
+    form = {name: value.format(voip=group("voip").pk, bob=agent("agent2@demo").pk) for name, value in form.items()}
+    url = reverse("wallboard-act", args=[kind, target, action])
+    assert client.post(url, form).status_code == 403  # signed out
     client.force_login(agent().account)  # an agent, not staff
-    assert client.post(url).json() == {"ok": False, "message": "Sign in to admin as staff to act."}
-    assert menu(client, "agent", agent().pk).status_code == 403
+    assert client.post(url, form).json() == {"ok": False, "message": "Sign in to admin as staff to act."}
+    assert menu(client, kind, target).status_code == 403
     roleless = get_user_model().objects.create_user("roleless", is_staff=True)
     Supervisor.objects.create(account=roleless, tenant=tenant)
     client.force_login(roleless)
-    assert client.post(url).json() == {
-        "ok": False, "message": "Your account may not act on agents: an administrator can give it the Supervisor role."}
-    assert "Supervisor role" in menu(client, "agent", agent().pk).content.decode()
-    assert agent().status == "free" and AuditEntry.objects.count() == 0
+    assert client.post(url, form).json() == {"ok": False, "message": (
+        f"Your account may not act on {kind}s: an administrator can give it the Supervisor role.")}
+    assert "Supervisor role" in menu(client, kind, target).content.decode()
+    assert agent().status == "free" and Session.objects.get(pk=session_id).state == "queued"
+    assert AuditEntry.objects.count() == 0
 
 
 def test_a_post_without_the_pages_csrf_token_is_refused(tenant):

@@ -92,7 +92,8 @@ def act(request, kind: str, target_id: str, action: str):
     if chosen is None:
         return JsonResponse({"ok": False, "message": f"No action {action!r} for {kind}s."}, status=400)
     if not _may_see(request, kind):
-        return JsonResponse({"ok": False, "message": f"Your account may not act on {kind}s: an administrator can give it the Supervisor role."}, status=403)
+        return JsonResponse({"ok": False, "message": f"Your account may not act on {kind}s: an administrator can give "
+                                                    "it the Supervisor role."}, status=403)
     if "\x00" in target_id:  # PostgreSQL refuses a NUL in a query: no row has one
         return JsonResponse({"ok": False, "message": f"{chosen.label}: no {kind} {target_id!r}"}, status=404)
     try:
