@@ -4,6 +4,7 @@ the row moved on, another tenant's id, not staff, crafted input; never a server 
 import re
 
 import pytest
+from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.test import Client
@@ -13,6 +14,7 @@ from sessions_app.models import Agent, AuditEntry, Session, SkillGroup, Supervis
 from sessions_app.services import agents, sessions
 
 from . import factories
+from .test_wallboard import Wallboard, center, metric
 
 pytestmark = pytest.mark.service
 
@@ -263,3 +265,25 @@ def test_the_actions_answer_only_their_own_method(supervisor, tenant):
     assert menu(supervisor, "session", "y" * 100).status_code == 404
     assert menu(supervisor, "session", "a\x00b").status_code == 404
     assert menu(supervisor, "agent", "²").status_code == 404
+
+
+# The board, after an action.
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_action_from_the_wallboard_reaches_the_open_board_by_its_own_push(closed_after_test):
+    tenant, phone, alice = await database_sync_to_async(center)()
+    await database_sync_to_async(agents.online)(alice.pk)
+    lead = await database_sync_to_async(lead_of)(tenant)
+    account = await database_sync_to_async(get_user_model().objects.get)(username="lead")
+    page = closed_after_test(await Wallboard.open(account))
+    assert metric("status", "free") in await page.frame()
+    answer = await database_sync_to_async(act)(lead, "agent", alice.pk, "status", status="notReady")
+    assert answer == (200, {"ok": True, "message": "Status set to notReady."})
+    await page.until(metric("status", "notReady"))
+    await database_sync_to_async(agents.set_status)(alice.pk, "stopNotReady")
+    session_id = await database_sync_to_async(sessions.create_inbound)(tenant, "phone", str(phone.pk), {})
+    await page.until(metric("sessionId", session_id))  # ringing for her
+    answer = await database_sync_to_async(act)(lead, "session", session_id, "end", state="ringing")
+    assert answer == (200, {"ok": True, "message": "Session ended."})
+    frame = await page.until(metric("sessionId", ""))
+    assert f'data-session-id="{session_id}"' not in frame
