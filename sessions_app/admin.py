@@ -44,7 +44,7 @@ class TenantAdmin(admin.ModelAdmin):
     list_display = ["sdk_app_id", "name", "cdr_webhook_url"]
     search_fields = ["sdk_app_id", "name"]
     fieldsets = [
-        (None, {"fields": ["name", "sdk_app_id"]}),
+        (None, {"fields": ["name", "sdk_app_id", "time_zone"]}),
         ("Server API", {"fields": ["api_key"]}),
         ("SDK", {"fields": ["allowed_origins"]}),
         ("CDR push", {"fields": ["cdr_webhook_url", "cdr_secret"]}),

@@ -1,8 +1,9 @@
 """The database is the truth: tenants, agents, skill groups, sessions, who served them, CDRs and deadlines
-(`core`), and the phone channel's configuration (`phone`)."""
+(`core`), agents' status history (`history`), and the phone channel's configuration (`phone`)."""
 from .core import (  # noqa: F401
     Agent, AgentConnection, AgentSkill, CannedResponse, Cdr, ChatMessage, ChatReadMark, MediaWorker, NumberGroup,
     RestReason, ServeParticipant, Session, SessionEvent, SkillGroup, Supervisor, Tenant, WebProcess, found,
     new_api_key, new_session_id,
 )
+from .history import AgentStatusChange  # noqa: F401
 from .phone import Hotline, IvrKey, IvrMenu, NumberLocation, ProtectedNumber, Trunk  # noqa: F401
