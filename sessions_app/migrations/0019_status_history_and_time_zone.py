@@ -41,7 +41,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='session',
-            index=models.Index(fields=['tenant', 'queued_at'], name='session_report'),
+            index=models.Index(fields=["tenant", "created_at"], name="session_report"),
         ),
         migrations.AddField(
             model_name='agentstatuschange',

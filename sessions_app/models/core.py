@@ -281,8 +281,8 @@ class Session(models.Model):
                    models.Index(fields=["ivr_deadline"], name="session_ivr_deadline"),
                    models.Index(fields=["line_deadline"], name="session_line_deadline"),
                    models.Index(fields=["visitor_id", "created_at"]), models.Index(fields=["client_address", "created_at"]),
-                   # Reports: a tenant's sessions queued within a date range.
-                   models.Index(fields=["tenant", "queued_at"], name="session_report")]
+                   # Reports: a tenant's sessions begun within a date range.
+                   models.Index(fields=["tenant", "created_at"], name="session_report")]
 
     def __str__(self):
         return f"{self.type} {self.id[:8]}"

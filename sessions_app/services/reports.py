@@ -1,0 +1,174 @@
+"""Report figures, read-only: for a tenant and a date range, by day or week, each skill group's queue figures
+and each agent's sessions and time in each status. The database sums (one query per figure family, whatever the
+range), Python only combines the sums (`domain/reports.py`).
+
+Which instants count:
+- a session counts on the local day it began (`created_at`), in the skill group it ended in, if it ever queued;
+- its wait is from the queue to the answer (or to its end, or now, if never answered); a session handed to a
+  group after it was answered is queued anew, so its wait is counted from its first ring;
+- talk is from answer to end (hold is part of it: it is not recorded apart); after-call work per session is from
+  the agent's part ending to its work finished (`ServeParticipant.completed_at`), per agent from the status
+  history (time in `arrange`);
+- an agent's offers, answers and transfers count on the day they rang; time in status is cut at period edges.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from django.db import connection
+from django.utils import timezone
+
+from ..domain import reports as rules
+from ..domain.reports import AgentFigures, Period, QueueFigures
+from ..models import Agent, AgentStatusChange, ServeParticipant, Session, SkillGroup, Tenant
+
+DEFAULT_SERVICE_LEVEL_SECONDS = 20
+
+SESSION = Session._meta.db_table
+PARTICIPANT = ServeParticipant._meta.db_table
+AGENT = Agent._meta.db_table
+STATUS_CHANGE = AgentStatusChange._meta.db_table
+
+
+def service_level_seconds(group: SkillGroup) -> int:
+    """The group's service-level threshold: answered within it counts as answered in time."""
+    return getattr(group, "service_level_seconds", DEFAULT_SERVICE_LEVEL_SECONDS)
+
+
+@dataclass(frozen=True)
+class Report:
+    tenant: Tenant
+    periods: list[Period]
+    groups: dict[int, SkillGroup]
+    agents: dict[int, Agent]
+    queues: dict[tuple[int, int], QueueFigures]  # (period index, group id)
+    agent_figures: dict[tuple[int, int], AgentFigures]  # (period index, agent id)
+
+
+def report(tenant: Tenant, first: date, last: date, grouping: str, *, skill_group_id: int | None = None,
+           agent_id: int | None = None, now: datetime | None = None) -> Report:
+    """The figures of `tenant` for local days `first`..`last`, by `grouping` (day, week); optionally one group's
+    sessions or one agent's figures only. Raises `domain.reports.RangeRefused` for a range that makes none."""
+    periods = rules.periods(first, last, grouping, ZoneInfo(tenant.time_zone))
+    now = now or timezone.now()
+    groups = {g.pk: g for g in SkillGroup.objects.filter(tenant=tenant).order_by("name")}
+    agents = {a.pk: a for a in Agent.objects.filter(tenant=tenant).order_by("user_id")}
+    if skill_group_id is not None:
+        groups = {pk: g for pk, g in groups.items() if pk == skill_group_id}
+    if agent_id is not None:
+        agents = {pk: a for pk, a in agents.items() if pk == agent_id}
+    query = _Query(connection, periods, now)
+    queues = _queue_figures(query, tenant, groups) if groups else {}
+    figures = _agent_figures(query, tenant, agent_id) if agents else {}
+    return Report(tenant, periods, groups, agents, queues, figures)
+
+
+class _Query:
+    """SQL shared by the report's queries on either database: the periods as a table (a CTE), seconds between
+    two instants, the smaller and larger of two, and instants as the database's parameters."""
+
+    def __init__(self, conn, periods: list[Period], now: datetime):
+        self.conn = conn
+        self.postgres = conn.vendor == "postgresql"
+        self.now = self.instant(now)
+        rows = ", ".join("(%s, %s, %s)" for _ in periods)
+        self.periods_cte = f"periods (idx, starts, ends) AS (VALUES {rows})"
+        self.periods_params = [v for i, p in enumerate(periods) for v in (i, self.instant(p.starts), self.instant(p.ends))]
+
+    def instant(self, moment: datetime):
+        return self.conn.ops.adapt_datetimefield_value(moment)
+
+    def seconds(self, later: str, earlier: str) -> str:
+        if self.postgres:
+            return f"EXTRACT(EPOCH FROM ({later}) - ({earlier}))"
+        # julianday is a double of days: off by some microseconds, so rounded to SQLite's milliseconds.
+        return f"ROUND((julianday({later}) - julianday({earlier})) * 86400.0, 3)"
+
+    def least(self, a: str, b: str) -> str:
+        return f"LEAST({a}, {b})" if self.postgres else f"MIN({a}, {b})"
+
+    def greatest(self, a: str, b: str) -> str:
+        return f"GREATEST({a}, {b})" if self.postgres else f"MAX({a}, {b})"
+
+    def rows(self, sql: str, params: list) -> list[tuple]:
+        # CROSS JOIN keeps the periods the outer loop on SQLite: one index range scan per period.
+        with self.conn.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+
+
+def _queue_figures(q: _Query, tenant: Tenant, groups: dict[int, SkillGroup]) -> dict:
+    thresholds = ", ".join("(%s, %s)" for _ in groups)
+    threshold_params = [v for pk, g in groups.items() for v in (pk, service_level_seconds(g))]
+    first_queued = "(CASE WHEN s.ring_at < s.queued_at THEN s.ring_at ELSE s.queued_at END)"
+    wait = q.seconds("s.accepted_at", first_queued)
+    waited = q.seconds("COALESCE(s.accepted_at, s.ended_at, %s)", first_queued)
+
+    def sessions(join: str = "") -> str:
+        return (f"FROM periods p CROSS JOIN {SESSION} s {join} "
+                "WHERE s.tenant_id = %s AND s.created_at >= p.starts AND s.created_at < p.ends "
+                "AND s.queued_at IS NOT NULL AND s.skill_group_id IN (SELECT group_id FROM thresholds)")
+    figures: dict[tuple[int, int], QueueFigures] = {}
+
+    def row(idx, group_id) -> QueueFigures:
+        return figures.setdefault((idx, group_id), QueueFigures())
+
+    with_ = f"WITH {q.periods_cte}, thresholds (group_id, seconds) AS (VALUES {thresholds}) "
+    params = q.periods_params + threshold_params
+    talked = "s.accepted_at IS NOT NULL AND s.duration IS NOT NULL AND s.state = 'ended'"
+    for (idx, group_id, offered, answered, within, wait_sum, talk_sum, talked_count, longest) in q.rows(
+            with_ + f"SELECT p.idx, s.skill_group_id, COUNT(*), COUNT(s.accepted_at), "
+            f"SUM(CASE WHEN s.accepted_at IS NOT NULL AND {wait} <= "
+            f"(SELECT t.seconds FROM thresholds t WHERE t.group_id = s.skill_group_id) THEN 1 ELSE 0 END), "
+            f"SUM(CASE WHEN s.accepted_at IS NOT NULL THEN {wait} ELSE 0 END), "
+            f"SUM(CASE WHEN {talked} THEN s.duration ELSE 0 END), "
+            f"SUM(CASE WHEN {talked} THEN 1 ELSE 0 END), MAX({waited}) "
+            f"{sessions()} GROUP BY p.idx, s.skill_group_id", params + [q.now, tenant.pk]):
+        figures[(idx, group_id)] = QueueFigures(offered, answered, within, float(wait_sum or 0),
+                                                float(talk_sum or 0), talked_count, float(longest or 0))
+    for idx, group_id, end_status, count in q.rows(
+            with_ + f"SELECT p.idx, s.skill_group_id, s.end_status, COUNT(*) {sessions()} "
+            "AND s.accepted_at IS NULL AND s.state = 'ended' GROUP BY p.idx, s.skill_group_id, s.end_status",
+            params + [tenant.pk]):
+        row(idx, group_id).abandoned[end_status or "unknown"] = count
+    wrapped = "sp.outcome = 'ended' AND sp.accept_at IS NOT NULL AND sp.completed_at IS NOT NULL"
+    for idx, group_id, transfers, work, wrapped_up in q.rows(
+            with_ + f"SELECT p.idx, s.skill_group_id, SUM(CASE WHEN sp.outcome = 'transferred' THEN 1 ELSE 0 END), "
+            f"SUM(CASE WHEN {wrapped} THEN {q.seconds('sp.completed_at', 'sp.end_at')} ELSE 0 END), "
+            f"SUM(CASE WHEN {wrapped} THEN 1 ELSE 0 END) "
+            f"{sessions(f'JOIN {PARTICIPANT} sp ON sp.session_id = s.id')} "
+            "GROUP BY p.idx, s.skill_group_id", params + [tenant.pk]):
+        figures_row = row(idx, group_id)
+        figures_row.transfers, figures_row.after_call_work_seconds = transfers, float(work or 0)
+        figures_row.wrapped_up = wrapped_up
+    return figures
+
+
+def _agent_figures(q: _Query, tenant: Tenant, agent_id: int | None) -> dict:
+    figures: dict[tuple[int, int], AgentFigures] = {}
+    one_agent, agent_params = (" AND a.id = %s", [agent_id]) if agent_id is not None else ("", [])
+    talked = "sp.accept_at IS NOT NULL AND sp.end_at IS NOT NULL"
+    for idx, pk, offered, answered, talk, talked_count, transfers in q.rows(
+            f"WITH {q.periods_cte} SELECT p.idx, sp.agent_id, COUNT(*), COUNT(sp.accept_at), "
+            f"SUM(CASE WHEN {talked} THEN {q.seconds('sp.end_at', 'sp.accept_at')} ELSE 0 END), "
+            f"SUM(CASE WHEN {talked} THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN sp.outcome = 'transferred' THEN 1 ELSE 0 END) "
+            f"FROM periods p CROSS JOIN {AGENT} a CROSS JOIN {PARTICIPANT} sp "
+            "WHERE a.tenant_id = %s AND sp.agent_id = a.id AND sp.ring_at >= p.starts AND sp.ring_at < p.ends"
+            f"{one_agent} GROUP BY p.idx, sp.agent_id", q.periods_params + [tenant.pk] + agent_params):
+        figures[(idx, pk)] = AgentFigures(offered, answered, float(talk or 0), talked_count, transfers)
+    one_agent = one_agent.replace("a.id", "c.agent_id")
+    ends = q.least("COALESCE(c.until, %s)", "p.ends")
+    for idx, pk, status, reason, seconds in q.rows(
+            f"WITH {q.periods_cte} SELECT p.idx, c.agent_id, c.to_status, c.rest_reason, "
+            f"SUM({q.seconds(ends, q.greatest('c.at', 'p.starts'))}) "
+            f"FROM periods p CROSS JOIN {STATUS_CHANGE} c "
+            "WHERE c.tenant_id = %s AND c.at < p.ends AND (c.until > p.starts OR c.until IS NULL) "
+            f"AND p.starts < %s AND c.at < %s{one_agent} GROUP BY p.idx, c.agent_id, c.to_status, c.rest_reason",
+            q.periods_params + [q.now, tenant.pk, q.now, q.now] + agent_params):
+        key = rules.status_key(status, reason)
+        seconds_by_status = figures.setdefault((idx, pk), AgentFigures()).status_seconds
+        seconds_by_status[key] = seconds_by_status.get(key, 0.0) + max(0.0, float(seconds or 0))
+    return figures

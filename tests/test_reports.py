@@ -1,0 +1,99 @@
+"""Report figures (services/reports.py) against a scripted day worked out by hand (tests/report_day.py)."""
+from datetime import timedelta
+
+import pytest
+
+from sessions_app.domain.reports import RangeRefused
+from sessions_app.services import reports
+
+from .report_day import DAY, NEXT, local, scripted_day
+
+pytestmark = pytest.mark.service
+
+LATER = local(NEXT + timedelta(days=2), "12:00:00")
+
+
+@pytest.fixture
+def center(db):
+    return scripted_day()
+
+
+def by_day(center, **options):
+    return reports.report(center.tenant, DAY, NEXT, "day", now=LATER, **options)
+
+
+def test_a_groups_day_counts_its_sessions_in_the_tenants_zone(center):
+    phone = by_day(center).queues[(0, center.phone.pk)]
+    assert (phone.offered, phone.answered, phone.answered_within) == (5, 2, 1)
+    assert phone.service_level == 20.0
+    assert phone.average_speed_of_answer == pytest.approx(25.0)  # (10 + 40) / 2
+    assert phone.average_talk == pytest.approx(210.0)  # (300 + 120) / 2
+    assert phone.average_after_call_work == pytest.approx(15.0)  # (20 + 10) / 2
+    assert phone.average_handle == pytest.approx(225.0)
+    assert phone.longest_wait == pytest.approx(90.0)
+    assert phone.abandoned == {"waitingGiveUp": 1, "ringingGiveUp": 1, "noSeatOnline": 1}
+    assert phone.transfers == 0
+
+
+def test_a_session_across_midnight_counts_on_the_day_it_began_with_its_transfer(center):
+    report = by_day(center)
+    chat = report.queues[(0, center.chat.pk)]
+    assert (chat.offered, chat.answered, chat.service_level, chat.transfers) == (1, 1, 100.0, 1)
+    assert chat.average_speed_of_answer == pytest.approx(5.0)
+    assert chat.average_talk == pytest.approx(1805.0)  # 23:50:05 to 00:20:10, both agents' parts
+    assert (1, center.chat.pk) not in report.queues
+    next_day = report.queues[(1, center.phone.pk)]
+    assert (next_day.offered, next_day.answered, next_day.average_speed_of_answer) == (1, 1, pytest.approx(3.0))
+
+
+def test_each_agents_offers_talk_and_transfers_count_on_the_day_they_rang(center):
+    report = by_day(center)
+    ann, bob = report.agent_figures[(0, center.ann.pk)], report.agent_figures[(0, center.bob.pk)]
+    assert (ann.offered, ann.answered, ann.talk_seconds, ann.transfers) == (3, 1, pytest.approx(300.0), 0)
+    assert (bob.offered, bob.answered, bob.talk_seconds, bob.transfers) == (2, 2, pytest.approx(1320.0), 1)
+    ann_next = report.agent_figures[(1, center.ann.pk)]
+    assert (ann_next.offered, ann_next.answered, ann_next.talk_seconds) == (2, 2, pytest.approx(660.0))
+
+
+def test_time_in_each_status_is_cut_at_local_midnight(center):
+    report = by_day(center)
+    ann, bob = report.agent_figures[(0, center.ann.pk)], report.agent_figures[(0, center.bob.pk)]
+    assert ann.status_seconds == pytest.approx({"free": 16200 + 13500 + 17970, "rest: lunch": 2700, "arrange": 30,
+                                                "offline": 7200})
+    assert ann.average_handle == pytest.approx(330.0)  # talk 300 + after-call work 30, one session
+    assert bob.status_seconds == pytest.approx({"free": 12600, "rest: break": 1800})
+    assert report.agent_figures[(1, center.bob.pk)].status_seconds == pytest.approx(
+        {"rest: break": 2700, "offline": 86400 - 2700})
+
+
+def test_an_open_status_counts_until_now_and_not_beyond(center):
+    now = local(NEXT, "06:00:00")
+    report = reports.report(center.tenant, DAY, NEXT + timedelta(days=1), "day", now=now)
+    assert report.agent_figures[(1, center.ann.pk)].status_seconds == pytest.approx({"offline": 6 * 3600})
+    assert (2, center.ann.pk) not in report.agent_figures
+
+
+def test_a_week_combines_its_days(center):
+    week = reports.report(center.tenant, DAY, NEXT, "week", now=LATER)
+    assert [p.label for p in week.periods] == ["2026-03-10 – 2026-03-11"]
+    phone = week.queues[(0, center.phone.pk)]
+    assert (phone.offered, phone.answered, phone.answered_within) == (6, 3, 2)
+    assert phone.average_speed_of_answer == pytest.approx((10 + 40 + 3) / 3)
+
+
+def test_one_group_or_one_agent_alone(center):
+    report = by_day(center, skill_group_id=center.chat.pk, agent_id=center.bob.pk)
+    assert {group for _, group in report.queues} == {center.chat.pk}
+    assert {agent for _, agent in report.agent_figures} == {center.bob.pk}
+
+
+def test_another_tenants_sessions_never_count(center):
+    report = by_day(center)
+    assert sum(figures.offered for figures in report.queues.values()) == 7
+    assert set(report.groups) == {center.phone.pk, center.chat.pk}
+
+
+def test_a_range_that_makes_no_report_is_refused(center):
+    for first, last, grouping in ((NEXT, DAY, "day"), (DAY, DAY + timedelta(days=500), "day"), (DAY, DAY, "month")):
+        with pytest.raises(RangeRefused):
+            reports.report(center.tenant, first, last, grouping)
