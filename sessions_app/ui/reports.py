@@ -1,0 +1,161 @@
+"""The reports page's tables and charts, laid out of a `services.reports.Report`. Each table is one list of text
+cells, shown in the page and written as CSV alike, so the export is exactly what the supervisor reads.
+
+Durations are whole seconds in the queue and agent tables (spreadsheets sum them) and h:mm:ss for time in status.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+
+from django.utils.safestring import SafeString
+
+from ..domain.reports import AgentFigures, QueueFigures
+from ..services.reports import Report, service_level_seconds
+from .charts import Series, lying_bars, upright_bars
+
+STATUS_ORDER = ["free", "arrange", "notReady", "rest", "offline"]
+STATUS_NAMES = {"free": "Free", "arrange": "After-call work", "notReady": "Not ready", "rest": "Rest",
+                "offline": "Offline"}
+
+
+@dataclass(frozen=True)
+class Table:
+    slug: str  # its CSV's name
+    title: str
+    caption: str
+    columns: list[str]
+    rows: list[list[str]]
+    chart: SafeString
+
+    def csv(self) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(self.columns)
+        writer.writerows(self.rows)
+        return out.getvalue()
+
+
+def _seconds(value: float | None) -> str:
+    return "" if value is None else str(round(value))
+
+
+def _percent(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}"
+
+
+def _clock(seconds: float) -> str:
+    seconds = round(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def _queue_cells(figures: QueueFigures) -> list[str]:
+    return [str(figures.offered), str(figures.answered), str(figures.abandoned_total),
+            _percent(figures.service_level), _seconds(figures.average_speed_of_answer),
+            _seconds(figures.average_handle), _seconds(figures.average_talk),
+            _seconds(figures.average_after_call_work), _seconds(figures.longest_wait), str(figures.transfers)]
+
+
+QUEUE_COLUMNS = ["Offered", "Answered", "Abandoned", "Service level (%)", "Avg speed of answer (s)",
+                 "Avg handle time (s)", "Avg talk (s)", "Avg after-call work (s)", "Longest wait (s)", "Transfers"]
+
+
+def _sum_queues(figures: list[QueueFigures]) -> QueueFigures:
+    total = QueueFigures()
+    for one in figures:
+        total = total.add(one)
+    return total
+
+
+def tables(report: Report) -> list[Table]:
+    return [_periods_table(report), _groups_table(report), _agents_table(report), _status_table(report)]
+
+
+def _periods_table(report: Report) -> Table:
+    totals = [_sum_queues([f for (idx, _), f in report.queues.items() if idx == i]) for i in range(len(report.periods))]
+    labels = [p.label for p in report.periods]
+    rows = [[label, *_queue_cells(figures)] for label, figures in zip(labels, totals)]
+    chart = upright_bars("Sessions offered per period", labels, [
+        Series("Answered", "chart-answered", [f.answered for f in totals]),
+        Series("Abandoned", "chart-abandoned", [f.abandoned_total for f in totals]),
+        Series("Still open", "chart-open", [f.offered - f.answered - f.abandoned_total for f in totals])])
+    return Table("periods", "Sessions per period", "All the groups shown, period by period.",
+                 ["Period", *QUEUE_COLUMNS], rows, chart)
+
+
+def _groups_table(report: Report) -> Table:
+    end_statuses = sorted({status for figures in report.queues.values() for status in figures.abandoned})
+    rows, per_group = [], {}
+    for i, period in enumerate(report.periods):
+        for group_id, group in report.groups.items():
+            figures = report.queues.get((i, group_id))
+            if figures is None:
+                continue
+            per_group[group_id] = per_group.get(group_id, QueueFigures()).add(figures)
+            rows.append([period.label, group.name, str(service_level_seconds(group)), *_queue_cells(figures),
+                         *[str(figures.abandoned.get(status, 0)) for status in end_statuses]])
+    shown = [g for g in report.groups if g in per_group]
+    chart = lying_bars("Service level per skill group over the range", [report.groups[g].name for g in shown], [
+        Series("Answered in time", "chart-answered", [per_group[g].answered_within for g in shown]),
+        Series("Answered late", "chart-late", [per_group[g].answered - per_group[g].answered_within for g in shown]),
+        Series("Abandoned", "chart-abandoned", [per_group[g].abandoned_total for g in shown])], share=True)
+    return Table("skill-groups", "Skill groups",
+                 "Service level: share of sessions offered answered within the group's threshold. "
+                 "Abandoned sessions are split by their end status in the last columns.",
+                 ["Period", "Skill group", "Threshold (s)", *QUEUE_COLUMNS,
+                  *[f"Abandoned: {status}" for status in end_statuses]], rows, chart)
+
+
+def _agents_table(report: Report) -> Table:
+    rows, per_agent = [], {}
+    for i, period in enumerate(report.periods):
+        for agent_id, agent in report.agents.items():
+            figures = report.agent_figures.get((i, agent_id))
+            if figures is None or not (figures.offered or figures.status_seconds):
+                continue
+            per_agent[agent_id] = per_agent.get(agent_id, AgentFigures()).add(figures)
+            rows.append([period.label, str(agent), str(figures.offered), str(figures.answered),
+                         _seconds(figures.average_talk), _seconds(figures.after_call_work_seconds),
+                         _seconds(figures.average_handle), str(figures.transfers)])
+    shown = [a for a in report.agents if a in per_agent]
+    chart = lying_bars("Sessions per agent over the range", [str(report.agents[a]) for a in shown], [
+        Series("Answered", "chart-answered", [per_agent[a].answered for a in shown]),
+        Series("Not answered", "chart-abandoned", [per_agent[a].offered - per_agent[a].answered for a in shown])])
+    return Table("agents", "Agents",
+                 "Offers, answers and transfers count on the day they rang. Handle time: talk plus after-call work "
+                 "(time in after-call work status) per session answered.",
+                 ["Period", "Agent", "Offered", "Answered", "Avg talk (s)", "After-call work (s)",
+                  "Avg handle time (s)", "Transfers"], rows, chart)
+
+
+def _status_columns(report: Report) -> list[str]:
+    keys = {key for figures in report.agent_figures.values() for key in figures.status_seconds}
+    return sorted(keys, key=lambda key: (STATUS_ORDER.index(key.split(":")[0]) if key.split(":")[0] in STATUS_ORDER
+                                         else len(STATUS_ORDER), key))
+
+
+def _status_name(key: str) -> str:
+    status, _, reason = key.partition(": ")
+    name = STATUS_NAMES.get(status, status)
+    return f"{name}: {reason}" if reason else name
+
+
+def _status_table(report: Report) -> Table:
+    keys = _status_columns(report)
+    rows, per_agent = [], {}
+    for i, period in enumerate(report.periods):
+        for agent_id, agent in report.agents.items():
+            figures = report.agent_figures.get((i, agent_id))
+            if figures is None or not figures.status_seconds:
+                continue
+            per_agent[agent_id] = per_agent.get(agent_id, AgentFigures()).add(figures)
+            rows.append([period.label, str(agent), *[_clock(figures.status_seconds.get(k, 0.0)) for k in keys]])
+    shown = [a for a in report.agents if a in per_agent]
+    css = {status: f"status-{status}" for status in STATUS_ORDER}
+    chart = lying_bars("Share of time in each status over the range", [str(report.agents[a]) for a in shown], [
+        Series(_status_name(k), css.get(k.split(":")[0], "chart-open"),
+               [round(per_agent[a].status_seconds.get(k, 0.0)) for a in shown]) for k in keys], share=True)
+    return Table("status-time", "Time in each status",
+                 "From the status history (h:mm:ss). Calls are taken while free: talk time is in the agents table.",
+                 ["Period", "Agent", *[_status_name(k) for k in keys]], rows, chart)
