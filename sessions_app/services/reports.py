@@ -54,7 +54,7 @@ def report(tenant: Tenant, first: date, last: date, grouping: str, *, skill_grou
     periods = rules.periods(first, last, grouping, ZoneInfo(tenant.time_zone))
     now = now or timezone.now()
     groups = {g.pk: g for g in SkillGroup.objects.filter(tenant=tenant).order_by("name")}
-    agents = {a.pk: a for a in Agent.objects.filter(tenant=tenant).order_by("user_id")}
+    agents = {a.pk: a for a in Agent.objects.filter(tenant=tenant).order_by("nickname", "user_id")}
     if skill_group_id is not None:
         groups = {pk: g for pk, g in groups.items() if pk == skill_group_id}
     if agent_id is not None:

@@ -27,17 +27,17 @@ def _legend(series: list[Series], y: float) -> str:
     return "".join(parts)
 
 
-def _nice_top(value: float) -> float:
-    """A round axis top at or above `value`: 1, 2 or 5 times a power of ten."""
+def _nice_top(value: float) -> tuple[float, int]:
+    """A round axis top at or above `value` (1, 2 or 5 times a power of ten) and how many round steps reach it."""
     if value <= 0:
-        return 1.0
-    step = 1.0
-    while step * 10 <= value:
-        step *= 10
-    for factor in (1, 2, 5, 10):
-        if factor * step >= value:
-            return factor * step
-    return 10 * step
+        return 1.0, 4
+    power = 1.0
+    while power * 10 <= value:
+        power *= 10
+    for factor, steps in ((1, 5), (2, 4), (5, 5), (10, 5)):
+        if factor * power >= value:
+            return factor * power, steps
+    return 10 * power, 5
 
 
 def upright_bars(title: str, labels: list[str], series: list[Series], *, unit: str = "") -> SafeString:
@@ -45,14 +45,14 @@ def upright_bars(title: str, labels: list[str], series: list[Series], *, unit: s
     width, height, left, bottom, top = 640, 260, 44, 40, 28
     plot_w, plot_h = width - left - 8, height - top - bottom
     totals = [sum(s.values[i] for s in series) for i in range(len(labels))]
-    axis_top = _nice_top(max(totals, default=0))
+    axis_top, steps = _nice_top(max(totals, default=0))
     slot = plot_w / max(len(labels), 1)
     bar = max(min(slot * 0.7, 48), 1)
     parts = [f'<svg class="report-chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
              f"<title>{escape(title)}</title>"]
-    for tick in range(5):
-        value = axis_top * tick / 4
-        y = top + plot_h - plot_h * tick / 4
+    for tick in range(steps + 1):
+        value = axis_top * tick / steps
+        y = top + plot_h - plot_h * tick / steps
         parts.append(f'<line class="grid" x1="{left}" x2="{width - 8}" y1="{y:.1f}" y2="{y:.1f}"/>'
                      f'<text class="axis" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{value:g}{escape(unit)}</text>')
     every = max(1, round(len(labels) / 12))
@@ -80,7 +80,7 @@ def lying_bars(title: str, labels: list[str], series: list[Series], *, unit: str
     height = top + row * max(len(labels), 1) + 28
     plot_w = width - left - right
     totals = [sum(s.values[i] for s in series) for i in range(len(labels))]
-    scale_top = 1.0 if share else _nice_top(max(totals, default=0))
+    scale_top = 1.0 if share else _nice_top(max(totals, default=0))[0]
     parts = [f'<svg class="report-chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
              f"<title>{escape(title)}</title>"]
     for i, label in enumerate(labels):

@@ -38,7 +38,7 @@ class ReportForm(forms.Form):
         tenant = visible.filter(pk=data.get("tenant")).first() if str(data.get("tenant", "")).isdigit() else None
         tenant = tenant or visible.first()
         self.fields["skill_group"].queryset = SkillGroup.objects.filter(tenant=tenant).order_by("name")
-        self.fields["agent"].queryset = Agent.objects.filter(tenant=tenant).order_by("user_id")
+        self.fields["agent"].queryset = Agent.objects.filter(tenant=tenant).order_by("nickname", "user_id")
 
     def clean(self):
         cleaned = super().clean()
@@ -76,7 +76,7 @@ def _report(form: ReportForm):
 
 
 def page(request):
-    context = {**admin.site.each_context(request), "title": "Reports"}
+    context = {**admin.site.each_context(request), "title": "Reports", "is_nav_sidebar_enabled": False}
     if not tenants_visible_to(request.user).exists():
         return render(request, "admin/reports.html", {**context, "no_tenant": True}, status=403)
     form = _form(request)
