@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from django.db import connection
 from django.utils import timezone
 
-from ..domain import reports as rules
+from ..domain import end_status, reports as rules
 from ..domain.reports import AgentFigures, Period, QueueFigures
 from ..models import Agent, AgentStatusChange, ServeParticipant, Session, SkillGroup, Tenant
 
@@ -100,53 +100,55 @@ class _Query:
 
 
 def _queue_figures(q: _Query, tenant: Tenant, groups: dict[int, SkillGroup]) -> dict:
+    """One pass over the tenant's sessions of the range, one over their agents' parts (transfers, after-call work)."""
     thresholds = ", ".join("(%s, %s)" for _ in groups)
     threshold_params = [v for pk, g in groups.items() for v in (pk, service_level_seconds(g))]
     first_queued = "(CASE WHEN s.ring_at < s.queued_at THEN s.ring_at ELSE s.queued_at END)"
     wait = q.seconds("s.accepted_at", first_queued)
     waited = q.seconds("COALESCE(s.accepted_at, s.ended_at, %s)", first_queued)
-
-    def sessions(join: str = "") -> str:
-        return (f"FROM periods p CROSS JOIN {SESSION} s {join} "
-                "WHERE s.tenant_id = %s AND s.created_at >= p.starts AND s.created_at < p.ends "
-                "AND s.queued_at IS NOT NULL AND s.skill_group_id IN (SELECT group_id FROM thresholds)")
+    talked = "s.accepted_at IS NOT NULL AND s.duration IS NOT NULL AND s.state = 'ended'"
+    unanswered = "s.accepted_at IS NULL AND s.state = 'ended'"
+    statuses = [status for status in end_status.CODES if status != "ok"]
+    by_status = "".join(f", SUM(CASE WHEN {unanswered} AND s.end_status = %s THEN 1 ELSE 0 END)" for _ in statuses)
     figures: dict[tuple[int, int], QueueFigures] = {}
-
-    def row(idx, group_id) -> QueueFigures:
-        return figures.setdefault((idx, group_id), QueueFigures())
-
     with_ = f"WITH {q.periods_cte}, thresholds (group_id, seconds) AS (VALUES {thresholds}) "
     params = q.periods_params + threshold_params
-    talked = "s.accepted_at IS NOT NULL AND s.duration IS NOT NULL AND s.state = 'ended'"
-    for (idx, group_id, offered, answered, within, wait_sum, talk_sum, talked_count, longest) in q.rows(
-            with_ + f"SELECT p.idx, s.skill_group_id, COUNT(*), COUNT(s.accepted_at), "
+    for idx, group_id, offered, answered, within, wait_sum, talk_sum, talked, longest, abandoned, *counts in q.rows(
+            f"{with_}SELECT p.idx, s.skill_group_id, COUNT(*), COUNT(s.accepted_at), "
             f"SUM(CASE WHEN s.accepted_at IS NOT NULL AND {wait} <= "
-            f"(SELECT t.seconds FROM thresholds t WHERE t.group_id = s.skill_group_id) THEN 1 ELSE 0 END), "
+            "(SELECT t.seconds FROM thresholds t WHERE t.group_id = s.skill_group_id) THEN 1 ELSE 0 END), "
             f"SUM(CASE WHEN s.accepted_at IS NOT NULL THEN {wait} ELSE 0 END), "
             f"SUM(CASE WHEN {talked} THEN s.duration ELSE 0 END), "
-            f"SUM(CASE WHEN {talked} THEN 1 ELSE 0 END), MAX({waited}) "
-            f"{sessions()} GROUP BY p.idx, s.skill_group_id", params + [q.now, tenant.pk]):
-        figures[(idx, group_id)] = QueueFigures(offered, answered, within, float(wait_sum or 0),
-                                                float(talk_sum or 0), talked_count, float(longest or 0))
-    for idx, group_id, end_status, count in q.rows(
-            with_ + f"SELECT p.idx, s.skill_group_id, s.end_status, COUNT(*) {sessions()} "
-            "AND s.accepted_at IS NULL AND s.state = 'ended' GROUP BY p.idx, s.skill_group_id, s.end_status",
-            params + [tenant.pk]):
-        row(idx, group_id).abandoned[end_status or "unknown"] = count
+            f"SUM(CASE WHEN {talked} THEN 1 ELSE 0 END), MAX({waited}), "
+            f"SUM(CASE WHEN {unanswered} THEN 1 ELSE 0 END){by_status} "
+            f"FROM periods p CROSS JOIN {SESSION} s "
+            "WHERE s.tenant_id = %s AND s.created_at >= p.starts AND s.created_at < p.ends "
+            "AND s.queued_at IS NOT NULL AND s.skill_group_id IN (SELECT group_id FROM thresholds) "
+            "GROUP BY p.idx, s.skill_group_id",
+            params + [q.now] + statuses + [tenant.pk]):
+        split = {status: count for status, count in zip(statuses, counts) if count}
+        if abandoned > sum(split.values()):
+            split["other"] = abandoned - sum(split.values())
+        figures[(idx, group_id)] = QueueFigures(offered, answered, within, float(wait_sum or 0), float(talk_sum or 0),
+                                                talked, float(longest or 0), abandoned=split)
     wrapped = "sp.outcome = 'ended' AND sp.accept_at IS NOT NULL AND sp.completed_at IS NOT NULL"
     for idx, group_id, transfers, work, wrapped_up in q.rows(
-            with_ + f"SELECT p.idx, s.skill_group_id, SUM(CASE WHEN sp.outcome = 'transferred' THEN 1 ELSE 0 END), "
+            f"{with_}SELECT p.idx, s.skill_group_id, "
+            "SUM(CASE WHEN sp.outcome = 'transferred' THEN 1 ELSE 0 END), "
             f"SUM(CASE WHEN {wrapped} THEN {q.seconds('sp.completed_at', 'sp.end_at')} ELSE 0 END), "
             f"SUM(CASE WHEN {wrapped} THEN 1 ELSE 0 END) "
-            f"{sessions(f'JOIN {PARTICIPANT} sp ON sp.session_id = s.id')} "
+            f"FROM periods p CROSS JOIN {SESSION} s JOIN {PARTICIPANT} sp ON sp.session_id = s.id "
+            "WHERE s.tenant_id = %s AND s.created_at >= p.starts AND s.created_at < p.ends "
+            "AND s.queued_at IS NOT NULL AND s.skill_group_id IN (SELECT group_id FROM thresholds) "
+            "AND (sp.outcome = 'transferred' OR sp.completed_at IS NOT NULL) "
             "GROUP BY p.idx, s.skill_group_id", params + [tenant.pk]):
-        figures_row = row(idx, group_id)
-        figures_row.transfers, figures_row.after_call_work_seconds = transfers, float(work or 0)
-        figures_row.wrapped_up = wrapped_up
+        row = figures.setdefault((idx, group_id), QueueFigures())
+        row.transfers, row.after_call_work_seconds, row.wrapped_up = transfers, float(work or 0), wrapped_up
     return figures
 
 
 def _agent_figures(q: _Query, tenant: Tenant, agent_id: int | None) -> dict:
+    """One pass over the agents' parts in sessions (by the day they rang), one over their status history."""
     figures: dict[tuple[int, int], AgentFigures] = {}
     one_agent, agent_params = (" AND a.id = %s", [agent_id]) if agent_id is not None else ("", [])
     talked = "sp.accept_at IS NOT NULL AND sp.end_at IS NOT NULL"
