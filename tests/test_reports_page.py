@@ -123,3 +123,15 @@ def test_staff_of_no_tenant_and_visitors_get_no_report(client, center):
 def test_an_unknown_table_is_not_found(client, center):
     client.force_login(supervisor_of(center.tenant))
     assert client.get("/admin/reports/secrets.csv", query(center)).status_code == 404
+
+
+def test_a_table_too_long_period_by_period_shows_totals_over_the_range_in_page_and_csv(client, center, monkeypatch):
+    monkeypatch.setattr("sessions_app.ui.reports.MAX_ROWS", 3)
+    client.force_login(supervisor_of(center.tenant))
+    html = client.get("/admin/reports/", query(center)).content.decode()
+    rows = table_cells(html, "agents")
+    assert rows[1:] == [["2026-03-10 – 2026-03-11", "Ann", "5", "3", "320", "30", "330", "0"],
+                        ["2026-03-10 – 2026-03-11", "Bob", "2", "2", "660", "0", "660", "1"]]
+    assert "Totals over the whole range" in html
+    csv_rows = list(csv.reader(io.StringIO(client.get("/admin/reports/agents.csv", query(center)).content.decode())))
+    assert csv_rows == rows

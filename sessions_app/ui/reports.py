@@ -84,17 +84,33 @@ def _periods_table(report: Report) -> Table:
                  ["Period", *QUEUE_COLUMNS], rows, chart)
 
 
+MAX_ROWS = 5000  # a table period by period longer than this shows totals over the range instead
+TOO_LONG = (" Totals over the whole range: period by period this table would pass {:,} rows; choose weeks, a shorter "
+            "range, or one skill group or agent.").format(MAX_ROWS)
+
+
+def _by_period(report: Report, figures: dict, entities: dict, shown) -> tuple[list[tuple], dict, bool]:
+    """Rows (period label, id, figures) for each period and each of `entities` with figures `shown` accepts, or
+    one per entity over the whole range when that would pass MAX_ROWS; each entity's total; whether cut short."""
+    rows, totals = [], {}
+    for i, period in enumerate(report.periods):
+        for pk in entities:
+            one = figures.get((i, pk))
+            if one is None or not shown(one):
+                continue
+            totals[pk] = totals[pk].add(one) if pk in totals else one
+            rows.append((period.label, pk, one))
+    if len(rows) <= MAX_ROWS:
+        return rows, totals, False
+    whole = f"{report.periods[0].first.isoformat()} – {report.periods[-1].last.isoformat()}"
+    return [(whole, pk, totals[pk]) for pk in entities if pk in totals], totals, True
+
+
 def _groups_table(report: Report) -> Table:
     end_statuses = sorted({status for figures in report.queues.values() for status in figures.abandoned})
-    rows, per_group = [], {}
-    for i, period in enumerate(report.periods):
-        for group_id, group in report.groups.items():
-            figures = report.queues.get((i, group_id))
-            if figures is None:
-                continue
-            per_group[group_id] = per_group.get(group_id, QueueFigures()).add(figures)
-            rows.append([period.label, group.name, str(service_level_seconds(group)), *_queue_cells(figures),
-                         *[str(figures.abandoned.get(status, 0)) for status in end_statuses]])
+    by_period, per_group, cut = _by_period(report, report.queues, report.groups, lambda figures: True)
+    rows = [[label, report.groups[pk].name, str(service_level_seconds(report.groups[pk])), *_queue_cells(figures),
+             *[str(figures.abandoned.get(status, 0)) for status in end_statuses]] for label, pk, figures in by_period]
     shown = [g for g in report.groups if g in per_group]
     chart = lying_bars("Service level per skill group over the range", [report.groups[g].name for g in shown], [
         Series("Answered in time", "chart-answered", [per_group[g].answered_within for g in shown]),
@@ -102,29 +118,24 @@ def _groups_table(report: Report) -> Table:
         Series("Abandoned", "chart-abandoned", [per_group[g].abandoned_total for g in shown])], share=True)
     return Table("skill-groups", "Skill groups",
                  "Service level: share of sessions offered answered within the group's threshold. "
-                 "Abandoned sessions are split by their end status in the last columns.",
+                 "Abandoned sessions are split by their end status in the last columns." + (TOO_LONG if cut else ""),
                  ["Period", "Skill group", "Threshold (s)", *QUEUE_COLUMNS,
                   *[f"Abandoned: {status}" for status in end_statuses]], rows, chart)
 
 
 def _agents_table(report: Report) -> Table:
-    rows, per_agent = [], {}
-    for i, period in enumerate(report.periods):
-        for agent_id, agent in report.agents.items():
-            figures = report.agent_figures.get((i, agent_id))
-            if figures is None or not (figures.offered or figures.status_seconds):
-                continue
-            per_agent[agent_id] = per_agent.get(agent_id, AgentFigures()).add(figures)
-            rows.append([period.label, str(agent), str(figures.offered), str(figures.answered),
-                         _seconds(figures.average_talk), _seconds(figures.after_call_work_seconds),
-                         _seconds(figures.average_handle), str(figures.transfers)])
+    by_period, per_agent, cut = _by_period(report, report.agent_figures, report.agents,
+                                           lambda figures: figures.offered or figures.status_seconds)
+    rows = [[label, str(report.agents[pk]), str(figures.offered), str(figures.answered), _seconds(figures.average_talk),
+             _seconds(figures.after_call_work_seconds), _seconds(figures.average_handle), str(figures.transfers)]
+            for label, pk, figures in by_period]
     shown = [a for a in report.agents if a in per_agent]
     chart = lying_bars("Sessions per agent over the range", [str(report.agents[a]) for a in shown], [
         Series("Answered", "chart-answered", [per_agent[a].answered for a in shown]),
         Series("Not answered", "chart-abandoned", [per_agent[a].offered - per_agent[a].answered for a in shown])])
     return Table("agents", "Agents",
                  "Offers, answers and transfers count on the day they rang. Handle time: talk plus after-call work "
-                 "(time in after-call work status) per session answered.",
+                 "(time in after-call work status) per session answered." + (TOO_LONG if cut else ""),
                  ["Period", "Agent", "Offered", "Answered", "Avg talk (s)", "After-call work (s)",
                   "Avg handle time (s)", "Transfers"], rows, chart)
 
@@ -143,19 +154,16 @@ def _status_name(key: str) -> str:
 
 def _status_table(report: Report) -> Table:
     keys = _status_columns(report)
-    rows, per_agent = [], {}
-    for i, period in enumerate(report.periods):
-        for agent_id, agent in report.agents.items():
-            figures = report.agent_figures.get((i, agent_id))
-            if figures is None or not figures.status_seconds:
-                continue
-            per_agent[agent_id] = per_agent.get(agent_id, AgentFigures()).add(figures)
-            rows.append([period.label, str(agent), *[_clock(figures.status_seconds.get(k, 0.0)) for k in keys]])
+    by_period, per_agent, cut = _by_period(report, report.agent_figures, report.agents,
+                                           lambda figures: figures.status_seconds)
+    rows = [[label, str(report.agents[pk]), *[_clock(figures.status_seconds.get(k, 0.0)) for k in keys]]
+            for label, pk, figures in by_period]
     shown = [a for a in report.agents if a in per_agent]
     css = {status: f"status-{status}" for status in STATUS_ORDER}
     chart = lying_bars("Share of time in each status over the range", [str(report.agents[a]) for a in shown], [
         Series(_status_name(k), css.get(k.split(":")[0], "chart-open"),
                [round(per_agent[a].status_seconds.get(k, 0.0)) for a in shown]) for k in keys], share=True)
     return Table("status-time", "Time in each status",
-                 "From the status history (h:mm:ss). Calls are taken while free: talk time is in the agents table.",
+                 "From the status history (h:mm:ss). Calls are taken while free: talk time is in the agents table."
+                 + (TOO_LONG if cut else ""),
                  ["Period", "Agent", *[_status_name(k) for k in keys]], rows, chart)
