@@ -64,7 +64,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='agentstatuschange',
-            index=models.Index(fields=['tenant', 'until'], name='status_change_until'),
+            index=models.Index(fields=['agent', 'at'], name='status_change_agent_at'),
         ),
         migrations.AddIndex(
             model_name='agentstatuschange',

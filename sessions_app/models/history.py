@@ -31,9 +31,10 @@ class AgentStatusChange(models.Model):
         indexes = [
             # The agent's open interval, closed by its next change: one row per agent.
             models.Index(fields=["agent"], condition=models.Q(until__isnull=True), name="status_change_open"),
-            # Reports: the intervals of one tenant that end inside or after a range (or are still open).
-            models.Index(fields=["tenant", "until"], name="status_change_until"),
+            # Reports: the intervals of a tenant that begin within a period, and each agent's interval running
+            # when a period begins (its latest change before then).
             models.Index(fields=["tenant", "at"], name="status_change_at"),
+            models.Index(fields=["agent", "at"], name="status_change_agent_at"),
         ]
 
     def __str__(self):

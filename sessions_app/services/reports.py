@@ -161,16 +161,30 @@ def _agent_figures(q: _Query, tenant: Tenant, agent_id: int | None) -> dict:
             "WHERE a.tenant_id = %s AND sp.agent_id = a.id AND sp.ring_at >= p.starts AND sp.ring_at < p.ends"
             f"{one_agent} GROUP BY p.idx, sp.agent_id", q.periods_params + [tenant.pk] + agent_params):
         figures[(idx, pk)] = AgentFigures(offered, answered, float(talk or 0), talked_count, transfers)
-    one_agent = one_agent.replace("a.id", "c.agent_id")
-    ends = q.least("COALESCE(c.until, %s)", "p.ends")
-    for idx, pk, status, reason, seconds in q.rows(
-            f"WITH {q.periods_cte} SELECT p.idx, c.agent_id, c.to_status, c.rest_reason, "
-            f"SUM({q.seconds(ends, q.greatest('c.at', 'p.starts'))}) "
-            f"FROM periods p CROSS JOIN {STATUS_CHANGE} c "
-            "WHERE c.tenant_id = %s AND c.at < p.ends AND (c.until > p.starts OR c.until IS NULL) "
-            f"AND p.starts < %s AND c.at < %s{one_agent} GROUP BY p.idx, c.agent_id, c.to_status, c.rest_reason",
-            q.periods_params + [q.now, tenant.pk, q.now, q.now] + agent_params):
+    for idx, pk, status, reason, seconds in _status_seconds(q, tenant, agent_id):
         key = rules.status_key(status, reason)
         seconds_by_status = figures.setdefault((idx, pk), AgentFigures()).status_seconds
         seconds_by_status[key] = seconds_by_status.get(key, 0.0) + max(0.0, float(seconds or 0))
     return figures
+
+
+def _status_seconds(q: _Query, tenant: Tenant, agent_id: int | None) -> list[tuple]:
+    """Seconds per period, agent, status and rest reason: the intervals that begin within each period, and the one
+    each agent was in when the period began (its latest change before), each cut at the period's edges and now.
+    Each part is an index range or an index probe per agent: the history before the range is never scanned."""
+    one, one_params = (" AND c.agent_id = %s", [agent_id]) if agent_id is not None else ("", [])
+    latest_before = (f"SELECT b.id FROM {STATUS_CHANGE} b WHERE b.agent_id = a.id AND b.at < p.starts "
+                     "ORDER BY b.at DESC, b.id DESC LIMIT 1")
+    columns = "p.idx, c.agent_id, c.to_status, c.rest_reason, c.at, c.until, p.starts, p.ends"
+    ends = q.least("COALESCE(pieces.until, %s)", "pieces.ends")
+    return q.rows(
+        f"WITH {q.periods_cte}, pieces (idx, agent_id, to_status, rest_reason, at, until, starts, ends) AS ("
+        f"SELECT {columns} FROM periods p CROSS JOIN {STATUS_CHANGE} c "
+        f"WHERE c.tenant_id = %s AND c.at >= p.starts AND c.at < p.ends AND c.at < %s{one} "
+        f"UNION ALL SELECT {columns} FROM periods p CROSS JOIN {AGENT} a CROSS JOIN {STATUS_CHANGE} c "
+        f"WHERE a.tenant_id = %s AND p.starts < %s AND c.id = ({latest_before}) "
+        f"AND (c.until > p.starts OR c.until IS NULL){one}) "
+        "SELECT idx, agent_id, to_status, rest_reason, "
+        f"SUM({q.seconds(ends, q.greatest('pieces.at', 'pieces.starts'))}) FROM pieces "
+        "GROUP BY idx, agent_id, to_status, rest_reason",
+        q.periods_params + [tenant.pk, q.now] + one_params + [tenant.pk, q.now] + one_params + [q.now])
