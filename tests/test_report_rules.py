@@ -51,3 +51,12 @@ def test_an_agents_handle_time_adds_after_call_work_and_rest_is_split_by_reason(
         AgentFigures(status_seconds={"arrange": 10, status_key("rest", "lunch"): 60}))
     assert agent.average_handle == 65.0 and agent.status_seconds == {"arrange": 30, "rest: lunch": 60}
     assert status_key("rest", "") == "rest" and status_key("free", "ignored") == "free"
+
+
+def test_a_days_figures_survive_json_unchanged():
+    import json
+
+    from sessions_app.domain.reports import DayFigures
+    day = DayFigures({7: QueueFigures(offered=3, answered=2, wait_seconds=1.5, abandoned={"waitingGiveUp": 1})},
+                     {9: AgentFigures(offered=1, status_seconds={"rest: lunch": 60.0})})
+    assert DayFigures.from_json(json.loads(json.dumps(day.to_json()))) == day

@@ -97,3 +97,33 @@ def test_a_range_that_makes_no_report_is_refused(center):
     for first, last, grouping in ((NEXT, DAY, "day"), (DAY, DAY + timedelta(days=500), "day"), (DAY, DAY, "month")):
         with pytest.raises(RangeRefused):
             reports.report(center.tenant, first, last, grouping)
+
+
+def test_a_settled_day_is_summed_once_and_read_back_afterwards(center):
+    from sessions_app.models import ReportDay, Session
+    first = by_day(center)
+    assert list(ReportDay.objects.values_list("day", "time_zone")) == [(DAY, "Europe/Berlin")]  # the next day is recent
+    Session.objects.filter(tenant=center.tenant).delete()  # a kept day is not summed again
+    again = by_day(center)
+    assert again.queues[(0, center.phone.pk)] == first.queues[(0, center.phone.pk)]
+    assert (1, center.phone.pk) not in again.queues
+    assert again.agent_figures[(0, center.bob.pk)] == first.agent_figures[(0, center.bob.pk)]
+
+
+def test_a_day_with_a_session_still_open_is_not_kept(center):
+    from sessions_app.models import ReportDay
+    from .report_day import session
+    session(center, center.phone, DAY, "15:00:00")  # still queued
+    reports.report(center.tenant, DAY, DAY, "day", now=LATER + timedelta(days=30))
+    assert not ReportDay.objects.exists()
+
+
+def test_changing_the_tenants_zone_counts_its_days_anew(center):
+    from sessions_app.models import ReportDay
+    by_day(center)
+    center.tenant.time_zone = "America/New_York"  # UTC-5: the chat begun at 22:50Z is day D there too
+    center.tenant.save()
+    phone = reports.report(center.tenant, DAY, DAY, "day", now=LATER).queues[(0, center.phone.pk)]
+    # 00:30 Berlin (23:30Z on the 9th) is the 9th in New York; 00:30 Berlin on the 11th (23:30Z) is the 10th.
+    assert (phone.offered, phone.answered) == (5, 3)
+    assert set(ReportDay.objects.values_list("time_zone", flat=True)) == {"Europe/Berlin", "America/New_York"}

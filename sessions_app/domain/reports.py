@@ -6,7 +6,7 @@ combination of its days, and a group's total the combination of its periods.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -142,3 +142,19 @@ class AgentFigures:
 def status_key(status: str, rest_reason: str) -> str:
     """Rest is split by its reason: "rest: lunch"."""
     return f"rest: {rest_reason}" if status == "rest" and rest_reason else status
+
+
+@dataclass
+class DayFigures:
+    """One local day's figures: each skill group's and each agent's, by id. Kept as JSON once the day settled."""
+    queues: dict[int, QueueFigures] = field(default_factory=dict)
+    agents: dict[int, AgentFigures] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"queues": {str(pk): asdict(f) for pk, f in self.queues.items()},
+                "agents": {str(pk): asdict(f) for pk, f in self.agents.items()}}
+
+    @classmethod
+    def from_json(cls, data: dict) -> DayFigures:
+        return cls({int(pk): QueueFigures(**f) for pk, f in data["queues"].items()},
+                   {int(pk): AgentFigures(**f) for pk, f in data["agents"].items()})

@@ -70,4 +70,18 @@ class Migration(migrations.Migration):
             model_name='agentstatuschange',
             index=models.Index(fields=['tenant', 'at'], name='status_change_at'),
         ),
+        migrations.CreateModel(
+            name='ReportDay',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('time_zone', models.CharField(max_length=64)),
+                ('day', models.DateField()),
+                ('figures', models.JSONField(help_text="Each skill group's and each agent's sums of the day.")),
+                ('made_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='sessions_app.tenant')),
+            ],
+            options={
+                'constraints': [models.UniqueConstraint(fields=('tenant', 'time_zone', 'day'), name='report_day_once')],
+            },
+        ),
     ]

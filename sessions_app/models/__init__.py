@@ -5,5 +5,5 @@ from .core import (  # noqa: F401
     RestReason, ServeParticipant, Session, SessionEvent, SkillGroup, Supervisor, Tenant, WebProcess, found,
     new_api_key, new_session_id,
 )
-from .history import AgentStatusChange  # noqa: F401
+from .history import AgentStatusChange, ReportDay  # noqa: F401
 from .phone import Hotline, IvrKey, IvrMenu, NumberLocation, ProtectedNumber, Trunk  # noqa: F401

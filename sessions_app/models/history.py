@@ -39,3 +39,21 @@ class AgentStatusChange(models.Model):
 
     def __str__(self):
         return f"{self.agent}: {self.from_status} → {self.to_status}"
+
+
+class ReportDay(models.Model):
+    """One settled local day of a tenant's report figures, summed once and kept (`services/reports.py`): a report
+    over a year then reads 365 rows instead of summing two million sessions again. Keyed by the time zone the day
+    was counted in, so changing the tenant's zone counts its days anew."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    time_zone = models.CharField(max_length=64)
+    day = models.DateField()
+    figures = models.JSONField(help_text="Each skill group's and each agent's sums of the day.")
+    made_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "time_zone", "day"], name="report_day_once")]
+
+    def __str__(self):
+        return f"{self.day} ({self.time_zone})"

@@ -14,17 +14,18 @@ Which instants count:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import connection
 from django.utils import timezone
 
 from ..domain import end_status, reports as rules
-from ..domain.reports import AgentFigures, Period, QueueFigures
-from ..models import Agent, AgentStatusChange, ServeParticipant, Session, SkillGroup, Tenant
+from ..domain.reports import AgentFigures, DayFigures, Period, QueueFigures
+from ..models import Agent, AgentStatusChange, ReportDay, ServeParticipant, Session, SkillGroup, Tenant
 
 DEFAULT_SERVICE_LEVEL_SECONDS = 20
+SETTLED_AFTER = timedelta(days=2)  # a day this long over, with no session open, is kept (ReportDay)
 
 SESSION = Session._meta.db_table
 PARTICIPANT = ServeParticipant._meta.db_table
@@ -51,18 +52,51 @@ def report(tenant: Tenant, first: date, last: date, grouping: str, *, skill_grou
            agent_id: int | None = None, now: datetime | None = None) -> Report:
     """The figures of `tenant` for local days `first`..`last`, by `grouping` (day, week); optionally one group's
     sessions or one agent's figures only. Raises `domain.reports.RangeRefused` for a range that makes none."""
-    periods = rules.periods(first, last, grouping, ZoneInfo(tenant.time_zone))
+    zone = ZoneInfo(tenant.time_zone)
+    periods = rules.periods(first, last, grouping, zone)
     now = now or timezone.now()
-    groups = {g.pk: g for g in SkillGroup.objects.filter(tenant=tenant).order_by("name")}
-    agents = {a.pk: a for a in Agent.objects.filter(tenant=tenant).order_by("nickname", "user_id")}
-    if skill_group_id is not None:
-        groups = {pk: g for pk, g in groups.items() if pk == skill_group_id}
-    if agent_id is not None:
-        agents = {pk: a for pk, a in agents.items() if pk == agent_id}
-    query = _Query(connection, periods, now)
-    queues = _queue_figures(query, tenant, groups) if groups else {}
-    figures = _agent_figures(query, tenant, agent_id) if agents else {}
+    groups = {g.pk: g for g in SkillGroup.objects.filter(tenant=tenant).order_by("name")
+              if skill_group_id is None or g.pk == skill_group_id}
+    agents = {a.pk: a for a in Agent.objects.filter(tenant=tenant).order_by("nickname", "user_id")
+              if agent_id is None or a.pk == agent_id}
+    days = day_figures(tenant, rules.periods(first, last, "day", zone), now)
+    queues: dict[tuple[int, int], QueueFigures] = {}
+    figures: dict[tuple[int, int], AgentFigures] = {}
+    for i, period in enumerate(periods):
+        for day, one in days.items():
+            if not period.first <= day <= period.last:
+                continue
+            for pk, group_figures in one.queues.items():
+                if pk in groups:
+                    queues[(i, pk)] = queues[(i, pk)].add(group_figures) if (i, pk) in queues else group_figures
+            for pk, agent_figures in one.agents.items():
+                if pk in agents:
+                    figures[(i, pk)] = figures[(i, pk)].add(agent_figures) if (i, pk) in figures else agent_figures
     return Report(tenant, periods, groups, agents, queues, figures)
+
+
+def day_figures(tenant: Tenant, days: list[Period], now: datetime) -> dict[date, DayFigures]:
+    """Each local day's figures: kept ones read back, the others summed in one pass per figure family. A day is
+    kept once it ended `SETTLED_AFTER` ago with none of its sessions still open: nothing changes it after that
+    (writing this cache is the only write of this module)."""
+    kept = {row.day: DayFigures.from_json(row.figures) for row in ReportDay.objects.filter(
+        tenant=tenant, time_zone=tenant.time_zone, day__gte=days[0].first, day__lte=days[-1].last)}
+    missing = [day for day in days if day.first not in kept]
+    if not missing:
+        return kept
+    query = _Query(connection, missing, now)
+    groups = {g.pk: g for g in SkillGroup.objects.filter(tenant=tenant)}
+    queues, still_open = _queue_figures(query, tenant, groups) if groups else ({}, set())
+    agents = _agent_figures(query, tenant)
+    summed = {day.first: DayFigures() for day in missing}
+    for (idx, pk), one in queues.items():
+        summed[missing[idx].first].queues[pk] = one
+    for (idx, pk), one in agents.items():
+        summed[missing[idx].first].agents[pk] = one
+    settled = [ReportDay(tenant=tenant, time_zone=tenant.time_zone, day=day.first, figures=summed[day.first].to_json())
+               for idx, day in enumerate(missing) if day.ends + SETTLED_AFTER <= now and idx not in still_open]
+    ReportDay.objects.bulk_create(settled, ignore_conflicts=True)
+    return {**kept, **summed}
 
 
 class _Query:
@@ -99,8 +133,9 @@ class _Query:
             return cursor.fetchall()
 
 
-def _queue_figures(q: _Query, tenant: Tenant, groups: dict[int, SkillGroup]) -> dict:
-    """One pass over the tenant's sessions of the range, one over their agents' parts (transfers, after-call work)."""
+def _queue_figures(q: _Query, tenant: Tenant, groups: dict[int, SkillGroup]) -> tuple[dict, set[int]]:
+    """One pass over the tenant's sessions of the periods, one over their agents' parts (transfers, after-call
+    work); and the periods that have sessions still open."""
     thresholds = ", ".join("(%s, %s)" for _ in groups)
     threshold_params = [v for pk, g in groups.items() for v in (pk, service_level_seconds(g))]
     first_queued = "(CASE WHEN s.ring_at < s.queued_at THEN s.ring_at ELSE s.queued_at END)"
@@ -108,13 +143,15 @@ def _queue_figures(q: _Query, tenant: Tenant, groups: dict[int, SkillGroup]) -> 
     waited = q.seconds("COALESCE(s.accepted_at, s.ended_at, %s)", first_queued)
     talked = "s.accepted_at IS NOT NULL AND s.duration IS NOT NULL AND s.state = 'ended'"
     unanswered = "s.accepted_at IS NULL AND s.state = 'ended'"
+    still_open: set[int] = set()
     statuses = [status for status in end_status.CODES if status != "ok"]
     by_status = "".join(f", SUM(CASE WHEN {unanswered} AND s.end_status = %s THEN 1 ELSE 0 END)" for _ in statuses)
     figures: dict[tuple[int, int], QueueFigures] = {}
     with_ = f"WITH {q.periods_cte}, thresholds (group_id, seconds) AS (VALUES {thresholds}) "
     params = q.periods_params + threshold_params
-    for idx, group_id, offered, answered, within, wait_sum, talk_sum, talked, longest, abandoned, *counts in q.rows(
-            f"{with_}SELECT p.idx, s.skill_group_id, COUNT(*), COUNT(s.accepted_at), "
+    for idx, group_id, open_now, offered, answered, within, wait_sum, talk_sum, talked, longest, abandoned, *counts in q.rows(
+            f"{with_}SELECT p.idx, s.skill_group_id, SUM(CASE WHEN s.state = 'ended' THEN 0 ELSE 1 END), "
+            "COUNT(*), COUNT(s.accepted_at), "
             f"SUM(CASE WHEN s.accepted_at IS NOT NULL AND {wait} <= "
             "(SELECT t.seconds FROM thresholds t WHERE t.group_id = s.skill_group_id) THEN 1 ELSE 0 END), "
             f"SUM(CASE WHEN s.accepted_at IS NOT NULL THEN {wait} ELSE 0 END), "
@@ -126,6 +163,8 @@ def _queue_figures(q: _Query, tenant: Tenant, groups: dict[int, SkillGroup]) -> 
             "AND s.queued_at IS NOT NULL AND s.skill_group_id IN (SELECT group_id FROM thresholds) "
             "GROUP BY p.idx, s.skill_group_id",
             params + [q.now] + statuses + [tenant.pk]):
+        if open_now:
+            still_open.add(idx)
         split = {status: count for status, count in zip(statuses, counts) if count}
         if abandoned > sum(split.values()):
             split["other"] = abandoned - sum(split.values())
@@ -144,13 +183,12 @@ def _queue_figures(q: _Query, tenant: Tenant, groups: dict[int, SkillGroup]) -> 
             "GROUP BY p.idx, s.skill_group_id", params + [tenant.pk]):
         row = figures.setdefault((idx, group_id), QueueFigures())
         row.transfers, row.after_call_work_seconds, row.wrapped_up = transfers, float(work or 0), wrapped_up
-    return figures
+    return figures, still_open
 
 
-def _agent_figures(q: _Query, tenant: Tenant, agent_id: int | None) -> dict:
+def _agent_figures(q: _Query, tenant: Tenant) -> dict:
     """One pass over the agents' parts in sessions (by the day they rang), one over their status history."""
     figures: dict[tuple[int, int], AgentFigures] = {}
-    one_agent, agent_params = (" AND a.id = %s", [agent_id]) if agent_id is not None else ("", [])
     talked = "sp.accept_at IS NOT NULL AND sp.end_at IS NOT NULL"
     for idx, pk, offered, answered, talk, talked_count, transfers in q.rows(
             f"WITH {q.periods_cte} SELECT p.idx, sp.agent_id, COUNT(*), COUNT(sp.accept_at), "
@@ -159,20 +197,19 @@ def _agent_figures(q: _Query, tenant: Tenant, agent_id: int | None) -> dict:
             "SUM(CASE WHEN sp.outcome = 'transferred' THEN 1 ELSE 0 END) "
             f"FROM periods p CROSS JOIN {AGENT} a CROSS JOIN {PARTICIPANT} sp "
             "WHERE a.tenant_id = %s AND sp.agent_id = a.id AND sp.ring_at >= p.starts AND sp.ring_at < p.ends"
-            f"{one_agent} GROUP BY p.idx, sp.agent_id", q.periods_params + [tenant.pk] + agent_params):
+            " GROUP BY p.idx, sp.agent_id", q.periods_params + [tenant.pk]):
         figures[(idx, pk)] = AgentFigures(offered, answered, float(talk or 0), talked_count, transfers)
-    for idx, pk, status, reason, seconds in _status_seconds(q, tenant, agent_id):
+    for idx, pk, status, reason, seconds in _status_seconds(q, tenant):
         key = rules.status_key(status, reason)
         seconds_by_status = figures.setdefault((idx, pk), AgentFigures()).status_seconds
         seconds_by_status[key] = seconds_by_status.get(key, 0.0) + max(0.0, float(seconds or 0))
     return figures
 
 
-def _status_seconds(q: _Query, tenant: Tenant, agent_id: int | None) -> list[tuple]:
+def _status_seconds(q: _Query, tenant: Tenant) -> list[tuple]:
     """Seconds per period, agent, status and rest reason: the intervals that begin within each period, and the one
     each agent was in when the period began (its latest change before), each cut at the period's edges and now.
     Each part is an index range or an index probe per agent: the history before the range is never scanned."""
-    one, one_params = (" AND c.agent_id = %s", [agent_id]) if agent_id is not None else ("", [])
     latest_before = (f"SELECT b.id FROM {STATUS_CHANGE} b WHERE b.agent_id = a.id AND b.at < p.starts "
                      "ORDER BY b.at DESC, b.id DESC LIMIT 1")
     columns = "p.idx, c.agent_id, c.to_status, c.rest_reason, c.at, c.until, p.starts, p.ends"
@@ -180,11 +217,11 @@ def _status_seconds(q: _Query, tenant: Tenant, agent_id: int | None) -> list[tup
     return q.rows(
         f"WITH {q.periods_cte}, pieces (idx, agent_id, to_status, rest_reason, at, until, starts, ends) AS ("
         f"SELECT {columns} FROM periods p CROSS JOIN {STATUS_CHANGE} c "
-        f"WHERE c.tenant_id = %s AND c.at >= p.starts AND c.at < p.ends AND c.at < %s{one} "
+        "WHERE c.tenant_id = %s AND c.at >= p.starts AND c.at < p.ends AND c.at < %s "
         f"UNION ALL SELECT {columns} FROM periods p CROSS JOIN {AGENT} a CROSS JOIN {STATUS_CHANGE} c "
         f"WHERE a.tenant_id = %s AND p.starts < %s AND c.id = ({latest_before}) "
-        f"AND (c.until > p.starts OR c.until IS NULL){one}) "
+        "AND (c.until > p.starts OR c.until IS NULL)) "
         "SELECT idx, agent_id, to_status, rest_reason, "
         f"SUM({q.seconds(ends, q.greatest('pieces.at', 'pieces.starts'))}) FROM pieces "
         "GROUP BY idx, agent_id, to_status, rest_reason",
-        q.periods_params + [tenant.pk, q.now] + one_params + [tenant.pk, q.now] + one_params + [q.now])
+        q.periods_params + [tenant.pk, q.now, tenant.pk, q.now, q.now])
