@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import random
+import signal
 import statistics
 import sys
 import tempfile
@@ -192,6 +193,7 @@ def main():
     parser.add_argument("--reuse", action="store_true",
                         help="time the center already in BENCH_WORKDIR's SQLite file instead of making one")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # a stopped run still stops its PostgreSQL
     workdir = os.environ.get("BENCH_WORKDIR") or tempfile.mkdtemp(prefix="tccc-bench-reports-")
     server = setup_django(args.database, workdir)
     try:
