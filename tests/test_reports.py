@@ -127,3 +127,24 @@ def test_changing_the_tenants_zone_counts_its_days_anew(center):
     # 00:30 Berlin (23:30Z on the 9th) is the 9th in New York; 00:30 Berlin on the 11th (23:30Z) is the 10th.
     assert (phone.offered, phone.answered) == (5, 3)
     assert set(ReportDay.objects.values_list("time_zone", flat=True)) == {"Europe/Berlin", "America/New_York"}
+
+
+def test_the_nightly_command_keeps_every_settled_day_so_a_first_report_reads_them(center):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from sessions_app.models import ReportDay
+    out = StringIO()
+    call_command("keep_report_days", days=2000, stdout=out)
+    assert set(ReportDay.objects.filter(tenant=center.tenant).values_list("day", flat=True)) >= {DAY, NEXT}
+    assert f"{center.tenant.sdk_app_id}: " in out.getvalue()
+    kept = by_day(center)
+    assert kept.queues[(1, center.phone.pk)].offered == 1 and kept.queues[(0, center.phone.pk)].service_level == 20.0
+
+
+def test_the_nightly_command_refuses_a_span_that_makes_no_sense(db):
+    from django.core.management import CommandError, call_command
+    for days in (0, -5, 100000):
+        with pytest.raises(CommandError, match="from 1 to 4000"):
+            call_command("keep_report_days", days=days)

@@ -225,3 +225,18 @@ def _status_seconds(q: _Query, tenant: Tenant) -> list[tuple]:
         f"SUM({q.seconds(ends, q.greatest('pieces.at', 'pieces.starts'))}) FROM pieces "
         "GROUP BY idx, agent_id, to_status, rest_reason",
         q.periods_params + [tenant.pk, q.now, tenant.pk, q.now, q.now])
+
+
+def keep_days(tenant: Tenant, days: int, *, now: datetime | None = None, chunk: int = 31) -> int:
+    """Sum and keep the tenant's settled days among the last `days` local days, a month at a time, so that the
+    first report over a long range reads kept days too. Returns how many days are kept now in that span."""
+    now = now or timezone.now()
+    zone = ZoneInfo(tenant.time_zone)
+    last = (now - SETTLED_AFTER).astimezone(zone).date() - timedelta(days=1)
+    first = last - timedelta(days=days - 1)
+    while first <= last:
+        end = min(last, first + timedelta(days=chunk - 1))
+        day_figures(tenant, rules.periods(first, end, "day", zone), now)
+        first = end + timedelta(days=1)
+    return ReportDay.objects.filter(tenant=tenant, time_zone=tenant.time_zone,
+                                    day__gte=last - timedelta(days=days - 1), day__lte=last).count()
