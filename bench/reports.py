@@ -166,7 +166,20 @@ def time_reports(tenant, last_day: date, days: int) -> dict:
         "whole range by day, one agent": (last_day - timedelta(days=days - 1), "day", {"agent": agent.pk}),
         "whole range by day": (last_day - timedelta(days=days - 1), "day", {}),
     }
+    from sessions_app.models import ReportDay
+
     results = {}
+    print("  nothing kept yet (each case summed from the sessions):", flush=True)
+    for name, (first, grouping, extra) in cases.items():
+        ids = {"skill_group_id": extra.get("skill_group"), "agent_id": extra.get("agent")}
+        ReportDay.objects.all().delete()
+        cold = timed(lambda: reports.report(tenant, first, last_day, grouping, **ids), repeat=1)["first"]
+        results[name] = {"figuresNothingKept": cold}
+        print(f"  {name:34} figures {cold:6.2f} s", flush=True)
+    ReportDay.objects.all().delete()
+    kept = timed(lambda: reports.keep_days(tenant, days + 3), repeat=1)["first"]
+    results["keep_report_days"] = kept
+    print(f"  keep_report_days over {days} days: {kept:.1f} s; then, with the days kept:", flush=True)
     for name, (first, grouping, extra) in cases.items():
         ids = {"skill_group_id": extra.get("skill_group"), "agent_id": extra.get("agent")}
         figures = timed(lambda: reports.report(tenant, first, last_day, grouping, **ids))
@@ -177,7 +190,7 @@ def time_reports(tenant, last_day: date, days: int) -> dict:
         page = timed(lambda: client.get("/admin/reports/", query))
         response = client.get("/admin/reports/", query)
         assert response.status_code == 200, response.status_code
-        results[name] = {"figures": figures, "tables": laid_out, "page": page, "pageKB": len(response.content) // 1024}
+        results[name].update(figures=figures, tables=laid_out, page=page, pageKB=len(response.content) // 1024)
         print(f"  {name:34} figures {figures['median']:6.2f} s   tables {laid_out['median']:6.2f} s   "
               f"page {page['median']:6.2f} s ({results[name]['pageKB']} KB)", flush=True)
     return results
@@ -198,8 +211,8 @@ def main():
     server = setup_django(args.database, workdir)
     try:
         last_day = date(2026, 11, 30)
-        verb = "reusing" if args.reuse else "making"
-        print(f"{verb} {args.days} days of {args.agents} agents, {args.sessions_per_day} sessions a day "
+        print(f"reusing the center in {workdir}, {args.days} days" if args.reuse else
+              f"making {args.days} days of {args.agents} agents, {args.sessions_per_day} sessions a day "
               f"({args.database})", flush=True)
         started = time.perf_counter()
         if args.reuse:
@@ -208,7 +221,7 @@ def main():
         else:
             tenant, counts = make_center(args.agents, args.days, args.sessions_per_day, last_day)
         made = round(time.perf_counter() - started)
-        print(f"made in {made} s; timing reports (median of 3)", flush=True)
+        print(f"made in {made} s; timing reports (with days kept: median of 3)", flush=True)
         results = {"database": args.database, "rows": counts, "madeSeconds": made,
                    "reports": time_reports(tenant, last_day, args.days)}
         if args.json:
