@@ -1,6 +1,8 @@
-"""Report figures, read-only: for a tenant and a date range, by day or week, each skill group's queue figures
-and each agent's sessions and time in each status. The database sums (one query per figure family, whatever the
-range), Python only combines the sums (`domain/reports.py`).
+"""Report figures: for a tenant and a date range, by day or week, each skill group's queue figures and each
+agent's sessions and time in each status. The database sums each local day (one query per figure family, whatever
+the range), Python only combines the sums (`domain/reports.py`). Read-only but for its own cache: a settled day's
+sums are kept (`ReportDay`) and never summed again, so a service-level threshold changed later applies to the
+days not kept yet.
 
 Which instants count:
 - a session counts on the local day it began (`created_at`), in the skill group it ended in, if it ever queued;
@@ -62,16 +64,16 @@ def report(tenant: Tenant, first: date, last: date, grouping: str, *, skill_grou
     days = day_figures(tenant, rules.periods(first, last, "day", zone), now)
     queues: dict[tuple[int, int], QueueFigures] = {}
     figures: dict[tuple[int, int], AgentFigures] = {}
-    for i, period in enumerate(periods):
-        for day, one in days.items():
-            if not period.first <= day <= period.last:
-                continue
-            for pk, group_figures in one.queues.items():
-                if pk in groups:
-                    queues[(i, pk)] = queues[(i, pk)].add(group_figures) if (i, pk) in queues else group_figures
-            for pk, agent_figures in one.agents.items():
-                if pk in agents:
-                    figures[(i, pk)] = figures[(i, pk)].add(agent_figures) if (i, pk) in figures else agent_figures
+    period_of = {period.first + timedelta(days=n): i for i, period in enumerate(periods)
+                 for n in range((period.last - period.first).days + 1)}
+    for day, one in days.items():
+        i = period_of[day]
+        for pk, group_figures in one.queues.items():
+            if pk in groups:
+                queues[(i, pk)] = queues[(i, pk)].add(group_figures) if (i, pk) in queues else group_figures
+        for pk, agent_figures in one.agents.items():
+            if pk in agents:
+                figures[(i, pk)] = figures[(i, pk)].add(agent_figures) if (i, pk) in figures else agent_figures
     return Report(tenant, periods, groups, agents, queues, figures)
 
 
