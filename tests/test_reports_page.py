@@ -135,3 +135,12 @@ def test_a_table_too_long_period_by_period_shows_totals_over_the_range_in_page_a
     assert "Totals over the whole range" in html
     csv_rows = list(csv.reader(io.StringIO(client.get("/admin/reports/agents.csv", query(center)).content.decode())))
     assert csv_rows == rows
+
+
+def test_a_chart_of_many_agents_shows_those_offered_the_most(client, center, monkeypatch):
+    monkeypatch.setattr("sessions_app.ui.reports.CHART_ROWS", 1)
+    client.force_login(supervisor_of(center.tenant))
+    html = client.get("/admin/reports/", query(center)).content.decode()
+    chart = re.search(r'<section class="report-section module" id="agents">.*?</svg>', html, re.S).group(0)
+    assert "the 1 offered the most sessions" in chart and ">Ann<" in chart and ">Bob<" not in chart
+    assert [row[1] for row in table_cells(html, "agents")[1:]] == ["Ann", "Bob", "Ann", "Bob"]

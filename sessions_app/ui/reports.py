@@ -130,14 +130,26 @@ def _groups_table(report: Report) -> Table:
                   *[f"Abandoned: {status}" for status in end_statuses]], rows, chart)
 
 
+CHART_ROWS = 25  # a chart with one bar per agent shows this many; the table beside it has them all
+
+
+def _busiest(report: Report, per_agent: dict, title: str) -> tuple[list[int], str]:
+    """The agents a chart shows, in the table's order: all, or the CHART_ROWS offered the most (title says so)."""
+    shown = [a for a in report.agents if a in per_agent]
+    if len(shown) <= CHART_ROWS:
+        return shown, title
+    busiest = set(sorted(shown, key=lambda a: -per_agent[a].offered)[:CHART_ROWS])
+    return [a for a in shown if a in busiest], f"{title}: the {CHART_ROWS} offered the most sessions"
+
+
 def _agents_table(report: Report) -> Table:
     by_period, per_agent, cut = _by_period(report, report.agent_figures, report.agents,
                                            lambda figures: figures.offered or figures.status_seconds)
     rows = [[label, str(report.agents[pk]), str(figures.offered), str(figures.answered), _seconds(figures.average_talk),
              _seconds(figures.after_call_work_seconds), _seconds(figures.average_handle), str(figures.transfers)]
             for label, pk, figures in by_period]
-    shown = [a for a in report.agents if a in per_agent]
-    chart = lying_bars("Sessions per agent over the range", [str(report.agents[a]) for a in shown], [
+    shown, title = _busiest(report, per_agent, "Sessions per agent over the range")
+    chart = lying_bars(title, [str(report.agents[a]) for a in shown], [
         Series("Answered", "chart-answered", [per_agent[a].answered for a in shown]),
         Series("Not answered", "chart-abandoned", [per_agent[a].offered - per_agent[a].answered for a in shown])])
     return Table("agents", "Agents",
@@ -165,9 +177,9 @@ def _status_table(report: Report) -> Table:
                                            lambda figures: figures.status_seconds)
     rows = [[label, str(report.agents[pk]), *[_clock(figures.status_seconds.get(k, 0.0)) for k in keys]]
             for label, pk, figures in by_period]
-    shown = [a for a in report.agents if a in per_agent]
+    shown, title = _busiest(report, per_agent, "Share of time in each status over the range")
     css = {status: f"status-{status}" for status in STATUS_ORDER}
-    chart = lying_bars("Share of time in each status over the range", [str(report.agents[a]) for a in shown], [
+    chart = lying_bars(title, [str(report.agents[a]) for a in shown], [
         Series(_status_name(k), css.get(k.split(":")[0], "chart-open"),
                [round(per_agent[a].status_seconds.get(k, 0.0)) for a in shown]) for k in keys], share=True)
     return Table("status-time", "Time in each status",
