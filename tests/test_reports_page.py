@@ -144,3 +144,10 @@ def test_a_chart_of_many_agents_shows_those_offered_the_most(client, center, mon
     chart = re.search(r'<section class="report-section module" id="agents">.*?</svg>', html, re.S).group(0)
     assert "the 1 offered the most sessions" in chart and ">Ann<" in chart and ">Bob<" not in chart
     assert [row[1] for row in table_cells(html, "agents")[1:]] == ["Ann", "Bob", "Ann", "Bob"]
+
+
+@pytest.mark.parametrize("field", ["tenant", "skill_group", "agent"])
+def test_an_id_too_large_for_the_database_is_a_clear_error(client, center, field):
+    client.force_login(supervisor_of(center.tenant))
+    page = client.get("/admin/reports/", query(center, **{field: "9" * 40}))
+    assert page.status_code == 400 and "Select a valid choice" in page.content.decode()
