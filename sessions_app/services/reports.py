@@ -109,6 +109,8 @@ class _Query:
         self.conn = conn
         self.postgres = conn.vendor == "postgresql"
         self.now = self.instant(now)
+        # The whole span as constants too: PostgreSQL plans an index range scan from them, not from the CTE.
+        self.starts, self.ends = self.instant(periods[0].starts), self.instant(periods[-1].ends)
         rows = ", ".join("(%s, %s, %s)" for _ in periods)
         self.periods_cte = f"periods (idx, starts, ends) AS (VALUES {rows})"
         self.periods_params = [v for i, p in enumerate(periods) for v in (i, self.instant(p.starts), self.instant(p.ends))]
@@ -162,9 +164,10 @@ def _queue_figures(q: _Query, tenant: Tenant, groups: dict[int, SkillGroup]) -> 
             f"SUM(CASE WHEN {unanswered} THEN 1 ELSE 0 END){by_status} "
             f"FROM periods p CROSS JOIN {SESSION} s "
             "WHERE s.tenant_id = %s AND s.created_at >= p.starts AND s.created_at < p.ends "
+            "AND s.created_at >= %s AND s.created_at < %s "
             "AND s.queued_at IS NOT NULL AND s.skill_group_id IN (SELECT group_id FROM thresholds) "
             "GROUP BY p.idx, s.skill_group_id",
-            params + [q.now] + statuses + [tenant.pk]):
+            params + [q.now] + statuses + [tenant.pk, q.starts, q.ends]):
         if open_now:
             still_open.add(idx)
         split = {status: count for status, count in zip(statuses, counts) if count}
@@ -180,9 +183,10 @@ def _queue_figures(q: _Query, tenant: Tenant, groups: dict[int, SkillGroup]) -> 
             f"SUM(CASE WHEN {wrapped} THEN 1 ELSE 0 END) "
             f"FROM periods p CROSS JOIN {SESSION} s JOIN {PARTICIPANT} sp ON sp.session_id = s.id "
             "WHERE s.tenant_id = %s AND s.created_at >= p.starts AND s.created_at < p.ends "
+            "AND s.created_at >= %s AND s.created_at < %s "
             "AND s.queued_at IS NOT NULL AND s.skill_group_id IN (SELECT group_id FROM thresholds) "
             "AND (sp.outcome = 'transferred' OR sp.completed_at IS NOT NULL) "
-            "GROUP BY p.idx, s.skill_group_id", params + [tenant.pk]):
+            "GROUP BY p.idx, s.skill_group_id", params + [tenant.pk, q.starts, q.ends]):
         row = figures.setdefault((idx, group_id), QueueFigures())
         row.transfers, row.after_call_work_seconds, row.wrapped_up = transfers, float(work or 0), wrapped_up
     return figures, still_open
@@ -198,8 +202,9 @@ def _agent_figures(q: _Query, tenant: Tenant) -> dict:
             f"SUM(CASE WHEN {talked} THEN 1 ELSE 0 END), "
             "SUM(CASE WHEN sp.outcome = 'transferred' THEN 1 ELSE 0 END) "
             f"FROM periods p CROSS JOIN {AGENT} a CROSS JOIN {PARTICIPANT} sp "
-            "WHERE a.tenant_id = %s AND sp.agent_id = a.id AND sp.ring_at >= p.starts AND sp.ring_at < p.ends"
-            " GROUP BY p.idx, sp.agent_id", q.periods_params + [tenant.pk]):
+            "WHERE a.tenant_id = %s AND sp.agent_id = a.id AND sp.ring_at >= p.starts AND sp.ring_at < p.ends "
+            "AND sp.ring_at >= %s AND sp.ring_at < %s GROUP BY p.idx, sp.agent_id",
+            q.periods_params + [tenant.pk, q.starts, q.ends]):
         figures[(idx, pk)] = AgentFigures(offered, answered, float(talk or 0), talked_count, transfers)
     for idx, pk, status, reason, seconds in _status_seconds(q, tenant):
         key = rules.status_key(status, reason)
@@ -219,14 +224,14 @@ def _status_seconds(q: _Query, tenant: Tenant) -> list[tuple]:
     return q.rows(
         f"WITH {q.periods_cte}, pieces (idx, agent_id, to_status, rest_reason, at, until, starts, ends) AS ("
         f"SELECT {columns} FROM periods p CROSS JOIN {STATUS_CHANGE} c "
-        "WHERE c.tenant_id = %s AND c.at >= p.starts AND c.at < p.ends AND c.at < %s "
+        "WHERE c.tenant_id = %s AND c.at >= p.starts AND c.at < p.ends AND c.at < %s AND c.at >= %s AND c.at < %s "
         f"UNION ALL SELECT {columns} FROM periods p CROSS JOIN {AGENT} a CROSS JOIN {STATUS_CHANGE} c "
         f"WHERE a.tenant_id = %s AND p.starts < %s AND c.id = ({latest_before}) "
         "AND (c.until > p.starts OR c.until IS NULL)) "
         "SELECT idx, agent_id, to_status, rest_reason, "
         f"SUM({q.seconds(ends, q.greatest('pieces.at', 'pieces.starts'))}) FROM pieces "
         "GROUP BY idx, agent_id, to_status, rest_reason",
-        q.periods_params + [tenant.pk, q.now, tenant.pk, q.now, q.now])
+        q.periods_params + [tenant.pk, q.now, q.starts, q.ends, tenant.pk, q.now, q.now])
 
 
 def keep_days(tenant: Tenant, days: int, *, now: datetime | None = None, chunk: int = 31) -> int:
