@@ -40,6 +40,10 @@ class Migration(migrations.Migration):
             index=models.Index(fields=['agent', 'ring_at'], name='participant_report'),
         ),
         migrations.AddIndex(
+            model_name='serveparticipant',
+            index=models.Index(fields=['ring_at'], name='participant_ring'),
+        ),
+        migrations.AddIndex(
             model_name='session',
             index=models.Index(fields=["tenant", "created_at"], name="session_report"),
         ),

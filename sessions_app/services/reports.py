@@ -192,7 +192,8 @@ def _queue_figures(q: _Query, tenant: Tenant, groups: dict[int, SkillGroup]) -> 
             "AND s.created_at >= %s AND s.created_at < %s "
             "AND s.queued_at IS NOT NULL AND s.skill_group_id IN (SELECT group_id FROM thresholds) "
             "AND (sp.outcome = 'transferred' OR sp.completed_at IS NOT NULL) "
-            "GROUP BY p.idx, s.skill_group_id", params + [tenant.pk, q.starts, q.ends]):
+            "AND sp.ring_at >= %s "  # a session's agents rang after it began: a range for the planner
+            "GROUP BY p.idx, s.skill_group_id", params + [tenant.pk, q.starts, q.ends, q.starts]):
         row = figures.setdefault((idx, group_id), QueueFigures())
         row.transfers, row.after_call_work_seconds, row.wrapped_up = transfers, float(work or 0), wrapped_up
     return figures, still_open
