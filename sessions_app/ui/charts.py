@@ -49,7 +49,7 @@ def upright_bars(title: str, labels: list[str], series: list[Series], *, unit: s
     slot = plot_w / max(len(labels), 1)
     bar = max(min(slot * 0.7, 48), 1)
     parts = [f'<svg class="report-chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
-             f"<title>{escape(title)}</title>"]
+             f'<title>{escape(title)}</title><text class="chart-title" x="0" y="14">{escape(title)}</text>']
     for tick in range(steps + 1):
         value = axis_top * tick / steps
         y = top + plot_h - plot_h * tick / steps
@@ -75,14 +75,14 @@ def upright_bars(title: str, labels: list[str], series: list[Series], *, unit: s
 def lying_bars(title: str, labels: list[str], series: list[Series], *, unit: str = "",
                share: bool = False) -> SafeString:
     """Stacked bars, one row per label (a group, an agent); `share` draws each row as parts of its own total."""
-    row, left, right, top = 26, 150, 60, 8
+    row, left, right, top = 26, 150, 60, 26
     width = 640
     height = top + row * max(len(labels), 1) + 28
     plot_w = width - left - right
     totals = [sum(s.values[i] for s in series) for i in range(len(labels))]
     scale_top = 1.0 if share else _nice_top(max(totals, default=0))[0]
     parts = [f'<svg class="report-chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
-             f"<title>{escape(title)}</title>"]
+             f'<title>{escape(title)}</title><text class="chart-title" x="0" y="14">{escape(title)}</text>']
     for i, label in enumerate(labels):
         y = top + row * i
         parts.append(f'<text class="axis" x="{left - 8}" y="{y + 15}" text-anchor="end">{escape(label[:22])}</text>')
