@@ -58,7 +58,7 @@ class TenantAdmin(TenantScoped, admin.ModelAdmin):
     actions = ["rotate_api_key", "rotate_cdr_secret"]
     readonly_fields = ["api_key_masked", "cdr_secret_masked"]
     fieldsets = [
-        (None, {"fields": ["name", "sdk_app_id"]}),
+        (None, {"fields": ["name", "sdk_app_id", "time_zone"]}),
         ("Server API", {"fields": ["api_key_masked"]}),
         ("SDK", {"fields": ["allowed_origins"]}),
         ("CDR push", {"fields": ["cdr_webhook_url", "cdr_secret_masked"]}),

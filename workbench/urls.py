@@ -2,12 +2,14 @@ from django.contrib import admin
 from django.urls import path
 from django.views.generic import TemplateView
 
-from sessions_app.views import api, sdk, try_it, wallboard, wallboard_actions, widget, workbench
+from sessions_app.views import api, reports, sdk, try_it, wallboard, wallboard_actions, widget, workbench
 
 urlpatterns = [
     path("admin/wallboard/", wallboard.page, name="wallboard"),
     path("admin/wallboard/<str:kind>/<str:target_id>/menu/", wallboard_actions.menu, name="wallboard-menu"),
     path("admin/wallboard/<str:kind>/<str:target_id>/<str:action>/", wallboard_actions.act, name="wallboard-act"),
+    path("admin/reports/", admin.site.admin_view(reports.page), name="reports"),
+    path("admin/reports/<slug:table>.csv", admin.site.admin_view(reports.csv_export), name="reports-csv"),
     path("admin/", admin.site.urls),
     path("sdk/tccc.js", sdk.sdk_js, name="sdk-js"),
     path("widget/chat.js", widget.chat_js, name="widget-chat-js"),

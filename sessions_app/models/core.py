@@ -7,8 +7,10 @@ so a restart loses none and several processes can share the sweeping.
 import datetime
 import secrets
 import uuid
+import zoneinfo
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
@@ -21,6 +23,16 @@ def found(queryset):
 
 def new_api_key() -> str:
     return secrets.token_urlsafe(32)
+
+
+def default_time_zone() -> str:
+    return settings.TIME_ZONE
+
+
+def validate_time_zone(name: str) -> None:
+    """An IANA zone name the machine knows (`Europe/Berlin`), nothing else: the name becomes a file lookup."""
+    if name not in zoneinfo.available_timezones():
+        raise ValidationError(f"{name!r} is not an IANA time zone name, e.g. Europe/Berlin or Asia/Shanghai")
 
 
 class Tenant(models.Model):
@@ -46,6 +58,8 @@ class Tenant(models.Model):
         default=5, help_text="At most this many outbound calls to one number within any 24 hours.")
     calling_hours_start = models.TimeField(default=datetime.time(9, 0), help_text="Outbound calls start at (local time).")
     calling_hours_end = models.TimeField(default=datetime.time(21, 0), help_text="Outbound calls end at (local time); the same as the start: all day.")
+    time_zone = models.CharField(max_length=64, default=default_time_zone, validators=[validate_time_zone],
+                                 help_text="IANA name, e.g. Europe/Berlin: reports count days in this zone.")
 
     def __str__(self):
         return f"{self.name} ({self.sdk_app_id})"
@@ -269,7 +283,9 @@ class Session(models.Model):
                    models.Index(fields=["offer_deadline"]), models.Index(fields=["queue_deadline"]),
                    models.Index(fields=["ivr_deadline"], name="session_ivr_deadline"),
                    models.Index(fields=["line_deadline"], name="session_line_deadline"),
-                   models.Index(fields=["visitor_id", "created_at"]), models.Index(fields=["client_address", "created_at"])]
+                   models.Index(fields=["visitor_id", "created_at"]), models.Index(fields=["client_address", "created_at"]),
+                   # Reports: a tenant's sessions begun within a date range.
+                   models.Index(fields=["tenant", "created_at"], name="session_report")]
 
     def __str__(self):
         return f"{self.type} {self.id[:8]}"
@@ -311,6 +327,10 @@ class ServeParticipant(models.Model):
                          name="participant_unfinished_work"),
             # Sessions an agent took today, for routing's "fewest served today".
             models.Index(fields=["agent", "accept_at"]),
+            # Reports: what each agent was offered within a date range (SQLite probes it agent by agent,
+            # PostgreSQL scans the range of the second).
+            models.Index(fields=["agent", "ring_at"], name="participant_report"),
+            models.Index(fields=["ring_at"], name="participant_ring"),
         ]
 
     def __str__(self):

@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ..domain import agent_state
-from ..models import Agent, AgentConnection, ServeParticipant, Session
+from ..models import Agent, AgentConnection, AgentStatusChange, ServeParticipant, Session
 from . import processes, routing, tokens, wallboard_push
 from .errors import ServiceError
 from .events import publish, publish_change
@@ -32,10 +32,16 @@ def status_info(agent: Agent) -> dict:
     }
 
 
-def change_status(agent: Agent, status: str, rest_reason: str = "") -> None:
-    """Store a status (agent row locked by the caller) and do what it implies (going offline: see presence.py)."""
+def change_status(agent: Agent, status: str, rest_reason: str = "", *, by: str = "system",
+                  by_user_id: int | None = None) -> None:
+    """Store a status (agent row locked by the caller) and do what it implies (going offline: see presence.py).
+
+    `by` says who made the change for the status history reports read: "agent" (their SDK or workbench),
+    "supervisor" (with `by_user_id`, their account) or "system" (deadlines, after-call work)."""
     old = agent.status
     now = timezone.now()
+    if (old, agent.rest_reason) != (status, rest_reason):
+        _record_change(agent, status, rest_reason, now, by, by_user_id)
     agent.status, agent.rest_reason = status, rest_reason
     if old != status:
         agent.status_since = now
@@ -49,6 +55,13 @@ def change_status(agent: Agent, status: str, rest_reason: str = "") -> None:
         complete_after_call_work(agent)
     if status == "free":
         routing.dispatch_for_agent(agent)
+
+
+def _record_change(agent: Agent, status: str, rest_reason: str, now, by: str, by_user_id: int | None) -> None:
+    """Close the agent's open interval in the history and open the new one."""
+    AgentStatusChange.objects.filter(agent=agent, until__isnull=True).update(until=now)
+    AgentStatusChange.objects.create(agent=agent, tenant_id=agent.tenant_id, at=now, from_status=agent.status,
+                                     to_status=status, rest_reason=rest_reason, by=by, by_user_id=by_user_id)
 
 
 def complete_after_call_work(agent: Agent, session_id: str | None = None) -> None:
@@ -78,7 +91,7 @@ def connect(agent_id: int, channel_name: str, token_generation: int) -> dict:
         agent.offline_deadline = None
         agent.save(update_fields=["offline_deadline"])
         if agent.status == "offline":
-            change_status(agent, "free")
+            change_status(agent, "free", by="agent")
         ringing = [s for s in Session.objects.filter(agent=agent, state="ringing").select_related("caller_agent")]
         offers = [call_in(s, routing.remaining_timeout(s)) for s in ringing]
         info = {"userId": agent.user_id, "nickname": agent.nickname, **status_info(agent)}
@@ -106,7 +119,7 @@ def online(agent_id: int) -> None:
     with transaction.atomic():
         agent = locked_agent(agent_id)
         if agent.status == "offline":
-            change_status(agent, "free")
+            change_status(agent, "free", by="agent")
 
 
 def set_status(agent_id: int, status: str, rest_reason: str | None = None) -> None:
@@ -116,7 +129,7 @@ def set_status(agent_id: int, status: str, rest_reason: str | None = None) -> No
             new_status, reason = agent_state.next_status(agent.status, status, rest_reason)
         except agent_state.StatusChangeRefused as refused:
             raise ServiceError(str(refused)) from None
-        change_status(agent, new_status, reason)
+        change_status(agent, new_status, reason, by="agent")
 
 
 def get_status(agent_id: int) -> dict:

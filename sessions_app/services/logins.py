@@ -63,7 +63,7 @@ def sign_out(agent_id: int) -> None:
     progress end, as when a disconnected agent's grace period runs out."""
     with transaction.atomic():
         agent = locked_agent(agent_id)
-        go_offline(agent)
+        go_offline(agent, by="agent")
         revoke(agent, SIGNED_OUT)
 
 
@@ -72,7 +72,7 @@ def force_offline(agent_id: int, *, supervisor_id: int) -> None:
     back to their queues, the agent's sockets close and its tokens are revoked; admin's history records who."""
     with transaction.atomic():
         agent = locked_agent(agent_id)
-        go_offline(agent)
+        go_offline(agent, by="supervisor", by_user_id=supervisor_id)
         revoke(agent, FORCED_OFFLINE)
         LogEntry.objects.log_actions(supervisor_id, [agent], CHANGE, "Forced offline: logins revoked",
                                      single_object=True)

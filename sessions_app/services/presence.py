@@ -13,12 +13,13 @@ from .endings import end_session
 from .errors import ServiceError
 
 
-def go_offline(agent: Agent) -> None:
-    """Offline for good (agent row locked by the caller): sessions ended, offers withdrawn."""
+def go_offline(agent: Agent, *, by: str = "system", by_user_id: int | None = None) -> None:
+    """Offline for good (agent row locked by the caller): sessions ended, offers withdrawn. `by`, `by_user_id`:
+    who did it, for the status history (agents.change_status)."""
     for session in Session.objects.select_for_update().filter(agent=agent, state="active"):
         end_session(session, close_by="admin", end_status="seatOffline")
     agent.offline_deadline = None
-    _to_offline(agent)
+    _to_offline(agent, by=by, by_user_id=by_user_id)
 
 
 def offline(agent_id: int) -> None:
@@ -28,11 +29,11 @@ def offline(agent_id: int) -> None:
         if Session.objects.filter(Q(agent=agent) | Q(caller_agent=agent), state="active").exists():
             raise ServiceError("the agent has sessions in progress: end them before going offline")
         if agent.status != "offline":
-            _to_offline(agent)
+            _to_offline(agent, by="agent")
 
 
-def _to_offline(agent: Agent) -> None:
-    agents.change_status(agent, "offline")
+def _to_offline(agent: Agent, *, by: str, by_user_id: int | None = None) -> None:
+    agents.change_status(agent, "offline", by=by, by_user_id=by_user_id)
     for session in Session.objects.select_for_update().filter(agent=agent, state="ringing").exclude(type="internal"):
         routing.withdraw_offer(session, outcome="cancelled")
     for session in Session.objects.select_for_update().filter(agent=agent, state="ringing", type="internal"):
