@@ -8,24 +8,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from sessions_app.models import Agent, AuditEntry, Session, SkillGroup, Supervisor
+from sessions_app.models import Agent, AuditEntry, Session, Supervisor
 from sessions_app.services import agents, sessions, supervision
 
 from . import factories
+from .demo_rows import agent, group, inbound
 
 pytestmark = pytest.mark.service
-
-
-def agent(user_id="agent1@demo") -> Agent:
-    return Agent.objects.get(user_id=user_id)
-
-
-def group(kind="phone") -> SkillGroup:
-    return SkillGroup.objects.get(kind=kind)
-
-
-def inbound(tenant, kind="phone") -> str:
-    return sessions.create_inbound(tenant, kind, str(group(kind).pk), {})
 
 
 def page(model: str, pk) -> str:

@@ -10,21 +10,14 @@ from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import reverse
 
-from sessions_app.models import Agent, AuditEntry, Session, SkillGroup, Supervisor
+from sessions_app.models import Agent, AuditEntry, Session, Supervisor
 from sessions_app.services import agents, sessions
 
 from . import factories
+from .demo_rows import agent, group
 from .test_wallboard import Wallboard, center, metric
 
 pytestmark = pytest.mark.service
-
-
-def agent(user_id="agent1@demo") -> Agent:
-    return Agent.objects.get(user_id=user_id)
-
-
-def group(kind="phone") -> SkillGroup:
-    return SkillGroup.objects.get(kind=kind)
 
 
 def queued(tenant, kind="phone") -> str:
