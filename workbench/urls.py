@@ -2,10 +2,11 @@ from django.contrib import admin
 from django.urls import path
 from django.views.generic import TemplateView
 
-from sessions_app.views import api, sdk, try_it, wallboard, widget, workbench
+from sessions_app.views import api, chat_watch, sdk, try_it, wallboard, widget, workbench
 
 urlpatterns = [
     path("admin/wallboard/", wallboard.page, name="wallboard"),
+    path("admin/chats/<str:session_id>/", chat_watch.page, name="chat-watch"),
     path("admin/", admin.site.urls),
     path("sdk/tccc.js", sdk.sdk_js, name="sdk-js"),
     path("widget/chat.js", widget.chat_js, name="widget-chat-js"),

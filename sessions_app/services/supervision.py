@@ -185,6 +185,8 @@ def transfer_session(*, supervisor_id, session_id, agent_id=None, skill_group_id
         if (agent_id is None) == (skill_group_id is None):
             raise ServiceError("transfer to exactly one of an agent or a skill group")
         session = _session(audit, session_id, expected_state)
+        if session.taken_over_by_id is not None:
+            raise ServiceError(f"session {session.id[:8]} is served by a supervisor who took it over: they end it")
         if session.state not in TRANSFERABLE:
             raise ServiceError(f"session {session.id[:8]} is {where(session)}: it can be transferred once it waits "
                                "in a queue")

@@ -355,7 +355,7 @@ def chat_log(session_id: str) -> dict:
 def chat_message(message: dict, read_by_visitor: int = 0) -> dict:
     """One message of the chat log, from the service's message dict (`chat.message_dict`): no query, so a
     message an event carries is shown as it arrives."""
-    return {**message, "read": message["sender"] == "agent" and message["seq"] <= read_by_visitor,
+    return {**message, "read": message["sender"] in ("agent", "supervisor") and message["seq"] <= read_by_visitor,
             "time": timezone.localtime(datetime.fromtimestamp(message["createdAt"] / 1000, tz=dt_timezone.utc))}
 
 
