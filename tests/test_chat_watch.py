@@ -11,11 +11,12 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from sessions_app.models import Agent, AuditEntry, ChatMessage, ServeParticipant, Session, Supervisor
-from sessions_app.services import chat, chat_watch, supervision
+from sessions_app.services import agents, chat, chat_watch, sessions, supervision, workbench
 from sessions_app.services.errors import NotFound, ServiceError
 
 from . import factories
 from .conftest import api_session
+from .races import at_once
 from .test_chat import AgentChatListener, agent_post, served_chat, visitor  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.service
@@ -295,3 +296,33 @@ async def test_the_page_shows_a_chat_to_its_tenant_and_is_linked_from_the_sessio
     for path in (f"/admin/chats/{session_id}/", "/admin/chats/nope/"):
         assert (await in_thread(their_client.get)(path)).status_code == 404
     assert (await in_thread(Client().get)(f"/admin/chats/{session_id}/")).status_code == 302
+
+
+# At once.
+
+def chat_in_progress(demo) -> tuple[int, str]:
+    """agent1@demo serving a web chat: their id and the session's."""
+    alice = Agent.objects.get(user_id="agent1@demo")
+    agents.online(alice.pk)
+    session_id = sessions.create_inbound(alice.tenant, "im", str(demo["skillGroups"]["im"]), {})
+    sessions.accept(alice.pk, session_id, "Chat")
+    return alice.pk, session_id
+
+
+def test_two_supervisors_taking_over_one_chat_at_once_take_it_once(demo):
+    alice, session_id = chat_in_progress(demo)
+    leads = []
+    for name in ("lead-a", "lead-b"):
+        account = get_user_model().objects.create_user(name, is_staff=True)
+        Supervisor.objects.create(account=account, tenant_id=Agent.objects.get(pk=alice).tenant_id)
+        leads.append(account.pk)
+    results = at_once(*(lambda lead=lead: chat_watch.take_over(supervisor_id=lead, session_id=session_id)
+                        for lead in leads))
+    session = Session.objects.select_related("taken_over_by").get(pk=session_id)
+    winner = session.taken_over_by.username
+    assert sorted(map(str, results)) == ["None", f"chat {session_id[:8]} has already been taken over by {winner}"]
+    assert serving_record(session_id) == ("transferred", f"supervisor:{winner}", True, True)
+    assert sorted(AuditEntry.objects.values_list("outcome", flat=True)) == ["done", "refused"]
+    # The agent's workbench lists it no more; their history says where it went.
+    assert workbench.open_sessions(alice) == []
+    assert workbench.history(alice)[0]["outcome"] == f"Transferred to supervisor {winner}"

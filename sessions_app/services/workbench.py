@@ -337,7 +337,8 @@ def _history_outcome(session: Session, turn: ServeParticipant | None) -> tuple[s
     if turn is None:  # placed by the agent (outbound or internal)
         return ("Answered", "ok") if session.accepted_at else (END_LABELS.get(session.end_status, "Ended"), "bad")
     if turn.outcome == "transferred":
-        return f"Transferred to {turn.transfer_to.replace('skillGroup:', 'group ')}", "info"
+        target = turn.transfer_to.replace("skillGroup:", "group ").replace("supervisor:", "supervisor ")
+        return f"Transferred to {target}", "info"
     if turn.accept_at:
         return "Answered", "ok"
     return {"timeout": ("Missed", "bad"), "rejected": ("Rejected", "bad")}.get(turn.outcome, ("Missed", "bad"))
