@@ -326,3 +326,16 @@ def test_two_supervisors_taking_over_one_chat_at_once_take_it_once(demo):
     # The agent's workbench lists it no more; their history says where it went.
     assert workbench.open_sessions(alice) == []
     assert workbench.history(alice)[0]["outcome"] == f"Transferred to supervisor {winner}"
+
+
+async def test_bad_frames_on_the_watch_socket_get_a_toast_and_the_socket_stays(sdk, visitor, watch_page):
+    guest, agent, session_id = await served_chat(sdk, visitor)
+    page = await watch_page(session_id, await in_thread(admin_user)())
+    await page.until("wb-chat-log")
+    for frame, words in (("not json", "not valid JSON"), ('["send"]', "must be a JSON object"),
+                         ('{"action": "barge"}', "unknown action &#x27;barge&#x27;"),
+                         ('{"action": "send", "text": "' + "x" * 70000 + '"}', "at most 64 KiB")):
+        await page.communicator.send_to(text_data=frame)
+        assert words in await page.until("toast"), frame
+    await page.send(action="send", text="still here")
+    assert (await guest.event("message"))["text"] == "still here"
