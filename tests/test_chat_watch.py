@@ -142,6 +142,26 @@ async def test_taking_over_ends_the_agents_part_frees_them_for_the_next_chat_and
         ("take_over_chat", "done"), ("write_chat", "done"), ("end_session", "done")]
 
 
+async def test_the_supervisor_serving_a_chat_types_and_reads_as_its_serving_side(sdk, visitor):
+    guest, agent, session_id = await served_chat(sdk, visitor)
+    await guest.send("Anyone?")
+    with pytest.raises(ServiceError, match="only once you have taken it over"):
+        await watch_call(chat_watch.typing, session_id=session_id)  # the agent serves it: they type
+    await watch_call(chat_watch.take_over, session_id=session_id)
+
+    await watch_call(chat_watch.typing, session_id=session_id)
+    assert await guest.event("typing") == {"sessionId": session_id, "side": "agent"}
+    assert await watch_call(chat_watch.mark_read, session_id=session_id, seq=1) == {"seq": 1}
+    assert await guest.event("read") == {"sessionId": session_id, "side": "agent", "seq": 1}
+    stranger = await in_thread(other_tenants_supervisor)()
+    with pytest.raises(ServiceError, match="only once you have taken it over"):
+        await in_thread(chat_watch.mark_read)(supervisor_id=stranger, session_id=session_id, seq=1)
+
+    # What a reload of the visitor's page gets back names who serves the chat now.
+    view = await in_thread(chat.visitor_chat)(session_id)
+    assert (view["state"], view["agentNickname"]) == ("active", "admin")
+
+
 async def test_a_chat_is_taken_over_once_and_then_not_transferred_from_admin(sdk, visitor, demo):
     guest, agent, session_id = await served_chat(sdk, visitor)
     await watch_call(chat_watch.take_over, session_id=session_id)
@@ -254,6 +274,8 @@ async def test_the_supervisor_writes_and_takes_over_from_the_page(sdk, visitor, 
     assert (await agent.event("sessionEnded"))["closeBy"] == "admin"
     await page.send(action="takeOver")
     assert "already been taken over by you" in await page.until("toast")
+    await page.send(action="typing")
+    assert await guest.event("typing") == {"sessionId": session_id, "side": "agent"}
 
     await page.send(action="end")
     assert "Ended" in await page.until('data-state="ended"')

@@ -67,3 +67,10 @@ def test_a_supervisors_message_from_the_watch_page_reaches_the_visitors_widget_m
     page.screenshot(path=str(ARTIFACTS / "chat-watch.png"), full_page=True)
     visitor.screenshot("chat-widget-supervisor")
     agent.screenshot(path=str(ARTIFACTS / "workbench-supervisor-message.png"))
+
+    # Taking it over: the supervisor serves the chat, the visitor sees who, the agent's list lets it go.
+    page.get_by_role("button", name="Take over").click()
+    page.locator("#cw-status").filter(has_text="Served by supervisor admin").wait_for(timeout=TIMEOUT_MS)
+    visitor.widget("[data-status]").filter(has_text="admin is here to help").wait_for(timeout=TIMEOUT_MS)
+    agent.locator("#wb-chat-log").wait_for(state="detached", timeout=TIMEOUT_MS)
+    page.screenshot(path=str(ARTIFACTS / "chat-watch-taken-over.png"), full_page=True)

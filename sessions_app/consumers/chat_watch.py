@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 MAX_FRAME = 64 * 1024
 TITLES = {"send": "The message was not sent", "takeOver": "The chat was not taken over",
           "end": "The chat was not ended"}
+QUIET = ("typing", "read")  # sent by the page's script, not by a click: a refusal is not shown
 
 
 class ChatWatchConsumer(AsyncWebsocketConsumer):
@@ -94,8 +95,9 @@ class ChatWatchConsumer(AsyncWebsocketConsumer):
             action, fields = rules.watch_request(protocol.decode_json(text_data))
             await database_sync_to_async(self.perform)(action, fields)
         except (protocol.ProtocolError, ServiceError) as error:
-            await self.send(text_data=watch_ui.toast_fragment(TITLES.get(action, "The request was refused"),
-                                                              str(error)))
+            if action not in QUIET:
+                await self.send(text_data=watch_ui.toast_fragment(TITLES.get(action, "The request was refused"),
+                                                                  str(error)))
         except Exception:
             log.exception("chat watch action %r failed", action)
             await self.send(text_data=watch_ui.toast_fragment(TITLES.get(action, "The request failed"),
@@ -108,6 +110,10 @@ class ChatWatchConsumer(AsyncWebsocketConsumer):
         ids = {"supervisor_id": self.user_id, "session_id": self.session_id}
         if action == "send":
             chat_watch.write(**ids, **fields)
+        elif action == "typing":
+            chat_watch.typing(**ids)
+        elif action == "read":
+            chat_watch.mark_read(**ids, **fields)
         elif action == "takeOver":
             chat_watch.take_over(**ids)
         else:
@@ -122,9 +128,11 @@ class ChatWatchConsumer(AsyncWebsocketConsumer):
         if event == "message":
             await self.send(text_data=watch_ui.message_fragment(data, self.view["visitor"]))
         elif event == "typing":
-            who = self.view["visitor"] if data.get("side") == "visitor" else (self.view["agent"] or "The agent")
-            await self.send(text_data=watch_ui.typing_fragment(who))
-        elif event == "read":
+            if data.get("side") == "visitor":
+                await self.send(text_data=watch_ui.typing_fragment(self.view["visitor"]))
+            elif not self.view["takenOverBy"]:  # once taken over, the serving side typing is the supervisor
+                await self.send(text_data=watch_ui.typing_fragment(self.view["agent"] or "The agent"))
+        elif event == "read" and data.get("side") == "visitor":
             await self.send(text_data=await database_sync_to_async(watch_ui.log_fragment)(self.view))
 
     async def visitor_frame(self, message):

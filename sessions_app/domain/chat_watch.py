@@ -12,6 +12,10 @@ ACTIONS: dict[str, Method] = {m.name: m for m in (
                           message="text is required: the message to send"),
                     Param("clientId", max_length=MAX_CLIENT_ID, default="",
                           message=f"clientId must be a string of at most {MAX_CLIENT_ID} characters")), unknown=""),
+    # Once the supervisor has taken the chat over, they type and read as its serving side.
+    Method("typing", unknown=""),
+    Method("read", (Param("seq", kind="integer", required=True, default=0,
+                          message="seq must be a whole number of at least 0"),), unknown=""),
     Method("takeOver", unknown=""),
     Method("end", unknown=""),
 )}

@@ -199,6 +199,8 @@ def visitor_view(session: Session) -> dict:
     if session.state == "active" and session.agent_id:
         agent = session.agent
         view["agentNickname"] = agent.nickname or agent.user_id
+    elif session.state == "active" and session.taken_over_by_id:
+        view["agentNickname"] = session.taken_over_by.get_username()
     mark = ChatReadMark.objects.filter(session_id=session.id).first()
     view["readByAgent"] = mark.agent_seq if mark else 0
     view["readByVisitor"] = mark.visitor_seq if mark else 0
@@ -207,7 +209,7 @@ def visitor_view(session: Session) -> dict:
 
 
 def visitor_chat(session_id: str) -> dict:
-    session = found(Session.objects.select_related("agent").filter(pk=session_id, type="im"))
+    session = found(Session.objects.select_related("agent", "taken_over_by").filter(pk=session_id, type="im"))
     _check_chat(session, session_id)
     return visitor_view(session)
 

@@ -106,3 +106,23 @@ def take_over(*, supervisor_id, session_id) -> None:
         routing.dispatch_for_agent(agent)
 
     _audited(Audit("take_over_chat", supervisor_id, "session", session_id, {}), act)
+
+
+# Serving a chat taken over: typing and reading, as the serving side (not audited, as an agent's are not).
+
+def typing(*, supervisor_id, session_id) -> None:
+    """The supervisor serving the chat is typing: the visitor hears it as the serving side's."""
+    chat.typing(_served_by(supervisor_id, session_id), side="agent")
+
+
+def mark_read(*, supervisor_id, session_id, seq) -> dict:
+    """The supervisor serving the chat has read up to `seq`: the visitor sees their messages read."""
+    return chat.mark_read(_served_by(supervisor_id, session_id), side="agent", seq=seq)
+
+
+def _served_by(supervisor_id, session_id) -> str:
+    served = Session.objects.filter(pk=str(session_id)[:64], type="im", state="active",
+                                    taken_over_by_id=supervisor_id).values_list("pk", flat=True).first()
+    if served is None:
+        raise ServiceError(f"you serve chat {str(session_id)[:8]} only once you have taken it over")
+    return served

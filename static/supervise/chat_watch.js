@@ -5,6 +5,7 @@
  *    clears it once sent;
  *  - keeps the log in order without duplicates (a message may arrive appended and in a full render) and
  *    scrolled to the newest message while the reader is at the bottom;
+ *  - once this supervisor has taken the chat over, tells the visitor they are typing and what they have read;
  *  - clears the typing line after its time, dismisses toasts, and says whether the page is live.
  */
 (function () {
@@ -14,6 +15,34 @@
   if (!root) return;
   const text = document.getElementById('cw-composer-text');
   let atBottom = true;
+  let socket = null; // htmx's socket wrapper, once open
+  let lastTyping = 0;
+  let readSent = 0;
+
+  function serving() {
+    const status = document.getElementById('cw-status');
+    return Boolean(status && status.dataset.state === 'active' && status.dataset.takenOverBy === root.dataset.me);
+  }
+
+  function send(message) {
+    if (socket && serving()) socket.send(JSON.stringify(message));
+  }
+
+  document.addEventListener('input', (event) => {
+    if (event.target !== text || !text.value.trim() || Date.now() - lastTyping < 2500) return;
+    lastTyping = Date.now();
+    send({ action: 'typing' });
+  });
+
+  function markRead() {
+    const visitorMessages = document.querySelectorAll('#wb-chat-log > li.msg-visitor[data-seq]');
+    const last = visitorMessages.length ? Number(visitorMessages[visitorMessages.length - 1].dataset.seq) : 0;
+    if (last > readSent && document.visibilityState === 'visible' && serving()) {
+      readSent = last;
+      send({ action: 'read', seq: last });
+    }
+  }
+  document.addEventListener('visibilitychange', markRead);
 
   document.addEventListener('keydown', (event) => {
     if (event.target !== text || event.key !== 'Enter' || event.shiftKey || event.isComposing) return;
@@ -31,6 +60,7 @@
     if (event.target.id === 'cw-composer') {
       text.value = '';
       text.focus();
+      lastTyping = 0;
     }
   });
 
@@ -79,8 +109,12 @@
     root.dataset.connection = state;
     note.textContent = words;
   }
-  document.addEventListener('htmx:wsOpen', () => connection('live', 'Live'));
+  document.addEventListener('htmx:wsOpen', (event) => {
+    socket = event.detail.socketWrapper;
+    connection('live', 'Live');
+  });
   document.addEventListener('htmx:wsClose', (event) => {
+    socket = null;
     const code = event.detail.event && event.detail.event.code;
     if (code === 4003) connection('refused', 'Not watching: see above.');
     else connection('lost', 'Connection lost. Reconnecting…');
@@ -93,6 +127,7 @@
     const open = status && status.dataset.state === 'active';
     text.disabled = !open;
     text.form.querySelector('button').disabled = !open;
+    markRead();
   });
   tidyLog();
 }());
