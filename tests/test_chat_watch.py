@@ -167,10 +167,13 @@ async def test_a_chat_is_taken_over_once_and_then_not_transferred_from_admin(sdk
     await watch_call(chat_watch.take_over, session_id=session_id)
     with pytest.raises(ServiceError, match="has already been taken over by you"):
         await watch_call(chat_watch.take_over, session_id=session_id)
+    with pytest.raises(ServiceError, match="has moved on: it is in progress with supervisor admin now"):
+        await watch_call(supervision.end_session, session_id=session_id, expected_state="queued")
     with pytest.raises(ServiceError, match="served by a supervisor who took it over"):
         await watch_call(supervision.transfer_session, session_id=session_id, skill_group_id=demo["skillGroups"]["im"])
     assert [(action, outcome) for _, action, outcome, _ in await in_thread(audit_trail)()] == [
-        ("take_over_chat", "done"), ("take_over_chat", "refused"), ("transfer_session", "refused")]
+        ("take_over_chat", "done"), ("take_over_chat", "refused"), ("end_session", "refused"),
+        ("transfer_session", "refused")]
 
 
 async def test_a_chat_not_served_yet_is_not_taken_over(visitor, demo):

@@ -117,6 +117,8 @@ def _session(audit: Audit, session_id, expected_state: str | None) -> Session:
 def where(session: Session) -> str:
     """Where a session stands, in words, for a refusal."""
     agent = session.agent.user_id if session.agent else ""
+    if not agent and session.taken_over_by_id:
+        agent = f"supervisor {session.taken_over_by.get_username()}"
     group = session.skill_group.name if session.skill_group else ""
     return {"ivr": "in the IVR", "queued": f"waiting in {group}'s queue", "ringing": f"ringing for {agent}",
             "active": f"in progress with {agent or 'the far end'}", "ended": "ended"}[session.state]

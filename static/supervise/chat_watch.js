@@ -14,6 +14,7 @@
   const root = document.getElementById('cw-root');
   if (!root) return;
   const text = document.getElementById('cw-composer-text');
+  const hint = document.getElementById('cw-hint');
   let atBottom = true;
   let socket = null; // htmx's socket wrapper, once open
   let lastTyping = 0;
@@ -127,6 +128,10 @@
     const open = status && status.dataset.state === 'active';
     text.disabled = !open;
     text.form.querySelector('button').disabled = !open;
+    const alone = Boolean(status && status.dataset.takenOverBy);
+    text.placeholder = alone ? 'Write to the visitor…' : 'Write to the visitor and the agent as supervisor…';
+    hint.textContent = alone ? 'You serve this chat: the visitor sees your messages as the supervisor\'s.'
+      : 'Your messages are shown to the visitor and the agent as the supervisor\'s.';
     markRead();
   });
   tidyLog();
