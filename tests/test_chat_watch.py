@@ -293,7 +293,10 @@ async def test_the_socket_refuses_other_tenants_strangers_and_non_chats_with_400
     for target, user, words in ((session_id, stranger, f"no session &#x27;{session_id}&#x27;"),
                                 (session_id, None, "Sign in to admin"),
                                 (session_id, agent_account, "Sign in to admin"),
-                                (phone_id, await in_thread(admin_user)(), "not a web chat")):
+                                (phone_id, await in_thread(admin_user)(), "not a web chat"),
+                                ("%20no%20such%20chat!%C3%A9", await in_thread(admin_user)(), "no session"),
+                                ("x" * 300, await in_thread(admin_user)(), "no session"),
+                                ("", await in_thread(admin_user)(), "no session")):
         page = await watch_page(target, user)
         assert page.connected
         assert words in await page.until("cw-refused")

@@ -46,16 +46,14 @@ class ChatWatchConsumer(AsyncWebsocketConsumer):
         self.user_id = user.pk
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         session_id = (query.get("sessionId") or [""])[0][:64]
-        for group in self.groups_of(session_id):  # before reading the chat, so that no event falls in between
-            await self.channel_layer.group_add(group, self.channel_name)
         try:
-            self.view = await database_sync_to_async(chat_watch.watch)(supervisor_id=self.user_id,
-                                                                       session_id=session_id)
-        except ServiceError as refused:
-            await self.leave(session_id)
+            await database_sync_to_async(chat_watch.watch)(supervisor_id=self.user_id, session_id=session_id)
+        except ServiceError as refused:  # a crafted id too: refused (and audited) before naming any group
             await self.refuse(f"This chat cannot be watched: {refused}.")
             return
         self.session_id = session_id
+        for group in self.groups_of(session_id):  # before reading the chat, so that no event falls in between
+            await self.channel_layer.group_add(group, self.channel_name)
         await self.send(text_data=await self.render_whole())
 
     @staticmethod
@@ -77,6 +75,7 @@ class ChatWatchConsumer(AsyncWebsocketConsumer):
 
     @database_sync_to_async
     def render_whole(self) -> str:
+        self.view = chat_watch.describe(self.session_id)
         return watch_ui.status_fragment(self.view) + watch_ui.log_fragment(self.view)
 
     async def refresh_status(self):
@@ -122,6 +121,8 @@ class ChatWatchConsumer(AsyncWebsocketConsumer):
     # The chat's events.
 
     async def watched_chat(self, message):
+        if not self.session_id:
+            return  # refused: an event that arrived before the refusal is not shown
         frame = message.get("frame") or {}
         data = frame.get("data") or {}
         event = frame.get("event")
@@ -138,5 +139,5 @@ class ChatWatchConsumer(AsyncWebsocketConsumer):
     async def visitor_frame(self, message):
         """Where the chat stands changed (accepted, queued, ended): the header is drawn again. Its messages,
         typing and read marks come through the watchers' group."""
-        if (message.get("frame") or {}).get("event") in ("accepted", "queued", "ended"):
+        if self.session_id and (message.get("frame") or {}).get("event") in ("accepted", "queued", "ended"):
             await self.refresh_status()
