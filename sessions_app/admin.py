@@ -54,6 +54,7 @@ class TenantAdmin(TenantScoped, admin.ModelAdmin):
 
     list_display = ["sdk_app_id", "name", "cdr_webhook_url"]
     search_fields = ["sdk_app_id", "name"]
+    ordering = ["name"]
     actions = ["rotate_api_key", "rotate_cdr_secret"]
     readonly_fields = ["api_key_masked", "cdr_secret_masked"]
     fieldsets = [
@@ -114,6 +115,7 @@ class SkillGroupAdmin(TenantScoped, admin.ModelAdmin):
                     "queued", "agents_online"]
     list_filter = ["kind", "routing_strategy"]
     search_fields = ["name"]
+    ordering = ["name"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(
@@ -172,6 +174,7 @@ class AgentAdmin(TenantScoped, AgentSupervision, admin.ModelAdmin):
                     "open_connections", "skill_group_names"]
     list_filter = ["status", "skill_groups"]
     search_fields = ["user_id", "nickname", "staff_number"]
+    ordering = ["user_id"]
     inlines = [AgentSkillInline]
     actions = ["force_offline"]
     readonly_fields = ["status_badge", "time_in_status", "rest_reason", "available_since", "last_offered_at",

@@ -107,16 +107,24 @@ def force_offline(supervisor_id, agent_id, form) -> str:
     return "Forced offline: sessions in progress ended, logins revoked, sockets closed."
 
 
+AGENT_ACTIONS = {
+    "status": Action("Set status", set_status),
+    "offline": Action("Force offline", force_offline),
+}
+
+
+def agent_panel(agent: Agent) -> dict:
+    """The actions on `agent` as they stand, for their admin page and the wallboard's menu."""
+    current = f"rest:{agent.rest_reason}" if agent.status == "rest" else agent.status
+    return {"kind": "agent", "current": current,
+            "status_choices": status_choices(agent) if agent.status != "offline" else []}
+
+
 class AgentSupervision(SupervisionPanel):
-    supervision_actions = {
-        "status": Action("Set status", set_status),
-        "offline": Action("Force offline", force_offline),
-    }
+    supervision_actions = AGENT_ACTIONS
 
     def panel(self, agent: Agent) -> dict:
-        current = f"rest:{agent.rest_reason}" if agent.status == "rest" else agent.status
-        return {"kind": "agent", "current": current,
-                "status_choices": status_choices(agent) if agent.status != "offline" else []}
+        return agent_panel(agent)
 
 
 # Sessions.
@@ -148,31 +156,40 @@ def where_now(session_id: str) -> str:
     return supervision.where(Session.objects.select_related("agent", "skill_group").get(pk=session_id))
 
 
-class SessionSupervision(SupervisionPanel):
-    supervision_actions = {
-        "end": Action("End session", end_session),
-        "transfer": Action("Transfer", transfer_session),
-        "offer": Action("Offer", offer_session),
+SESSION_ACTIONS = {
+    "end": Action("End session", end_session),
+    "transfer": Action("Transfer", transfer_session),
+    "offer": Action("Offer", offer_session),
+}
+
+
+def session_panel(session: Session) -> dict | None:
+    """The actions on `session` as it stands (None once it has ended), for its admin page and the wallboard's
+    menu."""
+    if session.state == "ended":
+        return None
+    transferable = (session.state in supervision.TRANSFERABLE and session.type != "internal"
+                    and not session.caller_agent_id)
+    online = Agent.objects.filter(tenant_id=session.tenant_id).exclude(status="offline").exclude(
+        pk=session.agent_id or 0).order_by("user_id")
+    groups = SkillGroup.objects.filter(tenant_id=session.tenant_id).order_by("name")
+    groups = groups.filter(kind="im") if session.type == "im" else groups.exclude(kind="im")
+    return {
+        "kind": "session", "state": session.state,
+        "transfer_agents": [(a.pk, f"{a.user_id} ({a.get_status_display().lower()})") for a in online]
+        if transferable else [],
+        "transfer_groups": [(g.pk, g.name) for g in groups] if transferable else [],
+        "offer_agents": [(a.pk, a.user_id) for a in online if a.status == "free"]
+        if session.state == "queued" else [],
+        "watch_url": reverse("chat-watch", args=[session.pk]) if session.type == "im" else "",
     }
 
+
+class SessionSupervision(SupervisionPanel):
+    supervision_actions = SESSION_ACTIONS
+
     def panel(self, session: Session) -> dict | None:
-        if session.state == "ended":
-            return None
-        transferable = (session.state in supervision.TRANSFERABLE and session.type != "internal"
-                        and not session.caller_agent_id)
-        online = Agent.objects.filter(tenant_id=session.tenant_id).exclude(status="offline").exclude(
-            pk=session.agent_id or 0).order_by("user_id")
-        groups = SkillGroup.objects.filter(tenant_id=session.tenant_id).order_by("name")
-        groups = groups.filter(kind="im") if session.type == "im" else groups.exclude(kind="im")
-        return {
-            "kind": "session", "state": session.state,
-            "transfer_agents": [(a.pk, f"{a.user_id} ({a.get_status_display().lower()})") for a in online]
-            if transferable else [],
-            "transfer_groups": [(g.pk, g.name) for g in groups] if transferable else [],
-            "offer_agents": [(a.pk, a.user_id) for a in online if a.status == "free"]
-            if session.state == "queued" else [],
-            "watch_url": reverse("chat-watch", args=[session.pk]) if session.type == "im" else "",
-        }
+        return session_panel(session)
 
 
 # The audit log.

@@ -2,11 +2,13 @@ from django.contrib import admin
 from django.urls import path
 from django.views.generic import TemplateView
 
-from sessions_app.views import api, chat_watch, sdk, try_it, wallboard, widget, workbench
+from sessions_app.views import api, chat_watch, sdk, try_it, wallboard, wallboard_actions, widget, workbench
 
 urlpatterns = [
     path("admin/wallboard/", wallboard.page, name="wallboard"),
     path("admin/chats/<str:session_id>/", chat_watch.page, name="chat-watch"),
+    path("admin/wallboard/<str:kind>/<str:target_id>/menu/", wallboard_actions.menu, name="wallboard-menu"),
+    path("admin/wallboard/<str:kind>/<str:target_id>/<str:action>/", wallboard_actions.act, name="wallboard-act"),
     path("admin/", admin.site.urls),
     path("sdk/tccc.js", sdk.sdk_js, name="sdk-js"),
     path("widget/chat.js", widget.chat_js, name="widget-chat-js"),

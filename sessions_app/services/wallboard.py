@@ -125,7 +125,7 @@ def _agents(tenant_id: int, sessions: list[Session]) -> list[dict]:
         if status in ("onCall", "ringing"):  # stored as free: on a call, or ringing, since that began
             since = max(since, _state_since(on))
         rows.append({
-            "user_id": agent["user_id"], "name": agent["nickname"] or agent["user_id"],
+            "agent_id": agent["pk"], "user_id": agent["user_id"], "name": agent["nickname"] or agent["user_id"],
             "status": status, "status_label": rules.BOARD_LABELS[status], "rest_reason": agent["rest_reason"],
             "status_since_ms": epoch_ms(since),
             "session": {"id": on.pk, "type_label": TYPE_LABELS.get(on.type, on.type), "customer": customer(on),

@@ -59,7 +59,7 @@ ROWS_KEPT = 20_000
 
 def agent_row(agent: dict, group_names: dict[int, str]) -> str:
     session = agent["session"]
-    key = (agent["user_id"], agent["name"], agent["status"], agent["rest_reason"], agent["status_since_ms"],
+    key = (agent["agent_id"], agent["user_id"], agent["name"], agent["status"], agent["rest_reason"], agent["status_since_ms"],
            tuple(session.values()) if session else None, agent["chats"], agent["chat_capacity"],
            tuple((g, group_names.get(g)) for g in agent["group_ids"]))
     html = _rows.get(key)
