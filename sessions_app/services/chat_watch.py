@@ -32,6 +32,8 @@ def _chat(audit: Audit, session_id, *, lock: bool) -> Session:
 
 
 def _in_progress(session: Session) -> None:
+    if session.state == "ended":
+        raise ServiceError(f"chat {session.id[:8]} has ended")
     if session.state != "active":
         raise ServiceError(f"chat {session.id[:8]} is {where(session)}: a supervisor joins it once an agent serves it")
 
