@@ -181,7 +181,7 @@ async def test_a_chat_not_served_yet_is_not_joined(sdk, visitor):
     guest = await visitor()
     started = await guest.start()  # ringing for the agent
     for function, fields in ((chat_watch.take_over, {}), (chat_watch.write, {"text": "hi"})):
-        with pytest.raises(ServiceError, match="is ringing for agent1@demo: a supervisor joins it once an agent serves"):
+        with pytest.raises(ServiceError, match="is ringing for agent1@demo: a supervisor joins it once an agent"):
             await watch_call(function, session_id=started["sessionId"], **fields)
 
 
