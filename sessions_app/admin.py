@@ -326,7 +326,7 @@ class ChatMessageInline(ReadOnlyInline, admin.TabularInline):
 
     model = ChatMessage
     verbose_name_plural = "Chat messages"
-    fields = ["seq", "sender", "agent", "text", "sent"]
+    fields = ["seq", "sender", "agent", "supervisor_name", "text", "sent"]
     readonly_fields = ["sent"]
     sent = to_the_second("created_at", "sent at")
 

@@ -181,6 +181,7 @@ def session_panel(session: Session) -> dict | None:
         "transfer_groups": [(g.pk, g.name) for g in groups] if transferable else [],
         "offer_agents": [(a.pk, a.user_id) for a in online if a.status == "free"]
         if session.state == "queued" else [],
+        "watch_url": reverse("chat-watch", args=[session.pk]) if session.type == "im" else "",
     }
 
 

@@ -99,6 +99,14 @@ def test_an_ending_without_a_reason_counts_as_served_or_given_up(accepted, ringi
     assert session_state.end_status(accepted, ringing_for_agent) == expected
 
 
+def test_only_a_web_chat_in_progress_is_taken_over():
+    session_state.check_take_over("active", "im")
+    for state, kind in [("ringing", "im"), ("queued", "im"), ("ended", "im"), ("active", "phone"),
+                        ("active", "video")]:
+        with pytest.raises(session_state.MoveRefused):
+            session_state.check_take_over(state, kind)
+
+
 def test_request_validation_names_the_problem():
     with pytest.raises(protocol.ProtocolError, match="sessionId is required"):
         protocol.validate_request({"method": "Call.accept", "params": {}})

@@ -108,6 +108,13 @@ def test_a_sessions_menu_shows_what_applies_and_sends_back_the_state_the_row_sho
     assert f'href="{page}"' in html
 
 
+def test_a_chats_menu_links_to_watching_it_and_a_calls_does_not(supervisor, tenant):
+    chat, call = queued(tenant, kind="im"), queued(tenant)
+    watch = reverse("chat-watch", args=[chat])
+    assert f'<a href="{watch}">Watch the chat</a>' in menu(supervisor, "session", chat).content.decode()
+    assert "Watch the chat" not in menu(supervisor, "session", call).content.decode()
+
+
 def test_ending_a_session_from_the_wallboard(supervisor, tenant):
     session_id = queued(tenant)
     assert act(supervisor, "session", session_id, "end", state="queued") == (

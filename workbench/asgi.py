@@ -3,9 +3,9 @@
 `daphne workbench.asgi:application` is the complete product (README, "Configuration"). The sweeper starts when
 Twisted's reactor runs (under daphne), or on the first request under any other ASGI server or in tests.
 Every websocket's `Host` must be in ALLOWED_HOSTS (workbench/websocket_hosts.py); under daphne, HTTP requests
-are bounded before their bodies are read (workbench/http_limits.py). Only the workbench's and the wallboard's sockets
-read the Django session (AuthMiddlewareStack): the SDK's authenticates by token alone, so its handshake costs no
-session lookup.
+are bounded before their bodies are read (workbench/http_limits.py). Only the workbench's, the wallboard's and the
+chat watch's sockets read the Django session (AuthMiddlewareStack): the SDK's authenticates by token alone, so its
+handshake costs no session lookup.
 """
 import gc
 import os
@@ -35,6 +35,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
+from sessions_app.consumers.chat_watch import ChatWatchConsumer  # noqa: E402
 from sessions_app.consumers.sdk import SdkConsumer  # noqa: E402
 from sessions_app.consumers.visitor import VisitorConsumer  # noqa: E402
 from sessions_app.consumers.wallboard import WallboardConsumer  # noqa: E402
@@ -61,6 +62,7 @@ router = ProtocolTypeRouter({
         path("ws/call/", WebCallConsumer.as_asgi()),
         path("ws/workbench/", AuthMiddlewareStack(WorkbenchConsumer.as_asgi())),
         path("ws/wallboard/", AuthMiddlewareStack(WallboardConsumer.as_asgi())),
+        path("ws/supervise/chat/", AuthMiddlewareStack(ChatWatchConsumer.as_asgi())),
     ])),
 })
 

@@ -2,10 +2,11 @@ from django.contrib import admin
 from django.urls import path
 from django.views.generic import TemplateView
 
-from sessions_app.views import api, reports, sdk, try_it, wallboard, wallboard_actions, widget, workbench
+from sessions_app.views import api, chat_watch, reports, sdk, try_it, wallboard, wallboard_actions, widget, workbench
 
 urlpatterns = [
     path("admin/wallboard/", wallboard.page, name="wallboard"),
+    path("admin/chats/<str:session_id>/", chat_watch.page, name="chat-watch"),
     path("admin/wallboard/<str:kind>/<str:target_id>/menu/", wallboard_actions.menu, name="wallboard-menu"),
     path("admin/wallboard/<str:kind>/<str:target_id>/<str:action>/", wallboard_actions.act, name="wallboard-act"),
     path("admin/reports/", admin.site.admin_view(reports.page), name="reports"),

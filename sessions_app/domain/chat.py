@@ -19,6 +19,9 @@ RATE_LIMITS = ((5, 5), (30, 60))
 TOO_FAST = "you are sending messages too fast: wait a few seconds"
 
 SIDES = ("visitor", "agent")
+# Who may write a message: the two sides, and a supervisor watching the chat (services/chat_watch.py), whose
+# messages both sides get.
+WRITERS = (*SIDES, "supervisor")
 
 # The `start` action's fields: callIn name → (Python name, longest accepted value).
 START_FIELDS = {"nickname": ("nickname", 128), "avatar": ("avatar", 1024), "peerSource": ("peer_source", 128),
@@ -27,7 +30,7 @@ DEFAULT_NICKNAME = "Visitor"
 
 # A stored message, as both sides get it (`createdAt` in ms since the epoch).
 MESSAGE_TYPES = {"id": int, "seq": int, "sessionId": str, "sender": str, "text": str, "agentUserId": str,
-                 "clientId": str, "createdAt": int}
+                 "supervisorName": str, "clientId": str, "createdAt": int}
 MESSAGE_FIELDS = tuple(MESSAGE_TYPES)
 
 # The visitor's events, each with its fields' types. The agent's pages hear message, typing and read with the

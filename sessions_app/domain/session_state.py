@@ -35,6 +35,13 @@ def check_move(old: str, new: str) -> None:
         raise MoveRefused(f"a session cannot go from {old} to {new}")
 
 
+def check_take_over(state: str, session_type: str) -> None:
+    """A supervisor takes over a web chat in progress alone: it stays active, served by them instead of its agent
+    (no move). A call has media legs bridged to its agent, which a take-over does not re-point."""
+    if state != "active" or session_type != "im":
+        raise MoveRefused(f"a {session_type} session that is {state} cannot be taken over")
+
+
 def end_status(accepted: bool, ringing_for_agent: bool) -> str:
     """How an ending is counted when nobody names a reason: served (ok), given up while an agent's phone rang,
     or given up while waiting (in the queue, the IVR, or for a far end to answer)."""

@@ -9,7 +9,8 @@ from .core import Tenant
 
 class AuditEntry(models.Model):
     ACTIONS = [("set_status", "Set status"), ("force_offline", "Force offline"), ("end_session", "End session"),
-               ("transfer_session", "Transfer session"), ("offer_session", "Offer session")]
+               ("transfer_session", "Transfer session"), ("offer_session", "Offer session"),
+               ("watch_chat", "Watch chat"), ("write_chat", "Write in chat"), ("take_over_chat", "Take over chat")]
     TARGETS = [("agent", "Agent"), ("session", "Session")]
     OUTCOMES = [("done", "Done"), ("refused", "Refused")]
 

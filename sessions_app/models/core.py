@@ -252,6 +252,8 @@ class Session(models.Model):
     customer_user_id = models.CharField("userId", max_length=128, blank=True)
     uui = models.CharField(max_length=1024, blank=True)
     transferred_by = models.CharField(max_length=128, blank=True, help_text="userId of a pending transfer's sender.")
+    taken_over_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                      related_name="+", help_text="The supervisor serving a web chat they took over.")
     # Who started a web chat or call, for the limits on starts and messages (services/visitor_limits.py).
     visitor_id = models.CharField(max_length=64, blank=True, help_text="The web visitor's id, kept by their browser.")
     client_address = models.CharField(max_length=45, blank=True, help_text="The web customer's network address.")
@@ -375,12 +377,13 @@ class ChatMessage(models.Model):
     """One message of a web chat, in order (`seq` per session). Sent messages carry the sender's own id
     (`client_id`) so a resend after a reconnect is stored once."""
 
-    SENDERS = [("visitor", "Visitor"), ("agent", "Agent"), ("system", "System")]
+    SENDERS = [("visitor", "Visitor"), ("agent", "Agent"), ("supervisor", "Supervisor"), ("system", "System")]
 
     session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="messages")
     seq = models.PositiveIntegerField()
-    sender = models.CharField(max_length=8, choices=SENDERS)
+    sender = models.CharField(max_length=10, choices=SENDERS)
     agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    supervisor_name = models.CharField(max_length=150, blank=True, help_text="Who wrote a supervisor's message.")
     text = models.TextField()
     client_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

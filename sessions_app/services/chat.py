@@ -6,9 +6,12 @@ one transaction holding the session's row lock, so messages get gapless `seq` nu
 order they were stored. Live events leave on commit:
 - to the visitor: group `visitor_group(session_id)`, `{"type": "visitor.frame", "frame": {"type": "event", ...}}`;
 - to the agent ringing or serving the chat: group `events.pages_group(agent_id)` (the workbench's pages),
-  `{"type": "agent.chat", "frame": {"type": "chat", "event": "message" | "typing" | "read", "data": {...}}}`.
-Every event goes to the other side only (the sender has the reply); clients dedupe messages by `id`, since a
-reconnect's history may overlap what arrived live. A transfer needs no copying: the new agent reads `history()`.
+  `{"type": "agent.chat", "frame": {"type": "chat", "event": "message" | "typing" | "read", "data": {...}}}`;
+- to the supervisors watching it (consumers/chat_watch.py): group `watchers_group(session_id)`, every event of
+  either side, `{"type": "watched.chat", "frame": <the agent's frame>}`.
+Every event goes to the other side only (the sender has the reply); a supervisor's message goes to both sides.
+Clients dedupe messages by `id`, since a reconnect's history may overlap what arrived live. A transfer needs no
+copying: the new agent reads `history()`.
 """
 from __future__ import annotations
 
@@ -88,15 +91,17 @@ def end_by_visitor(session_id: str) -> None:
 
 # Messages.
 
-def post_message(session_id: str, *, sender: str, text, agent_id: int | None = None, client_id="") -> dict:
+def post_message(session_id: str, *, sender: str, text, agent_id: int | None = None, client_id="",
+                 supervisor_name: str = "") -> dict:
     """Store one message and deliver it live; returns it as a dict (see `message_dict`).
 
-    The visitor may write while the chat waits (queued, ringing) or is served; an agent only while serving it.
+    The visitor may write while the chat waits (queued, ringing) or is served; an agent only while serving it;
+    a supervisor (`supervisor_name`, checked by services/chat_watch.py) while it is in progress.
     A `client_id` already stored for this sender returns the stored message: a resend after a reconnect is
     stored once. The visitor is rate-limited over all their chats (services/visitor_limits.py).
     """
-    if sender not in rules.SIDES:
-        raise ServiceError(f"sender must be one of: {', '.join(rules.SIDES)}")
+    if sender not in rules.WRITERS:
+        raise ServiceError(f"sender must be one of: {', '.join(rules.WRITERS)}")
     try:
         text = rules.clean_text(text)
         client_id = rules.clean_client_id(client_id)
@@ -114,20 +119,24 @@ def post_message(session_id: str, *, sender: str, text, agent_id: int | None = N
             raise ServiceError("the chat has ended")
         if sender == "agent" and (session.state != "active" or agent_id is None or session.agent_id != agent_id):
             raise ServiceError(f"chat {session_id} is not in progress with you")
+        if sender == "supervisor" and session.state != "active":
+            raise ServiceError(f"chat {session_id} is not in progress: a supervisor writes once it is served")
         if sender == "visitor":
             visitor_limits.check_message(session)
         last = session.messages.order_by("-seq").values_list("seq", flat=True).first() or 0
         message = ChatMessage.objects.create(session=session, seq=last + 1, sender=sender, text=text,
-                                             agent_id=agent_id if sender == "agent" else None, client_id=client_id)
+                                             agent_id=agent_id if sender == "agent" else None, client_id=client_id,
+                                             supervisor_name=supervisor_name[:150] if sender == "supervisor" else "")
         data = message_dict(message)
-        _tell(session, (rules.other_side(sender),), "message", data)
+        _tell(session, rules.SIDES if sender == "supervisor" else (rules.other_side(sender),), "message", data)
         return data
 
 
 def message_dict(message: ChatMessage) -> dict:
     agent = message.agent if message.agent_id else None
     return {"id": message.pk, "seq": message.seq, "sessionId": message.session_id, "sender": message.sender,
-            "text": message.text, "agentUserId": agent.user_id if agent else "", "clientId": message.client_id,
+            "text": message.text, "agentUserId": agent.user_id if agent else "",
+            "supervisorName": message.supervisor_name, "clientId": message.client_id,
             "createdAt": int(message.created_at.timestamp() * 1000)}
 
 
@@ -190,6 +199,8 @@ def visitor_view(session: Session) -> dict:
     if session.state == "active" and session.agent_id:
         agent = session.agent
         view["agentNickname"] = agent.nickname or agent.user_id
+    elif session.state == "active" and session.taken_over_by_id:
+        view["agentNickname"] = session.taken_over_by.get_username()
     mark = ChatReadMark.objects.filter(session_id=session.id).first()
     view["readByAgent"] = mark.agent_seq if mark else 0
     view["readByVisitor"] = mark.visitor_seq if mark else 0
@@ -198,7 +209,7 @@ def visitor_view(session: Session) -> dict:
 
 
 def visitor_chat(session_id: str) -> dict:
-    session = found(Session.objects.select_related("agent").filter(pk=session_id, type="im"))
+    session = found(Session.objects.select_related("agent", "taken_over_by").filter(pk=session_id, type="im"))
     _check_chat(session, session_id)
     return visitor_view(session)
 
@@ -223,9 +234,14 @@ def _check_chat(session: Session | None, session_id) -> None:
         raise ServiceError(f"session {session_id} is not a web chat")
 
 
+def watchers_group(session_id: str) -> str:
+    """The channel-layer group of the supervisors watching a chat, on any process."""
+    return f"chat-watch.{session_id}"
+
+
 def _tell(session: Session, sides, event: str, data: dict) -> None:
-    """Send a chat event to the given sides once the transaction commits (at once outside one). The agent side
-    is the agent the chat rings for or is served by, if any."""
+    """Send a chat event to the given sides, and to the chat's watchers, once the transaction commits (at once
+    outside one). The agent side is the agent the chat rings for or is served by, if any."""
     agent_id = session.agent_id if session.state in ("ringing", "active") else None
     visitor_frame = rules.event(event, **data)
     agent_frame = {**visitor_frame, "type": "chat"}
@@ -235,5 +251,6 @@ def _tell(session: Session, sides, event: str, data: dict) -> None:
             group_send(visitor_group(session.id), {"type": "visitor.frame", "frame": visitor_frame})
         if "agent" in sides and agent_id:
             group_send(pages_group(agent_id), {"type": "agent.chat", "frame": agent_frame})
+        group_send(watchers_group(session.id), {"type": "watched.chat", "frame": agent_frame})
 
     transaction.on_commit(send, robust=True)

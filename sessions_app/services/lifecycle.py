@@ -150,6 +150,27 @@ def hand_over(session: Session, agent: Agent, *, user_id: str = "", skill_group:
     timeline.log(session, f"{who} transferred it to {user_id or skill_group.name}")
 
 
+def take_over(session: Session, supervisor, name: str) -> Agent | None:
+    """A supervisor (`supervisor`, their account; `name`, as logged) takes over the web chat in progress: they
+    serve it from now on and the agent serving it drops out (their part ends as transferred to the supervisor,
+    and they hear `sessionEnded` with `closeBy: 'admin'`, as for a session a supervisor ends; the session stays
+    open). Returns the agent who served it, whose consequences (capacity, the next offer) are the caller's."""
+    agent = session.agent
+    now = timezone.now()
+    served = round((now - session.accepted_at).total_seconds(), 3) if session.accepted_at else 0.0
+    session_state.check_take_over(session.state, session.type)
+    session.agent, session.taken_over_by = None, supervisor
+    session.save(update_fields=["agent", "taken_over_by"])
+    wallboard_push.changed(session.tenant_id)
+    if agent is not None:
+        session.participants.filter(agent=agent, end_at__isnull=True).update(
+            outcome="transferred", end_at=now, transfer_to=f"supervisor:{name}"[:128])
+        publish(agent.pk, "sessionEnded", sessionId=session.id, type=session.type, duration=served, closeBy="admin")
+    timeline.log(session, f"taken over by supervisor {name}" + (f" from {agent.user_id}" if agent else ""))
+    _moved(session, "active", agent_nickname=name)
+    return agent
+
+
 @dataclass(frozen=True)
 class Ending:
     """Whom an ending leaves free or in after-call work: `endings.end_session` carries it on."""

@@ -117,6 +117,8 @@ def _session(audit: Audit, session_id, expected_state: str | None) -> Session:
 def where(session: Session) -> str:
     """Where a session stands, in words, for a refusal."""
     agent = session.agent.user_id if session.agent else ""
+    if not agent and session.taken_over_by_id:
+        agent = f"supervisor {session.taken_over_by.get_username()}"
     group = session.skill_group.name if session.skill_group else ""
     return {"ivr": "in the IVR", "queued": f"waiting in {group}'s queue", "ringing": f"ringing for {agent}",
             "active": f"in progress with {agent or 'the far end'}", "ended": "ended"}[session.state]
@@ -185,6 +187,8 @@ def transfer_session(*, supervisor_id, session_id, agent_id=None, skill_group_id
         if (agent_id is None) == (skill_group_id is None):
             raise ServiceError("transfer to exactly one of an agent or a skill group")
         session = _session(audit, session_id, expected_state)
+        if session.taken_over_by_id is not None:
+            raise ServiceError(f"session {session.id[:8]} is served by a supervisor who took it over: they end it")
         if session.state not in TRANSFERABLE:
             raise ServiceError(f"session {session.id[:8]} is {where(session)}: it can be transferred once it waits "
                                "in a queue")

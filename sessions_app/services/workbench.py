@@ -337,7 +337,8 @@ def _history_outcome(session: Session, turn: ServeParticipant | None) -> tuple[s
     if turn is None:  # placed by the agent (outbound or internal)
         return ("Answered", "ok") if session.accepted_at else (END_LABELS.get(session.end_status, "Ended"), "bad")
     if turn.outcome == "transferred":
-        return f"Transferred to {turn.transfer_to.replace('skillGroup:', 'group ')}", "info"
+        target = turn.transfer_to.replace("skillGroup:", "group ").replace("supervisor:", "supervisor ")
+        return f"Transferred to {target}", "info"
     if turn.accept_at:
         return "Answered", "ok"
     return {"timeout": ("Missed", "bad"), "rejected": ("Rejected", "bad")}.get(turn.outcome, ("Missed", "bad"))
@@ -355,7 +356,7 @@ def chat_log(session_id: str) -> dict:
 def chat_message(message: dict, read_by_visitor: int = 0) -> dict:
     """One message of the chat log, from the service's message dict (`chat.message_dict`): no query, so a
     message an event carries is shown as it arrives."""
-    return {**message, "read": message["sender"] == "agent" and message["seq"] <= read_by_visitor,
+    return {**message, "read": message["sender"] in ("agent", "supervisor") and message["seq"] <= read_by_visitor,
             "time": timezone.localtime(datetime.fromtimestamp(message["createdAt"] / 1000, tz=dt_timezone.utc))}
 
 

@@ -50,6 +50,8 @@ color: var(--text-muted); font-size: 12px; text-align: center; }
 padding: 9px 13px; border-radius: 16px; white-space: pre-wrap; overflow-wrap: anywhere; word-break: break-word;
 }
 .mine .bubble { background: var(--accent); color: var(--on-accent); border-bottom-right-radius: 5px; }
+.msg.supervisor .bubble { background: #f2eefc; border-color: #6941c6; }
+.author { margin-bottom: 2px; color: #6941c6; font-size: 11px; font-weight: 600; }
 .theirs .bubble { background: #fff; border: 1px solid var(--border); border-bottom-left-radius: 5px; }
 .meta { margin-top: 3px; color: var(--text-muted); font-size: 11.5px; }
 .meta .read { color: var(--accent); font-weight: 600; }
@@ -233,8 +235,12 @@ function drawChat(root) {
       meta.appendChild(document.createTextNode(' · '));
       meta.appendChild(el('span', { class: read ? 'read' : '', 'data-tick': read ? 'read' : 'sent', text: read ? '✓✓ Read' : '✓ Sent' }));
     }
-    return el('li', { class: `msg ${mine ? 'mine' : 'theirs'}`, 'data-seq': String(message.seq) },
-      [el('div', { class: 'bubble', text: message.text }), meta]);
+    // A supervisor watching the chat may write into it: their messages are marked as theirs.
+    const supervisor = message.sender === 'supervisor';
+    const parts = supervisor ? [el('div', { class: 'author', text: 'Supervisor' })] : [];
+    parts.push(el('div', { class: 'bubble', text: message.text }), meta);
+    return el('li', { class: `msg ${mine ? 'mine' : 'theirs'}${supervisor ? ' supervisor' : ''}`,
+      'data-seq': String(message.seq), 'data-sender': message.sender }, parts);
   }
 
   function outgoingItem(outgoing) {
@@ -297,13 +303,13 @@ function drawChat(root) {
       body.scrollTop = body.scrollHeight; // the newest message in view
     }
     const read = chat ? chat.readByVisitor || 0 : 0;
-    const unreadCount = state.messages.filter((m) => m.sender === 'agent' && m.seq > read).length;
+    const unreadCount = state.messages.filter((m) => m.sender !== 'visitor' && m.seq > read).length;
     unread.hidden = open || unreadCount === 0;
     unread.textContent = String(unreadCount);
   };
 
   api.on('message', (message) => {
-    if (message.sender === 'agent') markRead();
+    if (message.sender !== 'visitor') markRead();
   });
   render();
 }
