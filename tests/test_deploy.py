@@ -90,7 +90,8 @@ def test_systemd_accepts_the_units(tmp_path):
     if shutil.which("systemd-analyze") is None:
         pytest.skip("systemd-analyze is not installed")
     units = []
-    for template, instance in (("tccc-web@.service", "8001"), ("tccc-media@.service", "1")):
+    for template, instance in (("tccc-web@.service", "8001"), ("tccc-media@.service", "1"),
+                               ("tccc-report-days.service", ""), ("tccc-report-days.timer", "")):
         unit = tmp_path / template.replace("@.", f"@{instance}.")
         unit.write_text((DEPLOY / template).read_text().replace(CHECKOUT, str(ROOT)))
         units.append(str(unit))
@@ -223,3 +224,13 @@ def test_every_file_the_guide_installs_is_in_the_repository():
     named = set(re.findall(r"(?:/opt/tccc/)?\b((?:deploy|scripts)/[\w@.\-/]*\w)", guide))
     assert {"deploy/nginx.conf", "deploy/tccc-web@.service", "deploy/tccc.env.example"} <= named
     assert [path for path in sorted(named) if not (ROOT / path).exists()] == []
+
+
+def test_the_nightly_unit_keeps_every_tenants_settled_report_days(tmp_path):
+    server = LiveServer(env={"SQLITE_PATH": str(tmp_path / "db.sqlite3")})
+    server.manage("migrate", "--noinput", "-v0")
+    server.manage("seed_demo")
+    command = exec_start("tccc-report-days.service", "")
+    assert command[1:] == ["manage.py", "keep_report_days"]
+    run = subprocess.run(command, cwd=ROOT, env=server.env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and run.stdout.startswith("1400000001: "), run.stdout + run.stderr
