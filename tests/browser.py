@@ -417,6 +417,21 @@ def host_page():
         yield server
 
 
+@pytest.fixture
+def supervisor_page(browser, sdk_server):
+    """The demo's superuser signed in to admin, in a browser context of their own."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(CALL_TIMEOUT * 1000)
+    page = context.new_page()
+    page.goto(sdk_server.url + "/admin/login/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "demo-password")
+    page.click("input[type=submit]")
+    page.wait_for_url(sdk_server.url + "/admin/")
+    yield page
+    context.close()
+
+
 def agents_fixture(server: str):
     """An `open_agent` fixture whose agents sign in to the live server of the fixture named `server` (a module
     with a server of its own assigns one: `restartable_agents = agents_fixture("restartable_server")`)."""

@@ -4,7 +4,7 @@ as the supervisor's."""
 import pytest
 
 from .browser import (  # noqa: F401 (fixtures)
-    ARTIFACTS, CALL_TIMEOUT, EVENT_TIMEOUT, browser, fresh_channel_layer, live_shell, sdk_server,
+    ARTIFACTS, EVENT_TIMEOUT, browser, fresh_channel_layer, live_shell, sdk_server, supervisor_page,
 )
 from .test_chat_browser import accept_offer, people, shop  # noqa: F401 (fixtures)
 
@@ -12,19 +12,6 @@ pytestmark = pytest.mark.browser
 TIMEOUT_MS = EVENT_TIMEOUT * 1000
 
 
-@pytest.fixture
-def supervisor_page(browser, sdk_server):
-    """The demo's superuser signed in to admin, in a browser context of their own."""
-    context = browser.new_context(viewport={"width": 1280, "height": 860})
-    context.set_default_timeout(CALL_TIMEOUT * 1000)
-    page = context.new_page()
-    page.goto(sdk_server.url + "/admin/login/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", "demo-password")
-    page.click("input[type=submit]")
-    page.wait_for_url(sdk_server.url + "/admin/")
-    yield page
-    context.close()
 
 
 def test_a_supervisors_message_from_the_watch_page_reaches_the_visitors_widget_marked_as_theirs(

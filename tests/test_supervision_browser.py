@@ -5,26 +5,13 @@ import pytest
 from playwright.sync_api import expect
 
 from .browser import (  # noqa: F401 (fixtures)
-    ARTIFACTS, CALL_TIMEOUT, EVENT_TIMEOUT, browser, fresh_channel_layer, host_page, live_shell, open_agent,
-    sdk_server,
+    ARTIFACTS, EVENT_TIMEOUT, browser, fresh_channel_layer, host_page, live_shell, open_agent,
+    sdk_server, supervisor_page,
 )
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def supervisor_page(browser, sdk_server):
-    """The demo supervisor signed in to admin, in a browser context of their own."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(CALL_TIMEOUT * 1000)
-    page = context.new_page()
-    page.goto(sdk_server.url + "/admin/login/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", "demo-password")
-    page.click("input[type=submit]")
-    page.wait_for_url(sdk_server.url + "/admin/")
-    yield page
-    context.close()
 
 
 def agent_pk(server, user_id: str) -> int:
