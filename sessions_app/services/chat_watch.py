@@ -15,7 +15,7 @@ from . import agents, chat, lifecycle, routing
 from .errors import NotFound, ServiceError
 from .session_locks import lock_session
 from .supervisors import tenants_visible_to
-from .supervision import Audit, _audited, _visible, where
+from .supervision import Audit, audited, may_see, where
 
 
 def _chat(audit: Audit, session_id, *, lock: bool) -> Session:
@@ -23,7 +23,7 @@ def _chat(audit: Audit, session_id, *, lock: bool) -> Session:
     session = None
     if isinstance(session_id, str) and 0 < len(session_id) <= 64:
         session = lock_session(session_id) if lock else found(Session.objects.filter(pk=session_id))
-    if session is None or not _visible(audit, session.tenant_id):
+    if session is None or not may_see(audit, session.tenant_id):
         raise NotFound(f"no session {str(session_id)[:64]!r}")
     audit.found(str(session), session.tenant_id)
     if session.type != "im":
@@ -46,7 +46,7 @@ def watch(*, supervisor_id, session_id) -> dict:
         session = _chat(audit, session_id, lock=False)
         view.update(describe(session.id))
 
-    _audited(Audit("watch_chat", supervisor_id, "session", session_id, {}), act)
+    audited(Audit("watch_chat", supervisor_id, "session", session_id, {}), act)
     return view
 
 
@@ -85,7 +85,7 @@ def write(*, supervisor_id, session_id, text, client_id="") -> dict:
         message.update(chat.post_message(session.id, sender="supervisor", text=cleaned, client_id=client_id,
                                          supervisor_name=audit.name))
 
-    _audited(Audit("write_chat", supervisor_id, "session", session_id, {}), act)
+    audited(Audit("write_chat", supervisor_id, "session", session_id, {}), act)
     return message
 
 
@@ -107,7 +107,7 @@ def take_over(*, supervisor_id, session_id) -> None:
         agents.complete_after_call_work(agent, session.id)
         routing.dispatch_for_agent(agent)
 
-    _audited(Audit("take_over_chat", supervisor_id, "session", session_id, {}), act)
+    audited(Audit("take_over_chat", supervisor_id, "session", session_id, {}), act)
 
 
 # Serving a chat taken over: typing and reading, as the serving side (not audited, as an agent's are not).

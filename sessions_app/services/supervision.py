@@ -56,7 +56,9 @@ class Audit:
             outcome=outcome, message=message[:500])
 
 
-def _audited(audit: Audit, act: Callable[[Audit], None]) -> None:
+def audited(audit: Audit, act: Callable[[Audit], None]) -> None:
+    """Run `act` in a transaction as the audit's supervisor and write the entry: done with it, or refused (after
+    the rollback, so the refusal is kept) with the message the caller then hears."""
     try:
         with transaction.atomic():
             audit.supervisor = _supervisor(audit.supervisor_id)
@@ -83,14 +85,15 @@ def _pk(value) -> int | None:
     return int(value) if isinstance(value, str) and re.fullmatch(r"[1-9]\d{0,17}", value) else None
 
 
-def _visible(audit: Audit, tenant_id: int) -> bool:
+def may_see(audit: Audit, tenant_id: int) -> bool:
+    """Whether the audit's supervisor may see and act on rows of the tenant."""
     return tenants_visible_to(audit.supervisor).filter(pk=tenant_id).exists()
 
 
 def _agent(audit: Audit, agent_id) -> Agent:
     """The agent acted on, locked, if the supervisor may see it."""
     agent = found(Agent.objects.select_for_update().filter(pk=_pk(agent_id) or 0))
-    if agent is None or not _visible(audit, agent.tenant_id):
+    if agent is None or not may_see(audit, agent.tenant_id):
         raise NotFound(f"no agent {agent_id!r}")
     audit.found(agent.user_id, agent.tenant_id)
     return agent
@@ -103,7 +106,7 @@ def _session(audit: Audit, session_id, expected_state: str | None) -> Session:
     session = None
     if isinstance(session_id, str) and len(session_id) <= 64:
         session = lock_session(session_id)
-    if session is None or not _visible(audit, session.tenant_id):
+    if session is None or not may_see(audit, session.tenant_id):
         raise NotFound(f"no session {session_id!r}")
     audit.found(str(session), session.tenant_id)
     audit.details.setdefault("state", session.state)
@@ -139,7 +142,7 @@ def set_agent_status(*, supervisor_id, agent_id, status: str, rest_reason: str =
         new_status, reason = agent_state.next_status(agent.status, status, rest_reason)
         agents.change_status(agent, new_status, reason)
 
-    _audited(Audit("set_status", supervisor_id, "agent", agent_id,
+    audited(Audit("set_status", supervisor_id, "agent", agent_id,
                    {"status": status, **({"restReason": rest_reason} if rest_reason else {})}), act)
 
 
@@ -161,7 +164,7 @@ def force_offline(*, supervisor_id, agent_id) -> None:
         agent = _agent(audit, agent_id)
         logins.force_offline(agent.pk, supervisor_id=audit.supervisor.pk)
 
-    _audited(Audit("force_offline", supervisor_id, "agent", agent_id, {}), act)
+    audited(Audit("force_offline", supervisor_id, "agent", agent_id, {}), act)
 
 
 # Sessions.
@@ -174,7 +177,7 @@ def end_session(*, supervisor_id, session_id, expected_state: str | None = None)
         timeline.log(session, f"supervisor {audit.name} ends it")
         endings.end_session(session, close_by="admin")
 
-    _audited(Audit("end_session", supervisor_id, "session", session_id, {}), act)
+    audited(Audit("end_session", supervisor_id, "session", session_id, {}), act)
 
 
 def transfer_session(*, supervisor_id, session_id, agent_id=None, skill_group_id=None,
@@ -210,7 +213,7 @@ def transfer_session(*, supervisor_id, session_id, agent_id=None, skill_group_id
         if ringing:
             routing.dispatch_for_agent(ringing)  # free again: offered what waits for them
 
-    _audited(Audit("transfer_session", supervisor_id, "session", session_id, _target_details(agent_id, skill_group_id)),
+    audited(Audit("transfer_session", supervisor_id, "session", session_id, _target_details(agent_id, skill_group_id)),
              act)
 
 
@@ -226,7 +229,7 @@ def offer_session(*, supervisor_id, session_id, agent_id) -> None:
         timeline.log(session, f"supervisor {audit.name} offers it to {target.user_id}")
         _ring_or_queue(session, target, None, f"supervisor {audit.name}")
 
-    _audited(Audit("offer_session", supervisor_id, "session", session_id, _target_details(agent_id, None)), act)
+    audited(Audit("offer_session", supervisor_id, "session", session_id, _target_details(agent_id, None)), act)
 
 
 def _target_details(agent_id, skill_group_id) -> dict:
