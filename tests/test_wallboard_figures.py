@@ -3,12 +3,13 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from sessions_app.domain import wallboard as rules
 from sessions_app.models import Session
-from sessions_app.services.wallboard import board, start_of_today
+from sessions_app.services.wallboard import SecondsBetween, board, start_of_today
 
 from . import factories
 
@@ -132,3 +133,17 @@ def test_service_level_counts_only_the_answered_and_the_abandoned_after_the_thre
     assert rules.service_level(rules.QueueDay()) is None
     assert rules.average_speed_of_answer(rules.QueueDay()) is None
     assert rules.average_handle_time(rules.QueueDay()) is None
+
+
+def test_a_wait_of_exactly_the_threshold_counts_within_it_whatever_the_moment(db):
+    """The database does the date arithmetic (SecondsBetween); SQLite's julianday is a double of days, coarse by
+    tens of microseconds, so without rounding a 20 s wait came out a hair over 20 s at some moments of the day."""
+    group = factories.skill_group(factories.tenant(), service_level_seconds=20)
+    start = start_of_today()
+    for n in range(200):  # moments across the day, with every kind of microsecond
+        ended(group, start + timedelta(seconds=n * 401.3, microseconds=n * 4937 % 1_000_000), 20, accepted=True)
+    waits = set(Session.objects.annotate(wait=SecondsBetween(F("queued_at"), F("accepted_at")))
+                .values_list("wait", flat=True))
+    assert waits == {20.0}
+    queue = next(q for q in board(group.tenant_id)["queues"] if q["id"] == group.pk)
+    assert queue["service_level"] == pytest.approx(100.0)

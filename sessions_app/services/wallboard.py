@@ -146,23 +146,33 @@ def _counts(agents: list[dict]) -> list[dict]:
             for status in rules.BOARD_STATUSES]
 
 
-class Seconds(Func):
-    """A moment as seconds from a fixed origin, in the database's own arithmetic: the difference of two is a
-    duration in seconds. Django's datetime subtraction runs a Python function per row on SQLite, which made
-    summing a day's sessions on every wallboard read cost tens of thousands of calls."""
+class SecondsBetween(Func):
+    """Seconds from the first moment to the second, in the database's own arithmetic. Django's datetime
+    subtraction runs a Python function per row on SQLite, which made summing a day's sessions on every
+    wallboard read cost tens of thousands of calls. SQLite's julianday is a double of days, a few tens of
+    microseconds coarse at today's dates: rounded to the millisecond, a wait of exactly the threshold stays
+    within it."""
 
+    arity = 2
     output_field = FloatField()
 
+    def _operands(self, compiler):
+        (earlier, earlier_params), (later, later_params) = (
+            compiler.compile(expression) for expression in self.get_source_expressions())
+        return earlier, later, (*later_params, *earlier_params)
+
     def as_sqlite(self, compiler, connection, **extra):
-        return self.as_sql(compiler, connection, template="(julianday(%(expressions)s) * 86400.0)", **extra)
+        earlier, later, params = self._operands(compiler)
+        return f"ROUND((julianday({later}) - julianday({earlier})) * 86400.0, 3)", params
 
     def as_postgresql(self, compiler, connection, **extra):
-        return self.as_sql(compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)::float", **extra)
+        earlier, later, params = self._operands(compiler)
+        return f"EXTRACT(EPOCH FROM ({later} - {earlier}))::float", params
 
 
 def _after_queueing(moment: str):
     """Seconds from joining the queue to `moment` (a column)."""
-    return Seconds(F(moment)) - Seconds(F("queued_at"))
+    return SecondsBetween(F("queued_at"), F(moment))
 
 
 def _today(groups: list[dict]) -> dict[int, rules.QueueDay]:
