@@ -218,9 +218,9 @@ def test_visitor_and_agent_chat_live_text_stays_text_and_a_reload_brings_the_con
     visitor.screenshot("chat-widget-after-reload")
 
     # A flooding visitor is told to slow down (at most 5 messages in 5 s); a refused text goes back to the input.
-    for i in range(6):
-        visitor.widget("textarea").fill(f"hello? {i}")
-        visitor.widget("textarea").press("Enter")
+    for i in range(6):  # typed and sent in one step each: a refusal putting its text back cannot land mid-typing
+        visitor.widget("textarea").evaluate("(input, text) => { input.value = text; input.form.requestSubmit(); }",
+                                            f"hello? {i}")
     notice = visitor.widget("[data-notice]")
     notice.filter(has_text="You are sending messages too fast: wait a few seconds").wait_for(timeout=TIMEOUT_MS)
     visitor.page.wait_for_function("""() => !document.getElementById('tccc-chat-root').shadowRoot
