@@ -3,6 +3,7 @@ import urllib.parse
 import urllib.request
 
 import pytest
+from playwright.sync_api import expect
 
 from sessions_app.domain import protocol
 
@@ -112,7 +113,7 @@ def test_an_agent_forced_offline_in_admin_gets_token_expired_and_stops(open_agen
     admin.locator("tr", has_text="agent1@demo").locator("input[name=_selected_action]").check()
     admin.select_option("select[name=action]", "force_offline")
     admin.click("button[name=index]")
-    assert "1 agent forced offline." in admin.inner_text(".messagelist")
+    expect(admin.locator(".messagelist")).to_contain_text("1 agent forced offline.")  # once the list page is back
     supervisor.close()
     assert agent.event("tokenExpired") == {}
     # Stopped for good, saying why: no reconnect with the dead resume token.
