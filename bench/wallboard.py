@@ -26,7 +26,7 @@ import time
 
 from callin_latency import DRAIN_SECONDS, IDLE_SECONDS, Arrivals, requested
 from harness import (CpuWatch, format_cpu, latency_line, live_server, make_agents, open_many, run_benchmark,
-                     summary_ms)
+                     summary_ms, verdict)
 from websockets.asyncio.client import connect
 
 P99_TARGET_MS = 500
@@ -215,8 +215,8 @@ def report(result: dict) -> None:
     base, loaded = result["without"]["serverCpuMsPerSession"], with_boards["serverCpuMsPerSession"]
     if base and loaded:
         ratio = loaded / base
-        verdict = "meets target" if ratio <= CPU_TARGET else "MISSES target"
-        print(f"daphne CPU per session with the wallboards open: {100 * (ratio - 1):+.0f}%   {verdict} "
+        print(f"daphne CPU per session with the wallboards open: {100 * (ratio - 1):+.0f}%   "
+              f"{verdict(ratio, CPU_TARGET)} "
               f"(<= +{100 * (CPU_TARGET - 1):.0f}%)")
 
 
