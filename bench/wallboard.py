@@ -3,9 +3,10 @@ supervisors' wallboards showing it, and what open wallboards cost daphne.
 
 The load is callin_latency.py's: `--agents` (500) agents in "Phone support" (wrap-up 0) stay connected, sessions
 are POSTed open-loop at `--rate` (50/s) for `--seconds` (20), and whichever agent gets the `callIn` accepts and
-hangs up. It runs twice on one server: first with no wallboard open, then with `--wallboards` (10) open (a
-supervisor's websocket each, `/ws/wallboard/`, as the page opens it), so daphne's CPU per session is compared
-on the same server and agents.
+hangs up. It runs `--rounds` (2) times two phases on one server: with no wallboard open, then with `--wallboards`
+(10) open (a supervisor's websocket each, `/ws/wallboard/`, as the page opens it), so daphne's CPU per session
+is compared on the same server and agents; alternating, the sessions the server keeps from phase to phase weigh
+alike on both sides.
 
 A wallboard frame is what the page's htmx swaps into its DOM (a sub-millisecond step in the browser, left out);
 its `#wb-clock` says when the server began reading the board. A change is shown by the first frame whose read
@@ -13,7 +14,8 @@ began after the change had committed (the moment its request's reply came back):
 the request to that frame arriving. Targets: p99 <= 500 ms; daphne's CPU per session with the wallboards open
 at most 10% above without.
 
-    .venv/bin/python bench/wallboard.py [--agents 500] [--rate 50] [--seconds 20] [--wallboards 10] [--json out.json]
+    .venv/bin/python bench/wallboard.py [--agents 500] [--rate 50] [--seconds 20] [--wallboards 10] [--rounds 2]
+                                        [--json out.json]
 """
 from __future__ import annotations
 
@@ -169,54 +171,69 @@ async def phase(live, sockets, wallboards: list[Wallboard]) -> dict:
     finished = len(agents.hang_up)
     return {"wallboards": len(wallboards), "created": created, "hungUp": finished,
             "postFailures": sum(arrivals.failures.values()), "agentErrors": len(agents.errors),
-            "cpu": used, "serverIdleCores": idle_cores,
+            "cpu": used, "serverIdleCores": idle_cores, "serverBusySeconds": busy,
             "serverCpuMsPerSession": busy * 1000 / finished if finished else None,
             "frames": sum(len(b.arrived_at) for b in wallboards),
             "framesPerSecondPerBoard": (sum(len(b.arrived_at) for b in wallboards) / len(wallboards) / used["seconds"]
                                         if wallboards else 0.0),
             "kbPerFrame": (sum(b.bytes for b in wallboards) / max(1, sum(len(b.arrived_at) for b in wallboards))
                            / 1024),
-            "unseen": unseen,
+            "unseen": unseen, "delays": delays,
             "delay": {name: summary_ms(values) if values else None for name, values in delays.items()}}
 
 
-async def measure(live, agent_count: int, rate: float, seconds: float, wallboard_count: int) -> dict:
+async def measure(live, agent_count: int, rate: float, seconds: float, wallboard_count: int, rounds: int) -> dict:
     phase.rate, phase.seconds = rate, seconds
     setup = time.perf_counter()
     agents = make_agents(live, agent_count, kinds=("phone",), wrap_up=0, prefix="board")
     sockets = await open_many(live, agents)
     print(f"{agent_count} agents made and connected in {time.perf_counter() - setup:.1f} s", flush=True)
-    without = await phase(live, sockets, [])
-    print(f"without wallboards: {without['hungUp']} sessions finished; now with {wallboard_count}", flush=True)
-    wallboards = await open_wallboards(live, wallboard_count)
-    with_boards = await phase(live, sockets, wallboards)
-    for board in wallboards:
-        await board.ws.close()
+    runs: dict[str, list[dict]] = {"without": [], "with": []}
+    for round_number in range(1, rounds + 1):
+        runs["without"].append(await phase(live, sockets, []))
+        print(f"round {round_number}: {runs['without'][-1]['hungUp']} sessions finished without wallboards; now "
+              f"with {wallboard_count}", flush=True)
+        wallboards = await open_wallboards(live, wallboard_count)
+        runs["with"].append(await phase(live, sockets, wallboards))
+        for board in wallboards:
+            await board.ws.close()
     for sdk in sockets:
         await sdk.ws.close()
-    return {"agents": agent_count, "rate": rate, "seconds": seconds, "without": without, "with": with_boards}
+    delays = {name: [d for run in runs["with"] for d in run["delays"][name]] for name in ("post", "accept", "hangUp")}
+    for run in runs["with"] + runs["without"]:
+        del run["delays"]  # each run's own percentiles stay; the JSON keeps no list of every delay
+    return {"agents": agent_count, "rate": rate, "seconds": seconds, "runs": runs,
+            "cpuMsPerSession": {side: cpu_ms_per_session(phases) for side, phases in runs.items()},
+            "delay": {name: summary_ms(values) if values else None for name, values in delays.items()}}
+
+
+def cpu_ms_per_session(phases: list[dict]) -> float | None:
+    finished = sum(run["hungUp"] for run in phases)
+    return sum(run["serverBusySeconds"] for run in phases) * 1000 / finished if finished else None
 
 
 def report(result: dict) -> None:
-    for name in ("without", "with"):
-        run = result[name]
-        print(f"{run['wallboards']} wallboards: {requested(result)} POSTs, {run['created']} created, "
-              f"{run['hungUp']} accepted and hung up; POST failures {run['postFailures']}, agent errors "
-              f"{run['agentErrors']}")
-        print("  " + format_cpu(run["cpu"]))
-        if run["serverCpuMsPerSession"]:
-            print(f"  daphne CPU per session: {run['serverCpuMsPerSession']:.1f} ms above idle")
-    with_boards = result["with"]
-    print(f"{with_boards['framesPerSecondPerBoard']:.1f} frames/s per wallboard, {with_boards['kbPerFrame']:.1f} KB "
-          f"each; changes no frame showed by the end: {with_boards['unseen']}")
+    for side in ("without", "with"):
+        for run in result["runs"][side]:
+            print(f"{run['wallboards']} wallboards: {requested(result)} POSTs, {run['created']} created, "
+                  f"{run['hungUp']} accepted and hung up; POST failures {run['postFailures']}, agent errors "
+                  f"{run['agentErrors']}")
+            print("  " + format_cpu(run["cpu"]))
+            if run["serverCpuMsPerSession"]:
+                print(f"  daphne CPU per session: {run['serverCpuMsPerSession']:.1f} ms above idle")
+    loaded = result["runs"]["with"]
+    frames = sum(run["frames"] for run in loaded)
+    print(f"{sum(run['framesPerSecondPerBoard'] for run in loaded) / len(loaded):.1f} frames/s per wallboard, "
+          f"{sum(run['kbPerFrame'] * run['frames'] for run in loaded) / max(1, frames):.1f} KB each; changes no "
+          f"frame showed by the end: {sum(run['unseen'] for run in loaded)}")
     for name, label in (("post", "POST -> wallboard"), ("accept", "accept -> wallboard"),
                         ("hangUp", "hang-up -> wallboard")):
-        print(latency_line(label, with_boards["delay"][name], P99_TARGET_MS))
-    base, loaded = result["without"]["serverCpuMsPerSession"], with_boards["serverCpuMsPerSession"]
-    if base and loaded:
-        ratio = loaded / base
-        print(f"daphne CPU per session with the wallboards open: {100 * (ratio - 1):+.0f}%   "
-              f"{verdict(ratio, CPU_TARGET)} "
+        print(latency_line(label, result["delay"][name], P99_TARGET_MS))
+    base, with_boards = result["cpuMsPerSession"]["without"], result["cpuMsPerSession"]["with"]
+    if base and with_boards:
+        ratio = with_boards / base
+        print(f"daphne CPU per session, {len(loaded)} rounds: {base:.1f} ms without wallboards, {with_boards:.1f} ms "
+              f"with; with the wallboards open: {100 * (ratio - 1):+.0f}%   {verdict(ratio, CPU_TARGET)} "
               f"(<= +{100 * (CPU_TARGET - 1):.0f}%)")
 
 
@@ -226,7 +243,8 @@ def main() -> dict:
     parser.add_argument("--rate", type=float, default=50, help="new sessions per second (default 50)")
     parser.add_argument("--seconds", type=float, default=20, help="how long sessions arrive, per run (default 20)")
     parser.add_argument("--wallboards", dest="wallboard_count", type=int, default=10,
-                        help="wallboards open in the second run (default 10)")
+                        help="wallboards open in each phase with them (default 10)")
+    parser.add_argument("--rounds", type=int, default=2, help="phases without, then with, wallboards (default 2)")
     return run_benchmark(parser, live_server, measure, report)
 
 

@@ -1,5 +1,6 @@
 """The wallboard's figures (services/wallboard.py, rules in domain/wallboard.py) against a day worked by hand."""
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
@@ -9,7 +10,9 @@ from django.utils import timezone
 
 from sessions_app.domain import wallboard as rules
 from sessions_app.models import Session
-from sessions_app.services.wallboard import SecondsBetween, board, start_of_today
+from sessions_app.services import queue_day
+from sessions_app.services.queue_day import SecondsBetween, start_of_today
+from sessions_app.services.wallboard import board
 
 from . import factories
 
@@ -116,15 +119,82 @@ def test_a_protected_number_stays_protected_on_the_wallboard(day):
 
 
 def test_the_board_costs_the_same_few_queries_however_many_agents_and_groups(day):
-    with CaptureQueriesContext(connection) as few:
+    with CaptureQueriesContext(connection) as first:  # today's ended sessions counted, then kept
+        board(day["tenant"].pk)
+    with CaptureQueriesContext(connection) as warm:
         board(day["tenant"].pk)
     for n in range(5):
         group = factories.skill_group(day["tenant"])
         factories.agent(day["tenant"], group, day["sales"], status="free")
         session(group, state="queued", queued_at=timezone.now())
-    with CaptureQueriesContext(connection) as more:
+    with CaptureQueriesContext(connection) as more:  # other groups: the day counted afresh
         board(day["tenant"].pk)
-    assert len(more) == len(few) == 5
+    with CaptureQueriesContext(connection) as more_warm:
+        board(day["tenant"].pk)
+    assert (len(first), len(warm)) == (len(more), len(more_warm)) == (7, 6)
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's plans: it has no statistics to go by")
+def test_the_board_reads_no_session_of_the_days_before(day, monkeypatch):
+    """Each of the board's reads of sessions goes through an index that keeps it to the open ones, today's or the
+    last seconds', however many sessions the tenant had before: on a year's history a read took seconds."""
+    monkeypatch.setattr(queue_day, "FOLD_EVERY", 0.0)
+    plans = []
+    for _ in range(2):  # the day counted, then the kept sums folded
+        with CaptureQueriesContext(connection) as read:
+            board(day["tenant"].pk)
+        with connection.cursor() as cursor:
+            for query in read.captured_queries:
+                if "sessions_app_session" in query["sql"]:
+                    cursor.execute("EXPLAIN QUERY PLAN " + query["sql"])
+                    plans += [row[3] for row in cursor.fetchall() if "sessions_app_session " in row[3]]
+    assert len(plans) == 8  # open sessions, the day counted, open + just ended; then the same with a fold
+    searches = {"USING INDEX session_open (tenant_id=? AND state=?)",
+                "USING INDEX session_queued_day (skill_group_id=? AND queued_at>?)",
+                "USING INDEX session_ended_day (skill_group_id=? AND ended_at=?)",
+                "USING INDEX session_ended_day (skill_group_id=? AND ended_at>?)",
+                "USING INDEX session_ended_day (skill_group_id=? AND ended_at>? AND ended_at<?)"}
+    assert all(plan.startswith("SEARCH sessions_app_session ") and plan.split(" ", 2)[2] in searches
+               for plan in plans), plans
+
+
+def test_kept_and_folded_sums_stay_equal_to_a_fresh_count(day, monkeypatch):
+    """Sessions that end after the day was counted are added once: while recent, then folded into what is kept."""
+    monkeypatch.setattr(queue_day, "LAG", timedelta(0))
+    tenant, sales = day["tenant"], day["sales"]
+
+    def queue():
+        shown, = board(tenant.pk)["queues"]
+        return {name: shown[name] for name in ("offered", "answered", "abandoned", "service_level", "asa", "aht")}
+
+    def fresh():
+        queue_day.forget()
+        return queue()
+
+    queue()
+    now = timezone.now()
+    day["talking"].state, day["talking"].ended_at, day["talking"].duration = "ended", now, 60.0
+    day["talking"].save()
+    ended(sales, now - timedelta(seconds=45), 45, accepted=False, end_status="waitingGiveUp")
+    recent = queue()
+    assert recent["aht"] == pytest.approx(120.0) and recent["abandoned"] == 3
+    monkeypatch.setattr(queue_day, "FOLD_EVERY", 0.0)
+    folded = queue()  # the line moved past them: now in the kept sums
+    assert recent == folded == queue() == fresh()
+    sales.service_level_seconds = 60
+    sales.save()
+    assert queue() == fresh()  # another threshold: counted afresh at once, not folded with the old one
+
+
+def test_today_is_the_tenants_day(db):
+    """A tenant's day begins at midnight in its time zone, as in its reports."""
+    tenant = factories.tenant(time_zone="Pacific/Kiritimati")  # UTC+14: never the server's day at every hour
+    group = factories.skill_group(tenant)
+    midnight = start_of_today(ZoneInfo("Pacific/Kiritimati"))
+    ended(group, midnight - timedelta(minutes=1), 1, accepted=True)
+    ended(group, min(midnight + timedelta(minutes=1), timezone.now()), 1, accepted=True)
+    queue, = board(tenant.pk)["queues"]
+    assert queue["offered"] == 1
 
 
 def test_service_level_counts_only_the_answered_and_the_abandoned_after_the_threshold():

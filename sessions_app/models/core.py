@@ -287,7 +287,12 @@ class Session(models.Model):
                    models.Index(fields=["line_deadline"], name="session_line_deadline"),
                    models.Index(fields=["visitor_id", "created_at"]), models.Index(fields=["client_address", "created_at"]),
                    # Reports: a tenant's sessions begun within a date range.
-                   models.Index(fields=["tenant", "created_at"], name="session_report")]
+                   models.Index(fields=["tenant", "created_at"], name="session_report"),
+                   # The wallboard: a tenant's open sessions, a group's sessions queued today and those ended in
+                   # the last seconds (services/queue_day.py), read without passing over every day before.
+                   models.Index(fields=["tenant", "state"], name="session_open"),
+                   models.Index(fields=["skill_group", "queued_at"], name="session_queued_day"),
+                   models.Index(fields=["skill_group", "ended_at"], name="session_ended_day")]
 
     def __str__(self):
         return f"{self.type} {self.id[:8]}"

@@ -10,14 +10,12 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from datetime import datetime
 
-from django.db.models import Count, F, FloatField, Func, Q, Sum
-from django.db.models.lookups import GreaterThan, LessThanOrEqual
 from django.utils import timezone
 
 from ..domain import session_state
 from ..domain import wallboard as rules
 from ..models import Agent, AgentSkill, Session, SkillGroup, Tenant
-from . import phone, supervisors
+from . import phone, queue_day, supervisors
 
 TYPE_LABELS = {"phone": "Phone", "im": "Chat", "voip": "Web audio", "video": "Web video", "internal": "Internal"}
 STATE_LABELS = {"ivr": "In the IVR", "queued": "Waiting", "ringing": "Ringing", "active": "In progress"}
@@ -25,11 +23,6 @@ STATE_LABELS = {"ivr": "In the IVR", "queued": "Waiting", "ringing": "Ringing", 
 
 def epoch_ms(moment: datetime | None) -> int | None:
     return int(moment.timestamp() * 1000) if moment else None
-
-
-def start_of_today() -> datetime:
-    """The start of the local day (settings.TIME_ZONE), from which "today" is counted."""
-    return rules.start_of_day(timezone.localtime())
 
 
 def tenant_shown(user, requested: str | None) -> Tenant | None:
@@ -46,14 +39,16 @@ def board(tenant_id: int) -> dict:
     now = timezone.now()  # before reading: the page's clock, and what the board shows is at least this recent
     groups = list(SkillGroup.objects.filter(tenant_id=tenant_id).order_by("name", "pk")
                   .values("pk", "name", "kind", "service_level_seconds"))
-    sessions = list(Session.objects.filter(tenant_id=tenant_id, state__in=session_state.OPEN)
-                    .select_related("tenant", "skill_group", "agent", "caller_agent").order_by("created_at", "pk"))
+    sessions = sorted(Session.objects.filter(tenant_id=tenant_id, state__in=session_state.OPEN)
+                      .select_related("tenant", "skill_group", "agent", "caller_agent")
+                      .order_by(),  # sorted here: ordered in SQL, SQLite would walk every session of the tenant
+                      key=lambda session: (session.created_at, session.pk))
     agents = _agents(tenant_id, sessions)
     return {
         "now_ms": epoch_ms(now),
         "counts": _counts(agents),
         "agents": agents,
-        "queues": _queues(groups, sessions, agents, _today(groups)),
+        "queues": _queues(groups, sessions, agents, queue_day.today(tenant_id, groups)),
         "sessions": [_live(session) for session in sessions],
         "groups": [{"id": g["pk"], "name": g["name"]} for g in groups],
     }
@@ -144,65 +139,6 @@ def _counts(agents: list[dict]) -> list[dict]:
     return [{"status": status, "label": rules.BOARD_LABELS[status], "count": by_status[status],
              "reasons": sorted(rests.items()) if status == "rest" else []}
             for status in rules.BOARD_STATUSES]
-
-
-class SecondsBetween(Func):
-    """Seconds from the first moment to the second, in the database's own arithmetic. Django's datetime
-    subtraction runs a Python function per row on SQLite, which made summing a day's sessions on every
-    wallboard read cost tens of thousands of calls. SQLite's julianday is a double of days, a few tens of
-    microseconds coarse at today's dates: rounded to the millisecond, a wait of exactly the threshold stays
-    within it."""
-
-    arity = 2
-    output_field = FloatField()
-
-    def _operands(self, compiler):
-        (earlier, earlier_params), (later, later_params) = (
-            compiler.compile(expression) for expression in self.get_source_expressions())
-        return earlier, later, (*later_params, *earlier_params)
-
-    def as_sqlite(self, compiler, connection, **extra):
-        earlier, later, params = self._operands(compiler)
-        return f"ROUND((julianday({later}) - julianday({earlier})) * 86400.0, 3)", params
-
-    def as_postgresql(self, compiler, connection, **extra):
-        earlier, later, params = self._operands(compiler)
-        return f"EXTRACT(EPOCH FROM ({later} - {earlier}))::float", params
-
-
-def _after_queueing(moment: str):
-    """Seconds from joining the queue to `moment` (a column)."""
-    return SecondsBetween(F("queued_at"), F(moment))
-
-
-def _today(groups: list[dict]) -> dict[int, rules.QueueDay]:
-    """Today's sums per skill group, in one grouped query (definitions: domain/wallboard.py)."""
-    if not groups:
-        return {}
-    answered = Q(accepted_at__isnull=False)
-    abandoned = Q(accepted_at__isnull=True, state="ended", end_status__in=rules.ABANDONED)
-    within = Q()
-    after = Q()
-    for group in groups:  # each group has its own threshold: one condition per group, still one query
-        threshold = float(group["service_level_seconds"])
-        within |= Q(LessThanOrEqual(_after_queueing("accepted_at"), threshold), skill_group_id=group["pk"])
-        after |= Q(GreaterThan(_after_queueing("ended_at"), threshold), skill_group_id=group["pk"])
-    wait = _after_queueing("accepted_at")
-    rows = (Session.objects
-            .filter(skill_group_id__in=[g["pk"] for g in groups], direction="in", queued_at__gte=start_of_today())
-            .values("skill_group_id")
-            .annotate(offered=Count("pk"), answered=Count("pk", filter=answered),
-                      answered_within=Count("pk", filter=answered & within),
-                      abandoned=Count("pk", filter=abandoned),
-                      abandoned_after=Count("pk", filter=abandoned & after),
-                      answered_wait=Sum(wait, filter=answered),
-                      handled=Count("pk", filter=answered & Q(duration__isnull=False)),
-                      handle_seconds=Sum("duration", filter=answered)))
-    return {row["skill_group_id"]: rules.QueueDay(
-        offered=row["offered"], answered=row["answered"], answered_within=row["answered_within"],
-        abandoned=row["abandoned"], abandoned_after=row["abandoned_after"],
-        answered_wait_seconds=row["answered_wait"] or 0.0,
-        handled=row["handled"], handle_seconds=row["handle_seconds"] or 0.0) for row in rows}
 
 
 def _queues(groups: list[dict], sessions: list[Session], agents: list[dict],
