@@ -1,5 +1,6 @@
 """Reports over a year of a 200-agent center: makes the data with bulk inserts (sessions, who served them, the
-agents' status history), then times each report page's figures and its whole page (tables, charts, HTML).
+agents' status history), then times each report page's figures and its whole page (tables, charts, HTML), and a
+read of the tenant's wallboard over that history (which must not grow with it).
 
     .venv/bin/python bench/reports.py                      # SQLite, a year: ~2 million sessions
     .venv/bin/python bench/reports.py --database postgres  # a throwaway PostgreSQL (testing/postgres_server.py)
@@ -142,6 +143,17 @@ def timed(action, repeat: int = 3) -> dict:
     return {"first": round(times[0], 3), "median": round(statistics.median(times), 3)}
 
 
+def time_wallboard(tenant) -> dict:
+    """A read of the wallboard's board, before the database has statistics to plan by (as SQLite never has in
+    a deployment): its indexes alone must keep it off the year's sessions."""
+    from sessions_app.services.wallboard import board
+
+    read = timed(lambda: board(tenant.pk), repeat=20)
+    print(f"  wallboard read over the year's sessions: first {read['first'] * 1000:.1f} ms, "
+          f"median {read['median'] * 1000:.1f} ms", flush=True)
+    return read
+
+
 def time_reports(tenant, last_day: date, days: int) -> dict:
     from django.contrib.auth import get_user_model
     from django.db import connection
@@ -223,7 +235,7 @@ def main():
         made = round(time.perf_counter() - started)
         print(f"made in {made} s; timing reports (with days kept: median of 3)", flush=True)
         results = {"database": args.database, "rows": counts, "madeSeconds": made,
-                   "reports": time_reports(tenant, last_day, args.days)}
+                   "wallboard": time_wallboard(tenant), "reports": time_reports(tenant, last_day, args.days)}
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=2))
     finally:

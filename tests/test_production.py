@@ -188,10 +188,16 @@ def test_daphne_refuses_to_serve_the_demo_key_and_passwords_then_serves_https_be
         assert "DJANGO_ENV=production refuses to start" in log
         assert ("tenant 1400000001 still has the demo API key 'demo-api-key-change-me': "
                 "manage.py rotate_api_key 1400000001") in log
+        assert ("tenant 1400000001 still has the demo cloud API key 'AKIDdemoSecretIdChangeMe000000000000': "
+                "manage.py cloud_key revoke AKIDdemoSecretIdChangeMe000000000000") in log
         for user in ("admin", "supervisor@demo", "agent1@demo", "agent2@demo", "agent3@demo"):
             assert f"user {user!r} still has the demo password 'demo-password': manage.py changepassword {user}" in log
     finally:
         refused.stop()
+
+    revoked = manage(workdir, "cloud_key", "revoke", "AKIDdemoSecretIdChangeMe000000000000", **PRODUCTION)
+    assert revoked.returncode == 0, revoked.stderr
+    assert manage(workdir, "cloud_key", "revoke", "AKIDdemoSecretIdChangeMe000000000000").returncode != 0
 
     rotated = manage(workdir, "rotate_api_key", "1400000001", **PRODUCTION)
     assert rotated.returncode == 0, rotated.stderr

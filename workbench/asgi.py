@@ -49,8 +49,10 @@ api_asgi = ApiHandler()
 
 
 async def http(scope, receive, send):
-    """The server API skips the browser pages' middleware (workbench/api_handler.py)."""
-    handler = api_asgi if scope["path"].startswith("/api/") else django_asgi
+    """The server APIs skip the browser pages' middleware (workbench/api_handler.py): the Bearer API under `/api/`
+    and Tencent's cloud API, POSTed to `/` (a GET of `/` is the home page)."""
+    api = scope["path"].startswith("/api/") or (scope["path"] == "/" and scope.get("method") == "POST")
+    handler = api_asgi if api else django_asgi
     return await handler(scope, receive, send)
 
 

@@ -174,6 +174,8 @@ CDR_RETRY_MAX = float(os.environ.get("CDR_RETRY_MAX", "600"))
 # the seconds a request's head and body may take to arrive.
 MAX_REQUEST_BODY = int(os.environ.get("MAX_REQUEST_BODY", str(10 * 1024 * 1024)))
 HTTP_REQUEST_TIMEOUT = float(os.environ.get("HTTP_REQUEST_TIMEOUT", "30"))
+# Requests per second one cloud API key may send (views/cloud_api.py), averaged over five seconds.
+CLOUD_API_RATE = float(os.environ.get("CLOUD_API_RATE", "20"))
 # Web chats and calls (together) one visitor, and one client address, may start within START_LIMIT_WINDOW
 # seconds (services/visitor_limits.py); 0: no limit.
 START_LIMIT_WINDOW = float(os.environ.get("START_LIMIT_WINDOW", "600"))

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import path
 from django.views.generic import TemplateView
 
-from sessions_app.views import api, chat_watch, reports, sdk, try_it, wallboard, wallboard_actions, widget, workbench
+from sessions_app.views import api, chat_watch, cloud_api, reports, sdk, try_it, wallboard, wallboard_actions, widget, workbench
 
 urlpatterns = [
     path("admin/wallboard/", wallboard.page, name="wallboard"),
@@ -26,5 +26,5 @@ urlpatterns = [
     path("api/openapi.yaml", TemplateView.as_view(template_name="openapi.yaml", content_type="application/yaml"),
          name="openapi"),
     path("try/", try_it.try_it, name="try-it"),
-    path("", TemplateView.as_view(template_name="home.html"), name="home"),
+    path("", cloud_api.root, name="home"),
 ]

@@ -1,11 +1,12 @@
 """The database is the truth: tenants, agents, skill groups, sessions, who served them, CDRs and deadlines
 (`core`), agents' status history (`history`), the phone channel's configuration (`phone`) and the
-supervisors' audit log (`audit`)."""
+supervisors' audit log (`audit`) and the cloud API's keys and calls (`cloud`)."""
 from .core import (  # noqa: F401
     Agent, AgentConnection, AgentSkill, CannedResponse, Cdr, ChatMessage, ChatReadMark, MediaWorker, NumberGroup,
     RestReason, ServeParticipant, Session, SessionEvent, SkillGroup, Supervisor, Tenant, WebProcess, found,
     new_api_key, new_session_id,
 )
 from .audit import AuditEntry  # noqa: F401
+from .cloud import CloudApiCall, CloudKey  # noqa: F401
 from .history import AgentStatusChange, ReportDay  # noqa: F401
 from .phone import Hotline, IvrKey, IvrMenu, NumberLocation, ProtectedNumber, Trunk  # noqa: F401

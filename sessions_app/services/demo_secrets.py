@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 
-from ..models import Tenant
+from ..models import CloudKey, Tenant
 
 DEMO_SDK_APP_ID = "1400000001"
 DEFAULT_API_KEY = "demo-api-key-change-me"
+DEFAULT_SECRET_ID = "AKIDdemoSecretIdChangeMe000000000000"  # the demo's cloud API key pair
+DEFAULT_SECRET_KEY = "demoSecretKeyChangeMe00000000000"
 DEFAULT_PASSWORD = "demo-password"
 DEMO_AGENTS = [("agent1@demo", "Alice", "1001"), ("agent2@demo", "Bob", "1002"), ("agent3@demo", "Chen", "1003")]
 DEMO_SUPERVISOR = "admin"
@@ -24,6 +26,10 @@ def demo_secrets_in_use() -> list[str]:
     a hash, and seed_demo gives the demo password to no one else)."""
     found = [f"tenant {sdk_app_id} still has the demo API key {DEFAULT_API_KEY!r}: manage.py rotate_api_key {sdk_app_id}"
              for sdk_app_id in Tenant.objects.filter(api_key=DEFAULT_API_KEY).values_list("sdk_app_id", flat=True)]
+    found += [f"tenant {sdk_app_id} still has the demo cloud API key {DEFAULT_SECRET_ID!r}: "
+              f"manage.py cloud_key revoke {DEFAULT_SECRET_ID}"
+              for sdk_app_id in CloudKey.objects.filter(secret_id=DEFAULT_SECRET_ID, revoked_at__isnull=True)
+              .values_list("tenant__sdk_app_id", flat=True)]
     for user in get_user_model().objects.filter(username__in=DEMO_ACCOUNTS, is_active=True).order_by("username"):
         if user.check_password(DEFAULT_PASSWORD):
             found.append(f"user {user.username!r} still has the demo password {DEFAULT_PASSWORD!r}: "

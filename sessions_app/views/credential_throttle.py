@@ -23,6 +23,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 API_PREFIX = "/api/"
+CLOUD_API_PATH = "/"  # Tencent's cloud API (views/cloud_api.py): a SecretId and signature, no account either
 API_KEY_GUESS = {"username": None}  # the credentials axes records for a wrong API key: an address, no account
 
 
@@ -40,8 +41,10 @@ def client_address(request) -> str | None:
 
 
 def lockout_parameters(request_or_attempt, credentials=None) -> list[str]:
-    """Sign-ins lock per address and per account; API keys per address (axes' AXES_LOCKOUT_PARAMETERS)."""
-    if getattr(request_or_attempt, "path_info", "").startswith(API_PREFIX):
+    """Sign-ins lock per address and per account; API keys and cloud API signatures per address (axes'
+    AXES_LOCKOUT_PARAMETERS)."""
+    path = getattr(request_or_attempt, "path_info", "")
+    if path.startswith(API_PREFIX) or path == CLOUD_API_PATH:
         return ["ip_address"]
     return ["ip_address", "username"]
 

@@ -3,7 +3,8 @@
 `run.sh` runs it at every start, on whatever database it is given, so it never changes what exists: a tenant,
 account or setting that is there stays as it is (a changed API key, origin list or password included), and the
 demo accounts with their published password are made only together with the demo tenant, never again later.
-The JSON line carries the tenant's current API key, whatever it is now.
+The JSON line carries the tenant's current API key, whatever it is now, and its cloud API key pair: the demo one,
+made with the tenant or for a demo tenant that never had any (null once revoked).
 """
 import datetime
 import json
@@ -17,11 +18,14 @@ from django.db import transaction
 
 from sessions_app.models import (Agent, AgentSkill, Hotline, IvrKey, IvrMenu, NumberGroup, NumberLocation, RestReason,
                                  SkillGroup, Supervisor, Tenant)
-from sessions_app.services.demo_secrets import (DEFAULT_API_KEY, DEFAULT_PASSWORD, DEMO_AGENTS, DEMO_SDK_APP_ID,
-                                                DEMO_SUPERVISOR, DEMO_TENANT_SUPERVISOR)
+from sessions_app.services import cloud_keys
+from sessions_app.services.demo_secrets import (DEFAULT_API_KEY, DEFAULT_PASSWORD, DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY,
+                                                DEMO_AGENTS, DEMO_SDK_APP_ID, DEMO_SUPERVISOR, DEMO_TENANT_SUPERVISOR)
 
 DEMO_API_KEY = os.environ.get("DEMO_API_KEY", DEFAULT_API_KEY)
 DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", DEFAULT_PASSWORD)
+DEMO_SECRET_ID = os.environ.get("DEMO_SECRET_ID", DEFAULT_SECRET_ID)
+DEMO_SECRET_KEY = os.environ.get("DEMO_SECRET_KEY", DEFAULT_SECRET_KEY)
 HOTLINE = "008675586013388"
 REST_REASONS = ["Lunch", "Short break", "Training", "Meeting"]
 GROUPS = [("Phone support", "phone"), ("Web chat", "im"), ("Web audio", "voip"), ("Web video", "video")]
@@ -62,10 +66,14 @@ class Command(BaseCommand):
                               f"(and '{DEMO_TENANT_SUPERVISOR}', who sees the demo tenant only)")
         else:
             self.stdout.write("Demo tenant already there: left as it is")
+        if not tenant.cloud_keys.exists():
+            cloud_keys.make(tenant, "Demo", secret_id=DEMO_SECRET_ID, secret_key=DEMO_SECRET_KEY)
+        key = tenant.cloud_keys.filter(secret_id=DEMO_SECRET_ID, revoked_at__isnull=True).first()
         self.stdout.write(json.dumps({
             "SdkAppId": tenant.sdk_app_id, "apiKey": tenant.api_key, "agents": [a[0] for a in DEMO_AGENTS],
             "skillGroups": {kind: group.pk for kind, group in groups.items()}, "hotline": HOTLINE,
-            "supervisor": DEMO_TENANT_SUPERVISOR}))
+            "supervisor": DEMO_TENANT_SUPERVISOR, "secretId": key.secret_id if key else None,
+            "secretKey": cloud_keys.secret_key(key) if key else None}))
 
     def create_accounts(self, tenant, groups):
         """The demo agents, the superuser `admin` and the demo tenant's supervisor, with the demo password; an
