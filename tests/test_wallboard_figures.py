@@ -3,6 +3,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
@@ -107,6 +108,15 @@ def test_live_sessions_are_the_tenants_open_ones_with_their_state(day):
     assert [s["state"] for s in live].count("queued") == 2
     assert {s["id"] for s in live} >= {day["talking"].pk, day["offer"].pk}
     assert all(s["group"] == "Sales" for s in live) and len(live) == 4
+
+
+def test_a_chat_taken_over_shows_the_supervisor_serving_it(day):
+    chat_group = factories.skill_group(day["tenant"], kind="im")
+    sue = get_user_model().objects.create(username="sue")
+    taken = session(chat_group, state="active", queued_at=timezone.now(), accepted_at=timezone.now(),
+                    taken_over_by=sue)
+    live = {s["id"]: s for s in board(day["tenant"].pk)["sessions"]}
+    assert live[taken.pk]["agent"] == "sue (supervisor)"
 
 
 def test_a_protected_number_stays_protected_on_the_wallboard(day):

@@ -40,7 +40,7 @@ def board(tenant_id: int) -> dict:
     groups = list(SkillGroup.objects.filter(tenant_id=tenant_id).order_by("name", "pk")
                   .values("pk", "name", "kind", "service_level_seconds"))
     sessions = sorted(Session.objects.filter(tenant_id=tenant_id, state__in=session_state.OPEN)
-                      .select_related("tenant", "skill_group", "agent", "caller_agent")
+                      .select_related("tenant", "skill_group", "agent", "caller_agent", "taken_over_by")
                       .order_by(),  # sorted here: ordered in SQL, SQLite would walk every session of the tenant
                       key=lambda session: (session.created_at, session.pk))
     agents = _agents(tenant_id, sessions)
@@ -76,14 +76,21 @@ def _state_since(session: Session) -> datetime:
     return session.created_at
 
 
-def _live(session: Session) -> dict:
+def _serving(session: Session) -> str:
+    """Who serves it: the agent, or the supervisor who took the chat over."""
     agent = session.agent or session.caller_agent
+    if agent:
+        return agent.nickname or agent.user_id
+    return f"{session.taken_over_by.get_username()} (supervisor)" if session.taken_over_by else ""
+
+
+def _live(session: Session) -> dict:
     return {
         "id": session.pk, "type": session.type, "type_label": TYPE_LABELS.get(session.type, session.type),
         "direction": session.direction, "customer": customer(session),
         "group": session.skill_group.name if session.skill_group else "",
         "group_id": session.skill_group_id,
-        "agent": (agent.nickname or agent.user_id) if agent else "",
+        "agent": _serving(session),
         "state": session.state, "state_label": STATE_LABELS[session.state],
         "since_ms": epoch_ms(_state_since(session)),
     }
