@@ -22,6 +22,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 # secure cookies and HSTS, and trusts the TLS proxy's X-Forwarded-Proto.
 PRODUCTION = is_production(os.environ.get("DJANGO_ENV", ""))
 SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
+# Former SECRET_KEYs, comma-separated: what they signed or sealed still opens while the new key takes over.
+SECRET_KEY_FALLBACKS = [key for key in os.environ.get("SECRET_KEY_FALLBACKS", "").split(",") if key]
 DEBUG = os.environ.get("DEBUG", "0") == "1"
 ALLOWED_HOSTS = [host.strip() for host in os.environ.get(
     "ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,[::1]").split(",") if host.strip()]
