@@ -22,6 +22,7 @@ from ..models import Agent, AgentSkill, Session, SkillGroup, Tenant, found
 from . import logins, skill_groups
 from .errors import NotFound, ServiceError
 
+MIN_PASSWORD_LENGTH = 8
 DEFAULT_PRIORITY = 3  # Tencent's default for a skill bound without one; 1 is offered first
 
 
@@ -164,8 +165,13 @@ def _bind(agent: Agent, skills: list[tuple[SkillGroup, int | None]]) -> None:
 
 
 def _check_password(password: str, account) -> None:
+    """The server's password rules (AUTH_PASSWORD_VALIDATORS), and at least these: a password set from afar, by
+    a program, is never short, all digits or the account's own name."""
+    floor = [password_validation.MinimumLengthValidator(MIN_PASSWORD_LENGTH),
+             password_validation.UserAttributeSimilarityValidator(), password_validation.NumericPasswordValidator()]
     try:
-        password_validation.validate_password(password, account)
+        password_validation.validate_password(
+            password, account, password_validators=floor + password_validation.get_default_password_validators())
     except ValidationError as refused:
         raise BadValue(" ".join(refused.messages)) from None
 
