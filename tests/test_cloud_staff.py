@@ -34,6 +34,8 @@ group = SkillGroup.objects.create(tenant=tenant, name="Theirs", kind="phone", ca
 user = get_user_model().objects.create_user("theirs@other.example")
 Agent.objects.create(account=user, tenant=tenant, user_id="theirs@other.example")
 Hotline.objects.create(tenant=tenant, number="{OTHER_NUMBER}", skill_group=group)
+boss = get_user_model().objects.create_user("boss@corp.example", password="Boss-password-1", is_staff=True)
+Agent.objects.create(account=boss, tenant=Tenant.objects.get(sdk_app_id="1400000001"), user_id="boss@corp.example")
 print(json.dumps({{"group": group.pk}}))
 """
 
@@ -305,6 +307,18 @@ def test_delete_staff_deletes_the_offline_and_leaves_the_online_as_they_are(live
     assert staff_info(cloud, app, offline) is None and staff_info(cloud, app, online)["Mail"] == online
     assert refused(cloud, "CreateSDKLoginToken", {"SdkAppId": app, "SeatUserId": offline}).code == "ResourceNotFound"
     assert make_staff(cloud, app, Mail=offline) == offline  # the address is free again
+
+
+def test_an_agent_who_is_also_staff_keeps_the_admin_password_and_account(live, cloud, app):
+    error = refused(cloud, "ModifyStaffPassword", {"SdkAppId": app, "Email": "boss@corp.example",
+                                                   "Password": PASSWORD})
+    assert error.code == "FailedOperation" and "admin" in error.message
+    assert call(cloud, "DeleteStaff", {"SdkAppId": app, "StaffList": ["boss@corp.example"]})["OnlineStaffList"] == []
+    assert staff_info(cloud, app, "boss@corp.example") is None
+    still = live.manage("shell", "-c", "from django.contrib.auth import get_user_model; "
+                                       "print(get_user_model().objects.get(username='boss@corp.example')"
+                                       ".check_password('Boss-password-1'))")
+    assert still.strip().splitlines()[-1] == "True"
 
 
 @pytest.mark.parametrize("staff_list, code", [

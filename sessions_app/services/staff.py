@@ -5,7 +5,7 @@ An agent's account is a Django user named by the agent's userId (an e-mail addre
 it signs in to the workbench only. Made without a password, it cannot sign in until one is set; setting one
 closes the agent's open sockets (services/logins.py). Only an agent who is offline, with no socket open and no
 session ringing or in progress, is deleted: the others are left exactly as they were and named to the caller.
-Deleting an agent deletes its account, its skills and its rows in reports' history; the CDRs it served keep
+Deleting an agent deletes its account (unless it is also a supervisor's or a superuser's), its skills and its rows in reports' history; the CDRs it served keep
 their records (Cdr.payload).
 """
 from __future__ import annotations
@@ -103,8 +103,12 @@ def modify(tenant: Tenant, user_id: str, *, name: str | None = None, nickname: s
 
 
 def set_password(tenant: Tenant, user_id: str, password: str) -> None:
-    """The agent's workbench password; its sockets open with the old login close (services/logins.py)."""
+    """The agent's workbench password; its sockets open with the old login close (services/logins.py). The
+    account of an agent who is also staff (a supervisor, a superuser) keeps its password: that one is changed
+    in admin, never by a tenant's program."""
     agent = find(tenant, user_id, locked=True)
+    if _staff_account(agent):
+        raise ServiceError(f"the account of {user_id} signs in to admin too: change its password in admin")
     _check_password(password, agent.account)
     agent.account.set_password(password)
     agent.account.save(update_fields=["password"])
@@ -134,15 +138,23 @@ def delete(tenant: Tenant, user_ids: list[str]) -> tuple[list[str], list[str]]:
     """Delete the agents who are offline; answer (deleted, left online). Every userId must be the tenant's
     (NotFound naming the others, and nothing is deleted)."""
     wanted = list(dict.fromkeys(user_ids))
-    agents = {a.user_id: a for a in Agent.objects.select_for_update().filter(tenant=tenant, user_id__in=wanted)}
+    agents = {a.user_id: a for a in Agent.objects.select_for_update(of=("self",)).select_related("account").filter(
+        tenant=tenant, user_id__in=wanted)}
     missing = [u for u in wanted if u not in agents]
     if missing:
         raise NotFound(f"no agent {', '.join(missing)} in SdkAppId {tenant.sdk_app_id}")
     online = set(_online(Agent.objects.filter(pk__in=[a.pk for a in agents.values()])).values_list(
         "user_id", flat=True))
     deleted = [u for u in wanted if u not in online]
-    get_user_model().objects.filter(pk__in=[agents[u].account_id for u in deleted]).delete()
+    accounts = [agents[u].account_id for u in deleted if not _staff_account(agents[u])]
+    Agent.objects.filter(pk__in=[agents[u].pk for u in deleted]).delete()
+    get_user_model().objects.filter(pk__in=accounts).delete()
     return deleted, [u for u in wanted if u in online]
+
+
+def _staff_account(agent: Agent) -> bool:
+    """Whether the agent's account also signs in to admin: deleting the agent keeps such an account."""
+    return agent.account.is_staff or agent.account.is_superuser
 
 
 def _online(agents: QuerySet) -> QuerySet:
