@@ -11,6 +11,7 @@ import time
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedError
 
 from testing.liveserver import LiveServer
@@ -119,7 +120,15 @@ def test_a_staff_made_by_the_api_is_listed_gets_a_token_and_signs_in_with_the_pa
     assert [g["SkillGroupId"] for g in shown["SkillGroupList"]] == [groups[0]["SkillGroupId"]]
     assert shown["SkillGroupList"][0]["Priority"] == 3 and shown["SkillGroupList"][0]["Type"] == "IM"
     assert abs(shown["LastModifyTimestamp"] - time.time()) < 60
-    assert call(cloud, "CreateSDKLoginToken", {"SdkAppId": app, "SeatUserId": mail})["Token"]
+    token = call(cloud, "CreateSDKLoginToken", {"SdkAppId": app, "SeatUserId": mail})["Token"]
+
+    async def sdk_login():
+        url = live.url.replace("http", "ws") + f"/ws/sdk/?token={token}&sdkAppId={app}&userId={mail}"
+        async with connect(url, origin=live.url) as ws:
+            welcome = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert welcome["type"] == "welcome" and welcome["agent"]["userId"] == mail, welcome
+
+    asyncio.run(sdk_login())
 
     assert sign_in(live, mail, PASSWORD).status_code == 200  # no password yet: the form again
     call(cloud, "ModifyStaffPassword", {"SdkAppId": app, "Email": mail, "Password": PASSWORD})
@@ -172,6 +181,9 @@ def test_staff_pages_cover_everyone_once_and_filters_narrow(cloud, app):
         assert page["TotalCount"] == total
         seen += [s["Mail"] for s in page["StaffList"]]
     assert len(seen) == len(set(seen)) == total and "theirs@other.example" not in seen
+    beyond = call(cloud, "DescribeStaffInfoList", {"SdkAppId": app, "PageSize": 9999,
+                                                   "PageNumber": (2**63 - 1) // 9999})
+    assert (beyond["TotalCount"], beyond["StaffList"]) == (total, [])
     future = call(cloud, "DescribeStaffInfoList", {"SdkAppId": app, "PageSize": 10, "PageNumber": 0,
                                                    "ModifiedTime": int(time.time()) + 3600})
     assert future == {**future, "TotalCount": 0, "StaffList": []}
@@ -394,6 +406,9 @@ def test_skill_group_pages_filters_and_kinds(cloud, app):
     named = call(cloud, "DescribeSkillGroupInfoList", {"SdkAppId": app, "PageSize": 100, "PageNumber": 0,
                                                        "SkillGroupName": "web vid"})["SkillGroupList"]
     assert [g["SkillGroupName"] for g in named] == ["Web video"]
+    beyond = call(cloud, "DescribeSkillGroupInfoList", {"SdkAppId": app, "PageSize": 100,
+                                                        "PageNumber": (2**63 - 1) // 100})
+    assert (beyond["TotalCount"], beyond["SkillGroupList"]) == (total, [])
     later = call(cloud, "DescribeSkillGroupInfoList", {"SdkAppId": app, "PageSize": 100, "PageNumber": 0,
                                                        "ModifiedTime": int(time.time()) + 3600})
     assert later["TotalCount"] == 0
