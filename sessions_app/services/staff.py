@@ -1,5 +1,5 @@
 """A tenant's agents as a directory: made with their Django account, listed, changed, given a password, bound to
-skill groups and deleted (the cloud API's Staff actions; seed_demo and admin make agents the same way).
+skill groups and deleted (the cloud API's Staff actions; seed_demo makes its agents with `create` too).
 
 An agent's account is a Django user named by the agent's userId (an e-mail address in Tencent's API), not staff:
 it signs in to the workbench only. Made without a password, it cannot sign in until one is set; setting one
