@@ -465,15 +465,36 @@ def numbers(cloud, app) -> dict[str, dict]:
 def test_numbers_are_the_tenants_with_the_groups_calling_out_from_them(live, cloud, app):
     listed = numbers(cloud, app)
     assert OTHER_NUMBER not in listed
-    assert listed[HOTLINE] == {"Number": HOTLINE, "CallOutSkillGroupIds": [live.demo["skillGroups"]["phone"]],
-                               "State": 1, "CostType": 0}
+    calling_out = listed[HOTLINE]["CallOutSkillGroupIds"]
+    assert listed[HOTLINE] == {"Number": HOTLINE, "CallOutSkillGroupIds": calling_out, "State": 1, "CostType": 0}
+    assert live.demo["skillGroups"]["phone"] in calling_out
     group = make_group(cloud, app, kind=0)
     call(cloud, "BindNumberCallOutSkillGroup", {"SdkAppId": app, "Number": HOTLINE, "SkillGroupIds": [group]})
-    assert numbers(cloud, app)[HOTLINE]["CallOutSkillGroupIds"] == [live.demo["skillGroups"]["phone"], group]
+    assert numbers(cloud, app)[HOTLINE]["CallOutSkillGroupIds"] == [*calling_out, group]
     call(cloud, "UnbindNumberCallOutSkillGroup", {"SdkAppId": app, "Number": HOTLINE, "SkillGroupIds": [group]})
-    assert numbers(cloud, app)[HOTLINE]["CallOutSkillGroupIds"] == [live.demo["skillGroups"]["phone"]]
+    assert numbers(cloud, app)[HOTLINE]["CallOutSkillGroupIds"] == calling_out
     default = call(cloud, "DescribeNumbers", {"SdkAppId": app})
     assert default["TotalCount"] == len(listed) and len(default["Numbers"]) == min(20, len(listed))
+
+
+def test_a_number_bound_to_a_group_is_what_its_agents_call_out_from(live, cloud, app):
+    group = make_group(cloud, app, kind=0)
+    mail = make_staff(cloud, app)
+    call(cloud, "BindStaffSkillGroupList", {"SdkAppId": app, "StaffEmail": mail, "SkillGroupList": [group]})
+
+    async def call_out(callee: str) -> dict:
+        socket = await open_agent(live, mail)
+        try:
+            return await socket.request(method="Call.startOutboundCall",
+                                        params={"phoneNumber": callee, "skillGroupId": str(group)})
+        finally:
+            await socket.ws.close()
+
+    unbound = asyncio.run(call_out("008613900000001"))
+    assert unbound["status"] == "error" and "no outbound numbers" in unbound["errorMsg"]
+    call(cloud, "BindNumberCallOutSkillGroup", {"SdkAppId": app, "Number": HOTLINE, "SkillGroupIds": [group]})
+    bound = asyncio.run(call_out("008613900000002"))
+    assert bound["status"] == "success" and bound["data"]["callerPhoneNumber"] == HOTLINE, bound
 
 
 @pytest.mark.parametrize("action", ["BindNumberCallOutSkillGroup", "UnbindNumberCallOutSkillGroup"])
@@ -491,8 +512,9 @@ def test_number_binding_refuses_bad_parameters(live, cloud, app, action, params,
     ids = {"OTHER": live.other["group"], "PHONE": live.demo["skillGroups"]["phone"], "IM": live.demo["skillGroups"]["im"]}
     if isinstance(params.get("SkillGroupIds"), list):
         params = {**params, "SkillGroupIds": [ids[g] for g in params["SkillGroupIds"]]}
+    before = numbers(cloud, app)
     assert refused_as_sent(cloud, action, {"SdkAppId": app, **params}).code == code
-    assert numbers(cloud, app)[HOTLINE]["CallOutSkillGroupIds"] == [ids["PHONE"]]
+    assert numbers(cloud, app) == before
 
 
 @pytest.mark.parametrize("params, code", [
