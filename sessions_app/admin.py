@@ -109,8 +109,18 @@ class TenantAdmin(TenantScoped, admin.ModelAdmin):
                                        "shown again.", messages.WARNING)
 
 
+class TracksModification:
+    """A row whose change in admin moves its `modified_at` (the cloud API's LastModifyTimestamp and ModifiedTime
+    filter): its own fields or its inlines changed."""
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if form.has_changed() or any(formset.has_changed() for formset in formsets):
+            type(form.instance).objects.filter(pk=form.instance.pk).update(modified_at=timezone.now())
+
+
 @admin.register(SkillGroup)
-class SkillGroupAdmin(TenantScoped, admin.ModelAdmin):
+class SkillGroupAdmin(TenantScoped, TracksModification, admin.ModelAdmin):
     list_display = ["name", "kind", "routing_strategy", "ring_timeout", "wrap_up_seconds", "max_queue_wait",
                     "queued", "agents_online"]
     list_filter = ["kind", "routing_strategy"]
@@ -169,7 +179,7 @@ class AgentSkillInline(ScopedInline, admin.TabularInline):
 
 
 @admin.register(Agent)
-class AgentAdmin(TenantScoped, AgentSupervision, admin.ModelAdmin):
+class AgentAdmin(TenantScoped, AgentSupervision, TracksModification, admin.ModelAdmin):
     list_display = ["user_id", "nickname", "staff_number", "status_badge", "time_in_status", "rest_reason",
                     "open_connections", "skill_group_names"]
     list_filter = ["status", "skill_groups"]

@@ -134,6 +134,31 @@ def test_adding_an_agent_picks_the_user_account(supervisor, tenant):
     assert list(dora.agentskill_set.values_list("skill_group__kind", "priority")) == [("phone", 2)]
 
 
+def test_changing_an_agent_or_a_group_in_admin_moves_its_modified_at(supervisor, tenant):
+    """modified_at is the cloud API's LastModifyTimestamp and ModifiedTime filter (sessions_app/cloud/staff.py)."""
+    long_ago = timezone.now() - timedelta(days=30)
+    Agent.objects.update(modified_at=long_ago)
+    SkillGroup.objects.update(modified_at=long_ago)
+    skill = alice().agentskill_set.get(skill_group=phone_group())
+    response = supervisor.post(reverse("admin:sessions_app_agent_change", args=[alice().pk]), {
+        "account": alice().account_id, "tenant": tenant.pk, "user_id": "agent1@demo", "nickname": "Alice B.",
+        "staff_number": alice().staff_number, "mobile": "", "chat_capacity": 5,
+        "agentskill_set-TOTAL_FORMS": 1, "agentskill_set-INITIAL_FORMS": 1, "agentskill_set-0-id": skill.pk,
+        "agentskill_set-0-agent": alice().pk, "agentskill_set-0-skill_group": phone_group().pk,
+        "agentskill_set-0-priority": skill.priority,
+    })
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    group = phone_group()
+    response = supervisor.post(reverse("admin:sessions_app_skillgroup_change", args=[group.pk]), {
+        "tenant": tenant.pk, "name": "Phone help", "kind": "phone", "routing_strategy": group.routing_strategy,
+        "ring_timeout": group.ring_timeout, "wrap_up_seconds": group.wrap_up_seconds,
+        "max_queue_wait": group.max_queue_wait, "service_level_seconds": group.service_level_seconds,
+        "caller_numbers": group.caller_numbers})
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert alice().modified_at > long_ago and phone_group().modified_at > long_ago
+    assert Agent.objects.exclude(user_id="agent1@demo").filter(modified_at__gt=long_ago).count() == 0
+
+
 def test_force_offline_action_sets_selected_agents_offline_and_is_recorded(supervisor, tenant):
     from django.contrib.admin.models import LogEntry
 

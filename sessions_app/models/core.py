@@ -86,6 +86,8 @@ class SkillGroup(models.Model):
         "service level threshold (s)", default=20,
         help_text="A session answered within this many seconds of joining the queue counts toward the service level.")
     caller_numbers = models.TextField(blank=True, help_text="Outbound caller numbers bound to this group, one per line.")
+    modified_at = models.DateTimeField(default=timezone.now, editable=False,
+                                       help_text="Its configuration's last change (the cloud API's LastModifyTimestamp).")
 
     class Meta:
         unique_together = [("tenant", "name")]
@@ -148,6 +150,8 @@ class Agent(models.Model):
     token_generation = models.PositiveIntegerField(
         default=0, editable=False,
         help_text="Carried in every login and resume token; raising it revokes them all (services/logins.py).")
+    modified_at = models.DateTimeField(default=timezone.now, editable=False,
+                                       help_text="Its profile's last change (the cloud API's LastModifyTimestamp).")
     skill_groups = models.ManyToManyField(SkillGroup, through="AgentSkill", related_name="agents")
 
     class Meta:

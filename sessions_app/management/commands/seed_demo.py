@@ -18,7 +18,7 @@ from django.db import transaction
 
 from sessions_app.models import (Agent, AgentSkill, Hotline, IvrKey, IvrMenu, NumberGroup, NumberLocation, RestReason,
                                  SkillGroup, Supervisor, Tenant)
-from sessions_app.services import cloud_keys
+from sessions_app.services import cloud_keys, staff
 from sessions_app.services.demo_secrets import (DEFAULT_API_KEY, DEFAULT_PASSWORD, DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY,
                                                 DEMO_AGENTS, DEMO_SDK_APP_ID, DEMO_SUPERVISOR, DEMO_TENANT_SUPERVISOR)
 
@@ -79,14 +79,18 @@ class Command(BaseCommand):
         """The demo agents, the superuser `admin` and the demo tenant's supervisor, with the demo password; an
         account of that name that exists already (a real `admin`, say) keeps its password and rights."""
         users = get_user_model()
-        for user_id, nickname, staff in DEMO_AGENTS:
-            user, created = users.objects.get_or_create(username=user_id, defaults={"first_name": nickname})
-            if created:
-                user.set_password(DEMO_PASSWORD)
-                user.save()
+        for user_id, nickname, staff_number in DEMO_AGENTS:
+            skills = [(group, priority) for priority, group in enumerate(groups.values(), start=1)]
+            user = users.objects.filter(username=user_id).first()
+            if user is None:  # the way every agent is made (services/staff.py), with the published password
+                agent = staff.create(tenant, user_id=user_id, name=nickname, nickname=nickname,
+                                     staff_number=staff_number, skills=skills)
+                agent.account.set_password(DEMO_PASSWORD)
+                agent.account.save(update_fields=["password"])
+                continue
             agent, _ = Agent.objects.get_or_create(account=user, defaults={
-                "tenant": tenant, "user_id": user_id, "nickname": nickname, "staff_number": staff})
-            for priority, group in enumerate(groups.values(), start=1):
+                "tenant": tenant, "user_id": user_id, "nickname": nickname, "staff_number": staff_number})
+            for group, priority in skills:
                 AgentSkill.objects.get_or_create(agent=agent, skill_group=group, defaults={"priority": priority})
         admin, created = users.objects.get_or_create(
             username=DEMO_SUPERVISOR, defaults={"is_staff": True, "is_superuser": True})
