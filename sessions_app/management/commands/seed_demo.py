@@ -83,10 +83,8 @@ class Command(BaseCommand):
             skills = [(group, priority) for priority, group in enumerate(groups.values(), start=1)]
             user = users.objects.filter(username=user_id).first()
             if user is None:  # the way every agent is made (services/staff.py), with the published password
-                agent = staff.create(tenant, user_id=user_id, name=nickname, nickname=nickname,
-                                     staff_number=staff_number, skills=skills)
-                agent.account.set_password(DEMO_PASSWORD)
-                agent.account.save(update_fields=["password"])
+                staff.create(tenant, user_id=user_id, name=nickname, nickname=nickname, staff_number=staff_number,
+                             skills=skills, password=DEMO_PASSWORD)
                 continue
             agent, _ = Agent.objects.get_or_create(account=user, defaults={
                 "tenant": tenant, "user_id": user_id, "nickname": nickname, "staff_number": staff_number})
