@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -12,10 +13,16 @@ from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.ccc.v20200210 import ccc_client
 from tencentcloud.common import credential
+from django.contrib.auth import get_user_model
 from websockets.asyncio.client import connect
+
+from sessions_app.models import SpentToken, Supervisor
+from sessions_app.services import admin_links, deadlines, tokens
+from sessions_app.services.errors import ServiceError
 
 from testing.liveserver import LiveServer
 from testing.serving import running
+from . import factories
 from .cloud_client import call, client, refused
 from .cloud_raw import code, signed
 
@@ -219,3 +226,33 @@ print(serializers.serialize("json", rows))""").strip().splitlines()[-1])
     assert logged[2]["fields"]["secret_id"] == live.demo["secretId"]
     everything = json.dumps(logged)
     assert live.demo["secretKey"] not in everything and "y" * 32 not in everything
+
+
+# --- what the live server cannot show quickly: expiry and the sweep ---
+
+def test_a_spent_token_is_refused_again_and_swept_once_it_has_expired(db):
+    now = int(time.time())
+    tokens.spend("a" * 32, now - 1)
+    tokens.spend("b" * 32, now + 600)
+    with pytest.raises(tokens.TokenRevoked):
+        tokens.spend("b" * 32, now + 600)
+    tokens.spend("", now)  # a token of many uses spends nothing
+    deadlines.sweep_once()
+    assert list(SpentToken.objects.values_list("id", flat=True)) == ["b" * 32]
+
+
+def test_an_admin_link_expires_after_a_few_minutes_unspent(db, monkeypatch):
+    tenant = factories.tenant(name="Links")
+    account = get_user_model().objects.create_user("sue", password="a long password 4711", is_staff=True)
+    Supervisor.objects.create(account=account, tenant=tenant)
+    token = admin_links.issue(tenant, "sue")
+    later = time.time() + admin_links.LINK_TTL + 1
+    monkeypatch.setattr(admin_links, "time", SimpleNamespace(time=lambda: later))
+    with pytest.raises(tokens.TokenExpired):
+        admin_links.redeem(token)
+    monkeypatch.undo()
+    assert admin_links.redeem(token) == account
+    account.is_active = False
+    account.save()
+    with pytest.raises(ServiceError):
+        admin_links.issue(tenant, "sue")
