@@ -209,6 +209,17 @@ def test_a_revoked_key_is_not_found(live):
     assert error.code == "AuthFailure.SecretIdNotFound"
 
 
+def test_a_key_made_and_revoked_with_manage_py_signs_until_revoked(live):
+    made = json.loads(live.manage("cloud_key", "make", live.demo["SdkAppId"], "--name", "script").strip())
+    assert made["SdkAppId"] == live.demo["SdkAppId"] and made["secretId"].startswith("AKID")
+    assert len(made["secretKey"]) == 32
+    cloud = client(live, made["secretId"], made["secretKey"])
+    assert call(cloud, "CreateSDKLoginToken", body(live))["Token"]
+    assert json.loads(live.manage("cloud_key", "revoke", made["secretId"])) == {"secretId": made["secretId"],
+                                                                                 "revoked": True}
+    assert refused(cloud, "CreateSDKLoginToken", body(live)).code == "AuthFailure.SecretIdNotFound"
+
+
 def test_every_request_is_logged_once_with_its_secret_id_and_never_the_secret(live, cloud):
     answers = [signed(live, "CreateSDKLoginToken", body(live)),
                signed(live, "CreateSDKLoginToken", body(live), version="1999-01-01"),
