@@ -501,3 +501,13 @@ def test_a_supervisor_reads_the_cloud_call_log_but_not_the_key_pairs(client, wor
     assert client.post(url(CloudApiCall, "change", call.pk), {"outcome": "forged"}).status_code == 403
     assert client.get(url(CloudApiCall, "add")).status_code == 403
     assert CloudApiCall.objects.get(pk=call.pk).outcome == "ok"
+
+
+def test_a_superuser_makes_a_cloud_key_pair_for_any_tenant(client, world):
+    theirs = world["theirs"][Tenant]
+    response = signed_in(client, world["root"]).post(url(CloudKey, "add"), {"tenant": theirs.pk, "name": "Ops"},
+                                                     follow=True)
+    made = CloudKey.objects.get(name="Ops")
+    assert made.tenant == theirs and made.created_by == world["root"]
+    [message] = [str(m) for m in response.context["messages"] if "SecretKey" in str(m)]
+    assert cloud_keys.secret_key(made) in message
