@@ -32,14 +32,13 @@ def test_a_key_past_its_rate_gets_limit_exceeded_and_another_key_does_not(live):
     other = json.loads(live.manage("cloud_key", "make", live.demo["SdkAppId"], "--name", "second").strip())
     cloud = client(live)
     outcomes = []
-    for _ in range(RATE * 5 + 2):
+    while "LimitExceeded" not in outcomes and len(outcomes) < RATE * 5 * 4:  # a slow machine spreads the burst
         try:
             call(cloud, "CreateSDKLoginToken", params(live))
             outcomes.append("ok")
         except Exception as error:  # the client's TencentCloudSDKException
             outcomes.append(error.code)
-    assert outcomes[0] == "ok" and outcomes[-1] == "LimitExceeded", outcomes
-    assert set(outcomes) == {"ok", "LimitExceeded"}
+    assert outcomes[-1] == "LimitExceeded" and outcomes[:RATE * 5] == ["ok"] * (RATE * 5), outcomes
     assert call(client(live, other["secretId"], other["secretKey"]), "CreateSDKLoginToken", params(live))["Token"]
 
 
