@@ -461,3 +461,4 @@ from . import phone_admin  # noqa: E402,F401  (trunks, hotlines, IVR menus: regi
 # Django's users and groups and django-axes' lockouts belong to no tenant: superusers alone manage them.
 restrict_to_superusers(admin.site,
                        *[model for model in admin.site._registry if model._meta.app_label != "sessions_app"])
+from . import cloud_admin  # noqa: E402,F401  (the cloud API's key pairs and call log: registered there)

@@ -17,11 +17,11 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Model, Q
 from django.http import Http404
 
-from .models import Tenant, Trunk
+from .models import CloudKey, Tenant, Trunk
 from .services.supervisors import tenant_of, tenants_visible_to
 
 SECRET_FIELDS = {(Tenant, "api_key"), (Tenant, "cdr_secret"), (Trunk, "password"), (Trunk, "inbound_password"),
-                 (get_user_model(), "password")}
+                 (CloudKey, "sealed_secret_key"), (get_user_model(), "password")}
 
 
 def tenant_path(model: type[Model], depth: int = 3) -> str | None:

@@ -17,10 +17,11 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from sessions_app.admin_scope import SharedByAllTenants, SuperusersOnly, TenantScoped, tenant_path
-from sessions_app.models import (Agent, AgentSkill, AuditEntry, CannedResponse, Cdr, ChatMessage, Hotline, IvrKey,
-                                 IvrMenu, NumberGroup, NumberLocation, ProtectedNumber, RestReason, ServeParticipant,
+from sessions_app.models import (Agent, AgentSkill, AuditEntry, CannedResponse, Cdr, ChatMessage, CloudApiCall,
+                                 CloudKey, Hotline, IvrKey, IvrMenu, NumberGroup, NumberLocation, ProtectedNumber, RestReason, ServeParticipant,
                                  Session, SessionEvent, SkillGroup, Supervisor, Tenant, Trunk)
 from sessions_app.roles import ROLES
+from sessions_app.services import cloud_keys
 
 from . import factories
 
@@ -46,6 +47,7 @@ def rows_of(tenant: Tenant, n: int) -> dict[type, object]:
     agent = factories.agent(tenant, group)
     session = Session.objects.create(tenant=tenant, type="im", state="ended", skill_group=group, agent=agent)
     menu = IvrMenu.objects.create(tenant=tenant, name=f"menu {n}")
+    cloud_key, _ = cloud_keys.make(tenant, f"CRM {n}")
     return {
         Tenant: tenant, SkillGroup: group, Agent: agent, AgentSkill: agent.agentskill_set.get(), Session: session,
         RestReason: RestReason.objects.create(tenant=tenant, label=f"Lunch {n}"),
@@ -64,6 +66,9 @@ def rows_of(tenant: Tenant, n: int) -> dict[type, object]:
                                                         protected_id=f"p-{n}"),
         AuditEntry: AuditEntry.objects.create(tenant=tenant, action="end_session", target_kind="session",
                                               target_id=session.pk, outcome="done"),
+        CloudKey: cloud_key,
+        CloudApiCall: CloudApiCall.objects.create(key=cloud_key, secret_id=cloud_key.secret_id, tenant=tenant,
+                                                  action="DescribeTelCdr", request_id=f"request-{n}", outcome="ok"),
     }
 
 
@@ -108,9 +113,12 @@ def test_every_registered_admin_is_scoped_to_a_tenant_or_kept_for_superusers(wor
             assert tenant_path(model) and model in world["ours"], f"{model}: give the test a row of it"
 
 
+ADMINISTRATORS_ONLY = {CloudKey}  # a tenant's cloud API key pairs: its administrators' business
+
+
 def test_a_supervisor_may_read_every_scoped_model_and_its_inlines():
     readable = set(ROLES["Supervisor"])
-    for model in SCOPED:
+    for model in set(SCOPED) - ADMINISTRATORS_ONLY:
         inlines = [inline.model for inline in admin.site._registry[model].inlines]
         for shown in (model, *inlines):
             assert f"view_{shown._meta.model_name}" in readable, f"{shown}: add it to sessions_app/roles.py"
@@ -420,3 +428,86 @@ def test_a_superuser_makes_an_administrator_of_any_tenant(client, world):
     frank = get_user_model().objects.get(username="frank")
     assert frank.supervisor.tenant == world["theirs"][Tenant] and frank.has_perm("sessions_app.add_agent")
     assert not frank.is_superuser
+
+
+def test_an_administrator_makes_a_cloud_key_pair_shown_once_and_never_again(client, world):
+    ours, theirs = world["ours"][Tenant], world["theirs"][Tenant]
+    signed_in(client, world["admin"])
+    response = client.post(url(CloudKey, "add"), {"tenant": theirs.pk, "name": "Billing"})
+    assert response.status_code == 302 and "messages" not in response.cookies
+    shown = client.get(response.url)
+    [message] = [str(m) for m in shown.context["messages"] if "SecretKey" in str(m)]
+    secret_id, secret_key = re.search(r"SecretId (\S+), SecretKey: (\S+)\. Copy", message).groups()
+    made = CloudKey.objects.get(name="Billing")
+    assert (made.secret_id, made.tenant, made.created_by) == (secret_id, ours, world["admin"])
+    assert cloud_keys.secret_key(made) == secret_key and secret_key not in made.sealed_secret_key
+    CloudApiCall.objects.create(key=made, secret_id=made.secret_id, tenant=ours, action="CreateSDKLoginToken",
+                                request_id="request-billing", outcome="ok")
+    call = CloudApiCall.objects.get(request_id="request-billing")
+    for account in (world["admin"], world["root"], world["supervisor"]):
+        signed_in(client, account)
+        for page in (url(CloudKey, "changelist"), url(CloudKey, "change", made.pk), url(CloudKey, "history", made.pk),
+                     url(CloudApiCall, "changelist"), url(CloudApiCall, "change", call.pk),
+                     f"{url(CloudApiCall, 'changelist')}?q={secret_id}", reverse("admin:index")):
+            answer = client.get(page)
+            assert answer.status_code in (200, 403), page
+            assert secret_key not in answer.content.decode(), page
+    signed_in(client, world["admin"])
+    assert f"•••• {secret_key[-4:]}" in client.get(url(CloudKey, "change", made.pk)).content.decode()
+    listed = client.get(url(CloudKey, "changelist")).content.decode()
+    assert secret_id in listed and "Billing" in listed
+
+
+def test_a_cloud_key_is_revoked_from_the_list_or_its_page_and_stops_signing(client, world):
+    key, other, theirs = world["ours"][CloudKey], cloud_keys.make(world["ours"][Tenant], "Other")[0], \
+        world["theirs"][CloudKey]
+    signed_in(client, world["admin"])
+    response = client.post(url(CloudKey, "changelist"), {"action": "revoke", "_selected_action": [key.pk, theirs.pk]},
+                           follow=True)
+    assert [str(m) for m in response.context["messages"]] == [f"Revoked: {key.secret_id}."]
+    assert cloud_keys.active_key(key.secret_id) is None and cloud_keys.active_key(theirs.secret_id) is not None
+    page = client.get(url(CloudKey, "change", other.pk)).content.decode()
+    assert 'name="_revoke"' in page
+    assert client.post(url(CloudKey, "change", theirs.pk), {"_revoke": "Revoke"}).status_code == 404
+    response = client.post(url(CloudKey, "change", other.pk), {"_revoke": "Revoke", "name": "x"}, follow=True)
+    assert [str(m) for m in response.context["messages"]] == [f"Revoked: {other.secret_id}."]
+    revoked = CloudKey.objects.get(pk=other.pk)
+    assert revoked.revoked_at and revoked.name == "Other" and 'name="_revoke"' not in response.content.decode()
+    assert "Revoked" in client.get(url(CloudKey, "history", other.pk)).content.decode()
+    assert client.post(url(CloudKey, "delete", other.pk), {"post": "yes"}).status_code == 403
+    assert CloudKey.objects.filter(pk=other.pk).exists()
+
+
+def test_a_supervisor_reads_the_cloud_call_log_but_not_the_key_pairs(client, world):
+    key, call, theirs = world["ours"][CloudKey], world["ours"][CloudApiCall], world["theirs"][CloudApiCall]
+    signed_in(client, world["supervisor"])
+    for view, args in (("changelist", ()), ("add", ()), ("change", (key.pk,))):
+        assert client.get(url(CloudKey, view, *args)).status_code == 403, view
+    assert client.post(url(CloudKey, "add"), {"name": "mine"}).status_code == 403
+    assert client.post(url(CloudKey, "change", key.pk), {"_revoke": "Revoke"}).status_code == 403
+    assert cloud_keys.active_key(key.secret_id) is not None and not CloudKey.objects.filter(name="mine").exists()
+    listed = client.get(url(CloudApiCall, "changelist"), {"outcome": "ok", "action": "DescribeTelCdr"})
+    assert [row.pk for row in listed.context["cl"].result_list] == [call.pk]
+    for search in (key.secret_id, call.request_id):
+        found = client.get(url(CloudApiCall, "changelist"), {"q": search})
+        assert [row.pk for row in found.context["cl"].result_list] == [call.pk], search
+    found = client.get(url(CloudApiCall, "changelist"), {"q": theirs.request_id})
+    assert list(found.context["cl"].result_list) == []
+    assert client.get(url(CloudApiCall, "change", theirs.pk)).status_code == 404
+    assert client.get(url(CloudApiCall, "changelist"), {"tenant__id__exact": world["theirs"][Tenant].pk}
+                      ).context["cl"].result_list.count() == 0
+    assert client.get(url(CloudApiCall, "changelist"),
+                      {"key__sealed_secret_key__startswith": "g"}).status_code == 400
+    assert client.post(url(CloudApiCall, "change", call.pk), {"outcome": "forged"}).status_code == 403
+    assert client.get(url(CloudApiCall, "add")).status_code == 403
+    assert CloudApiCall.objects.get(pk=call.pk).outcome == "ok"
+
+
+def test_a_superuser_makes_a_cloud_key_pair_for_any_tenant(client, world):
+    theirs = world["theirs"][Tenant]
+    response = signed_in(client, world["root"]).post(url(CloudKey, "add"), {"tenant": theirs.pk, "name": "Ops"},
+                                                     follow=True)
+    made = CloudKey.objects.get(name="Ops")
+    assert made.tenant == theirs and made.created_by == world["root"]
+    [message] = [str(m) for m in response.context["messages"] if "SecretKey" in str(m)]
+    assert cloud_keys.secret_key(made) in message

@@ -9,6 +9,8 @@ from sessions_app.domain import protocol
 
 from testing.serving import running
 
+from .cloud_client import call, client
+
 from .browser import (  # noqa: F401 (fixtures)
     EVENT_TIMEOUT, FOREIGN_HOST, RestartableLiveServer, agents_fixture, assert_ui_steps, browser, fresh_channel_layer,
     host_page, issue_token, live_shell, open_agent, sdk_server, wait_until,
@@ -32,6 +34,17 @@ def test_sdk_loaded_from_another_origin_fires_ready_and_exposes_exactly_the_spec
     assert agent.events("ready") == [{}]
     assert agent.ui()["floatButton"] and not agent.ui()["workbench"]
     agent.screenshot("ready-float-button")
+
+
+def test_a_token_from_tencents_client_loads_the_sdk_and_fires_ready_once_when_only_once(open_agent, sdk_server):
+    """CreateSDKLoginToken through Tencent's own client (the cloud API at POST /), as a CRM's back office gets it."""
+    answer = call(client(sdk_server), "CreateSDKLoginToken", {
+        "SdkAppId": int(sdk_server.demo["SdkAppId"]), "SeatUserId": "agent2@demo", "OnlyOnce": True})
+    assert answer["SdkURL"] == f"{sdk_server.url}/sdk/tccc.js"
+    assert open_agent("agent2@demo", token=answer["Token"]).events("ready") == [{}]
+    again = open_agent("agent2@demo", token=answer["Token"], ready=False)
+    again.event("tokenExpired")
+    assert again.events("ready") == []
 
 
 def test_the_sdk_and_both_widgets_on_one_page_add_only_their_own_globals(browser, sdk_server):

@@ -22,7 +22,8 @@ import pytest
 from sessions_app.services.origins import matches, same_origin
 
 from testing.liveserver import ROOT, LiveServer, free_port
-from testing.nginx import NGINX, SHIPPED, Certificate, main_config, render
+from testing.nginx import NGINX, SHIPPED, Certificate, Nginx, main_config, render
+from testing.serving import running
 
 pytestmark = pytest.mark.peer
 
@@ -125,6 +126,34 @@ def test_the_web_unit_serves_behind_a_proxy_with_the_clients_address_and_https(t
         process.wait(10)
         server.stop()
     assert re.search(r'^203\.0\.113\.5:\d+ .*"POST /api/sdk-login-token', (tmp_path / "daphne.log").read_text(), re.M)
+
+
+@pytest.mark.unit
+def test_every_proxied_location_passes_the_host_with_its_port():
+    """Tencent's signature (TC3) covers the Host header as the client sent it, port included: nginx must pass it
+    on unchanged ($http_host), never rebuilt ($host drops the port, $proxy_host names the backend)."""
+    config = SHIPPED.read_text()
+    assert config.count("proxy_pass ") == len(re.findall(r"proxy_set_header Host \$http_host;", config)) >= 2
+    assert not re.search(r"proxy_set_header Host \$(host|proxy_host)\b", config)
+
+
+def test_tencents_client_signs_its_requests_through_nginx(tmp_path):
+    from tencentcloud.ccc.v20200210 import ccc_client
+    from tencentcloud.common import credential
+    from tencentcloud.common.profile.client_profile import ClientProfile
+    from tencentcloud.common.profile.http_profile import HttpProfile
+
+    from .cloud_client import call
+
+    with running(LiveServer(behind_proxy=True)) as server, running(Nginx([server], Certificate(tmp_path))) as nginx:
+        profile = ClientProfile(httpProfile=HttpProfile(
+            protocol="https", endpoint=f"127.0.0.1:{nginx.https_port}", reqTimeout=30,
+            certification=str(nginx.certificate.cert)))
+        cloud = ccc_client.CccClient(credential.Credential(server.demo["secretId"], server.demo["secretKey"]),
+                                     "ap-guangzhou", profile)
+        answer = call(cloud, "CreateSDKLoginToken", {"SdkAppId": int(server.demo["SdkAppId"]),
+                                                     "SeatUserId": "agent1@demo"})
+        assert answer["SdkURL"] == f"{nginx.url}/sdk/tccc.js"  # the https address nginx answered at
 
 
 def test_the_first_media_unit_runs_a_worker_with_the_sip_gateway(tmp_path, redis):

@@ -2,7 +2,8 @@ from django.contrib import admin
 from django.urls import path
 from django.views.generic import TemplateView
 
-from sessions_app.views import api, chat_watch, cloud_api, reports, sdk, try_it, wallboard, wallboard_actions, widget, workbench
+from sessions_app.views import (admin_link, api, chat_watch, cloud_api, reports, sdk, try_it, wallboard,
+                                wallboard_actions, widget, workbench)
 
 urlpatterns = [
     path("admin/wallboard/", wallboard.page, name="wallboard"),
@@ -11,6 +12,7 @@ urlpatterns = [
     path("admin/wallboard/<str:kind>/<str:target_id>/<str:action>/", wallboard_actions.act, name="wallboard-act"),
     path("admin/reports/", admin.site.admin_view(reports.page), name="reports"),
     path("admin/reports/<slug:table>.csv", admin.site.admin_view(reports.csv_export), name="reports-csv"),
+    path("admin/link/<str:token>/", admin_link.sign_in, name="admin-link"),
     path("admin/", admin.site.urls),
     path("sdk/tccc.js", sdk.sdk_js, name="sdk-js"),
     path("widget/chat.js", widget.chat_js, name="widget-chat-js"),

@@ -21,7 +21,8 @@ CLOSE_EXPIRED, CLOSE_REFUSED = 4001, 4003
 def authenticate(query: dict, origin: str, own_origin: bool = False) -> tuple[int, int, str]:
     """The agent a connection's token (or resume token) names, if the page's origin may use it: the tenant's
     allow-list, or this server's own pages (the standalone workbench loads the SDK too). Returns the agent, the
-    token's generation (checked again as the agent connects) and a resume token."""
+    token's generation (checked again as the agent connects) and a resume token (reconnects carry it: a one-use
+    login token is spent by this first socket)."""
     first = {k: v[0] for k, v in query.items() if v}
     if first.get("resume"):
         claims = tokens.read(first["resume"], tokens.RESUME_SALT)
@@ -32,6 +33,7 @@ def authenticate(query: dict, origin: str, own_origin: bool = False) -> tuple[in
     agent = tokens.agent_for(claims, first.get("sdkAppId"), first.get("userId"))
     if not own_origin and not origins.allowed(origin, agent.tenant):
         raise ServiceError(f"origin {origin} is not allowed for SdkAppId {agent.tenant.sdk_app_id}")
+    tokens.spend(claims.once, claims.expires)  # a one-use login token opens this socket and no other
     return agent.pk, claims.generation, tokens.issue_resume(agent)
 
 

@@ -54,8 +54,10 @@ def canonical_request(method: str, path: str, query: str, headers: dict[str, str
 
 
 def payload_hash(body: bytes, declared: str | None) -> str:
-    """The body's hash as the client signed it: the literal UNSIGNED-PAYLOAD when X-TC-Content-SHA256 says so."""
-    return UNSIGNED_PAYLOAD if declared == UNSIGNED_PAYLOAD else hashlib.sha256(body).hexdigest()
+    """The body's hash as the client signed it. When X-TC-Content-SHA256 is UNSIGNED-PAYLOAD, Tencent's clients
+    (Python's `_get_tc3_signature`, Go's `signRequest`) hash those words in the body's place: the hash of the
+    literal, not the literal itself."""
+    return hashlib.sha256(UNSIGNED_PAYLOAD.encode() if declared == UNSIGNED_PAYLOAD else body).hexdigest()
 
 
 def signature(secret_key: str, timestamp: str, date: str, service: str, canonical: str) -> str:

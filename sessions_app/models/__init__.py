@@ -7,6 +7,6 @@ from .core import (  # noqa: F401
     new_api_key, new_session_id,
 )
 from .audit import AuditEntry  # noqa: F401
-from .cloud import CloudApiCall, CloudKey  # noqa: F401
+from .cloud import CloudApiCall, CloudKey, SpentToken  # noqa: F401
 from .history import AgentStatusChange, ReportDay  # noqa: F401
 from .phone import Hotline, IvrKey, IvrMenu, NumberLocation, ProtectedNumber, Trunk  # noqa: F401

@@ -53,3 +53,15 @@ class CloudApiCall(models.Model):
 
     def __str__(self):
         return f"{self.action or '?'} {self.outcome}"
+
+
+class SpentToken(models.Model):
+    """A one-use token that was used: an SDK login token made with OnlyOnce, a sign-in link into admin
+    (CreateAdminURL). Its id is the token's own random `o` claim; the row is kept until the token would have
+    expired anyway (`expires_at`), then swept (services/tokens.py: forget_spent)."""
+
+    id = models.CharField(primary_key=True, max_length=32)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self):
+        return self.id

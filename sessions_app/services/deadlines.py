@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from ..domain import session_state
 from ..models import Agent, Session, SkillGroup, found
-from . import agents, cdr, media, presence, processes, reaping, routing
+from . import agents, cdr, media, presence, processes, reaping, routing, tokens
 from .endings import end_session
 from .session_locks import lock_session
 
@@ -133,6 +133,7 @@ def sweep_once() -> int:
     reaping.reap_dead_processes()
     media.heartbeat()
     reaping.reap_dead_workers()
+    tokens.forget_spent()
     return (sweep_ivrs() + sweep_lines() + sweep_offers() + sweep_queue_waits() + sweep_wrap_ups()
             + sweep_offline_graces() + sweep_queues())
 

@@ -3,17 +3,23 @@
 Both are Django-signed JSON bound to one tenant and one agent with an explicit expiry, so an expired token
 can be told apart from a forged one (tokenExpired versus refused). Each carries the agent's token generation
 (`g`, absent meaning 0): raising `Agent.token_generation` (services/logins.py) revokes every token issued before,
-which then counts as expired, and a deactivated account's tokens are refused.
+which then counts as expired, and a deactivated account's tokens are refused. A login token made for one use
+(CreateSDKLoginToken's OnlyOnce) also carries a random id (`o`): the socket it opens spends it (a `SpentToken` row,
+kept until the token would have expired, then swept), and a second use is refused as a revoked token is.
 """
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone as dt_timezone
 
 from django.conf import settings
 from django.core import signing
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from ..models import Agent, Tenant, found
+from ..models import Agent, SpentToken, Tenant, found
 from .errors import NotFound, ServiceError
 
 LOGIN_SALT = "tccc.sdk-login"
@@ -37,12 +43,20 @@ class TokenClaims:
     sdk_app_id: str
     user_id: str
     generation: int = 0
+    once: str = ""  # the id of a one-use token, spent by its first use; "" for a token of many uses
+    expires: int = 0
 
 
-def issue(agent: Agent, ttl: int | None = None, salt: str = LOGIN_SALT) -> tuple[str, int]:
+def issue(agent: Agent, ttl: int | None = None, salt: str = LOGIN_SALT, once: bool = False) -> tuple[str, int]:
     expires = int(time.time()) + (settings.SDK_TOKEN_TTL if ttl is None else ttl)
     claims = {"a": agent.tenant.sdk_app_id, "u": agent.user_id, "e": expires, "g": agent.token_generation}
+    if once:
+        claims["o"] = new_once_id()
     return signing.dumps(claims, salt=salt, compress=True), expires
+
+
+def new_once_id() -> str:
+    return secrets.token_hex(16)
 
 
 def issue_resume(agent: Agent) -> str:
@@ -58,7 +72,7 @@ def read(token: str, salt: str = LOGIN_SALT) -> TokenClaims:
         raise ServiceError("the token is not valid")
     if claims["e"] < time.time():
         raise TokenExpired("the token has expired")
-    return TokenClaims(claims["a"], claims["u"], claims.get("g", 0))
+    return TokenClaims(claims["a"], claims["u"], claims.get("g", 0), claims.get("o", ""), claims["e"])
 
 
 def well_formed(claims) -> bool:
@@ -66,9 +80,28 @@ def well_formed(claims) -> bool:
     earlier release, or by anyone who has the key, is refused like a forged one rather than failing later."""
     if not isinstance(claims, dict):
         return False
-    a, u, e, g = claims.get("a"), claims.get("u"), claims.get("e"), claims.get("g", 0)
-    return (isinstance(a, str) and isinstance(u, str)
+    a, u, e, g, o = claims.get("a"), claims.get("u"), claims.get("e"), claims.get("g", 0), claims.get("o", "")
+    return (isinstance(a, str) and isinstance(u, str) and isinstance(o, str) and len(o) <= 32
             and all(isinstance(n, int) and not isinstance(n, bool) for n in (e, g)))
+
+
+def spend(once: str, expires: int, used: str = "the token was made for one use only, and it has been used") -> None:
+    """Spend a one-use token (`once` its id; nothing for ""), refusing it as revoked if it was spent already:
+    one row per use, so two processes spending it at once cannot both succeed."""
+    if not once:
+        return
+    try:
+        with transaction.atomic():
+            SpentToken.objects.create(id=once, expires_at=datetime.fromtimestamp(expires, dt_timezone.utc))
+    except IntegrityError:
+        raise TokenRevoked(used) from None
+
+
+def forget_spent() -> int:
+    """Forget the spent tokens that have expired since (an expired token is refused as such); the sweeper's, every
+    round: a read when there is nothing to forget, so that SQLite's writers are not queued behind an empty delete."""
+    expired = SpentToken.objects.filter(expires_at__lt=timezone.now())
+    return expired.delete()[0] if expired.exists() else 0
 
 
 def agent_for(claims: TokenClaims, sdk_app_id: str | None = None, user_id: str | None = None) -> Agent:
@@ -96,11 +129,11 @@ def check_not_revoked(agent: Agent, generation: int) -> None:
         raise TokenRevoked("the login is no longer valid: signed out, forced offline or the password changed")
 
 
-def login_token_response(tenant: Tenant, user_id: str, sdk_url: str) -> dict:
+def login_token_response(tenant: Tenant, user_id: str, sdk_url: str, once: bool = False) -> dict:
     agent = found(Agent.objects.select_related("tenant", "account").filter(tenant=tenant, user_id=user_id))
     if agent is None:
         raise NotFound(f"no agent {user_id!r} in SdkAppId {tenant.sdk_app_id}")
     if not agent.account.is_active:
         raise AccountInactive(f"the account of agent {user_id!r} is deactivated: no token is issued for it")
-    token, expires = issue(agent)
+    token, expires = issue(agent, once=once)
     return {"Token": token, "ExpiredTime": expires, "SdkURL": sdk_url}
