@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sessions_app', '0022_cloud_keys'),
+        ('sessions_app', '0023_tokens_spent_and_cloud_roles'),
     ]
 
     operations = [
