@@ -2,6 +2,8 @@
 daphne: Tencent's own client where it can say it, hand-signed requests (cloud_raw.py) where it cannot."""
 from __future__ import annotations
 
+import re
+
 import asyncio
 import json
 import time
@@ -104,16 +106,35 @@ def admin_url(live, cloud, seat_user_id: str) -> str:
     return url
 
 
+def confirm(browser: httpx.Client, url: str) -> httpx.Response:
+    """Open the link, then press its page's button."""
+    page = browser.get(url)
+    assert page.status_code == 200 and "sessionid" not in browser.cookies, page.text[-2000:]
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    return browser.post(url, data={"csrfmiddlewaretoken": token}, follow_redirects=True)
+
+
 @pytest.mark.parametrize("seat_user_id", ["supervisor@demo", "agent2@demo"])
 def test_an_admin_url_signs_a_supervisor_in_once_and_lands_on_the_admin_index(live, cloud, seat_user_id):
     url = admin_url(live, cloud, seat_user_id)
     assert httpx.head(url).status_code == 405  # a link preview's HEAD spends nothing
+    assert httpx.get(url).status_code == 200  # nor does opening it: it asks first
     with httpx.Client() as browser:
-        landed = browser.get(url, follow_redirects=True)
+        landed = confirm(browser, url)
         assert landed.status_code == 200 and str(landed.url) == f"{live.url}/admin/"
         assert 'id="logout-form"' in landed.text and "Wallboard" in landed.text, landed.text[-3000:]
     again = httpx.get(url)
     assert again.status_code == 403 and "used already" in again.text and "sessionid" not in again.cookies
+
+
+def test_an_admin_url_signs_in_only_from_its_own_page(live, cloud):
+    """Another site cannot post the button for a visitor: no CSRF token, no sign-in, and the link stays unspent."""
+    url = admin_url(live, cloud, "supervisor@demo")
+    with httpx.Client() as stranger:
+        posted = stranger.post(url, data={}, headers={"Origin": "https://evil.example"})
+        assert posted.status_code == 403 and "sessionid" not in stranger.cookies
+    with httpx.Client() as browser:
+        assert str(confirm(browser, url).url) == f"{live.url}/admin/"
 
 
 def test_a_forged_admin_url_signs_nobody_in(live, cloud):

@@ -1,5 +1,6 @@
 """One-time sign-in links into admin (Tencent's CreateAdminURL): made for a supervisor of one tenant, valid a few
-minutes (`LINK_TTL`), spent by their first use, and signing that account in.
+minutes (`LINK_TTL`), spent by their first use, and signing that account in. Opening the link only asks to
+confirm; the sign-in is a POST from that page (views/admin_link.py).
 
 Whom a link is for (`SeatUserId`): an agent of the tenant, by their user id, whose account is staff (a "staff
 agent", who supervises their own tenant), or a Django account by its username that is a supervisor of the tenant
@@ -14,7 +15,7 @@ import time
 from django.contrib.auth import get_user_model
 from django.core import signing
 
-from ..models import Agent, Tenant
+from ..models import Agent, SpentToken, Tenant
 from . import tokens
 from .errors import NotFound, ServiceError
 from .supervisors import tenant_of
@@ -31,9 +32,23 @@ def issue(tenant: Tenant, seat_user_id: str) -> str:
     return signing.dumps(claims, salt=LINK_SALT)
 
 
+def account_of(token: str):
+    """The account a link would sign in, checked but not spent (the page that asks to confirm): refused if forged,
+    expired, used, or if the account may no longer sign in for its tenant."""
+    return _checked(token)[0]
+
+
 def redeem(token: str):
-    """The account a link signs in, its one use spent; refused if forged, expired, used, or if the account may no
-    longer sign in for its tenant."""
+    """The account a link signs in, its one use spent; refused as `account_of` refuses."""
+    account, claims = _checked(token)
+    tokens.spend(claims["o"], claims["e"], used=USED)
+    return account
+
+
+USED = "This sign-in link was used already: ask for a new one."
+
+
+def _checked(token: str):
     try:
         claims = signing.loads(token, salt=LINK_SALT)
     except signing.BadSignature:
@@ -43,13 +58,14 @@ def redeem(token: str):
         raise ServiceError("This sign-in link is not valid.")
     if claims["e"] < time.time():
         raise tokens.TokenExpired("This sign-in link has expired: ask for a new one.")
-    tokens.spend(claims["o"], claims["e"], used="This sign-in link was used already: ask for a new one.")
+    if SpentToken.objects.filter(pk=claims["o"]).exists():
+        raise tokens.TokenRevoked(USED)
     account = get_user_model().objects.filter(pk=claims["u"]).first()
     tenant = Tenant.objects.filter(pk=claims["t"]).first()
     if account is None or tenant is None:
         raise ServiceError("This sign-in link's account is gone.")
     check_may_sign_in(account, tenant)
-    return account
+    return account, claims
 
 
 def check_may_sign_in(account, tenant: Tenant) -> None:
