@@ -123,3 +123,20 @@ class ProtectedNumber(models.Model):
 
     def __str__(self):
         return self.protected_id
+
+
+class IvrAudio(models.Model):
+    """An audio file for IVR prompts, uploaded through the cloud API (UploadIvrAudio): fetched from the URL given,
+    decoded and stored as a WAV in the storage IVR menus' prompts use (`ivr/`). Its id is Tencent's FileId."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="ivr_audios")
+    custom_file_name = models.CharField(max_length=255, help_text="The name the uploader gave it (need not be unique).")
+    audio = models.FileField(upload_to="ivr/")
+    source_url = models.CharField(max_length=2048, help_text="Where it was fetched from.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["tenant", "pk"]
+
+    def __str__(self):
+        return self.custom_file_name
