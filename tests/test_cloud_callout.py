@@ -101,7 +101,7 @@ def test_a_call_out_rings_the_agent_and_once_accepted_dials_the_customer_through
     assert [(p["userId"], p["outcome"]) for p in described["participants"]] == [("agent1@demo", "ended")]
 
 
-def test_a_call_out_the_agent_hangs_up_while_it_rings_them_dials_nobody(live, cloud):
+def test_a_call_out_ringing_the_agent_is_offered_to_each_page_and_their_hang_up_dials_nobody(live, cloud):
     reset_center(live)
     make_trunk(live, free_port())  # nothing listens there: a dial would end as unconnected
 
@@ -111,6 +111,9 @@ def test_a_call_out_the_agent_hangs_up_while_it_rings_them_dials_nobody(live, cl
             "SdkAppId": sdk_app_id(live), "UserId": "agent1@demo", "Callee": "13800138001"})
         session_id = answer["SessionId"]
         assert (await agent.event("callIn"))["sessionId"] == session_id
+        page_reloaded = await open_agent(live, "agent1@demo")  # a page opened meanwhile is offered it too
+        assert [offer["sessionId"] for offer in page_reloaded.welcome["sessions"]] == [session_id]
+        await page_reloaded.ws.close()
         hung_up = await agent.request(method="Call.hungUp", params={"sessionId": session_id})
         assert hung_up["status"] == "success", hung_up
         assert (await agent.event("sessionEnded"))["sessionId"] == session_id

@@ -92,7 +92,10 @@ def connect(agent_id: int, channel_name: str, token_generation: int) -> dict:
         agent.save(update_fields=["offline_deadline"])
         if agent.status == "offline":
             change_status(agent, "free", by="agent")
-        ringing = [s for s in Session.objects.filter(agent=agent, state="ringing").select_related("caller_agent")]
+        # Offers ringing for the agent, and calls out the server placed for them still ringing them (callout.py).
+        ringing = (Session.objects.filter(state="ringing").filter(
+            Q(agent=agent) | Q(caller_agent=agent, participants__agent=agent, participants__outcome="ringing"))
+            .distinct().select_related("caller_agent"))
         offers = [call_in(s, routing.remaining_timeout(s)) for s in ringing]
         info = {"userId": agent.user_id, "nickname": agent.nickname, **status_info(agent)}
         return info, offers, calls_with_media(agent)
