@@ -233,11 +233,16 @@ def test_ivr_audio_is_fetched_stored_as_a_prompt_can_play_it_and_listed(live, cl
     assert welcome["FileId"] != closed["FileId"] and welcome["AudioFileName"].endswith(".wav")
     assert welcome["Status"] == 1
 
-    # The stored file is what an IVR menu's prompt plays: the media code reads it as half a second of audio.
+    # A menu given the file as its prompt plays it: the gateway is handed its path, and the media code reads
+    # half a second of audio there.
     printed = live_shell(live, "from sessions_app.media.prompts import samples\n"
-                               "from sessions_app.models import IvrAudio\n"
-                               f"audio = IvrAudio.objects.get(pk={welcome['FileId']})\n"
-                               "print(len(samples(audio.audio.path, 8000)))")
+                               "from sessions_app.models import IvrMenu\n"
+                               "from sessions_app.services import telephony\n"
+                               "menu = IvrMenu.objects.filter(tenant__sdk_app_id='1400000001').first()\n"
+                               f"menu.prompt_upload_id = {welcome['FileId']}\n"
+                               "menu.full_clean()\nmenu.save()\n"
+                               "print(len(samples(telephony.ivr_menus(menu.tenant_id)[1][menu.pk], 8000)))\n"
+                               "menu.prompt_upload = None\nmenu.save()")
     assert 3900 <= int(printed.strip().splitlines()[-1]) <= 4100
 
     everything = listed(live, cloud)
