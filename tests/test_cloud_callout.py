@@ -114,6 +114,11 @@ def test_a_call_out_ringing_the_agent_is_offered_to_each_page_and_their_hang_up_
         page_reloaded = await open_agent(live, "agent1@demo")  # a page opened meanwhile is offered it too
         assert [offer["sessionId"] for offer in page_reloaded.welcome["sessions"]] == [session_id]
         await page_reloaded.ws.close()
+        workbench = live_shell(live, "from sessions_app.models import Agent\nfrom sessions_app.services import workbench\n"
+                                     "agent = Agent.objects.get(user_id='agent1@demo')\n"
+                                     "print([o['id'] for o in workbench.offers(agent.pk)], "
+                                     "[v.id for v in workbench.open_sessions(agent.pk)])")
+        assert workbench.strip().splitlines()[-1] == f"['{session_id}'] []", "the workbench offers it, once"
         hung_up = await agent.request(method="Call.hungUp", params={"sessionId": session_id})
         assert hung_up["status"] == "success", hung_up
         assert (await agent.event("sessionEnded"))["sessionId"] == session_id
