@@ -199,6 +199,11 @@ FILES = {"/hello.wav": tone_wav(), "/huge.wav": tone_wav() + b"\0" * (5 * 1024 *
 
 class Files(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
+        if self.path == "/moved.wav":  # to a file it may fetch, but redirects are not followed
+            self.send_response(302)
+            self.send_header("Location", "/hello.wav")
+            self.end_headers()
+            return
         body = FILES.get(self.path)
         if body is None:
             self.send_error(404)
@@ -282,6 +287,7 @@ def test_another_tenants_ivr_audio_is_not_listed(live, cloud):
     ("{files}/page.html", "InvalidParameterValue"),
     ("{files}/fake.wav", "InvalidParameterValue"),
     ("{files}/missing.wav", "FailedOperation"),
+    ("{files}/moved.wav", "FailedOperation"),
     ("http://127.0.0.1:{closed}/a.wav", "FailedOperation"),  # unreachable
 ])
 def test_an_audio_url_that_is_not_allowed_or_not_audio_is_refused_and_nothing_is_stored(live, cloud, files, url,

@@ -23,7 +23,7 @@ from .errors import NotFound, ServiceError
 from .events import publish
 from .payloads import call_in
 
-AGENT_RING_SECONDS = 30  # as an internal call rings
+AGENT_RING_SECONDS = routing.INTERNAL_RING_TIMEOUT  # as an internal call rings
 
 
 class NotOurNumber(ServiceError):
