@@ -66,8 +66,9 @@ class IvrMenuAdmin(TenantScoped, admin.ModelAdmin):
     inlines = [IvrKeyInline]
     fieldsets = [
         (None, {"fields": ["tenant", "name"]}),
-        ("Prompt", {"fields": ["prompt_text", "prompt_audio"],
-                    "description": "An uploaded WAV file is played; otherwise the text is spoken (espeak-ng)."}),
+        ("Prompt", {"fields": ["prompt_text", "prompt_audio", "prompt_upload"],
+                    "description": "An uploaded WAV file is played (or else audio uploaded through the cloud API); "
+                                   "otherwise the text is spoken (espeak-ng)."}),
         ("Keys", {"fields": [("timeout_seconds", "max_retries"), "invalid_text", "goodbye_text"]}),
     ]
 

@@ -12,7 +12,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from sessions_app.domain.ice import IceConfigError, IceSettings
-from sessions_app.domain.inbound import InboundConfigError, InboundSettings
+from sessions_app.domain.inbound import InboundConfigError, InboundSettings, SourceListError, parse_sources
 
 from workbench.production import DEV_SECRET_KEY, is_production, refuse, settings_problems
 
@@ -220,6 +220,13 @@ OUTBOUND_RING_SECONDS = float(os.environ.get("OUTBOUND_RING_SECONDS", "60"))  # 
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "uploads"))  # uploaded IVR prompts
 MEDIA_URL = "uploads/"
 PROMPT_CACHE = Path(os.environ.get("PROMPT_CACHE", MEDIA_ROOT / "prompt-cache"))
+# UploadIvrAudio fetches the URLs it is given: never from loopback, private, link-local or other non-public
+# addresses (a request must not reach what only this server can), except those of these networks (addresses or
+# CIDRs, commas between; none by default): a closed network's file server, or 127.0.0.1 in tests.
+try:
+    IVR_AUDIO_FETCH_ALLOW = parse_sources(os.environ.get("IVR_AUDIO_FETCH_ALLOW", ""))
+except SourceListError as error:
+    raise ImproperlyConfigured(f"IVR_AUDIO_FETCH_ALLOW: {error}") from None
 # With Redis, media runs in worker processes (`manage.py media_worker`); without, on a thread of the web process.
 # MEDIA_IN_WORKERS=0 keeps it in the web process with Redis too (one web process, Redis for other reasons).
 MEDIA_IN_WORKERS = os.environ.get("MEDIA_IN_WORKERS", "1" if os.environ.get("REDIS_URL") else "0") == "1"

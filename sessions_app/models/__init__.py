@@ -9,4 +9,4 @@ from .core import (  # noqa: F401
 from .audit import AuditEntry  # noqa: F401
 from .cloud import CloudApiCall, CloudKey, SpentToken  # noqa: F401
 from .history import AgentStatusChange, ReportDay  # noqa: F401
-from .phone import Hotline, IvrKey, IvrMenu, NumberLocation, ProtectedNumber, Trunk  # noqa: F401
+from .phone import Hotline, IvrAudio, IvrKey, IvrMenu, NumberLocation, ProtectedNumber, Trunk  # noqa: F401

@@ -55,10 +55,18 @@ class IvrMenu(models.Model):
     name = models.CharField(max_length=100)
     prompt_text = models.TextField(blank=True, help_text="Spoken by espeak-ng when no audio file is uploaded.")
     prompt_audio = models.FileField(upload_to="ivr/", blank=True, help_text="A WAV file; replaces the text.")
+    prompt_upload = models.ForeignKey("IvrAudio", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                      verbose_name="uploaded prompt",
+                                      help_text="Or a file uploaded through the cloud API (UploadIvrAudio), played "
+                                                "when no WAV file is given here.")
     timeout_seconds = models.PositiveIntegerField(default=5, help_text="Wait this long for a key after the prompt.")
     max_retries = models.PositiveIntegerField(default=2, help_text="Prompts repeated on no or an invalid key.")
     invalid_text = models.CharField(max_length=255, default="Sorry, that is not one of the choices.")
     goodbye_text = models.CharField(max_length=255, default="Goodbye.")
+
+    def clean(self):
+        if self.prompt_upload_id and self.tenant_id and self.prompt_upload.tenant_id != self.tenant_id:
+            raise ValidationError({"prompt_upload": "That audio file belongs to another tenant."})
 
     def __str__(self):
         return self.name
@@ -123,3 +131,20 @@ class ProtectedNumber(models.Model):
 
     def __str__(self):
         return self.protected_id
+
+
+class IvrAudio(models.Model):
+    """An audio file for IVR prompts, uploaded through the cloud API (UploadIvrAudio): fetched from the URL given,
+    decoded and stored as a WAV in the storage IVR menus' prompts use (`ivr/`). Its id is Tencent's FileId."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="ivr_audios")
+    custom_file_name = models.CharField(max_length=255, help_text="The name the uploader gave it (need not be unique).")
+    audio = models.FileField(upload_to="ivr/")
+    source_url = models.CharField(max_length=2048, help_text="Where it was fetched from.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["tenant", "pk"]
+
+    def __str__(self):
+        return self.custom_file_name

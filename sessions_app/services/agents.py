@@ -92,10 +92,18 @@ def connect(agent_id: int, channel_name: str, token_generation: int) -> dict:
         agent.save(update_fields=["offline_deadline"])
         if agent.status == "offline":
             change_status(agent, "free", by="agent")
-        ringing = [s for s in Session.objects.filter(agent=agent, state="ringing").select_related("caller_agent")]
+        ringing = ringing_for(agent.pk).select_related("caller_agent")
         offers = [call_in(s, routing.remaining_timeout(s)) for s in ringing]
         info = {"userId": agent.user_id, "nickname": agent.nickname, **status_info(agent)}
         return info, offers, calls_with_media(agent)
+
+
+def ringing_for(agent_id: int):
+    """The sessions ringing for the agent: offers, and calls out the server placed for them that still ring them
+    (`callout.py`: the agent placed it, and their serving record is still ringing)."""
+    return Session.objects.filter(state="ringing").filter(
+        Q(agent_id=agent_id)
+        | Q(caller_agent_id=agent_id, participants__agent_id=agent_id, participants__outcome="ringing")).distinct()
 
 
 def calls_with_media(agent: Agent) -> list[dict]:

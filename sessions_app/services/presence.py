@@ -1,7 +1,7 @@
 """An agent leaving: offline for good (disconnect grace expired, signed out, forced by a supervisor,
 deactivated) ends the sessions in progress with them, and offline on request takes back what rings for them.
 Offers go back to their queues for the next agent; an internal call ringing for them ends, as nobody else can
-take it."""
+take it, and so does a call out the server placed for them that still rings them (nobody was dialled yet)."""
 from __future__ import annotations
 
 from django.db import transaction
@@ -37,4 +37,7 @@ def _to_offline(agent: Agent, *, by: str, by_user_id: int | None = None) -> None
     for session in Session.objects.select_for_update().filter(agent=agent, state="ringing").exclude(type="internal"):
         routing.withdraw_offer(session, outcome="cancelled")
     for session in Session.objects.select_for_update().filter(agent=agent, state="ringing", type="internal"):
+        end_session(session, close_by="admin", end_status="notAnswer")
+    calls_out = agents.ringing_for(agent.pk).filter(caller_agent=agent).values("pk")  # not dialled yet (callout.py)
+    for session in Session.objects.select_for_update().filter(pk__in=calls_out):
         end_session(session, close_by="admin", end_status="notAnswer")

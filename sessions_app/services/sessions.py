@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from ..domain import protocol
 from ..models import Agent, ServeParticipant, Session, SkillGroup, Tenant, found
-from . import agents, lifecycle, media, phone, routing, telephony, timeline, visitor_limits
+from . import agents, callout, lifecycle, media, phone, routing, telephony, timeline, visitor_limits
 from .endings import end_session
 from .errors import NotFound, ServiceError
 from .events import publish_change
@@ -78,6 +78,9 @@ def accept(agent_id: int, session_id: str, namespace: str) -> None:
             raise ServiceError(f"session {session_id} has ended")
         if session.state == "active" and session.agent_id == agent.pk:
             raise ServiceError(f"session {session_id} is already accepted")
+        if callout.awaits(session, agent):  # a call out the server placed for them: now dial the customer
+            callout.agent_accepted(session, agent)
+            return
         if session.state != "ringing" or session.agent_id != agent.pk:
             raise ServiceError(f"session {session_id} is not ringing for you")
         if not lifecycle.accept(session, agent):

@@ -81,15 +81,18 @@ def inbound_policy() -> inbound.InboundPolicy:
 
 
 def ivr_menus(tenant_id: int) -> tuple[dict[int, ivr.Menu], dict[int, str]]:
-    """The tenant's IVR menus as the domain runs them, and the uploaded prompt file of each that has one."""
+    """The tenant's IVR menus as the domain runs them, and the prompt file of each that has one (its own WAV, or
+    audio uploaded through the cloud API)."""
     menus, files = {}, {}
-    for menu in IvrMenu.objects.filter(tenant_id=tenant_id).prefetch_related("keys"):
+    for menu in IvrMenu.objects.filter(tenant_id=tenant_id).select_related("prompt_upload").prefetch_related("keys"):
         choices = {key.key: ivr.Choice(key.key, key.label, key.next_menu_id, key.skill_group_id)
                    for key in menu.keys.all() if key.next_menu_id or key.skill_group_id}
         menus[menu.pk] = ivr.Menu(menu.pk, menu.prompt_text, choices, float(menu.timeout_seconds), menu.max_retries,
                                   menu.invalid_text, menu.goodbye_text)
         if menu.prompt_audio:
             files[menu.pk] = menu.prompt_audio.path
+        elif menu.prompt_upload:
+            files[menu.pk] = menu.prompt_upload.audio.path
     return menus, files
 
 

@@ -140,7 +140,7 @@ def _card(session: Session, agent_id: int, mine_as: str) -> dict:
 
 
 def offers(agent_id: int) -> list[dict]:
-    rows = (Session.objects.filter(agent_id=agent_id, state="ringing")
+    rows = (agent_service.ringing_for(agent_id)
             .select_related("caller_agent", "agent", "skill_group").order_by("ring_at"))
     cards = []
     for session in rows:
@@ -169,6 +169,7 @@ def open_sessions(agent_id: int) -> list[SessionView]:
              Session.objects.filter(mine, state="active").select_related(*related).order_by("accepted_at")]
     views += [SessionView(s, "calling") for s in
               Session.objects.filter(caller_agent_id=agent_id, state__in=("queued", "ringing"))
+              .exclude(pk__in=agent_service.ringing_for(agent_id).values("pk"))  # a call out ringing them: an offer
               .select_related(*related).order_by("created_at")]
     seen = {v.id for v in views}
     views += [SessionView(s, "wrapup") for s in _wrapup_sessions(agent_id) if s.id not in seen]
