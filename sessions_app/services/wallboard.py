@@ -3,7 +3,8 @@
 `board(tenant_id)` answers plain dicts: the agents (counts by status and a row each), the queues per skill group
 (now and today, `domain/wallboard.py` defines each figure) and the live sessions. Moments are epoch milliseconds,
 so the page's timers tick in the browser from them; the socket (consumers/wallboard.py) re-reads the board after
-a change and sends what differs.
+a change and sends what differs. The cloud API's figures (cloud/figures.py) read the same board, and
+`inbound_now(board)` sums its live sessions per group and state: one computation, two transports.
 """
 from __future__ import annotations
 
@@ -124,7 +125,8 @@ def _agents(tenant_id: int, sessions: list[Session]) -> list[dict]:
             "agent_id": agent["pk"], "user_id": agent["user_id"], "name": agent["nickname"] or agent["user_id"],
             "status": status, "status_label": rules.BOARD_LABELS[status], "rest_reason": agent["rest_reason"],
             "status_since_ms": epoch_ms(since),
-            "session": {"id": on.pk, "type_label": TYPE_LABELS.get(on.type, on.type), "customer": customer(on),
+            "session": {"id": on.pk, "type": on.type, "direction": on.direction,
+                        "type_label": TYPE_LABELS.get(on.type, on.type), "customer": customer(on),
                         "since_ms": epoch_ms(on.accepted_at or on.ring_at or on.created_at)} if on else None,
             "chats": chats[agent["pk"]], "chat_capacity": agent["chat_capacity"],
             "group_ids": sorted(skills[agent["pk"]]),
@@ -175,3 +177,23 @@ def _queues(groups: list[dict], sessions: list[Session], agents: list[dict],
             "aht": rules.average_handle_time(day), "online": online[group["pk"]], "free": free[group["pk"]],
         })
     return rows
+
+
+INBOUND_STATES = ("ivr", "queued", "ringing", "active")
+
+
+def inbound_now(board_read: dict) -> dict[int | None, dict[str, dict]]:
+    """The board's live inbound sessions per skill group (key None: all of them, with those in the IVR that have
+    no group yet) and state (`INBOUND_STATES`): `count`, and the `longest` and `mean` seconds in that state so far.
+    Counted as the board's queue rows count: waiting, every queued session of a group; ringing and the others,
+    the inbound ones."""
+    seconds: dict[int | None, dict[str, list[float]]] = defaultdict(lambda: {s: [] for s in INBOUND_STATES})
+    for live in board_read["sessions"]:
+        if live["state"] not in INBOUND_STATES or (live["state"] != "queued" and live["direction"] != "in"):
+            continue
+        waited = max(0.0, (board_read["now_ms"] - live["since_ms"]) / 1000)
+        for key in {None, live["group_id"]}:
+            seconds[key][live["state"]].append(waited)
+    return {key: {state: {"count": len(each), "longest": max(each, default=0.0),
+                          "mean": sum(each) / len(each) if each else 0.0} for state, each in states.items()}
+            for key, states in seconds.items()}
