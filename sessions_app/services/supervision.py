@@ -138,8 +138,11 @@ class AgentRef:
     agent_id: object = None
     user_id: str | None = None
 
+    def __repr__(self) -> str:
+        return repr(self.agent_id if self.user_id is None else self.user_id)
+
     def __str__(self) -> str:
-        return str(self.agent_id) if self.user_id is None else self.user_id
+        return str(self.agent_id if self.user_id is None else self.user_id)
 
 
 def _agent(audit: Audit, agent_id) -> Agent:
@@ -151,7 +154,7 @@ def _agent(audit: Audit, agent_id) -> Agent:
     else:
         agent = found(rows.filter(user_id=ref.user_id[:128], tenant__in=_visible(audit)).order_by("pk"))
     if agent is None or not may_see(audit, agent.tenant_id):
-        raise NotFound(f"no agent {str(ref)!r}")
+        raise NotFound(f"no agent {ref!r}")
     audit.found(agent.user_id, agent.tenant_id)
     return agent
 
