@@ -155,6 +155,8 @@ def _agent(audit: Audit, agent_id) -> Agent:
         agent = found(rows.filter(user_id=ref.user_id[:128], tenant__in=_visible(audit)).order_by("pk"))
     if agent is None or not may_see(audit, agent.tenant_id):
         raise NotFound(f"no agent {ref!r}")
+    if ref.user_id is not None:
+        audit.target_id = str(agent.pk)  # found: its id, as admin's audit log links it
     audit.found(agent.user_id, agent.tenant_id)
     return agent
 
