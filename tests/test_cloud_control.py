@@ -85,6 +85,9 @@ def test_hang_up_call_ends_a_live_session_as_admin(center, cloud):
     session_id, ended = asyncio.run(scenario())
     assert (ended["sessionId"], ended["closeBy"]) == (session_id, "admin")
     assert center.api("GET", f"/api/sessions/{session_id}")["state"] == "ended"
+    hung_up_side = live_shell(center, f"from sessions_app.models import Cdr\n"
+                                      f"print(Cdr.objects.get(session_id={session_id!r}).payload['HungUpSide'])")
+    assert hung_up_side.strip().splitlines()[-1] == "system"  # Tencent's name for an ending by the system
     entry = audit(center, "end_session")
     assert entry["outcome"] == "done" and entry["supervisor"] is None
     assert entry["key"] == center.demo["secretId"] and center.demo["secretId"] in entry["name"]
@@ -220,3 +223,28 @@ def test_a_rest_reason_must_be_one_of_the_tenants(center, cloud):
 ])
 def test_set_staff_status_bad_requests(live, cloud, params, code):
     assert refused(cloud, "SetStaffStatus", {"SdkAppId": app(live), **params}).code == code
+
+
+def test_a_revoked_key_acts_on_nothing_and_its_refusal_names_it(live):
+    """A key revoked after its request was let in (the view refuses a revoked one): supervision refuses, and the
+    audit log names the key."""
+    printed = live_shell(live, """
+import json
+from django.utils import timezone
+from sessions_app.models import AuditEntry, CloudKey, Tenant
+from sessions_app.services import supervision
+from sessions_app.services.errors import ServiceError
+key = CloudKey.objects.create(tenant=Tenant.objects.get(sdk_app_id=%r), sealed_secret_key="-",
+                              secret_id="AKIDrevoked%%d" %% CloudKey.objects.count(), revoked_at=timezone.now())
+try:
+    supervision.force_offline(cloud_key_id=key.pk, agent_id=supervision.AgentRef(user_id="agent1@demo"))
+    refusal = ""
+except ServiceError as error:
+    refusal = str(error)
+entry = AuditEntry.objects.order_by("-id").first()
+print(json.dumps({"refusal": refusal, "key": entry.cloud_key_id == key.pk, "outcome": entry.outcome,
+                  "name": entry.supervisor_name, "secret_id": key.secret_id}))
+""" % live.demo["SdkAppId"]).strip().splitlines()[-1]
+    seen = json.loads(printed)
+    assert "revoked" in seen["refusal"] and seen["key"] and seen["outcome"] == "refused"
+    assert seen["name"] == f"cloud API key {seen['secret_id']}"

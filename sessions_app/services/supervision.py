@@ -52,7 +52,11 @@ class Audit:
     def identify(self) -> None:
         """Find who acts (locked out: a deactivated or tenantless account, a revoked key)."""
         if self.cloud_key_id is not None:
-            self.cloud_key = _cloud_key(self.cloud_key_id)
+            self.cloud_key = found(CloudKey.objects.filter(pk=_pk(self.cloud_key_id) or 0))
+            if self.cloud_key is None:
+                raise NotFound(f"no cloud API key {self.cloud_key_id!r}")
+            if not self.cloud_key.active:  # revoked since the request was let in: refused, naming the key
+                raise ServiceError(f"cloud API key {self.cloud_key.secret_id} is revoked")
         else:
             self.supervisor = _supervisor(self.supervisor_id)
 
@@ -101,15 +105,6 @@ def _supervisor(supervisor_id):
     if not tenants_visible_to(user).exists():
         raise ServiceError(f"{user.get_username()} supervises no tenant")
     return user
-
-
-def _cloud_key(cloud_key_id: int) -> CloudKey:
-    key = found(CloudKey.objects.filter(pk=_pk(cloud_key_id) or 0))
-    if key is None:
-        raise NotFound(f"no cloud API key {cloud_key_id!r}")
-    if not key.active:
-        raise ServiceError(f"cloud API key {key.secret_id} is revoked")
-    return key
 
 
 def _pk(value) -> int | None:
