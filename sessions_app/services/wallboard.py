@@ -45,12 +45,13 @@ def board(tenant_id: int) -> dict:
                       .order_by(),  # sorted here: ordered in SQL, SQLite would walk every session of the tenant
                       key=lambda session: (session.created_at, session.pk))
     agents = _agents(tenant_id, sessions)
+    live = [_live(session) for session in sessions]
     return {
         "now_ms": epoch_ms(now),
         "counts": _counts(agents),
         "agents": agents,
-        "queues": _queues(groups, sessions, agents, queue_day.today(tenant_id, groups)),
-        "sessions": [_live(session) for session in sessions],
+        "queues": _queues(groups, _inbound(live), agents, queue_day.today(tenant_id, groups)),
+        "sessions": live,
         "groups": [{"id": g["pk"], "name": g["name"]} for g in groups],
     }
 
@@ -143,18 +144,8 @@ def _counts(agents: list[dict]) -> list[dict]:
             for status in rules.BOARD_STATUSES]
 
 
-def _queues(groups: list[dict], sessions: list[Session], agents: list[dict],
+def _queues(groups: list[dict], inbound: dict[int | None, dict[str, list[int]]], agents: list[dict],
             today: dict[int, rules.QueueDay]) -> list[dict]:
-    waiting: Counter[int] = Counter()
-    ringing: Counter[int] = Counter()
-    oldest: dict[int, datetime] = {}
-    for session in sessions:
-        if session.state == "queued" and session.skill_group_id:
-            waiting[session.skill_group_id] += 1
-            since = session.queued_at or session.created_at
-            oldest[session.skill_group_id] = min(since, oldest.get(session.skill_group_id, since))
-        elif session.state == "ringing" and session.skill_group_id and session.direction == "in":
-            ringing[session.skill_group_id] += 1
     online: Counter[int] = Counter()
     free: Counter[int] = Counter()
     for agent in agents:
@@ -166,12 +157,13 @@ def _queues(groups: list[dict], sessions: list[Session], agents: list[dict],
     rows = []
     for group in groups:
         day = today.get(group["pk"], rules.QueueDay())
+        waiting, ringing = inbound[group["pk"]]["queued"], inbound[group["pk"]]["ringing"]
         rows.append({
             "id": group["pk"], "name": group["name"], "kind": group["kind"],
             "kind_label": dict(SkillGroup.KINDS).get(group["kind"], group["kind"]),
             "threshold": group["service_level_seconds"],
-            "waiting": waiting[group["pk"]], "longest_wait_since_ms": epoch_ms(oldest.get(group["pk"])),
-            "ringing": ringing[group["pk"]],
+            "waiting": len(waiting), "longest_wait_since_ms": min(waiting, default=None),
+            "ringing": len(ringing),
             "offered": day.offered, "answered": day.answered, "abandoned": day.abandoned,
             "service_level": rules.service_level(day), "asa": rules.average_speed_of_answer(day),
             "aht": rules.average_handle_time(day), "online": online[group["pk"]], "free": free[group["pk"]],
@@ -182,18 +174,25 @@ def _queues(groups: list[dict], sessions: list[Session], agents: list[dict],
 INBOUND_STATES = ("ivr", "queued", "ringing", "active")
 
 
+def _inbound(live: list[dict]) -> dict[int | None, dict[str, list[int]]]:
+    """When each live inbound session entered its state (epoch ms), per skill group (key None: all of them, with
+    those in the IVR that have no group yet) and state (`INBOUND_STATES`): waiting, every queued session of a
+    group; ringing and the others, the inbound ones. The queue rows' waiting, longest wait and ringing, and the
+    cloud API's call-in figures, are all read from it."""
+    since: dict[int | None, dict[str, list[int]]] = defaultdict(lambda: {state: [] for state in INBOUND_STATES})
+    for row in live:
+        if row["state"] in INBOUND_STATES and (row["state"] == "queued" or row["direction"] == "in"):
+            for key in {None, row["group_id"]}:
+                since[key][row["state"]].append(row["since_ms"])
+    return since
+
+
 def inbound_now(board_read: dict) -> dict[int | None, dict[str, dict]]:
-    """The board's live inbound sessions per skill group (key None: all of them, with those in the IVR that have
-    no group yet) and state (`INBOUND_STATES`): `count`, and the `longest` and `mean` seconds in that state so far.
-    Counted as the board's queue rows count: waiting, every queued session of a group; ringing and the others,
-    the inbound ones."""
-    seconds: dict[int | None, dict[str, list[float]]] = defaultdict(lambda: {s: [] for s in INBOUND_STATES})
-    for live in board_read["sessions"]:
-        if live["state"] not in INBOUND_STATES or (live["state"] != "queued" and live["direction"] != "in"):
-            continue
-        waited = max(0.0, (board_read["now_ms"] - live["since_ms"]) / 1000)
-        for key in {None, live["group_id"]}:
-            seconds[key][live["state"]].append(waited)
-    return {key: {state: {"count": len(each), "longest": max(each, default=0.0),
-                          "mean": sum(each) / len(each) if each else 0.0} for state, each in states.items()}
-            for key, states in seconds.items()}
+    """The board's live inbound sessions (as `_inbound` sorts them) per skill group and state: `count`, and the
+    `longest` and `mean` seconds in that state so far."""
+    def seconds(moments: list[int]) -> list[float]:
+        return [max(0.0, (board_read["now_ms"] - moment) / 1000) for moment in moments]
+
+    return {key: {state: {"count": len(each), "longest": max(seconds(each), default=0.0),
+                          "mean": sum(seconds(each)) / len(each) if each else 0.0} for state, each in states.items()}
+            for key, states in _inbound(board_read["sessions"]).items()}
