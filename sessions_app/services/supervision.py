@@ -51,6 +51,8 @@ class Audit:
 
     def identify(self) -> None:
         """Find who acts (locked out: a deactivated or tenantless account, a revoked key)."""
+        if self.cloud_key_id is not None and self.supervisor_id is not None:
+            raise ServiceError("one actor per call: a supervisor's account or a cloud API key, not both")
         if self.cloud_key_id is not None:
             self.cloud_key = found(CloudKey.objects.filter(pk=_pk(self.cloud_key_id) or 0))
             if self.cloud_key is None:
