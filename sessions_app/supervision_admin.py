@@ -203,8 +203,8 @@ class AuditEntryAdmin(TenantScoped, admin.ModelAdmin):
     list_select_related = ["tenant"]
     date_hierarchy = "at"
     search_fields = ["supervisor_name", "target_id", "target_label", "message"]
-    fields = ["at", "supervisor", "supervisor_name", "action", "target_kind", "target_id", "target_label", "tenant",
-              "outcome", "message", "details_json"]
+    fields = ["at", "supervisor", "supervisor_name", "cloud_key", "action", "target_kind", "target_id", "target_label",
+              "tenant", "outcome", "message", "details_json"]
     readonly_fields = fields
 
     @admin.display(description="when", ordering="at")

@@ -29,13 +29,19 @@ class Call:
 
 Handler = Callable[[Call], dict]
 ACTIONS: dict[str, Handler] = {}
+OWN_TRANSACTIONS: set[str] = set()
 
 
-def action(name: str) -> Callable[[Handler], Handler]:
+def action(name: str, *, own_transactions: bool = False) -> Callable[[Handler], Handler]:
+    """Register `name`. `own_transactions`: the handler calls services that run their own transactions and must
+    not run inside the call's (supervision's audited actions keep a refusal's audit entry after their rollback,
+    which a rollback of an enclosing transaction would lose)."""
     def register(handler: Handler) -> Handler:
         if name in ACTIONS:
             raise ValueError(f"{name} is registered twice")
         ACTIONS[name] = handler
+        if own_transactions:
+            OWN_TRANSACTIONS.add(name)
         return handler
     return register
 
@@ -49,6 +55,8 @@ def run(name: str, call: Call) -> dict:
         raise CloudError(UNAUTHORIZED_OPERATION,
                          f"This SecretId may not act on SdkAppId {sdk_app_id}: it belongs to another application.")
     try:
+        if name in OWN_TRANSACTIONS:
+            return handler(call)
         with transaction.atomic():
             return handler(call)
     except NotFound as missing:

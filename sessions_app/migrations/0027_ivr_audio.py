@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sessions_app', '0024_staff_modified_at'),
+        ('sessions_app', '0026_audit_by_cloud_key'),
     ]
 
     operations = [

@@ -67,15 +67,17 @@ def sign_out(agent_id: int) -> None:
         revoke(agent, SIGNED_OUT)
 
 
-def force_offline(agent_id: int, *, supervisor_id: int) -> None:
-    """A supervisor sets the agent offline (admin's action, the wallboard): sessions in progress end, offers go
-    back to their queues, the agent's sockets close and its tokens are revoked; admin's history records who."""
+def force_offline(agent_id: int, *, supervisor_id: int | None) -> None:
+    """A supervisor sets the agent offline (admin's action, the wallboard; None: the tenant's back office through
+    the cloud API, whose key the audit log names): sessions in progress end, offers go back to their queues, the
+    agent's sockets close and its tokens are revoked; admin's history records who."""
     with transaction.atomic():
         agent = locked_agent(agent_id)
         go_offline(agent, by="supervisor", by_user_id=supervisor_id)
         revoke(agent, FORCED_OFFLINE)
-        LogEntry.objects.log_actions(supervisor_id, [agent], CHANGE, "Forced offline: logins revoked",
-                                     single_object=True)
+        if supervisor_id is not None:
+            LogEntry.objects.log_actions(supervisor_id, [agent], CHANGE, "Forced offline: logins revoked",
+                                         single_object=True)
 
 
 def account_changed(user_id: int, *, deactivated: bool) -> None:

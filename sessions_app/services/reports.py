@@ -20,11 +20,13 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import connection
+from django.db.models import Max
 from django.utils import timezone
 
 from ..domain import end_status, reports as rules
 from ..domain.reports import AgentFigures, DayFigures, Period, QueueFigures
-from ..models import Agent, AgentStatusChange, ReportDay, ServeParticipant, Session, SkillGroup, Tenant
+from ..models import Agent, AgentStatusChange, ReportDay, ServeParticipant, Session, SkillGroup, Tenant, found
+from .errors import NotFound
 
 SETTLED_AFTER = timedelta(days=2)  # a day this long over, with no session open, is kept (ReportDay)
 DAYS_PER_PASS = 31  # days summed per set of queries: a year in one set sorts its groups ~3x slower on SQLite
@@ -247,3 +249,29 @@ def keep_days(tenant: Tenant, days: int, *, now: datetime | None = None) -> int:
         day_figures(tenant, rules.periods(start, end, "day", zone), now)
         start = end + timedelta(days=1)
     return ReportDay.objects.filter(tenant=tenant, time_zone=tenant.time_zone, day__gte=first, day__lte=last).count()
+
+
+def agents_today(tenant: Tenant, *, now: datetime | None = None) -> dict[int, AgentFigures]:
+    """Each agent's figures of the tenant's local day so far (as the report's day row: offers, talk, seconds in
+    each status cut at now), by agent id; an agent with none is absent."""
+    now = now or timezone.now()
+    zone = ZoneInfo(tenant.time_zone)
+    today = now.astimezone(zone).date()
+    return day_figures(tenant, rules.periods(today, today, "day", zone), now)[today].agents
+
+
+def last_online(tenant: Tenant) -> dict[int, datetime]:
+    """When each agent of the tenant last came online (their latest change from offline), by agent id."""
+    return dict(AgentStatusChange.objects.filter(tenant=tenant, from_status="offline").exclude(to_status="offline")
+                .order_by().values("agent_id").annotate(latest=Max("at")).values_list("agent_id", "latest"))
+
+
+def status_history(tenant: Tenant, user_id: str, starts: datetime, ends: datetime, *, after_id: int = 0,
+                   limit: int = 100) -> tuple[Agent, list[AgentStatusChange]]:
+    """The tenant's agent `user_id` and their status changes from `starts` to `ends` (excluded), oldest first,
+    those after the change `after_id` (a page's cursor), at most `limit`. NotFound: no such agent there."""
+    agent = found(Agent.objects.filter(tenant=tenant, user_id=user_id))
+    if agent is None:
+        raise NotFound(f"no agent {user_id!r} in SdkAppId {tenant.sdk_app_id}")
+    return agent, list(AgentStatusChange.objects.filter(agent=agent, at__gte=starts, at__lt=ends, id__gt=after_id)
+                       .order_by("id")[:limit])

@@ -1,5 +1,8 @@
 """What a supervisor does to agents and sessions, from admin or the wallboard: set an agent's status, force them
-offline, end a session, transfer it to an agent or a skill group, offer a waiting one to a chosen agent.
+offline, end a session, transfer it to an agent or a skill group, offer a waiting one to a chosen agent. A tenant's
+back office does the first ones through Tencent's cloud API (sessions_app/cloud/control.py) with one of the
+tenant's cloud API keys instead of a supervisor's account (`cloud_key_id`): the same checks, the same audit entry
+naming the key by its SecretId, and it acts only on the key's own tenant.
 
 Each function takes plain ids (the acting supervisor's user id, an agent's or a session's id) and runs in one
 transaction with row locks. It acts only on what the supervisor's tenants hold (`supervisors.tenants_visible_to`;
@@ -14,12 +17,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from ..domain import agent_state
-from ..models import Agent, AuditEntry, RestReason, Session, SkillGroup, found
+from ..models import Agent, AuditEntry, CloudKey, RestReason, Session, SkillGroup, Tenant, found
 from . import agents, endings, lifecycle, logins, routing, sessions, timeline
 from .errors import NotFound, ServiceError
 from .session_locks import lock_session
@@ -30,40 +34,67 @@ TRANSFERABLE = ("queued", "ringing", "active")
 
 
 class Audit:
-    """One supervisor call being audited: who acts, and what on, once the target is found and theirs."""
+    """One supervisor call being audited: who acts (a supervisor's account, or a tenant's cloud API key), and what
+    on, once the target is found and theirs."""
 
-    def __init__(self, action: str, supervisor_id, target_kind: str, target_id, details: dict):
+    def __init__(self, action: str, supervisor_id, target_kind: str, target_id, details: dict, *,
+                 cloud_key_id: int | None = None):
         self.action, self.supervisor_id, self.target_kind = action, supervisor_id, target_kind
+        self.cloud_key_id = cloud_key_id
         self.target_id, self.details = str(target_id)[:64], details
         self.supervisor = None
+        self.cloud_key: CloudKey | None = None
         self.target_label, self.tenant_id = "", None
 
     def found(self, label: str, tenant_id: int) -> None:
         self.target_label, self.tenant_id = label[:200], tenant_id
 
+    def identify(self) -> None:
+        """Find who acts (locked out: a deactivated or tenantless account, a revoked key)."""
+        if self.cloud_key_id is not None and self.supervisor_id is not None:
+            raise ServiceError("one actor per call: a supervisor's account or a cloud API key, not both")
+        if self.cloud_key_id is not None:
+            self.cloud_key = found(CloudKey.objects.filter(pk=_pk(self.cloud_key_id) or 0))
+            if self.cloud_key is None:
+                raise NotFound(f"no cloud API key {self.cloud_key_id!r}")
+            if not self.cloud_key.active:  # revoked since the request was let in: refused, naming the key
+                raise ServiceError(f"cloud API key {self.cloud_key.secret_id} is revoked")
+        else:
+            self.supervisor = _supervisor(self.supervisor_id)
+
     @property
     def name(self) -> str:
+        if self.cloud_key is not None:
+            return f"cloud API key {self.cloud_key.secret_id}"
         return self.supervisor.get_username() if self.supervisor else ""
+
+    @property
+    def supervisor_pk(self) -> int | None:
+        return self.supervisor.pk if self.supervisor else None
 
     def write(self, outcome: str, message: str = "") -> None:
         tenant_id = self.tenant_id
         if tenant_id is None and self.supervisor is not None:
             own = tenant_of(self.supervisor)
             tenant_id = own.pk if own else None
+        if tenant_id is None and self.cloud_key is not None:
+            tenant_id = self.cloud_key.tenant_id
         AuditEntry.objects.create(
-            supervisor=self.supervisor, supervisor_name=self.name, action=self.action, target_kind=self.target_kind,
-            target_id=self.target_id, target_label=self.target_label, tenant_id=tenant_id, details=self.details,
-            outcome=outcome, message=message[:500])
+            supervisor=self.supervisor, supervisor_name=self.name, cloud_key=self.cloud_key, action=self.action,
+            target_kind=self.target_kind, target_id=self.target_id, target_label=self.target_label,
+            tenant_id=tenant_id, details=self.details, outcome=outcome, message=message[:500])
 
 
-def audited(audit: Audit, act: Callable[[Audit], None]) -> None:
-    """Run `act` in a transaction as the audit's supervisor and write the entry: done with it, or refused (after
-    the rollback, so the refusal is kept) with the message the caller then hears."""
+def audited(audit: Audit, act: Callable[[Audit], object]):
+    """Run `act` in a transaction as the audit's supervisor (or cloud API key) and write the entry: done with it
+    (answering what `act` answers), or refused (after the rollback, so the refusal is kept) with the message the
+    caller then hears."""
     try:
         with transaction.atomic():
-            audit.supervisor = _supervisor(audit.supervisor_id)
-            act(audit)
+            audit.identify()
+            result = act(audit)
             audit.write("done")
+            return result
     except ServiceError as refused:
         audit.write("refused", str(refused))
         raise
@@ -85,16 +116,44 @@ def _pk(value) -> int | None:
     return int(value) if isinstance(value, str) and re.fullmatch(r"[1-9]\d{0,17}", value) else None
 
 
+def _visible(audit: Audit):
+    """The tenants the audit's actor may see and act on: a supervisor's, or a cloud API key's own one."""
+    if audit.cloud_key is not None:
+        return Tenant.objects.filter(pk=audit.cloud_key.tenant_id)
+    return tenants_visible_to(audit.supervisor)
+
+
 def may_see(audit: Audit, tenant_id: int) -> bool:
-    """Whether the audit's supervisor may see and act on rows of the tenant."""
-    return tenants_visible_to(audit.supervisor).filter(pk=tenant_id).exists()
+    """Whether the audit's supervisor (or key) may see and act on rows of the tenant."""
+    return _visible(audit).filter(pk=tenant_id).exists()
+
+
+@dataclass(frozen=True)
+class AgentRef:
+    """An agent as a caller names it: by id (admin, the wallboard), or by userId within the tenants the caller
+    may see (the cloud API names agents as the SDK does)."""
+    agent_id: object = None
+    user_id: str | None = None
+
+    def __repr__(self) -> str:
+        return repr(self.agent_id if self.user_id is None else self.user_id)
+
+    def __str__(self) -> str:
+        return str(self.agent_id if self.user_id is None else self.user_id)
 
 
 def _agent(audit: Audit, agent_id) -> Agent:
-    """The agent acted on, locked, if the supervisor may see it."""
-    agent = found(Agent.objects.select_for_update().filter(pk=_pk(agent_id) or 0))
+    """The agent acted on, locked, if the supervisor may see it; `agent_id` an id or an `AgentRef`."""
+    ref = agent_id if isinstance(agent_id, AgentRef) else AgentRef(agent_id)
+    rows = Agent.objects.select_for_update()
+    if ref.user_id is None:
+        agent = found(rows.filter(pk=_pk(ref.agent_id) or 0))
+    else:
+        agent = found(rows.filter(user_id=ref.user_id[:128], tenant__in=_visible(audit)).order_by("pk"))
     if agent is None or not may_see(audit, agent.tenant_id):
-        raise NotFound(f"no agent {agent_id!r}")
+        raise NotFound(f"no agent {ref!r}")
+    if ref.user_id is not None:
+        audit.target_id = str(agent.pk)  # found: its id, as admin's audit log links it
     audit.found(agent.user_id, agent.tenant_id)
     return agent
 
@@ -129,21 +188,34 @@ def where(session: Session) -> str:
 
 # Agents.
 
-def set_agent_status(*, supervisor_id, agent_id, status: str, rest_reason: str = "") -> None:
+@dataclass(frozen=True)
+class StatusSet:
+    """An agent's stored status (and rest reason) before and after `set_agent_status`."""
+    previous: str
+    previous_reason: str
+    status: str
+    reason: str
+
+
+def set_agent_status(*, supervisor_id=None, agent_id, status: str, rest_reason: str = "",
+                     cloud_key_id: int | None = None) -> StatusSet:
     """Set an agent's status (free, rest with one of the tenant's rest reasons, notReady), as if they had set it:
     their SDK's getStatus and their workbench show it at once; free may bring them an offer."""
-    def act(audit: Audit) -> None:
+    def act(audit: Audit) -> StatusSet:
         agent = _agent(audit, agent_id)
         if status not in STATUSES:
             raise ServiceError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
         if agent.status == "offline":
             raise ServiceError(f"agent {agent.user_id} is offline: they come online by signing in")
         _check_rest_reason(agent, status, rest_reason)
+        previous, previous_reason = agent.status, agent.rest_reason
         new_status, reason = agent_state.next_status(agent.status, status, rest_reason)
         agents.change_status(agent, new_status, reason)
+        return StatusSet(previous, previous_reason, new_status, reason)
 
-    audited(Audit("set_status", supervisor_id, "agent", agent_id,
-                   {"status": status, **({"restReason": rest_reason} if rest_reason else {})}), act)
+    return audited(Audit("set_status", supervisor_id, "agent", agent_id,
+                         {"status": status, **({"restReason": rest_reason} if rest_reason else {})},
+                         cloud_key_id=cloud_key_id), act)
 
 
 def _check_rest_reason(agent: Agent, status: str, rest_reason: str) -> None:
@@ -157,19 +229,33 @@ def _check_rest_reason(agent: Agent, status: str, rest_reason: str) -> None:
                            else "this tenant has no rest reasons (admin → Rest reasons): rest without one")
 
 
-def force_offline(*, supervisor_id, agent_id) -> None:
+def force_offline(*, supervisor_id=None, agent_id, cloud_key_id: int | None = None) -> None:
     """Offline at once, whatever they are doing: sessions in progress end, offers go back to their queues, their
     logins are revoked and their sockets close (`logins.force_offline`)."""
     def act(audit: Audit) -> None:
         agent = _agent(audit, agent_id)
-        logins.force_offline(agent.pk, supervisor_id=audit.supervisor.pk)
+        logins.force_offline(agent.pk, supervisor_id=audit.supervisor_pk)
 
-    audited(Audit("force_offline", supervisor_id, "agent", agent_id, {}), act)
+    audited(Audit("force_offline", supervisor_id, "agent", agent_id, {}, cloud_key_id=cloud_key_id), act)
+
+
+def restore_online(*, supervisor_id=None, agent_id, cloud_key_id: int | None = None) -> None:
+    """Let an agent forced offline sign in again (Tencent's RestoreMemberOnline). A forced offline here revokes
+    the logins the agent had and nothing more: a new login token signs them in, so there is nothing to lift.
+    Checked and audited all the same (the agent must be there, theirs, and able to sign in), so a back office
+    that pairs the two calls sees the same answers as on Tencent's cloud."""
+    def act(audit: Audit) -> None:
+        agent = _agent(audit, agent_id)
+        if not agent.account.is_active:
+            raise ServiceError(f"agent {agent.user_id}'s account is deactivated: an administrator activates it")
+
+    audited(Audit("restore_online", supervisor_id, "agent", agent_id, {}, cloud_key_id=cloud_key_id), act)
 
 
 # Sessions.
 
-def end_session(*, supervisor_id, session_id, expected_state: str | None = None) -> None:
+def end_session(*, supervisor_id=None, session_id, expected_state: str | None = None,
+                cloud_key_id: int | None = None) -> None:
     """End an open session as the system (`closeBy: 'admin'`, the CDR's HungUpSide `system`); its agents hear
     `sessionEnded` and go on as after any ending (after-call work, the next offer)."""
     def act(audit: Audit) -> None:
@@ -177,7 +263,7 @@ def end_session(*, supervisor_id, session_id, expected_state: str | None = None)
         timeline.log(session, f"supervisor {audit.name} ends it")
         endings.end_session(session, close_by="admin")
 
-    audited(Audit("end_session", supervisor_id, "session", session_id, {}), act)
+    audited(Audit("end_session", supervisor_id, "session", session_id, {}, cloud_key_id=cloud_key_id), act)
 
 
 def transfer_session(*, supervisor_id, session_id, agent_id=None, skill_group_id=None,

@@ -3,7 +3,8 @@
 `board(tenant_id)` answers plain dicts: the agents (counts by status and a row each), the queues per skill group
 (now and today, `domain/wallboard.py` defines each figure) and the live sessions. Moments are epoch milliseconds,
 so the page's timers tick in the browser from them; the socket (consumers/wallboard.py) re-reads the board after
-a change and sends what differs.
+a change and sends what differs. The cloud API's figures (cloud/figures.py) read the same board, and
+`inbound_now(board)` sums its live sessions per group and state: one computation, two transports.
 """
 from __future__ import annotations
 
@@ -44,12 +45,13 @@ def board(tenant_id: int) -> dict:
                       .order_by(),  # sorted here: ordered in SQL, SQLite would walk every session of the tenant
                       key=lambda session: (session.created_at, session.pk))
     agents = _agents(tenant_id, sessions)
+    live = [_live(session) for session in sessions]
     return {
         "now_ms": epoch_ms(now),
         "counts": _counts(agents),
         "agents": agents,
-        "queues": _queues(groups, sessions, agents, queue_day.today(tenant_id, groups)),
-        "sessions": [_live(session) for session in sessions],
+        "queues": _queues(groups, _inbound(live), agents, queue_day.today(tenant_id, groups)),
+        "sessions": live,
         "groups": [{"id": g["pk"], "name": g["name"]} for g in groups],
     }
 
@@ -131,7 +133,8 @@ def _agents(tenant_id: int, sessions: list[Session]) -> list[dict]:
             "agent_id": agent["pk"], "user_id": agent["user_id"], "name": agent["nickname"] or agent["user_id"],
             "status": status, "status_label": rules.BOARD_LABELS[status], "rest_reason": agent["rest_reason"],
             "status_since_ms": epoch_ms(since),
-            "session": {"id": on.pk, "type_label": TYPE_LABELS.get(on.type, on.type), "customer": customer(on),
+            "session": {"id": on.pk, "type": on.type, "direction": on.direction,
+                        "type_label": TYPE_LABELS.get(on.type, on.type), "customer": customer(on),
                         "since_ms": epoch_ms(on.accepted_at or on.ring_at or on.created_at)} if on else None,
             "chats": chats[agent["pk"]], "chat_capacity": agent["chat_capacity"],
             "group_ids": sorted(skills[agent["pk"]]),
@@ -148,18 +151,8 @@ def _counts(agents: list[dict]) -> list[dict]:
             for status in rules.BOARD_STATUSES]
 
 
-def _queues(groups: list[dict], sessions: list[Session], agents: list[dict],
+def _queues(groups: list[dict], inbound: dict[int | None, dict[str, list[int]]], agents: list[dict],
             today: dict[int, rules.QueueDay]) -> list[dict]:
-    waiting: Counter[int] = Counter()
-    ringing: Counter[int] = Counter()
-    oldest: dict[int, datetime] = {}
-    for session in sessions:
-        if session.state == "queued" and session.skill_group_id:
-            waiting[session.skill_group_id] += 1
-            since = session.queued_at or session.created_at
-            oldest[session.skill_group_id] = min(since, oldest.get(session.skill_group_id, since))
-        elif session.state == "ringing" and session.skill_group_id and session.direction == "in":
-            ringing[session.skill_group_id] += 1
     online: Counter[int] = Counter()
     free: Counter[int] = Counter()
     for agent in agents:
@@ -171,14 +164,42 @@ def _queues(groups: list[dict], sessions: list[Session], agents: list[dict],
     rows = []
     for group in groups:
         day = today.get(group["pk"], rules.QueueDay())
+        waiting, ringing = inbound[group["pk"]]["queued"], inbound[group["pk"]]["ringing"]
         rows.append({
             "id": group["pk"], "name": group["name"], "kind": group["kind"],
             "kind_label": dict(SkillGroup.KINDS).get(group["kind"], group["kind"]),
             "threshold": group["service_level_seconds"],
-            "waiting": waiting[group["pk"]], "longest_wait_since_ms": epoch_ms(oldest.get(group["pk"])),
-            "ringing": ringing[group["pk"]],
+            "waiting": len(waiting), "longest_wait_since_ms": min(waiting, default=None),
+            "ringing": len(ringing),
             "offered": day.offered, "answered": day.answered, "abandoned": day.abandoned,
             "service_level": rules.service_level(day), "asa": rules.average_speed_of_answer(day),
             "aht": rules.average_handle_time(day), "online": online[group["pk"]], "free": free[group["pk"]],
         })
     return rows
+
+
+INBOUND_STATES = ("ivr", "queued", "ringing", "active")
+
+
+def _inbound(live: list[dict]) -> dict[int | None, dict[str, list[int]]]:
+    """When each live inbound session entered its state (epoch ms), per skill group (key None: all of them, with
+    those in the IVR that have no group yet) and state (`INBOUND_STATES`): waiting, every queued session of a
+    group; ringing and the others, the inbound ones. The queue rows' waiting, longest wait and ringing, and the
+    cloud API's call-in figures, are all read from it."""
+    since: dict[int | None, dict[str, list[int]]] = defaultdict(lambda: {state: [] for state in INBOUND_STATES})
+    for row in live:
+        if row["state"] in INBOUND_STATES and (row["state"] == "queued" or row["direction"] == "in"):
+            for key in {None, row["group_id"]}:
+                since[key][row["state"]].append(row["since_ms"])
+    return since
+
+
+def inbound_now(board_read: dict) -> dict[int | None, dict[str, dict]]:
+    """The board's live inbound sessions (as `_inbound` sorts them) per skill group and state: `count`, and the
+    `longest` and `mean` seconds in that state so far."""
+    def seconds(moments: list[int]) -> list[float]:
+        return [max(0.0, (board_read["now_ms"] - moment) / 1000) for moment in moments]
+
+    return {key: {state: {"count": len(each), "longest": max(seconds(each), default=0.0),
+                          "mean": sum(seconds(each)) / len(each) if each else 0.0} for state, each in states.items()}
+            for key, states in _inbound(board_read["sessions"]).items()}
