@@ -11,6 +11,7 @@ import math
 import struct
 import subprocess
 import threading
+import time
 import wave
 
 import pytest
@@ -202,6 +203,9 @@ FILES = {"/hello.wav": tone_wav(), "/huge.wav": tone_wav() + b"\0" * (5 * 1024 *
 
 class Files(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
+        if self.path == "/slow.wav":  # a server that takes its time: the upload waits for it
+            time.sleep(3)
+            self.path = "/hello.wav"
         if self.path == "/moved.wav":  # to a file it may fetch, but redirects are not followed
             self.send_response(302)
             self.send_header("Location", "/hello.wav")
@@ -267,6 +271,18 @@ def test_ivr_audio_is_fetched_stored_as_a_prompt_can_play_it_and_listed(live, cl
     assert listed(live, cloud, AudioFileName=[closed["AudioFileName"]])["FileInfo"] == [closed]
     second_page = listed(live, cloud, PageSize=1, PageNumber=before + 1)
     assert (second_page["TotalCount"], second_page["FileInfo"]) == (before + 2, [closed])
+
+
+def test_an_upload_waiting_on_a_slow_server_holds_up_no_other_request(live, cloud, files):
+    """The fetch runs on a thread of its own, not on the process's one database thread."""
+    upload = threading.Thread(target=call, args=(cloud, "UploadIvrAudio", {"SdkAppId": sdk_app_id(live), "AudioList": [
+        {"CustomFileName": "slow", "AudioUrl": f"{files}/slow.wav"}]}))
+    upload.start()
+    time.sleep(0.5)  # the upload is waiting on the slow server now
+    listed(live, cloud)
+    assert upload.is_alive()  # answered while the upload still waits
+    upload.join(30)
+    assert listed(live, cloud, CustomFileName=["slow"])["TotalCount"] == 1
 
 
 def theirs_id(live) -> int:

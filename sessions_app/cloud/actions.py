@@ -30,18 +30,23 @@ class Call:
 Handler = Callable[[Call], dict]
 ACTIONS: dict[str, Handler] = {}
 OWN_TRANSACTIONS: set[str] = set()
+SLOW: set[str] = set()
 
 
-def action(name: str, *, own_transactions: bool = False) -> Callable[[Handler], Handler]:
+def action(name: str, *, own_transactions: bool = False, slow: bool = False) -> Callable[[Handler], Handler]:
     """Register `name`. `own_transactions`: the handler calls services that run their own transactions and must
     not run inside the call's (supervision's audited actions keep a refusal's audit entry after their rollback,
-    which a rollback of an enclosing transaction would lose)."""
+    which a rollback of an enclosing transaction would lose). `slow`: it waits on other servers (fetching a URL),
+    so it must not run on the process's one database thread, where every websocket's work would wait behind it
+    (views/cloud_api.py)."""
     def register(handler: Handler) -> Handler:
         if name in ACTIONS:
             raise ValueError(f"{name} is registered twice")
         ACTIONS[name] = handler
         if own_transactions:
             OWN_TRANSACTIONS.add(name)
+        if slow:
+            SLOW.add(name)
         return handler
     return register
 

@@ -15,7 +15,7 @@ def _file_info(audio) -> dict:
             "AudioFileName": ivr_audio.file_name(audio), "Status": STATUS_APPROVED}
 
 
-@action("UploadIvrAudio")
+@action("UploadIvrAudio", own_transactions=True, slow=True)
 def upload_ivr_audio(call: Call) -> dict:
     uploads = [ivr_audio.Upload(custom_file_name=item.string("CustomFileName", required=True, max_length=255),
                                 url=item.string("AudioUrl", required=True, max_length=2048))

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 import av
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.db import transaction
 from django.utils import timezone
 
 from ..models import IvrAudio, Tenant
@@ -53,17 +54,24 @@ class Upload:
 
 def upload(tenant: Tenant, uploads: list[Upload]) -> list[IvrAudio]:
     """Fetch, check and store each file; refused (BadAudio, or ServiceError when a server cannot be reached)
-    with nothing stored if any one is."""
-    since = timezone.now() - timedelta(hours=24)
-    if IvrAudio.objects.filter(tenant=tenant, created_at__gte=since).count() + len(uploads) > PER_DAY:
-        raise LimitReached(f"at most {PER_DAY} IVR audio files may be uploaded in 24 hours")
+    with nothing stored if any one is. The fetches hold no transaction (on SQLite a transaction holds the one
+    write lock, and every other writer would wait for a slow server); the files are stored in one."""
+    _check_limit(tenant, len(uploads))
     fetched = [(each, fetch_wav(each.url)) for each in uploads]
-    stored = []
-    for each, wav in fetched:
-        audio = IvrAudio(tenant=tenant, custom_file_name=each.custom_file_name, source_url=each.url)
-        audio.audio.save(f"{uuid.uuid4().hex}.wav", ContentFile(wav), save=True)
-        stored.append(audio)
+    with transaction.atomic():
+        _check_limit(tenant, len(uploads))
+        stored = []
+        for each, wav in fetched:
+            audio = IvrAudio(tenant=tenant, custom_file_name=each.custom_file_name, source_url=each.url)
+            audio.audio.save(f"{uuid.uuid4().hex}.wav", ContentFile(wav), save=True)
+            stored.append(audio)
     return stored
+
+
+def _check_limit(tenant: Tenant, count: int) -> None:
+    since = timezone.now() - timedelta(hours=24)
+    if IvrAudio.objects.filter(tenant=tenant, created_at__gte=since).count() + count > PER_DAY:
+        raise LimitReached(f"at most {PER_DAY} IVR audio files may be uploaded in 24 hours")
 
 
 def describe(tenant: Tenant, *, offset: int, limit: int, custom_file_names: list[str] | None = None,
