@@ -4,3 +4,4 @@ written against `tencentcloud-sdk-python` and its twins: the wire protocol (`pro
 kind registers its own). Importing the package registers every action.
 """
 from . import tokens  # noqa: F401
+from . import records  # noqa: F401

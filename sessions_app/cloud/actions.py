@@ -15,7 +15,7 @@ from django.db import transaction
 
 from ..models import CloudKey, Tenant
 from ..services.errors import LimitReached, NotFound, ServiceError
-from .protocol import (FAILED_OPERATION, LIMIT_EXCEEDED, RESOURCE_NOT_FOUND, UNAUTHORIZED_OPERATION,
+from .protocol import (FAILED_OPERATION, LIMIT_EXCEEDED, MISSING_PARAMETER, RESOURCE_NOT_FOUND, UNAUTHORIZED_OPERATION,
                        UNSUPPORTED_OPERATION, CloudError, Params)
 
 
@@ -29,13 +29,16 @@ class Call:
 
 Handler = Callable[[Call], dict]
 ACTIONS: dict[str, Handler] = {}
+APP_ID_LISTS: set[str] = set()  # actions naming their applications in SdkAppIdList instead of SdkAppId
 
 
-def action(name: str) -> Callable[[Handler], Handler]:
+def action(name: str, *, app_id_list: bool = False) -> Callable[[Handler], Handler]:
     def register(handler: Handler) -> Handler:
         if name in ACTIONS:
             raise ValueError(f"{name} is registered twice")
         ACTIONS[name] = handler
+        if app_id_list:
+            APP_ID_LISTS.add(name)
         return handler
     return register
 
@@ -44,10 +47,16 @@ def run(name: str, call: Call) -> dict:
     handler = ACTIONS.get(name)
     if handler is None:
         raise CloudError(UNSUPPORTED_OPERATION, f"The action {name} is not supported by this server.")
-    sdk_app_id = call.params.integer("SdkAppId", required=True)
-    if str(sdk_app_id) != call.tenant.sdk_app_id:
-        raise CloudError(UNAUTHORIZED_OPERATION,
-                         f"This SecretId may not act on SdkAppId {sdk_app_id}: it belongs to another application.")
+    if name in APP_ID_LISTS:
+        sdk_app_ids = call.params.integers("SdkAppIdList", required=True)
+        if not sdk_app_ids:
+            raise CloudError(MISSING_PARAMETER, "The request is missing the required parameter `SdkAppIdList`.")
+    else:
+        sdk_app_ids = [call.params.integer("SdkAppId", required=True)]
+    for sdk_app_id in sdk_app_ids:
+        if str(sdk_app_id) != call.tenant.sdk_app_id:
+            raise CloudError(UNAUTHORIZED_OPERATION,
+                             f"This SecretId may not act on SdkAppId {sdk_app_id}: it belongs to another application.")
     try:
         with transaction.atomic():
             return handler(call)
