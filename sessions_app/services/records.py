@@ -30,20 +30,25 @@ def cdr_page(tenant: Tenant, start: int, end: int, offset: int, limit: int, *, t
              protected_only: bool = False) -> tuple[int, list[dict]]:
     """The tenant's CDRs of sessions started within [start, end] (Unix seconds, both included), oldest first
     (ties by session id, so pages are stable): (how many match, the page's rows: the push body as `payload`
-    and the session columns of PAGE_COLUMNS)."""
-    rows = Cdr.objects.filter(session__tenant=tenant, session__created_at__gte=moment(start),
-                              session__created_at__lt=moment(end + 1), session__type__in=types)
+    and the session columns of PAGE_COLUMNS).
+
+    Every ended session has its CDR (lifecycle.end stores it in the ending transaction), so the sessions are
+    counted and paged on the index `session_cdr_page` alone, and only the page's CDRs are read."""
+    ended = Session.objects.filter(tenant=tenant, state="ended", created_at__gte=moment(start),
+                                   created_at__lt=moment(end + 1), type__in=types)
     if phones:
-        rows = rows.filter(Q(session__caller_phone_number__in=phones) | Q(session__callee_phone_number__in=phones))
+        ended = ended.filter(Q(caller_phone_number__in=phones) | Q(callee_phone_number__in=phones))
     if session_ids:
-        rows = rows.filter(session_id__in=session_ids)
+        ended = ended.filter(pk__in=session_ids)
     if protected_only:
-        rows = rows.exclude(session__protected_caller="", session__protected_callee="")
-    total = rows.count()
+        ended = ended.exclude(protected_caller="", protected_callee="")
+    total = ended.count()
     if offset >= total:
         return total, []
-    page = list(rows.order_by("session__created_at", "session_id").values(*PAGE_COLUMNS)[offset:offset + limit])
-    return total, page
+    ids = list(ended.order_by("created_at", "id").values_list("id", flat=True)[offset:offset + limit])
+    rows = {row["session_id"]: row for row in Cdr.objects.filter(session_id__in=ids).values("session_id",
+                                                                                           *PAGE_COLUMNS)}
+    return total, [rows[session_id] for session_id in ids if session_id in rows]
 
 
 def agents_by_user_id(tenant: Tenant, user_ids: set[str]) -> dict[str, dict]:

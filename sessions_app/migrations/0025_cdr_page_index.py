@@ -1,0 +1,18 @@
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    """The cloud API's CDR pages (DescribeTelCdr and its kin): a tenant's ended sessions begun within a range, in
+    a stable order, counted and paged from one index (services/records.py)."""
+
+    dependencies = [
+        ('sessions_app', '0022_cloud_keys'),
+    ]
+
+    operations = [
+        migrations.AddIndex(
+            model_name='session',
+            index=models.Index(condition=models.Q(('state', 'ended')), fields=['tenant', 'created_at', 'id'],
+                               include=('type',), name='session_cdr_page'),
+        ),
+    ]
