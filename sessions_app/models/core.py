@@ -296,7 +296,10 @@ class Session(models.Model):
                    # The cloud API's CDR pages (services/records.py): a tenant's ended sessions (each has its CDR)
                    # begun within a range, in (created_at, id) order, counted and skipped from the index alone.
                    models.Index(fields=["tenant", "created_at", "id"], include=["type"], name="session_cdr_page",
-                                condition=models.Q(state="ended"))]
+                                condition=models.Q(state="ended")),
+                   # ... and those of a customer's number (DescribeTelCdr's Phones).
+                   models.Index(fields=["tenant", "caller_phone_number"], name="session_caller_number"),
+                   models.Index(fields=["tenant", "callee_phone_number"], name="session_callee_number")]
 
     def __str__(self):
         return f"{self.type} {self.id[:8]}"

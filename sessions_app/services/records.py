@@ -96,7 +96,8 @@ def chat_messages(tenant: Tenant, session_id: str, offset: int, limit: int, newe
 
 def active_phone_calls(tenant: Tenant, offset: int, limit: int) -> tuple[int, list[Session]]:
     """The tenant's phone calls in progress (not ended), oldest first."""
-    rows = Session.objects.filter(tenant=tenant, type="phone").exclude(state="ended")
+    open_states = [state for state, _ in Session.STATES if state != "ended"]  # read on the index session_open
+    rows = Session.objects.filter(tenant=tenant, state__in=open_states, type="phone")
     total = rows.count()
     page = list(rows.select_related("agent", "caller_agent").order_by("created_at", "id")[offset:offset + limit])
     return total, page
