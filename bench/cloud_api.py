@@ -186,6 +186,7 @@ def main() -> None:
     parser.add_argument("--export-days", type=int, default=3, help="days whose every page is read")
     parser.add_argument("--deep-pages", type=int, default=200, help="pages sampled across the widest window")
     parser.add_argument("--rounds", type=int, default=2000, help="microbench rounds of each verification step")
+    parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
 
     postgres = PostgresServer().start()
@@ -242,6 +243,8 @@ def main() -> None:
         results["requests a second, DescribePSTNActiveSessionList"] = requests_a_second(
             cloud, live.demo, 10, "DescribePSTNActiveSessionList", {"SdkAppId": app})
         print(json.dumps(results, indent=2, ensure_ascii=False))
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=2, ensure_ascii=False))
     finally:
         if live:
             live.stop()
