@@ -57,6 +57,11 @@ chat.post_message(chat_id, sender="visitor", text="bye")
 sessions.hang_up(agent1.pk, chat_id, "Chat")
 made["chat"] = chat_id
 
+free(agent1)  # a phone call agent1 answers and hangs up: connected, so it costs a minute
+made["answered"] = sessions.create_inbound(demo, "phone", groups["phone"], {"callerPhoneNumber": "008613900000888"})
+sessions.accept(agent1.pk, made["answered"], "Call")
+sessions.hang_up(agent1.pk, made["answered"], "Call")
+
 other = factories.tenant(sdk_app_id="1400000077")
 group = factories.skill_group(other, "phone")
 factories.agent(other, group, status="free")
@@ -302,8 +307,10 @@ def test_a_ringing_call_is_active_until_it_ends(live, cloud):
 
 def test_minutes_used_count_connected_calls(live, cloud):
     answer = call(cloud, "DescribeTelCallInfo", {"SdkAppIdList": [app(live)], **today()})
-    # the answered call of the push test lasted a second or more: one minute; unanswered calls cost none
-    assert answer["TelCallInCount"] >= 1 and answer["SeatUsedCount"] >= 1
+    assert answer["TelCallInCount"] >= 1 and answer["SeatUsedCount"] >= 1  # the answered call: unanswered cost none
+    nothing = call(cloud, "DescribeTelCallInfo", {"SdkAppIdList": [app(live)], "StartTimeStamp": 86400,
+                                                  "EndTimeStamp": 86400 * 2})
+    assert (nothing["TelCallInCount"], nothing["TelCallOutCount"], nothing["SeatUsedCount"]) == (0, 0, 0)
     assert answer["VoipCallInCount"] == answer["VOIPCallInCount"] and answer["AsrOfflineCount"] == 0
     assert refused(cloud, "DescribeTelCallInfo", {"SdkAppIdList": [app(live), 1400000077], **today()}).code == \
         "UnauthorizedOperation"
