@@ -10,8 +10,9 @@ real call, varied per session), then times, per page (the client's whole round t
   - pages anywhere in the widest window Tencent allows (89 days: TotalCount is the whole million), sampled;
   - a page filtered by SessionIds and by Phones;
 ("server": the view's own time, as each request's log entry records it; the rest is HTTP and the client
-building and parsing its models: a page of 100 TelCdrInfo is about 330 kB of JSON), and the signature: the view's verification path in-process (parse, canonical request, HMAC chain, key look-up
-and unsealing, rate count), and sequential requests a second through the client (signed, verified, logged).
+building and parsing its models: a page of 100 TelCdrInfo is about 330 kB of JSON), and the signature: the
+view's verification path in-process (parse, canonical request, HMAC chain, key look-up and unsealing, rate
+count), and sequential requests a second through the client (signed, verified, logged).
 
 Target: DescribeTelCdr p99 ≤ 50 ms a page.
 """

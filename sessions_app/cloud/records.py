@@ -223,7 +223,8 @@ def pstn_session(session, push: dict) -> dict:
     agent = session.agent or (session.caller_agent if session.direction == "out" else None)
     return {"SessionID": session.id, "RoomID": "", "Caller": push["Caller"], "Callee": push["Callee"],
             "StartTimestamp": push["StartTimestamp"], "RingTimestamp": push["RingTimestamp"],
-            "AcceptTimestamp": push["AcceptTimestamp"], "StaffEmail": push["SeatUser"] or (agent.user_id if agent else ""),
+            "AcceptTimestamp": push["AcceptTimestamp"],
+            "StaffEmail": push["SeatUser"] or (agent.user_id if agent else ""),
             "StaffNumber": agent.staff_number if agent else "", "SessionStatus": session.state,
             "Direction": push["Direction"], "OutBoundCaller": "", "OutBoundCallee": "",
             "ProtectedCaller": session.protected_caller, "ProtectedCallee": session.protected_callee}

@@ -78,7 +78,8 @@ def record_of(session: Session) -> dict:
     return stored if stored is not None else cdr.build(session)
 
 
-def chat_messages(tenant: Tenant, session_id: str, offset: int, limit: int, newest_first: bool) -> tuple[int, list[dict]]:
+def chat_messages(tenant: Tenant, session_id: str, offset: int, limit: int,
+                  newest_first: bool) -> tuple[int, list[dict]]:
     """A web chat's messages, a page at a time: (how many, the page: seq, sender, who wrote it, text, time)."""
     session = session_of(tenant, session_id, CHAT_TYPES)
     rows = ChatMessage.objects.filter(session=session)
