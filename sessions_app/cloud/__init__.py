@@ -3,4 +3,4 @@ written against `tencentcloud-sdk-python` and its twins: the wire protocol (`pro
 `domain/tc3.py`, the HTTP side in `views/cloud_api.py`) and the actions (`actions.py` runs them; one module per
 kind registers its own). Importing the package registers every action.
 """
-from . import callout, control, figures, ivr_audio, skill_groups, staff, tokens  # noqa: F401
+from . import callout, control, figures, ivr_audio, records, skill_groups, staff, tokens  # noqa: F401

@@ -15,7 +15,7 @@ from django.db import transaction
 
 from ..models import CloudKey, Tenant
 from ..services.errors import LimitReached, NotFound, ServiceError
-from .protocol import (FAILED_OPERATION, LIMIT_EXCEEDED, RESOURCE_NOT_FOUND, UNAUTHORIZED_OPERATION,
+from .protocol import (FAILED_OPERATION, LIMIT_EXCEEDED, MISSING_PARAMETER, RESOURCE_NOT_FOUND, UNAUTHORIZED_OPERATION,
                        UNSUPPORTED_OPERATION, CloudError, Params)
 
 
@@ -31,14 +31,16 @@ Handler = Callable[[Call], dict]
 ACTIONS: dict[str, Handler] = {}
 OWN_TRANSACTIONS: set[str] = set()
 SLOW: set[str] = set()
+APP_ID_LISTS: set[str] = set()  # actions naming their applications in SdkAppIdList instead of SdkAppId
 
 
-def action(name: str, *, own_transactions: bool = False, slow: bool = False) -> Callable[[Handler], Handler]:
+def action(name: str, *, own_transactions: bool = False, slow: bool = False,
+           app_id_list: bool = False) -> Callable[[Handler], Handler]:
     """Register `name`. `own_transactions`: the handler calls services that run their own transactions and must
     not run inside the call's (supervision's audited actions keep a refusal's audit entry after their rollback,
     which a rollback of an enclosing transaction would lose). `slow`: it waits on other servers (fetching a URL),
     so it must not run on the process's one database thread, where every websocket's work would wait behind it
-    (views/cloud_api.py)."""
+    (views/cloud_api.py). `app_id_list`: it names its applications in `SdkAppIdList`, not `SdkAppId`."""
     def register(handler: Handler) -> Handler:
         if name in ACTIONS:
             raise ValueError(f"{name} is registered twice")
@@ -47,6 +49,8 @@ def action(name: str, *, own_transactions: bool = False, slow: bool = False) -> 
             OWN_TRANSACTIONS.add(name)
         if slow:
             SLOW.add(name)
+        if app_id_list:
+            APP_ID_LISTS.add(name)
         return handler
     return register
 
@@ -55,10 +59,16 @@ def run(name: str, call: Call) -> dict:
     handler = ACTIONS.get(name)
     if handler is None:
         raise CloudError(UNSUPPORTED_OPERATION, f"The action {name} is not supported by this server.")
-    sdk_app_id = call.params.integer("SdkAppId", required=True)
-    if str(sdk_app_id) != call.tenant.sdk_app_id:
-        raise CloudError(UNAUTHORIZED_OPERATION,
-                         f"This SecretId may not act on SdkAppId {sdk_app_id}: it belongs to another application.")
+    if name in APP_ID_LISTS:
+        sdk_app_ids = call.params.integers("SdkAppIdList", required=True)
+        if not sdk_app_ids:
+            raise CloudError(MISSING_PARAMETER, "The request is missing the required parameter `SdkAppIdList`.")
+    else:
+        sdk_app_ids = [call.params.integer("SdkAppId", required=True)]
+    for sdk_app_id in sdk_app_ids:
+        if str(sdk_app_id) != call.tenant.sdk_app_id:
+            raise CloudError(UNAUTHORIZED_OPERATION,
+                             f"This SecretId may not act on SdkAppId {sdk_app_id}: it belongs to another application.")
     try:
         if name in OWN_TRANSACTIONS:
             return handler(call)

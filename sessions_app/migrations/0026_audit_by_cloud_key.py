@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sessions_app', '0024_staff_modified_at'),
+        ('sessions_app', '0025_cdr_page_index'),
     ]
 
     operations = [

@@ -296,7 +296,14 @@ class Session(models.Model):
                    # the last seconds (services/queue_day.py), read without passing over every day before.
                    models.Index(fields=["tenant", "state"], name="session_open"),
                    models.Index(fields=["skill_group", "queued_at"], name="session_queued_day"),
-                   models.Index(fields=["skill_group", "ended_at"], name="session_ended_day")]
+                   models.Index(fields=["skill_group", "ended_at"], name="session_ended_day"),
+                   # The cloud API's CDR pages (services/records.py): a tenant's ended sessions (each has its CDR)
+                   # begun within a range, in (created_at, id) order, counted and skipped from the index alone.
+                   models.Index(fields=["tenant", "created_at", "id"], include=["type"], name="session_cdr_page",
+                                condition=models.Q(state="ended")),
+                   # ... and those of a customer's number (DescribeTelCdr's Phones).
+                   models.Index(fields=["tenant", "caller_phone_number"], name="session_caller_number"),
+                   models.Index(fields=["tenant", "callee_phone_number"], name="session_callee_number")]
 
     def __str__(self):
         return f"{self.type} {self.id[:8]}"

@@ -69,7 +69,7 @@ def build(session: Session) -> dict:
         "IVRKeyPressed": [step.get("key", "") for step in session.ivr_path],
         "IVRKeyPressedEx": session.ivr_path,
         "HungUpSide": hung_up_side,
-        "EndStatus": code(session.end_status),
+        "EndStatus": code(session.end_status) if session.end_status else 0,  # 0 while in progress
         "EndStatusString": session.end_status,
         "QueuedSkillGroupId": session.skill_group_id or 0,
         "QueuedSkillGroupName": session.skill_group.name if session.skill_group else "",
