@@ -154,6 +154,20 @@ class SharedByAllTenants:
         return request.user.is_superuser
 
 
+class WrittenByTheServer:
+    """A log the server writes (the audit log, the cloud API's calls): read in admin, never added, changed or
+    deleted there."""
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class SuperusersOnly:
     """An admin of accounts or of the whole server: shown to superusers alone, whatever permissions a staff
     account was given (a supervisor given `change_user` would otherwise make themselves a superuser)."""

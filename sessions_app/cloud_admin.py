@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 
-from .admin_scope import TenantScoped, masked
+from .admin_scope import TenantScoped, WrittenByTheServer, masked
 from .models import CloudApiCall, CloudKey
 from .services import cloud_keys
 from .services.errors import NotFound
@@ -91,18 +91,9 @@ class CloudKeyAdmin(TenantScoped, admin.ModelAdmin):
 
 
 @admin.register(CloudApiCall)
-class CloudApiCallAdmin(TenantScoped, admin.ModelAdmin):
+class CloudApiCallAdmin(TenantScoped, WrittenByTheServer, admin.ModelAdmin):
     list_display = ["at", "action", "outcome", "secret_id", "tenant", "address", "milliseconds", "request_id"]
     list_filter = ["outcome", "action", "tenant"]
     list_select_related = ["tenant"]
     search_fields = ["=secret_id", "=request_id"]
     date_hierarchy = "at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 
-from .admin_scope import TenantScoped
+from .admin_scope import TenantScoped, WrittenByTheServer
 from .models import Agent, AuditEntry, RestReason, Session, SkillGroup
 from .services import supervision
 from .services.errors import ServiceError
@@ -195,7 +195,7 @@ class SessionSupervision(SupervisionPanel):
 # The audit log.
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(TenantScoped, admin.ModelAdmin):
+class AuditEntryAdmin(TenantScoped, WrittenByTheServer, admin.ModelAdmin):
     """Every supervisor action, done or refused: written by the services, never changed or deleted here."""
 
     list_display = ["when", "supervisor_name", "action", "target", "tenant_name", "outcome", "message"]
@@ -226,12 +226,3 @@ class AuditEntryAdmin(TenantScoped, admin.ModelAdmin):
     @admin.display(description="details")
     def details_json(self, entry):
         return format_html('<pre class="json">{}</pre>', json.dumps(entry.details, indent=2, ensure_ascii=False))
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

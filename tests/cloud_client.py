@@ -12,10 +12,22 @@ from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentClo
 from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 
-__all__ = ["TencentCloudSDKException", "call", "client", "matches_model", "refused"]
+from testing.liveserver import LiveServer
+
+__all__ = ["TencentCloudSDKException", "app", "call", "client", "cloud_server", "matches_model", "refused"]
 
 _TYPE = re.compile(r":type (\w+): (.+)")
 _SCALARS = {"int": int, "str": str, "bool": bool, "float": (int, float)}
+
+
+def cloud_server(**env: str) -> LiveServer:
+    """A live server for a module's cloud API tests: its request rate per key high, as tests send bursts."""
+    return LiveServer(env={"CLOUD_API_RATE": "1000", **env})
+
+
+def app(live) -> int:
+    """The demo tenant's SdkAppId, as the client's models type it."""
+    return int(live.demo["SdkAppId"])
 
 
 def client(live, secret_id: str | None = None, secret_key: str | None = None) -> ccc_client.CccClient:

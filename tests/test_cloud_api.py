@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from testing.liveserver import LiveServer
 from testing.serving import running
-from .cloud_client import call, client, refused
+from .cloud_client import app, call, client, cloud_server, refused
 
 pytestmark = pytest.mark.peer
 
 
 @pytest.fixture(scope="module")
 def live():
-    with running(LiveServer(env={"CLOUD_API_RATE": "1000"})) as server:
+    with running(cloud_server()) as server:
         yield server
 
 
@@ -22,25 +21,22 @@ def cloud(live):
     return client(live)
 
 
-def sdk_app_id(live) -> int:
-    return int(live.demo["SdkAppId"])
-
 
 def test_an_sdk_login_token_is_made_for_an_agent(live, cloud):
-    answer = call(cloud, "CreateSDKLoginToken", {"SdkAppId": sdk_app_id(live), "SeatUserId": "agent1@demo"})
+    answer = call(cloud, "CreateSDKLoginToken", {"SdkAppId": app(live), "SeatUserId": "agent1@demo"})
     assert answer["Token"] and answer["ExpiredTime"] > 0
     assert answer["SdkURL"] == f"http://127.0.0.1:{live.port}/sdk/tccc.js"
 
 
 def test_a_wrong_secret_key_is_a_signature_failure(live):
     error = refused(client(live, secret_key="x" * 32), "CreateSDKLoginToken",
-                    {"SdkAppId": sdk_app_id(live), "SeatUserId": "agent1@demo"})
+                    {"SdkAppId": app(live), "SeatUserId": "agent1@demo"})
     assert error.code == "AuthFailure.SignatureFailure"
 
 
 def test_an_unknown_secret_id_is_not_found(live):
     error = refused(client(live, secret_id="AKIDnobody"), "CreateSDKLoginToken",
-                    {"SdkAppId": sdk_app_id(live), "SeatUserId": "agent1@demo"})
+                    {"SdkAppId": app(live), "SeatUserId": "agent1@demo"})
     assert error.code == "AuthFailure.SecretIdNotFound"
 
 
@@ -61,6 +57,6 @@ def test_bad_parameters_get_tencents_codes(cloud, params, code):
 
 
 def test_an_action_we_do_not_have_is_unsupported_and_named(live, cloud):
-    error = refused(cloud, "DescribeAutoCalloutTasks", {"SdkAppId": sdk_app_id(live), "PageSize": 10,
+    error = refused(cloud, "DescribeAutoCalloutTasks", {"SdkAppId": app(live), "PageSize": 10,
                                                         "PageNumber": 0})
     assert error.code == "UnsupportedOperation" and "DescribeAutoCalloutTasks" in error.message

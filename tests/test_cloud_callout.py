@@ -16,10 +16,10 @@ import wave
 
 import pytest
 
-from testing.liveserver import LiveServer, free_port
+from testing.liveserver import free_port
 from testing.serving import running
 from .browser import live_shell, reset_center
-from .cloud_client import call, client, refused
+from .cloud_client import app, call, client, cloud_server, refused
 from .real_peers import needs
 from .trunk_checks import hear_the_echo_and_hang_up
 from .ws_clients import open_agent
@@ -33,7 +33,7 @@ DEMO_TENANT = "Tenant.objects.get(sdk_app_id='1400000001')"
 
 @pytest.fixture(scope="module")
 def live():
-    with running(LiveServer(env={"CLOUD_API_RATE": "1000", "IVR_AUDIO_FETCH_ALLOW": "127.0.0.1",
+    with running(cloud_server(**{"IVR_AUDIO_FETCH_ALLOW": "127.0.0.1",
                                  "SIP_PORT": str(free_port()), "SIP_HOST": "127.0.0.1",
                                  "MEDIA_HOST_ADDRESSES": "127.0.0.1", "OUTBOUND_RING_SECONDS": "2"})) as server:
         live_shell(server, "from sessions_app.models import IvrAudio\nfrom tests import factories\n"
@@ -48,9 +48,6 @@ def live():
 def cloud(live):
     return client(live)
 
-
-def sdk_app_id(live) -> int:
-    return int(live.demo["SdkAppId"])
 
 
 # CreateCallOutSession
@@ -80,7 +77,7 @@ def test_a_call_out_rings_the_agent_and_once_accepted_dials_the_customer_through
     async def scenario():
         agent = await open_agent(live, "agent1@demo")
         answer = await asyncio.to_thread(call, cloud, "CreateCallOutSession", {
-            "SdkAppId": sdk_app_id(live), "UserId": "agent1@demo", "Callee": "008613800138000",
+            "SdkAppId": app(live), "UserId": "agent1@demo", "Callee": "008613800138000",
             "Callers": [DEMO_NUMBER], "IsForceUseMobile": True, "UUI": "order-42"})
         session_id = answer["SessionId"]
         ringing = await agent.event("callIn")
@@ -109,7 +106,7 @@ def test_a_call_out_ringing_the_agent_is_offered_to_each_page_and_their_hang_up_
     async def scenario():
         agent = await open_agent(live, "agent1@demo")
         answer = await asyncio.to_thread(call, cloud, "CreateCallOutSession", {
-            "SdkAppId": sdk_app_id(live), "UserId": "agent1@demo", "Callee": "13800138001"})
+            "SdkAppId": app(live), "UserId": "agent1@demo", "Callee": "13800138001"})
         session_id = answer["SessionId"]
         assert (await agent.event("callIn"))["sessionId"] == session_id
         page_reloaded = await open_agent(live, "agent1@demo")  # a page opened meanwhile is offered it too
@@ -136,8 +133,7 @@ def test_a_call_out_ringing_the_agent_is_offered_to_each_page_and_their_hang_up_
 def test_a_call_out_that_cannot_be_placed_is_refused_with_tencents_code_and_nothing_is_created(live, cloud):
     reset_center(live)
     make_trunk(live, free_port())
-    app = sdk_app_id(live)
-    good = {"SdkAppId": app, "UserId": "agent1@demo", "Callee": "008613800138002"}
+    good = {"SdkAppId": app(live), "UserId": "agent1@demo", "Callee": "008613800138002"}
 
     def code(**changes) -> str:
         return refused(cloud, "CreateCallOutSession", {**good, **changes}).code
@@ -235,13 +231,13 @@ def files():
 
 
 def listed(live, cloud, **filters) -> dict:
-    return call(cloud, "DescribeIvrAudioList", {"SdkAppId": sdk_app_id(live), "PageSize": 50, "PageNumber": 0,
+    return call(cloud, "DescribeIvrAudioList", {"SdkAppId": app(live), "PageSize": 50, "PageNumber": 0,
                                                 **filters})
 
 
 def test_ivr_audio_is_fetched_stored_as_a_prompt_can_play_it_and_listed(live, cloud, files):
     before = listed(live, cloud)["TotalCount"]
-    answer = call(cloud, "UploadIvrAudio", {"SdkAppId": sdk_app_id(live), "AudioList": [
+    answer = call(cloud, "UploadIvrAudio", {"SdkAppId": app(live), "AudioList": [
         {"CustomFileName": "welcome", "AudioUrl": f"{files}/hello.wav"},
         {"CustomFileName": "closed", "AudioUrl": f"{files}/hello.wav"}]})
     assert answer["FailedFileList"] == []
@@ -275,7 +271,7 @@ def test_ivr_audio_is_fetched_stored_as_a_prompt_can_play_it_and_listed(live, cl
 
 def test_an_upload_waiting_on_a_slow_server_holds_up_no_other_request(live, cloud, files):
     """The fetch runs on a thread of its own, not on the process's one database thread."""
-    upload = threading.Thread(target=call, args=(cloud, "UploadIvrAudio", {"SdkAppId": sdk_app_id(live), "AudioList": [
+    upload = threading.Thread(target=call, args=(cloud, "UploadIvrAudio", {"SdkAppId": app(live), "AudioList": [
         {"CustomFileName": "slow", "AudioUrl": f"{files}/slow.wav"}]}))
     upload.start()
     time.sleep(0.5)  # the upload is waiting on the slow server now
@@ -313,7 +309,7 @@ def test_an_audio_url_that_is_not_allowed_or_not_audio_is_refused_and_nothing_is
                                                                                          expected):
     before = listed(live, cloud)["TotalCount"]
     url = url.format(files=files, closed=free_port())
-    error = refused(cloud, "UploadIvrAudio", {"SdkAppId": sdk_app_id(live), "AudioList": [
+    error = refused(cloud, "UploadIvrAudio", {"SdkAppId": app(live), "AudioList": [
         {"CustomFileName": "good", "AudioUrl": f"{files}/hello.wav"}, {"CustomFileName": "bad", "AudioUrl": url}]})
     assert error.code == expected, error.message
     assert listed(live, cloud)["TotalCount"] == before
@@ -332,4 +328,4 @@ def test_an_audio_url_that_is_not_allowed_or_not_audio_is_refused_and_nothing_is
     ("DescribeIvrAudioList", {"FileId": ["1"]}, "InvalidParameter"),
 ])
 def test_bad_ivr_audio_parameters_get_tencents_codes(live, cloud, action, params, expected):
-    assert refused(cloud, action, {"SdkAppId": sdk_app_id(live), **params}).code == expected
+    assert refused(cloud, action, {"SdkAppId": app(live), **params}).code == expected

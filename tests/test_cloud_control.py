@@ -7,10 +7,9 @@ import json
 
 import pytest
 
-from testing.liveserver import LiveServer
 from testing.serving import running
 from .browser import live_shell, reset_center
-from .cloud_client import call, client, refused
+from .cloud_client import app, call, client, cloud_server, refused
 from .ws_clients import open_agent
 
 pytestmark = pytest.mark.peer
@@ -27,7 +26,7 @@ print(Session.objects.create(tenant=tenant, type="im").pk)
 
 @pytest.fixture(scope="module")
 def live():
-    with running(LiveServer(env={"CLOUD_API_RATE": "1000"})) as server:
+    with running(cloud_server()) as server:
         live_shell(server, OTHER_TENANT)
         yield server
 
@@ -42,9 +41,6 @@ def center(live):
     reset_center(live)
     return live
 
-
-def app(live) -> int:
-    return int(live.demo["SdkAppId"])
 
 
 def audit(live, action: str) -> dict:

@@ -9,10 +9,9 @@ import time
 
 import pytest
 
-from testing.liveserver import LiveServer
 from testing.serving import running
 from .browser import live_shell, reset_center
-from .cloud_client import call, client, refused
+from .cloud_client import app, call, client, cloud_server, refused
 from .ws_clients import open_agent
 
 pytestmark = pytest.mark.peer
@@ -35,7 +34,7 @@ print(group.pk)
 
 @pytest.fixture(scope="module")
 def live():
-    with running(LiveServer(env={"CLOUD_API_RATE": "1000"})) as server:
+    with running(cloud_server()) as server:
         yield server
 
 
@@ -43,9 +42,6 @@ def live():
 def cloud(live):
     return client(live)
 
-
-def app(live) -> int:
-    return int(live.demo["SdkAppId"])
 
 
 async def request(socket, method: str, **params) -> dict:

@@ -22,10 +22,9 @@ from sessions_app.models import SpentToken, Supervisor
 from sessions_app.services import admin_links, deadlines, tokens
 from sessions_app.services.errors import ServiceError
 
-from testing.liveserver import LiveServer
 from testing.serving import running
 from . import factories
-from .cloud_client import call, client, refused
+from .cloud_client import app, call, client, cloud_server, refused
 from .cloud_raw import code, signed
 
 pytestmark = pytest.mark.peer
@@ -52,7 +51,7 @@ print(json.dumps({"revokedId": revoked.secret_id, "revokedKey": revoked_secret})
 
 @pytest.fixture(scope="module")
 def live():
-    with running(LiveServer(env={"CLOUD_API_RATE": "1000"})) as server:
+    with running(cloud_server()) as server:
         server.extra = json.loads(server.manage("shell", "-c", SETUP % {"app": server.demo["SdkAppId"]})
                                   .strip().splitlines()[-1])
         yield server
@@ -62,9 +61,6 @@ def live():
 def cloud(live):
     return client(live)
 
-
-def app(live) -> int:
-    return int(live.demo["SdkAppId"])
 
 
 async def sdk_socket(live, token: str, user_id: str = "agent1@demo") -> dict:

@@ -10,9 +10,8 @@ import time
 
 import pytest
 
-from testing.liveserver import LiveServer
 from testing.serving import running
-from .cloud_client import call, client, refused
+from .cloud_client import app, call, client, cloud_server, refused
 from .webhook_receiver import Receiver
 from .ws_clients import open_agent, until
 
@@ -73,7 +72,7 @@ print(json.dumps(made))
 
 @pytest.fixture(scope="module")
 def live():
-    with running(LiveServer(env={"CLOUD_API_RATE": "1000", "CDR_RETRY_BASE": "1"})) as server:
+    with running(cloud_server(**{"CDR_RETRY_BASE": "1"})) as server:
         server.made = json.loads(server.manage("shell", "-c", SEED).strip().splitlines()[-1])
         yield server
 
@@ -82,9 +81,6 @@ def live():
 def cloud(live):
     return client(live)
 
-
-def app(live) -> int:
-    return int(live.demo["SdkAppId"])
 
 
 def today() -> dict:

@@ -14,9 +14,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedError
 
-from testing.liveserver import LiveServer
 from testing.serving import running
-from .cloud_client import TencentCloudSDKException, call, client, refused
+from .cloud_client import TencentCloudSDKException, call, client, cloud_server, refused
 from .ws_clients import open_agent
 
 pytestmark = pytest.mark.peer
@@ -43,7 +42,7 @@ print(json.dumps({{"group": group.pk}}))
 
 @pytest.fixture(scope="module")
 def live():
-    with running(LiveServer(env={"CLOUD_API_RATE": "1000"})) as server:
+    with running(cloud_server()) as server:
         server.other = json.loads(server.manage("shell", "-c", OTHER_TENANT).strip().splitlines()[-1])
         yield server
 
