@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from ..domain import protocol
 from ..models import Agent, ServeParticipant, Session, SkillGroup, Tenant, found
-from . import agents, callout, lifecycle, media, phone, routing, telephony, timeline, visitor_limits
+from . import agents, callout, lifecycle, media, phone, recordings, routing, telephony, timeline, visitor_limits
 from .endings import end_session
 from .errors import NotFound, ServiceError
 from .events import publish_change
@@ -143,6 +143,17 @@ def set_video(agent_id: int, session_id: str, muted: bool) -> None:
 def set_hold(agent_id: int, session_id: str, held: bool) -> None:
     _set_flag(agent_id, session_id, "Call", "on_hold", held, "hold" if held else "unHold",
               "call is already on hold", "call is not on hold")
+
+
+def set_recording_paused(agent_id: int, session_id: str, paused: bool) -> None:
+    """Pause the call's recording (while the customer reads out a card number: silence in the file) or resume
+    it; only the agent serving the call (or who placed it), and only a call being recorded."""
+    with transaction.atomic():
+        agent = _agent(agent_id)
+        session = _active(_session(agent, session_id, None, "pauseRecording"), agent)
+        recordings.pause(session, paused, by=agent.user_id)
+        media.sync(session)
+        publish_change(agent.pk)
 
 
 def _set_flag(agent_id, session_id, namespace, column, value, method, already_on, already_off) -> None:

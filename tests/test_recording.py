@@ -1,0 +1,192 @@
+"""Recording, the services' side: which calls are recorded (tenant, skill group), the plan that asks the engine
+to record, pause and resume, and each finished file moved into Django's storage (whole, or partial when its
+media process died), then deleted past the tenant's retention period.
+
+The engine is the fake backend of test_media_backend.py (the plans it is sent are what is checked); the files
+are real Ogg Opus written by the recorder's own writer (`OggFile`), with tones in them. What the engine records
+from real peers is test_recording_engine.py's.
+"""
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from sessions_app.media.recorder import FRAME, RATE, OggFile
+from sessions_app.models import MediaWorker, Recording, Session, SkillGroup, Tenant, found
+from sessions_app.services import lifecycle, recordings, sessions
+from sessions_app.services.endings import end_session
+from sessions_app.services.errors import ServiceError
+
+from . import factories
+from .recordings import Decoded
+from .test_media_backend import fake_media  # noqa: F401,F811 (a fixture)
+
+pytestmark = pytest.mark.service
+
+
+@pytest.mark.parametrize("tenant_on, group_on, recorded", [
+    (True, None, True), (False, None, False), (True, False, False), (False, True, True)])
+def test_a_call_is_recorded_as_its_group_says_else_as_its_tenant_says(tenant_on, group_on, recorded):
+    session = Session(tenant=Tenant(record_calls=tenant_on), skill_group=SkillGroup(record_calls=group_on))
+    assert recordings.recording_on(session) is recorded
+
+
+def _accepted_call(tenant_on: bool = True, group_on: bool | None = None, kind: str = "voip") -> tuple[str, int]:
+    """A web call of a new tenant, offered to and accepted by its agent: (session id, agent id)."""
+    tenant = factories.tenant(record_calls=tenant_on)
+    group = factories.skill_group(tenant, kind, record_calls=group_on)
+    agent = factories.agent(tenant, group, status="free")
+    with transaction.atomic():
+        session = Session.objects.create(tenant=tenant, type=kind, state="queued", skill_group=group)
+        lifecycle.offer(session, agent, timeout=0)
+    sessions.accept(agent.pk, session.pk, "Call" if kind == "voip" else "Video")
+    return session.pk, agent.pk
+
+
+def _end(session_id: str) -> None:
+    with transaction.atomic():
+        session = found(Session.objects.locked("tenant", "skill_group", "agent", "caller_agent").filter(pk=session_id))
+        end_session(session, close_by="client")
+
+
+def _timeline(session_id: str) -> list[str]:
+    return list(Session.objects.get(pk=session_id).timeline.values_list("what", flat=True))
+
+
+def _last_plan(fake, session_id: str) -> dict:
+    return [command[2] for command in fake.commands if command[0] == "apply_plan" and command[1] == session_id][-1]
+
+
+@pytest.mark.parametrize("kind", ["voip", "video"])
+def test_an_accepted_call_of_a_recording_tenant_is_recorded_from_accept(transactional_db, fake_media, kind):
+    session_id, _ = _accepted_call(kind=kind)
+
+    recording = Recording.objects.get(session_id=session_id)
+    assert _last_plan(fake_media, session_id)["record"] == {
+        "id": str(recording.pk), "path": recordings.spool_path(session_id), "paused": False}
+    assert "recording started" in _timeline(session_id)
+    _end(session_id)
+    assert fake_media.commands[-1] == ("end_call", session_id)
+
+
+@pytest.mark.parametrize("tenant_on, group_on", [(False, None), (True, False)])
+def test_a_call_that_is_not_to_be_recorded_has_no_recording(transactional_db, fake_media, tenant_on, group_on):
+    session_id, agent_id = _accepted_call(tenant_on, group_on)
+
+    assert not Recording.objects.filter(session_id=session_id).exists()
+    assert "record" not in _last_plan(fake_media, session_id)
+    with pytest.raises(ServiceError, match=f"session {session_id} is not being recorded"):
+        sessions.set_recording_paused(agent_id, session_id, True)
+    assert not any("recording" in line for line in _timeline(session_id))
+
+
+def test_pause_and_resume_are_marked_in_the_timeline_and_sent_to_the_engine(transactional_db, fake_media):
+    session_id, agent_id = _accepted_call()
+
+    sessions.set_recording_paused(agent_id, session_id, True)
+    assert _last_plan(fake_media, session_id)["record"]["paused"] is True
+    with pytest.raises(ServiceError, match="already paused"):
+        sessions.set_recording_paused(agent_id, session_id, True)
+    sessions.set_recording_paused(agent_id, session_id, False)
+
+    assert _last_plan(fake_media, session_id)["record"]["paused"] is False
+    recording = Recording.objects.get(session_id=session_id)
+    [(start, end)] = recording.paused_spans
+    assert 0 <= start <= end and recording.paused_since is None
+    agent_user = recording.session.agent.user_id
+    assert [line for line in _timeline(session_id) if "recording" in line] == [
+        "recording started", f"{agent_user}: recording paused", f"{agent_user}: recording resumed"]
+
+
+def test_only_the_agent_on_the_call_pauses_its_recording(transactional_db, fake_media):
+    session_id, _ = _accepted_call()
+    stranger = factories.agent(Session.objects.get(pk=session_id).tenant)
+    with pytest.raises(ServiceError, match="not yours"):
+        sessions.set_recording_paused(stranger.pk, session_id, True)
+    assert Recording.objects.get(session_id=session_id).paused_since is None
+
+
+def _spool(path: str, seconds: float, part: bool = False) -> None:
+    """A recording as the engine leaves it at `path`: 440 Hz left, 1000 Hz right; `part`: the engine died
+    mid-call (what it had flushed to `path.part`, never finished)."""
+    file = OggFile(path)
+    t = np.arange(int(seconds * RATE)) / RATE
+    both = np.stack([np.sin(2 * np.pi * 440 * t), np.sin(2 * np.pi * 1000 * t)], axis=1) * 9000
+    frames = [chunk.astype(np.int16).reshape(1, -1) for chunk in np.split(both, len(both) // FRAME)]
+    file.write(frames)
+    flushed = open(path + ".part", "rb").read()
+    file.close()
+    if part:
+        os.remove(path)
+        open(path + ".part", "wb").write(flushed)
+
+
+def test_a_finished_file_is_moved_into_storage_with_its_length(transactional_db, fake_media, settings):
+    session_id, agent_id = _accepted_call()
+    sessions.set_recording_paused(agent_id, session_id, True)  # and never resumed: the pause lasts to the end
+    _spool(recordings.spool_path(session_id), 1.0)
+    _end(session_id)
+
+    assert recordings.store_finished() == 1
+    recording = Recording.objects.get(session_id=session_id)
+    assert recording.file.name.endswith(f"/{session_id}.ogg") and recording.file.name.startswith("recordings/")
+    assert os.path.dirname(recording.file.path).startswith(str(settings.MEDIA_ROOT))
+    assert abs(recording.duration - 1.0) < 0.05 and not recording.partial
+    assert len(recording.paused_spans) == 1 and recording.paused_since is None
+    decoded = Decoded(recording.file.path)
+    assert abs(decoded.left_hz(0.2, 0.8) - 440) < 15 and abs(decoded.right_hz(0.2, 0.8) - 1000) < 15
+    assert not os.path.exists(recordings.spool_path(session_id))
+    assert recordings.store_finished() == 0
+    assert _last_plan(fake_media, session_id).get("record") is not None  # until the end; then no plan, end_call
+
+
+def test_the_part_file_of_a_media_process_that_died_is_stored_as_partial(transactional_db, fake_media):
+    session_id, _ = _accepted_call()
+    _spool(recordings.spool_path(session_id), 3.0, part=True)
+    _end(session_id)
+    Session.objects.filter(pk=session_id).update(media_worker="gone")  # no such worker beats
+
+    assert recordings.store_finished() == 1
+    recording = Recording.objects.get(session_id=session_id)
+    assert recording.partial and 1.5 < recording.duration <= 3.0
+    decoded = Decoded(recording.file.path)
+    assert abs(decoded.left_hz(decoded.seconds - 0.5, decoded.seconds) - 440) < 15
+    assert "recording stored (partial: its media process stopped)" in _timeline(session_id)
+
+
+def test_a_live_engine_is_given_time_to_finish_its_file(transactional_db, fake_media):
+    session_id, _ = _accepted_call()
+    MediaWorker.objects.create(pk="w1", channel_name="media-worker.w1")
+    Session.objects.filter(pk=session_id).update(media_worker="w1")
+    _spool(recordings.spool_path(session_id), 0.5, part=True)
+    _end(session_id)
+
+    assert recordings.store_finished() == 0  # still finishing it
+    Session.objects.filter(pk=session_id).update(ended_at=timezone.now() - recordings.FINISH_WITHIN)
+    assert recordings.store_finished() == 1
+    assert Recording.objects.get(session_id=session_id).partial
+
+
+def test_recordings_past_their_tenants_retention_are_deleted(transactional_db, fake_media):
+    kept_id, _ = _accepted_call()
+    old_id, _ = _accepted_call()
+    for session_id in (kept_id, old_id):
+        _spool(recordings.spool_path(session_id), 0.2)
+        _end(session_id)
+    recordings.store_finished()
+    Tenant.objects.filter(sessions__pk__in=[kept_id, old_id]).update(recording_retention_days=30)
+    Recording.objects.filter(session_id=old_id).update(started_at=timezone.now() - timedelta(days=31))
+    old_file = Recording.objects.get(session_id=old_id).file.path
+
+    assert recordings.delete_expired(force=True) == 1
+    assert list(Recording.objects.values_list("session_id", flat=True)) == [kept_id]
+    assert not os.path.exists(old_file)
+
+
+def test_the_demo_tenant_records_its_calls(tenant):
+    assert tenant.record_calls and all(group.record_calls is None for group in tenant.skill_groups.all())
