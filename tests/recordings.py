@@ -40,3 +40,23 @@ class Decoded:
         """The loudest sample on either side between `start` and `end` seconds."""
         both = np.concatenate([self._window(self.left, start, end), self._window(self.right, start, end)])
         return float(np.max(np.abs(both))) if len(both) else 0.0
+
+
+def stored_recording(database_url: str, session_id: str, timeout: float = 20) -> dict:
+    """A live server's recording of `session_id` once its sweeper stored it: {"file": path, "partial": bool,
+    "duration": seconds}, the file in the MEDIA_ROOT the tests give their servers (conftest.py)."""
+    import os
+    import time
+
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(database_url, autocommit=True) as database:
+        while True:
+            row = database.execute("SELECT file, partial, duration FROM sessions_app_recording r "
+                                   "WHERE r.session_id = %s AND r.stored_at IS NOT NULL", (session_id,)).fetchone()
+            if row is not None:
+                return {"file": os.path.join(os.environ["MEDIA_ROOT"], row[0]), "partial": row[1], "duration": row[2]}
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the recording of {session_id} was not stored within {timeout} s")
+            time.sleep(0.1)

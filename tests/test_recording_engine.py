@@ -12,7 +12,6 @@ import time
 
 import pytest
 
-from sessions_app.media import recorder as recorder_module
 from sessions_app.media.engine import MediaEngine
 from sessions_app.media.sounds import Music
 from testing.peers import Peer
@@ -158,6 +157,5 @@ async def test_a_writer_that_fails_stops_the_recording_and_the_call_goes_on(engi
     await plan(engine, "c1", a="customer", b="agent:1", record=recording(tmp_path / "file" / "c1.ogg"))
     call = engine.calls["c1"]
     await until(lambda: call.recorder.failed, what="the recorder gave up")
-    assert recorder_module.Recorder  # nothing else is raised into the call
     await asyncio.sleep(0.3)
     assert hears(customer, AGENT_HZ) and hears(agent, CUSTOMER_HZ)

@@ -175,8 +175,7 @@ class OggFile:
         os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
         self.container = av.open(self.path + PART, "w", format="ogg", options={
             "flush_packets": "1", "page_duration": str(int(PAGE_SECONDS * 1_000_000))})
-        self.stream = self.container.add_stream("libopus", rate=RATE, layout="stereo")
-        self.stream.bit_rate = BIT_RATE
+        self.stream = self.container.add_stream("libopus", rate=RATE, layout="stereo", bit_rate=BIT_RATE)
 
 
 _SILENCE = np.zeros((1, FRAME * 2), dtype=np.int16)
