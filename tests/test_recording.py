@@ -190,3 +190,56 @@ def test_recordings_past_their_tenants_retention_are_deleted(transactional_db, f
 
 def test_the_demo_tenant_records_its_calls(tenant):
     assert tenant.record_calls and all(group.record_calls is None for group in tenant.skill_groups.all())
+
+
+# Playback on the session's admin page.
+
+def _stored_recording() -> Recording:
+    session_id, _ = _accepted_call()
+    _spool(recordings.spool_path(session_id), 2.0)
+    _end(session_id)
+    recordings.store_finished()
+    return Recording.objects.select_related("session__tenant").get(session_id=session_id)
+
+
+def _recording_url(recording: Recording) -> str:
+    from django.urls import reverse
+
+    return reverse("admin:sessions_app_session_recording", args=[recording.session_id])
+
+
+def test_the_session_page_plays_the_recording_with_seeking_and_offers_its_download(
+        transactional_db, fake_media, client):
+    from .test_admin_scoping import staff
+
+    recording = _stored_recording()
+    client.force_login(staff("supervisor", recording.session.tenant, "Supervisor"))
+    whole = open(recording.file.path, "rb").read()
+    url = _recording_url(recording)
+
+    page = client.get(f"/admin/sessions_app/session/{recording.session_id}/change/").content.decode()
+    assert f'<audio controls preload="metadata" src="{url}">' in page and f"{url}?download=1" in page
+    played = client.get(url)
+    assert played.status_code == 200 and played["Accept-Ranges"] == "bytes" and played["Content-Type"] == "audio/ogg"
+    assert b"".join(played.streaming_content) == whole
+    seeked = client.get(url, HTTP_RANGE="bytes=100-1099")
+    assert seeked.status_code == 206 and seeked["Content-Range"] == f"bytes 100-1099/{len(whole)}"
+    assert b"".join(seeked.streaming_content) == whole[100:1100]
+    tail = client.get(url, HTTP_RANGE="bytes=-10")
+    assert b"".join(tail.streaming_content) == whole[-10:]
+    open_ended = client.get(url, HTTP_RANGE=f"bytes={len(whole) - 5}-")
+    assert b"".join(open_ended.streaming_content) == whole[-5:]
+    assert client.get(url, HTTP_RANGE=f"bytes={len(whole)}-").status_code == 416
+    downloaded = client.get(url + "?download=1")
+    assert downloaded["Content-Disposition"] == f'attachment; filename="{recording.session_id}.ogg"'
+
+
+def test_another_tenants_supervisor_or_a_staff_account_without_the_right_gets_no_recording(
+        transactional_db, fake_media, client):
+    from .test_admin_scoping import staff
+
+    recording = _stored_recording()
+    client.force_login(staff("other", factories.tenant(), "Administrator"))
+    assert client.get(_recording_url(recording)).status_code == 404
+    client.force_login(staff("no role", recording.session.tenant, None))
+    assert client.get(_recording_url(recording)).status_code in (403, 404)
