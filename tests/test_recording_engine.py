@@ -21,7 +21,7 @@ from .recordings import Decoded
 
 pytestmark = pytest.mark.service
 
-CUSTOMER_HZ, AGENT_HZ = 440, 1000
+CUSTOMER_HZ, AGENT_HZ, SECOND_AGENT_HZ = 440, 1000, 1500
 MARGIN = 0.3  # seconds left out at each edge of a stretch: a plan takes effect within a tick and a packet
 
 
@@ -94,6 +94,32 @@ async def test_the_customer_is_on_the_left_and_what_they_hear_on_the_right_music
     assert near(decoded.left_hz(held + MARGIN, resumed - MARGIN), CUSTOMER_HZ)  # the customer is heard on hold
     assert is_music(decoded.right_hz(held + MARGIN, resumed - MARGIN))
     assert near(decoded.right_hz(resumed + MARGIN, ended - 0.1), AGENT_HZ)
+
+
+async def test_after_a_transfer_the_second_agent_is_on_the_right_in_the_same_file(engine, bridged, tmp_path):
+    customer, _ = await bridged()
+    second = Peer(SECOND_AGENT_HZ)
+    path = tmp_path / "c1.ogg"
+    try:
+        await plan(engine, "c1", a="customer", b="agent:1", record=recording(path))
+        clock = Clock()
+        offered = {"a": "customer", "b": "agent:1", "ringing": "agent:2", "record": recording(path)}
+        await plan(engine, "c1", **offered)
+        await join(engine, "c1", "agent:2", second, plan=offered)
+        await asyncio.sleep(max(0.0, 1.0 - clock()))
+        transferred = clock()
+        await plan(engine, "c1", a="customer", b="agent:2", record=recording(path))
+        await until(lambda: hears(customer, SECOND_AGENT_HZ), what="the customer hears the second agent")
+        await asyncio.sleep(1.0)
+        ended = clock()
+        await engine.perform("end_call", {"call_id": "c1"})
+    finally:
+        await second.close()
+
+    decoded = Decoded(str(path))
+    assert near(decoded.right_hz(0.2, transferred - 0.1), AGENT_HZ)
+    assert near(decoded.right_hz(ended - 0.8, ended - 0.1), SECOND_AGENT_HZ)
+    assert near(decoded.left_hz(0.2, ended - 0.1), CUSTOMER_HZ)
 
 
 async def test_a_pause_records_silence_on_both_sides_and_keeps_the_timeline(engine, bridged, tmp_path):
