@@ -243,3 +243,42 @@ def test_another_tenants_supervisor_or_a_staff_account_without_the_right_gets_no
     assert client.get(_recording_url(recording)).status_code == 404
     client.force_login(staff("no role", recording.session.tenant, None))
     assert client.get(_recording_url(recording)).status_code in (403, 404)
+
+
+# RecordURL and RecordId: the CDR and GET /api/sessions/{id}.
+
+def test_a_recorded_calls_record_url_plays_without_a_cookie_until_it_expires(transactional_db, fake_media):
+    from django.test import Client
+
+    from sessions_app.models import Cdr
+    from sessions_app.services import recording_links
+
+    recording = _stored_recording()
+    whole = open(recording.file.path, "rb").read()
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {recording.session.tenant.api_key}")
+    described = api.get(f"/api/sessions/{recording.session_id}").json()
+    assert described["RecordId"] == str(recording.pk) and described["RecordPartial"] is False
+    assert described["RecordURL"].startswith(f"http://testserver/recordings/{recording.session_id}.ogg?expires=")
+
+    anyone = Client()  # no cookie, no key: the link is the permission
+    fetched = anyone.get(described["RecordURL"])
+    assert fetched.status_code == 200 and b"".join(fetched.streaming_content) == whole
+    seeked = anyone.get(described["RecordURL"], HTTP_RANGE="bytes=10-19")
+    assert seeked.status_code == 206 and b"".join(seeked.streaming_content) == whole[10:20]
+    assert anyone.get(described["RecordURL"].replace("signature=", "signature=x")).status_code == 404
+    assert anyone.get(recording_links.record_url(recording, ttl=-1)).status_code == 404
+    other, _ = _accepted_call()
+    assert anyone.get(described["RecordURL"].replace(recording.session_id, other)).status_code == 404
+
+    payload = Cdr.objects.get(session_id=recording.session_id).payload
+    assert payload["RecordId"] == str(recording.pk) and payload["RecordPartial"] is False
+    assert f"/recordings/{recording.session_id}.ogg?expires=" in payload["RecordURL"]
+
+
+def test_a_call_not_recorded_has_empty_record_fields(transactional_db, fake_media):
+    from sessions_app.models import Cdr
+
+    session_id, _ = _accepted_call(tenant_on=False)
+    _end(session_id)
+    payload = Cdr.objects.get(session_id=session_id).payload
+    assert (payload["RecordId"], payload["RecordURL"]) == ("", "") and "RecordPartial" not in payload

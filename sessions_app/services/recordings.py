@@ -9,8 +9,9 @@ of one machine share.
 
 After the call ends, the sweeper moves the file into Django's default storage (`store_finished`): a finished
 file at once; a `.part` file as it is, marked partial, once the engine that wrote it is gone or has had
-`FINISH_WITHIN` to finish it. Recordings older than their tenant's retention period are deleted
-(`delete_expired`).
+`FINISH_WITHIN` to finish it; the session's CDR, if not delivered yet, then says whether it is partial
+(`cdr.recording_settled`). Recordings older than their tenant's retention period are deleted
+(`delete_expired`). The links to a file (RecordURL) are `recording_links`'.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from django.core.files import File
 from django.utils import timezone
 
 from ..models import Recording, Session, Tenant, found
-from . import media_workers, timeline
+from . import cdr, media_workers, timeline
 from .errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,7 @@ def _store(recording: Recording, path: str, partial: bool) -> None:
         log.warning("the recording of session %s was never written", session.pk)
     recording.save(update_fields=["file", "duration", "partial", "paused_since", "paused_spans"])
     timeline.log(session, "recording stored" + (" (partial: its media process stopped)" if partial else ""))
+    cdr.recording_settled(session, partial)
 
 
 def _local(recording: Recording) -> bool:
