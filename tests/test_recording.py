@@ -24,9 +24,18 @@ from sessions_app.services.errors import ServiceError
 
 from . import factories
 from .recordings import Decoded
-from .test_media_backend import fake_media  # noqa: F401,F811 (a fixture)
+from . import test_media_backend
 
 pytestmark = pytest.mark.service
+
+
+@pytest.fixture
+def engine_commands(settings):
+    """The fake media backend of test_media_backend.py in place of the engine: its `commands` are what was sent."""
+    settings.MEDIA_BACKEND = "tests.test_media_backend.fake_backend"
+    settings.MEDIA_IN_WORKERS = False
+    test_media_backend.fake.commands, test_media_backend.fake.refusal = [], ""
+    return test_media_backend.fake
 
 
 @pytest.mark.parametrize("tenant_on, group_on, recorded", [
@@ -63,38 +72,38 @@ def _last_plan(fake, session_id: str) -> dict:
 
 
 @pytest.mark.parametrize("kind", ["voip", "video"])
-def test_an_accepted_call_of_a_recording_tenant_is_recorded_from_accept(transactional_db, fake_media, kind):
+def test_an_accepted_call_of_a_recording_tenant_is_recorded_from_accept(transactional_db, engine_commands, kind):
     session_id, _ = _accepted_call(kind=kind)
 
     recording = Recording.objects.get(session_id=session_id)
-    assert _last_plan(fake_media, session_id)["record"] == {
+    assert _last_plan(engine_commands, session_id)["record"] == {
         "id": str(recording.pk), "path": recordings.spool_path(session_id), "paused": False}
     assert "recording started" in _timeline(session_id)
     _end(session_id)
-    assert fake_media.commands[-1] == ("end_call", session_id)
+    assert engine_commands.commands[-1] == ("end_call", session_id)
 
 
 @pytest.mark.parametrize("tenant_on, group_on", [(False, None), (True, False)])
-def test_a_call_that_is_not_to_be_recorded_has_no_recording(transactional_db, fake_media, tenant_on, group_on):
+def test_a_call_that_is_not_to_be_recorded_has_no_recording(transactional_db, engine_commands, tenant_on, group_on):
     session_id, agent_id = _accepted_call(tenant_on, group_on)
 
     assert not Recording.objects.filter(session_id=session_id).exists()
-    assert "record" not in _last_plan(fake_media, session_id)
+    assert "record" not in _last_plan(engine_commands, session_id)
     with pytest.raises(ServiceError, match=f"session {session_id} is not being recorded"):
         sessions.set_recording_paused(agent_id, session_id, True)
     assert not any("recording" in line for line in _timeline(session_id))
 
 
-def test_pause_and_resume_are_marked_in_the_timeline_and_sent_to_the_engine(transactional_db, fake_media):
+def test_pause_and_resume_are_marked_in_the_timeline_and_sent_to_the_engine(transactional_db, engine_commands):
     session_id, agent_id = _accepted_call()
 
     sessions.set_recording_paused(agent_id, session_id, True)
-    assert _last_plan(fake_media, session_id)["record"]["paused"] is True
+    assert _last_plan(engine_commands, session_id)["record"]["paused"] is True
     with pytest.raises(ServiceError, match="already paused"):
         sessions.set_recording_paused(agent_id, session_id, True)
     sessions.set_recording_paused(agent_id, session_id, False)
 
-    assert _last_plan(fake_media, session_id)["record"]["paused"] is False
+    assert _last_plan(engine_commands, session_id)["record"]["paused"] is False
     recording = Recording.objects.get(session_id=session_id)
     [(start, end)] = recording.paused_spans
     assert 0 <= start <= end and recording.paused_since is None
@@ -103,7 +112,7 @@ def test_pause_and_resume_are_marked_in_the_timeline_and_sent_to_the_engine(tran
         "recording started", f"{agent_user}: recording paused", f"{agent_user}: recording resumed"]
 
 
-def test_only_the_agent_on_the_call_pauses_its_recording(transactional_db, fake_media):
+def test_only_the_agent_on_the_call_pauses_its_recording(transactional_db, engine_commands):
     session_id, _ = _accepted_call()
     stranger = factories.agent(Session.objects.get(pk=session_id).tenant)
     with pytest.raises(ServiceError, match="not yours"):
@@ -126,7 +135,7 @@ def _spool(path: str, seconds: float, part: bool = False) -> None:
         open(path + ".part", "wb").write(flushed)
 
 
-def test_a_finished_file_is_moved_into_storage_with_its_length(transactional_db, fake_media, settings):
+def test_a_finished_file_is_moved_into_storage_with_its_length(transactional_db, engine_commands, settings):
     session_id, agent_id = _accepted_call()
     sessions.set_recording_paused(agent_id, session_id, True)  # and never resumed: the pause lasts to the end
     _spool(recordings.spool_path(session_id), 1.0)
@@ -142,10 +151,10 @@ def test_a_finished_file_is_moved_into_storage_with_its_length(transactional_db,
     assert abs(decoded.left_hz(0.2, 0.8) - 440) < 15 and abs(decoded.right_hz(0.2, 0.8) - 1000) < 15
     assert not os.path.exists(recordings.spool_path(session_id))
     assert recordings.store_finished() == 0
-    assert _last_plan(fake_media, session_id).get("record") is not None  # until the end; then no plan, end_call
+    assert _last_plan(engine_commands, session_id).get("record") is not None  # until the end; then no plan, end_call
 
 
-def test_the_part_file_of_a_media_process_that_died_is_stored_as_partial(transactional_db, fake_media):
+def test_the_part_file_of_a_media_process_that_died_is_stored_as_partial(transactional_db, engine_commands):
     session_id, _ = _accepted_call()
     _spool(recordings.spool_path(session_id), 3.0, part=True)
     _end(session_id)
@@ -159,7 +168,7 @@ def test_the_part_file_of_a_media_process_that_died_is_stored_as_partial(transac
     assert "recording stored (partial: its media process stopped)" in _timeline(session_id)
 
 
-def test_a_live_engine_is_given_time_to_finish_its_file(transactional_db, fake_media):
+def test_a_live_engine_is_given_time_to_finish_its_file(transactional_db, engine_commands):
     session_id, _ = _accepted_call()
     MediaWorker.objects.create(pk="w1", channel_name="media-worker.w1")
     Session.objects.filter(pk=session_id).update(media_worker="w1")
@@ -172,7 +181,7 @@ def test_a_live_engine_is_given_time_to_finish_its_file(transactional_db, fake_m
     assert Recording.objects.get(session_id=session_id).partial
 
 
-def test_recordings_past_their_tenants_retention_are_deleted(transactional_db, fake_media):
+def test_recordings_past_their_tenants_retention_are_deleted(transactional_db, engine_commands):
     kept_id, _ = _accepted_call()
     old_id, _ = _accepted_call()
     for session_id in (kept_id, old_id):
@@ -209,7 +218,7 @@ def _recording_url(recording: Recording) -> str:
 
 
 def test_the_session_page_plays_the_recording_with_seeking_and_offers_its_download(
-        transactional_db, fake_media, client):
+        transactional_db, engine_commands, client):
     from .test_admin_scoping import staff
 
     recording = _stored_recording()
@@ -235,7 +244,7 @@ def test_the_session_page_plays_the_recording_with_seeking_and_offers_its_downlo
 
 
 def test_another_tenants_supervisor_or_a_staff_account_without_the_right_gets_no_recording(
-        transactional_db, fake_media, client):
+        transactional_db, engine_commands, client):
     from .test_admin_scoping import staff
 
     recording = _stored_recording()
@@ -247,7 +256,7 @@ def test_another_tenants_supervisor_or_a_staff_account_without_the_right_gets_no
 
 # RecordURL and RecordId: the CDR and GET /api/sessions/{id}.
 
-def test_a_recorded_calls_record_url_plays_without_a_cookie_until_it_expires(transactional_db, fake_media):
+def test_a_recorded_calls_record_url_plays_without_a_cookie_until_it_expires(transactional_db, engine_commands):
     from django.test import Client
 
     from sessions_app.models import Cdr
@@ -275,7 +284,7 @@ def test_a_recorded_calls_record_url_plays_without_a_cookie_until_it_expires(tra
     assert f"/recordings/{recording.session_id}.ogg?expires=" in payload["RecordURL"]
 
 
-def test_a_call_not_recorded_has_empty_record_fields(transactional_db, fake_media):
+def test_a_call_not_recorded_has_empty_record_fields(transactional_db, engine_commands):
     from sessions_app.models import Cdr
 
     session_id, _ = _accepted_call(tenant_on=False)
