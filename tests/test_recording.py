@@ -291,3 +291,67 @@ def test_a_call_not_recorded_has_empty_record_fields(transactional_db, engine_co
     _end(session_id)
     payload = Cdr.objects.get(session_id=session_id).payload
     assert (payload["RecordId"], payload["RecordURL"]) == ("", "") and "RecordPartial" not in payload
+
+
+# The recording push (action=record).
+
+async def test_the_recording_push_is_signed_and_retried_until_the_receiver_takes_it(
+        transactional_db, engine_commands, settings):
+    import hashlib
+    import hmac
+    import json
+
+    import httpx
+    from channels.db import database_sync_to_async
+
+    from sessions_app.services.deadlines import push_due_recordings
+
+    from .webhook_receiver import OK, Receiver
+
+    settings.CDR_RETRY_BASE = 0  # the retry is due at once
+
+    async def push() -> int:
+        async with httpx.AsyncClient() as client:
+            return await push_due_recordings(client)
+
+    with Receiver((500, {"ErrCode": 1}), OK) as receiver:
+        def recorded_call_with_webhook() -> Recording:
+            recording = _stored_recording()  # stored before the webhook: nothing to push
+            Tenant.objects.filter(pk=recording.session.tenant_id).update(cdr_webhook_url=receiver.url + "?key=1")
+            recording.refresh_from_db()
+            recording.session.tenant.refresh_from_db()
+            return recording
+
+        recording = await database_sync_to_async(recorded_call_with_webhook)()
+        assert await push() == 0
+        later = await database_sync_to_async(lambda: _stored_recording_of(recording.session.tenant))()
+        assert await push() == 1  # answered 500: retried
+        assert await push() == 1
+        assert await push() == 0
+
+    first, second = receiver.requests
+    assert first["path"] == second["path"] == "/cdr?key=1&action=record&version=1"
+    assert first["headers"]["X-Tccc-Push-Id"] == second["headers"]["X-Tccc-Push-Id"] == str(later.push_id)
+    secret = later.session.tenant.cdr_secret
+    expected = "sha256=" + hmac.new(secret.encode(), second["body"], hashlib.sha256).hexdigest()
+    assert second["headers"]["X-Tccc-Signature"] == expected
+    body = json.loads(second["body"])
+    assert body["RecordId"] == str(later.pk) and body["SessionId"] == later.session_id
+    assert body["SdkAppId"] == int(later.session.tenant.sdk_app_id) and body["RecordPartial"] is False
+    assert f"/recordings/{later.session_id}.ogg?expires=" in body["RecordURL"] and body["Duration"] > 1.9
+    pushed = await Recording.objects.aget(pk=later.pk)
+    assert pushed.pushed_at is not None and pushed.push_attempts == 2 and pushed.push_next_at is None
+
+
+def _stored_recording_of(tenant: Tenant) -> Recording:
+    """A recorded call of `tenant` (which has a webhook now), stored."""
+    group = factories.skill_group(tenant, "voip")
+    agent = factories.agent(tenant, group, status="free")
+    with transaction.atomic():
+        session = Session.objects.create(tenant=tenant, type="voip", state="queued", skill_group=group)
+        lifecycle.offer(session, agent, timeout=0)
+    sessions.accept(agent.pk, session.pk, "Call")
+    _spool(recordings.spool_path(session.pk), 2.0)
+    _end(session.pk)
+    recordings.store_finished()
+    return Recording.objects.select_related("session__tenant").get(session_id=session.pk)

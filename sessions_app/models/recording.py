@@ -1,6 +1,8 @@
 """A call's recording: one file per session (media/recorder.py says which), stored through Django's storage."""
 from __future__ import annotations
 
+import uuid
+
 from django.db import models
 from django.utils import timezone
 
@@ -22,6 +24,13 @@ class Recording(models.Model):
     paused_since = models.DateTimeField(null=True, blank=True, help_text="Paused now, since then.")
     paused_spans = models.JSONField(default=list, blank=True,
                                     help_text="[start, end] seconds into the file of each pause (silence in it).")
+    # The recording push (action=record) to the tenant's webhook, at least once, like the CDR's.
+    push_id = models.UUIDField(default=uuid.uuid4, unique=True)
+    push_attempts = models.PositiveIntegerField(default=0)
+    push_next_at = models.DateTimeField(null=True, blank=True, db_index=True,
+                                        help_text="When its push is due; empty once delivered or if none.")
+    pushed_at = models.DateTimeField(null=True, blank=True)
+    push_error = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["-started_at"]

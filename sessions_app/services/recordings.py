@@ -10,7 +10,7 @@ of one machine share.
 After the call ends, the sweeper moves the file into Django's default storage (`store_finished`): a finished
 file at once; a `.part` file as it is, marked partial, once the engine that wrote it is gone or has had
 `FINISH_WITHIN` to finish it; the session's CDR, if not delivered yet, then says whether it is partial
-(`cdr.recording_settled`). Recordings older than their tenant's retention period are deleted
+(`cdr.recording_settled`), and the recording push is due (`recording_push`). Recordings older than their tenant's retention period are deleted
 (`delete_expired`). The links to a file (RecordURL) are `recording_links`'.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ from django.core.files import File
 from django.utils import timezone
 
 from ..models import Recording, Session, Tenant, found
-from . import cdr, media_workers, timeline
+from . import cdr, media_workers, recording_push, timeline
 from .errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -134,6 +134,7 @@ def _store(recording: Recording, path: str, partial: bool) -> None:
     recording.save(update_fields=["file", "duration", "partial", "paused_since", "paused_spans"])
     timeline.log(session, "recording stored" + (" (partial: its media process stopped)" if partial else ""))
     cdr.recording_settled(session, partial)
+    recording_push.schedule(recording)
 
 
 def _local(recording: Recording) -> bool:
