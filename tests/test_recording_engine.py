@@ -17,6 +17,7 @@ from sessions_app.media.sounds import Music
 from testing.peers import Peer
 
 from .engine_helpers import hears, join, near, plan, until
+from .phone_peer import PhonePeer
 from .recordings import Decoded
 
 pytestmark = pytest.mark.service
@@ -185,3 +186,29 @@ async def test_a_writer_that_fails_stops_the_recording_and_the_call_goes_on(engi
     await until(lambda: call.recorder.failed, what="the recorder gave up")
     await asyncio.sleep(0.3)
     assert hears(customer, AGENT_HZ) and hears(agent, CUSTOMER_HZ)
+
+
+async def test_a_phone_caller_on_the_trunk_is_recorded_like_a_web_caller(engine, tmp_path):
+    """The caller's leg is the trunk's RTP leg (G.711 at 8 kHz): its voice left, what it is sent right."""
+    phone, agent = PhonePeer(), Peer(AGENT_HZ)
+    path = tmp_path / "c1.ogg"
+    try:
+        phone.speak(CUSTOMER_HZ)
+        await engine.perform("open_rtp_leg", {"call_id": "c1", "leg_id": "phone", "remote_host": "127.0.0.1",
+                                              "remote_port": phone.port, "payload_type": 0,
+                                              "plan": {"a": "phone", "ringing": "agent:1"}})
+        await join(engine, "c1", "agent:1", agent)
+        await plan(engine, "c1", a="phone", b="agent:1", record=recording(path))
+        clock = Clock()
+        await until(lambda: hears(agent, CUSTOMER_HZ) and near(phone.hears(), AGENT_HZ), what="bridged")
+        await asyncio.sleep(max(0.0, 1.5 - clock()))
+        ended = clock()
+        await engine.perform("end_call", {"call_id": "c1"})
+    finally:
+        await agent.close()
+        phone.close()
+
+    decoded = Decoded(str(path))
+    assert abs(decoded.seconds - ended) < 0.15
+    assert near(decoded.left_hz(ended - 0.8, ended - 0.1), CUSTOMER_HZ)
+    assert near(decoded.right_hz(ended - 0.8, ended - 0.1), AGENT_HZ)
