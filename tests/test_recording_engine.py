@@ -13,6 +13,7 @@ import time
 import pytest
 
 from sessions_app.media.engine import MediaEngine
+from sessions_app.media.recorder import Side
 from sessions_app.media.sounds import Music
 from testing.peers import Peer
 
@@ -212,3 +213,9 @@ async def test_a_phone_caller_on_the_trunk_is_recorded_like_a_web_caller(engine,
     assert abs(decoded.seconds - ended) < 0.15
     assert near(decoded.left_hz(ended - 0.8, ended - 0.1), CUSTOMER_HZ)
     assert near(decoded.right_hz(ended - 0.8, ended - 0.1), AGENT_HZ)
+
+
+def test_a_frame_the_recorder_cannot_read_never_breaks_the_audio_path_it_sits_in():
+    side = Side(time.monotonic())
+    side.put(object())  # not a frame: inside a tap's drain or a sender's recv, raising would stop the call's audio
+    assert side.failed and side.take(0, 960) is None

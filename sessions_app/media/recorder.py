@@ -81,9 +81,19 @@ class Side:
         self.start = self.end = 0  # the timeline's sample index of the first buffered sample, and past the last
         self._resampler: av.AudioResampler | None = None
         self._resampled_rate = 0
+        self.failed = False  # a frame could not be read (logged once)
 
     def put(self, frame: av.AudioFrame) -> None:
-        mono = self._mono_48k(frame)
+        """Take a copy of `frame`'s samples. Never raises: it runs inside the call's own audio path (a tap's
+        drain, a sender's `recv`), which a recorder must not break; a frame it cannot read is silence."""
+        try:
+            self._place(self._mono_48k(frame))
+        except Exception:
+            if not self.failed:
+                log.exception("a recorded frame could not be read (%s)", frame)
+            self.failed = True
+
+    def _place(self, mono: np.ndarray) -> None:
         if not len(mono):
             return
         now = int((time.monotonic() - self.origin) * RATE)
@@ -198,6 +208,7 @@ class Recorder:
         self._out = None
         self._file = OggFile(path)
         self._stop = asyncio.Event()
+        self._stopped_at: float | None = None
         self.task = asyncio.get_running_loop().create_task(self._run())
 
     def pause(self, paused: bool) -> None:
@@ -205,10 +216,6 @@ class Recorder:
         if paused != self.paused:
             self.paused = paused
             self._changes.append((int((time.monotonic() - self._started) / FRAME_SECONDS), paused))
-
-    @property
-    def seconds(self) -> float:
-        return self.frames * FRAME_SECONDS
 
     def follow(self, leg) -> None:
         """Record `leg` (the customer's, web or phone) from now: what it sends on the left, what it is sent on
@@ -230,12 +237,11 @@ class Recorder:
 
     def stop(self) -> asyncio.Task:
         """Stop recording now; the file is finished (and renamed) by the returned task."""
+        if not self._stop.is_set():
+            self._stopped_at = time.monotonic()  # the file ends here, however long finishing it takes
         self.follow(None)
         self._stop.set()
         return self.task
-
-    async def close(self) -> None:
-        await asyncio.shield(self.stop())
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -257,7 +263,8 @@ class Recorder:
 
     def _due(self, delay: float) -> list[np.ndarray | None]:
         """The frames whose time (`delay` ago) has come: both sides' audio, interleaved, or None for silence."""
-        due = int((time.monotonic() - self._started - delay) / FRAME_SECONDS)
+        now = time.monotonic() if self._stopped_at is None else self._stopped_at
+        due = int((now - self._started - delay) / FRAME_SECONDS)
         frames = []
         while self.frames < due:
             first = self.frames * FRAME
