@@ -68,6 +68,7 @@ class TenantAdmin(TenantScoped, admin.ModelAdmin):
         ("CDR push", {"fields": ["cdr_webhook_url", "cdr_secret_masked"]}),
         ("Phone", {"fields": ["protect_numbers", "outbound_per_5_minutes", "outbound_per_day",
                               ("calling_hours_start", "calling_hours_end")]}),
+        ("Recording", {"fields": ["record_calls", "recording_retention_days"]}),
     ]
 
     def get_readonly_fields(self, request, obj=None):
