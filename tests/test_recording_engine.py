@@ -177,6 +177,10 @@ async def test_a_call_whose_plan_drops_the_recording_finishes_its_file(engine, b
     await plan(engine, "c1", a="customer", b="agent:1")
     await until(lambda: path.exists(), what="the file finished")
     assert 0.4 < Decoded(str(path)).seconds < 0.8
+    finished = path.read_bytes()
+    await plan(engine, "c1", a="customer", b="agent:1", record=recording(path))  # the same recording again
+    await until(lambda: engine.calls["c1"].recorder.failed, what="the recorder refused")
+    assert path.read_bytes() == finished  # a finished file is never overwritten
 
 
 async def test_a_writer_that_fails_stops_the_recording_and_the_call_goes_on(engine, bridged, tmp_path):

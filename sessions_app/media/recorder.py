@@ -182,6 +182,8 @@ class OggFile:
         os.replace(self.path + PART, self.path)
 
     def _open(self) -> None:
+        if os.path.exists(self.path):  # finished already (the call came back to this engine): never overwritten
+            raise FileExistsError(f"{self.path} is a finished recording")
         os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
         self.container = av.open(self.path + PART, "w", format="ogg", options={
             "flush_packets": "1", "page_duration": str(int(PAGE_SECONDS * 1_000_000))})
