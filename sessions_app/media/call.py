@@ -11,6 +11,7 @@ away) hears silence and sees black. `record`, when set, records side a: what it 
 """
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from .leg import Leg
@@ -98,7 +99,7 @@ class Call:
         a = self.legs.get(self.plan.a)
         self.recorder.follow(a if a is not None and not a.closed else None)
 
-    def stop_recording(self):
+    def stop_recording(self) -> asyncio.Task | None:
         """Stop recording; returns the task that finishes the file (None if nothing was recorded)."""
         recorder, self.recorder = self.recorder, None
         return recorder.stop() if recorder is not None else None
