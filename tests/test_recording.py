@@ -355,3 +355,17 @@ def _stored_recording_of(tenant: Tenant) -> Recording:
     _end(session.pk)
     recordings.store_finished()
     return Recording.objects.select_related("session__tenant").get(session_id=session.pk)
+
+
+def test_a_file_the_storage_fails_to_take_is_tried_again(transactional_db, engine_commands, monkeypatch):
+    from django.core.files.storage import FileSystemStorage
+
+    session_id, _ = _accepted_call()
+    _spool(recordings.spool_path(session_id), 0.5)
+    _end(session_id)
+    monkeypatch.setattr(FileSystemStorage, "_save", lambda *args: (_ for _ in ()).throw(OSError("disk full")))
+    assert recordings.store_finished() == 0  # logged; the sweep's other deadlines go on
+    assert Recording.objects.get(session_id=session_id).stored_at is None
+    assert os.path.exists(recordings.spool_path(session_id))
+    monkeypatch.undo()
+    assert recordings.store_finished() == 1 and Recording.objects.get(session_id=session_id).file

@@ -105,7 +105,13 @@ def store_finished() -> int:
                 continue  # its engine is finishing it
             path = path + ".part"
         if _claim(recording, now):
-            _store(recording, path if os.path.exists(path) else "", partial=not finished)
+            try:
+                _store(recording, path if os.path.exists(path) else "", partial=not finished)
+            except Exception:  # the storage failed (full, unreachable): tried again at the next sweep, and the
+                # sweep's other deadlines (ring timeouts ...) go on meanwhile
+                Recording.objects.filter(pk=recording.pk).update(stored_at=None)
+                log.exception("storing the recording of session %s failed", recording.session_id)
+                continue
             settled += 1
     return settled
 
@@ -171,8 +177,12 @@ def delete_expired(force: bool = False) -> int:
         cutoff = timezone.now() - timedelta(days=tenant.recording_retention_days)
         for recording in Recording.objects.filter(session__tenant=tenant, started_at__lt=cutoff,
                                                   stored_at__isnull=False)[:200]:
-            if recording.file:
-                recording.file.delete(save=False)
+            try:
+                if recording.file:
+                    recording.file.delete(save=False)
+            except Exception:  # the storage failed: tried again at the next round; the sweep goes on
+                log.exception("deleting the recording of session %s failed", recording.session_id)
+                continue
             recording.delete()
             deleted += 1
     return deleted
