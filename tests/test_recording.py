@@ -38,6 +38,7 @@ def engine_commands(settings):
     return test_media_backend.fake
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("tenant_on, group_on, recorded", [
     (True, None, True), (False, None, False), (True, False, False), (False, True, True)])
 def test_a_call_is_recorded_as_its_group_says_else_as_its_tenant_says(tenant_on, group_on, recorded):

@@ -219,6 +219,7 @@ async def test_a_phone_caller_on_the_trunk_is_recorded_like_a_web_caller(engine,
     assert near(decoded.right_hz(ended - 0.8, ended - 0.1), AGENT_HZ)
 
 
+@pytest.mark.unit
 def test_a_frame_the_recorder_cannot_read_never_breaks_the_audio_path_it_sits_in():
     side = Side(time.monotonic())
     side.put(object())  # not a frame: inside a tap's drain or a sender's recv, raising would stop the call's audio
