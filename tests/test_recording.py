@@ -370,3 +370,10 @@ def test_a_file_the_storage_fails_to_take_is_tried_again(transactional_db, engin
     assert os.path.exists(recordings.spool_path(session_id))
     monkeypatch.undo()
     assert recordings.store_finished() == 1 and Recording.objects.get(session_id=session_id).file
+
+
+def test_a_recordings_file_goes_with_its_session(transactional_db, engine_commands):
+    recording = _stored_recording()
+    path = recording.file.path
+    recording.session.delete()  # a superuser deletes the session in admin
+    assert not os.path.exists(path)

@@ -10,8 +10,9 @@ of one machine share.
 After the call ends, the sweeper moves the file into Django's default storage (`store_finished`): a finished
 file at once; a `.part` file as it is, marked partial, once the engine that wrote it is gone or has had
 `FINISH_WITHIN` to finish it; the session's CDR, if not delivered yet, then says whether it is partial
-(`cdr.recording_settled`), and the recording push is due (`recording_push`). Recordings older than their tenant's retention period are deleted
-(`delete_expired`). The links to a file (RecordURL) are `recording_links`'.
+(`cdr.recording_settled`), and the recording push is due (`recording_push`). Recordings older than their
+tenant's retention period are deleted (`delete_expired`; a row's file goes with it however the row is deleted:
+receivers.py). The links to a file (RecordURL) are `recording_links`'.
 """
 from __future__ import annotations
 
@@ -177,12 +178,6 @@ def delete_expired(force: bool = False) -> int:
         cutoff = timezone.now() - timedelta(days=tenant.recording_retention_days)
         for recording in Recording.objects.filter(session__tenant=tenant, started_at__lt=cutoff,
                                                   stored_at__isnull=False)[:200]:
-            try:
-                if recording.file:
-                    recording.file.delete(save=False)
-            except Exception:  # the storage failed: tried again at the next round; the sweep goes on
-                log.exception("deleting the recording of session %s failed", recording.session_id)
-                continue
-            recording.delete()
+            recording.delete()  # its file goes with it (receivers.py)
             deleted += 1
     return deleted
