@@ -14,7 +14,8 @@ from django.db.models import Count, F, Max, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from ..models import Agent, ChatMessage, ChatReadMark, Recording, RestReason, ServeParticipant, Session, SkillGroup, found
+from ..models import (Agent, ChatMessage, ChatReadMark, Recording, RestReason, ServeParticipant, Session, SkillGroup,
+                      found)
 from . import agents as agent_service
 from . import chat, phone, routing
 from .sessions import TYPE_NAMESPACE
