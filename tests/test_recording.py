@@ -169,10 +169,11 @@ def test_the_part_file_of_a_media_process_that_died_is_stored_as_partial(transac
     assert "recording stored (partial: its media process stopped)" in _timeline(session_id)
 
 
-def test_a_live_engine_is_given_time_to_finish_its_file(transactional_db, engine_commands):
+@pytest.mark.parametrize("worker", ["w1", ""])  # "": no engine known (a phone call on the trunk's gateway)
+def test_a_live_engine_is_given_time_to_finish_its_file(transactional_db, engine_commands, worker):
     session_id, _ = _accepted_call()
     MediaWorker.objects.create(pk="w1", channel_name="media-worker.w1")
-    Session.objects.filter(pk=session_id).update(media_worker="w1")
+    Session.objects.filter(pk=session_id).update(media_worker=worker)
     _spool(recordings.spool_path(session_id), 0.5, part=True)
     _end(session_id)
 

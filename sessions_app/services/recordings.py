@@ -101,7 +101,9 @@ def store_finished() -> int:
         finished = os.path.exists(path)
         if not finished:
             session = recording.session
-            gone = not media_workers.live_workers().filter(pk=session.media_worker).exists()
+            # a session no engine is known to carry (a phone call on the trunk's gateway) may still be finishing
+            gone = bool(session.media_worker) and not media_workers.live_workers().filter(
+                pk=session.media_worker).exists()
             if not gone and now - (session.ended_at or now) < FINISH_WITHIN:
                 continue  # its engine is finishing it
             path = path + ".part"
