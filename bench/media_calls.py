@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/media_calls.py [--codec opus|pcmu] [--calls N] [--seconds 10]
     .venv/bin/python bench/media_calls.py --codec pcmu --find     # the most calls one core keeps at full rate
+    .venv/bin/python bench/media_calls.py --record                # every call recorded (media/recorder.py)
 
 `--calls` calls (2 legs each: a customer's peer sending 440 Hz and an agent's sending 1000 Hz) are placed
 through the engine in its own process and bridged; once every peer hears its partner, each leg's received
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import tempfile
 import time
 
 from harness import CpuWatch, emit_json
@@ -29,11 +31,12 @@ def hears_partner(peer, hz: float) -> bool:
     return abs(peer.ear.hears(0.2) - hz) <= 15
 
 
-async def measure(codec: str, calls: int, seconds: float) -> dict:
+async def measure(codec: str, calls: int, seconds: float, record: bool = False) -> dict:
     media = await MediaProcess.start()
     placed = []
+    spool = tempfile.TemporaryDirectory(prefix="bench-recordings-") if record else None
     try:
-        placed = await place_calls(media, calls, CODECS[codec])
+        placed = await place_calls(media, calls, CODECS[codec], record_to=spool.name if spool else "")
         await until(lambda: all(hears_partner(c.customer, c.agent.tone.hz)
                                 and hears_partner(c.agent, c.customer.tone.hz) for c in placed),
                     timeout=30, what="every peer hears its partner")
@@ -47,13 +50,15 @@ async def measure(codec: str, calls: int, seconds: float) -> dict:
         fps = [(ear.frames - f) / elapsed for ear, (f, q) in zip(ears, before)]
         sounding = [(ear.frames - ear.quiet_frames - (f - q)) / elapsed for ear, (f, q) in zip(ears, before)]
     except TimeoutError as error:  # too many calls to set up on this machine: a load that does not fit
-        return {"codec": codec, "calls": calls, "failed": str(error), "fullRate": False, "callsPerCore": None,
+        return {"codec": codec, "calls": calls, "recorded": record, "failed": str(error), "fullRate": False, "callsPerCore": None,
                 "clientSaturated": False}
     finally:
         await hang_up(media, placed)
         await media.close()
+        if spool is not None:
+            spool.cleanup()
     full = min(fps) >= FULL_RATE
-    return {"codec": codec, "calls": calls, "seconds": elapsed, "mediaCores": cpu["serverCores"],
+    return {"codec": codec, "calls": calls, "recorded": record, "seconds": elapsed, "mediaCores": cpu["serverCores"],
             "clientCores": cpu["clientCores"], "otherCores": cpu["otherCores"],
             "fpsMin": min(fps), "fpsMean": sum(fps) / len(fps),
             "soundingMin": min(sounding), "soundingMean": sum(sounding) / len(sounding), "fullRate": full,
@@ -66,7 +71,8 @@ async def measure(codec: str, calls: int, seconds: float) -> dict:
 def report(result: dict) -> str:
     if "failed" in result:
         return f"{result['calls']:>3} {result['codec']} calls: could not be set up ({result['failed']})"
-    line = (f"{result['calls']:>3} {result['codec']} calls: media process {result['mediaCores'] * 100:5.1f}% of a core"
+    recorded = " recorded" if result.get("recorded") else ""
+    line = (f"{result['calls']:>3} {result['codec']}{recorded} calls: media process {result['mediaCores'] * 100:5.1f}% of a core"
             f" | frames/s per leg min {result['fpsMin']:.1f} mean {result['fpsMean']:.1f}"
             f" | sounding min {result['soundingMin']:.1f} mean {result['soundingMean']:.1f}"
             f" | peers (this process) {result['clientCores']:.2f} cores, other processes {result['otherCores']:.2f}")
@@ -85,14 +91,14 @@ def fits(result: dict) -> bool:
     return result["fullRate"] and result["mediaCores"] <= 1.0
 
 
-async def find(codec: str, seconds: float, start: int, most: int = 400) -> dict:
+async def find(codec: str, seconds: float, start: int, most: int = 400, record: bool = False) -> dict:
     """Double the calls while they fit (every leg at full rate, the media process within one core), then
     halve the gap to the first load that did not, to within a tenth. A load at which the peers' own process
     saturates counts as one that does not fit: from there on this machine measures the load generator."""
     results = []
 
     async def fit(calls: int) -> bool | None:
-        results.append(await measure(codec, calls, seconds))
+        results.append(await measure(codec, calls, seconds, record))
         print(report(results[-1]), flush=True)
         return None if results[-1]["clientSaturated"] else fits(results[-1])
 
@@ -126,12 +132,13 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--find", action="store_true",
                         help="ramp the calls to the largest number at full rate within one core of the media process")
+    parser.add_argument("--record", action="store_true", help="record every call (stereo Ogg Opus, a temporary folder)")
     parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args()
     client_patches()
     print(f"media_calls: {args.codec}; {MEDIA_NOTE}.", flush=True)
     if args.find:
-        result = await find(args.codec, args.seconds, max(2, args.calls))
+        result = await find(args.codec, args.seconds, max(2, args.calls), record=args.record)
         largest = result["largest"]
         if largest is None:
             print(f"\neven {result['firstTooMany'] or result['clientSaturatedAt']} calls did not fit")
@@ -143,7 +150,7 @@ async def main() -> None:
             print(f"the peers' process saturated at {result['clientSaturatedAt']} calls: on this machine the load "
                   "generator, not the media process, set the upper bound")
     else:
-        result = await measure(args.codec, args.calls, args.seconds)
+        result = await measure(args.codec, args.calls, args.seconds, args.record)
         print(report(result))
         if result["callsPerCore"] is not None:
             target = TARGETS[args.codec]

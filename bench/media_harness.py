@@ -9,6 +9,7 @@ load generator and cost about as much CPU as the bridge: on a 2-core machine the
 from __future__ import annotations
 
 import asyncio
+import os
 import itertools
 import json
 import sys
@@ -133,24 +134,29 @@ async def join(media, call_id: str, leg_id: str, peer: Peer, plan: dict) -> None
 
 
 async def place_call(media, call_id: str, codec: str = "", video: bool = False, agent_hz: float = AGENT_HZ,
-                     bridge: bool = True) -> PlacedCall:
-    """Customer and agent legs connected (the customer hearing queue music); bridged unless `bridge` is False."""
+                     bridge: bool = True, record_to: str = "") -> PlacedCall:
+    """Customer and agent legs connected (the customer hearing queue music); bridged unless `bridge` is False,
+    and recorded into the folder `record_to` when given."""
     call = PlacedCall(call_id, Peer(CUSTOMER_HZ, codec, video), Peer(agent_hz, codec, video))
     offered = {"a": "customer", "ringing": "agent"}
     await join(media, call_id, "customer", call.customer, offered)
     await join(media, call_id, "agent", call.agent, offered)
     await until(lambda: call.customer.ear is not None and call.agent.ear is not None, timeout=10, what="tracks arrive")
     if bridge:
-        await media.perform("apply_plan", {"call_id": call_id, "plan": {"a": "customer", "b": "agent"}})
+        plan = {"a": "customer", "b": "agent"}
+        if record_to:
+            plan["record"] = {"id": call_id, "path": os.path.join(record_to, f"{call_id}.ogg")}
+        await media.perform("apply_plan", {"call_id": call_id, "plan": plan})
     return call
 
 
-async def place_calls(media, count: int, codec: str = "", video: bool = False, at_once: int = 5) -> list[PlacedCall]:
+async def place_calls(media, count: int, codec: str = "", video: bool = False, at_once: int = 5,
+                      record_to: str = "") -> list[PlacedCall]:
     gate = asyncio.Semaphore(at_once)
 
     async def one(number: int) -> PlacedCall:
         async with gate:
-            return await place_call(media, f"call{number}", codec, video)
+            return await place_call(media, f"call{number}", codec, video, record_to=record_to)
 
     return list(await asyncio.gather(*(one(n) for n in range(count))))
 

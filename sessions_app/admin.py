@@ -12,8 +12,11 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import quote, unquote
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, OuterRef, Q
+from django.http import Http404
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
@@ -21,11 +24,12 @@ from django.utils.html import format_html
 from .admin_accounts import ROLES, AccountFields, SupervisorForm
 from .admin_scope import ScopedInline, TenantScoped, masked, restrict_to_superusers
 from .domain import agent_state
-from .models import (Agent, AgentSkill, CannedResponse, Cdr, ChatMessage, NumberGroup, RestReason, ServeParticipant,
-                     Session, SessionEvent, SkillGroup, Supervisor, Tenant)
+from .models import (Agent, AgentSkill, CannedResponse, Cdr, ChatMessage, NumberGroup, Recording, RestReason,
+                     ServeParticipant, Session, SessionEvent, SkillGroup, Supervisor, Tenant, found)
 from .services import routing, supervision, tenant_secrets
 from .services.errors import ServiceError
 from .supervision_admin import AgentSupervision, SessionSupervision
+from .views.ranged import ranged_file
 
 admin.site.site_header = "Contact center"
 admin.site.site_title = "Contact center"
@@ -64,6 +68,7 @@ class TenantAdmin(TenantScoped, admin.ModelAdmin):
         ("CDR push", {"fields": ["cdr_webhook_url", "cdr_secret_masked"]}),
         ("Phone", {"fields": ["protect_numbers", "outbound_per_5_minutes", "outbound_per_day",
                               ("calling_hours_start", "calling_hours_end")]}),
+        ("Recording", {"fields": ["record_calls", "recording_retention_days"]}),
     ]
 
     def get_readonly_fields(self, request, obj=None):
@@ -351,6 +356,28 @@ class CdrPayload:
         return format_html('<pre class="json">{}</pre>', json.dumps(cdr.payload, indent=2, ensure_ascii=False))
 
 
+class RecordingInline(ReadOnlyInline, admin.StackedInline):
+    """The call's recording: played (and seeked, the file is served with HTTP Range) and downloaded here, by
+    those who may view recordings of the session's tenant."""
+
+    model = Recording
+    verbose_name = verbose_name_plural = "Recording"
+    fields = ["player", "started_at", "duration_display", "partial", "paused_spans"]
+    readonly_fields = ["player", "duration_display"]
+
+    @admin.display(description="recording")
+    def player(self, recording):
+        if not recording.file:
+            return "being recorded" if recording.stored_at is None else "lost: its file was never written"
+        url = reverse("admin:sessions_app_session_recording", args=[quote(recording.session_id)])
+        return format_html('<audio controls preload="metadata" src="{}"></audio> <a href="{}?download=1">Download</a>',
+                           url, url)
+
+    @admin.display(description="length")
+    def duration_display(self, recording):
+        return None if recording.duration is None else humanize_seconds(recording.duration)
+
+
 class CdrInline(CdrPayload, ReadOnlyInline, admin.StackedInline):
     model = Cdr
     verbose_name = verbose_name_plural = "CDR"
@@ -365,7 +392,7 @@ class SessionAdmin(TenantScoped, SessionSupervision, admin.ModelAdmin):
     list_select_related = ["skill_group", "agent", "caller_agent"]
     date_hierarchy = "created_at"
     search_fields = ["^id", "caller_phone_number", "callee_phone_number", "nickname", "uui"]
-    inlines = [ServeParticipantInline, SessionEventInline, CdrInline]
+    inlines = [ServeParticipantInline, RecordingInline, SessionEventInline, CdrInline]
     fieldsets = [
         (None, {"fields": ["id", "tenant", "type", "direction", "state", "skill_group", "agent", "caller_agent",
                            "end_status", "close_by", "duration"]}),
@@ -398,6 +425,23 @@ class SessionAdmin(TenantScoped, SessionSupervision, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
+
+    def get_urls(self):
+        return [path("<path:object_id>/recording/", self.admin_site.admin_view(self.recording_view),
+                     name="sessions_app_session_recording"), *super().get_urls()]
+
+    def recording_view(self, request, object_id):
+        """The session's recording file (Ogg Opus), with HTTP Range; `?download=1` as an attachment. Another
+        tenant's session, or one without a stored recording, is not found."""
+        session = self.get_object(request, unquote(object_id))
+        if session is None or not request.user.has_perm("sessions_app.view_recording"):
+            raise Http404("no such recording")
+        recording = found(Recording.objects.filter(session=session).exclude(file=""))
+        if recording is None:
+            raise Http404("no such recording")
+        storage, name = recording.file.storage, recording.file.name
+        return ranged_file(request, storage.open(name, "rb"), storage.size(name), "audio/ogg", f"{session.pk}.ogg",
+                           download=request.GET.get("download") == "1")
 
     @admin.display(description="session", ordering="id")
     def short_id(self, session):

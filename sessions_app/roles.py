@@ -13,7 +13,7 @@ from django.contrib.auth.management import create_permissions
 
 READ = ["tenant", "skillgroup", "restreason", "cannedresponse", "numbergroup", "agent", "agentskill", "session",
         "serveparticipant", "sessionevent", "chatmessage", "cdr", "trunk", "ivrmenu", "ivrkey", "hotline",
-        "numberlocation", "protectednumber", "supervisor", "auditentry", "cloudapicall"]
+        "numberlocation", "protectednumber", "supervisor", "auditentry", "cloudapicall", "recording"]
 CONFIGURE = ["skillgroup", "restreason", "cannedresponse", "numbergroup", "agent", "agentskill", "trunk", "ivrmenu",
              "ivrkey", "hotline", "supervisor"]
 ROLES = {

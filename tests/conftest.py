@@ -2,6 +2,7 @@
 import asyncio
 import json
 import os
+import tempfile
 from contextlib import AsyncExitStack
 
 import pytest
@@ -17,6 +18,11 @@ from .tiers import pytest_collection_modifyitems  # noqa: F401 (the hook that gi
 from .waits import QUIET, assert_nothing_arrives
 
 os.environ.setdefault("TCCC_SWEEPER", "0")  # tests fire deadlines themselves with sweep_once()
+# The demo tenant records its calls: tests' recordings (and uploads) go to a directory of this run, for the
+# servers the tests start (environment) and this process (`files_of_this_run`).
+FILES = os.environ.setdefault("TCCC_TEST_FILES", tempfile.mkdtemp(prefix="tccc-test-files-"))
+os.environ.setdefault("MEDIA_ROOT", os.path.join(FILES, "uploads"))
+os.environ.setdefault("RECORDING_SPOOL_DIR", os.path.join(FILES, "recording-spool"))
 
 ORIGIN = "http://127.0.0.1:5173"
 HOST = "testserver"  # pytest-django adds it to ALLOWED_HOSTS
@@ -45,6 +51,12 @@ def redis():
 
     with running(RedisServer()) as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def files_of_this_run(settings):
+    settings.MEDIA_ROOT = os.environ["MEDIA_ROOT"]
+    settings.RECORDING_SPOOL_DIR = os.environ["RECORDING_SPOOL_DIR"]
 
 
 @pytest.fixture(autouse=True)

@@ -377,7 +377,7 @@ def test_a_supervisor_may_not_rotate_and_only_a_superuser_adds_a_tenant_shown_it
     response = signed_in(client, world["root"]).post(url(Tenant, "add"), {
         "name": "New", "sdk_app_id": "1600000001", "allowed_origins": "", "cdr_webhook_url": "",
         "outbound_per_5_minutes": 3, "outbound_per_day": 5, "calling_hours_start": "09:00",
-        "calling_hours_end": "21:00", "time_zone": "UTC"}, follow=True)
+        "calling_hours_end": "21:00", "time_zone": "UTC", "recording_retention_days": 0}, follow=True)
     made = Tenant.objects.get(sdk_app_id="1600000001")
     [message] = [str(m) for m in response.context["messages"] if made.api_key in str(m)]
     assert made.cdr_secret in message
@@ -402,10 +402,11 @@ def test_an_administrator_changes_their_tenants_settings_but_not_its_sdk_app_id(
     response = signed_in(client, world["admin"]).post(url(Tenant, "change", tenant.pk), {
         "name": "Ours renamed", "sdk_app_id": "1999999999", "allowed_origins": "https://crm.example.com",
         "cdr_webhook_url": "", "outbound_per_5_minutes": 3, "outbound_per_day": 5, "calling_hours_start": "09:00",
-        "calling_hours_end": "21:00", "time_zone": "UTC"})
+        "calling_hours_end": "21:00", "time_zone": "UTC", "record_calls": "on", "recording_retention_days": 90})
     assert response.status_code == 302
     changed = Tenant.objects.get(pk=tenant.pk)
     assert (changed.name, changed.sdk_app_id, changed.api_key) == ("Ours renamed", tenant.sdk_app_id, tenant.api_key)
+    assert (changed.record_calls, changed.recording_retention_days) == (True, 90)
 
 
 def test_an_administrator_gives_an_agent_of_the_tenant_a_new_password_but_not_another_account(client, world):

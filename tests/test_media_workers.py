@@ -21,6 +21,7 @@ from .engine_helpers import hears
 from testing.liveserver import ROOT, LiveServer, free_port
 from testing.media_worker import Worker
 from .phone_peer import PhonePeer
+from .recordings import Decoded, stored_recording
 from .ws_clients import open_agent, open_customer, until
 
 pytestmark = pytest.mark.peer
@@ -92,6 +93,11 @@ def test_a_web_call_is_bridged_by_a_media_worker_process(server, worker):
 
     session_id = asyncio.run(scenario())
     assert server.api("GET", f"/api/sessions/{session_id}")["endStatus"] == "ok"
+    # The demo tenant records its calls: the worker wrote the file, the web side stored it, whole.
+    recording = stored_recording(server.env["DATABASE_URL"], session_id)
+    decoded = Decoded(recording["file"])
+    assert not recording["partial"] and abs(recording["duration"] - decoded.seconds) < 0.1
+    assert abs(decoded.left_hz(0.0, decoded.seconds) - CUSTOMER_HZ) < 15
 
 
 def test_a_killed_media_worker_ends_its_calls_with_media_error_and_tells_the_agent(server, worker):
@@ -99,6 +105,7 @@ def test_a_killed_media_worker_ends_its_calls_with_media_error_and_tells_the_age
 
     async def scenario():
         async with bridged_call(server) as (agent, customer, _, session_id):
+            await asyncio.sleep(1.5)  # a stretch of the call, recorded before the worker dies
             worker.kill()
             ended = await agent.event("sessionEnded", timeout=15)
             assert ended["sessionId"] == session_id and ended["closeBy"] == "admin"
@@ -111,6 +118,11 @@ def test_a_killed_media_worker_ends_its_calls_with_media_error_and_tells_the_age
     with psycopg.connect(server.env["DATABASE_URL"]) as database:
         assert database.execute("SELECT count(*) FROM sessions_app_cdr WHERE session_id = %s",
                                 (session_id,)).fetchone() == (1,)
+    # What the killed worker had written of its recording is kept, playable, and marked partial.
+    recording = stored_recording(server.env["DATABASE_URL"], session_id)
+    decoded = Decoded(recording["file"])
+    assert recording["partial"] and 0.8 < decoded.seconds < 2.0
+    assert abs(decoded.left_hz(0.0, decoded.seconds) - CUSTOMER_HZ) < 15
 
 
 def test_without_a_running_media_worker_a_web_call_is_refused_clearly(server):

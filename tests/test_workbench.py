@@ -280,6 +280,28 @@ async def test_accept_in_the_workbench_is_the_sdks_accept(sdk, workbench, demo):
     assert (await agent.call("Agent.getStatus"))["data"]["status"] == "busy"
 
 
+async def test_a_recorded_call_is_paused_and_resumed_from_the_workbench(sdk, workbench, demo):
+    alice = await sdk("agent1@demo")
+    page = await workbench("agent1@demo")
+    await page.until('id="wb-agent"')
+    session_id = await api_session(demo, "phone", callerPhoneNumber="008613800000002")
+    await alice.event("callIn")
+    await page.act("accept", sessionId=session_id)
+    controls = await page.shows("wb-controls", "Pause recording")  # the demo tenant records its calls
+    assert 'aria-pressed="false"' in fragment(controls, "ctl-record")
+
+    await page.act("recording.pause", sessionId=session_id)
+    assert 'aria-pressed="true"' in fragment(await page.shows("wb-controls", "Resume recording"), "ctl-record")
+    await page.act("recording.pause", sessionId=session_id)
+    assert "the recording is already paused" in await page.until("Could not pause the recording")
+    await page.act("recording.resume", sessionId=session_id)
+    await page.shows("wb-controls", "Pause recording")
+    timeline = await database_sync_to_async(
+        lambda: list(Session.objects.get(pk=session_id).timeline.values_list("what", flat=True)))()
+    assert [line for line in timeline if "recording" in line] == [
+        "recording started", "agent1@demo: recording paused", "agent1@demo: recording resumed"]
+
+
 async def test_call_controls_transfer_end_and_complete_from_the_workbench(sdk, workbench, demo):
     alice = await sdk("agent1@demo")
     bob = await sdk("agent2@demo")

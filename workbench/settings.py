@@ -220,6 +220,10 @@ OUTBOUND_RING_SECONDS = float(os.environ.get("OUTBOUND_RING_SECONDS", "60"))  # 
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "uploads"))  # uploaded IVR prompts
 MEDIA_URL = "uploads/"
 PROMPT_CACHE = Path(os.environ.get("PROMPT_CACHE", MEDIA_ROOT / "prompt-cache"))
+# Calls being recorded are written here by the media engine (this process's thread, or a media worker on the
+# same machine), then moved into the default storage (MEDIA_ROOT, or S3 ... by STORAGES) when the call ends.
+RECORDING_SPOOL_DIR = Path(os.environ.get("RECORDING_SPOOL_DIR", BASE_DIR / "var" / "recording-spool"))
+RECORD_URL_TTL = int(os.environ.get("RECORD_URL_TTL", str(7 * 86400)))  # seconds a RecordURL works
 # UploadIvrAudio fetches the URLs it is given: never from loopback, private, link-local or other non-public
 # addresses (a request must not reach what only this server can), except those of these networks (addresses or
 # CIDRs, commas between; none by default): a closed network's file server, or 127.0.0.1 in tests.

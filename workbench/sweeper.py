@@ -24,15 +24,16 @@ def ensure_sweeper() -> None:
 
 
 async def run_forever() -> None:
-    """The sweeping loops: every SWEEP_INTERVAL, fire the deadlines due and push the CDRs due.
+    """The sweeping loops: every SWEEP_INTERVAL, fire the deadlines due and push the CDRs and recordings due.
 
-    Deadlines and CDR pushes loop separately, so a slow webhook never delays a ring timeout.
+    Deadlines and pushes loop separately, so a slow webhook never delays a ring timeout.
     """
     from sessions_app.services import deadlines
 
     async with httpx.AsyncClient() as client:
         await asyncio.gather(_repeat(database_sync_to_async(deadlines.sweep_once)),
-                             _repeat(lambda: deadlines.push_due_cdrs(client)))
+                             _repeat(lambda: deadlines.push_due_cdrs(client)),
+                             _repeat(lambda: deadlines.push_due_recordings(client)))
 
 
 async def _repeat(step) -> None:

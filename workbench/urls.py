@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.urls import path
 from django.views.generic import TemplateView
 
-from sessions_app.views import (admin_link, api, chat_watch, cloud_api, reports, sdk, try_it, wallboard,
-                                wallboard_actions, widget, workbench)
+from sessions_app.views import (admin_link, api, chat_watch, cloud_api, recordings, reports, sdk, try_it,
+                                wallboard, wallboard_actions, widget, workbench)
 
 urlpatterns = [
     path("admin/wallboard/", wallboard.page, name="wallboard"),
@@ -25,6 +25,7 @@ urlpatterns = [
     path("api/sessions", api.create_session, name="session-create"),
     path("api/sessions/<str:session_id>", api.read_session, name="session-read"),
     path("api/sessions/<str:session_id>/end", api.end_session, name="session-end"),
+    path("recordings/<str:session_id>.ogg", recordings.recording_file, name="recording-file"),
     path("api/openapi.yaml", TemplateView.as_view(template_name="openapi.yaml", content_type="application/yaml"),
          name="openapi"),
     path("try/", try_it.try_it, name="try-it"),

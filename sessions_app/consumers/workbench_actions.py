@@ -92,6 +92,10 @@ def microphone(muted: bool) -> Callable[[Request], None]:
     return lambda request: request.sdk(f"{request.namespace}.{name}", sessionId=request.session_id)
 
 
+def recording(paused: bool) -> Callable[[Request], None]:
+    return lambda request: sessions.set_recording_paused(request.agent_id, request.session_id, paused)
+
+
 def send_digits(request: Request) -> None:
     digits = request.data.get("digits")
     request.sdk("Call.sendDigits", sessionId=request.session_id, dtmfText=digits)
@@ -157,6 +161,8 @@ ACTIONS = {
     "unmute": Action(microphone(muted=False), "Could not unmute"),
     "camera.off": Action(session_method("Video.muteVideo"), "Could not turn the camera off"),
     "camera.on": Action(session_method("Video.unmuteVideo"), "Could not turn the camera on"),
+    "recording.pause": Action(recording(paused=True), "Could not pause the recording"),
+    "recording.resume": Action(recording(paused=False), "Could not resume the recording"),
     "dtmf": Action(send_digits, "Could not send the tone"),
     "transfer": Action(transfer, "Could not transfer"),
     "complete": Action(complete, "Could not complete after-call work"),

@@ -34,6 +34,8 @@ ACTIONS: dict[str, Method] = {m.name: m for m in (
     _session_action("unmute"),
     _session_action("camera.off"),
     _session_action("camera.on"),
+    _session_action("recording.pause"),
+    _session_action("recording.resume"),
     _session_action("dtmf", _passed_on("digits")),
     _session_action("transfer", _passed_on("skillGroupId"), _passed_on("userId")),
     _session_action("complete"),

@@ -92,8 +92,11 @@ class MediaEngine(RtpCommands):
 
     async def end_call(self, call_id: str) -> dict:
         call = self.calls.pop(call_id, None)
+        finishing = call.stop_recording() if call else None
         for leg in list(call.legs.values()) if call else ():
             await leg.close()
+        if finishing is not None:
+            await asyncio.shield(finishing)  # an orderly end: the file is finished before the call is over
         if self.gateway is not None:
             await self.gateway.hang_up(call_id)
         return {"ended": call is not None}
@@ -128,6 +131,7 @@ class MediaEngine(RtpCommands):
     def _forget_if_empty(self, call: Call) -> None:
         if not call.legs and self.calls.get(call.id) is call:
             del self.calls[call.id]
+            call.stop_recording()
 
     COMMANDS = {"open_leg": open_leg, "close_leg": close_leg, "apply_plan": apply_plan, "end_call": end_call,
                 "stats": stats, "dial": dial, **RtpCommands.RTP_COMMANDS}

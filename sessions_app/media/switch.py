@@ -72,6 +72,7 @@ class SwitchAudioTrack(_Switch):
         self._prompt: np.ndarray | None = None
         self._prompt_at = 0
         self._prompt_done = None
+        self.copy_to = None  # a recorder's `Side`: given every frame sent (media/recorder.py)
 
     def play(self, filler: str) -> None:
         self.filler = filler
@@ -102,6 +103,8 @@ class SwitchAudioTrack(_Switch):
         frame.time_base = self.fmt.time_base
         self._pts += frame.samples
         self._frames += 1
+        if self.copy_to is not None:
+            self.copy_to.put(frame)
         return frame
 
     def _next_prompt_frame(self) -> av.AudioFrame:

@@ -1,6 +1,7 @@
 """The database is the truth: tenants, agents, skill groups, sessions, who served them, CDRs and deadlines
 (`core`), agents' status history (`history`), the phone channel's configuration (`phone`) and the
-supervisors' audit log (`audit`) and the cloud API's keys and calls (`cloud`)."""
+supervisors' audit log (`audit`), the cloud API's keys and calls (`cloud`) and calls' recordings
+(`recording`)."""
 from .core import (  # noqa: F401
     Agent, AgentConnection, AgentSkill, CannedResponse, Cdr, ChatMessage, ChatReadMark, MediaWorker, NumberGroup,
     RestReason, ServeParticipant, Session, SessionEvent, SkillGroup, Supervisor, Tenant, WebProcess, found,
@@ -10,3 +11,4 @@ from .audit import AuditEntry  # noqa: F401
 from .cloud import CloudApiCall, CloudKey, SpentToken  # noqa: F401
 from .history import AgentStatusChange, ReportDay  # noqa: F401
 from .phone import Hotline, IvrAudio, IvrKey, IvrMenu, NumberLocation, ProtectedNumber, Trunk  # noqa: F401
+from .recording import Recording  # noqa: F401

@@ -60,6 +60,10 @@ class Tenant(models.Model):
     calling_hours_end = models.TimeField(default=datetime.time(21, 0), help_text="Outbound calls end at (local time); the same as the start: all day.")
     time_zone = models.CharField(max_length=64, default=default_time_zone, validators=[validate_time_zone],
                                  help_text="IANA name, e.g. Europe/Berlin: reports count days in this zone.")
+    record_calls = models.BooleanField(
+        default=False, help_text="Record every call from accept to end (a skill group may say otherwise).")
+    recording_retention_days = models.PositiveIntegerField(
+        "keep recordings (days)", default=0, help_text="Recordings older than this are deleted; 0 keeps them.")
 
     def __str__(self):
         return f"{self.name} ({self.sdk_app_id})"
@@ -86,6 +90,8 @@ class SkillGroup(models.Model):
         "service level threshold (s)", default=20,
         help_text="A session answered within this many seconds of joining the queue counts toward the service level.")
     caller_numbers = models.TextField(blank=True, help_text="Outbound caller numbers bound to this group, one per line.")
+    record_calls = models.BooleanField(
+        null=True, blank=True, help_text="Record this group's calls; unknown (blank): as the tenant says.")
     modified_at = models.DateTimeField(default=timezone.now, editable=False,
                                        help_text="Its configuration's last change (the cloud API's LastModifyTimestamp).")
 

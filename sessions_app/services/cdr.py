@@ -18,7 +18,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..domain.end_status import code
-from ..models import Cdr, Session
+from ..models import Cdr, Recording, Session, found
+from . import recording_links
 
 CALL_TYPES = {("phone", "out"): 1, ("phone", "in"): 2, ("voip", "in"): 3, ("video", "in"): 3, ("im", "in"): 2,
               ("internal", "in"): 6}
@@ -86,6 +87,9 @@ def build(session: Session) -> dict:
             "TransferFrom": p["transfer_from"],
             "TransferTo": p["transfer_to"],
         } for p in participants],
+        # Tencent's recording fields: a link valid for RECORD_URL_TTL that serves the file once it is stored,
+        # a moment after the end ("" for a call not recorded)
+        **recording_links.fields(found(Recording.objects.filter(session=session))),
     }
 
 
@@ -94,6 +98,15 @@ def record(session: Session) -> Cdr:
     has_webhook = bool(session.tenant.cdr_webhook_url)
     return Cdr.objects.create(session=session, payload=build(session),
                               next_attempt_at=timezone.now() if has_webhook else None)
+
+
+def recording_settled(session: Session, partial: bool) -> None:
+    """The session's recording was stored: a CDR not yet delivered says whether the file is partial (its
+    media process died); one delivered already is left as it is."""
+    with transaction.atomic():
+        for item in Cdr.objects.select_for_update().filter(session=session, delivered_at__isnull=True):
+            item.payload = {**item.payload, "RecordPartial": partial}
+            item.save(update_fields=["payload"])
 
 
 def sign(secret: str, body: bytes) -> str:

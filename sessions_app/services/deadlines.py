@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from ..domain import session_state
 from ..models import Agent, Session, SkillGroup, found
-from . import agents, cdr, media, presence, processes, reaping, routing, tokens
+from . import agents, cdr, media, presence, processes, reaping, recording_push, recordings, routing, tokens
 from .endings import end_session
 from .session_locks import lock_session
 
@@ -134,8 +134,22 @@ def sweep_once() -> int:
     media.heartbeat()
     reaping.reap_dead_workers()
     tokens.forget_spent()
+    recordings.store_finished()
+    recordings.delete_expired()
     return (sweep_ivrs() + sweep_lines() + sweep_offers() + sweep_queue_waits() + sweep_wrap_ups()
             + sweep_offline_graces() + sweep_queues())
+
+
+async def push_due_recordings(client: httpx.AsyncClient) -> int:
+    """Deliver every claimed recording push (action=record) concurrently; returns how many were attempted."""
+    claimed = await database_sync_to_async(recording_push.claim_due)()
+
+    async def push(recording_id, url, push_id, body, signature):
+        error = await cdr.deliver(client, url, push_id, body, signature)
+        await database_sync_to_async(recording_push.settle)(recording_id, error)
+
+    await asyncio.gather(*(push(*item) for item in claimed))
+    return len(claimed)
 
 
 async def push_due_cdrs(client: httpx.AsyncClient) -> int:

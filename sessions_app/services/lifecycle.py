@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from ..domain import session_state
 from ..models import Agent, ServeParticipant, Session, SkillGroup
-from . import cdr, media, timeline, visitors, wallboard_push
+from . import cdr, media, recordings, timeline, visitors, wallboard_push
 from .commit_hooks import once_per_transaction
 from .events import publish
 from .payloads import call_in, duration
@@ -228,6 +228,8 @@ class Moved:
 
 
 def _moved(session: Session, old: str, **details) -> None:
+    if session.state == "active" and old != "active":
+        recordings.start_if_on(session)
     if "queued" in (old, session.state):
         visitors.queue_moved(session)
     once_per_transaction(Moved, lambda hook: hook.add(session, details))

@@ -23,7 +23,7 @@ from django.utils.module_loading import import_string
 
 from ..media.commands import LegError
 from ..models import Session, found
-from . import media_workers, processes
+from . import media_workers, processes, recordings
 from .errors import NotFound, ServiceError
 
 MEDIA_TYPES = ("voip", "video", "internal", "phone")
@@ -90,8 +90,12 @@ def plan_for(session: Session) -> dict:
         b = agent_leg(session.agent_id) if session.state == "active" and session.agent_id else ""
         ringing = agent_leg(session.agent_id) if session.state == "ringing" and session.agent_id else ""
     muted = [leg for leg, flag in ((b, session.mic_muted), (a, session.caller_mic_muted)) if leg and flag]
-    return {"a": a, "b": b, "ringing": ringing, "hold": session.on_hold, "quiet": session.state == "ivr",
+    plan = {"a": a, "b": b, "ringing": ringing, "hold": session.on_hold, "quiet": session.state == "ivr",
             "muted": muted, "videoMuted": [b] if b and session.video_muted else []}
+    record = recordings.plan_entry(session)
+    if record is not None:
+        plan["record"] = record  # the call is recorded: what side a says and hears (media/recorder.py)
+    return plan
 
 
 def carried(session: Session) -> bool:
@@ -168,9 +172,9 @@ async def open_leg(session_id: str, leg_id: str, sdp: str) -> dict:
     when the leg did not exist yet, and this brings the call up to date. A session that ended meanwhile loses
     its media at once."""
     engine = backend()
-    session = await database_sync_to_async(_leg_session)(session_id)
+    plan = await database_sync_to_async(lambda: plan_for(_leg_session(session_id)))()  # reads the recording too
     try:
-        answer = await engine.open_leg(session_id, leg_id, sdp, plan_for(session))
+        answer = await engine.open_leg(session_id, leg_id, sdp, plan)
     except LegError as refused:
         raise ServiceError(str(refused)) from None
     await database_sync_to_async(send_plan)(session_id)

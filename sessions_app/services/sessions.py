@@ -11,8 +11,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..domain import protocol
-from ..models import Agent, ServeParticipant, Session, SkillGroup, Tenant, found
-from . import agents, callout, lifecycle, media, phone, routing, telephony, timeline, visitor_limits
+from ..models import Agent, Recording, ServeParticipant, Session, SkillGroup, Tenant, found
+from . import (agents, callout, lifecycle, media, phone, recording_links, recordings, routing, telephony, timeline,
+               visitor_limits)
 from .endings import end_session
 from .errors import NotFound, ServiceError
 from .events import publish_change
@@ -143,6 +144,17 @@ def set_video(agent_id: int, session_id: str, muted: bool) -> None:
 def set_hold(agent_id: int, session_id: str, held: bool) -> None:
     _set_flag(agent_id, session_id, "Call", "on_hold", held, "hold" if held else "unHold",
               "call is already on hold", "call is not on hold")
+
+
+def set_recording_paused(agent_id: int, session_id: str, paused: bool) -> None:
+    """Pause the call's recording (while the customer reads out a card number: silence in the file) or resume
+    it; only the agent serving the call (or who placed it), and only a call being recorded."""
+    with transaction.atomic():
+        agent = _agent(agent_id)
+        session = _active(_session(agent, session_id, None, "pauseRecording"), agent)
+        recordings.pause(session, paused, by=agent.user_id)
+        media.sync(session)
+        publish_change(agent.pk)
 
 
 def _set_flag(agent_id, session_id, namespace, column, value, method, already_on, already_off) -> None:
@@ -385,7 +397,8 @@ def end_by_customer(tenant: Tenant, session_id: str) -> None:
         end_session(session, close_by="client")
 
 
-def describe(tenant: Tenant, session_id: str) -> dict:
+def describe(tenant: Tenant, session_id: str, base_url: str = "") -> dict:
+    """The session as `GET /api/sessions/{id}` shows it; a recorded call's RecordURL is under `base_url`."""
     session = found(Session.objects.filter(pk=session_id, tenant=tenant).select_related("agent", "skill_group"))
     if session is None:
         raise NotFound(f"no session {session_id!r}")
@@ -398,6 +411,7 @@ def describe(tenant: Tenant, session_id: str) -> dict:
         "participants": [{"userId": p.agent.user_id, "sequence": p.sequence, "outcome": p.outcome,
                           "transferFrom": p.transfer_from, "transferTo": p.transfer_to}
                          for p in ServeParticipant.objects.filter(session=session).select_related("agent")],
+        **recording_links.fields(found(Recording.objects.filter(session=session)), base_url),
     }
 
 

@@ -14,7 +14,8 @@ from django.db.models import Count, F, Max, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from ..models import Agent, ChatMessage, ChatReadMark, RestReason, ServeParticipant, Session, SkillGroup, found
+from ..models import (Agent, ChatMessage, ChatReadMark, Recording, RestReason, ServeParticipant, Session, SkillGroup,
+                      found)
 from . import agents as agent_service
 from . import chat, phone, routing
 from .sessions import TYPE_NAMESPACE
@@ -231,13 +232,21 @@ def details(session: Session, agent_id: int) -> dict:
     }
 
 
-CONTROLS = {
-    "phone": ("mute", "hold", "keypad", "transfer", "end"),
-    "voip": ("mute", "hold", "transfer", "end"),
-    "internal": ("mute", "hold", "end"),
-    "video": ("mute", "camera", "transfer", "end"),
+CONTROLS = {  # "record" shows only while the call is recorded
+    "phone": ("mute", "hold", "record", "keypad", "transfer", "end"),
+    "voip": ("mute", "hold", "record", "transfer", "end"),
+    "internal": ("mute", "hold", "record", "end"),
+    "video": ("mute", "camera", "record", "transfer", "end"),
     "im": ("transfer", "end"),
 }
+
+
+def _recording(s: Session) -> str:
+    """"on", "paused", or "" (the call is not recorded, or has ended)."""
+    if s.state != "active":
+        return ""
+    row = Recording.objects.filter(session_id=s.pk, stored_at__isnull=True).values("paused_since").first()
+    return "" if row is None else "paused" if row["paused_since"] else "on"
 
 
 def session_detail(view: SessionView, agent_id: int) -> dict:
@@ -250,6 +259,7 @@ def session_detail(view: SessionView, agent_id: int) -> dict:
         "transferable": view.mine_as == "serving" and s.type != "internal" and s.agent_id == agent_id,
         "duration": s.duration, "end_label": END_LABELS.get(s.end_status, s.end_status),
         "close_by_label": CLOSE_BY_LABELS.get(s.close_by, ""),
+        "recording": _recording(s) if view.mine_as in ("serving", "calling") else "",
     })
     if view.mine_as == "wrapup":
         agent = Agent.objects.get(pk=agent_id)

@@ -40,6 +40,7 @@ ICONS = {
                 'a3 3 0 0 0-5.94-.6"/><path d="M17 16.95A7 7 0 0 1 5 12v-2m14 0v2a7 7 0 0 1-.11 1.23"/>'
                 '<line x1="12" y1="19" x2="12" y2="23"/><line x1="8" y1="23" x2="16" y2="23"/>'),
     "pause": '<rect x="6" y="4" width="4" height="16" rx="1"/><rect x="14" y="4" width="4" height="16" rx="1"/>',
+    "record": '<circle cx="12" cy="12" r="10"/><circle cx="12" cy="12" r="4" fill="currentColor"/>',
     "keypad": ''.join(f'<circle cx="{x}" cy="{y}" r="1.3"/>' for y in (4, 10, 16) for x in (6, 12, 18))
               + '<circle cx="12" cy="21" r="1.3"/>',
     "transfer": '<polyline points="15 14 20 9 15 4"/><path d="M4 20v-7a4 4 0 0 1 4-4h12"/>',

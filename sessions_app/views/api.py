@@ -127,4 +127,4 @@ def end_session(request, tenant, body, session_id):
 
 @api_view("GET")
 def read_session(request, tenant, body, session_id):
-    return sessions.describe(tenant, session_id)
+    return sessions.describe(tenant, session_id, base_url=request.build_absolute_uri("/"))

@@ -46,7 +46,8 @@ class Command(BaseCommand):
             "name": "Demo company", "api_key": DEMO_API_KEY,
             "allowed_origins": "http://127.0.0.1:*\nhttp://localhost:*\nhttp://[::1]:*",
             # A demo answers at any hour; a real tenant's default is 09:00-21:00.
-            "calling_hours_start": datetime.time(0, 0), "calling_hours_end": datetime.time(0, 0)})
+            "calling_hours_start": datetime.time(0, 0), "calling_hours_end": datetime.time(0, 0),
+            "record_calls": True})
         groups = {}
         for name, kind in GROUPS:
             groups[kind], _ = SkillGroup.objects.get_or_create(
