@@ -199,8 +199,7 @@ def main() -> None:
         os.environ.update(DJANGO_SETTINGS_MODULE="workbench.settings", CLOUD_API_RATE="100000")
         import django
         django.setup()
-        sys.path.insert(0, str(ROOT / "tests"))
-        from tests.cloud_client import client
+        from testing.cloud_client import client
 
         end_of_data = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
         print(f"making {args.cdrs} CDRs over {args.days} days on PostgreSQL ...", flush=True)

@@ -7,11 +7,9 @@ import json
 import re
 
 from tencentcloud.ccc.v20200210 import ccc_client, models
-from tencentcloud.common import credential
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
-from tencentcloud.common.profile.client_profile import ClientProfile
-from tencentcloud.common.profile.http_profile import HttpProfile
 
+from testing.cloud_client import client
 from testing.liveserver import LiveServer
 
 __all__ = ["TencentCloudSDKException", "app", "call", "client", "cloud_server", "matches_model", "refused"]
@@ -28,13 +26,6 @@ def cloud_server(**env: str) -> LiveServer:
 def app(live) -> int:
     """The demo tenant's SdkAppId, as the client's models type it."""
     return int(live.demo["SdkAppId"])
-
-
-def client(live, secret_id: str | None = None, secret_key: str | None = None) -> ccc_client.CccClient:
-    """A client of `live`'s cloud API, signing with the demo key pair unless given another."""
-    profile = ClientProfile(httpProfile=HttpProfile(protocol="http", endpoint=f"127.0.0.1:{live.port}", reqTimeout=30))
-    return ccc_client.CccClient(credential.Credential(secret_id or live.demo["secretId"],
-                                                      secret_key or live.demo["secretKey"]), "ap-guangzhou", profile)
 
 
 def call(cloud: ccc_client.CccClient, action: str, params: dict) -> dict:

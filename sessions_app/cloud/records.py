@@ -7,7 +7,7 @@ post-call IVR) gets Tencent's empty value.
 """
 from __future__ import annotations
 
-from ..services import records
+from ..services import recording_links, records
 from ..services.errors import NotFound
 from .actions import Call, action
 from .protocol import Params, invalid_value
@@ -76,16 +76,18 @@ def serve_participant(pushed: dict, agents: dict[str, dict]) -> dict:
             "SkillGroupName": pushed["SkillGroupName"], "CustomRecordURL": ""}
 
 
-def tel_cdr(push: dict, session: dict, agents: dict[str, dict], *, hide_protected: bool = False) -> dict:
-    """TelCdrInfo of a CDR push body and the session columns records.PAGE_COLUMNS read beside it."""
+def tel_cdr(push: dict, session: dict, agents: dict[str, dict], record: dict, *,
+            hide_protected: bool = False) -> dict:
+    """TelCdrInfo of a CDR push body and the session columns records.PAGE_COLUMNS read beside it; `record`: the
+    call's recording (`recording_links.fields`: a fresh link, the push's own has expired by now), if any."""
     protected_caller, protected_callee = session["session__protected_caller"], session["session__protected_callee"]
     caller, callee = push["Caller"], push["Callee"]
     if hide_protected:  # Tencent: with number protection, Caller/Callee are empty and the Protected* ids set
         caller, callee = ("" if protected_caller else caller), ("" if protected_callee else callee)
     return {
         "Caller": caller, "Callee": callee, "Time": push["StartTimestamp"], "Direction": push["Direction"],
-        "CallType": push["CallType"], "Duration": push["Duration"], "RecordURL": "", "RecordId": "",
-        "SeatUser": seat_user(push["SeatUser"], agents), "EndStatus": push["EndStatus"],
+        "CallType": push["CallType"], "Duration": push["Duration"], "RecordURL": record.get("RecordURL", ""),
+        "RecordId": record.get("RecordId", ""), "SeatUser": seat_user(push["SeatUser"], agents), "EndStatus": push["EndStatus"],
         "SkillGroup": push["QueuedSkillGroupName"], "CallerLocation": push["CallerLocation"],
         "IVRDuration": push["IVRDuration"], "RingTimestamp": push["RingTimestamp"],
         "AcceptTimestamp": push["AcceptTimestamp"], "EndedTimestamp": push["EndedTimestamp"],
@@ -120,7 +122,9 @@ def tel_cdr_page(call: Call, *, protected: bool) -> dict:
     total, rows = records.cdr_page(call.tenant, start, end, offset, limit, types=records.TEL_TYPES, phones=phones,
                                    session_ids=session_ids, protected_only=protected)
     agents = agents_of(call, [row["payload"] for row in rows])
-    cdrs = [tel_cdr(row["payload"], row, agents, hide_protected=protected) for row in rows]
+    recorded = recording_links.fields_of_sessions([row["payload"]["SessionId"] for row in rows], call.base_url)
+    cdrs = [tel_cdr(row["payload"], row, agents, recorded.get(row["payload"]["SessionId"], {}),
+                    hide_protected=protected) for row in rows]
     return {"TotalCount": total, "TelCdrs": cdrs, "TelCdrList": cdrs}
 
 
@@ -205,14 +209,15 @@ def one_session(call: Call, range_names: tuple[str, str] | None = None):
 def describe_session_detail(call: Call) -> dict:
     session, push = one_session(call, ("StartTimestamp", "EndTimestamp"))
     agents = agents_of(call, [push])
+    record = recording_links.fields_of_sessions([push["SessionId"]], call.base_url).get(push["SessionId"], {})
     return {
         "Caller": push["Caller"], "Callee": push["Callee"], "CallType": push["CallType"],
         "StartTimeStamp": push["StartTimestamp"], "RingTimestamp": push["RingTimestamp"],
         "AcceptTimestamp": push["AcceptTimestamp"], "EndedTimestamp": push["EndedTimestamp"],
         "QueuedTimestamp": push["QueuedTimestamp"], "StaffUserId": push["SeatUser"], "EndStatus": push["EndStatus"],
         "QueuedSkillGroupId": push["QueuedSkillGroupId"], "QueuedSkillGroupName": push["QueuedSkillGroupName"],
-        "RecordURL": "", "CustomRecordURL": "", "AsrURL": "", "VoicemailRecordURL": [], "VoicemailAsrURL": [],
-        "IVRKeyPressed": [key_pressed(s) for s in push["IVRKeyPressedEx"]], "PostIVRKeyPressed": [],
+        "RecordURL": record.get("RecordURL", ""), "CustomRecordURL": "", "AsrURL": "", "VoicemailRecordURL": [],
+        "VoicemailAsrURL": [], "IVRKeyPressed": [key_pressed(s) for s in push["IVRKeyPressedEx"]], "PostIVRKeyPressed": [],
         "HungUpSide": push["HungUpSide"], "UUI": push["Uui"], "Events": [],
         "ServeParticipants": [serve_participant(p, agents) for p in push["ServeParticipants"]],
         "SysHangupReason": 0, "SysHangupReasonString": "", "EndStatusV2": 0,
