@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-
 from urllib.parse import urlsplit
 
 import pytest
