@@ -92,6 +92,8 @@ class MediaEngine(RtpCommands):
 
     async def end_call(self, call_id: str) -> dict:
         call = self.calls.pop(call_id, None)
+        if call is not None:
+            call.close()
         for leg in list(call.legs.values()) if call else ():
             await leg.close()
         if self.gateway is not None:
@@ -127,6 +129,7 @@ class MediaEngine(RtpCommands):
 
     def _forget_if_empty(self, call: Call) -> None:
         if not call.legs and self.calls.get(call.id) is call:
+            call.close()
             del self.calls[call.id]
 
     COMMANDS = {"open_leg": open_leg, "close_leg": close_leg, "apply_plan": apply_plan, "end_call": end_call,

@@ -41,6 +41,10 @@ class Feed:
                 return None
         return self.frames.popleft() if self.frames else None
 
+    def take(self):
+        """The oldest waiting frame, or None at once if none is waiting (a mixer's tick does not wait)."""
+        return self.frames.popleft() if self.frames else None
+
     def close(self) -> None:
         self.tap.feeds.discard(self)
         self.arrived.set()  # a listener waiting on this feed goes on to its new source now, not at its timeout
