@@ -65,6 +65,18 @@ def dominant_hz(samples: np.ndarray, rate: int) -> float:
     return float(np.fft.rfftfreq(len(samples), 1 / rate)[int(np.argmax(spectrum))])
 
 
+def tones_present(samples: np.ndarray, rate: int, candidates, tolerance: float = 15, share: float = 0.1) -> set:
+    """Which of `candidates` (Hz) sound in a stretch of mono samples: each whose spectral peak is at least
+    `share` of the strongest peak (-20 dB), so a mix of several voices names them all; none in silence."""
+    if not len(samples) or np.max(np.abs(samples)) < 300:
+        return set()
+    spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples))))
+    freqs = np.fft.rfftfreq(len(samples), 1 / rate)
+    strongest = spectrum.max()
+    return {hz for hz in candidates
+            if spectrum[(freqs >= hz - tolerance) & (freqs <= hz + tolerance)].max(initial=0) >= share * strongest}
+
+
 class Ear:
     """Reads a received audio track, keeping the last second as mono samples and each frame's arrival."""
 
@@ -77,6 +89,8 @@ class Ear:
         self.first_sound_at: float | None = None
         self.loud_at: float | None = None  # when the last click (near full scale) began to arrive
         self.recent_at: list[float] = []  # arrival time of each frame in `recent`
+        self.quiet_run = 0  # samples without sound since the last sound
+        self.longest_quiet_run = 0  # the longest such run since the first sound (or `reset_quiet_runs`)
         self.task = asyncio.get_running_loop().create_task(self._read())
 
     async def _read(self):
@@ -88,6 +102,7 @@ class Ear:
                 self.frames += 1
                 peak = np.max(np.abs(samples)) if len(samples) else 0
                 now = time.monotonic()
+                self._count_quiet_runs(samples)
                 if peak <= 300:
                     self.quiet_frames += 1
                 elif self.first_sound_at is None:
@@ -102,6 +117,29 @@ class Ear:
                     self.recent_at.pop(0)
         except MediaStreamError:
             pass
+
+    def _count_quiet_runs(self, samples: np.ndarray) -> None:
+        loud = np.flatnonzero(np.abs(samples) > 300)
+        if not len(loud):
+            self.quiet_run += len(samples)
+            return
+        leading = [self.quiet_run + loud[0]] if self.first_sound_at is not None else []  # not before any sound
+        self.longest_quiet_run = max(self.longest_quiet_run, *(int(run) for run in leading),
+                                     int(np.max(np.diff(loud), initial=1)) - 1)
+        self.quiet_run = len(samples) - 1 - int(loud[-1])
+
+    def reset_quiet_runs(self) -> None:
+        self.longest_quiet_run = 0
+
+    def longest_quiet_ms(self) -> float:
+        """The longest stretch without sound since the first sound (or `reset_quiet_runs`), in ms."""
+        return 1000 * max(self.longest_quiet_run, self.quiet_run if self.first_sound_at else 0) / self.rate
+
+    def tones(self, candidates, seconds: float = 0.3) -> set:
+        """Which of `candidates` (Hz) the last `seconds` carry (see `tones_present`)."""
+        frames = int(seconds / 0.02)
+        return tones_present(np.concatenate(self.recent[-frames:]) if self.recent else np.zeros(0), self.rate,
+                             candidates)
 
     def hears(self, seconds: float = 0.5) -> float:
         frames = int(seconds / 0.02)
