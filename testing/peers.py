@@ -90,7 +90,8 @@ class Ear:
         self.loud_at: float | None = None  # when the last click (near full scale) began to arrive
         self.recent_at: list[float] = []  # arrival time of each frame in `recent`
         self.quiet_run = 0  # samples without sound since the last sound
-        self.longest_quiet_run = 0  # the longest such run since the first sound (or `reset_quiet_runs`)
+        self.longest_quiet_run = 0  # the longest such run since the first sound (or `reset_runs`)
+        self.loudest = 0  # the largest sample since the first frame (or `reset_runs`): a click stands out
         self.task = asyncio.get_running_loop().create_task(self._read())
 
     async def _read(self):
@@ -103,6 +104,7 @@ class Ear:
                 peak = np.max(np.abs(samples)) if len(samples) else 0
                 now = time.monotonic()
                 self._count_quiet_runs(samples)
+                self.loudest = max(self.loudest, int(peak))
                 if peak <= 300:
                     self.quiet_frames += 1
                 elif self.first_sound_at is None:
@@ -128,11 +130,11 @@ class Ear:
                                      int(np.max(np.diff(loud), initial=1)) - 1)
         self.quiet_run = len(samples) - 1 - int(loud[-1])
 
-    def reset_quiet_runs(self) -> None:
-        self.longest_quiet_run = 0
+    def reset_runs(self) -> None:
+        self.longest_quiet_run = self.loudest = 0
 
     def longest_quiet_ms(self) -> float:
-        """The longest stretch without sound since the first sound (or `reset_quiet_runs`), in ms."""
+        """The longest stretch without sound since the first sound (or `reset_runs`), in ms."""
         return 1000 * max(self.longest_quiet_run, self.quiet_run if self.first_sound_at else 0) / self.rate
 
     def tones(self, candidates, seconds: float = 0.3) -> set:

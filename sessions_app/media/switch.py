@@ -94,7 +94,12 @@ class SwitchAudioTrack(_Switch):
         elif self._pending:
             frame = self._pending.pop(0)
         elif self.feed is not None:
-            frame = await self._live(self.feed)
+            feed = self.feed
+            frame = await self._live(feed)
+            if frame is None and self.feed is not None and self.feed is not feed:
+                # re-pointed while waiting (the old feed's close woke us): the new source's first frame, not a
+                # frame of filler ahead of it (a 20 ms hole at every change of who is heard)
+                frame = await self._live(self.feed)
         if frame is None:
             await self._paced(sounds.FRAME_SECONDS)
             frame = self._music.next_frame() if self.filler == "music" else self._silence
