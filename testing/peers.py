@@ -158,10 +158,12 @@ class Ear:
 class Peer:
     """One browser-like endpoint: sends a tone (and optionally video), hears what the bridge sends."""
 
-    def __init__(self, hz: float, codec: str = "", video: bool = False):
+    def __init__(self, hz: float, codec: str = "", video: bool = False, send: bool = True):
+        """`send` False: a browser without its microphone (a supervisor listening) only receives audio."""
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.tone = ToneTrack(hz)
-        transceiver = self.pc.addTransceiver(self.tone, direction="sendrecv")
+        transceiver = (self.pc.addTransceiver(self.tone, direction="sendrecv") if send
+                       else self.pc.addTransceiver("audio", direction="recvonly"))
         if codec:
             caps = RTCRtpSender.getCapabilities("audio").codecs
             transceiver.setCodecPreferences([c for c in caps if c.mimeType.lower() == codec.lower()])
