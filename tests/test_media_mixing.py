@@ -91,6 +91,19 @@ async def test_a_listening_supervisor_hears_both_and_nobody_hears_the_supervisor
     assert list(mixers(engine)) == ["supervisor"]  # customer and agent keep the direct path
 
 
+async def test_a_supervisor_without_a_microphone_listens(engine, call):
+    """Listen mode's browser asks for no microphone: its receive-only leg gets the mix and sends nothing."""
+    with_plan = {**TWO_PARTY, "monitors": {"supervisor": "listen"}}
+    supervisor = Peer(SUPERVISOR, send=False)
+    try:
+        await join(engine, "c1", "supervisor", supervisor, plan=with_plan)
+        await plan(engine, "c1", **with_plan)
+        await hear({supervisor: {CUSTOMER, AGENT}, call.customer: {AGENT}, call.agent: {CUSTOMER}}, "listen")
+        assert "audio" not in engine.calls["c1"].legs["supervisor"].taps
+    finally:
+        await supervisor.close()
+
+
 async def test_a_whispering_supervisor_is_heard_by_the_agent_only(engine, call):
     supervisor = await monitored(engine, call, "whisper")
     await hear({supervisor: {CUSTOMER, AGENT}, call.agent: {CUSTOMER, SUPERVISOR}}, "whisper")
