@@ -194,6 +194,18 @@ async def test_a_voice_joining_and_leaving_leaves_no_gap_over_60_ms_and_no_click
     assert supervisor.pc.connectionState == "connected"
 
 
+async def test_a_plan_with_an_unknown_monitoring_mode_is_refused_and_changes_nothing(engine, call):
+    from sessions_app.media.leg import LegError
+
+    shouting = {**TWO_PARTY, "monitors": {"supervisor": "shout"}}
+    with pytest.raises(LegError, match="'shout' is no monitoring mode for supervisor"):
+        await plan(engine, "c1", **shouting)
+    with pytest.raises(LegError, match="no monitoring mode"):
+        await engine.perform("open_leg", {"call_id": "c2", "leg_id": "supervisor", "sdp": "", "plan": shouting})
+    assert list(engine.calls) == ["c1"] and engine.calls["c1"].plan.monitors == {}
+    await hear({call.customer: {AGENT}, call.agent: {CUSTOMER}}, "the call goes on")
+
+
 async def test_mixers_end_and_close_their_feeds_once_no_longer_needed(engine, call):
     barging = {**TWO_PARTY, "monitors": {"supervisor": "barge"}}
     supervisor = await call.join("supervisor", SUPERVISOR, barging)

@@ -45,10 +45,11 @@ class MediaEngine(RtpCommands):
 
         The web side passes the call's plan as of now, and the leg must be one of its members (without a plan,
         as in the engine's own tests, the current plan stays and any leg may join)."""
+        parsed = Plan.from_dict(plan) if plan is not None else None  # a plan it cannot read changes nothing
         call = self.calls.setdefault(call_id, Call(call_id))
-        if plan is not None:
-            call.plan = Plan.from_dict(plan)
-        if plan is not None and leg_id not in call.plan.members:
+        if parsed is not None:
+            call.plan = parsed
+        if parsed is not None and leg_id not in call.plan.members:
             self._forget_if_empty(call)
             raise LegError(f"{leg_id} is not a party to call {call_id}")
         old = call.legs.pop(leg_id, None)
