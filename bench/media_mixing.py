@@ -90,11 +90,10 @@ async def measure(kind: str, calls: int, seconds: float, codec: str) -> dict:
             "fpsMin": min(fps), "fpsMean": sum(fps) / len(fps), "stillRight": right}
 
 
-def report(r: dict, base: dict | None) -> str:
+def report(r: dict) -> str:
     line = (f"{r['kind']:>10}: {r['calls']} {r['codec']} calls ({r['legs']} legs), media process "
             f"{r['mediaCores'] * 100:5.1f}% of a core, {r['perCallCores'] * 100:.2f}% per call")
-    if base is not None and base["perCallCores"] > 0:
-        r["ratio"] = r["perCallCores"] / base["perCallCores"]
+    if "ratio" in r:
         line += f" = {r['ratio']:.2f}x two-party"
     line += (f" | frames/s per leg min {r['fpsMin']:.1f} mean {r['fpsMean']:.1f}"
              f" | peers {r['clientCores']:.2f} cores, other processes {r['otherCores']:.2f}")
@@ -117,10 +116,12 @@ async def main() -> None:
     print(f"media_mixing: {args.codec}; {MEDIA_NOTE}.", flush=True)
     results, base = [], None
     for kind in args.kinds:
-        results.append(await measure(kind, args.calls, args.seconds, args.codec))
+        results.append(r := await measure(kind, args.calls, args.seconds, args.codec))
         if kind == "two-party":
-            base = results[-1]
-        print(report(results[-1], base), flush=True)
+            base = r
+        if base is not None and base["perCallCores"] > 0:
+            r["ratio"] = r["perCallCores"] / base["perCallCores"]
+        print(report(r), flush=True)
     for r in results:
         if r["kind"].startswith("listen") and "ratio" in r:
             verdict = "met" if r["ratio"] <= TARGET_RATIO else "MISSED"
