@@ -72,6 +72,7 @@ async def measure(kind: str, calls: int, seconds: float, codec: str) -> dict:
         await until(lambda: all(hears_right(kind, peers) for peers in placed.values()), timeout=30,
                     what="every peer hears the voices it should")
         await asyncio.sleep(1)  # let the set-up's burst of CPU pass before the window opens
+        legs = [leg for peers in placed.values() for leg in peers]
         ears = [peer.ear for peers in placed.values() for peer in peers.values()]
         before = [ear.frames for ear in ears]
         watch, started = CpuWatch(media.pid), time.perf_counter()
@@ -89,7 +90,8 @@ async def measure(kind: str, calls: int, seconds: float, codec: str) -> dict:
     return {"kind": kind, "codec": codec, "calls": calls, "legs": len(ears), "seconds": elapsed,
             "mediaCores": cpu["serverCores"], "perCallCores": cpu["serverCores"] / calls,
             "clientCores": cpu["clientCores"], "otherCores": cpu["otherCores"],
-            "fpsMin": min(fps), "fpsMean": sum(fps) / len(fps), "stillRight": right}
+            "fpsMin": min(fps), "fpsMean": sum(fps) / len(fps), "stillRight": right,
+            "fpsMinByLeg": {leg: min(f for name, f in zip(legs, fps) if name == leg) for leg in dict.fromkeys(legs)}}
 
 
 def report(r: dict) -> str:
@@ -97,7 +99,8 @@ def report(r: dict) -> str:
             f"{r['mediaCores'] * 100:5.1f}% of a core, {r['perCallCores'] * 100:.2f}% per call")
     if "ratio" in r:
         line += f" = {r['ratio']:.2f}x two-party"
-    line += (f" | frames/s per leg min {r['fpsMin']:.1f} mean {r['fpsMean']:.1f}"
+    by_leg = ", ".join(f"{leg} {fps:.1f}" for leg, fps in r["fpsMinByLeg"].items())
+    line += (f" | frames/s per leg min {r['fpsMin']:.1f} ({by_leg}) mean {r['fpsMean']:.1f}"
              f" | peers {r['clientCores']:.2f} cores, other processes {r['otherCores']:.2f}")
     if not r["stillRight"]:
         line += "\n    (a peer stopped hearing the voices it should during the window)"
