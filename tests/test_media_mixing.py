@@ -126,6 +126,7 @@ async def test_mute_in_a_mixed_call_silences_that_voice_for_everyone(engine, cal
 
 
 async def test_changing_mode_keeps_the_supervisors_leg_and_leaving_restores_the_direct_path(engine, call):
+    customer_sdp = engine.calls["c1"].legs["customer"].pc.localDescription.sdp
     supervisor = await monitored(engine, call, "listen")
     leg = engine.calls["c1"].legs["supervisor"]
     await hear({supervisor: {CUSTOMER, AGENT}}, "listen")
@@ -141,6 +142,8 @@ async def test_changing_mode_keeps_the_supervisors_leg_and_leaving_restores_the_
     legs = engine.calls["c1"].legs
     assert legs["customer"].audio_out.feed.tap is legs["agent:1"].taps["audio"]  # direct, no mixer
     assert legs["agent:1"].audio_out.feed.tap is legs["customer"].taps["audio"]
+    assert legs["customer"].pc.localDescription.sdp == customer_sdp  # nobody was renegotiated
+    assert call.customer.pc.signalingState == "stable"
 
 
 async def test_consult_holds_the_customer_then_conference_then_back_to_the_customer(engine, call):
