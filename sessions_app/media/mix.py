@@ -133,8 +133,8 @@ class Mixer:
                 wait = started + ticks * sounds.FRAME_SECONDS - loop.time()
                 if wait < -BEHIND:
                     started, ticks = loop.time(), 0
-                elif wait > 0:
-                    await asyncio.sleep(wait)
+                # catching up, still let the listener's sender take each frame before the next: its feed keeps 3
+                await asyncio.sleep(max(0.0, wait))
                 frame = self.next_frame()
                 self.frames_out += 1
                 for feed in tuple(self.feeds):
