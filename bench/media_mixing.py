@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import time
 
 from harness import CpuWatch, emit_json
@@ -140,7 +141,9 @@ async def main() -> None:
             print(report(runs[kind][-1]))
             continue
         full = [run for run in measured if run["fpsMin"] >= FULL_RATE] or measured
-        r = sorted(full, key=lambda run: run["perCallCores"])[(len(full) - 1) // 2]
+        middle = statistics.median(run["perCallCores"] for run in full)
+        r = dict(min(full, key=lambda run: abs(run["perCallCores"] - middle)), perCallCores=middle,
+                 mediaCores=middle * args.calls)
         r["rounds"] = len(runs[kind])
         r["roundsAtFullRate"] = len([run for run in measured if run["fpsMin"] >= FULL_RATE])
         results.append(r)
