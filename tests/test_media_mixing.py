@@ -7,8 +7,10 @@ asserted as "the supervisor's ear carries 440 and 1000 Hz and nothing else of th
 """
 import asyncio
 
+import numpy as np
 import pytest
 
+from sessions_app.media import sounds
 from sessions_app.media.engine import MediaEngine
 from sessions_app.media.mix import Mixer
 from sessions_app.media.sounds import Music
@@ -230,38 +232,45 @@ async def test_mixers_end_and_close_their_feeds_once_no_longer_needed(engine, ca
     await until(lambda: all(m.task.done() for m in used), what="the call's mixers end with it")
 
 
-async def test_a_mixer_sums_with_saturation_and_fades_a_new_voice_in():
-    """Two loud voices clip at full scale instead of wrapping around; a joining voice starts at zero level."""
-    from sessions_app.media import sounds
+class SteadyVoice:
+    """A tap whose every frame is 20 ms of one constant level (8 kHz), always ready."""
 
-    class Still:  # a tap whose feed always holds one frame of a constant level
-        feeds: set = set()
+    def __init__(self, level: int):
+        self.frame = sounds.audio_frame(sounds.AudioFormat(8000, 1), np.full(160, level, dtype=np.int16))
+        self.feeds = set()
 
-        def __init__(self, level):
-            self.frame = sounds.audio_frame(sounds.AudioFormat(8000, 1), __import__("numpy").full(160, level))
+    def listen(self):
+        feed = SteadyFeed(self)
+        self.feeds.add(feed)
+        return feed
 
-        def listen(self):
-            tap = self
 
-            class Feed:
-                def take(self):
-                    return tap.frame
+class SteadyFeed:
+    def __init__(self, tap: SteadyVoice):
+        self.tap = tap
 
-                def close(self):
-                    pass
+    def take(self):
+        return self.tap.frame
 
-            return Feed()
+    def close(self):
+        self.tap.feeds.discard(self)
 
+
+async def test_a_mixer_sums_with_saturation_and_fades_voices_in_and_out():
+    """Two loud voices clip at full scale instead of wrapping around; a joining voice starts from zero level,
+    a leaving one ramps down over one frame and is then let go."""
     mixer = Mixer(sounds.AudioFormat(8000, 1))
     try:
-        loud, louder = Still(30000), Still(20000)
+        loud, louder = SteadyVoice(30000), SteadyVoice(20000)
         mixer.mix([loud, louder], steady=loud)
         first = mixer.next_frame().to_ndarray().reshape(-1)
         assert first[0] == 30000  # the steady voice at once, the new one from zero
         assert first[-1] == 32767  # then both: clipped, not wrapped
         mixer.mix([loud])
         assert mixer.fading
-        mixer.next_frame()
-        assert not mixer.fading and mixer.sources == {loud}
+        last = mixer.next_frame().to_ndarray().reshape(-1)
+        assert last[0] == 32767 and last[-1] == 30000  # the leaving voice ramped down within the frame
+        assert not mixer.fading and mixer.sources == {loud} and not louder.feeds
     finally:
         mixer.close()
+    assert not loud.feeds
