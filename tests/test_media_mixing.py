@@ -274,3 +274,41 @@ async def test_a_mixer_sums_with_saturation_and_fades_voices_in_and_out():
     finally:
         mixer.close()
     assert not loud.feeds
+
+
+async def barged_call(engine: MediaEngine, number: int) -> None:
+    """A customer, an agent and a barging supervisor each hear the two others, then the supervisor leaves and
+    the call ends: three mixers made and ended."""
+    peers = {"customer": Peer(CUSTOMER), "agent:1": Peer(AGENT), "supervisor": Peer(SUPERVISOR)}
+    barging = {**TWO_PARTY, "monitors": {"supervisor": "barge"}}
+    call_id = f"call{number}"
+    try:
+        for leg_id, peer in peers.items():
+            await join(engine, call_id, leg_id, peer, plan=barging)
+        await plan(engine, call_id, **barging)
+        await until(lambda: all(tones(peers[leg]) == heard for leg, heard in (
+            ("customer", {AGENT, SUPERVISOR}), ("agent:1", {CUSTOMER, SUPERVISOR}), ("supervisor", {CUSTOMER, AGENT}))))
+        await plan(engine, call_id, **TWO_PARTY)
+        await until(lambda: not engine.calls[call_id].mixers, what="back to the direct path")
+        await engine.perform("end_call", {"call_id": call_id})
+    finally:
+        for peer in peers.values():
+            await peer.close()
+
+
+async def test_monitored_calls_leave_nothing_behind(engine):
+    """As tests/test_media_leaks.py checks two-party calls, on a smaller scale: mixers' tasks, feeds and
+    resamplers go with the plan that needed them."""
+    from .test_media_leaks import OBJECTS_NOISE, resources
+
+    for number in range(0, 6, 3):  # warm-up: codecs, resamplers, allocator arenas
+        await asyncio.gather(*(barged_call(engine, n) for n in range(number, number + 3)))
+    await until(lambda: len(asyncio.all_tasks()) == 1, what="the warm-up calls' tasks end")
+    warm = resources()
+    for number in range(6, 24, 3):
+        await asyncio.gather(*(barged_call(engine, n) for n in range(number, number + 3)))
+    await until(lambda: len(asyncio.all_tasks()) == 1, what="the calls' tasks end")
+    after = resources()
+    assert engine.calls == {}
+    assert after["threads"] == warm["threads"] and after["fds"] <= warm["fds"]
+    assert after["objects"] - warm["objects"] <= OBJECTS_NOISE, (warm, after)
