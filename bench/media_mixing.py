@@ -59,6 +59,12 @@ async def place(media, call_id: str, kind: str, codec: str) -> dict[str, Peer]:
     return peers
 
 
+def mixed_frames(stats: dict) -> dict[tuple[str, str], int]:
+    """Frames each mixer has made so far, by (call, listening leg)."""
+    return {(call_id, leg): leg_stats["mixFramesOut"] for call_id, legs in stats["calls"].items()
+            for leg, leg_stats in legs.items() if "mixFramesOut" in leg_stats}
+
+
 def hears_right(kind: str, peers: dict[str, Peer]) -> bool:
     return all(peer.ear is not None and peer.ear.tones(VOICES, 0.3) == HEARD[kind][leg]
                for leg, peer in peers.items())
@@ -76,10 +82,13 @@ async def measure(kind: str, calls: int, seconds: float, codec: str) -> dict:
         legs = [leg for peers in placed.values() for leg in peers]
         ears = [peer.ear for peers in placed.values() for peer in peers.values()]
         before = [ear.frames for ear in ears]
+        mixed_before = mixed_frames(await media.perform("stats", {}))
         watch, started = CpuWatch(media.pid), time.perf_counter()
         await asyncio.sleep(seconds)  # the measured window: media flows on its own meanwhile
         elapsed = time.perf_counter() - started
         cpu = watch.report()
+        mixed_after = mixed_frames(await media.perform("stats", {}))
+        mix_fps = [(mixed_after[key] - made) / elapsed for key, made in mixed_before.items() if key in mixed_after]
         fps = [(ear.frames - f) / elapsed for ear, f in zip(ears, before)]
         right = all(hears_right(kind, peers) for peers in placed.values())
     except TimeoutError as error:  # a starved load generator's ears hear gaps: this run does not count
@@ -94,6 +103,7 @@ async def measure(kind: str, calls: int, seconds: float, codec: str) -> dict:
             "mediaCores": cpu["serverCores"], "perCallCores": cpu["serverCores"] / calls,
             "clientCores": cpu["clientCores"], "otherCores": cpu["otherCores"],
             "fpsMin": min(fps), "fpsMean": sum(fps) / len(fps), "stillRight": right,
+            "mixFpsMin": min(mix_fps, default=None),
             "fpsMinByLeg": {leg: min(f for name, f in zip(legs, fps) if name == leg) for leg in dict.fromkeys(legs)}}
 
 
@@ -105,7 +115,8 @@ def report(r: dict) -> str:
     if "ratio" in r:
         line += f" = {r['ratio']:.2f}x two-party"
     by_leg = ", ".join(f"{leg} {fps:.1f}" for leg, fps in r["fpsMinByLeg"].items())
-    line += (f" | frames/s per leg min {r['fpsMin']:.1f} ({by_leg}) mean {r['fpsMean']:.1f}"
+    mixes = f", mixers made min {r['mixFpsMin']:.1f}" if r.get("mixFpsMin") is not None else ""
+    line += (f" | frames/s per leg min {r['fpsMin']:.1f} ({by_leg}) mean {r['fpsMean']:.1f}{mixes}"
              f" | peers {r['clientCores']:.2f} cores, other processes {r['otherCores']:.2f}")
     if not r["stillRight"]:
         line += "\n    (a peer stopped hearing the voices it should during the window)"

@@ -92,6 +92,11 @@ class Call:
         mixer.mix(taps, steady=current)  # the voice it heard already goes on at full level: no dip
         return mixer
 
+    def leg_stats(self, leg: Leg) -> dict:
+        """The leg's own stats, and while it hears a mix, how many frames its mixer has made."""
+        mixer = self.mixers.get(leg.id)
+        return leg.stats() if mixer is None else {**leg.stats(), "mixFramesOut": mixer.frames_out}
+
     def close(self) -> None:
         """Stop every mixer (the legs close on their own)."""
         for mixer in self.mixers.values():

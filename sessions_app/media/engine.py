@@ -108,7 +108,7 @@ class MediaEngine(RtpCommands):
         return await self.gateway.dial(call_id, **call)
 
     async def stats(self) -> dict:
-        return {"calls": {call.id: {leg.id: leg.stats() for leg in call.legs.values()}
+        return {"calls": {call.id: {leg.id: call.leg_stats(leg) for leg in call.legs.values()}
                           for call in self.calls.values()}}
 
     async def close(self) -> None:
