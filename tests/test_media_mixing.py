@@ -93,6 +93,20 @@ async def test_a_listening_supervisor_hears_both_and_nobody_hears_the_supervisor
     assert list(mixers(engine)) == ["supervisor"]  # customer and agent keep the direct path
 
 
+async def test_a_voice_nobody_hears_is_not_decoded_until_someone_does(engine, call):
+    """A supervisor listening with the microphone on: its audio arrives but nobody hears it, so it is not
+    decoded (DESIGN: decode only while a call needs samples); barging, it is decoded and heard at once."""
+    supervisor = await monitored(engine, call, "listen")
+    await hear({supervisor: {CUSTOMER, AGENT}}, "listen")
+    tap = engine.calls["c1"].legs["supervisor"].taps["audio"]
+    decoded, heard = tap.frames_in, supervisor.ear.frames
+    await until(lambda: supervisor.ear.frames > heard + 10, what="half a second more of the call")
+    assert tap.frames_in == decoded
+    await plan(engine, "c1", **TWO_PARTY, monitors={"supervisor": "barge"})
+    await hear({call.customer: {AGENT, SUPERVISOR}, call.agent: {CUSTOMER, SUPERVISOR}}, "barge")
+    await until(lambda: tap.frames_in > decoded + 10, what="the supervisor's voice decoded")
+
+
 async def test_a_supervisor_without_a_microphone_listens(engine, call):
     """Listen mode's browser asks for no microphone: its receive-only leg gets the mix and sends nothing."""
     with_plan = {**TWO_PARTY, "monitors": {"supervisor": "listen"}}

@@ -56,6 +56,9 @@ class Tap:
         self.kind = track.kind
         self.feeds: set[Feed] = set()
         self.frames_in = 0
+        # Asked by the audio decoder (patches.InlineAudioDecoder) before each frame: a voice nobody hears now (a
+        # supervisor listening with the microphone on, a customer on hold) is received but not decoded.
+        track.listened = lambda: bool(self.feeds)
         self.task = asyncio.get_running_loop().create_task(self._drain())
 
     def listen(self) -> Feed:
