@@ -193,6 +193,36 @@ async def test_a_phone_customer_on_pcmu_is_mixed_with_opus_browsers(engine):
             await peer.close()
 
 
+async def test_a_caller_on_the_trunk_is_mixed_like_a_browser(engine):
+    """A phone leg (the trunk's RTP, G.711) in a barge: the caller hears agent and supervisor, and both hear
+    the caller."""
+    from testing.peers import tones_present
+
+    from .phone_peer import RATE, PhonePeer
+
+    phone, agent, supervisor = PhonePeer(), Peer(AGENT, "audio/opus"), Peer(SUPERVISOR, "audio/opus")
+    barging = {"a": "phone", "b": "agent:1", "monitors": {"supervisor": "barge"}}
+    try:
+        await engine.perform("open_rtp_leg", {"call_id": "c1", "leg_id": "phone", "remote_host": "127.0.0.1",
+                                              "remote_port": phone.port, "payload_type": 0,
+                                              "telephone_event_pt": 101, "plan": barging})
+        phone.speak(CUSTOMER)
+        for leg_id, peer in (("agent:1", agent), ("supervisor", supervisor)):
+            await join(engine, "c1", leg_id, peer, plan=barging)
+        await plan(engine, "c1", **barging)
+
+        def phone_hears():
+            recent = list(phone.recent[-15:])
+            return tones_present(np.concatenate(recent) if recent else np.zeros(0), RATE, VOICES)
+
+        await until(lambda: phone_hears() == {AGENT, SUPERVISOR}, what=f"the caller hears both: {phone_hears()}")
+        await hear({agent: {CUSTOMER, SUPERVISOR}, supervisor: {CUSTOMER, AGENT}}, "both hear the caller")
+    finally:
+        for peer in (agent, supervisor):
+            await peer.close()
+        await asyncio.to_thread(phone.close)
+
+
 async def test_a_voice_joining_and_leaving_leaves_no_gap_over_60_ms_and_no_click(engine, call):
     """The customer hears the agent throughout while a supervisor barges in and leaves: from the direct path
     to a mix and back, the longest stretch without sound the customer receives stays under 60 ms (measured:
