@@ -24,11 +24,13 @@ WEB_QUICK = {"sdk_roundtrip": ["-n", "300"], "callin_latency": ["--agents", "100
 # media benchmarks: label -> script and its arguments (no web server; each starts its own media process)
 MEDIA = {"media_calls_opus": ("media_calls", ["--codec", "opus", "--calls", "20"]),
          "media_calls_pcmu": ("media_calls", ["--codec", "pcmu", "--calls", "20"]),
-         "media_latency": ("media_latency", []), "media_video": ("media_video", [])}
+         "media_latency": ("media_latency", []), "media_video": ("media_video", []),
+         "media_mixing": ("media_mixing", [])}
 MEDIA_QUICK = {"media_calls_opus": ("media_calls", ["--codec", "opus", "--calls", "4", "--seconds", "3"]),
                "media_calls_pcmu": ("media_calls", ["--codec", "pcmu", "--calls", "4", "--seconds", "3"]),
                "media_latency": ("media_latency", ["--clicks", "10", "--calls", "5"]),
-               "media_video": ("media_video", ["--calls", "1", "--seconds", "3"])}
+               "media_video": ("media_video", ["--calls", "1", "--seconds", "3"]),
+               "media_mixing": ("media_mixing", ["--calls", "2", "--seconds", "3"])}
 
 
 def run(name: str, args: list[str], out: Path, script: str | None = None) -> dict:
@@ -93,6 +95,11 @@ def media_rows(results: dict) -> list[str]:
     for r in results["media_video"]["runs"]:
         lines.append(row(f"video call CPU ({r['calls']} calls, {r['videoFpsMin']:.0f} fps min)",
                          f"{r['perCallCores'] * 100:.1f}% of a core per call", "none", None))
+    for r in results["media_mixing"]["runs"]:
+        monitored = r["kind"].startswith("listen")
+        figure = f"{r['perCallCores'] * 100:.1f}% per call, {r.get('ratio', 1):.2f}x"
+        lines.append(row(f"{r['kind']} call CPU vs two-party ({r['calls']} calls)", figure,
+                         "1.5x" if monitored else "none", r.get("ratio", 9) <= 1.5 if monitored else None))
     return lines
 
 

@@ -65,6 +65,18 @@ def dominant_hz(samples: np.ndarray, rate: int) -> float:
     return float(np.fft.rfftfreq(len(samples), 1 / rate)[int(np.argmax(spectrum))])
 
 
+def tones_present(samples: np.ndarray, rate: int, candidates, tolerance: float = 15, share: float = 0.1) -> set:
+    """Which of `candidates` (Hz) sound in a stretch of mono samples: each whose spectral peak is at least
+    `share` of the strongest peak (-20 dB), so a mix of several voices names them all; none in silence."""
+    if not len(samples) or np.max(np.abs(samples)) < 300:
+        return set()
+    spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples))))
+    freqs = np.fft.rfftfreq(len(samples), 1 / rate)
+    strongest = spectrum.max()
+    return {hz for hz in candidates
+            if spectrum[(freqs >= hz - tolerance) & (freqs <= hz + tolerance)].max(initial=0) >= share * strongest}
+
+
 class Ear:
     """Reads a received audio track, keeping the last second as mono samples and each frame's arrival."""
 
@@ -77,6 +89,9 @@ class Ear:
         self.first_sound_at: float | None = None
         self.loud_at: float | None = None  # when the last click (near full scale) began to arrive
         self.recent_at: list[float] = []  # arrival time of each frame in `recent`
+        self.quiet_run = 0  # samples without sound since the last sound
+        self.longest_quiet_run = 0  # the longest such run since the first sound (or `reset_runs`)
+        self.loudest = 0  # the largest sample since the first frame (or `reset_runs`): a click stands out
         self.task = asyncio.get_running_loop().create_task(self._read())
 
     async def _read(self):
@@ -88,6 +103,8 @@ class Ear:
                 self.frames += 1
                 peak = np.max(np.abs(samples)) if len(samples) else 0
                 now = time.monotonic()
+                self._count_quiet_runs(samples)
+                self.loudest = max(self.loudest, int(peak))
                 if peak <= 300:
                     self.quiet_frames += 1
                 elif self.first_sound_at is None:
@@ -102,6 +119,29 @@ class Ear:
                     self.recent_at.pop(0)
         except MediaStreamError:
             pass
+
+    def _count_quiet_runs(self, samples: np.ndarray) -> None:
+        loud = np.flatnonzero(np.abs(samples) > 300)
+        if not len(loud):
+            self.quiet_run += len(samples)
+            return
+        leading = [self.quiet_run + loud[0]] if self.first_sound_at is not None else []  # not before any sound
+        self.longest_quiet_run = max(self.longest_quiet_run, *(int(run) for run in leading),
+                                     int(np.max(np.diff(loud), initial=1)) - 1)
+        self.quiet_run = len(samples) - 1 - int(loud[-1])
+
+    def reset_runs(self) -> None:
+        self.longest_quiet_run = self.loudest = 0
+
+    def longest_quiet_ms(self) -> float:
+        """The longest stretch without sound since the first sound (or `reset_runs`), in ms."""
+        return 1000 * max(self.longest_quiet_run, self.quiet_run if self.first_sound_at else 0) / self.rate
+
+    def tones(self, candidates, seconds: float = 0.3) -> set:
+        """Which of `candidates` (Hz) the last `seconds` carry (see `tones_present`)."""
+        frames = int(seconds / 0.02)
+        return tones_present(np.concatenate(self.recent[-frames:]) if self.recent else np.zeros(0), self.rate,
+                             candidates)
 
     def hears(self, seconds: float = 0.5) -> float:
         frames = int(seconds / 0.02)
@@ -118,10 +158,12 @@ class Ear:
 class Peer:
     """One browser-like endpoint: sends a tone (and optionally video), hears what the bridge sends."""
 
-    def __init__(self, hz: float, codec: str = "", video: bool = False):
+    def __init__(self, hz: float, codec: str = "", video: bool = False, send: bool = True):
+        """`send` False: a browser without its microphone (a supervisor listening) only receives audio."""
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.tone = ToneTrack(hz)
-        transceiver = self.pc.addTransceiver(self.tone, direction="sendrecv")
+        transceiver = (self.pc.addTransceiver(self.tone, direction="sendrecv") if send
+                       else self.pc.addTransceiver("audio", direction="recvonly"))
         if codec:
             caps = RTCRtpSender.getCapabilities("audio").codecs
             transceiver.setCodecPreferences([c for c in caps if c.mimeType.lower() == codec.lower()])

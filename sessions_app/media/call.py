@@ -5,16 +5,21 @@ transfer), read from the session's row. Applying a plan twice changes nothing, s
 is harmless and a restarted web process can re-send it.
 
 Side `a` is the customer (or the agent who placed an internal call); side `b` the agent serving now, or
-nobody while the session waits. Any other leg of the call (an agent still ringing, one who transferred it
-away) hears silence and sees black. `record`, when set, records side a: what it says and what it hears
-(media/recorder.py).
+nobody while the session waits; `consult` another agent or number `b` consults (privately, or in a
+`conference` of all three); `monitors` supervisors' legs listening, whispering or barging. Any other leg of the
+call (an agent still ringing, one who transferred it away) hears silence and sees black. Who hears whom is
+`hearing.hearing(plan)`: one source is passed on as it comes, several are mixed (`mix.Mixer`). `record`, when set,
+records side a: what it says and what it hears (media/recorder.py).
 """
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
 
+from . import hearing
+from .commands import LegError
 from .leg import Leg
+from .mix import Mixer
 from .recorder import Recorder
 
 
@@ -39,20 +44,27 @@ class Plan:
     quiet: bool = False  # side a waits in silence rather than to music (a caller in the IVR, between prompts)
     muted: frozenset[str] = field(default_factory=frozenset)  # legs whose microphone is not passed on
     video_muted: frozenset[str] = field(default_factory=frozenset)  # legs whose camera is not passed on
+    consult: str = ""  # the leg `b` consults: with `a` held unless `conference`
+    conference: bool = False  # a, b and consult all hear each other
+    monitors: dict[str, str] = field(default_factory=dict)  # leg -> "listen" | "whisper" | "barge"
     record: Recording | None = None
 
     @classmethod
     def from_dict(cls, data: dict) -> "Plan":
+        monitors = dict(data.get("monitors") or {})
+        for leg, mode in monitors.items():
+            if mode not in hearing.MONITOR_MODES:
+                raise LegError(f"{mode!r} is no monitoring mode for {leg} (listen, whisper or barge)")
         return cls(a=data.get("a") or "", b=data.get("b") or "", ringing=data.get("ringing") or "",
                    hold=bool(data.get("hold")), quiet=bool(data.get("quiet")),
                    muted=frozenset(data.get("muted") or ()), video_muted=frozenset(data.get("videoMuted") or ()),
+                   consult=data.get("consult") or "", conference=bool(data.get("conference")), monitors=monitors,
                    record=Recording.from_dict(data.get("record")))
-
 
     @property
     def members(self) -> set[str]:
         """The legs that belong in the call now; any other (an agent whose offer ended) is closed."""
-        return {leg for leg in (self.a, self.b, self.ringing) if leg}
+        return {leg for leg in (self.a, self.b, self.ringing, self.consult, *self.monitors) if leg}
 
 
 class Call:
@@ -61,29 +73,26 @@ class Call:
         self.legs: dict[str, Leg] = {}
         self.plan = Plan()
         self.recorder: Recorder | None = None
+        self.mixers: dict[str, Mixer] = {}  # by listening leg: only while it hears two or more voices
 
     def rewire(self) -> None:
-        """Point every leg's outgoing tracks at what the plan says it should hear and see."""
+        """Point every leg's outgoing tracks at what the plan says it should hear and see: one voice is
+        followed directly (a two-party call costs no more than forwarding), several through a mixer of them,
+        none is the filler. Re-pointing needs no renegotiation."""
         plan = self.plan
-        a, b = self.legs.get(plan.a), self.legs.get(plan.b)
-        for leg in self.legs.values():
-            if leg.closed:
-                continue
-            if leg is a:
-                peer, filler = b, "music" if plan.hold or not (plan.b or plan.quiet) else "silence"
-            elif leg is b:
-                peer, filler = a, "silence"
-            else:
-                peer, filler = None, "silence"
-            if plan.hold or (peer is not None and peer.closed):
-                peer = None
+        heard, seen = hearing.hearing(plan), hearing.seeing(plan)
+        live = {leg_id: leg for leg_id, leg in self.legs.items() if not leg.closed}
+        for leg_id, leg in live.items():
             if leg.audio_out is not None:
-                leg.audio_out.play(filler)
-                hears = peer is not None and peer.id not in plan.muted
-                leg.audio_out.follow(peer.taps.get("audio") if hears else None)
+                leg.audio_out.play(hearing.filler(plan, leg_id))
+                taps = [live[source].taps["audio"] for source in sorted(heard.get(leg_id, ()))
+                        if source in live and "audio" in live[source].taps]
+                leg.audio_out.follow(self._audio_source(leg_id, leg.audio_out, taps))
             if leg.video_out is not None:
-                sees = peer is not None and peer.id not in plan.video_muted
-                leg.video_out.follow(peer.taps.get("video") if sees else None)
+                source = live.get(seen.get(leg_id, ""))
+                leg.video_out.follow(source.taps.get("video") if source is not None else None)
+        for leg_id in set(self.mixers) - set(live):
+            self.mixers.pop(leg_id).close()
         self._record()
 
     def _record(self) -> None:
@@ -103,3 +112,30 @@ class Call:
         """Stop recording; returns the task that finishes the file (None if nothing was recorded)."""
         recorder, self.recorder = self.recorder, None
         return recorder.stop() if recorder is not None else None
+
+    def _audio_source(self, leg_id: str, out, taps: list):
+        """The one tap `leg_id` hears, its mixer of several, or None. A mixer whose voices drop to one or none
+        lives on until the leaving voices have faded out (it then calls `rewire` again), so nobody clicks off."""
+        mixer = self.mixers.get(leg_id)
+        if mixer is not None:
+            mixer.mix(taps)
+            if len(taps) >= 2 or mixer.fading:
+                return mixer
+            self.mixers.pop(leg_id).close()
+        if len(taps) < 2:
+            return taps[0] if taps else None
+        current = out.feed.tap if out.feed is not None else None
+        self.mixers[leg_id] = mixer = Mixer(out.fmt, on_faded=self.rewire)
+        mixer.mix(taps, steady=current)  # the voice it heard already goes on at full level: no dip
+        return mixer
+
+    def leg_stats(self, leg: Leg) -> dict:
+        """The leg's own stats, and while it hears a mix, how many frames its mixer has made."""
+        mixer = self.mixers.get(leg.id)
+        return leg.stats() if mixer is None else {**leg.stats(), "mixFramesOut": mixer.frames_out}
+
+    def close(self) -> None:
+        """Stop every mixer (the legs close on their own)."""
+        for mixer in self.mixers.values():
+            mixer.close()
+        self.mixers.clear()

@@ -45,10 +45,11 @@ class MediaEngine(RtpCommands):
 
         The web side passes the call's plan as of now, and the leg must be one of its members (without a plan,
         as in the engine's own tests, the current plan stays and any leg may join)."""
+        parsed = Plan.from_dict(plan) if plan is not None else None  # a plan it cannot read changes nothing
         call = self.calls.setdefault(call_id, Call(call_id))
-        if plan is not None:
-            call.plan = Plan.from_dict(plan)
-        if plan is not None and leg_id not in call.plan.members:
+        if parsed is not None:
+            call.plan = parsed
+        if parsed is not None and leg_id not in call.plan.members:
             self._forget_if_empty(call)
             raise LegError(f"{leg_id} is not a party to call {call_id}")
         old = call.legs.pop(leg_id, None)
@@ -93,6 +94,8 @@ class MediaEngine(RtpCommands):
     async def end_call(self, call_id: str) -> dict:
         call = self.calls.pop(call_id, None)
         finishing = call.stop_recording() if call else None
+        if call is not None:
+            call.close()
         for leg in list(call.legs.values()) if call else ():
             await leg.close()
         if finishing is not None:
@@ -108,7 +111,7 @@ class MediaEngine(RtpCommands):
         return await self.gateway.dial(call_id, **call)
 
     async def stats(self) -> dict:
-        return {"calls": {call.id: {leg.id: leg.stats() for leg in call.legs.values()}
+        return {"calls": {call.id: {leg.id: call.leg_stats(leg) for leg in call.legs.values()}
                           for call in self.calls.values()}}
 
     async def close(self) -> None:
@@ -130,6 +133,7 @@ class MediaEngine(RtpCommands):
 
     def _forget_if_empty(self, call: Call) -> None:
         if not call.legs and self.calls.get(call.id) is call:
+            call.close()
             del self.calls[call.id]
             call.stop_recording()
 

@@ -54,7 +54,9 @@ class InlineAudioDecoder:
     """Stands in for an audio receiver's decoder queue: what is put is decoded at once, on the loop.
 
     The receiver puts `(codec, encoded_frame)` for each complete frame and None when it stops, exactly what
-    aiortc's `decoder_worker` thread reads from its queue; the decoded frames go straight to the track."""
+    aiortc's `decoder_worker` thread reads from its queue; the decoded frames go straight to the track. A frame
+    of a track whose `Tap` has no listener is dropped undecoded (DESIGN: decode only while a call needs
+    samples)."""
 
     def __init__(self, receiver: rtcrtpreceiver.RTCRtpReceiver):
         self.receiver = receiver
@@ -67,6 +69,10 @@ class InlineAudioDecoder:
             frames.put_nowait(None)  # the track ends
             return
         codec, encoded_frame = task
+        listened = getattr(self.receiver._track, "listened", None)  # set by media/tap.py's Tap
+        if listened is not None and not listened():
+            self.decoder = self.codec_name = None  # decoding starts afresh when someone listens: no stale state
+            return
         if codec.name != self.codec_name:
             self.decoder, self.codec_name = rtcrtpreceiver.get_decoder(codec), codec.name
         try:

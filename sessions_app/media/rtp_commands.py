@@ -38,9 +38,10 @@ class RtpCommands:
         """A phone leg toward the trunk's media address; one opened again (a new INVITE) replaces the old.
 
         The arguments after `leg_id` are facts of the trunk's SDP, its `direction` included (see `RtpLeg`)."""
+        parsed = Plan.from_dict(plan) if plan is not None else None  # a plan it cannot read changes nothing
         call = self.calls.setdefault(call_id, Call(call_id))
-        if plan is not None:
-            call.plan = Plan.from_dict(plan)
+        if parsed is not None:
+            call.plan = parsed
             if leg_id not in call.plan.members:
                 self._forget_if_empty(call)
                 raise LegError(f"{leg_id} is not a party to call {call_id}")

@@ -95,7 +95,14 @@ class SwitchAudioTrack(_Switch):
         elif self._pending:
             frame = self._pending.pop(0)
         elif self.feed is not None:
-            frame = await self._live(self.feed)
+            feed, waiting_since = self.feed, time.monotonic()
+            frame = await self._live(feed)
+            if frame is None and self.feed is not None and self.feed is not feed:
+                # re-pointed while waiting (the old feed's close woke us): the new source's first frame, not a
+                # frame of filler ahead of it (a 20 ms hole at every change of who is heard), within what is
+                # left of the wait, so a silent new source still gets the filler in time
+                left = LATE_AFTER - (time.monotonic() - waiting_since)
+                frame = await self._live(self.feed, max(left, sounds.FRAME_SECONDS))
         if frame is None:
             await self._paced(sounds.FRAME_SECONDS)
             frame = self._music.next_frame() if self.filler == "music" else self._silence
@@ -119,8 +126,8 @@ class SwitchAudioTrack(_Switch):
             chunk = np.concatenate([chunk, np.zeros(n - len(chunk), dtype=np.int16)])
         return sounds.audio_frame(self.fmt, chunk)
 
-    async def _live(self, feed: Feed) -> av.AudioFrame | None:
-        frame = await feed.get(LATE_AFTER)
+    async def _live(self, feed: Feed, timeout: float = LATE_AFTER) -> av.AudioFrame | None:
+        frame = await feed.get(timeout)
         if frame is None or self.fmt.matches(frame):
             return frame
         converted = self._converted(frame)  # another codec's rate or layout: one conversion, here
