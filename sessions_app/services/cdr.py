@@ -152,6 +152,12 @@ async def deliver(client: httpx.AsyncClient, url: str, push_id: str, body: bytes
     return ""
 
 
+def retry_delay(attempts: int) -> timedelta:
+    """How long after its `attempts`-th failed delivery a push is tried again: doubling from CDR_RETRY_BASE,
+    at most CDR_RETRY_MAX."""
+    return timedelta(seconds=min(settings.CDR_RETRY_BASE * 2 ** max(attempts - 1, 0), settings.CDR_RETRY_MAX))
+
+
 def settle(cdr_id: int, error: str) -> None:
     """Record a delivery attempt: delivered, or due again after an exponential backoff."""
     with transaction.atomic():
@@ -159,6 +165,5 @@ def settle(cdr_id: int, error: str) -> None:
         if not error:
             item.delivered_at, item.next_attempt_at, item.last_error = timezone.now(), None, ""
         else:
-            delay = min(settings.CDR_RETRY_BASE * 2 ** max(item.attempts - 1, 0), settings.CDR_RETRY_MAX)
-            item.next_attempt_at, item.last_error = timezone.now() + timedelta(seconds=delay), error
+            item.next_attempt_at, item.last_error = timezone.now() + retry_delay(item.attempts), error
         item.save(update_fields=["delivered_at", "next_attempt_at", "last_error"])

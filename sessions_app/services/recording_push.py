@@ -12,7 +12,6 @@ import json
 from datetime import timedelta
 from urllib.parse import urlsplit, urlunsplit
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -81,6 +80,6 @@ def settle(recording_id: int, error: str) -> None:
         if not error:
             recording.pushed_at, recording.push_next_at, recording.push_error = timezone.now(), None, ""
         else:
-            delay = min(settings.CDR_RETRY_BASE * 2 ** max(recording.push_attempts - 1, 0), settings.CDR_RETRY_MAX)
-            recording.push_next_at, recording.push_error = timezone.now() + timedelta(seconds=delay), error
+            recording.push_error = error
+            recording.push_next_at = timezone.now() + cdr.retry_delay(recording.push_attempts)
         recording.save(update_fields=["pushed_at", "push_next_at", "push_error"])
