@@ -74,6 +74,16 @@ def wallboard_days_counted_afresh():
 
 
 @pytest.fixture
+async def engine():
+    """A media engine on this test's loop, bound to loopback, closed after the test."""
+    from sessions_app.media.engine import MediaEngine
+
+    engine = MediaEngine(["127.0.0.1"])
+    yield engine
+    await engine.close()
+
+
+@pytest.fixture
 def demo(transactional_db):
     from io import StringIO
 

@@ -30,13 +30,6 @@ def hears_music(peer: Peer) -> bool:
 
 
 @pytest.fixture
-async def engine():
-    engine = MediaEngine(["127.0.0.1"])
-    yield engine
-    await engine.close()
-
-
-@pytest.fixture
 async def peer():
     """Factory of peers (hz, codec, video); all are closed at the end of the test."""
     made = []

@@ -48,13 +48,6 @@ async def stays(expected: dict, seconds: float = 0.6) -> None:
 
 
 @pytest.fixture
-async def engine():
-    engine = MediaEngine(["127.0.0.1"])
-    yield engine
-    await engine.close()
-
-
-@pytest.fixture
 async def call(engine):
     """Customer and agent bridged on call "c1"; `call.join(leg, hz, plan)` adds a leg; peers closed at the end."""
     made = []

@@ -12,7 +12,6 @@ import time
 
 import pytest
 
-from sessions_app.media.engine import MediaEngine
 from sessions_app.media.recorder import Side
 from sessions_app.media.sounds import Music
 from testing.peers import Peer
@@ -25,13 +24,6 @@ pytestmark = pytest.mark.service
 
 CUSTOMER_HZ, AGENT_HZ, SECOND_AGENT_HZ = 440, 1000, 1500
 MARGIN = 0.3  # seconds left out at each edge of a stretch: a plan takes effect within a tick and a packet
-
-
-@pytest.fixture
-async def engine():
-    engine = MediaEngine(["127.0.0.1"])
-    yield engine
-    await engine.close()
 
 
 @pytest.fixture
