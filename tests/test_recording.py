@@ -286,6 +286,23 @@ def test_a_recorded_calls_record_url_plays_without_a_cookie_until_it_expires(tra
     assert f"/recordings/{recording.session_id}.ogg?expires=" in payload["RecordURL"]
 
 
+def test_a_record_url_fetched_before_its_file_is_stored_is_told_to_try_again(transactional_db, engine_commands):
+    from django.test import Client
+
+    from sessions_app.models import Cdr
+
+    session_id, _ = _accepted_call()
+    _spool(recordings.spool_path(session_id), 2.0)
+    _end(session_id)
+    early = Client().get(Cdr.objects.get(session_id=session_id).payload["RecordURL"])
+    assert early.status_code == 503 and early["Retry-After"] == "5"
+    assert b"still being stored" in early.content
+
+    recordings.store_finished()
+    stored = Client().get(Cdr.objects.get(session_id=session_id).payload["RecordURL"])
+    assert stored.status_code == 200 and b"".join(stored.streaming_content).startswith(b"OggS")
+
+
 def test_a_call_not_recorded_has_empty_record_fields(transactional_db, engine_commands):
     from sessions_app.models import Cdr
 

@@ -4,7 +4,9 @@ id), as the CDR push and `GET /api/sessions/{id}` give them.
 A link names the session and when it expires, signed with SECRET_KEY (`django.core.signing`, a salt of its
 own): whoever holds it may fetch the file (`views/recordings.py`, with HTTP Range) until then, and nobody
 can make one for another session or stretch its time. The file is there a moment after the call ends
-(`recordings.store_finished`); before, and after the retention period, the link finds nothing.
+(`recordings.store_finished`): the CDR push, sent at the end, carries the link before it can be fetched, so until
+then a valid link says the file is not stored yet (`NotStoredYet`: try again shortly; Tencent's recording push
+says when it is). After the retention period the link finds nothing.
 """
 from __future__ import annotations
 
@@ -20,6 +22,10 @@ from .errors import NotFound
 
 _SALT = "sessions_app.recording-url"
 LOCAL_URL = "http://127.0.0.1:8000"
+
+
+class NotStoredYet(NotFound):
+    """The link holds and the call was recorded, but its file is still being finished and stored."""
 
 
 def fields(recording: Recording | None, base_url: str = "") -> dict:
@@ -50,12 +56,14 @@ def record_url(recording: Recording, base_url: str = "", ttl: int | None = None)
 
 def signed_file(session_id: str, expires: str, signature: str) -> Recording:
     """The stored recording a link names, if its signature holds and it has not expired; NotFound otherwise
-    (an expired or altered link says no more than an unknown one)."""
+    (an expired or altered link says no more than an unknown one), NotStoredYet while its file is on its way."""
     valid = (expires.isdigit() and int(expires) >= time.time()
              and constant_time_compare(signature, _signature(session_id, int(expires))))
-    recording = found(Recording.objects.filter(session_id=session_id).exclude(file="")) if valid else None
+    recording = found(Recording.objects.filter(session_id=session_id)) if valid else None
     if recording is None:
         raise NotFound("no such recording, or the link has expired")
+    if not recording.file:
+        raise NotStoredYet("the recording is still being stored: try again in a few seconds")
     return recording
 
 
