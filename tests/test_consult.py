@@ -154,7 +154,7 @@ async def test_the_colleague_declining_leaves_the_customer_on_hold_and_the_agent
     assert (await second.event("sessionEnded"))["type"] == "internal"
     assert (await row(session_id)).on_hold is True
     ending = consult.ending(await last_consult(session_id))
-    assert ending == {"who": "agent2@demo", "outcome": "declined", "label": "Declined"}
+    assert ending == {"who": "Bob", "outcome": "declined", "label": "Declined"}
     assert (await first.call("Call.unHold", sessionId=session_id))["status"] == "success"
 
 

@@ -309,5 +309,6 @@ def ending(consult: Consult | None) -> dict | None:
     if consult is None or consult.seen or consult.outcome in ("", "cancelled", "transferred", "ended"):
         return None
     label = dict(Consult.OUTCOMES)[consult.outcome]
-    return {"who": consult.target, "outcome": consult.outcome, "label": label}
+    who = (consult.agent.nickname or consult.target) if consult.agent_id else consult.target
+    return {"who": who, "outcome": consult.outcome, "label": label}
 

@@ -131,6 +131,11 @@ def _card(session: Session, agent_id: int, mine_as: str) -> dict:
             flags.append("Muted")
         if session.video_muted:
             flags.append("Camera off")
+        if session.type in consult.CONSULT_TYPES and session.agent_id == agent_id:
+            current = consult.open_consult(session)
+            if current is not None:
+                name = current.agent.nickname or current.target if current.agent_id else current.target
+                flags.append("Conference" if current.conference else f"Consulting {name}")
     return {
         "id": session.id, "type": session.type, "type_label": TYPE_LABELS[session.type],
         "direction": session.direction, "who": who, "who_kind": who_kind, "initials": initials(who),
@@ -172,6 +177,8 @@ def _consult_card(item: Consult, agent_id: int, mine_as: str) -> dict:
                           {"label": "Their customer", "value": customer},
                           {"label": "Call", "value": TYPE_LABELS[item.session.type]}],
                  "remark": "", "ivr_path": []})
+    if mine_as == "consulted":
+        card["phase_label"] = "Conference" if item.conference else "Talking"
     return card
 
 
@@ -290,6 +297,8 @@ def session_detail(view: SessionView, agent_id: int) -> dict:
     })
     if view.mine_as == "serving" and s.agent_id == agent_id:
         detail.update(_consult_state(s))
+        if detail["consult"]:  # a blind transfer or a second consult waits until this one is over
+            detail["controls"] = tuple(c for c in detail["controls"] if c not in ("transfer", "consult"))
     if view.mine_as == "wrapup":
         agent = Agent.objects.get(pk=agent_id)
         mine = s.participants.filter(agent_id=agent_id).order_by("-sequence").first()
