@@ -276,3 +276,19 @@ async def test_a_phone_call_cannot_consult_a_phone_number_and_a_busy_agent_is_re
     await act(consult.cancel, "agent1@demo", session_id)
     assert "cannot take a consult now (status busy)" in await refused(
         consult.start, "agent1@demo", session_id, user_id="agent3@demo")
+
+
+async def test_the_consulted_agent_going_offline_ends_the_consult_and_cannot_while_talking(sdk, demo):
+    first, second, _, session_id = await serving(sdk, demo)
+    await act(consult.start, "agent1@demo", session_id, user_id="agent2@demo")
+    await second.event("callIn")
+    assert (await second.call("Agent.offline"))["status"] == "success"
+    assert (await second.event("sessionEnded"))["closeBy"] == "admin"
+    assert (await last_consult(session_id)).outcome == "offline"
+    assert (await row(session_id)).on_hold is True
+    await second.call("Agent.online")
+    await act(consult.start, "agent1@demo", session_id, user_id="agent2@demo")
+    await second.event("callIn")
+    await second.call("Call.accept", sessionId=session_id)
+    reply = await second.call("Agent.offline")
+    assert reply["status"] == "error" and "in progress" in reply["errorMsg"]

@@ -15,7 +15,7 @@ class Consult(models.Model):
     STATES = [("ringing", "Ringing"), ("talking", "Talking")]
     OUTCOMES = [("", "In progress"), ("transferred", "Transfer completed"), ("cancelled", "Cancelled"),
                 ("declined", "Declined"), ("timeout", "Not answered in time"), ("left", "Hung up"),
-                ("ended", "The call ended"), ("unconnected", "Not connected")]
+                ("ended", "The call ended"), ("offline", "Went offline")]
 
     session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="consults")
     by_agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="+",

@@ -256,6 +256,17 @@ def session_ended(session: Session) -> None:
         routing.dispatch_for_agent(Agent.objects.select_for_update().get(pk=consult.agent_id))
 
 
+def agent_gone(agent: Agent) -> None:
+    """The consulted agent went offline (row locked by the caller): their consult ends, the customer is back with
+    the consulting agent (on hold after a private consult)."""
+    for session_id in Consult.objects.filter(agent=agent, ended_at__isnull=True).values_list("session_id", flat=True):
+        session = Session.objects.select_for_update().get(pk=session_id)
+        current = consulted_in(session, agent)
+        if current is not None:
+            _close(session, current, "offline", hold=not current.conference, close_by="admin")
+            timeline.log(session, f"{agent.user_id} went offline during the consult")
+
+
 def sweep_unanswered() -> int:
     """Consults that rang out: ended as not answered, the customer stays on hold (the deadlines' sweeper)."""
     fired = 0
