@@ -83,8 +83,8 @@ def _in_progress(session: Session) -> Consult:
 
 def start(agent_id: int, session_id: str, *, user_id: str = "", skill_group_id: str = "",
           phone_number: str = "") -> dict:
-    """Hold the customer (music) and ring the consulted party: an agent, one free agent of a skill group (by the
-    group's routing rules), or a phone number. Returns {"consultId", "userId"} (the agent rung)."""
+    """Hold the customer (music) and ring the consulted party: an agent, or one free agent of a skill group (by the
+    group's routing rules); a phone number is refused (`_refuse_phone_number` says why). Returns {"consultId", "userId"} (the agent rung)."""
     if sum(bool(target) for target in (user_id, skill_group_id, phone_number)) != 1:
         raise ServiceError("a consult needs exactly one of userId, skillGroupId or phoneNumber")
     with transaction.atomic():
@@ -117,11 +117,15 @@ def call_in(consult: Consult, timeout: int) -> dict:
 
 
 def _refuse_phone_number(session: Session, phone_number: str) -> None:
+    """The SIP gateway (media/phone_gateway.py) carries one dialog per call, keyed by the session, as the call's
+    `phone` leg: on a phone call the customer is on it; on a web call a consult dialled out would be the whole
+    call to it (a busy or unanswered number, or the far end hanging up, ends the customer's call too, and
+    cancelling cannot hang up that leg alone). Until the gateway carries a consult leg, a number is refused."""
     if session.type == "phone":
         raise ServiceError("consulting a phone number on a phone call is not possible: the media engine carries one "
                            "trunk leg per call, and the customer is on it; consult an agent or a skill group")
-    raise ServiceError(f"consulting a phone number ({phone_number}) is not available yet: consult an agent or a "
-                       f"skill group")
+    raise ServiceError(f"consulting a phone number ({phone_number}) is not possible yet: the SIP gateway cannot "
+                       f"carry a consult leg beside the customer; consult an agent or a skill group")
 
 
 def _named_agent(agent: Agent, session: Session, user_id: str) -> Agent:
