@@ -19,8 +19,11 @@ from playwright.sync_api import expect, sync_playwright
 from testing.liveserver import LiveServer
 from testing.serving import running
 
-from .browser import CALL_TIMEOUT, fresh_channel_layer, launch_speaking, reset_center, sign_in_workbench  # noqa: F401
+from .browser import (  # noqa: F401 (fixtures)
+    CALL_TIMEOUT, fresh_channel_layer, launch_speaking, live_shell, reset_center, sign_in_workbench, wait_until,
+)
 from .media_ears import TRACK_PEER_CONNECTIONS, hears, is_music, open_connections, wait_to_hear
+from .recordings import Decoded
 from .test_web_call_browser import ShopPage, customer_event, ok, start_call
 
 pytestmark = pytest.mark.browser
@@ -152,7 +155,7 @@ def consult_bob(alice, bob, shots: bool = False) -> None:
     expect(bob.page.locator("#wb-detail .consult-bar")).to_contain_text("Alice is consulting you", timeout=WAIT)
 
 
-def test_consult_then_complete_transfer_hands_the_customer_to_bob(people, shop):
+def test_consult_then_complete_transfer_hands_the_customer_to_bob(people, shop, server):
     customer_context, alice, bob = people
     customer, session_id = call_alice(people, shop)
     consult_bob(alice, bob, shots=True)
@@ -181,6 +184,25 @@ def test_consult_then_complete_transfer_hands_the_customer_to_bob(people, shop):
     customer_event(customer, "ended")
     customer.close()
     ok(bob.sdk("Agent.setStatus", {"status": "free"}))
+
+    # The recording follows the customer through the transfer: their voice on the left; on the right what they
+    # heard, Alice first, then (after the music of the consult) Bob.
+    recording = Decoded(stored_recording(server, session_id))
+    heard = [recording.right_hz(start / 4, start / 4 + 0.25) for start in range(int(recording.seconds * 4))]
+    near = lambda hz: [i for i, got in enumerate(heard) if abs(got - hz) <= 15]  # noqa: E731
+    assert near(ALICE_HZ) and near(BOB_HZ), heard
+    assert max(near(ALICE_HZ)) < min(near(BOB_HZ)), heard
+    assert any(is_music(hz) for hz in heard[max(near(ALICE_HZ)):min(near(BOB_HZ))]), heard
+    assert abs(recording.left_hz(0, recording.seconds) - CUSTOMER_HZ) <= 15
+
+
+def stored_recording(server, session_id: str) -> str:
+    """The path of the call's recording once the live server's sweeper stored it."""
+    read = lambda: live_shell(server, (  # noqa: E731
+        "from sessions_app.models import Recording\n"
+        f"r = Recording.objects.filter(session_id={session_id!r}, stored_at__isnull=False).first()\n"
+        "print('path=' + (r.file.path if r and r.file else ''))")).strip().splitlines()[-1]
+    return wait_until(read, lambda line: line != "path=", 20, "the recording stored")[len("path="):]
 
 
 def test_conference_lets_all_three_hear_each_other_and_goes_on_when_alice_leaves(people, shop):
