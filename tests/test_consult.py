@@ -292,3 +292,14 @@ async def test_the_consulted_agent_going_offline_ends_the_consult_and_cannot_whi
     await second.call("Call.accept", sessionId=session_id)
     reply = await second.call("Agent.offline")
     assert reply["status"] == "error" and "in progress" in reply["errorMsg"]
+
+
+async def test_hanging_up_while_the_consult_still_rings_cancels_it_and_ends_the_call(sdk, demo):
+    first, second, _, session_id = await serving(sdk, demo)
+    await act(consult.start, "agent1@demo", session_id, user_id="agent2@demo")
+    await second.event("callIn")
+    assert (await first.call("Call.hungUp", sessionId=session_id))["status"] == "success"
+    assert (await second.event("sessionEnded"))["type"] == "internal"
+    assert (await row(session_id)).state == "ended"
+    assert (await last_consult(session_id)).outcome == "cancelled"
+    assert await first.no_event("transfer", wait=0.2)

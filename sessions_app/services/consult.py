@@ -35,6 +35,7 @@ from ..models import Agent, Consult, ServeParticipant, Session, SkillGroup, foun
 from . import agents, media, routing, timeline
 from .errors import NotFound, ServiceError
 from .events import publish, publish_change
+from .session_locks import lock_session
 
 CONSULT_TYPES = ("phone", "voip")  # audio calls: the consulted agent's leg is audio only
 RING_TIMEOUT = routing.INTERNAL_RING_TIMEOUT
@@ -53,6 +54,9 @@ def consulted_in(session: Session, agent: Agent) -> Consult | None:
 def _serving(agent_id: int, session_id: str, action: str) -> tuple[Agent, Session]:
     """The consulting agent and their call, both locked, after checking they serve it."""
     agent = agents.locked_agent(agent_id)
+    # The consulted agent's row before the session's, as their own hang-up takes them (session_locks.py).
+    consulted = Consult.objects.filter(session_id=session_id, ended_at__isnull=True).values_list("agent_id", flat=True)
+    list(Agent.objects.select_for_update().filter(pk__in=list(consulted)).exclude(pk=agent.pk).values_list("pk"))
     session = found(Session.objects.locked("tenant", "skill_group").filter(pk=session_id, tenant_id=agent.tenant_id))
     if session is None:
         raise NotFound(f"no session {session_id!r}")
@@ -278,7 +282,7 @@ def sweep_unanswered() -> int:
                .values_list("session_id", flat=True)[:200])
     for session_id in due:
         with transaction.atomic():
-            session = found(Session.objects.select_for_update().filter(pk=session_id))
+            session = lock_session(session_id, skip_locked=True)
             consult = open_consult(session) if session is not None else None
             if consult is None or consult.state != "ringing" or consult.offer_deadline > timezone.now():
                 continue
