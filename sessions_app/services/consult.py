@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from ..domain import routing as policy
 from ..models import Agent, Consult, ServeParticipant, Session, SkillGroup, found
-from . import agents, media, routing, timeline
+from . import agents, media, routing, timeline, wallboard_push
 from .errors import NotFound, ServiceError
 from .events import publish, publish_change
 from .session_locks import lock_session
@@ -317,7 +317,9 @@ def _tell_ended(session: Session, consult: Consult, close_by: str) -> None:
 
 
 def _changed(session: Session, *involved: Agent | None) -> None:
+    """What follows any consult change: the media plan, the agents' workbenches, the wallboards (statuses)."""
     media.sync(session)
+    wallboard_push.changed(session.tenant_id)
     for agent in involved:
         if agent is not None:
             publish_change(agent.pk)
