@@ -267,10 +267,13 @@ class WorkbenchTab:
 
 
 def sign_in_workbench(browser: Browser, server: LiveServer, user_id: str, *, viewport=(1280, 800),
-                      password: str = "demo-password") -> WorkbenchTab:
-    """A new browser context signed in to /workbench/ as `user_id`, its websocket open and the SDK ready."""
+                      password: str = "demo-password", init_script: str = "") -> WorkbenchTab:
+    """A new browser context signed in to /workbench/ as `user_id`, its websocket open and the SDK ready
+    (`init_script` runs in the page before its own scripts)."""
     context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
     context.set_default_timeout(CALL_TIMEOUT * 1000)
+    if init_script:
+        context.add_init_script(init_script)
     tab = WorkbenchTab(context.new_page(), user_id)
     tab.page.on("console", lambda message: tab.console.append(f"{message.type}: {message.text}"))
     tab.page.goto(server.url + "/workbench/")

@@ -15,7 +15,7 @@ from typing import Callable
 
 from ..domain import protocol
 from ..domain.workbench import ACTIONS as DECLARED
-from ..services import chat, rpc, sessions
+from ..services import chat, consult, rpc, sessions
 from ..services import workbench as selectors
 from ..ui.workbench import UiState
 
@@ -109,6 +109,23 @@ def transfer(request: Request) -> None:
     request.ui.transfer = None
 
 
+def start_consult(request: Request) -> None:
+    """Workbench-only (the spec's SDK has no consult): hold the customer and ring an agent, a group or a number."""
+    consult.start(request.agent_id, request.session_id, user_id=request.data.get("user_id", ""),
+                  skill_group_id=request.data.get("skill_group_id", ""),
+                  phone_number=request.data.get("phone_number", "").strip())
+    request.ui.consult = None
+
+
+def consult_step(step: Callable[[int, str], None]) -> Callable[[Request], None]:
+    return lambda request: step(request.agent_id, request.session_id)
+
+
+def toggle_consult(request: Request) -> None:
+    request.ui.consult = None if request.ui.consult == request.session_id else request.session_id
+    request.ui.transfer = None
+
+
 def complete(request: Request) -> None:
     sessions.finish_after_call_work(request.agent_id, request.session_id)
 
@@ -144,6 +161,7 @@ def toggle_keypad(request: Request) -> None:
 
 def toggle_transfer(request: Request) -> None:
     request.ui.transfer = None if request.ui.transfer == request.session_id else request.session_id
+    request.ui.consult = None
 
 
 def redraw_only(request: Request) -> None:
@@ -166,6 +184,11 @@ ACTIONS = {
     "dtmf": Action(send_digits, "Could not send the tone"),
     "transfer": Action(transfer, "Could not transfer"),
     "complete": Action(complete, "Could not complete after-call work"),
+    "consult": Action(start_consult, "Could not consult"),
+    "consult.complete": Action(consult_step(consult.complete), "Could not complete the transfer"),
+    "consult.conference": Action(consult_step(consult.conference), "Could not start the conference"),
+    "consult.cancel": Action(consult_step(consult.cancel), "Could not cancel the consult"),
+    "consult.dismiss": Action(consult_step(consult.dismiss), None),
     "dial": Action(dial, "Could not place the call"),
     "chat.send": Action(send_message, "Message not sent", Redraw.MESSAGE),
     "chat.typing": Action(typing, None, Redraw.NOTHING),
@@ -174,6 +197,7 @@ ACTIONS = {
     "keypad.toggle": Action(toggle_keypad, None),
     "transfer.toggle": Action(toggle_transfer, None),
     "transfer.refresh": Action(redraw_only, None),
+    "consult.toggle": Action(toggle_consult, None),
 }
 UNKNOWN = Action(redraw_only, "Could not do that")
 

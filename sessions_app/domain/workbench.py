@@ -39,6 +39,12 @@ ACTIONS: dict[str, Method] = {m.name: m for m in (
     _session_action("dtmf", _passed_on("digits")),
     _session_action("transfer", _passed_on("skillGroupId"), _passed_on("userId")),
     _session_action("complete"),
+    _session_action("consult", *(Param(name, kind="string", default="", max_length=64)
+                                 for name in ("userId", "skillGroupId", "phoneNumber"))),
+    _session_action("consult.complete"),
+    _session_action("consult.conference"),
+    _session_action("consult.cancel"),
+    _session_action("consult.dismiss"),
     Method("dial", (_passed_on("phoneNumber"), _passed_on("callerPhoneNumber")), unknown=""),
     _session_action("chat.send", _passed_on("text"), Param("clientId", kind="any", default="")),
     _session_action("chat.typing"),
@@ -48,4 +54,5 @@ ACTIONS: dict[str, Method] = {m.name: m for m in (
     _session_action("keypad.toggle"),
     _session_action("transfer.toggle"),
     _session_action("transfer.refresh"),
+    _session_action("consult.toggle"),
 )}

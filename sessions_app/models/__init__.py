@@ -12,3 +12,4 @@ from .cloud import CloudApiCall, CloudKey, SpentToken  # noqa: F401
 from .history import AgentStatusChange, ReportDay  # noqa: F401
 from .phone import Hotline, IvrAudio, IvrKey, IvrMenu, NumberLocation, ProtectedNumber, Trunk  # noqa: F401
 from .recording import Recording  # noqa: F401
+from .consult import Consult  # noqa: F401

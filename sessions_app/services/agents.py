@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ..domain import agent_state
-from ..models import Agent, AgentConnection, AgentStatusChange, ServeParticipant, Session
+from ..models import Agent, AgentConnection, AgentStatusChange, Consult, ServeParticipant, Session
 from . import processes, routing, tokens, wallboard_push
 from .errors import ServiceError
 from .events import publish, publish_change
@@ -24,7 +24,8 @@ def locked_agent(agent_id: int) -> Agent:
 
 def status_info(agent: Agent) -> dict:
     """getStatus: busy while talking or dialing, not while a call merely rings for the agent."""
-    talking = routing.busy_call_sessions().filter(Q(agent=agent, state="active") | Q(caller_agent=agent)).exists()
+    talking = (routing.busy_call_sessions().filter(Q(agent=agent, state="active") | Q(caller_agent=agent)).exists()
+               or Consult.objects.filter(agent=agent, state="talking", ended_at__isnull=True).exists())
     return {
         "status": agent_state.reported_status(agent.status, talking),
         "restReason": agent.rest_reason,
@@ -94,6 +95,9 @@ def connect(agent_id: int, channel_name: str, token_generation: int) -> dict:
             change_status(agent, "free", by="agent")
         ringing = ringing_for(agent.pk).select_related("caller_agent")
         offers = [call_in(s, routing.remaining_timeout(s)) for s in ringing]
+        offers += [{"sessionId": c.session_id, "type": "internal", "peerUserId": c.by_agent.user_id,
+                    "timeout": max(1, round((c.offer_deadline - timezone.now()).total_seconds()))}
+                   for c in consults_of(agent.pk).filter(state="ringing", offer_deadline__isnull=False)]
         info = {"userId": agent.user_id, "nickname": agent.nickname, **status_info(agent)}
         return info, offers, calls_with_media(agent)
 
@@ -111,7 +115,14 @@ def calls_with_media(agent: Agent) -> list[dict]:
     and still ringing. A page that reloads mid-call reconnects its leg to these (offers ring anew by callIn)."""
     sessions = Session.objects.filter(type__in=MEDIA_TYPES).filter(
         Q(agent=agent, state="active") | Q(caller_agent=agent, state__in=("ringing", "active")))
-    return [{"sessionId": s.pk, "type": s.type} for s in sessions]
+    calls = [{"sessionId": s.pk, "type": s.type} for s in sessions]
+    return calls + [{"sessionId": c.session_id, "type": "internal"}
+                    for c in consults_of(agent.pk).filter(state="talking")]
+
+
+def consults_of(agent_id: int):
+    """The open consults the agent is consulted in (services/consult.py): an internal call to them."""
+    return Consult.objects.filter(agent_id=agent_id, ended_at__isnull=True).select_related("by_agent")
 
 
 def disconnect(agent_id: int, channel_name: str) -> None:

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from ..domain import session_state
 from ..models import Agent, Session, SkillGroup, found
-from . import agents, cdr, media, presence, processes, reaping, recording_push, recordings, routing, tokens
+from . import agents, cdr, consult, media, presence, processes, reaping, recording_push, recordings, routing, tokens
 from .endings import end_session
 from .session_locks import lock_session
 
@@ -136,7 +136,7 @@ def sweep_once() -> int:
     tokens.forget_spent()
     recordings.store_finished()
     recordings.delete_expired()
-    return (sweep_ivrs() + sweep_lines() + sweep_offers() + sweep_queue_waits() + sweep_wrap_ups()
+    return (sweep_ivrs() + sweep_lines() + sweep_offers() + consult.sweep_unanswered() + sweep_queue_waits() + sweep_wrap_ups()
             + sweep_offline_graces() + sweep_queues())
 
 

@@ -6,7 +6,7 @@ it holds, so a freed agent is offered the next session before another process ca
 from __future__ import annotations
 
 from ..models import Agent, Session
-from . import agents, lifecycle, routing
+from . import agents, consult, lifecycle, routing
 
 
 def end_session(session: Session, close_by: str, end_status: str | None = None, locked: Agent | None = None) -> None:
@@ -14,6 +14,7 @@ def end_session(session: Session, close_by: str, end_status: str | None = None, 
 
     `locked`: an agent whose row the caller has just read and locked (the one hanging up), not read again."""
     ending = lifecycle.end(session, close_by, end_status)
+    consult.session_ended(session)
     served_by = {a for a in (ending.serving, ending.caller if ending.accepted else None) if a}
     for agent in served_by:
         agent = locked if locked and locked.pk == agent.pk else agents.locked_agent(agent.pk)

@@ -22,7 +22,7 @@ from django.db import transaction
 from django.utils.module_loading import import_string
 
 from ..media.commands import LegError
-from ..models import Session, found
+from ..models import Consult, Session, found
 from . import media_workers, processes, recordings
 from .errors import NotFound, ServiceError
 
@@ -92,6 +92,12 @@ def plan_for(session: Session) -> dict:
     muted = [leg for leg, flag in ((b, session.mic_muted), (a, session.caller_mic_muted)) if leg and flag]
     plan = {"a": a, "b": b, "ringing": ringing, "hold": session.on_hold, "quiet": session.state == "ivr",
             "muted": muted, "videoMuted": [b] if b and session.video_muted else []}
+    consult = found(Consult.objects.filter(session_id=session.pk, ended_at__isnull=True)) if b else None
+    if consult is not None:  # services/consult.py: b talks with the consulted leg, a waits (or all three talk)
+        plan["consult"] = agent_leg(consult.agent_id) if consult.agent_id else PHONE_LEG
+        plan["conference"] = consult.conference
+        if consult.state == "ringing":
+            plan["ringing"] = plan["consult"]
     record = recordings.plan_entry(session)
     if record is not None:
         plan["record"] = record  # the call is recorded: what side a says and hears (media/recorder.py)
@@ -146,8 +152,9 @@ def media_session(session_id: str, *, agent_id: int | None = None, tenant_id: in
     session = found(Session.objects.filter(pk=session_id))
     if session is None or (tenant_id is not None and session.tenant_id != tenant_id):
         raise NotFound(f"no session {session_id!r}")
-    if agent_id is not None and agent_id not in (session.agent_id, session.caller_agent_id):
-            raise ServiceError(f"session {session_id} is not ringing for you or in progress with you")
+    if agent_id is not None and agent_id not in (session.agent_id, session.caller_agent_id) and not (
+            Consult.objects.filter(session=session, agent_id=agent_id, ended_at__isnull=True).exists()):
+        raise ServiceError(f"session {session_id} is not ringing for you or in progress with you")
     if session.type not in MEDIA_TYPES:
         raise ServiceError(f"session {session_id} is a {session.type} session: it has no web media")
     if session.state == "ended":

@@ -7,8 +7,8 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import Q
 
-from ..models import Agent, Session
-from . import agents, routing
+from ..models import Agent, Consult, Session
+from . import agents, consult, routing
 from .endings import end_session
 from .errors import ServiceError
 
@@ -26,7 +26,8 @@ def offline(agent_id: int) -> None:
     """tccc.Agent.offline(): refused while a session is in progress with the agent."""
     with transaction.atomic():
         agent = agents.locked_agent(agent_id)
-        if Session.objects.filter(Q(agent=agent) | Q(caller_agent=agent), state="active").exists():
+        if Session.objects.filter(Q(agent=agent) | Q(caller_agent=agent), state="active").exists() or (
+                Consult.objects.filter(agent=agent, state="talking", ended_at__isnull=True).exists()):
             raise ServiceError("the agent has sessions in progress: end them before going offline")
         if agent.status != "offline":
             _to_offline(agent, by="agent")
@@ -34,6 +35,7 @@ def offline(agent_id: int) -> None:
 
 def _to_offline(agent: Agent, *, by: str, by_user_id: int | None = None) -> None:
     agents.change_status(agent, "offline", by=by, by_user_id=by_user_id)
+    consult.agent_gone(agent)
     for session in Session.objects.select_for_update().filter(agent=agent, state="ringing").exclude(type="internal"):
         routing.withdraw_offer(session, outcome="cancelled")
     for session in Session.objects.select_for_update().filter(agent=agent, state="ringing", type="internal"):

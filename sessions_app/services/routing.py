@@ -11,7 +11,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ..domain import routing as policy
-from ..models import Agent, ServeParticipant, Session, SkillGroup, found
+from ..models import Agent, Consult, ServeParticipant, Session, SkillGroup, found
 from . import lifecycle
 
 INTERNAL_RING_TIMEOUT = 30
@@ -23,8 +23,9 @@ def busy_call_sessions():
 
 
 def has_call(agent: Agent) -> bool:
-    """A call ringing for, placed by or in progress with the agent: one call at a time."""
-    return busy_call_sessions().filter(Q(agent=agent) | Q(caller_agent=agent)).exists()
+    """A call ringing for, placed by or in progress with the agent, or a consult of one: one call at a time."""
+    return (busy_call_sessions().filter(Q(agent=agent) | Q(caller_agent=agent)).exists()
+            or Consult.objects.filter(agent=agent, ended_at__isnull=True).exists())
 
 
 def remaining_timeout(session: Session) -> int:
@@ -47,7 +48,8 @@ def eligible_agents(session: Session, skill_group: SkillGroup):
     if session.is_call:
         busy = busy_call_sessions()
         return agents.exclude(pk__in=busy.values("agent")).exclude(
-            pk__in=busy.filter(caller_agent__isnull=False).values("caller_agent"))
+            pk__in=busy.filter(caller_agent__isnull=False).values("caller_agent")).exclude(
+            pk__in=Consult.objects.filter(ended_at__isnull=True).values("agent"))
     chats = Count("sessions", distinct=True, filter=Q(sessions__type="im", sessions__state__in=("ringing", "active")))
     return agents.annotate(open_chats=chats).filter(open_chats__lt=F("chat_capacity"))
 

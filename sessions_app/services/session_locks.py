@@ -11,7 +11,7 @@ it but the joined rows as they were before (a session that went on to ring for a
 """
 from __future__ import annotations
 
-from ..models import Agent, Session, found
+from ..models import Agent, Consult, Session, found
 
 
 def lock_session(session_id: str, *, skip_locked: bool = False, **filters) -> Session | None:
@@ -20,7 +20,8 @@ def lock_session(session_id: str, *, skip_locked: bool = False, **filters) -> Se
     involved = Session.objects.filter(pk=session_id).values_list("agent_id", "caller_agent_id").first()
     if involved is None:
         return None
-    agents = _lock_agents({pk for pk in involved if pk}, skip_locked)
+    consulted = Consult.objects.filter(session_id=session_id, ended_at__isnull=True).values_list("agent_id", flat=True)
+    agents = _lock_agents({pk for pk in (*involved, *consulted) if pk}, skip_locked)
     if agents is None:
         return None
     session = found(Session.objects.select_for_update(skip_locked=skip_locked).filter(pk=session_id, **filters))

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from ..domain import protocol
 from ..models import Agent, Recording, ServeParticipant, Session, SkillGroup, Tenant, found
-from . import (agents, callout, lifecycle, media, phone, recording_links, recordings, routing, telephony, timeline,
-               visitor_limits)
+from . import (agents, callout, consult, lifecycle, media, phone, recording_links, recordings, routing, telephony,
+               timeline, visitor_limits)
 from .endings import end_session
 from .errors import NotFound, ServiceError
 from .events import publish_change
@@ -47,7 +47,7 @@ def _session(agent: Agent, session_id: str, namespace: str | None, method: str,
                 else f"{namespace}.{method} works on {', '.join(NAMESPACE_TYPES[namespace])} sessions")
         raise ServiceError(f"session {session_id} is {article} {session.type} session: {hint}")
     involved = (session.agent_id == agent.pk or session.caller_agent_id == agent.pk
-                or session.participants.filter(agent=agent).exists())
+                or session.participants.filter(agent=agent).exists() or consult.consulted_in(session, agent))
     if not involved:
         raise ServiceError(f"session {session_id} is not yours")
     return session
@@ -79,6 +79,10 @@ def accept(agent_id: int, session_id: str, namespace: str) -> None:
             raise ServiceError(f"session {session_id} has ended")
         if session.state == "active" and session.agent_id == agent.pk:
             raise ServiceError(f"session {session_id} is already accepted")
+        consulted = consult.consulted_in(session, agent)
+        if consulted is not None:  # a colleague consults them: their leg joins the call
+            consult.accept(session, agent, consulted)
+            return
         if callout.awaits(session, agent):  # a call out the server placed for them: now dial the customer
             callout.agent_accepted(session, agent)
             return
@@ -101,7 +105,14 @@ def hang_up(agent_id: int, session_id: str, namespace: str) -> None:
         if session.state == "ringing" and session.caller_agent_id == agent.pk:
             end_session(session, close_by="seat", end_status="callerCancel")
             return
+        consulted = consult.consulted_in(session, agent)
+        if consulted is not None:  # the consulted agent declines or leaves; the call goes on
+            consult.hang_up(session, agent, consulted)
+            return
         _active(session, agent)
+        open_consult = consult.open_consult(session) if session.agent_id == agent.pk else None
+        if open_consult is not None and consult.by_agent_hangs_up(session, agent, open_consult):
+            return  # the consulted agent and the customer go on
         end_session(session, close_by="seat", locked=agent)
 
 
@@ -202,6 +213,8 @@ def transfer(agent_id: int, session_id: str, namespace: str, skill_group_id: str
         session = _active(_session(agent, session_id, namespace, "transfer"), agent)
         if session.type == "internal" or session.agent_id != agent.pk:
             raise ServiceError("only a customer session you are serving can be transferred")
+        if consult.open_consult(session) is not None:
+            raise ServiceError("a consult is in progress: complete the transfer, or cancel the consult first")
         target_agent, target_group = _transfer_target(agent, session, skill_group_id, user_id)
         pass_on(session, agent, target_agent, target_group)
 

@@ -14,10 +14,10 @@ from django.db.models import Count, F, Max, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from ..models import (Agent, ChatMessage, ChatReadMark, Recording, RestReason, ServeParticipant, Session, SkillGroup,
-                      found)
+from ..models import (Agent, ChatMessage, ChatReadMark, Consult, Recording, RestReason, ServeParticipant, Session,
+                      SkillGroup, found)
 from . import agents as agent_service
-from . import chat, phone, routing
+from . import chat, consult, phone, routing
 from .sessions import TYPE_NAMESPACE
 
 TYPE_LABELS = {"phone": "Phone call", "im": "Web chat", "voip": "Web audio call", "video": "Video call",
@@ -92,7 +92,7 @@ def status_options(agent: Agent) -> list[dict]:
 @dataclass
 class SessionView:
     session: Session
-    mine_as: str  # "serving" | "calling" | "wrapup" | "offer"
+    mine_as: str  # "serving" | "calling" | "wrapup" | "offer" | "consulted" (a colleague consults them)
 
     @property
     def id(self) -> str:
@@ -121,7 +121,8 @@ def _who(session: Session, agent_id: int) -> tuple[str, str]:
 
 def _card(session: Session, agent_id: int, mine_as: str) -> dict:
     who, who_kind = _who(session, agent_id)
-    phase_labels = {"serving": "In progress", "calling": "Calling…", "wrapup": "After-call work", "offer": "Ringing"}
+    phase_labels = {"serving": "In progress", "calling": "Calling…", "wrapup": "After-call work", "offer": "Ringing",
+                    "consulted": "Consult"}
     flags = []
     if mine_as == "serving":
         if session.on_hold:
@@ -130,6 +131,11 @@ def _card(session: Session, agent_id: int, mine_as: str) -> dict:
             flags.append("Muted")
         if session.video_muted:
             flags.append("Camera off")
+        if session.type in consult.CONSULT_TYPES and session.agent_id == agent_id:
+            current = consult.open_consult(session)
+            if current is not None:
+                name = current.agent.nickname or current.target if current.agent_id else current.target
+                flags.append("Conference" if current.conference else f"Consulting {name}")
     return {
         "id": session.id, "type": session.type, "type_label": TYPE_LABELS[session.type],
         "direction": session.direction, "who": who, "who_kind": who_kind, "initials": initials(who),
@@ -151,7 +157,29 @@ def offers(agent_id: int) -> list[dict]:
         ring_timeout = session.skill_group.ring_timeout if session.skill_group else routing.INTERNAL_RING_TIMEOUT
         card["timeout_ms"] = ring_timeout * 1000 if session.offer_deadline else None
         cards.append(card)
+    for item in agent_service.consults_of(agent_id).filter(state="ringing").select_related("session"):
+        card = _consult_card(item, agent_id, "offer")
+        card["deadline_ms"] = epoch_ms(item.offer_deadline)
+        card["timeout_ms"] = consult.RING_TIMEOUT * 1000
+        cards.append(card)
     return cards
+
+
+def _consult_card(item: Consult, agent_id: int, mine_as: str) -> dict:
+    """A consult as the consulted agent sees it: an internal call from the colleague, about their customer."""
+    card = _card(item.session, agent_id, mine_as)
+    customer, _ = _who(item.session, agent_id)
+    colleague = item.by_agent.nickname or item.by_agent.user_id
+    card.update({"type": "internal", "type_label": "Consult", "who": colleague, "who_kind": "agent",
+                 "initials": initials(colleague), "avatar": "", "flags": [],
+                 "since_ms": epoch_ms(item.accept_at or item.ring_at),
+                 "rows": [{"label": "Agent", "value": item.by_agent.user_id},
+                          {"label": "Their customer", "value": customer},
+                          {"label": "Call", "value": TYPE_LABELS[item.session.type]}],
+                 "remark": "", "ivr_path": []})
+    if mine_as == "consulted":
+        card["phase_label"] = "Conference" if item.conference else "Talking"
+    return card
 
 
 def _wrapup_sessions(agent_id: int) -> list[Session]:
@@ -172,6 +200,9 @@ def open_sessions(agent_id: int) -> list[SessionView]:
               Session.objects.filter(caller_agent_id=agent_id, state__in=("queued", "ringing"))
               .exclude(pk__in=agent_service.ringing_for(agent_id).values("pk"))  # a call out ringing them: an offer
               .select_related(*related).order_by("created_at")]
+    views += [SessionView(c.session, "consulted") for c in
+              agent_service.consults_of(agent_id).filter(state="talking").select_related(
+                  *(f"session__{name}" for name in related))]
     seen = {v.id for v in views}
     views += [SessionView(s, "wrapup") for s in _wrapup_sessions(agent_id) if s.id not in seen]
     return views
@@ -181,7 +212,8 @@ def session_cards(agent_id: int, views: list[SessionView]) -> list[dict]:
     cards = []
     unread = unread_counts(agent_id, [v.session for v in views if v.session.type == "im"])
     for view in views:
-        card = _card(view.session, agent_id, view.mine_as)
+        card = _card(view.session, agent_id, view.mine_as) if view.mine_as != "consulted" else (
+            _consult_card(consult.consulted_in(view.session, Agent(pk=agent_id)), agent_id, "consulted"))
         card["unread"], card["unread_through"] = unread.get(view.id, (0, 0))
         cards.append(card)
     return cards
@@ -233,8 +265,8 @@ def details(session: Session, agent_id: int) -> dict:
 
 
 CONTROLS = {  # "record" shows only while the call is recorded
-    "phone": ("mute", "hold", "record", "keypad", "transfer", "end"),
-    "voip": ("mute", "hold", "record", "transfer", "end"),
+    "phone": ("mute", "hold", "record", "keypad", "transfer", "consult", "end"),
+    "voip": ("mute", "hold", "record", "transfer", "consult", "end"),
     "internal": ("mute", "hold", "record", "end"),
     "video": ("mute", "camera", "record", "transfer", "end"),
     "im": ("transfer", "end"),
@@ -251,6 +283,8 @@ def _recording(s: Session) -> str:
 
 def session_detail(view: SessionView, agent_id: int) -> dict:
     s = view.session
+    if view.mine_as == "consulted":
+        return _consulted_detail(view, agent_id)
     detail = _card(s, agent_id, view.mine_as)
     detail.update(details(s, agent_id))
     detail.update({
@@ -261,6 +295,10 @@ def session_detail(view: SessionView, agent_id: int) -> dict:
         "close_by_label": CLOSE_BY_LABELS.get(s.close_by, ""),
         "recording": _recording(s) if view.mine_as in ("serving", "calling") else "",
     })
+    if view.mine_as == "serving" and s.agent_id == agent_id:
+        detail.update(_consult_state(s))
+        if detail["consult"]:  # a blind transfer or a second consult waits until this one is over
+            detail["controls"] = tuple(c for c in detail["controls"] if c not in ("transfer", "consult"))
     if view.mine_as == "wrapup":
         agent = Agent.objects.get(pk=agent_id)
         mine = s.participants.filter(agent_id=agent_id).order_by("-sequence").first()
@@ -270,18 +308,50 @@ def session_detail(view: SessionView, agent_id: int) -> dict:
     return detail
 
 
+def _consult_state(s: Session) -> dict:
+    """The consulting agent's view of a consult: with whom, ringing or talking, private or conference; or how the
+    last one ended when it did not end by their own hand (declined, not answered, the colleague hung up)."""
+    current = consult.open_consult(s)
+    if current is None:
+        last = found(Consult.objects.filter(session=s).select_related("agent").order_by("-ring_at"))
+        return {"consult": None, "consult_ending": consult.ending(last)}
+    name = (current.agent.nickname or current.agent.user_id) if current.agent_id else current.phone_number
+    state = "conference" if current.conference else current.state
+    labels = {"ringing": f"Calling {name}…", "talking": f"Consulting {name}",
+              "conference": f"Conference with {name}"}
+    notes = {"ringing": "The customer hears hold music.",
+             "talking": "The customer hears hold music and cannot hear you.",
+             "conference": "Everyone hears everyone."}
+    return {"consult": {"who": name, "user_id": current.target, "state": state, "label": labels[state],
+                        "note": notes[state], "initials": initials(name), "since_ms": epoch_ms(
+                            current.accept_at or current.ring_at)},
+            "consult_ending": None, "transferable": False}
+
+
+def _consulted_detail(view: SessionView, agent_id: int) -> dict:
+    item = consult.consulted_in(view.session, Agent(pk=agent_id))
+    detail = _consult_card(item, agent_id, "consulted")
+    detail.update({"state": view.session.state, "on_hold": False, "mic_muted": False, "video_muted": False,
+                   "controls": ("end",), "transferable": False, "recording": "", "duration": None,
+                   "consulted": {"conference": item.conference}})
+    return detail
+
+
 # Transfer targets, with the agents' live status.
 
-def transfer_targets(agent_id: int, session_id: str) -> dict:
+def transfer_targets(agent_id: int, session_id: str, any_group: bool = False) -> dict:
+    """Skill groups (of the session's kind; `any_group`: all, as a consult is an internal call) and agents."""
     me = Agent.objects.get(pk=agent_id)
     session = found(Session.objects.filter(pk=session_id, tenant_id=me.tenant_id))
     kind = session.type if session else "phone"
     groups = []
-    for group in SkillGroup.objects.filter(tenant_id=me.tenant_id, kind=kind).order_by("name"):
+    in_tenant = SkillGroup.objects.filter(tenant_id=me.tenant_id)
+    for group in (in_tenant if any_group else in_tenant.filter(kind=kind)).order_by("name"):
         members = Agent.objects.filter(agentskill__skill_group=group)
         online = members.exclude(status="offline").count()
-        groups.append({"id": str(group.pk), "name": group.name, "online": online,
-                       "free": members.filter(status="free").count(), "available": online > 0})
+        free = members.filter(status="free").count()
+        groups.append({"id": str(group.pk), "name": group.name, "online": online, "free": free,
+                       "available": online > 0, "free_now": free > 0})
     people = []
     for agent in Agent.objects.filter(tenant_id=me.tenant_id).exclude(pk=agent_id).order_by("nickname", "user_id"):
         status = agent_service.status_info(agent)["status"]

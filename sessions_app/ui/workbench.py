@@ -28,6 +28,7 @@ class UiState:
     selected: str | None = None
     keypad: str | None = None
     transfer: str | None = None
+    consult: str | None = None  # the session whose consult picker is open
     dtmf_sent: dict[str, str] = field(default_factory=dict)
     dial_session: str | None = None
 
@@ -101,7 +102,9 @@ class Workbench:
             return Fragment("wb-detail", self._template("detail.html", detail=None, parts={}))
         detail = selectors.session_detail(view, self.agent_id)
         open_here = {"keypad_open": self.ui.keypad == view.id and "keypad" in detail["controls"],
-                     "transfer_open": self.ui.transfer == view.id and detail["transferable"]}
+                     "transfer_open": self.ui.transfer == view.id and detail["transferable"],
+                     "consult_open": self.ui.consult == view.id and "consult" in detail["controls"]
+                     and not detail.get("consult")}
         context = {"detail": detail, **open_here}
         children = {
             "controls": Fragment("wb-controls", self._template("controls.html", **context)),
@@ -110,6 +113,9 @@ class Workbench:
             "transfer": Fragment("wb-transfer", self._template(
                 "transfer.html", targets=selectors.transfer_targets(self.agent_id, view.id)
                 if open_here["transfer_open"] else None, **context)),
+            "consult": Fragment("wb-consult", self._template(
+                "consult.html", targets=selectors.transfer_targets(self.agent_id, view.id, any_group=True)
+                if open_here["consult_open"] else None, **context)),
         }
         canned = []
         if detail["type"] == "im" and view.mine_as == "serving":
