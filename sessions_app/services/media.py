@@ -1,10 +1,9 @@
 """Drive the media bridge from the session's row: which leg is whose, and the plan the row implies.
 
 Legs are named `customer` (the web caller), `phone` (the trunk's RTP), `agent:{id}`, and `phone:consult` (a
-consult's call to a phone number, the trunk's RTP too). After every change to a
-media session (offered, accepted, held, muted, transferred, ended) `sync` sends the whole plan, read fresh from the
-database once the change commits, so the bridge always converges on what the database says, whatever order commands
-arrive in.
+consult's call to a phone number, the trunk's RTP too). After every change to a media session (offered, accepted,
+held, muted, transferred, ended) `sync` sends the whole plan, read fresh from the database once the change
+commits, so the bridge always converges on what the database says, whatever order commands arrive in.
 
 The engines run on a thread of this process (`media/embedded.py`), or, when Redis is configured, in media
 worker processes reached over the channel layer (`media/remote.py`; which worker carries a call is
