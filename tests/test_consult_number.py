@@ -134,6 +134,8 @@ async def test_the_number_hanging_up_or_a_cancel_ends_only_the_consult(sdk, demo
     item = await last_consult(session_id)
     assert (await plan(session_id))["a"] == "phone"  # a caller on the trunk, and the number on a second leg
     await report(consult.phone_answered, session_id, item.pk)
+    assert (await agent.call("Call.sendDigits", sessionId=session_id, dtmfText="12#"))["status"] == "success"
+    assert ("send_digits", session_id, LEG, "12#") in media_calls  # keys for the number, not the held caller
     await report(consult.phone_ended, session_id, item.pk, "remote")
     assert ((await last_consult(session_id)).outcome, (await row(session_id)).on_hold) == ("left", True)
 

@@ -139,13 +139,16 @@ def send_plan(session_id: str) -> None:
 
 
 def send_digits(session: Session, digits: str) -> None:
-    """Key presses toward the phone leg (RFC 4733), once the request commits; nothing without a phone leg."""
+    """Key presses toward the phone leg (RFC 4733), once the request commits; nothing without a phone leg. While
+    the agent consults a number, toward that number (an extension, its menu), not the held caller."""
     session_id = session.pk
+    consulting = Consult.objects.filter(session_id=session_id, ended_at__isnull=True, agent__isnull=True).exists()
+    leg = CONSULT_PHONE_LEG if consulting else PHONE_LEG
 
     def press():
         engine = backend(start=False)
         if engine is not None:
-            engine.send_digits(session_id, PHONE_LEG, digits)
+            engine.send_digits(session_id, leg, digits)
 
     transaction.on_commit(press, robust=True)
 
