@@ -3,7 +3,9 @@
 phone, whose media is a phone peer (an RTP endpoint speaking 2000 Hz, tests/phone_peer.py). During the consult
 the customer hears only music while Alice and the phone hear each other; then Alice completes the transfer (the
 customer and the phone hear each other, Alice is out) or cancels (the phone's call gets its BYE alone, the
-customer hears Alice again). One server, one customer browser and one workbench for the module."""
+customer hears Alice again); a busy number ends only the consult. The same on a phone call from sipp, the session
+carrying two SIP calls: the caller is handed to the number, which hangs up and ends the call. Last, an orderly
+stop BYEs the number. One server, one customer browser and one workbench for the module."""
 from __future__ import annotations
 
 import re
@@ -30,6 +32,7 @@ from .test_web_call_browser import ShopPage, customer_event, ok, start_call
 pytestmark = [needs("sipp"), pytest.mark.browser]
 
 CUSTOMER_HZ, ALICE_HZ, PHONE_HZ = 440, 1000, 2000
+HOTLINE = "008675586013388"  # the demo's hotline with an IVR: 1 queues for phone support
 SCENARIO = Path(__file__).parent / "sipp" / "consulted_phone.xml"
 TRUNK_PORT = free_port()
 WAIT = 8000
@@ -201,6 +204,58 @@ def test_a_busy_number_ends_only_the_consult_and_alice_is_told(people, shop, ser
     customer.evaluate("() => tcccCall.hangUp()")
     customer_event(customer, "ended")
     customer.close()
+    ok(alice.sdk("Agent.setStatus", {"status": "free"}))
+
+
+def test_a_phone_caller_is_handed_to_a_consulted_number_which_then_hangs_up(people, server, tmp_path):
+    """Two SIP calls for one session: the caller on the trunk (sipp delivering it to the hotline, a phone peer at
+    440 Hz) and the consulted number (a second sipp, a peer at 2000 Hz) that hangs up after the transfer: the
+    session ends with it, and the caller gets its BYE."""
+    _, alice = people
+    caller, consulted = PhonePeer(), PhonePeer()
+    consulted.speak(PHONE_HZ)
+    trunk = number = None
+    try:
+        ok(alice.sdk("Agent.setStatus", {"status": "free"}))
+        trunk = subprocess.Popen(
+            ["sipp", f"127.0.0.1:{server.env['SIP_PORT']}", "-sf", str(SCENARIO.parent / "trunk_calls_hotline.xml"),
+             "-s", HOTLINE, "-key", "peer_port", str(caller.port), "-i", "127.0.0.1", "-p", str(free_port()), "-m",
+             "1", "-nostdin", "-trace_err", "-timeout", "60s", "-timeout_error"], cwd=tmp_path,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        until(caller.heard_from_us, "the IVR's prompt reaches the caller")
+        caller.press("1")
+        caller.speak(CUSTOMER_HZ)
+        offer = alice.page.locator(".offer-card")
+        expect(offer).to_contain_text("Incoming phone call", timeout=WAIT)
+        offer.get_by_role("button", name=re.compile("^Accept")).click()
+        until(lambda: abs(caller.hears() - ALICE_HZ) < 20, "the caller hears Alice", lambda: f"{caller.hears()} Hz")
+        number = subprocess.Popen(  # hangs up 12 s after answering
+            ["sipp", "-sf", str(SCENARIO.parent / "consulted_phone_hangs_up.xml"), "-p", str(TRUNK_PORT), "-i",
+             "127.0.0.1", "-key", "rtp_host", "127.0.0.1", "-key", "rtp_port", str(consulted.port), "-d", "12000",
+             "-m", "1", "-nostdin", "-trace_err", "-timeout", "40s", "-timeout_error"], cwd=tmp_path,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        consult_the_phone(alice, consulted, "13800138004")
+        until(lambda: is_music(caller.hears()), "the caller hears music during the consult",
+              lambda: f"{caller.hears()} Hz")
+        session_id = alice.page.locator("#wb-detail").get_attribute("data-session")
+
+        alice.page.click("#ctl-consult-complete")
+        until(lambda: abs(caller.hears() - PHONE_HZ) < 20, "the caller hears the number",
+              lambda: f"{caller.hears()} Hz")
+        until(lambda: abs(consulted.hears() - CUSTOMER_HZ) < 20, "the number hears the caller",
+              lambda: f"{consulted.hears()} Hz")
+        assert number.wait(20) == 0, number.stderr.read().decode(errors="replace")  # its BYE was answered
+        assert trunk.wait(15) == 0, f"the caller got no BYE: {trunk.stderr.read().decode(errors='replace')}"
+        described = server.api("GET", f"/api/sessions/{session_id}")
+        assert (described["endStatus"], described["closeBy"]) == ("ok", "seat")
+        assert [(p["userId"], p["transferTo"]) for p in described["participants"]] == [("agent1@demo", "13800138004")]
+    finally:
+        for process in (trunk, number):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait(5)
+        caller.close()
+        consulted.close()
     ok(alice.sdk("Agent.setStatus", {"status": "free"}))
 
 
