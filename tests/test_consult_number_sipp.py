@@ -3,7 +3,7 @@
 phone, whose media is a phone peer (an RTP endpoint speaking 2000 Hz, tests/phone_peer.py). During the consult
 the customer hears only music while Alice and the phone hear each other; then Alice completes the transfer (the
 customer and the phone hear each other, Alice is out) or cancels (the phone's call gets its BYE alone, the
-customer hears Alice again); a busy number ends only the consult. The same on a phone call from sipp, the session
+customer hears Alice again); a conference lets all three hear each other; a busy number ends only the consult. The same on a phone call from sipp, the session
 carrying two SIP calls: the caller is handed to the number, which hangs up and ends the call. Last, an orderly
 stop BYEs the number. One server, one customer browser and one workbench for the module."""
 from __future__ import annotations
@@ -14,10 +14,12 @@ import threading
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
+import numpy as np
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from testing.liveserver import LiveServer, free_port
+from testing.peers import tones_present
 from testing.serving import running
 
 from .browser import (  # noqa: F401 (fixtures)
@@ -173,6 +175,34 @@ def test_cancel_hangs_up_the_number_alone_and_the_customer_hears_alice_again(peo
     expect(alice.page.locator("#wb-consult")).to_be_hidden(timeout=WAIT)
     assert server.api("GET", f"/api/sessions/{session_id}")["state"] == "active"
 
+    customer.evaluate("() => tcccCall.hangUp()")
+    customer_event(customer, "ended")
+    customer.close()
+    ok(alice.sdk("Agent.setStatus", {"status": "free"}))
+
+
+def phone_voices(phone: PhonePeer) -> set[int]:
+    """The voices the phone hears now, by their tones (a mix names them all)."""
+    recent = phone.recent[-25:]
+    samples = np.concatenate(recent) if recent else np.zeros(0)
+    return tones_present(samples, 8000, (CUSTOMER_HZ, ALICE_HZ, PHONE_HZ))
+
+
+def test_a_conference_with_a_number_lets_all_three_hear_each_other(people, shop, phone, server):
+    customer_context, alice = people
+    customer, session_id = call_alice(customer_context, alice, shop)
+    consult_the_phone(alice, phone, "13800138005")
+    alice.page.click("#ctl-consult-conference")
+    expect(alice.page.locator("#wb-consult .consult-title")).to_have_text("Conference with 13800138005", timeout=WAIT)
+    wait_to_hear_voices(customer, {ALICE_HZ, PHONE_HZ}, "the customer hears Alice and the phone")
+    wait_to_hear_voices(alice.page, {CUSTOMER_HZ, PHONE_HZ}, "Alice hears the customer and the phone")
+    until(lambda: phone_voices(phone) == {CUSTOMER_HZ, ALICE_HZ}, "the phone hears the customer and Alice",
+          lambda: phone_voices(phone))
+    alice.shot("consult-number-conference")
+
+    alice.page.click("#ctl-consult-cancel")  # the number leaves the conference; the two go on
+    hung_up(phone.sipp)
+    wait_to_hear_voices(customer, {ALICE_HZ}, "the customer hears Alice alone")
     customer.evaluate("() => tcccCall.hangUp()")
     customer_event(customer, "ended")
     customer.close()
