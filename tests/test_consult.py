@@ -265,10 +265,10 @@ async def test_every_refusal_says_why_and_changes_nothing(sdk, demo):
     assert "only its serving agent" in await refused(consult.cancel, "agent2@demo", session_id)
 
 
-async def test_a_phone_call_cannot_consult_a_phone_number_and_a_busy_agent_is_refused(sdk, demo):
+async def test_a_number_needs_a_trunk_and_a_busy_agent_is_refused(sdk, demo):
     first, second, third, session_id = await serving(sdk, demo, "phone", callerPhoneNumber="0086075512345678")
-    assert "one trunk leg per call" in await refused(consult.start, "agent1@demo", session_id,
-                                                     phone_number="0086075500000")
+    assert "no SIP trunk is configured" in await refused(consult.start, "agent1@demo", session_id,
+                                                         phone_number="0086075500000")
     await act(consult.start, "agent1@demo", session_id, user_id="agent2@demo")  # agent2 is busy from now on
     other_call = await api_session(demo, "phone", callerPhoneNumber="0086075587654321")
     assert (await third.event("callIn"))["sessionId"] == other_call  # not agent2: ringing for a consult

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from sessions_app.domain import inbound
-from sessions_app.services import processes, telephony
+from sessions_app.services import consult, processes, telephony
 from workbench import media_backend
 
 
@@ -85,4 +85,6 @@ _DECIDED = {"inbound_call": telephony.inbound_call_or_none, "ivr_menus": telepho
             "ivr_chosen": telephony.ivr_chosen, "caller_hung_up": telephony.caller_hung_up,
             "call_lost": telephony.call_lost, "renew_lines": telephony.renew_lines,
             "ivr_gave_up": telephony.ivr_gave_up, "plan": telephony.plan, "call_outed": telephony.call_outed,
-            "outbound_answered": telephony.outbound_answered, "outbound_failed": telephony.outbound_failed}
+            "outbound_answered": telephony.outbound_answered, "outbound_failed": telephony.outbound_failed,
+            "consult_answered": consult.phone_answered, "consult_failed": consult.phone_failed,
+            "consult_ended": consult.phone_ended}

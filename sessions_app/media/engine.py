@@ -89,6 +89,8 @@ class MediaEngine(RtpCommands):
             await call.legs.pop(leg_id).close()
         call.rewire()
         self._forget_if_empty(call)
+        if self.gateway is not None:  # a consult's phone leg the plan no longer names: its SIP call is hung up
+            await self.gateway.plan_applied(call_id, call.plan)
         return {"legs": sorted(call.legs)}
 
     async def end_call(self, call_id: str) -> dict:

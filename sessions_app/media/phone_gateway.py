@@ -9,6 +9,12 @@ touched on this loop).
 Signalling is our own SIP stack (`media.sip`), on UDP and TCP alike; media is G.711 RTP (`rtp_leg.RtpLeg`)
 with RFC 4733 keys.
 
+A session may carry a second SIP call: an agent's consult of a phone number (services/consult.py), dialled out
+on its own RTP leg (`CONSULT_LEG`) beside the customer's leg, be the customer a caller on the trunk or a web
+caller. Its ringing, answer, failure and hang-up end only the consult (`decisions.consult_*`); our side hangs it
+up alone when the plan no longer names its leg (a cancel, a consult that rang out: `plan_applied`), and with the
+session's other legs when the call ends (`hang_up`).
+
 A trunk call and its session end together, whichever ends first. The session ending hangs the call up
 (`hang_up`); the call ending any other way ends the session: the far end's BYE or CANCEL as the caller's doing,
 anything on our side of the stack (no ACK for our 200, a transport error) as `LOST_END_STATUSES` says. Either
@@ -33,6 +39,7 @@ from .sip import build_answer, build_offer
 log = logging.getLogger(__name__)
 
 PHONE_LEG = "phone"
+CONSULT_LEG = "phone:consult"  # a consult's outbound call (services/media.py's name for it too)
 SUPPORTED = ("PCMU", "PCMA")
 # Why an outbound call failed (media.sip's CallFailed.cause) → the session's end status (Tencent's names).
 END_STATUSES = {"busy": "busy", "rejected": "userReject", "no-answer": "notAnswer", "cancelled": "notAnswer",
@@ -58,6 +65,7 @@ class PhoneGateway:
         # thread of the loop's default executor.
         self.policy_reader = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sip-policy")
         self.calls: dict[str, IncomingCall | OutgoingCall] = {}  # session id → its SIP call
+        self.consults: dict[str, tuple[int, OutgoingCall]] = {}  # session id → (consult id, its consult's call)
         self.ivrs: dict[str, IvrRunner] = {}
         self.tasks = BackgroundTasks(log, "phone call task")
         engine.gateway = self
@@ -100,7 +108,7 @@ class PhoneGateway:
     async def close(self) -> None:
         self.tasks.cancel()
         self.policy_reader.shutdown(wait=False)
-        for session_id in list(self.calls):
+        for session_id in {*self.calls, *self.consults}:
             await self.hang_up(session_id)
         await self.ua.drain(timeout=2.0)  # the BYEs go out and are answered before the transport closes
         await self.ua.close()
@@ -211,9 +219,15 @@ class PhoneGateway:
 
     async def dial(self, call_id: str, *, number: str, caller: str, trunk_host: str, trunk_port: int,
                    transport: str = "udp", username: str = "", password: str = "", uui: str = "",
-                   ring_seconds: float = 60) -> dict:
+                   ring_seconds: float = 60, consult_id: int | None = None) -> dict:
         """INVITE `number` through the trunk (over its `transport`, udp or tcp) as `caller`; the session follows
-        the call's progress. A call that cannot be placed at all ends its session as `unconnected`."""
+        the call's progress. A call that cannot be placed at all ends its session as `unconnected`.
+
+        With `consult_id` the call is that consult's, on the session's `CONSULT_LEG` (`_dial_consult`)."""
+        if consult_id is not None:
+            return await self._dial_consult(call_id, consult_id, number=number, caller=caller, trunk_host=trunk_host,
+                                            trunk_port=trunk_port, transport=transport, username=username,
+                                            password=password, uui=uui, ring_seconds=ring_seconds)
         if transport not in TRANSPORTS:
             await asyncio.to_thread(self.decisions.outbound_failed, call_id, "unconnected")
             raise LegError(f"the trunk's transport {transport!r} is neither udp nor tcp")
@@ -263,20 +277,105 @@ class PhoneGateway:
         await asyncio.to_thread(self.decisions.outbound_answered, session_id)
         await self._follow(session_id, call)
 
-    async def _follow_answer_sdp(self, session_id: str, call: OutgoingCall) -> None:
+    async def _follow_answer_sdp(self, session_id: str, call: OutgoingCall, leg_id: str = PHONE_LEG) -> None:
         """Send our audio where the far end's SDP (early media or the answer) says."""
         codec = _first_supported(call.remote_sdp)
         if codec is not None:
-            await self.engine.update_rtp_leg(session_id, PHONE_LEG, *_media_of(call.remote_sdp, codec))
+            await self.engine.update_rtp_leg(session_id, leg_id, *_media_of(call.remote_sdp, codec))
 
-    async def hang_up(self, session_id: str) -> None:
-        """The session ended on our side: BYE an answered call, CANCEL one still ringing out, refuse one still
-        ringing in."""
-        runner = self.ivrs.pop(session_id, None)
-        if runner is not None:
-            runner.stop()
-        call = self.calls.pop(session_id, None)
-        if call is None or call.ended.done():
+    # A consult's outbound call: its own leg, its own end.
+
+    async def _dial_consult(self, session_id: str, consult_id: int, *, number: str, caller: str, trunk_host: str,
+                            trunk_port: int, transport: str, username: str, password: str, uui: str,
+                            ring_seconds: float) -> dict:
+        """INVITE `number` for consult `consult_id` of the session, on the call's `CONSULT_LEG`. A consult that
+        cannot be placed ends as `unconnected`; the customer's call goes on either way."""
+        async def failed(end_status: str) -> None:
+            await asyncio.to_thread(self.decisions.consult_failed, session_id, consult_id, end_status)
+
+        if transport not in TRANSPORTS:
+            await failed("unconnected")
+            raise LegError(f"the trunk's transport {transport!r} is neither udp nor tcp")
+        await self.hang_up_consult(session_id)  # an earlier consult's call, should one linger
+        try:  # the plan names the leg only while the consult is open: one ended meanwhile opens nothing
+            opened = await self.engine.open_rtp_leg(session_id, CONSULT_LEG, "0.0.0.0", 9, 0, 101, "sendrecv",
+                                                    await asyncio.to_thread(self.decisions.plan, session_id))
+        except LegError:
+            await failed("unconnected")
+            raise
+        offer = build_offer(self.engine.rtp_host, opened["local_port"])
+        callee = f"sip:{number}@{trunk_host}:{trunk_port}"
+        target = callee + (";transport=tcp" if transport == "tcp" else "")
+        try:
+            call = await self.ua.invite(target, f"sip:{caller}@{self.ua.address[0]}", callee, offer,
+                                        auth=(username, password) if username else None,
+                                        headers=[("X-UUI", uui)] if uui else [], timeout=ring_seconds)
+        except SipError as error:  # the trunk's address makes no SIP URI
+            await self.engine.close_leg(session_id, CONSULT_LEG)
+            await failed("unconnected")
+            raise LegError(f"cannot dial {target}: {error}") from None
+        self.consults[session_id] = (consult_id, call)
+        if not self._consult_leg_open(session_id):  # the consult (or the call) ended while the INVITE went out
+            await self.hang_up_consult(session_id)
+        self.tasks.start(self._consult(session_id, consult_id, call))
+        return {"dialled": target}
+
+    async def _consult(self, session_id: str, consult_id: int, call: OutgoingCall) -> None:
+        """Follow a consult's call: its answer, or why it failed, and then how it ended. Our own hang-up (a
+        cancel, the call ending) is reported by nobody: the session decided it."""
+        try:
+            await call.ringing
+            await self._follow_answer_sdp(session_id, call, CONSULT_LEG)
+            await call.answered
+            await self._follow_answer_sdp(session_id, call, CONSULT_LEG)
+        except CallFailed as failure:
+            if self._drop_consult(session_id, call):
+                await self.engine.close_leg(session_id, CONSULT_LEG)
+                await asyncio.to_thread(self.decisions.consult_failed, session_id, consult_id,
+                                        END_STATUSES.get(failure.cause, "unconnected"))
+            return
+        except LegError as error:  # the far end's SDP names media we cannot send to
+            log.warning("consult call of %s hung up: %s", session_id, error)
+            if self._drop_consult(session_id, call):
+                await self._end_sip_call(session_id, call)
+                await self.engine.close_leg(session_id, CONSULT_LEG)
+                await asyncio.to_thread(self.decisions.consult_failed, session_id, consult_id, "unconnected")
+            return
+        if self.consults.get(session_id, (None, None))[1] is call:
+            await asyncio.to_thread(self.decisions.consult_answered, session_id, consult_id)
+        ending = await asyncio.shield(call.ended)  # shielded as in `_follow`
+        if not self._drop_consult(session_id, call):
+            return  # we hung it up: the consult (or the call) had ended
+        await self.engine.close_leg(session_id, CONSULT_LEG)
+        how = "remote" if ending.by == "remote" else LOST_END_STATUSES.get(ending.reason, "error")
+        await asyncio.to_thread(self.decisions.consult_ended, session_id, consult_id, how)
+
+    def _drop_consult(self, session_id: str, call: OutgoingCall) -> bool:
+        """Forget the session's consult call if it is `call` (True), not one that replaced it."""
+        if self.consults.get(session_id, (None, None))[1] is not call:
+            return False
+        del self.consults[session_id]
+        return True
+
+    def _consult_leg_open(self, session_id: str) -> bool:
+        call = self.engine.calls.get(session_id)
+        leg = call.legs.get(CONSULT_LEG) if call is not None else None
+        return leg is not None and not leg.closed
+
+    async def plan_applied(self, session_id: str, plan) -> None:
+        """The engine applied a plan to the call (`MediaEngine.apply_plan`): a consult call whose leg it no longer
+        names (the consult was cancelled, rang out, or its agent was handed the customer) is hung up alone."""
+        if session_id in self.consults and CONSULT_LEG not in plan.members:
+            await self.hang_up_consult(session_id)
+
+    async def hang_up_consult(self, session_id: str) -> None:
+        """Hang up the session's consult call, if it has one: CANCEL while it rings, BYE once answered."""
+        _, call = self.consults.pop(session_id, (None, None))
+        if call is not None:
+            await self._end_sip_call(session_id, call)
+
+    async def _end_sip_call(self, session_id: str, call) -> None:
+        if call.ended.done():
             return
         try:
             if isinstance(call, OutgoingCall) and not call.answered.done():
@@ -287,6 +386,17 @@ class PhoneGateway:
                 await call.bye()
         except Exception:  # the far end is gone already: nothing more to tell it
             log.info("hanging up %s: the far end did not take it", session_id, exc_info=True)
+
+    async def hang_up(self, session_id: str) -> None:
+        """The session ended on our side: BYE an answered call, CANCEL one still ringing out, refuse one still
+        ringing in; its consult's call goes too."""
+        await self.hang_up_consult(session_id)
+        runner = self.ivrs.pop(session_id, None)
+        if runner is not None:
+            runner.stop()
+        call = self.calls.pop(session_id, None)
+        if call is not None:
+            await self._end_sip_call(session_id, call)
 
 
 def _media_of(sdp: SessionDescription, codec) -> tuple:

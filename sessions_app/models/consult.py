@@ -15,7 +15,8 @@ class Consult(models.Model):
     STATES = [("ringing", "Ringing"), ("talking", "Talking")]
     OUTCOMES = [("", "In progress"), ("transferred", "Transfer completed"), ("cancelled", "Cancelled"),
                 ("declined", "Declined"), ("timeout", "Not answered in time"), ("left", "Hung up"),
-                ("ended", "The call ended"), ("offline", "Went offline")]
+                ("ended", "The call ended"), ("offline", "Went offline"), ("busy", "Busy"),
+                ("unreachable", "Could not be reached")]
 
     session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="consults")
     by_agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="+",

@@ -1,6 +1,12 @@
 """Consult transfer and three-way calls: during a call the serving agent holds the customer (music) and calls a
 colleague, privately; then completes the transfer, makes it a conference, or goes back to the customer.
 
+A phone number is dialled through the trunk as the consult's own call (`media.CONSULT_PHONE_LEG`, beside the
+customer's leg, on a phone call and a web call alike); its answer, failure and hang-up come back from the SIP
+gateway (`phone_answered`, `phone_failed`, `phone_ended`) and end only the consult. A transfer completed to a
+number leaves the session in progress with nobody of ours serving it: the number is its serving side until
+either end hangs up.
+
 The consulted agent is offered the consult as an incoming internal call of the same session (`callIn` with
 `type: 'internal'`, `peerUserId` the consulting agent, the customer's `sessionId`), accepts it with the normal
 `accept` and hangs up with the normal `hungUp`: a CRM written for Tencent's SDK sees a colleague calling, and
@@ -27,18 +33,21 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from ..domain import routing as policy
 from ..models import Agent, Consult, ServeParticipant, Session, SkillGroup, found
-from . import agents, media, routing, timeline, wallboard_push
+from . import agents, endings, media, media_workers, phone, routing, telephony, timeline, wallboard_push
 from .errors import NotFound, ServiceError
 from .events import publish, publish_change
 from .session_locks import lock_session
 
 CONSULT_TYPES = ("phone", "voip")  # audio calls: the consulted agent's leg is audio only
 RING_TIMEOUT = routing.INTERNAL_RING_TIMEOUT
+# Why a consulted number's call failed (the gateway's end status, as an outbound call's) -> the consult's outcome.
+PHONE_OUTCOMES = {"busy": "busy", "userReject": "declined", "notAnswer": "timeout"}
 
 
 def open_consult(session: Session) -> Consult | None:
@@ -87,8 +96,9 @@ def _in_progress(session: Session) -> Consult:
 
 def start(agent_id: int, session_id: str, *, user_id: str = "", skill_group_id: str = "",
           phone_number: str = "") -> dict:
-    """Hold the customer (music) and ring the consulted party: an agent, or one free agent of a skill group (by the
-    group's routing rules); a phone number is refused (`_refuse_phone_number` says why). Returns {"consultId", "userId"} (the agent rung)."""
+    """Hold the customer (music) and ring the consulted party: an agent, one free agent of a skill group (by the
+    group's routing rules), or a phone number dialled through the trunk (`_dial_number`). Returns {"consultId",
+    "userId"} (the agent rung; "" for a number) and, for a number, "phoneNumber" (the number dialled)."""
     if sum(bool(target) for target in (user_id, skill_group_id, phone_number)) != 1:
         raise ServiceError("a consult needs exactly one of userId, skillGroupId or phoneNumber")
     with transaction.atomic():
@@ -101,7 +111,7 @@ def start(agent_id: int, session_id: str, *, user_id: str = "", skill_group_id: 
             raise ServiceError(f"a consult with {current.target} is already in progress: complete, conference or "
                                f"cancel it first")
         if phone_number:
-            _refuse_phone_number(session, phone_number)
+            return _dial_number(agent, session, phone_number)
         group = _skill_group(agent.tenant_id, skill_group_id) if skill_group_id else None
         target = _free_agent_of(session, group) if group else _named_agent(agent, session, user_id)
         now = timezone.now()
@@ -120,16 +130,45 @@ def call_in(consult: Consult, timeout: int) -> dict:
             "peerUserId": consult.by_agent.user_id}
 
 
-def _refuse_phone_number(session: Session, phone_number: str) -> None:
-    """The SIP gateway (media/phone_gateway.py) carries one dialog per call, keyed by the session, as the call's
-    `phone` leg: on a phone call the customer is on it; on a web call a consult dialled out would be the whole
-    call to it (a busy or unanswered number, or the far end hanging up, ends the customer's call too, and
-    cancelling cannot hang up that leg alone). Until the gateway carries a consult leg, a number is refused."""
-    if session.type == "phone":
-        raise ServiceError("consulting a phone number on a phone call is not possible: the media engine carries one "
-                           "trunk leg per call, and the customer is on it; consult an agent or a skill group")
-    raise ServiceError(f"consulting a phone number ({phone_number}) is not possible yet: the SIP gateway cannot "
-                       f"carry a consult leg beside the customer; consult an agent or a skill group")
+def _dial_number(agent: Agent, session: Session, phone_number: str) -> dict:
+    """Ring a phone number as the consult, through the tenant's trunk, by the rules outbound calls follow (the
+    number's form or a protected id, calling hours, per-number limits); refused with the reason, nothing
+    changed, when it cannot be placed (no trunk, no gateway, the call's media on a worker without the trunk)."""
+    tenant = session.tenant
+    number = phone.number_to_dial(tenant, phone_number, None)
+    phone.check_outbound(tenant, number, shown=phone_number)
+    trunk = phone.trunk_for(tenant)
+    if trunk is None:
+        raise ServiceError("no SIP trunk is configured: a phone number cannot be consulted")
+    if not telephony.gateway_running():
+        raise ServiceError("the SIP gateway is not running: a phone number cannot be consulted now")
+    if settings.MEDIA_IN_WORKERS:
+        worker = media_workers.sip_worker()
+        if worker is None or session.media_worker != worker.pk:
+            raise ServiceError("this call's media runs on a media worker without the SIP trunk: consult an agent or "
+                               "a skill group")
+    caller = _caller_number(agent, session)
+    now = timezone.now()
+    consult = Consult.objects.create(session=session, by_agent=agent, phone_number=number, ring_at=now,
+                                     offer_deadline=now + timedelta(seconds=telephony.consult_ring_limit(RING_TIMEOUT)))
+    timeline.log(session, f"{agent.user_id} consults {phone_number} through trunk {trunk.name}; the customer waits "
+                          f"with music")
+    _changed(session, agent)  # the plan names the consult's leg before the gateway opens it
+    telephony.dial_consult(session, consult.pk, trunk, number=number, caller=caller, ring_seconds=RING_TIMEOUT)
+    return {"consultId": consult.pk, "userId": "", "phoneNumber": phone_number}
+
+
+def _caller_number(agent: Agent, session: Session) -> str:
+    """The number a consult call shows: the call's skill group's first outbound number, else the agent's own
+    default (as their outbound calls), else the hotline a phone caller dialled."""
+    bound = session.skill_group.caller_number_list if session.skill_group else []
+    numbers = [*bound, *phone.caller_numbers_for(agent).defaults]
+    if session.type == "phone" and session.direction == "in":
+        numbers.append(session.callee_phone_number)
+    caller = next((number for number in numbers if number), "")
+    if not caller:
+        raise ServiceError("no number to call from: bind an outbound number to the skill group or a number group")
+    return caller
 
 
 def _named_agent(agent: Agent, session: Session, user_id: str) -> Agent:
@@ -224,6 +263,9 @@ def dismiss(agent_id: int, session_id: str) -> None:
 
 def transfer(session: Session, agent: Agent, consult: Consult) -> None:
     """The consulted agent serves the session from now on; ServeParticipants as Tencent records a transfer."""
+    if not consult.agent_id:
+        _transfer_to_number(session, agent, consult)
+        return
     now = timezone.now()
     target = Agent.objects.select_for_update().get(pk=consult.agent_id)
     session.participants.filter(agent=agent, end_at__isnull=True).update(
@@ -244,6 +286,24 @@ def transfer(session: Session, agent: Agent, consult: Consult) -> None:
     _changed(session, agent, target)
 
 
+def _transfer_to_number(session: Session, agent: Agent, consult: Consult) -> None:
+    """The consulted number serves the session from now on: the customer's call goes on with it through the trunk,
+    nobody of ours serves it (`session.agent` empty; `media.plan_for` makes the consult's leg side b). Recorded
+    as Tencent records a transfer to a number: the agent's row ends `transferred` with TransferTo the number; no
+    row for the number (ServeParticipants are the center's agents; SeatUser stays the last agent who served)."""
+    session.participants.filter(agent=agent, end_at__isnull=True).update(
+        outcome="transferred", end_at=timezone.now(), transfer_to=consult.phone_number)
+    session.agent = None
+    session.on_hold = session.mic_muted = session.video_muted = False
+    session.save(update_fields=["agent", "on_hold", "mic_muted", "video_muted"])
+    _end(consult, "transferred")
+    publish(agent.pk, "transfer", sessionId=session.pk, skillGroupId="", userId="")
+    timeline.log(session, f"{agent.user_id} transferred it to {consult.phone_number} after a consult"
+                 + (" (conference)" if consult.conference else ""))
+    agents.start_after_call_work(agent, session.skill_group.wrap_up_seconds if session.skill_group else 0)
+    _changed(session, agent)
+
+
 def by_agent_hangs_up(session: Session, agent: Agent, consult: Consult) -> bool:
     """The consulting agent hangs up during a consult: once the consulted agent talks (privately or in
     conference), the other two go on (the transfer completes); a consult still ringing is cancelled and the call
@@ -261,7 +321,8 @@ def session_ended(session: Session) -> None:
     if consult is not None:
         _end(consult, "ended")
         _tell_ended(session, consult, close_by=session.close_by or "client")
-        routing.dispatch_for_agent(Agent.objects.select_for_update().get(pk=consult.agent_id))
+        if consult.agent_id:  # a number's call is hung up with the call's other legs (media.send_plan)
+            routing.dispatch_for_agent(Agent.objects.select_for_update().get(pk=consult.agent_id))
 
 
 def agent_gone(agent: Agent) -> None:
@@ -301,7 +362,8 @@ def _close(session: Session, consult: Consult, outcome: str, *, hold: bool, clos
         session.save(update_fields=["on_hold"])
     _tell_ended(session, consult, close_by)
     _changed(session, consult.by_agent, consult.agent)
-    routing.dispatch_for_agent(Agent.objects.select_for_update().get(pk=consult.agent_id))
+    if consult.agent_id:  # a number's call is hung up by the gateway once the plan no longer names its leg
+        routing.dispatch_for_agent(Agent.objects.select_for_update().get(pk=consult.agent_id))
 
 
 def _end(consult: Consult, outcome: str) -> None:
@@ -311,6 +373,8 @@ def _end(consult: Consult, outcome: str) -> None:
 
 def _tell_ended(session: Session, consult: Consult, close_by: str) -> None:
     """The consulted agent's internal call is over: `sessionEnded`, as for an internal call (their leg closes)."""
+    if not consult.agent_id:
+        return
     talked = round((consult.ended_at - consult.accept_at).total_seconds(), 3) if consult.accept_at else 0.0
     publish(consult.agent_id, "sessionEnded", sessionId=session.pk, type="internal", duration=talked,
             closeBy=close_by)
@@ -333,3 +397,64 @@ def ending(consult: Consult | None) -> dict | None:
     who = (consult.agent.nickname or consult.target) if consult.agent_id else consult.target
     return {"who": who, "outcome": consult.outcome, "label": label}
 
+
+
+# A consulted number's call, as the SIP gateway reports it (media/phone_gateway.py, through `Decisions`). Each
+# names the consult it is about: a report that comes late, once that consult ended, changes nothing.
+
+def phone_answered(session_id: str, consult_id: int) -> None:
+    """The number answered: the agent talks with it, the customer still hears music."""
+    with transaction.atomic():
+        session, consult = _phone_consult(session_id, consult_id)
+        if consult is None or consult.state != "ringing":
+            return
+        consult.state, consult.accept_at, consult.offer_deadline = "talking", timezone.now(), None
+        consult.save(update_fields=["state", "accept_at", "offer_deadline"])
+        timeline.log(session, f"{consult.phone_number} answered the consult of {consult.by_agent.user_id}")
+        _changed(session, consult.by_agent)
+
+
+def phone_failed(session_id: str, consult_id: int, end_status: str) -> None:
+    """The number's call could not be placed or was not answered (busy, rejected, not answered, unreachable: the
+    gateway's end status, as an outbound call's): the consult ends, the customer stays on hold, the agent is
+    told why."""
+    with transaction.atomic():
+        session, consult = _phone_consult(session_id, consult_id)
+        if consult is None:
+            return
+        outcome = PHONE_OUTCOMES.get(end_status, "unreachable")
+        _close(session, consult, outcome, hold=True, close_by="admin" if outcome == "unreachable" else "client")
+        timeline.log(session, f"the consult call to {consult.phone_number} failed ({end_status}); the customer "
+                              f"stays on hold")
+
+
+def phone_ended(session_id: str, consult_id: int, how: str) -> None:
+    """The number's call ended without our asking: `how` is "remote" (it hung up) or the end status of a line our
+    side lost. During the consult only the consult ends (the customer back on hold; after a conference the call
+    goes on between the other two); once the number was handed the call, the session ends with it."""
+    with transaction.atomic():
+        session = lock_session(session_id)
+        if session is None or session.state == "ended":
+            return
+        consult = open_consult(session)
+        if consult is not None and consult.pk == consult_id:
+            outcome = "left" if how == "remote" else "unreachable"
+            _close(session, consult, outcome, hold=not consult.conference, close_by="client")
+            timeline.log(session, f"{consult.phone_number} hung up the consult" if how == "remote" else
+                         f"the consult call to {consult.phone_number} was lost ({how})")
+            return
+        handed = Consult.objects.filter(pk=consult_id, session=session, outcome="transferred",
+                                        agent__isnull=True).exists()
+        if handed and session.state == "active" and not session.agent_id:
+            if how == "remote":
+                endings.end_session(session, close_by="seat")
+            else:
+                endings.end_session(session, close_by="admin", end_status=how)
+
+
+def _phone_consult(session_id: str, consult_id: int) -> tuple[Session | None, Consult | None]:
+    session = lock_session(session_id)
+    consult = open_consult(session) if session is not None and session.state != "ended" else None
+    if consult is None or consult.pk != consult_id or consult.agent_id:
+        return session, None
+    return session, consult

@@ -1,9 +1,9 @@
 """Drive the media bridge from the session's row: which leg is whose, and the plan the row implies.
 
-Legs are named `customer` (the web caller), `phone` (the trunk's RTP) and `agent:{id}`. After every change to a
-media session (offered, accepted, held, muted, transferred, ended) `sync` sends the whole plan, read fresh from the
-database once the change commits, so the bridge always converges on what the database says, whatever order commands
-arrive in.
+Legs are named `customer` (the web caller), `phone` (the trunk's RTP), `agent:{id}`, and `phone:consult` (a
+consult's call to a phone number, the trunk's RTP too). After every change to a media session (offered, accepted,
+held, muted, transferred, ended) `sync` sends the whole plan, read fresh from the database once the change
+commits, so the bridge always converges on what the database says, whatever order commands arrive in.
 
 The engines run on a thread of this process (`media/embedded.py`), or, when Redis is configured, in media
 worker processes reached over the channel layer (`media/remote.py`; which worker carries a call is
@@ -29,6 +29,7 @@ from .errors import NotFound, ServiceError
 MEDIA_TYPES = ("voip", "video", "internal", "phone")
 CUSTOMER_LEG = "customer"
 PHONE_LEG = "phone"  # the RTP leg to the trunk
+CONSULT_PHONE_LEG = "phone:consult"  # a consult's call to a phone number, through the trunk (services/consult.py)
 
 
 class MediaBackend(Protocol):
@@ -89,14 +90,17 @@ def plan_for(session: Session) -> dict:
     else:
         b = agent_leg(session.agent_id) if session.state == "active" and session.agent_id else ""
         ringing = agent_leg(session.agent_id) if session.state == "ringing" and session.agent_id else ""
+        if session.state == "active" and not b and Consult.objects.filter(
+                session_id=session.pk, outcome="transferred", agent__isnull=True).exists():
+            b = CONSULT_PHONE_LEG  # handed to a phone number after a consult: that number serves it
     muted = [leg for leg, flag in ((b, session.mic_muted), (a, session.caller_mic_muted)) if leg and flag]
     plan = {"a": a, "b": b, "ringing": ringing, "hold": session.on_hold, "quiet": session.state == "ivr",
             "muted": muted, "videoMuted": [b] if b and session.video_muted else []}
     consult = found(Consult.objects.filter(session_id=session.pk, ended_at__isnull=True)) if b else None
     if consult is not None:  # services/consult.py: b talks with the consulted leg, a waits (or all three talk)
-        plan["consult"] = agent_leg(consult.agent_id) if consult.agent_id else PHONE_LEG
+        plan["consult"] = agent_leg(consult.agent_id) if consult.agent_id else CONSULT_PHONE_LEG
         plan["conference"] = consult.conference
-        if consult.state == "ringing":
+        if consult.state == "ringing" and consult.agent_id:  # a number rung is heard from its ringback on
             plan["ringing"] = plan["consult"]
     record = recordings.plan_entry(session)
     if record is not None:
@@ -135,13 +139,16 @@ def send_plan(session_id: str) -> None:
 
 
 def send_digits(session: Session, digits: str) -> None:
-    """Key presses toward the phone leg (RFC 4733), once the request commits; nothing without a phone leg."""
+    """Key presses toward the phone leg (RFC 4733), once the request commits; nothing without a phone leg. While
+    the agent consults a number, toward that number (an extension, its menu), not the held caller."""
     session_id = session.pk
+    consulting = Consult.objects.filter(session_id=session_id, ended_at__isnull=True, agent__isnull=True).exists()
+    leg = CONSULT_PHONE_LEG if consulting else PHONE_LEG
 
     def press():
         engine = backend(start=False)
         if engine is not None:
-            engine.send_digits(session_id, PHONE_LEG, digits)
+            engine.send_digits(session_id, leg, digits)
 
     transaction.on_commit(press, robust=True)
 

@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ..domain import phone as rules
-from ..models import Agent, NumberLocation, ProtectedNumber, Session, Tenant, Trunk
+from ..models import Agent, Consult, NumberLocation, ProtectedNumber, Session, Tenant, Trunk
 from .errors import ServiceError
 
 PROTECTED_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud or copied by hand
@@ -105,10 +105,14 @@ def check_outbound(tenant: Tenant, number: str, shown: str) -> None:
     number as the agent gave it, `shown`, so a protected number stays hidden)."""
     now = timezone.now()
     placed = Session.objects.filter(tenant=tenant, direction="out", type="phone", callee_phone_number=number)
+    consulted = Consult.objects.filter(session__tenant=tenant, phone_number=number)  # a consult's call counts too
+
+    def since(moment) -> int:
+        return placed.filter(created_at__gte=moment).count() + consulted.filter(ring_at__gte=moment).count()
+
     refusal = rules.outbound_refusal(
         shown, timezone.localtime(now).time(), tenant.calling_hours_start, tenant.calling_hours_end,
-        last_5_minutes=placed.filter(created_at__gte=now - timedelta(minutes=5)).count(),
-        last_day=placed.filter(created_at__gte=now - timedelta(hours=24)).count(),
+        last_5_minutes=since(now - timedelta(minutes=5)), last_day=since(now - timedelta(hours=24)),
         per_5_minutes=tenant.outbound_per_5_minutes, per_day=tenant.outbound_per_day)
     if refusal:
         raise ServiceError(refusal)

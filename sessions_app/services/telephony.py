@@ -23,8 +23,7 @@ from django.utils import timezone
 from ..domain import inbound, ivr, session_state
 from ..domain import phone as rules
 from ..models import Hotline, IvrMenu, Session, SkillGroup, Trunk, found
-from . import lifecycle, media, media_workers, phone, routing, timeline
-from .endings import end_session
+from . import endings, lifecycle, media, media_workers, phone, routing, timeline
 from .errors import ServiceError
 from .events import publish
 from .session_locks import lock_session
@@ -120,9 +119,9 @@ def caller_hung_up(session_id: str, ivr_path: list[dict] | None = None) -> None:
             return
         if session.state == "ivr":
             session.ivr_path = ivr_path or []
-            end_session(session, close_by="client", end_status="ivrGiveUp")
+            endings.end_session(session, close_by="client", end_status="ivrGiveUp")
         else:
-            end_session(session, close_by="client")
+            endings.end_session(session, close_by="client")
 
 
 def renew_lines(session_ids: list[str]) -> int:
@@ -140,7 +139,7 @@ def call_lost(session_id: str, end_status: str) -> None:
     with transaction.atomic():
         session = _locked(session_id)
         if session is not None:
-            end_session(session, close_by="admin", end_status=end_status)
+            endings.end_session(session, close_by="admin", end_status=end_status)
 
 
 def ivr_gave_up(session_id: str, ivr_path: list[dict]) -> None:
@@ -149,7 +148,7 @@ def ivr_gave_up(session_id: str, ivr_path: list[dict]) -> None:
         session = _locked(session_id)
         if session is not None and session.state == "ivr":
             session.ivr_path = ivr_path
-            end_session(session, close_by="admin", end_status="ivrGiveUp")
+            endings.end_session(session, close_by="admin", end_status="ivrGiveUp")
 
 
 def _locked(session_id: str) -> Session | None:
@@ -192,7 +191,7 @@ def outbound_failed(session_id: str, end_status: str) -> None:
         session = _locked(session_id)
         if session is not None:
             close_by = "admin" if end_status == "unconnected" else "client"
-            end_session(session, close_by=close_by, end_status=end_status)
+            endings.end_session(session, close_by=close_by, end_status=end_status)
 
 
 def dial(session: Session, trunk: Trunk) -> None:
@@ -212,6 +211,23 @@ def dial(session: Session, trunk: Trunk) -> None:
         session.media_worker = worker.pk  # on the row in hand too: media.sync trusts it
     session.save(update_fields=["offer_deadline", "line_deadline", "media_worker"])
     transaction.on_commit(lambda: media.backend().dial(call_id, **args), robust=True)
+
+
+def consult_ring_limit(ring_seconds: float) -> float:
+    """Seconds after which the sweeper ends a consult call still ringing, past the gateway's own limits."""
+    return ring_seconds + 64 * settings.SIP_T1 + DIAL_GRACE_SECONDS
+
+
+def dial_consult(session: Session, consult_id: int, trunk: Trunk, *, number: str, caller: str,
+                 ring_seconds: float) -> None:
+    """After the consult commits, ask the gateway carrying the session's call to dial `number` as the consult's
+    own call (`PhoneGateway.dial` with `consult_id`): its end is the consult's (services/consult.py), not the
+    session's."""
+    session_id = session.pk
+    args = {"number": number, "caller": caller, "trunk_host": trunk.host, "trunk_port": trunk.port,
+            "transport": trunk.transport, "username": trunk.username, "password": trunk.password,
+            "uui": session.uui, "ring_seconds": ring_seconds, "consult_id": consult_id}
+    transaction.on_commit(lambda: media.backend().dial(session_id, **args), robust=True)
 
 
 def gateway_running() -> bool:
