@@ -69,6 +69,7 @@ class TenantAdmin(TenantScoped, admin.ModelAdmin):
         ("Phone", {"fields": ["protect_numbers", "outbound_per_5_minutes", "outbound_per_day",
                               ("calling_hours_start", "calling_hours_end")]}),
         ("Recording", {"fields": ["record_calls", "recording_retention_days"]}),
+        ("Monitoring", {"fields": ["show_monitoring"]}),
     ]
 
     def get_readonly_fields(self, request, obj=None):

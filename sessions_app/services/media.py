@@ -1,6 +1,7 @@
 """Drive the media bridge from the session's row: which leg is whose, and the plan the row implies.
 
-Legs are named `customer` (the web caller), `phone` (the trunk's RTP) and `agent:{id}`. After every change to a
+Legs are named `customer` (the web caller), `phone` (the trunk's RTP), `agent:{id}` and `supervisor:{user id}`
+(a supervisor monitoring the call, services/monitoring.py). After every change to a
 media session (offered, accepted, held, muted, transferred, ended) `sync` sends the whole plan, read fresh from the
 database once the change commits, so the bridge always converges on what the database says, whatever order commands
 arrive in.
@@ -22,7 +23,7 @@ from django.db import transaction
 from django.utils.module_loading import import_string
 
 from ..media.commands import LegError
-from ..models import Session, found
+from ..models import Monitoring, Session, found
 from . import media_workers, processes, recordings
 from .errors import NotFound, ServiceError
 
@@ -69,6 +70,10 @@ def agent_leg(agent_id: int) -> str:
     return f"agent:{agent_id}"
 
 
+def supervisor_leg(user_id: int) -> str:
+    return f"supervisor:{user_id}"
+
+
 def heartbeat(force: bool = False) -> None:
     """Beat for this process's own media thread, if it runs (called by the sweeper)."""
     engine = backend(start=False)
@@ -89,9 +94,17 @@ def plan_for(session: Session) -> dict:
     else:
         b = agent_leg(session.agent_id) if session.state == "active" and session.agent_id else ""
         ringing = agent_leg(session.agent_id) if session.state == "ringing" and session.agent_id else ""
+    monitors = {}
+    for leg, mode in Monitoring.objects.filter(session_id=session.pk, ended_at__isnull=True).values_list("leg", "mode"):
+        if mode == "takeover":
+            b = leg  # a supervisor took the call over: their leg serves it in the agent's place
+        else:
+            monitors[leg] = mode
     muted = [leg for leg, flag in ((b, session.mic_muted), (a, session.caller_mic_muted)) if leg and flag]
     plan = {"a": a, "b": b, "ringing": ringing, "hold": session.on_hold, "quiet": session.state == "ivr",
             "muted": muted, "videoMuted": [b] if b and session.video_muted else []}
+    if monitors:
+        plan["monitors"] = monitors  # supervisors listening, whispering or barging (media/hearing.py)
     record = recordings.plan_entry(session)
     if record is not None:
         plan["record"] = record  # the call is recorded: what side a says and hears (media/recorder.py)
