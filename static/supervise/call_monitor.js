@@ -164,6 +164,10 @@
     setText('customer', call.customer);
     setText('agent', call.takenOverBy ? `${call.takenOverBy} (supervisor)` : (call.agent || '—'));
     setText('agentTitle', call.takenOverBy ? 'Served by' : 'Agent');
+    for (const node of root.querySelectorAll('[data-initial]')) {
+      const name = node.dataset.initial === 'customer' ? call.customer : (call.takenOverBy || call.agent);
+      node.textContent = (name || '–').slice(0, 1).toUpperCase();
+    }
     setText('typeLabel', call.typeLabel);
     setText('skillGroup', call.skillGroup || '—');
     let state = STATES[call.state] || call.state;
