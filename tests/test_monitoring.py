@@ -244,6 +244,8 @@ def test_monitoring_needs_the_permission_that_the_supervisor_role_gives(demo):
     assert supervisor.post(f"/admin/wallboard/session/{call.pk}/stop_monitoring/").json() == {
         "ok": True, "message": "You stopped monitoring the call."}
     assert ">Stop</" not in supervisor.get(f"/admin/wallboard/session/{call.pk}/menu/").content.decode()
+    history = supervisor.get(f"/admin/sessions_app/session/{call.pk}/change/").content.decode()
+    assert "Monitored by" in history and "lead@demo" in history  # the session's page lists who monitored it
 
 
 def test_agents_see_being_monitored_only_when_their_tenant_shows_it_and_hear_each_change(demo):
