@@ -4,23 +4,35 @@ One Chromium per voice, since the fake microphone is browser-wide: the customer 
 with the call widget, the agent (1000 Hz) serves in the workbench, the supervisor (1500 Hz) monitors from admin.
 Each page analyses what its WebRTC connection receives and names the tones it hears (FFT peaks within 25 dB of
 the strongest), so "hears 1500" means the supervisor's voice reached it. One live server and one browser context
-per voice for the whole module; each test is one call, which the customer hangs up at the end.
+per voice for the whole module; each test is one call, which the customer hangs up at the end. Also: the call's
+recording (a whisper is not in it, a barge is) and a phone call from the trunk (sipp, with an RTP peer speaking
+440 Hz as the caller), monitored the same way.
 """
 from __future__ import annotations
 
 import re
+import subprocess
 import threading
 import time
 from http.server import ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from testing.liveserver import LiveServer
+from testing.liveserver import LiveServer, free_port
+from testing.peers import tones_present
 from testing.serving import running
 
-from .browser import ARTIFACTS, CALL_TIMEOUT, fresh_channel_layer, launch_speaking, live_shell  # noqa: F401
+from .browser import (  # noqa: F401 (fixtures)
+    ARTIFACTS, CALL_TIMEOUT, fresh_channel_layer, launch_speaking, live_shell, wait_until,
+)
 from .media_ears import TRACK_PEER_CONNECTIONS
+from .phone_peer import PhonePeer
+from .real_peers import needs, until
+from .recordings import RATE, Decoded
 from .test_web_call_browser import ShopPage, customer_event, start_call
 
 pytestmark = pytest.mark.browser
@@ -88,9 +100,19 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), animations="disabled")
 
 
+HOTLINE = "008675586013388"
+SCENARIO = Path(__file__).parent / "sipp" / "trunk_calls_hotline.xml"
+
+
 @pytest.fixture(scope="module")
-def server():
-    with running(LiveServer(env={"MEDIA_HOST_ADDRESSES": "127.0.0.1"})) as live:
+def sip_port():
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def server(sip_port):
+    env = {"MEDIA_HOST_ADDRESSES": "127.0.0.1", "SIP_PORT": str(sip_port), "SIP_HOST": "127.0.0.1"}
+    with running(LiveServer(env=env)) as live:
         # No after-call work, so the agent is free for the next test's call at once; agents see monitoring.
         live_shell(live, "from sessions_app.models import SkillGroup, Tenant\n"
                          "SkillGroup.objects.update(wrap_up_seconds=0)\n"
@@ -252,5 +274,115 @@ def test_take_over_leaves_the_customer_with_the_supervisor_and_ends_the_agents_p
 
     monitor.get_by_role("button", name="Hang up", exact=True).click()
     assert customer_event(customer, "ended")["closeBy"] == "admin"
+    expect(root).to_have_attribute("data-state", "ended")
+    monitor.close()
+
+
+def stored_recording(server, session_id: str) -> Decoded:
+    """The call's recording once the server's sweeper stored it, decoded (customer left, what they hear right)."""
+    code = ("from sessions_app.models import Recording\n"
+            f"r = Recording.objects.filter(session_id={session_id!r}, stored_at__isnull=False).first()\n"
+            "print(r.file.path if r else '')")
+    path = wait_until(lambda: live_shell(server, code).strip().splitlines()[-1:], lambda out: out and out[0],
+                      20, "the recording is stored")[0]
+    return Decoded(path)
+
+
+def right_tones(decoded: Decoded, start: float, end: float) -> list[set[int]]:
+    """The voices on the recording's right side (what the customer hears), per half second from `start` to `end`."""
+    return [tones_present(decoded.right[int(t * RATE):int((t + 0.5) * RATE)], RATE, VOICES)
+            for t in np.arange(max(start, 0), end - 0.5, 0.5)]
+
+
+def test_a_whisper_is_not_in_the_calls_recording_and_a_barge_is(voices, server):
+    customer, agent = voices["customer"], voices["agent"]
+    session_id = a_call_in_progress(voices)
+    accepted = time.monotonic()  # the recording starts at accept
+    monitor = voices["supervisor"].context.new_page()
+    monitor.goto(f"{server.url}/admin/calls/{session_id}/monitor/?mode=whisper")
+    root = monitor.locator("#cm-root")
+    expect(root).to_have_attribute("data-mode", "whisper")
+    wait_for_tones(agent, {CUSTOMER_HZ, SUPERVISOR_HZ}, "the agent, whispered to")
+    whispered = time.monotonic() - accepted
+    never_hears(customer, SUPERVISOR_HZ, "the customer", reads=12)  # four seconds of the whisper
+    monitor.get_by_role("button", name="Barge", exact=True).click()
+    barged = time.monotonic() - accepted
+    wait_for_tones(customer, {AGENT_HZ, SUPERVISOR_HZ}, "the customer, barged into")
+    for _ in range(10):  # three seconds of the barge
+        assert tones(customer) == {AGENT_HZ, SUPERVISOR_HZ}
+    hang_up(customer)
+    expect(root).to_have_attribute("data-state", "ended")
+    monitor.close()
+
+    decoded = stored_recording(server, session_id)
+    whisper = right_tones(decoded, whispered + 0.5, barged - 0.5)
+    barge = right_tones(decoded, barged + 1.5, decoded.seconds - 0.5)
+    assert len(whisper) >= 3 and len(barge) >= 3, (whispered, barged, decoded.seconds)
+    assert all(SUPERVISOR_HZ not in heard and AGENT_HZ in heard for heard in whisper), whisper
+    assert all(heard == {AGENT_HZ, SUPERVISOR_HZ} for heard in barge[:-1]), barge
+    left = tones_present(decoded.left[int((barged + 1.5) * RATE):], RATE, VOICES)
+    assert left == {CUSTOMER_HZ}  # the customer's own side: only their voice
+
+
+@pytest.fixture
+def phone_caller(tmp_path, sip_port):
+    """The trunk (sipp) calling the hotline, with a phone peer (RTP) speaking 440 Hz as the caller's media."""
+    peer = PhonePeer()
+    sipp = subprocess.Popen(
+        ["sipp", f"127.0.0.1:{sip_port}", "-sf", str(SCENARIO), "-s", HOTLINE, "-key", "peer_port", str(peer.port),
+         "-i", "127.0.0.1", "-p", str(free_port()), "-m", "1", "-nostdin", "-trace_err", "-timeout", "80s",
+         "-timeout_error"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peer.sipp = sipp
+    yield peer
+    if sipp.poll() is None:
+        sipp.kill()
+    sipp.wait(5)
+    peer.close()
+
+
+def phone_tones(peer: PhonePeer) -> set[int]:
+    """The voices in the last half second the phone caller received (8 kHz)."""
+    samples = np.concatenate(peer.recent[-25:]) if peer.recent else np.zeros(0)
+    return tones_present(samples, 8000, VOICES)
+
+
+@needs("sipp")
+def test_a_phone_call_from_the_trunk_is_monitored_like_a_web_call(voices, server, phone_caller):
+    agent = voices["agent"]
+    until(phone_caller.heard_from_us, "the IVR's prompt reaches the caller")
+    phone_caller.press("1")
+    phone_caller.speak(CUSTOMER_HZ)
+    agent.locator(".offer-card").get_by_role("button", name=re.compile("^Accept")).click()
+    wait_for_tones(agent, {CUSTOMER_HZ}, "the agent, hearing the phone caller")
+    until(lambda: phone_tones(phone_caller) == {AGENT_HZ}, "the caller hears the agent",
+          lambda: sorted(phone_tones(phone_caller)))
+    session_id = agent.locator("#wb-detail").get_attribute("data-session")
+
+    monitor = voices["supervisor"].context.new_page()
+    monitor.goto(f"{server.url}/admin/calls/{session_id}/monitor/?mode=listen")
+    root = monitor.locator("#cm-root")
+    expect(root).to_have_attribute("data-mode", "listen")
+    expect(monitor.locator("[data-field=typeLabel]")).to_have_text("Phone")
+    wait_for_tones(monitor, {CUSTOMER_HZ, AGENT_HZ}, "the supervisor listening to a phone call")
+    for _ in range(5):  # about 1.5 s: nobody hears the listening supervisor
+        assert SUPERVISOR_HZ not in phone_tones(phone_caller) | tones(agent)
+
+    monitor.get_by_role("button", name="Whisper", exact=True).click()
+    wait_for_tones(agent, {CUSTOMER_HZ, SUPERVISOR_HZ}, "the agent, whispered to")
+    for _ in range(5):
+        assert SUPERVISOR_HZ not in phone_tones(phone_caller), "the phone caller heard the whisper"
+
+    monitor.get_by_role("button", name="Barge", exact=True).click()
+    until(lambda: phone_tones(phone_caller) == {AGENT_HZ, SUPERVISOR_HZ}, "the phone caller hears both",
+          lambda: sorted(phone_tones(phone_caller)))
+    wait_for_tones(monitor, {CUSTOMER_HZ, AGENT_HZ}, "the barging supervisor")
+
+    monitor.get_by_role("button", name="Take over", exact=True).click()
+    expect(root).to_have_attribute("data-mode", "takeover")
+    until(lambda: phone_tones(phone_caller) == {SUPERVISOR_HZ}, "the phone caller hears the supervisor alone",
+          lambda: sorted(phone_tones(phone_caller)))
+    agent.wait_for_function("(id) => window.__ended.some((e) => e.sessionId === id)", arg=session_id)
+    monitor.get_by_role("button", name="Hang up", exact=True).click()
+    assert phone_caller.sipp.wait(15) == 0, "sipp (the trunk) did not get its BYE"
     expect(root).to_have_attribute("data-state", "ended")
     monitor.close()
