@@ -3,10 +3,13 @@
 half done, the audit entries, the permission and the tenant's "agents see when they are monitored" setting.
 Media is not started here: the plan the engine would get is read with `media.plan_for` (tests/test_media_mixing.py
 and tests/test_monitoring_browser.py hear it)."""
+import asyncio
+import json
 import re
 
 import pytest
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -78,7 +81,6 @@ class Listener:
                 return heard
 
     async def _receive(self):
-        import asyncio
         return await asyncio.wait_for(self.layer.receive(self.channel), 0.2)
 
 
@@ -277,3 +279,77 @@ def test_a_call_that_ends_closes_its_monitoring(demo):
     assert Monitoring.objects.get().ended_at is not None
     with pytest.raises(ServiceError, match="has ended"):
         monitoring.change_mode(supervisor_id=me, session_id=call.pk, mode="listen")
+
+
+# The monitor page's socket (consumers/call_monitor.py).
+
+class MonitorSocket:
+    """The call monitor page's socket, signed in as `user` (None: anonymous)."""
+
+    def __init__(self, communicator):
+        self.communicator = communicator
+
+    @classmethod
+    async def open(cls, session_id: str, user=None) -> "MonitorSocket":
+        from channels.testing import WebsocketCommunicator
+
+        from workbench.asgi import application
+
+        headers = [(b"origin", b"http://testserver"), (b"host", b"testserver")]
+        if user is not None:
+            def cookie():
+                client = Client()
+                client.force_login(user)
+                return client.cookies["sessionid"].value
+            headers.append((b"cookie", f"sessionid={await database_sync_to_async(cookie)()}".encode()))
+        socket = cls(WebsocketCommunicator(application, f"/ws/supervise/call/?sessionId={session_id}",
+                                           headers=headers))
+        await socket.communicator.connect()
+        return socket
+
+    async def frame(self) -> dict:
+        message = await asyncio.wait_for(self.communicator.output_queue.get(), 3)
+        if message["type"] == "websocket.close":
+            return {"closed": message.get("code")}
+        return json.loads(message["text"])
+
+    async def ask(self, **frame) -> dict:
+        await self.communicator.send_to(text_data=json.dumps(frame))
+        while True:
+            answer = await self.frame()
+            if "reply" in answer or "closed" in answer:
+                return answer
+
+
+def _socket_case() -> dict:
+    call = active_call()
+    return {"call": call.pk, "lead": staff_of(call.tenant, "lead@demo"),
+            "clerk": staff_of(call.tenant, "clerk@demo", role=None),
+            "chat": active_call(kind="im", tenant=call.tenant).pk}
+
+
+async def test_the_monitor_socket_refuses_who_may_not_and_stops_monitoring_when_the_page_goes(demo):
+    case = await database_sync_to_async(_socket_case)()
+    for session_id, user in ((case["call"], None), (case["call"], case["clerk"]), (case["chat"], case["lead"])):
+        socket = await MonitorSocket.open(session_id, user)
+        refused = await socket.frame()
+        assert refused["event"] == "refused" and "monitor" in refused["data"]["message"]
+        assert await socket.frame() == {"closed": 4003}
+
+    socket = await MonitorSocket.open(case["call"], case["lead"])
+    assert (await socket.frame())["event"] == "welcome"
+    shown = await socket.frame()
+    assert (shown["event"], shown["data"]["state"], shown["data"]["mode"]) == ("call", "active", "")
+    assert await socket.ask(id=1, action="mode", mode="barge") == {
+        "reply": 1, "ok": False, "message": f"you are not monitoring call {case['call'][:8]}"}
+    assert await socket.ask(id=2, action="start", mode="listen", sdp="not an offer") == {
+        "reply": 2, "ok": False, "message": "sdp must be the page's WebRTC offer (an SDP text starting with v=0)"}
+    assert (await socket.ask(id=3, action="shout"))["message"] == "unknown action 'shout'"
+    # Monitoring (started as the page would, leg aside), then the page goes: the monitoring stops with it.
+    await database_sync_to_async(monitoring.start)(supervisor_id=case["lead"].pk, session_id=case["call"],
+                                                   mode="listen")
+    assert (await socket.frame())["data"]["mode"] == "listen"  # the change reaches the page
+    await socket.communicator.disconnect()
+    assert await database_sync_to_async(
+        lambda: list(Monitoring.objects.values_list("ended_at", flat=True)))() != [None]
+    assert (await database_sync_to_async(trail)())[-1] == ("lead@demo", "stop_monitoring", "done", "")
