@@ -8,9 +8,7 @@ import json
 import re
 
 import pytest
-from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.test import Client
@@ -23,6 +21,7 @@ from sessions_app.services.errors import NotFound, ServiceError
 from sessions_app.services.events import agent_group, pages_group
 
 from . import factories
+from .races import at_once
 
 pytestmark = pytest.mark.service
 
@@ -64,24 +63,19 @@ def staff_of(tenant: Tenant, username: str, *, role: str | None = "Supervisor"):
     return user
 
 
-class Listener:
-    """A channel in a group of the in-memory layer: the frames the group hears."""
+@pytest.fixture
+def sent(monkeypatch):
+    """What the services send to agents' groups after commit (`events.group_send`), as (group, message): read
+    here rather than through a channel layer, the same on the in-memory one and on Redis."""
+    from sessions_app.services import events
 
-    def __init__(self, group: str):
-        self.layer = get_channel_layer()
-        self.channel = async_to_sync(self.layer.new_channel)()
-        async_to_sync(self.layer.group_add)(group, self.channel)
+    heard = []
+    monkeypatch.setattr(events, "group_send", lambda group, message: heard.append((group, message)))
+    return heard
 
-    def messages(self) -> list[dict]:
-        heard = []
-        while True:
-            try:
-                heard.append(async_to_sync(self._receive)())
-            except TimeoutError:
-                return heard
 
-    async def _receive(self):
-        return await asyncio.wait_for(self.layer.receive(self.channel), 0.2)
+def frames_to(sent: list, group: str) -> list[dict]:
+    return [message for to, message in sent if to == group]
 
 
 def test_each_mode_names_the_supervisors_leg_in_the_plan_and_stop_takes_it_out(demo):
@@ -111,17 +105,16 @@ def test_each_mode_names_the_supervisors_leg_in_the_plan_and_stop_takes_it_out(d
     assert AuditEntry.objects.filter(target_id=session.pk, tenant=session.tenant).count() == 5
 
 
-def test_taking_over_makes_the_supervisors_leg_serve_and_the_agent_hears_session_ended(demo):
+def test_taking_over_makes_the_supervisors_leg_serve_and_the_agent_hears_session_ended(demo, sent):
     session = active_call()
     agent = session.agent
     me = admin_id()
-    hears = Listener(agent_group(agent.pk))
     monitoring.start(supervisor_id=me, session_id=session.pk, mode="listen")
     view = monitoring.take_over(supervisor_id=me, session_id=session.pk)
     assert (view["mode"], view["takenOverBy"], view["state"]) == ("takeover", "admin", "active")
     now = plan(session.pk)
     assert (now["a"], now["b"], now.get("monitors")) == ("customer", f"supervisor:{me}", None)
-    ended = [m["frame"] for m in hears.messages() if m["frame"].get("event") == "sessionEnded"]
+    ended = [m["frame"] for m in frames_to(sent, agent_group(agent.pk)) if m["frame"].get("event") == "sessionEnded"]
     assert len(ended) == 1
     assert ended[0]["data"]["sessionId"] == session.pk
     assert (ended[0]["data"]["type"], ended[0]["data"]["closeBy"]) == ("voip", "admin")
@@ -143,18 +136,17 @@ def test_taking_over_makes_the_supervisors_leg_serve_and_the_agent_hears_session
     assert Session.objects.get(pk=session.pk).state == "ended"
 
 
-def test_an_agent_supervisor_who_takes_over_gets_the_call_in_their_workbench(demo):
+def test_an_agent_supervisor_who_takes_over_gets_the_call_in_their_workbench(demo, sent):
     session = active_call()
     tenant = session.tenant
     lead = staff_of(tenant, "lead@demo")
     own = Agent.objects.create(tenant=tenant, account=lead, user_id="lead@demo", status="free")
-    hears = Listener(agent_group(own.pk))
     monitoring.start(supervisor_id=lead.pk, session_id=session.pk, mode="whisper")
     monitoring.take_over(supervisor_id=lead.pk, session_id=session.pk)
     session.refresh_from_db()
     assert (session.agent_id, session.taken_over_by_id) == (own.pk, lead.pk)
     assert plan(session.pk)["b"] == f"supervisor:{lead.pk}"  # the leg they already have carries it
-    assert [m["frame"]["event"] for m in hears.messages()] == ["userAccessed"]
+    assert [m["frame"]["event"] for m in frames_to(sent, agent_group(own.pk))] == ["userAccessed"]
     cards = workbench.session_cards(own.pk, workbench.open_sessions(own.pk))
     assert [(card["id"], card["phase"]) for card in cards] == [(session.pk, "serving")]
 
@@ -250,11 +242,10 @@ def test_monitoring_needs_the_permission_that_the_supervisor_role_gives(demo):
     assert "Monitored by" in history and "lead@demo" in history  # the session's page lists who monitored it
 
 
-def test_agents_see_being_monitored_only_when_their_tenant_shows_it_and_hear_each_change(demo):
+def test_agents_see_being_monitored_only_when_their_tenant_shows_it_and_hear_each_change(demo, sent):
     call = active_call()
     agent_id = call.agent_id
     me = admin_id()
-    pages = Listener(pages_group(agent_id))
 
     def flags() -> list[str]:
         cards = workbench.session_cards(agent_id, workbench.open_sessions(agent_id))
@@ -263,11 +254,11 @@ def test_agents_see_being_monitored_only_when_their_tenant_shows_it_and_hear_eac
     assert Tenant.objects.get(pk=call.tenant_id).show_monitoring is False  # off by default
     monitoring.start(supervisor_id=me, session_id=call.pk, mode="listen")
     assert "Being monitored" not in flags()
-    assert [m["type"] for m in pages.messages()] == ["agent.changed"]
+    assert [m["type"] for m in frames_to(sent, pages_group(agent_id))] == ["agent.changed"]
     Tenant.objects.filter(pk=call.tenant_id).update(show_monitoring=True)
     assert "Being monitored" in flags()
     monitoring.stop(supervisor_id=me, session_id=call.pk)
-    assert [m["type"] for m in pages.messages()] == ["agent.changed"]
+    assert [m["type"] for m in frames_to(sent, pages_group(agent_id))] == ["agent.changed"] * 2
     assert "Being monitored" not in flags()
 
 
@@ -353,3 +344,14 @@ async def test_the_monitor_socket_refuses_who_may_not_and_stops_monitoring_when_
     assert await database_sync_to_async(
         lambda: list(Monitoring.objects.values_list("ended_at", flat=True)))() != [None]
     assert (await database_sync_to_async(trail)())[-1] == ("lead@demo", "stop_monitoring", "done", "")
+
+
+def test_two_supervisors_barging_at_once_barge_once(demo):
+    call = active_call()
+    leads = [staff_of(call.tenant, name).pk for name in ("lead-a@demo", "lead-b@demo")]
+    results = at_once(*(lambda lead=lead: monitoring.start(supervisor_id=lead, session_id=call.pk, mode="barge")
+                        for lead in leads))
+    refused = [result for result in results if isinstance(result, Exception)]
+    assert len(refused) == 1 and "one supervisor barges at a time" in str(refused[0]), results
+    assert list(plan(call.pk)["monitors"].values()) == ["barge"]
+    assert sorted(AuditEntry.objects.values_list("outcome", flat=True)) == ["done", "refused"]
