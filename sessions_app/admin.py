@@ -24,8 +24,8 @@ from django.utils.html import format_html
 from .admin_accounts import ROLES, AccountFields, SupervisorForm
 from .admin_scope import ScopedInline, TenantScoped, masked, restrict_to_superusers
 from .domain import agent_state
-from .models import (Agent, AgentSkill, CannedResponse, Cdr, ChatMessage, NumberGroup, Recording, RestReason,
-                     ServeParticipant, Session, SessionEvent, SkillGroup, Supervisor, Tenant, found)
+from .models import (Agent, AgentSkill, CannedResponse, Cdr, ChatMessage, Monitoring, NumberGroup, Recording,
+                     RestReason, ServeParticipant, Session, SessionEvent, SkillGroup, Supervisor, Tenant, found)
 from .services import routing, supervision, tenant_secrets
 from .services.errors import ServiceError
 from .supervision_admin import AgentSupervision, SessionSupervision
@@ -69,6 +69,7 @@ class TenantAdmin(TenantScoped, admin.ModelAdmin):
         ("Phone", {"fields": ["protect_numbers", "outbound_per_5_minutes", "outbound_per_day",
                               ("calling_hours_start", "calling_hours_end")]}),
         ("Recording", {"fields": ["record_calls", "recording_retention_days"]}),
+        ("Monitoring", {"fields": ["show_monitoring"]}),
     ]
 
     def get_readonly_fields(self, request, obj=None):
@@ -336,6 +337,16 @@ class SessionEventInline(ReadOnlyInline, admin.TabularInline):
     moment = to_the_second("at", "at")
 
 
+class MonitoringInline(ReadOnlyInline, admin.TabularInline):
+    """Supervisors who listened to, whispered in, barged into or took over the call (services/monitoring.py)."""
+    model = Monitoring
+    verbose_name_plural = "Monitored by"
+    fields = ["supervisor_name", "mode", "started", "ended"]
+    readonly_fields = ["started", "ended"]
+    started = to_the_second("started_at", "started at")
+    ended = to_the_second("ended_at", "ended at")
+
+
 class ChatMessageInline(ReadOnlyInline, admin.TabularInline):
     """A web chat's conversation, in order (shown on im sessions only)."""
 
@@ -392,7 +403,7 @@ class SessionAdmin(TenantScoped, SessionSupervision, admin.ModelAdmin):
     list_select_related = ["skill_group", "agent", "caller_agent"]
     date_hierarchy = "created_at"
     search_fields = ["^id", "caller_phone_number", "callee_phone_number", "nickname", "uui"]
-    inlines = [ServeParticipantInline, RecordingInline, SessionEventInline, CdrInline]
+    inlines = [ServeParticipantInline, MonitoringInline, RecordingInline, SessionEventInline, CdrInline]
     fieldsets = [
         (None, {"fields": ["id", "tenant", "type", "direction", "state", "skill_group", "agent", "caller_agent",
                            "end_status", "close_by", "duration"]}),

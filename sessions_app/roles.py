@@ -1,5 +1,6 @@
 """The two roles of a tenant's staff, as Django groups: "Supervisor" reads everything of the tenant (the cloud API's
-call log too, not its key pairs) and acts on its agents (force offline) and CDR pushes; "Administrator" also adds,
+call log too, not its key pairs), acts on its agents (force offline) and CDR pushes, and monitors calls (listen,
+whisper, barge, take over: `monitor_calls`); "Administrator" also adds,
 changes and deletes the tenant's configuration and its supervisors, and makes and revokes its cloud API key pairs.
 Which tenant is theirs is their `Supervisor` row; what a role may do never reaches past it
 (admin_scope.py). Django's users and groups stay with superusers.
@@ -13,14 +14,15 @@ from django.contrib.auth.management import create_permissions
 
 READ = ["tenant", "skillgroup", "restreason", "cannedresponse", "numbergroup", "agent", "agentskill", "session",
         "serveparticipant", "sessionevent", "chatmessage", "cdr", "trunk", "ivrmenu", "ivrkey", "hotline",
-        "numberlocation", "protectednumber", "supervisor", "auditentry", "cloudapicall", "recording"]
+        "numberlocation", "protectednumber", "supervisor", "auditentry", "cloudapicall", "recording", "monitoring"]
 CONFIGURE = ["skillgroup", "restreason", "cannedresponse", "numbergroup", "agent", "agentskill", "trunk", "ivrmenu",
              "ivrkey", "hotline", "supervisor"]
 ROLES = {
-    "Supervisor": [f"view_{model}" for model in READ],
+    "Supervisor": [*(f"view_{model}" for model in READ), "monitor_calls"],
     "Administrator": [*(f"view_{model}" for model in READ), "change_tenant",
                       *(f"{action}_{model}" for model in CONFIGURE for action in ("add", "change", "delete")),
-                      "view_cloudkey", "add_cloudkey", "change_cloudkey"],  # made and revoked, never deleted
+                      "view_cloudkey", "add_cloudkey", "change_cloudkey",  # made and revoked, never deleted
+                      "monitor_calls"],
 }
 
 

@@ -19,8 +19,8 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 
 from .admin_scope import TenantScoped, WrittenByTheServer
-from .models import Agent, AuditEntry, RestReason, Session, SkillGroup
-from .services import supervision
+from .models import Agent, AuditEntry, RestReason, Session, SkillGroup, found
+from .services import media, monitoring, supervision
 from .services.errors import ServiceError
 
 
@@ -156,11 +156,29 @@ def where_now(session_id: str) -> str:
     return supervision.where(Session.objects.select_related("agent", "skill_group").get(pk=session_id))
 
 
+def stop_monitoring(supervisor_id, session_id, form) -> str:
+    monitoring.stop(supervisor_id=supervisor_id, session_id=session_id)
+    return "You stopped monitoring the call."
+
+
 SESSION_ACTIONS = {
     "end": Action("End session", end_session),
     "transfer": Action("Transfer", transfer_session),
     "offer": Action("Offer", offer_session),
+    "stop_monitoring": Action("Stop", stop_monitoring),
 }
+
+
+def monitor_panel(session: Session, user) -> dict | None:
+    """The monitoring buttons of a call in progress, for a supervisor allowed to monitor calls: links to the
+    call's monitor page starting in each mode, and Stop while they monitor it (None: no buttons)."""
+    if (session.state != "active" or session.type not in media.MEDIA_TYPES
+            or not user.has_perm(monitoring.PERMISSION)):
+        return None
+    mode = found(session.monitorings.filter(supervisor=user, ended_at__isnull=True).values_list("mode", flat=True))
+    url = reverse("call-monitor", args=[session.pk])
+    return {"url": url, "mode": mode or "", "modes": [(name, label, f"{url}?mode={name}") for name, label in (
+        ("listen", "Listen"), ("whisper", "Whisper"), ("barge", "Barge"), ("takeover", "Take over"))]}
 
 
 def session_panel(session: Session) -> dict | None:
@@ -190,6 +208,11 @@ class SessionSupervision(SupervisionPanel):
 
     def panel(self, session: Session) -> dict | None:
         return session_panel(session)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, object_id)
+        monitor = monitor_panel(obj, request.user) if obj is not None else None
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "monitor": monitor})
 
 
 # The audit log.

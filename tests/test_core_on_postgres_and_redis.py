@@ -1,6 +1,6 @@
 """The core suite (routing, SDK methods and their bad input, sessions, the API, chat, presence, CDR push,
 supervisors' actions, two people acting on one session at once, the wallboard and its actions, chats watched
-live) run again on a real PostgreSQL and Redis instead of the embedded SQLite and in-memory layer.
+live, calls monitored) run again on a real PostgreSQL and Redis instead of the embedded SQLite and in-memory layer.
 
 It runs as its own pytest process because the database and channel layer are chosen when Django starts
 (DATABASE_URL, REDIS_URL): this process already runs on the embedded ones. Two web processes sharing both
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.peer
 CORE_TESTS = ("test_routing.py", "test_sdk_flow.py", "test_sessions.py", "test_bad_input.py", "test_api.py",
               "test_chat.py", "test_presence.py", "test_cdr_push.py", "test_supervision.py",
               "test_supervision_at_once.py", "test_session_races.py", "test_wallboard_figures.py",
-              "test_wallboard.py", "test_wallboard_actions.py", "test_chat_watch.py")
+              "test_wallboard.py", "test_wallboard_actions.py", "test_chat_watch.py", "test_monitoring.py")
 
 
 def test_the_core_suite_passes_on_postgresql_and_redis(postgres, redis):

@@ -99,12 +99,15 @@ def test_an_ending_without_a_reason_counts_as_served_or_given_up(accepted, ringi
     assert session_state.end_status(accepted, ringing_for_agent) == expected
 
 
-def test_only_a_web_chat_in_progress_is_taken_over():
+def test_only_a_session_in_progress_is_taken_over_and_a_call_only_by_a_supervisors_leg():
     session_state.check_take_over("active", "im")
-    for state, kind in [("ringing", "im"), ("queued", "im"), ("ended", "im"), ("active", "phone"),
-                        ("active", "video")]:
+    session_state.check_take_over("active", "phone", with_leg=True)
+    session_state.check_take_over("active", "voip", with_leg=True)
+    for state, kind, with_leg in [("ringing", "im", False), ("queued", "im", False), ("ended", "im", False),
+                                  ("active", "phone", False), ("active", "video", False), ("ringing", "voip", True),
+                                  ("ended", "phone", True)]:
         with pytest.raises(session_state.MoveRefused):
-            session_state.check_take_over(state, kind)
+            session_state.check_take_over(state, kind, with_leg=with_leg)
 
 
 def test_request_validation_names_the_problem():

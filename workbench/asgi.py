@@ -35,6 +35,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
+from sessions_app.consumers.call_monitor import CallMonitorConsumer  # noqa: E402
 from sessions_app.consumers.chat_watch import ChatWatchConsumer  # noqa: E402
 from sessions_app.consumers.sdk import SdkConsumer  # noqa: E402
 from sessions_app.consumers.visitor import VisitorConsumer  # noqa: E402
@@ -65,6 +66,7 @@ router = ProtocolTypeRouter({
         path("ws/workbench/", AuthMiddlewareStack(WorkbenchConsumer.as_asgi())),
         path("ws/wallboard/", AuthMiddlewareStack(WallboardConsumer.as_asgi())),
         path("ws/supervise/chat/", AuthMiddlewareStack(ChatWatchConsumer.as_asgi())),
+        path("ws/supervise/call/", AuthMiddlewareStack(CallMonitorConsumer.as_asgi())),
     ])),
 })
 

@@ -2,12 +2,13 @@ from django.contrib import admin
 from django.urls import path
 from django.views.generic import TemplateView
 
-from sessions_app.views import (admin_link, api, chat_watch, cloud_api, recordings, reports, sdk, try_it,
-                                wallboard, wallboard_actions, widget, workbench)
+from sessions_app.views import (admin_link, api, call_monitor, chat_watch, cloud_api, recordings, reports, sdk,
+                                try_it, wallboard, wallboard_actions, widget, workbench)
 
 urlpatterns = [
     path("admin/wallboard/", wallboard.page, name="wallboard"),
     path("admin/chats/<str:session_id>/", chat_watch.page, name="chat-watch"),
+    path("admin/calls/<str:session_id>/monitor/", call_monitor.page, name="call-monitor"),
     path("admin/wallboard/<str:kind>/<str:target_id>/menu/", wallboard_actions.menu, name="wallboard-menu"),
     path("admin/wallboard/<str:kind>/<str:target_id>/<str:action>/", wallboard_actions.act, name="wallboard-act"),
     path("admin/reports/", admin.site.admin_view(reports.page), name="reports"),

@@ -35,11 +35,13 @@ def check_move(old: str, new: str) -> None:
         raise MoveRefused(f"a session cannot go from {old} to {new}")
 
 
-def check_take_over(state: str, session_type: str) -> None:
-    """A supervisor takes over a web chat in progress alone: it stays active, served by them instead of its agent
-    (no move). A call has media legs bridged to its agent, which a take-over does not re-point."""
-    if state != "active" or session_type != "im":
-        raise MoveRefused(f"a {session_type} session that is {state} cannot be taken over")
+def check_take_over(state: str, session_type: str, *, with_leg: bool = False) -> None:
+    """A supervisor takes over a session in progress alone: it stays active, served by them instead of its agent
+    (no move). A web chat needs nothing more; a call only from a supervisor who has a media leg of their own on
+    it (monitoring it: `with_leg`), which becomes the serving side in the agent's place."""
+    if state != "active" or (session_type != "im" and not with_leg):
+        raise MoveRefused(f"a {session_type} session that is {state} cannot be taken over"
+                          + ("" if session_type == "im" or state != "active" else " without a supervisor's leg"))
 
 
 def end_status(accepted: bool, ringing_for_agent: bool) -> str:

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sessions_app', '0028_recording'),
+        ('sessions_app', '0029_monitoring'),
     ]
 
     operations = [

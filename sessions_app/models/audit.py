@@ -13,7 +13,9 @@ class AuditEntry(models.Model):
     ACTIONS = [("set_status", "Set status"), ("force_offline", "Force offline"), ("end_session", "End session"),
                ("transfer_session", "Transfer session"), ("offer_session", "Offer session"),
                ("watch_chat", "Watch chat"), ("write_chat", "Write in chat"), ("take_over_chat", "Take over chat"),
-               ("restore_online", "Restore online")]
+               ("restore_online", "Restore online"), ("monitor_call", "Monitor call"),
+               ("monitoring_mode", "Change monitoring"), ("stop_monitoring", "Stop monitoring"),
+               ("take_over_call", "Take over call")]
     TARGETS = [("agent", "Agent"), ("session", "Session")]
     OUTCOMES = [("done", "Done"), ("refused", "Refused")]
 

@@ -64,6 +64,9 @@ class Tenant(models.Model):
         default=False, help_text="Record every call from accept to end (a skill group may say otherwise).")
     recording_retention_days = models.PositiveIntegerField(
         "keep recordings (days)", default=0, help_text="Recordings older than this are deleted; 0 keeps them.")
+    show_monitoring = models.BooleanField(
+        "agents see when they are monitored", default=False,
+        help_text="The workbench shows the agent \"Being monitored\" while a supervisor listens, whispers or barges.")
 
     def __str__(self):
         return f"{self.name} ({self.sdk_app_id})"
@@ -263,7 +266,7 @@ class Session(models.Model):
     uui = models.CharField(max_length=1024, blank=True)
     transferred_by = models.CharField(max_length=128, blank=True, help_text="userId of a pending transfer's sender.")
     taken_over_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                      related_name="+", help_text="The supervisor serving a web chat they took over.")
+                                      related_name="+", help_text="The supervisor serving a web chat or call they took over.")
     # Who started a web chat or call, for the limits on starts and messages (services/visitor_limits.py).
     visitor_id = models.CharField(max_length=64, blank=True, help_text="The web visitor's id, kept by their browser.")
     client_address = models.CharField(max_length=45, blank=True, help_text="The web customer's network address.")

@@ -19,8 +19,8 @@ from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from ..domain import session_state
-from ..models import Agent, ServeParticipant, Session, SkillGroup
-from . import cdr, media, recordings, timeline, visitors, wallboard_push
+from ..models import Agent, Monitoring, ServeParticipant, Session, SkillGroup
+from . import cdr, media, monitor_push, recordings, timeline, visitors, wallboard_push
 from .commit_hooks import once_per_transaction
 from .events import publish
 from .payloads import call_in, duration
@@ -150,17 +150,20 @@ def hand_over(session: Session, agent: Agent, *, user_id: str = "", skill_group:
     timeline.log(session, f"{who} transferred it to {user_id or skill_group.name}")
 
 
-def take_over(session: Session, supervisor, name: str) -> Agent | None:
-    """A supervisor (`supervisor`, their account; `name`, as logged) takes over the web chat in progress: they
-    serve it from now on and the agent serving it drops out (their part ends as transferred to the supervisor,
-    and they hear `sessionEnded` with `closeBy: 'admin'`, as for a session a supervisor ends; the session stays
-    open). Returns the agent who served it, whose consequences (capacity, the next offer) are the caller's."""
+def take_over(session: Session, supervisor, name: str, *, leg: str = "") -> Agent | None:
+    """A supervisor (`supervisor`, their account; `name`, as logged) takes over the web chat in progress, or a
+    call through their own media leg (`leg`, services/monitoring.py): they serve it from now on and the agent
+    serving it drops out (their part ends as transferred to the supervisor, and they hear `sessionEnded` with
+    `closeBy: 'admin'`, as for a session a supervisor ends; the session stays open, and a call's hold and mute
+    are lifted). Returns the agent who served it, whose consequences (after-call work, the next offer) are the
+    caller's."""
     agent = session.agent
     now = timezone.now()
     served = round((now - session.accepted_at).total_seconds(), 3) if session.accepted_at else 0.0
-    session_state.check_take_over(session.state, session.type)
+    session_state.check_take_over(session.state, session.type, with_leg=bool(leg))
     session.agent, session.taken_over_by = None, supervisor
-    session.save(update_fields=["agent", "taken_over_by"])
+    session.mic_muted = session.on_hold = session.video_muted = False
+    session.save(update_fields=["agent", "taken_over_by", "mic_muted", "on_hold", "video_muted"])
     wallboard_push.changed(session.tenant_id)
     if agent is not None:
         session.participants.filter(agent=agent, end_at__isnull=True).update(
@@ -197,6 +200,7 @@ def end(session: Session, close_by: str, end_status: str | None = None) -> Endin
     session.participants.filter(end_at__isnull=True).update(
         outcome=Case(When(outcome="ringing", then=Value("cancelled")), default=Value("ended")), end_at=now)
     timeline.log(session, f"ended by {dict(Session.CLOSE_BY)[close_by].lower()}: {end_status}")
+    Monitoring.objects.filter(session=session, ended_at__isnull=True).update(ended_at=now)  # their legs close
     for agent in {a for a in (session.agent, session.caller_agent) if a}:
         publish(agent.pk, "sessionEnded", sessionId=session.id, type=session.type, duration=session.duration,
                 closeBy=close_by)
@@ -208,7 +212,7 @@ def end(session: Session, close_by: str, end_status: str | None = None) -> Endin
 
 class Moved:
     """After commit, for each session moved in the transaction, once and in its final state: its media plan is
-    sent (`media.send_plan`, which reads the row afresh), and its web customer hears where it stands
+    sent (`media.send_plan`, which reads the row afresh) and supervisors monitoring it hear (`monitor_push`), and its web customer hears where it stands
     (`visitors.where_it_stands`): a web call queued and offered in one transaction tells its caller "ringing",
     not "queued" after it. One per transaction (`commit_hooks.once_per_transaction`)."""
 
@@ -224,6 +228,7 @@ class Moved:
         for session, carried, details in self.sessions.values():
             if carried:
                 media.send_plan(session.pk)
+                monitor_push.changed(session.pk)
             visitors.where_it_stands(session, **details)
 
 

@@ -1,9 +1,10 @@
 """Drive the media bridge from the session's row: which leg is whose, and the plan the row implies.
 
-Legs are named `customer` (the web caller), `phone` (the trunk's RTP), `agent:{id}`, and `phone:consult` (a
-consult's call to a phone number, the trunk's RTP too). After every change to a media session (offered, accepted,
-held, muted, transferred, ended) `sync` sends the whole plan, read fresh from the database once the change
-commits, so the bridge always converges on what the database says, whatever order commands arrive in.
+Legs are named `customer` (the web caller), `phone` (the trunk's RTP), `agent:{id}`, `phone:consult` (a
+consult's call to a phone number, the trunk's RTP too) and `supervisor:{user id}` (a supervisor monitoring the
+call, services/monitoring.py). After every change to a media session (offered, accepted, held, muted, transferred,
+ended) `sync` sends the whole plan, read fresh from the database once the change commits, so the bridge always
+converges on what the database says, whatever order commands arrive in.
 
 The engines run on a thread of this process (`media/embedded.py`), or, when Redis is configured, in media
 worker processes reached over the channel layer (`media/remote.py`; which worker carries a call is
@@ -22,7 +23,7 @@ from django.db import transaction
 from django.utils.module_loading import import_string
 
 from ..media.commands import LegError
-from ..models import Consult, Session, found
+from ..models import Consult, Monitoring, Session, found
 from . import media_workers, processes, recordings
 from .errors import NotFound, ServiceError
 
@@ -70,6 +71,10 @@ def agent_leg(agent_id: int) -> str:
     return f"agent:{agent_id}"
 
 
+def supervisor_leg(user_id: int) -> str:
+    return f"supervisor:{user_id}"
+
+
 def heartbeat(force: bool = False) -> None:
     """Beat for this process's own media thread, if it runs (called by the sweeper)."""
     engine = backend(start=False)
@@ -93,9 +98,17 @@ def plan_for(session: Session) -> dict:
         if session.state == "active" and not b and Consult.objects.filter(
                 session_id=session.pk, outcome="transferred", agent__isnull=True).exists():
             b = CONSULT_PHONE_LEG  # handed to a phone number after a consult: that number serves it
+    monitors = {}
+    for leg, mode in Monitoring.objects.filter(session_id=session.pk, ended_at__isnull=True).values_list("leg", "mode"):
+        if mode == "takeover":
+            b = leg  # a supervisor took the call over: their leg serves it in the agent's place
+        else:
+            monitors[leg] = mode
     muted = [leg for leg, flag in ((b, session.mic_muted), (a, session.caller_mic_muted)) if leg and flag]
     plan = {"a": a, "b": b, "ringing": ringing, "hold": session.on_hold, "quiet": session.state == "ivr",
             "muted": muted, "videoMuted": [b] if b and session.video_muted else []}
+    if monitors:
+        plan["monitors"] = monitors  # supervisors listening, whispering or barging (media/hearing.py)
     consult = found(Consult.objects.filter(session_id=session.pk, ended_at__isnull=True)) if b else None
     if consult is not None:  # services/consult.py: b talks with the consulted leg, a waits (or all three talk)
         plan["consult"] = agent_leg(consult.agent_id) if consult.agent_id else CONSULT_PHONE_LEG

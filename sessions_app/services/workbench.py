@@ -17,7 +17,7 @@ from django.utils import timezone
 from ..models import (Agent, ChatMessage, ChatReadMark, Consult, Recording, RestReason, ServeParticipant, Session,
                       SkillGroup, found)
 from . import agents as agent_service
-from . import chat, consult, phone, routing
+from . import chat, consult, monitoring, phone, routing
 from .sessions import TYPE_NAMESPACE
 
 TYPE_LABELS = {"phone": "Phone call", "im": "Web chat", "voip": "Web audio call", "video": "Video call",
@@ -136,13 +136,16 @@ def _card(session: Session, agent_id: int, mine_as: str) -> dict:
             if current is not None:
                 name = current.agent.nickname or current.target if current.agent_id else current.target
                 flags.append("Conference" if current.conference else f"Consulting {name}")
+    monitored = mine_as in ("serving", "calling") and session.is_call and bool(monitoring.monitored([session.id]))
+    if monitored:
+        flags.append("Being monitored")
     return {
         "id": session.id, "type": session.type, "type_label": TYPE_LABELS[session.type],
         "direction": session.direction, "who": who, "who_kind": who_kind, "initials": initials(who),
         "avatar": session.avatar if session.avatar.startswith(("https://", "http://")) else "",
         "phase": mine_as, "phase_label": phase_labels[mine_as], "flags": flags,
         "since_ms": epoch_ms(session.accepted_at or session.ring_at or session.created_at),
-        "ended": session.state == "ended",
+        "ended": session.state == "ended", "monitored": monitored,
     }
 
 

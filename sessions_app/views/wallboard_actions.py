@@ -55,6 +55,7 @@ def _session_menu(request, session_id: str) -> dict | None:
     shown = request.GET.get("state", "")
     return {"title": f"{session.get_type_display()} session {session.pk[:8]}", "session": session,
             "panel": panels.session_panel(session), "where": supervision.where(session),
+            "monitor": panels.monitor_panel(session, request.user),
             "shown_state": shown if shown in session_state.OPEN else session.state}
 
 

@@ -1,0 +1,125 @@
+"""The call monitor page's websocket, `/ws/supervise/call/?sessionId=<id>`: a supervisor's admin page (Django
+session, same origin) listens to, whispers in, barges into or takes over one call, through a WebRTC leg of its
+own whose offer and answer travel here. Frames are described in `domain/call_monitor.py`.
+
+On connect the supervisor's right to the call is checked (`monitoring.visible_call`: the permission to monitor,
+a call of a tenant they see); otherwise the page is told why and closed with `CLOSE_REFUSED`. The socket hears
+the call's changes through `monitor_push.monitor_group` and sends where it stands each time. The leg lives as
+long as this socket: when it closes, a supervisor still monitoring stops (and one who took the call over hangs
+up), so no leg is left in a call that nobody's page plays.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from ..domain import call_monitor as rules
+from ..domain import protocol
+from ..services import ice, monitoring, origins, supervision
+from ..services.errors import ServiceError
+from ..services.monitor_push import monitor_group
+
+log = logging.getLogger(__name__)
+
+
+class CallMonitorConsumer(AsyncWebsocketConsumer):
+    session_id: str | None = None
+    user_id: int | None = None
+
+    async def connect(self):
+        headers = dict(self.scope.get("headers", []))
+        if not origins.same_origin(headers.get(b"origin", b"").decode("latin-1"),
+                                   headers.get(b"host", b"").decode("latin-1")):
+            await self.close()  # a cookie alone never opens this socket for another site: HTTP 403
+            return
+        await self.accept()
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated or not user.is_staff or not user.is_active:
+            await self.refuse("Sign in to admin as a supervisor to monitor calls.")
+            return
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        session_id = (query.get("sessionId") or [""])[0][:64]
+        view = await database_sync_to_async(monitoring.visible_call)(user, session_id)
+        if view is None:
+            await self.refuse("This call cannot be monitored: it is not a call you may monitor.")
+            return
+        self.user_id, self.session_id = user.pk, session_id
+        await self.channel_layer.group_add(monitor_group(session_id), self.channel_name)
+        await self.send_json({"event": "welcome", "data": ice.welcome_fields(f"supervisor-{user.pk}")})
+        await self.send_view()  # after joining, so that no change falls in between
+
+    async def refuse(self, message: str):
+        await self.send_json({"event": "refused", "data": {"message": message}})
+        await self.close(rules.CLOSE_REFUSED)
+
+    async def disconnect(self, code):
+        if not self.session_id:
+            return
+        await self.channel_layer.group_discard(monitor_group(self.session_id), self.channel_name)
+        session_id, self.session_id = self.session_id, None
+        try:
+            await database_sync_to_async(self.leave)(session_id)
+        except ServiceError:
+            pass  # not monitoring, or the call has ended: nothing to undo
+        await monitoring.close_leg(supervisor_id=self.user_id, session_id=session_id)
+
+    def leave(self, session_id: str) -> None:
+        mode = monitoring.describe(session_id, self.user_id)["mode"]
+        if mode == "takeover":
+            supervision.end_session(supervisor_id=self.user_id, session_id=session_id)
+        elif mode:
+            monitoring.stop(supervisor_id=self.user_id, session_id=session_id)
+
+    async def send_json(self, frame: dict):
+        await self.send(text_data=json.dumps(frame))
+
+    async def send_view(self):
+        if self.session_id:
+            view = await database_sync_to_async(monitoring.describe)(self.session_id, self.user_id)
+            await self.send_json(rules.call_event(view))
+
+    # The supervisor's actions.
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if not self.session_id:
+            return
+        frame_id = None
+        try:
+            if text_data is None or len(text_data) > rules.MAX_FRAME:
+                raise protocol.ProtocolError("a request must be a JSON text frame of at most 64 KiB")
+            frame = protocol.decode_json(text_data)
+            frame_id = frame.get("id") if isinstance(frame, dict) else None
+            frame_id, action, fields = rules.monitor_request(frame)
+            data = await self.perform(action, fields)
+            await self.send_json(rules.reply(frame_id, True, **(data or {})))
+        except (protocol.ProtocolError, ServiceError) as refused:
+            await self.send_json(rules.reply(frame_id, False, str(refused)))
+        except Exception:
+            log.exception("call monitor request failed")
+            await self.send_json(rules.reply(frame_id, False, "internal error: the action was not carried out"))
+
+    async def perform(self, action: str, fields: dict) -> dict | None:
+        ids = {"supervisor_id": self.user_id, "session_id": self.session_id}
+        if action == "start":
+            view = await database_sync_to_async(monitoring.start)(**ids, mode=fields.get("mode"))
+            answer = await monitoring.open_leg(**ids, sdp=fields["sdp"])
+            return {"call": view, "sdp": answer["sdp"]}
+        if action == "mode":
+            return {"call": await database_sync_to_async(monitoring.change_mode)(**ids, mode=fields.get("mode"))}
+        if action == "stop":
+            await database_sync_to_async(monitoring.stop)(**ids)
+            await monitoring.close_leg(**ids)
+            return None
+        if action == "takeOver":
+            return {"call": await database_sync_to_async(monitoring.take_over)(**ids)}
+        await database_sync_to_async(supervision.end_session)(**ids)
+        return None
+
+    # The call's changes.
+
+    async def call_changed(self, message):
+        await self.send_view()
