@@ -303,3 +303,24 @@ async def test_hanging_up_while_the_consult_still_rings_cancels_it_and_ends_the_
     assert (await row(session_id)).state == "ended"
     assert (await last_consult(session_id)).outcome == "cancelled"
     assert await first.no_event("transfer", wait=0.2)
+
+
+async def test_a_supervisor_listens_to_a_consult_but_takes_the_call_over_only_once_it_is_settled(sdk, demo):
+    from django.contrib.auth import get_user_model
+
+    from sessions_app.services import monitoring
+
+    first, second, third, session_id = await consulting(sdk, demo)
+    supervisor = (await database_sync_to_async(get_user_model().objects.get)(username="admin")).pk
+    watch = database_sync_to_async(monitoring.start)
+    await watch(supervisor_id=supervisor, session_id=session_id, mode="listen")
+    heard, colleague = await plan(session_id), await database_sync_to_async(agent_pk)("agent2@demo")
+    assert heard["consult"] == media.agent_leg(colleague) and list(heard["monitors"].values()) == ["listen"]
+
+    with pytest.raises(ServiceError, match="is in a consult: take it over once the agent has completed"):
+        await database_sync_to_async(monitoring.take_over)(supervisor_id=supervisor, session_id=session_id)
+    assert (await row(session_id)).agent.user_id == "agent1@demo" and (await last_consult(session_id)).ended_at is None
+
+    await act(consult.cancel, "agent1@demo", session_id)
+    await database_sync_to_async(monitoring.take_over)(supervisor_id=supervisor, session_id=session_id)
+    assert (await plan(session_id))["b"].startswith("supervisor:")

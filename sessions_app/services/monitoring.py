@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import Agent, Monitoring, ServeParticipant, Session, found
-from . import agents, lifecycle, media, monitor_push, timeline
+from . import agents, consult, lifecycle, media, monitor_push, timeline
 from .errors import NotFound, ServiceError
 from .events import publish, publish_change
 from .session_locks import lock_session
@@ -171,6 +171,9 @@ def take_over(*, supervisor_id, session_id) -> dict:
         if session.agent_id is None:
             raise ServiceError(f"call {session.id[:8]} is a call an agent placed: it is taken over only from the "
                                "agent serving a customer's call")
+        if consult.open_consult(session) is not None:
+            raise ServiceError(f"call {session.id[:8]} is in a consult: take it over once the agent has completed, "
+                               "conferenced or cancelled it")
         _check_barge(session, "barge", audit.supervisor)
         audit.details.update({"fromAgent": session.agent.user_id, "mode": row.mode})
         row.mode = "takeover"
