@@ -6,7 +6,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from sessions_app.models import Consult, Session, Tenant, Trunk
-from sessions_app.services import consult, media
+from sessions_app.services import consult, media, telephony
 from sessions_app.services.errors import ServiceError
 
 from .conftest import api_session
@@ -80,7 +80,7 @@ async def test_a_number_is_dialled_as_the_consults_own_call_then_handed_the_cust
     started = await act(consult.start, "agent1@demo", session_id, phone_number="138-0013-8000")
     item = await last_consult(session_id)
     assert started == {"consultId": item.pk, "userId": "", "phoneNumber": "138-0013-8000"}
-    assert (item.phone_number, item.agent_id, item.state) == (NUMBER, None, "ringing")
+    assert (item.phone_number, item.agent_id, item.stage) == (NUMBER, None, "ringing")
     [(call_id, call)] = dials(media_calls)
     assert (call_id, call["number"], call["consult_id"], call["ring_seconds"], call["trunk_port"]) == (
         session_id, NUMBER, item.pk, consult.RING_TIMEOUT, 5070)
@@ -90,7 +90,7 @@ async def test_a_number_is_dialled_as_the_consults_own_call_then_handed_the_cust
         "customer", LEG, "", False)  # the agent hears the number's ringback; the customer hears music
 
     await report(consult.phone_answered, session_id, item.pk)
-    assert (await last_consult(session_id)).state == "talking"
+    assert (await last_consult(session_id)).stage == "talking"
     await act(consult.complete, "agent1@demo", session_id)
     assert await agent.event("transfer") == {"sessionId": session_id, "skillGroupId": "", "userId": ""}
     session = await row(session_id)
@@ -100,7 +100,7 @@ async def test_a_number_is_dialled_as_the_consults_own_call_then_handed_the_cust
     assert await participants(session_id) == [("agent1@demo", "transferred", "", NUMBER)]
     assert (await agent.call("Agent.getStatus"))["data"]["status"] == "arrange"
 
-    await report(consult.phone_ended, session_id, item.pk, "remote")  # the number hangs up: the call is over
+    await report(telephony.consult_call_ended, session_id, item.pk, "remote")  # the number hangs up: the call is over
     cdr = await database_sync_to_async(lambda: Session.objects.get(pk=session_id).cdr.payload)()
     assert (cdr["EndStatusString"], cdr["HungUpSide"], cdr["SeatUser"]) == ("ok", "seat", "agent1@demo")
     assert [(p["SeatUser"], p["Outcome"], p["TransferTo"]) for p in cdr["ServeParticipants"]] == [
@@ -124,7 +124,7 @@ async def test_busy_declined_unanswered_or_unreachable_end_only_the_consult(sdk,
     assert len(dials(media_calls)) == 4
     # A report for a consult that ended does not end the next one.
     await act(consult.start, "agent1@demo", session_id, phone_number=NUMBER)
-    await report(consult.phone_ended, session_id, item.pk, "remote")
+    await report(telephony.consult_call_ended, session_id, item.pk, "remote")
     assert (await last_consult(session_id)).ended_at is None
 
 
@@ -136,7 +136,7 @@ async def test_the_number_hanging_up_or_a_cancel_ends_only_the_consult(sdk, demo
     await report(consult.phone_answered, session_id, item.pk)
     assert (await agent.call("Call.sendDigits", sessionId=session_id, dtmfText="12#"))["status"] == "success"
     assert ("send_digits", session_id, LEG, "12#") in media_calls  # keys for the number, not the held caller
-    await report(consult.phone_ended, session_id, item.pk, "remote")
+    await report(telephony.consult_call_ended, session_id, item.pk, "remote")
     assert ((await last_consult(session_id)).outcome, (await row(session_id)).on_hold) == ("left", True)
 
     await agent.call("Call.unhold", sessionId=session_id)
@@ -144,7 +144,7 @@ async def test_the_number_hanging_up_or_a_cancel_ends_only_the_consult(sdk, demo
     item = await last_consult(session_id)
     await report(consult.phone_answered, session_id, item.pk)
     await act(consult.conference, "agent1@demo", session_id)
-    await report(consult.phone_ended, session_id, item.pk, "operatorError")  # lost in conference: the call goes on
+    await report(telephony.consult_call_ended, session_id, item.pk, "operatorError")  # lost in conference: the call goes on
     session = await row(session_id)
     assert ((await last_consult(session_id)).outcome, session.on_hold, session.state) == (
         "unreachable", False, "active")

@@ -116,8 +116,9 @@ def test_a_killed_media_worker_ends_its_calls_with_media_error_and_tells_the_age
     described = server.api("GET", f"/api/sessions/{session_id}")
     assert described["state"] == "ended" and described["endStatus"] == "mediaError"
     with psycopg.connect(server.env["DATABASE_URL"]) as database:
-        assert database.execute("SELECT count(*) FROM sessions_app_cdr WHERE session_id = %s",
-                                (session_id,)).fetchone() == (1,)
+        (payload,), = database.execute("SELECT payload FROM sessions_app_cdr WHERE session_id = %s",
+                                       (session_id,)).fetchall()
+    assert payload["RecordPartial"] is True and payload["RecordId"]  # in the CDR, whenever it is pushed
     # What the killed worker had written of its recording is kept, playable, and marked partial.
     recording = stored_recording(server.env["DATABASE_URL"], session_id)
     decoded = Decoded(recording["file"])

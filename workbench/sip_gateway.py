@@ -87,4 +87,4 @@ _DECIDED = {"inbound_call": telephony.inbound_call_or_none, "ivr_menus": telepho
             "ivr_gave_up": telephony.ivr_gave_up, "plan": telephony.plan, "call_outed": telephony.call_outed,
             "outbound_answered": telephony.outbound_answered, "outbound_failed": telephony.outbound_failed,
             "consult_answered": consult.phone_answered, "consult_failed": consult.phone_failed,
-            "consult_ended": consult.phone_ended}
+            "consult_ended": telephony.consult_call_ended}

@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('phone_number', models.CharField(blank=True, help_text='The number consulted, dialled out.', max_length=64)),
-                ('state', models.CharField(choices=[('ringing', 'Ringing'), ('talking', 'Talking')], default='ringing', max_length=8)),
+                ('stage', models.CharField(choices=[('ringing', 'Ringing'), ('talking', 'Talking')], default='ringing', max_length=8)),
                 ('conference', models.BooleanField(default=False, help_text='All three hear each other.')),
                 ('ring_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('accept_at', models.DateTimeField(blank=True, null=True)),

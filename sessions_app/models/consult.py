@@ -12,7 +12,7 @@ class Consult(models.Model):
     """One consultation of a session. At most one is open (`ended_at` empty) per session; the ended ones stay as
     its history, the latest telling the consulting agent how it ended (declined, not answered, left)."""
 
-    STATES = [("ringing", "Ringing"), ("talking", "Talking")]
+    STAGES = [("ringing", "Ringing"), ("talking", "Talking")]
     OUTCOMES = [("", "In progress"), ("transferred", "Transfer completed"), ("cancelled", "Cancelled"),
                 ("declined", "Declined"), ("timeout", "Not answered in time"), ("left", "Hung up"),
                 ("ended", "The call ended"), ("offline", "Went offline"), ("busy", "Busy"),
@@ -26,7 +26,7 @@ class Consult(models.Model):
     skill_group = models.ForeignKey(SkillGroup, null=True, blank=True, on_delete=models.SET_NULL,
                                     help_text="The group asked, when the agent was picked from one.")
     phone_number = models.CharField(max_length=64, blank=True, help_text="The number consulted, dialled out.")
-    state = models.CharField(max_length=8, choices=STATES, default="ringing")
+    stage = models.CharField(max_length=8, choices=STAGES, default="ringing")
     conference = models.BooleanField(default=False, help_text="All three hear each other.")
     ring_at = models.DateTimeField(default=timezone.now)
     accept_at = models.DateTimeField(null=True, blank=True)

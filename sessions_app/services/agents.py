@@ -25,7 +25,7 @@ def locked_agent(agent_id: int) -> Agent:
 def status_info(agent: Agent) -> dict:
     """getStatus: busy while talking or dialing, not while a call merely rings for the agent."""
     talking = (routing.busy_call_sessions().filter(Q(agent=agent, state="active") | Q(caller_agent=agent)).exists()
-               or Consult.objects.filter(agent=agent, state="talking", ended_at__isnull=True).exists())
+               or Consult.objects.filter(agent=agent, stage="talking", ended_at__isnull=True).exists())
     return {
         "status": agent_state.reported_status(agent.status, talking),
         "restReason": agent.rest_reason,
@@ -97,7 +97,7 @@ def connect(agent_id: int, channel_name: str, token_generation: int) -> dict:
         offers = [call_in(s, routing.remaining_timeout(s)) for s in ringing]
         offers += [{"sessionId": c.session_id, "type": "internal", "peerUserId": c.by_agent.user_id,
                     "timeout": max(1, round((c.offer_deadline - timezone.now()).total_seconds()))}
-                   for c in consults_of(agent.pk).filter(state="ringing", offer_deadline__isnull=False)]
+                   for c in consults_of(agent.pk).filter(stage="ringing", offer_deadline__isnull=False)]
         info = {"userId": agent.user_id, "nickname": agent.nickname, **status_info(agent)}
         return info, offers, calls_with_media(agent)
 
@@ -117,7 +117,7 @@ def calls_with_media(agent: Agent) -> list[dict]:
         Q(agent=agent, state="active") | Q(caller_agent=agent, state__in=("ringing", "active")))
     calls = [{"sessionId": s.pk, "type": s.type} for s in sessions]
     return calls + [{"sessionId": c.session_id, "type": "internal"}
-                    for c in consults_of(agent.pk).filter(state="talking")]
+                    for c in consults_of(agent.pk).filter(stage="talking")]
 
 
 def consults_of(agent_id: int):

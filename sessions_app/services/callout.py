@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from ..domain import phone as rules
 from ..models import Agent, ServeParticipant, Session, Tenant, found
-from . import lifecycle, phone, routing, telephony, timeline
+from . import dialing, lifecycle, phone, routing, telephony, timeline
 from .endings import end_session
 from .errors import NotFound, ServiceError
 from .events import publish
@@ -50,7 +50,7 @@ def ring_agent_then_dial(tenant: Tenant, *, user_id: str, callee: str, callers: 
     if not caller:
         raise ServiceError("no caller number: none given, and no skill group or number group has one")
     number = rules.digits(callee)
-    if phone.trunk_for(tenant) is None or not telephony.gateway_running():
+    if phone.trunk_for(tenant) is None or not dialing.gateway_running():
         raise ServiceError("no SIP trunk is configured to dial the customer through")
     phone.check_outbound(tenant, number, shown=callee)
     session = Session(tenant=tenant, type="phone", direction="out", caller_agent=agent, callee_phone_number=number,
@@ -79,7 +79,7 @@ def agent_accepted(session: Session, agent: Agent) -> None:
     """The agent took the call out (`awaits` is true, rows locked): the customer is dialled through the trunk."""
     session.participants.filter(agent=agent, outcome="ringing").update(outcome="accepted", accept_at=timezone.now())
     trunk = phone.trunk_for(session.tenant)
-    if trunk is None or not telephony.gateway_running():
+    if trunk is None or not dialing.gateway_running():
         timeline.log(session, f"{agent.user_id} answered; not dialled: no SIP trunk is configured")
         end_session(session, close_by="admin", end_status="unconnected")
         return

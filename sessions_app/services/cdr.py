@@ -87,10 +87,18 @@ def build(session: Session) -> dict:
             "TransferFrom": p["transfer_from"],
             "TransferTo": p["transfer_to"],
         } for p in participants],
-        # Tencent's recording fields: a link valid for RECORD_URL_TTL that serves the file once it is stored,
-        # a moment after the end ("" for a call not recorded)
-        **recording_links.fields(found(Recording.objects.filter(session=session))),
+        **_recording_fields(session),
     }
+
+
+def _recording_fields(session: Session) -> dict:
+    """Tencent's recording fields: a link valid for RECORD_URL_TTL that serves the file once it is stored, a
+    moment after the end ("" for a call not recorded). A call whose media was lost (its media process died) can
+    only have been recorded in part, so its CDR says so at once, before the part is stored."""
+    shown = recording_links.fields(found(Recording.objects.filter(session=session)))
+    if shown["RecordId"] and session.end_status == "mediaError":
+        shown["RecordPartial"] = True
+    return shown
 
 
 def record(session: Session) -> Cdr:

@@ -3,7 +3,7 @@ colleague, privately; then completes the transfer, makes it a conference, or goe
 
 A phone number is dialled through the trunk as the consult's own call (`media.CONSULT_PHONE_LEG`, beside the
 customer's leg, on a phone call and a web call alike); its answer, failure and hang-up come back from the SIP
-gateway (`phone_answered`, `phone_failed`, `phone_ended`) and end only the consult. A transfer completed to a
+gateway (`phone_answered`, `phone_failed`, `phone_call_ended`) and end only the consult. A transfer completed to a
 number leaves the session in progress with nobody of ours serving it: the number is its serving side until
 either end hangs up.
 
@@ -39,7 +39,7 @@ from django.utils import timezone
 
 from ..domain import routing as policy
 from ..models import Agent, Consult, ServeParticipant, Session, SkillGroup, found
-from . import agents, endings, media, media_workers, phone, routing, telephony, timeline, wallboard_push
+from . import agents, dialing, media, media_workers, phone, routing, timeline, wallboard_push
 from .errors import NotFound, ServiceError
 from .events import publish, publish_change
 from .session_locks import lock_session
@@ -140,7 +140,7 @@ def _dial_number(agent: Agent, session: Session, phone_number: str) -> dict:
     trunk = phone.trunk_for(tenant)
     if trunk is None:
         raise ServiceError("no SIP trunk is configured: a phone number cannot be consulted")
-    if not telephony.gateway_running():
+    if not dialing.gateway_running():
         raise ServiceError("the SIP gateway is not running: a phone number cannot be consulted now")
     if settings.MEDIA_IN_WORKERS:
         worker = media_workers.sip_worker()
@@ -150,11 +150,11 @@ def _dial_number(agent: Agent, session: Session, phone_number: str) -> dict:
     caller = _caller_number(agent, session)
     now = timezone.now()
     consult = Consult.objects.create(session=session, by_agent=agent, phone_number=number, ring_at=now,
-                                     offer_deadline=now + timedelta(seconds=telephony.consult_ring_limit(RING_TIMEOUT)))
+                                     offer_deadline=now + timedelta(seconds=dialing.ring_limit(RING_TIMEOUT)))
     timeline.log(session, f"{agent.user_id} consults {phone_number} through trunk {trunk.name}; the customer waits "
                           f"with music")
     _changed(session, agent)  # the plan names the consult's leg before the gateway opens it
-    telephony.dial_consult(session, consult.pk, trunk, number=number, caller=caller, ring_seconds=RING_TIMEOUT)
+    dialing.dial_consult(session, consult.pk, trunk, number=number, caller=caller, ring_seconds=RING_TIMEOUT)
     return {"consultId": consult.pk, "userId": "", "phoneNumber": phone_number}
 
 
@@ -198,10 +198,10 @@ def _free_agent_of(session: Session, group) -> Agent:
 def accept(session: Session, agent: Agent, consult: Consult) -> None:
     """The consulted agent answers (their `accept`, rows locked by the caller): the two agents talk, the customer
     still hears music."""
-    if consult.state != "ringing":
+    if consult.stage != "ringing":
         raise ServiceError(f"the consult on session {session.pk} is already accepted")
-    consult.state, consult.accept_at, consult.offer_deadline = "talking", timezone.now(), None
-    consult.save(update_fields=["state", "accept_at", "offer_deadline"])
+    consult.stage, consult.accept_at, consult.offer_deadline = "talking", timezone.now(), None
+    consult.save(update_fields=["stage", "accept_at", "offer_deadline"])
     timeline.log(session, f"{agent.user_id} answered the consult of {consult.by_agent.user_id}")
     publish(agent.pk, "userAccessed", sessionId=session.pk)
     _changed(session, consult.by_agent, agent)
@@ -210,7 +210,7 @@ def accept(session: Session, agent: Agent, consult: Consult) -> None:
 def hang_up(session: Session, agent: Agent, consult: Consult) -> None:
     """The consulted agent hangs up (their `hungUp`): a ringing consult is declined; one in progress is left. The
     customer is back with the consulting agent: on hold after a private consult, talking after a conference."""
-    if consult.state == "ringing":
+    if consult.stage == "ringing":
         _close(session, consult, "declined", hold=True)
         timeline.log(session, f"{agent.user_id} declined the consult; the customer stays on hold")
     else:
@@ -224,7 +224,7 @@ def complete(agent_id: int, session_id: str) -> None:
     with transaction.atomic():
         agent, session = _serving(agent_id, session_id, "complete a transfer")
         consult = _in_progress(session)
-        if consult.state != "talking":
+        if consult.stage != "talking":
             raise ServiceError(f"{consult.target} has not answered yet: wait, or cancel the consult")
         transfer(session, agent, consult)
 
@@ -234,7 +234,7 @@ def conference(agent_id: int, session_id: str) -> None:
     with transaction.atomic():
         agent, session = _serving(agent_id, session_id, "start a conference")
         consult = _in_progress(session)
-        if consult.state != "talking":
+        if consult.stage != "talking":
             raise ServiceError(f"{consult.target} has not answered yet: wait, or cancel the consult")
         if consult.conference:
             raise ServiceError("the call is already a conference")
@@ -308,7 +308,7 @@ def by_agent_hangs_up(session: Session, agent: Agent, consult: Consult) -> bool:
     """The consulting agent hangs up during a consult: once the consulted agent talks (privately or in
     conference), the other two go on (the transfer completes); a consult still ringing is cancelled and the call
     ends as usual. True when the call goes on."""
-    if consult.state == "talking":
+    if consult.stage == "talking":
         transfer(session, agent, consult)
         return True
     _close(session, consult, "cancelled", hold=False)
@@ -345,7 +345,7 @@ def sweep_unanswered() -> int:
         with transaction.atomic():
             session = lock_session(session_id, skip_locked=True)
             consult = open_consult(session) if session is not None else None
-            if consult is None or consult.state != "ringing" or consult.offer_deadline > timezone.now():
+            if consult is None or consult.stage != "ringing" or consult.offer_deadline > timezone.now():
                 continue
             _close(session, consult, "timeout", hold=True, close_by="admin")
             timeline.log(session, f"{consult.target} did not answer the consult; the customer stays on hold")
@@ -406,10 +406,10 @@ def phone_answered(session_id: str, consult_id: int) -> None:
     """The number answered: the agent talks with it, the customer still hears music."""
     with transaction.atomic():
         session, consult = _phone_consult(session_id, consult_id)
-        if consult is None or consult.state != "ringing":
+        if consult is None or consult.stage != "ringing":
             return
-        consult.state, consult.accept_at, consult.offer_deadline = "talking", timezone.now(), None
-        consult.save(update_fields=["state", "accept_at", "offer_deadline"])
+        consult.stage, consult.accept_at, consult.offer_deadline = "talking", timezone.now(), None
+        consult.save(update_fields=["stage", "accept_at", "offer_deadline"])
         timeline.log(session, f"{consult.phone_number} answered the consult of {consult.by_agent.user_id}")
         _changed(session, consult.by_agent)
 
@@ -428,28 +428,21 @@ def phone_failed(session_id: str, consult_id: int, end_status: str) -> None:
                               f"stays on hold")
 
 
-def phone_ended(session_id: str, consult_id: int, how: str) -> None:
-    """The number's call ended without our asking: `how` is "remote" (it hung up) or the end status of a line our
-    side lost. During the consult only the consult ends (the customer back on hold; after a conference the call
-    goes on between the other two); once the number was handed the call, the session ends with it."""
-    with transaction.atomic():
-        session = lock_session(session_id)
-        if session is None or session.state == "ended":
-            return
-        consult = open_consult(session)
-        if consult is not None and consult.pk == consult_id:
-            outcome = "left" if how == "remote" else "unreachable"
-            _close(session, consult, outcome, hold=not consult.conference, close_by="client")
-            timeline.log(session, f"{consult.phone_number} hung up the consult" if how == "remote" else
-                         f"the consult call to {consult.phone_number} was lost ({how})")
-            return
-        handed = Consult.objects.filter(pk=consult_id, session=session, outcome="transferred",
-                                        agent__isnull=True).exists()
-        if handed and session.state == "active" and not session.agent_id:
-            if how == "remote":
-                endings.end_session(session, close_by="seat")
-            else:
-                endings.end_session(session, close_by="admin", end_status=how)
+def phone_call_ended(session: Session, consult_id: int, how: str) -> bool:
+    """The number's call ended without our asking (session row locked by the caller, `telephony.consult_call_ended`):
+    `how` is "remote" (it hung up) or the end status of a line our side lost. During the consult only the consult
+    ends (the customer back on hold; after a conference the call goes on between the other two). True when the
+    number had been handed the call: the session ends with it."""
+    consult = open_consult(session)
+    if consult is not None and consult.pk == consult_id:
+        outcome = "left" if how == "remote" else "unreachable"
+        _close(session, consult, outcome, hold=not consult.conference, close_by="client")
+        timeline.log(session, f"{consult.phone_number} hung up the consult" if how == "remote" else
+                     f"the consult call to {consult.phone_number} was lost ({how})")
+        return False
+    handed = Consult.objects.filter(pk=consult_id, session=session, outcome="transferred",
+                                    agent__isnull=True).exists()
+    return handed and session.state == "active" and not session.agent_id
 
 
 def _phone_consult(session_id: str, consult_id: int) -> tuple[Session | None, Consult | None]:

@@ -113,7 +113,7 @@ def plan_for(session: Session) -> dict:
     if consult is not None:  # services/consult.py: b talks with the consulted leg, a waits (or all three talk)
         plan["consult"] = agent_leg(consult.agent_id) if consult.agent_id else CONSULT_PHONE_LEG
         plan["conference"] = consult.conference
-        if consult.state == "ringing" and consult.agent_id:  # a number rung is heard from its ringback on
+        if consult.stage == "ringing" and consult.agent_id:  # a number rung is heard from its ringback on
             plan["ringing"] = plan["consult"]
     record = recordings.plan_entry(session)
     if record is not None:

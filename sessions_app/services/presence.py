@@ -27,7 +27,7 @@ def offline(agent_id: int) -> None:
     with transaction.atomic():
         agent = agents.locked_agent(agent_id)
         if Session.objects.filter(Q(agent=agent) | Q(caller_agent=agent), state="active").exists() or (
-                Consult.objects.filter(agent=agent, state="talking", ended_at__isnull=True).exists()):
+                Consult.objects.filter(agent=agent, stage="talking", ended_at__isnull=True).exists()):
             raise ServiceError("the agent has sessions in progress: end them before going offline")
         if agent.status != "offline":
             _to_offline(agent, by="agent")

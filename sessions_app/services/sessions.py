@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from ..domain import protocol
 from ..models import Agent, Recording, ServeParticipant, Session, SkillGroup, Tenant, found
-from . import (agents, callout, consult, lifecycle, media, phone, recording_links, recordings, routing, telephony,
+from . import (agents, callout, consult, dialing, lifecycle, media, phone, recording_links, recordings, routing, telephony,
                timeline, visitor_limits)
 from .endings import end_session
 from .errors import NotFound, ServiceError
@@ -287,7 +287,7 @@ def _call_mobile(session: Session, agent: Agent, callee: Agent) -> dict:
     if not callee.mobile:
         raise ServiceError(f"agent {callee.user_id} has no mobile number")
     trunk = phone.trunk_for(session.tenant)
-    if trunk is None or not telephony.gateway_running():
+    if trunk is None or not dialing.gateway_running():
         raise ServiceError("useMobile rings the agent's mobile through the SIP trunk, and none is configured")
     session.callee_phone_number = callee.mobile  # marks the call as one to a mobile (see media.plan_for)
     session.caller_phone_number = next(iter(agent.tenant.hotlines.values_list("number", flat=True)), "")
@@ -323,7 +323,7 @@ def start_outbound_call(agent_id: int, phone_number: str, phone_desc: str = "", 
 def _dial(session: Session) -> None:
     """Hand the call to the SIP gateway, or end it at once when there is no trunk to dial through."""
     trunk = phone.trunk_for(session.tenant)
-    if trunk is not None and telephony.gateway_running():
+    if trunk is not None and dialing.gateway_running():
         timeline.log(session, f"dialled through trunk {trunk.name}")
         telephony.dial(session, trunk)
         return

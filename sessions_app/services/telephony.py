@@ -23,15 +23,12 @@ from django.utils import timezone
 from ..domain import inbound, ivr, session_state
 from ..domain import phone as rules
 from ..models import Hotline, IvrMenu, Session, SkillGroup, Trunk, found
-from . import endings, lifecycle, media, media_workers, phone, routing, timeline
+from . import consult, dialing, endings, lifecycle, media, media_workers, phone, routing, timeline
 from .errors import ServiceError
 from .events import publish
 from .session_locks import lock_session
 
 log = logging.getLogger(__name__)
-
-DIAL_GRACE_SECONDS = 5  # past the gateway's own limits, before the sweeper ends a call still ringing out
-
 
 @dataclass(frozen=True)
 class InboundCall:
@@ -142,6 +139,19 @@ def call_lost(session_id: str, end_status: str) -> None:
             endings.end_session(session, close_by="admin", end_status=end_status)
 
 
+def consult_call_ended(session_id: str, consult_id: int, how: str) -> None:
+    """A consulted number's call ended without our asking (`how`: "remote", or the end status of a line our side
+    lost): the consult ends (`consult.phone_call_ended`), or, when the number had been handed the call, the session
+    ends with it, as a serving side hanging up."""
+    with transaction.atomic():
+        session = _locked(session_id)
+        if session is not None and consult.phone_call_ended(session, consult_id, how):
+            if how == "remote":
+                endings.end_session(session, close_by="seat")
+            else:
+                endings.end_session(session, close_by="admin", end_status=how)
+
+
 def ivr_gave_up(session_id: str, ivr_path: list[dict]) -> None:
     """No valid key after every retry: the IVR said goodbye and hangs up."""
     with transaction.atomic():
@@ -201,40 +211,14 @@ def dial(session: Session, trunk: Trunk) -> None:
             "trunk_host": trunk.host, "trunk_port": trunk.port, "transport": trunk.transport,
             "username": trunk.username, "password": trunk.password, "uui": session.uui,
             "ring_seconds": settings.OUTBOUND_RING_SECONDS}
-    # The gateway gives up ringing at ring_seconds and its SIP transactions within 64*T1 after; the stored
-    # deadline ends the session even if the gateway lost the call.
-    session.offer_deadline = timezone.now() + timedelta(
-        seconds=settings.OUTBOUND_RING_SECONDS + 64 * settings.SIP_T1 + DIAL_GRACE_SECONDS)
+    # The stored deadline ends the session even if the gateway lost the call.
+    session.offer_deadline = timezone.now() + timedelta(seconds=dialing.ring_limit(settings.OUTBOUND_RING_SECONDS))
     session.line_deadline = _line_lease()
     worker = media_workers.sip_worker() if settings.MEDIA_IN_WORKERS else None
     if worker is not None:  # the call lives on the worker that runs the gateway
         session.media_worker = worker.pk  # on the row in hand too: media.sync trusts it
     session.save(update_fields=["offer_deadline", "line_deadline", "media_worker"])
     transaction.on_commit(lambda: media.backend().dial(call_id, **args), robust=True)
-
-
-def consult_ring_limit(ring_seconds: float) -> float:
-    """Seconds after which the sweeper ends a consult call still ringing, past the gateway's own limits."""
-    return ring_seconds + 64 * settings.SIP_T1 + DIAL_GRACE_SECONDS
-
-
-def dial_consult(session: Session, consult_id: int, trunk: Trunk, *, number: str, caller: str,
-                 ring_seconds: float) -> None:
-    """After the consult commits, ask the gateway carrying the session's call to dial `number` as the consult's
-    own call (`PhoneGateway.dial` with `consult_id`): its end is the consult's (services/consult.py), not the
-    session's."""
-    session_id = session.pk
-    args = {"number": number, "caller": caller, "trunk_host": trunk.host, "trunk_port": trunk.port,
-            "transport": trunk.transport, "username": trunk.username, "password": trunk.password,
-            "uui": session.uui, "ring_seconds": ring_seconds, "consult_id": consult_id}
-    transaction.on_commit(lambda: media.backend().dial(session_id, **args), robust=True)
-
-
-def gateway_running() -> bool:
-    """Whether phone calls can be placed now: this process's gateway (embedded), or a live worker's."""
-    if not settings.SIP_PORT:
-        return False
-    return media_workers.sip_worker() is not None if settings.MEDIA_IN_WORKERS else True
 
 
 def inbound_call_or_none(to_number: str, from_number: str, media_worker: str = "") -> InboundCall | None:

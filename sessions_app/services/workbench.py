@@ -160,7 +160,7 @@ def offers(agent_id: int) -> list[dict]:
         ring_timeout = session.skill_group.ring_timeout if session.skill_group else routing.INTERNAL_RING_TIMEOUT
         card["timeout_ms"] = ring_timeout * 1000 if session.offer_deadline else None
         cards.append(card)
-    for item in agent_service.consults_of(agent_id).filter(state="ringing").select_related("session"):
+    for item in agent_service.consults_of(agent_id).filter(stage="ringing").select_related("session"):
         card = _consult_card(item, agent_id, "offer")
         card["deadline_ms"] = epoch_ms(item.offer_deadline)
         card["timeout_ms"] = consult.RING_TIMEOUT * 1000
@@ -204,7 +204,7 @@ def open_sessions(agent_id: int) -> list[SessionView]:
               .exclude(pk__in=agent_service.ringing_for(agent_id).values("pk"))  # a call out ringing them: an offer
               .select_related(*related).order_by("created_at")]
     views += [SessionView(c.session, "consulted") for c in
-              agent_service.consults_of(agent_id).filter(state="talking").select_related(
+              agent_service.consults_of(agent_id).filter(stage="talking").select_related(
                   *(f"session__{name}" for name in related))]
     seen = {v.id for v in views}
     views += [SessionView(s, "wrapup") for s in _wrapup_sessions(agent_id) if s.id not in seen]
@@ -319,7 +319,7 @@ def _consult_state(s: Session) -> dict:
         last = found(Consult.objects.filter(session=s).select_related("agent").order_by("-ring_at"))
         return {"consult": None, "consult_ending": consult.ending(last)}
     name = (current.agent.nickname or current.agent.user_id) if current.agent_id else current.phone_number
-    state = "conference" if current.conference else current.state
+    state = "conference" if current.conference else current.stage
     labels = {"ringing": f"Calling {name}…", "talking": f"Consulting {name}",
               "conference": f"Conference with {name}"}
     notes = {"ringing": "The customer hears hold music.",
