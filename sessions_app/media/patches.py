@@ -13,23 +13,39 @@
    the loop instead; video, whose frames take milliseconds, keeps its threads. One loop then does all the
    audio work of its calls, which is what a media process per core wants.
 
+4. Forwarding (media/encoded.py): each encoded frame a receiver completes is handed to its track's `Tap` before
+   any decoding, and decoded only while something wants samples (`InlineAudioDecoder`, `VideoDecoderGate`);
+   a sender whose track yields `EncodedFrame`s packs them as they are. Every audio timestamp a sender puts on
+   the wire is its track's pts, whether the frame was encoded here or forwarded, so the far end sees one
+   continuous stream across switches.
+
 `install()` is idempotent; the engine calls it before its first peer connection.
 """
 from __future__ import annotations
 
+import asyncio
+import collections
 import logging
 import math
+import queue
+import time
+from fractions import Fraction
 
 import av
 import numpy as np
 from av.frame import Frame
 from aiortc import rtcrtpreceiver, rtcrtpsender
+from aiortc.mediastreams import convert_timebase
 from aiortc.jitterbuffer import JitterBuffer
+
+from .encoded import EncodedFrame, codec_name, opus_samples, vp8_keyframe
 
 log = logging.getLogger(__name__)
 
 MIN_LEVEL, MAX_LEVEL = -127, 0
 JITTER_PREFETCH = 1
+WARM_FRAMES = 3  # encoded frames kept while not decoding: a decoder that starts again is primed with them
+KEYFRAME_REQUEST_EVERY = 0.25  # seconds between PLIs while waiting for a key frame
 
 
 def audio_level_dbov(frame) -> int:
@@ -54,34 +70,99 @@ class InlineAudioDecoder:
     """Stands in for an audio receiver's decoder queue: what is put is decoded at once, on the loop.
 
     The receiver puts `(codec, encoded_frame)` for each complete frame and None when it stops, exactly what
-    aiortc's `decoder_worker` thread reads from its queue; the decoded frames go straight to the track. A frame
-    of a track whose `Tap` has no listener is dropped undecoded (DESIGN: decode only while a call needs
-    samples)."""
+    aiortc's `decoder_worker` thread reads from its queue; the decoded frames go straight to the track. Each
+    encoded frame is first handed to the track's `Tap` (to forward); it is decoded only while the tap has a
+    listener wanting samples (DESIGN: decode only while a call needs samples). While it is not, the last
+    `WARM_FRAMES` are kept: a decoder that starts again (a forwarded call put into a mix) decodes them first,
+    so its state (Opus's prediction, its concealment) continues into the first frame heard, not from zero."""
 
     def __init__(self, receiver: rtcrtpreceiver.RTCRtpReceiver):
         self.receiver = receiver
         self.decoder = None
         self.codec_name = None
+        self.warm: collections.deque = collections.deque(maxlen=WARM_FRAMES)
 
     def put(self, task) -> None:
-        frames = self.receiver._track._queue
+        track = self.receiver._track
+        frames = track._queue
         if task is None:
             frames.put_nowait(None)  # the track ends
             return
         codec, encoded_frame = task
-        listened = getattr(self.receiver._track, "listened", None)  # set by media/tap.py's Tap
-        if listened is not None and not listened():
-            self.decoder = self.codec_name = None  # decoding starts afresh when someone listens: no stale state
+        listened = getattr(track, "listened", None)  # set by media/tap.py's Tap
+        decoding = listened is None or listened()
+        encoded = getattr(track, "encoded", None)
+        if encoded is not None:
+            name, data = codec_name(codec.name), encoded_frame.data
+            encoded(name, data, opus_samples(data) if name == "opus" else len(data), encoded_frame.timestamp)
+        if not decoding:
+            if self.decoder is not None:
+                self.decoder = self.codec_name = None
+            self.warm.append((codec, encoded_frame))
             return
         if codec.name != self.codec_name:
             self.decoder, self.codec_name = rtcrtpreceiver.get_decoder(codec), codec.name
+            for warm_codec, warm_frame in self.warm:
+                if warm_codec.name == codec.name:
+                    self._decode(codec, warm_frame)  # priming only: what it makes is not heard
+        self.warm.clear()
+        for frame in self._decode(codec, encoded_frame):
+            frames.put_nowait(frame)
+
+    def _decode(self, codec, encoded_frame) -> list:
         try:
-            decoded = self.decoder.decode(encoded_frame)
+            return self.decoder.decode(encoded_frame)
         except av.FFmpegError as error:  # as aiortc does: keep the decoder, drop the frame
             log.warning("failed to decode %s audio: %s", codec.name, error)
+            return []
+
+
+class VideoDecoderGate(queue.Queue):
+    """A video receiver's decoder queue (its decoder thread reads it as before) that hands each encoded frame
+    to the track's `Tap` first, and lets it through to the decoder only while someone wants pictures. A
+    decoder that resumes after skipping frames waits for a key frame (asking the source for one), as it could
+    not decode the frames between."""
+
+    def __init__(self, receiver: rtcrtpreceiver.RTCRtpReceiver):
+        super().__init__()
+        self.receiver = receiver
+        self.skipping = False
+        self._asked = 0.0
+
+    def put(self, task, block: bool = True, timeout: float | None = None) -> None:
+        if task is None:
+            super().put(None, block, timeout)
             return
-        for frame in decoded:
-            frames.put_nowait(frame)
+        codec, encoded_frame = task
+        track = self.receiver._track
+        track.request_keyframe = self.ask_keyframe  # for the Tap (the track does not exist when we are made)
+        listened = getattr(track, "listened", None)
+        decoding = listened is None or listened()
+        name = codec_name(codec.name)
+        key = name == "vp8" and vp8_keyframe(encoded_frame.data)
+        encoded = getattr(track, "encoded", None)
+        if encoded is not None:
+            encoded(name, encoded_frame.data, 0, encoded_frame.timestamp, key)
+        if not decoding:
+            self.skipping = True
+            return
+        if self.skipping and name == "vp8" and not key:
+            self.ask_keyframe()
+            return
+        self.skipping = False
+        super().put(task, block, timeout)
+
+    def ask_keyframe(self) -> None:
+        now = time.monotonic()
+        if now - self._asked >= KEYFRAME_REQUEST_EVERY:
+            self._asked = now
+            request_keyframe(self.receiver)
+
+
+def request_keyframe(receiver: rtcrtpreceiver.RTCRtpReceiver) -> None:
+    """Send a PLI (RFC 4585 §6.3.1) for the stream the receiver gets, on the loop."""
+    for ssrc in list(receiver._RTCRtpReceiver__remote_streams)[:1]:
+        asyncio.get_running_loop().create_task(receiver._send_rtcp_pli(ssrc))
 
 
 _stock_receiver_init = rtcrtpreceiver.RTCRtpReceiver.__init__
@@ -92,6 +173,8 @@ def _receiver_init(self, kind: str, transport) -> None:
     _stock_receiver_init(self, kind, transport)
     if kind == "audio":
         self._RTCRtpReceiver__decoder_queue = InlineAudioDecoder(self)
+    else:
+        self._RTCRtpReceiver__decoder_queue = VideoDecoderGate(self)
 
 
 def _decoder_worker(loop, input_q, output_q, decode_error) -> None:
@@ -101,24 +184,42 @@ def _decoder_worker(loop, input_q, output_q, decode_error) -> None:
 
 
 async def _next_encoded_frame(self, codec):
-    """aiortc 1.16's `RTCRtpSender._next_encoded_frame`, encoding audio in place rather than in the executor."""
-    data = await self._RTCRtpSender__track.recv()
+    """aiortc 1.16's `RTCRtpSender._next_encoded_frame`, encoding audio in place rather than in the executor,
+    packing forwarded frames (`EncodedFrame`) as they are, and stamping audio with its track's pts."""
+    track = self._RTCRtpSender__track
+    data = await track.recv()
     if not self._enabled:
         return None  # a disabled sender still reads its track, so frames do not pile up
     if self._RTCRtpSender__encoder is None:
         self._RTCRtpSender__encoder = rtcrtpsender.get_encoder(codec)
     encoder = self._RTCRtpSender__encoder
     audio_level = None
-    if isinstance(data, av.AudioFrame):
+    clock = Fraction(1, codec.clockRate)
+    if isinstance(data, EncodedFrame):
+        timestamp = convert_timebase(data.pts, data.time_base, clock)
+        if data.samples:  # audio: one frame, one packet
+            payloads = [data.data]
+        else:
+            if self._RTCRtpSender__force_keyframe:  # the far end lost the picture: its source sends a key frame
+                self._RTCRtpSender__force_keyframe = False
+                keyframe_lost = getattr(track, "keyframe_lost", None)
+                if keyframe_lost is not None:
+                    keyframe_lost()
+            payloads = encoder._packetize(data.data, encoder.picture_id)
+            encoder.picture_id = (encoder.picture_id + 1) % (1 << 15)
+    elif isinstance(data, av.AudioFrame):
         audio_level = rtcrtpsender.rtp.compute_audio_level_dbov(data)
-        payloads, timestamp = encoder.encode(data, False)
+        payloads, _ = encoder.encode(data, False)
+        timestamp = convert_timebase(data.pts, data.time_base, clock)
     elif isinstance(data, Frame):
-        force_keyframe = self._RTCRtpSender__force_keyframe
+        force_keyframe = self._RTCRtpSender__force_keyframe or getattr(track, "keyframe_next", False)
         self._RTCRtpSender__force_keyframe = False
+        if force_keyframe and getattr(track, "keyframe_next", False):
+            track.keyframe_next = False
         payloads, timestamp = await self._RTCRtpSender__loop.run_in_executor(
             None, encoder.encode, data, force_keyframe)
     else:
-        payloads, timestamp = encoder.pack(data)  # already encoded
+        payloads, timestamp = encoder.pack(data)  # already encoded (an av.Packet)
     if not payloads:
         return None  # the encoder is still buffering (resampling)
     return rtcrtpsender.RTCEncodedFrame(payloads, timestamp, audio_level)
