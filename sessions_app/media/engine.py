@@ -89,9 +89,10 @@ class MediaEngine(RtpCommands):
         if call is None:
             return {"legs": []}  # no leg has connected yet: the plan comes again with the first one
         call.plan = Plan.from_dict(plan)
-        for leg_id in set(call.legs) - call.plan.members:
-            await call.legs.pop(leg_id).close()
-        call.rewire()
+        leaving = [call.legs.pop(leg_id) for leg_id in set(call.legs) - call.plan.members]
+        call.rewire()  # first: who heard a leaving leg hears its successor now, not after the leg has closed
+        for leg in leaving:
+            await leg.close()
         self._forget_if_empty(call)
         return {"legs": sorted(call.legs)}
 
