@@ -243,9 +243,9 @@ class _Sender:
 
 async def test_ten_minutes_of_a_forwarded_call_keep_exact_timestamps_and_flat_memory(monkeypatch):
     """30 000 frames (ten minutes) through a switch track and the sender's packing, as fast as they go: a
-    forwarded stretch, then the filler (encoded here) and back, thirty times, with a lost packet in each
-    stretch. Every RTP timestamp is exactly where the frames before it put it (a lost packet keeps its place,
-    for the far end to conceal), and memory does not grow."""
+    forwarded stretch, then the filler (encoded here) and back, thirty times, with a lost packet and a
+    duplicate in each stretch. Every RTP timestamp is exactly where the frames before it put it (a lost packet
+    keeps its place, for the far end to conceal; a duplicate is dropped), and memory does not grow."""
     from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
     async def unpaced(self, seconds):
@@ -269,6 +269,8 @@ async def test_ten_minutes_of_a_forwarded_call_keep_exact_timestamps_and_flat_me
                 if n == 400:
                     source_ts += 960  # a packet lost on the way in
                     expected += 960
+                if n == 600:
+                    tap.put_encoded("opus", packet, 960, source_ts - 960)  # the last one again: dropped
                 tap.put_encoded("opus", packet, 960, source_ts)
                 source_ts += 960
                 encoded = await patches._next_encoded_frame(sender, codec)

@@ -46,6 +46,7 @@ MIN_LEVEL, MAX_LEVEL = -127, 0
 JITTER_PREFETCH = 1
 WARM_FRAMES = 3  # encoded frames kept while not decoding: a decoder that starts again is primed with them
 KEYFRAME_REQUEST_EVERY = 0.25  # seconds between PLIs while waiting for a key frame
+FORWARDED_AUDIO = {"opus", "pcmu", "pcma"}
 
 
 def audio_level_dbov(frame) -> int:
@@ -60,10 +61,19 @@ def audio_level_dbov(frame) -> int:
 
 
 class ShortJitterBuffer(JitterBuffer):
+    """A shorter audio buffer (point 2 above) that shows each audio packet to `on_packet` as it arrives, ahead
+    of the buffer: a forwarded voice goes on at once, not a frame later (the far end's own buffer orders it)."""
+
     def __init__(self, capacity: int, prefetch: int = 0, is_video: bool = False) -> None:
         if not is_video:
             prefetch = min(prefetch, JITTER_PREFETCH)
         super().__init__(capacity, prefetch=prefetch, is_video=is_video)
+        self.on_packet = None
+
+    def add(self, packet):
+        if self.on_packet is not None:
+            self.on_packet(packet)
+        return super().add(packet)
 
 
 class InlineAudioDecoder:
@@ -71,8 +81,8 @@ class InlineAudioDecoder:
 
     The receiver puts `(codec, encoded_frame)` for each complete frame and None when it stops, exactly what
     aiortc's `decoder_worker` thread reads from its queue; the decoded frames go straight to the track. Each
-    encoded frame is first handed to the track's `Tap` (to forward); it is decoded only while the tap has a
-    listener wanting samples (DESIGN: decode only while a call needs samples). While it is not, the last
+    packet was handed to the track's `Tap` (to forward) as it arrived (`arrived`); a frame is decoded only
+    while the tap has a listener wanting samples (DESIGN: decode only while a call needs samples). While it is not, the last
     `WARM_FRAMES` are kept: a decoder that starts again (a forwarded call put into a mix) decodes them first,
     so its state (Opus's prediction, its concealment) continues into the first frame heard, not from zero."""
 
@@ -81,6 +91,18 @@ class InlineAudioDecoder:
         self.decoder = None
         self.codec_name = None
         self.warm: collections.deque = collections.deque(maxlen=WARM_FRAMES)
+        receiver._RTCRtpReceiver__jitter_buffer.on_packet = self.arrived
+
+    def arrived(self, packet) -> None:
+        """An audio packet as it arrives (before the jitter buffer): handed to the track's `Tap` to forward."""
+        track = self.receiver._track
+        encoded = getattr(track, "encoded", None) if track is not None else None
+        if encoded is not None and packet._data:
+            codec = self.receiver._RTCRtpReceiver__codecs.get(packet.payload_type)
+            name = codec_name(codec.name) if codec is not None else ""
+            if name in FORWARDED_AUDIO:  # not a key press (telephone-event) or comfort noise
+                data = packet._data
+                encoded(name, data, opus_samples(data) if name == "opus" else len(data), packet.timestamp)
 
     def put(self, task) -> None:
         track = self.receiver._track
@@ -91,10 +113,6 @@ class InlineAudioDecoder:
         codec, encoded_frame = task
         listened = getattr(track, "listened", None)  # set by media/tap.py's Tap
         decoding = listened is None or listened()
-        encoded = getattr(track, "encoded", None)
-        if encoded is not None:
-            name, data = codec_name(codec.name), encoded_frame.data
-            encoded(name, data, opus_samples(data) if name == "opus" else len(data), encoded_frame.timestamp)
         if not decoding:
             if self.decoder is not None:
                 self.decoder = self.codec_name = None

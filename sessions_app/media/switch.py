@@ -43,6 +43,7 @@ class _Switch(MediaStreamTrack):
         self.feed: Feed | None = None
         self._started: float | None = None
         self._pts = 0
+        self._source_next: int | None = None  # a forwarded source's timestamp expected next
 
     @property
     def forwarding(self) -> bool:
@@ -56,6 +57,7 @@ class _Switch(MediaStreamTrack):
         if self.feed is not None:
             self.feed.close()
         self.feed = None if tap is None else tap.listen(encoded=True) if encoded else tap.listen()
+        self._source_next = None  # a new source's timestamps are its own
 
     def stop(self) -> None:
         self.follow(None)
@@ -90,7 +92,6 @@ class SwitchAudioTrack(_Switch):
         self._prompt_done = None
         self.copy_to = None  # a recorder's `Side`: given every frame sent (media/recorder.py)
         self.codec = ""  # the sender's codec ("opus", "pcmu" ...): forwarded frames of another are not sent
-        self._source_next: int | None = None  # the forwarded source's timestamp expected next
 
     def play(self, filler: str) -> None:
         self.filler = filler
@@ -135,6 +136,14 @@ class SwitchAudioTrack(_Switch):
             self.copy_to.put(frame)
         return frame
 
+    def _behind(self, frame: EncodedFrame) -> bool:
+        """A packet older than one already sent (reordered, or a duplicate); a source that starts counting anew
+        (a jump back of a second or more) is not behind."""
+        if self._source_next is None:
+            return False
+        back = (self._source_next - frame.source_ts) & 0xFFFFFFFF
+        return 0 < back <= self.fmt.rate
+
     def _forwarded(self, frame: EncodedFrame) -> EncodedFrame:
         """The source's frame on this track's timeline; a jump in the source's timestamps (lost packets) is
         kept, so the far end conceals the loss rather than playing on as if nothing were missing."""
@@ -162,6 +171,8 @@ class SwitchAudioTrack(_Switch):
 
     async def _live(self, feed: Feed, timeout: float = LATE_AFTER) -> av.AudioFrame | EncodedFrame | None:
         frame = await feed.get(timeout)
+        while frame is not None and feed.encoded and self._behind(frame):
+            frame = await feed.get(timeout)  # forwarded as they arrive: one overtaken by the next is dropped
         if frame is None or feed.encoded:
             if frame is not None and frame.codec != self.codec:  # the source changed codec: decode it instead
                 self.follow(feed.tap, encoded=False)
