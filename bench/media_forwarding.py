@@ -6,7 +6,7 @@ For each kind of call the engine runs in a process of its own (`media_harness.Me
 forwarding (the default) and once with MEDIA_FORWARDING=0 (every frame decoded and re-encoded), and `--calls`
 calls are bridged through it: a customer's peer and an agent's, each sending a tone (or a picture) and
 receiving its partner's. The media process's own CPU over `--seconds` gives calls per core: calls / cores,
-counted only when every leg received its full frame rate.
+valid when every leg received its full frame rate (said when one did not).
 
 The peers are the load generator and share the two cores with the bridge, so they are made cheap: each sends
 frames encoded once at the start (a second of its tone, a second of video with one key frame, looped: the
@@ -242,7 +242,7 @@ async def measure(material: Material, codec: str, calls: int, seconds: float, fo
             "mediaCores": cpu["serverCores"], "clientCores": cpu["clientCores"], "otherCores": cpu["otherCores"],
             "fpsMin": min(fps), "fpsMean": sum(fps) / len(fps), "fullRate": full,
             "tonesHeard": tones_ok, "legs": len(fps),
-            "callsPerCore": calls / cpu["serverCores"] if full and cpu["serverCores"] > 0 else None,
+            "callsPerCore": calls / cpu["serverCores"] if cpu["serverCores"] > 0 else None,
             "coreShareOfACall": cpu["serverCores"] / calls,
             "delayMedianMs": 1000 * statistics.median(delays) if delays else None,
             "delayP99Ms": 1000 * delays[int(0.99 * (len(delays) - 1))] if delays else None}
@@ -277,7 +277,9 @@ def report(result: dict, direct_ms: float | None) -> str:
             f"{result['legs']} legs | peers {result['clientCores']:.2f} cores, other processes "
             f"{result['otherCores']:.2f}")
     per_core = result["callsPerCore"]
-    line += f"\n      -> {per_core:.0f} calls per core" if per_core else "\n      -> not every leg kept full rate"
+    line += f"\n      -> {per_core or 0:.0f} calls per core"
+    if not result["fullRate"]:
+        line += " (NOT at full rate: some leg got fewer frames; the machine or the peers fell behind)"
     if result["forwarding"] and result["delayMedianMs"] is not None:
         added = result["delayMedianMs"] - (direct_ms or 0)
         line += (f"; delay median {result['delayMedianMs']:.1f} ms, p99 {result['delayP99Ms']:.1f} ms "

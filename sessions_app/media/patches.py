@@ -19,6 +19,9 @@
    the wire is its track's pts, whether the frame was encoded here or forwarded, so the far end sees one
    continuous stream across switches.
 
+5. The NTP time every sent packet carries (abs-send-time) and notes (for sender reports) is read twice a packet
+   through `datetime` arithmetic; `current_ntp_time` reads the same clock with one `time.time()`.
+
 `install()` is idempotent; the engine calls it before its first peer connection.
 """
 from __future__ import annotations
@@ -243,6 +246,16 @@ async def _next_encoded_frame(self, codec):
     return rtcrtpsender.RTCEncodedFrame(payloads, timestamp, audio_level)
 
 
+NTP_OFFSET = 2208988800  # seconds from 1900 (NTP's epoch) to 1970 (Unix's)
+
+
+def current_ntp_time() -> int:
+    """aiortc.clock's `current_ntp_time` (64-bit NTP: seconds << 32 | fraction), without datetime objects."""
+    now = time.time() + NTP_OFFSET
+    seconds = int(now)
+    return (seconds << 32) | int((now - seconds) * 4294967296)
+
+
 _installed = False
 
 
@@ -254,6 +267,7 @@ def install() -> None:
         rtcrtpreceiver.RTCRtpReceiver.__init__ = _receiver_init
         rtcrtpreceiver.decoder_worker = _decoder_worker
         rtcrtpsender.RTCRtpSender._next_encoded_frame = _next_encoded_frame
+        rtcrtpsender.clock.current_ntp_time = current_ntp_time
         _installed = True
 
 
