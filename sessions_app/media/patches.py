@@ -230,8 +230,9 @@ async def _next_encoded_frame(self, codec):
             encoder.picture_id = (encoder.picture_id + 1) % (1 << 15)
     elif isinstance(data, av.AudioFrame):
         audio_level = rtcrtpsender.rtp.compute_audio_level_dbov(data)
-        payloads, _ = encoder.encode(data, False)
-        timestamp = convert_timebase(data.pts, data.time_base, clock)
+        payloads, timestamp = encoder.encode(data, False)
+        if data.pts is not None and data.time_base is not None:  # the track's own timeline (every switch's)
+            timestamp = convert_timebase(data.pts, data.time_base, clock)
     elif isinstance(data, Frame):
         force_keyframe = self._RTCRtpSender__force_keyframe or getattr(track, "keyframe_next", False)
         self._RTCRtpSender__force_keyframe = False
