@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 
 MIN_LEVEL, MAX_LEVEL = -127, 0
 JITTER_PREFETCH = 1
-WARM_FRAMES = 3  # encoded frames kept while not decoding: a decoder that starts again is primed with them
+WARM_FRAMES = 8  # encoded frames kept while not decoding: a decoder that starts again is primed with them
 KEYFRAME_REQUEST_EVERY = 0.25  # seconds between PLIs while waiting for a key frame
 FORWARDED_AUDIO = {"opus", "pcmu", "pcma"}
 
