@@ -271,10 +271,12 @@ async def direct_delay(material: Material, codec: str, seconds: float = 3) -> fl
 
 def report(result: dict, direct_ms: float | None) -> str:
     path = "forwarded" if result["forwarding"] else "decoded"
-    line = (f" {result['calls']:3d} {result['codec']} calls {path:9s}: media process {100 * result['mediaCores']:5.1f}% "
+    line = (f" {result['calls']:3d} {result['codec']} calls {path:9s}: media process "
+            f"{100 * result['mediaCores']:5.1f}% "
             f"of a core ({100 * result['coreShareOfACall']:.2f}% a call) | frames/s per leg min "
-            f"{result['fpsMin']:.1f} mean {result['fpsMean']:.1f} | tone heard by {result['tonesHeard']}/"
-            f"{result['legs']} legs | peers {result['clientCores']:.2f} cores, other processes "
+            f"{result['fpsMin']:.1f} mean {result['fpsMean']:.1f} | "
+            + (f"tone heard by {result['tonesHeard']}/{result['legs']} legs | " if result["codec"] != "vp8" else "")
+            + f"peers {result['clientCores']:.2f} cores, other processes "
             f"{result['otherCores']:.2f}")
     per_core = result["callsPerCore"]
     line += f"\n      -> {per_core or 0:.0f} calls per core"
