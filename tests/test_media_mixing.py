@@ -261,7 +261,8 @@ async def test_mixers_end_and_close_their_feeds_once_no_longer_needed(engine, ca
     assert all(not mixer.feeds and not mixer.voices for mixer in used)
     # the other party's direct path: forwarded (an encoded feed) or decoded
     assert all(len(taps[leg].feeds) + len(taps[leg].encoded_feeds) == 1 for leg in ("customer", "agent:1"))
-    assert not taps["supervisor"].feeds and supervisor.pc.connectionState == "closed"
+    assert not taps["supervisor"].feeds
+    await until(lambda: supervisor.pc.connectionState == "closed", what="the supervisor's peer sees its leg closed")
     await call.join("supervisor", SUPERVISOR, barging)  # mixes again, then the call ends
     await plan(engine, "c1", **barging)
     await until(lambda: len(mixers(engine)) == 3, what="mixed again")

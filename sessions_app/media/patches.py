@@ -24,12 +24,18 @@
 5. The NTP time every sent packet carries (abs-send-time) and notes (for sender reports) is read twice a packet
    through `datetime` arithmetic; `current_ntp_time` reads the same clock with one `time.time()`.
 
+6. Every received packet crosses an asyncio.Queue from the ICE connection's datagram callback to the DTLS
+   transport's task: a task wake per packet. An audio RTP packet is handled in the callback itself
+   (`_receive_at_once`): decrypted, parsed and given to its receiver at once; anything else (RTCP, DTLS, video,
+   STUN) is queued as before.
+
 `install()` is idempotent; the engine calls it before its first peer connection.
 """
 from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import logging
 import math
 import queue
@@ -38,8 +44,10 @@ from fractions import Fraction
 
 import av
 import numpy as np
+import pylibsrtp
+from aioice import ice
 from av.frame import Frame
-from aiortc import rtcrtpreceiver, rtcrtpsender
+from aiortc import clock as aiortc_clock, rtcdtlstransport, rtcrtpreceiver, rtcrtpsender, rtp
 from aiortc.mediastreams import convert_timebase
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 
@@ -276,6 +284,56 @@ def current_ntp_time() -> int:
     return (seconds << 32) | int((now - seconds) * 4294967296)
 
 
+_stock_dtls_start = rtcdtlstransport.RTCDtlsTransport.start
+_stock_data_received = ice.Connection.data_received
+
+
+async def _dtls_start(self, remoteParameters) -> None:
+    await _stock_dtls_start(self, remoteParameters)
+    if self._rx_srtp is not None:  # keys agreed: its SRTP may be handled as it arrives
+        self.transport._connection.receive_at_once = functools.partial(_receive_at_once, self)
+
+
+def _data_received(self, data: bytes, component: int) -> None:
+    at_once = getattr(self, "receive_at_once", None)
+    if at_once is not None and 127 < data[0] < 192 and not rtp.is_rtcp(data) and at_once(data):
+        return
+    _stock_data_received(self, data, component)
+
+
+def _receive_at_once(dtls: rtcdtlstransport.RTCDtlsTransport, data: bytes) -> bool:
+    """`RTCDtlsTransport._recv_next` for one SRTP packet, in the datagram callback. An audio receiver's
+    `_handle_rtp_packet` awaits nothing (no NACK, PLI or REMB for audio), so it is run to its end here;
+    a video packet goes on as a task (in order). Returns False if it was left to the queue."""
+    try:
+        plain = dtls._rx_srtp.unprotect(data)
+    except pylibsrtp.Error:
+        return True  # as aiortc: dropped
+    try:
+        packet = rtp.RtpPacket.parse(plain, dtls._rtp_header_extensions_map)
+    except ValueError:
+        return True
+    dtls._RTCDtlsTransport__rx_bytes += len(data)
+    dtls._RTCDtlsTransport__rx_packets += 1
+    receiver = dtls._rtp_router.route_rtp(packet)
+    if receiver is None:
+        return True
+    handling = receiver._handle_rtp_packet(packet, arrival_time_ms=aiortc_clock.current_ms())
+    if receiver._RTCRtpReceiver__kind != "audio":
+        asyncio.get_running_loop().create_task(handling)
+        return True
+    try:
+        handling.send(None)
+    except StopIteration:
+        return True
+    except Exception:
+        log.exception("handling a received audio packet failed")
+        return True
+    handling.close()  # it waited on something after all: nothing an audio packet needs
+    log.warning("an audio packet's handling suspended; it was cut short")
+    return True
+
+
 _installed = False
 
 
@@ -288,6 +346,8 @@ def install() -> None:
         rtcrtpreceiver.decoder_worker = _decoder_worker
         rtcrtpsender.RTCRtpSender._next_encoded_frame = _next_encoded_frame
         rtcrtpsender.clock.current_ntp_time = current_ntp_time
+        rtcdtlstransport.RTCDtlsTransport.start = _dtls_start
+        ice.Connection.data_received = _data_received
         _installed = True
 
 
