@@ -44,10 +44,11 @@ class MediaProcess:
         self._reader = asyncio.get_running_loop().create_task(self._read())
 
     @classmethod
-    async def start(cls) -> "MediaProcess":
+    async def start(cls, env: dict | None = None) -> "MediaProcess":
+        """`env`: variables added to the engine's environment (MEDIA_FORWARDING=0: decode everything)."""
         process = await asyncio.create_subprocess_exec(
             sys.executable, str(Path(__file__).resolve()), "--serve", stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE, limit=16 * 1024 * 1024)
+            stdout=asyncio.subprocess.PIPE, limit=16 * 1024 * 1024, env={**os.environ, **(env or {})})
         media = cls(process)
         await media.perform("stats", {})  # the engine is up
         return media

@@ -92,6 +92,12 @@ class Ear:
         self.quiet_run = 0  # samples without sound since the last sound
         self.longest_quiet_run = 0  # the longest such run since the first sound (or `reset_runs`)
         self.loudest = 0  # the largest sample since the first frame (or `reset_runs`): a click stands out
+        # The stream's timeline as the receiver saw it: a jump in the frames' timestamps (RTP's, mapped) is what
+        # would reset a browser's jitter buffer; and the longest wait between two frames (or `reset_runs`).
+        self.last_pts: int | None = None
+        self.pts_jumps: list[int] = []
+        self.last_at: float | None = None
+        self.longest_wait = 0.0
         self.task = asyncio.get_running_loop().create_task(self._read())
 
     async def _read(self):
@@ -103,6 +109,12 @@ class Ear:
                 self.frames += 1
                 peak = np.max(np.abs(samples)) if len(samples) else 0
                 now = time.monotonic()
+                if self.last_pts is not None and frame.pts is not None and frame.pts - self.last_pts != frame.samples:
+                    self.pts_jumps.append(frame.pts - self.last_pts)
+                self.last_pts = frame.pts
+                if self.last_at is not None:
+                    self.longest_wait = max(self.longest_wait, now - self.last_at)
+                self.last_at = now
                 self._count_quiet_runs(samples)
                 self.loudest = max(self.loudest, int(peak))
                 if peak <= 300:
@@ -132,6 +144,8 @@ class Ear:
 
     def reset_runs(self) -> None:
         self.longest_quiet_run = self.loudest = 0
+        self.pts_jumps.clear()
+        self.longest_wait = 0.0
 
     def longest_quiet_ms(self) -> float:
         """The longest stretch without sound since the first sound (or `reset_runs`), in ms."""

@@ -73,12 +73,13 @@ def wallboard_days_counted_afresh():
     queue_day.forget()
 
 
-@pytest.fixture
-async def engine():
-    """A media engine on this test's loop, bound to loopback, closed after the test."""
+@pytest.fixture(params=[True, False], ids=["forwarding", "decoding"])
+async def engine(request):
+    """A media engine on this test's loop, bound to loopback, closed after the test: every test using it runs
+    on both paths, forwarding what a leg only relays (the default) and decoding everything (MEDIA_FORWARDING=0)."""
     from sessions_app.media.engine import MediaEngine
 
-    engine = MediaEngine(["127.0.0.1"])
+    engine = MediaEngine(["127.0.0.1"], forwarding=request.param)
     yield engine
     await engine.close()
 

@@ -237,6 +237,9 @@ MEDIA_IN_WORKERS = os.environ.get("MEDIA_IN_WORKERS", "1" if os.environ.get("RED
 # The process's media engines as services see them (`services.media.MediaBackend`): embedded or workers, per the above.
 MEDIA_BACKEND = "workbench.media_backend.backend"
 MEDIA_HOST_ADDRESSES = [a.strip() for a in os.environ.get("MEDIA_HOST_ADDRESSES", "").split(",") if a.strip()]
+# A leg that only relays another leg on its codec gets that leg's encoded frames, not decoded and re-encoded
+# (docs/media-mixing.md). MEDIA_FORWARDING=0 decodes everything: for comparison, and as a fallback.
+MEDIA_FORWARDING = os.environ.get("MEDIA_FORWARDING", "1") != "0"
 # STUN and TURN servers for browsers and the media bridge's legs (README, "TURN"): ICE_SERVERS, TURN_URLS,
 # TURN_SECRET, TURN_TTL, ICE_TRANSPORT_POLICY. A value that cannot work stops the start here, with its reason.
 try:

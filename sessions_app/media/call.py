@@ -10,6 +10,14 @@ nobody while the session waits; `consult` another agent or number `b` consults (
 call (an agent still ringing, one who transferred it away) hears silence and sees black. Who hears whom is
 `hearing.hearing(plan)`: one source is passed on as it comes, several are mixed (`mix.Mixer`). `record`, when set,
 records side a: what it says and what it hears (media/recorder.py).
+
+Passed on as it comes means forwarded, when the call's `forwarding` is on (the `MEDIA_FORWARDING` setting): a
+leg whose one source is a leg on the same codec gets that leg's encoded frames, unchanged, and nothing decodes
+them unless something else needs the samples (media/encoded.py). It is decoded (and re-encoded) while the
+leg hears several voices (a mix), the filler or a prompt (switch.py moves between the two frame by frame), a
+source on another codec, or while it is the recorded leg (the recorder takes what it is sent as samples: its
+file is one stereo Opus stream of both sides, which the sides' own Opus packets cannot be made into without
+decoding; the leg it hears is still forwarded to the other side).
 """
 from __future__ import annotations
 
@@ -18,6 +26,7 @@ from dataclasses import dataclass, field
 
 from . import hearing
 from .commands import LegError
+from .encoded import codec_name
 from .leg import Leg
 from .mix import Mixer
 from .recorder import Recorder
@@ -67,9 +76,14 @@ class Plan:
         return {leg for leg in (self.a, self.b, self.ringing, self.consult, *self.monitors) if leg}
 
 
+FORWARDED_AUDIO = {"opus", "pcmu", "pcma"}
+FORWARDED_VIDEO = {"vp8"}
+
+
 class Call:
-    def __init__(self, call_id: str):
+    def __init__(self, call_id: str, forwarding: bool = True):
         self.id = call_id
+        self.forwarding = forwarding  # pass one same-codec source on encoded (see the module's docstring)
         self.legs: dict[str, Leg] = {}
         self.plan = Plan()
         self.recorder: Recorder | None = None
@@ -82,18 +96,30 @@ class Call:
         plan = self.plan
         heard, seen = hearing.hearing(plan), hearing.seeing(plan)
         live = {leg_id: leg for leg_id, leg in self.legs.items() if not leg.closed}
+        recorded = plan.a if plan.record is not None else None
         for leg_id, leg in live.items():
             if leg.audio_out is not None:
                 leg.audio_out.play(hearing.filler(plan, leg_id))
-                taps = [live[source].taps["audio"] for source in sorted(heard.get(leg_id, ()))
-                        if source in live and "audio" in live[source].taps]
-                leg.audio_out.follow(self._audio_source(leg_id, leg.audio_out, taps))
+                sources = [live[source] for source in sorted(heard.get(leg_id, ()))
+                           if source in live and "audio" in live[source].taps]
+                follow = self._audio_source(leg_id, leg.audio_out, [source.taps["audio"] for source in sources])
+                forward = (follow is not None and len(sources) == 1 and follow is sources[0].taps["audio"]
+                           and leg_id != recorded
+                           and self._forwards(sources[0].audio_codec, leg.audio_codec, FORWARDED_AUDIO))
+                leg.audio_out.follow(follow, encoded=forward)
             if leg.video_out is not None:
                 source = live.get(seen.get(leg_id, ""))
-                leg.video_out.follow(source.taps.get("video") if source is not None else None)
+                tap = source.taps.get("video") if source is not None else None
+                forward = tap is not None and self._forwards(getattr(source, "video_codec", ""),
+                                                             getattr(leg, "video_codec", ""), FORWARDED_VIDEO)
+                leg.video_out.follow(tap, encoded=forward)
         for leg_id in set(self.mixers) - set(live):
             self.mixers.pop(leg_id).close()
         self._record()
+
+    def _forwards(self, source_codec: str, leg_codec: str, forwarded: set[str]) -> bool:
+        """Whether a leg on `leg_codec` gets its source on `source_codec` forwarded (encoded, unchanged)."""
+        return self.forwarding and codec_name(source_codec) == codec_name(leg_codec) in forwarded
 
     def _record(self) -> None:
         """Start, pause, resume or stop the recording as the plan says, recording side a's leg as it is now."""

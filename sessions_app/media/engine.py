@@ -12,6 +12,7 @@ import logging
 from ..domain.ice import IceSettings
 from . import patches
 from .call import Call, Plan
+from .encoded import forwarding_default
 from .ice import leg_configuration
 from .leg import Leg, LegError
 from .rtp_commands import RtpCommands
@@ -24,8 +25,11 @@ class MediaEngine(RtpCommands):
     carries the SIP trunk (`phone_gateway.PhoneGateway`), places outbound calls and hangs up phone calls
     whose session ends."""
 
-    def __init__(self, host_addresses: list[str] | None = None, ice: IceSettings | None = None):
+    def __init__(self, host_addresses: list[str] | None = None, ice: IceSettings | None = None,
+                 forwarding: bool | None = None):
         patches.install()
+        # pass on what a leg only relays encoded (media/call.py); None: as the MEDIA_FORWARDING setting says
+        self.forwarding = forwarding_default() if forwarding is None else forwarding
         self.ice = ice  # the deployment's STUN and TURN servers for the web legs; None: none
         if host_addresses:
             patches.only_addresses(host_addresses)
@@ -46,7 +50,7 @@ class MediaEngine(RtpCommands):
         The web side passes the call's plan as of now, and the leg must be one of its members (without a plan,
         as in the engine's own tests, the current plan stays and any leg may join)."""
         parsed = Plan.from_dict(plan) if plan is not None else None  # a plan it cannot read changes nothing
-        call = self.calls.setdefault(call_id, Call(call_id))
+        call = self.calls.setdefault(call_id, Call(call_id, self.forwarding))
         if parsed is not None:
             call.plan = parsed
         if parsed is not None and leg_id not in call.plan.members:
@@ -85,9 +89,10 @@ class MediaEngine(RtpCommands):
         if call is None:
             return {"legs": []}  # no leg has connected yet: the plan comes again with the first one
         call.plan = Plan.from_dict(plan)
-        for leg_id in set(call.legs) - call.plan.members:
-            await call.legs.pop(leg_id).close()
-        call.rewire()
+        leaving = [call.legs.pop(leg_id) for leg_id in set(call.legs) - call.plan.members]
+        call.rewire()  # first: who heard a leaving leg hears its successor now, not after the leg has closed
+        for leg in leaving:
+            await leg.close()
         self._forget_if_empty(call)
         if self.gateway is not None:  # a consult's phone leg the plan no longer names: its SIP call is hung up
             await self.gateway.plan_applied(call_id, call.plan)

@@ -7,6 +7,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from . import sounds
 from .commands import LegError
+from .encoded import codec_name
 from .switch import SwitchAudioTrack, SwitchVideoTrack
 from .tap import Tap
 
@@ -25,6 +26,7 @@ class Leg:
         self.video_out: SwitchVideoTrack | None = None
         self.taps: dict[str, Tap] = {}
         self.audio_codec = ""
+        self.video_codec = ""
         self.closed = False
 
         @self.pc.on("track")
@@ -63,10 +65,14 @@ class Leg:
                     raise LegError(NO_COMMON_CODEC)
                 self.audio_codec = codecs[0].mimeType
                 self.audio_out = SwitchAudioTrack(sounds.AudioFormat.for_codec(self.audio_codec))
+                self.audio_out.codec = codec_name(self.audio_codec)
                 transceiver.sender.replaceTrack(self.audio_out)
                 transceiver.direction = "sendrecv"
             elif transceiver.kind == "video" and self.video_out is None:
                 self.video_out = SwitchVideoTrack()
+                if transceiver._codecs:
+                    self.video_codec = transceiver._codecs[0].mimeType
+                    self.video_out.codec = codec_name(self.video_codec)
                 transceiver.sender.replaceTrack(self.video_out)
                 transceiver.direction = "sendrecv"
         await self.pc.setLocalDescription(await self.pc.createAnswer())

@@ -5,6 +5,8 @@
 2. The audio jitter buffer holds 4 frames (80 ms) before it releases the first. Our legs are browsers on a
    LAN or the loopback; `JITTER_PREFETCH` frames (1: 20 ms) keep reordering covered and cut the delay each
    bridge adds to speech. A packet that comes later than that is dropped by the buffer, as any late packet is.
+   The video buffer holds a frame until the next one begins (33 ms at 30 frames/s); it is released at its
+   last packet (the marker bit) instead.
 3. Audio crosses threads twice a frame on each side: every received packet goes to the receiver's decoder
    thread and back (`run_coroutine_threadsafe`), every sent frame to the default executor to be encoded and
    back. Each crossing is a futex wake, a self-pipe write and a GIL hand-over, several times the work of
@@ -13,23 +15,51 @@
    the loop instead; video, whose frames take milliseconds, keeps its threads. One loop then does all the
    audio work of its calls, which is what a media process per core wants.
 
+4. Forwarding (media/encoded.py): each encoded frame a receiver completes is handed to its track's `Tap` before
+   any decoding, and decoded only while something wants samples (`InlineAudioDecoder`, `VideoDecoderGate`);
+   a sender whose track yields `EncodedFrame`s packs them as they are. Every audio timestamp a sender puts on
+   the wire is its track's pts, whether the frame was encoded here or forwarded, so the far end sees one
+   continuous stream across switches.
+
+5. The NTP time every sent packet carries (abs-send-time) and notes (for sender reports) is read twice a packet
+   through `datetime` arithmetic; `current_ntp_time` reads the same clock with one `time.time()`.
+
+6. Every received packet crosses an asyncio.Queue from the ICE connection's datagram callback to the DTLS
+   transport's task: a task wake per packet. An audio RTP packet is handled in the callback itself
+   (`_receive_at_once`): decrypted, parsed and given to its receiver at once; anything else (RTCP, DTLS, video,
+   STUN) is queued as before.
+
 `install()` is idempotent; the engine calls it before its first peer connection.
 """
 from __future__ import annotations
 
+import asyncio
+import collections
+import functools
 import logging
 import math
+import queue
+import time
+from fractions import Fraction
 
 import av
 import numpy as np
+import pylibsrtp
+from aioice import ice
 from av.frame import Frame
-from aiortc import rtcrtpreceiver, rtcrtpsender
-from aiortc.jitterbuffer import JitterBuffer
+from aiortc import clock as aiortc_clock, rtcdtlstransport, rtcrtpreceiver, rtcrtpsender, rtp
+from aiortc.mediastreams import convert_timebase
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
+
+from .encoded import EncodedFrame, codec_name, opus_samples, vp8_keyframe
 
 log = logging.getLogger(__name__)
 
 MIN_LEVEL, MAX_LEVEL = -127, 0
 JITTER_PREFETCH = 1
+WARM_FRAMES = 8  # encoded frames kept while not decoding: a decoder that starts again is primed with them
+KEYFRAME_REQUEST_EVERY = 0.25  # seconds between PLIs while waiting for a key frame
+FORWARDED_AUDIO = {"opus", "pcmu", "pcma"}
 
 
 def audio_level_dbov(frame) -> int:
@@ -44,44 +74,143 @@ def audio_level_dbov(frame) -> int:
 
 
 class ShortJitterBuffer(JitterBuffer):
+    """A shorter audio buffer (point 2 above) that shows each audio packet to `on_packet` as it arrives, ahead
+    of the buffer: a forwarded voice goes on at once, not a frame later (the far end's own buffer orders it)."""
+
     def __init__(self, capacity: int, prefetch: int = 0, is_video: bool = False) -> None:
         if not is_video:
             prefetch = min(prefetch, JITTER_PREFETCH)
         super().__init__(capacity, prefetch=prefetch, is_video=is_video)
+        self.on_packet = None
+
+    def add(self, packet):
+        if self.on_packet is not None:
+            self.on_packet(packet)
+        return super().add(packet)
+
+    def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
+        """A video frame is complete at its last packet (the marker bit, RFC 7741 §4.1), not one frame later
+        when the next one begins, as aiortc waits for; the rest as aiortc does."""
+        if self._is_video:
+            packets, timestamp = [], None
+            for count in range(self.capacity):
+                packet = self._packets[(self._origin + count) % self._capacity]
+                if packet is None or (timestamp is not None and packet.timestamp != timestamp):
+                    break
+                timestamp = packet.timestamp
+                packets.append(packet)
+                if packet.marker:
+                    self.remove(count + 1)
+                    return JitterFrame(data=b"".join(p._data for p in packets), timestamp=timestamp)
+        return super()._remove_frame(sequence_number)
 
 
 class InlineAudioDecoder:
     """Stands in for an audio receiver's decoder queue: what is put is decoded at once, on the loop.
 
     The receiver puts `(codec, encoded_frame)` for each complete frame and None when it stops, exactly what
-    aiortc's `decoder_worker` thread reads from its queue; the decoded frames go straight to the track. A frame
-    of a track whose `Tap` has no listener is dropped undecoded (DESIGN: decode only while a call needs
-    samples)."""
+    aiortc's `decoder_worker` thread reads from its queue; the decoded frames go straight to the track. Each
+    packet was handed to the track's `Tap` (to forward) as it arrived (`arrived`); a frame is decoded only
+    while the tap has a listener wanting samples (DESIGN: decode only while a call needs samples). While it
+    is not, the last `WARM_FRAMES` are kept: a decoder that starts again (a forwarded call put into a mix)
+    decodes them first, so its state (Opus's prediction) continues into the first frame heard, not from zero
+    (a cold Opus decoder's first frame is measured off by the whole tone; primed with 8, within 1%)."""
 
     def __init__(self, receiver: rtcrtpreceiver.RTCRtpReceiver):
         self.receiver = receiver
         self.decoder = None
         self.codec_name = None
+        self.warm: collections.deque = collections.deque(maxlen=WARM_FRAMES)
+        receiver._RTCRtpReceiver__jitter_buffer.on_packet = self.arrived
+
+    def arrived(self, packet) -> None:
+        """An audio packet as it arrives (before the jitter buffer): handed to the track's `Tap` to forward."""
+        track = self.receiver._track
+        encoded = getattr(track, "encoded", None) if track is not None else None
+        if encoded is not None and packet._data:
+            codec = self.receiver._RTCRtpReceiver__codecs.get(packet.payload_type)
+            name = codec_name(codec.name) if codec is not None else ""
+            if name in FORWARDED_AUDIO:  # not a key press (telephone-event) or comfort noise
+                data = packet._data
+                encoded(name, data, opus_samples(data) if name == "opus" else len(data), packet.timestamp)
 
     def put(self, task) -> None:
-        frames = self.receiver._track._queue
+        track = self.receiver._track
+        frames = track._queue
         if task is None:
             frames.put_nowait(None)  # the track ends
             return
         codec, encoded_frame = task
-        listened = getattr(self.receiver._track, "listened", None)  # set by media/tap.py's Tap
-        if listened is not None and not listened():
-            self.decoder = self.codec_name = None  # decoding starts afresh when someone listens: no stale state
+        listened = getattr(track, "listened", None)  # set by media/tap.py's Tap
+        decoding = listened is None or listened()
+        if not decoding:
+            if self.decoder is not None:
+                self.decoder = self.codec_name = None
+            self.warm.append((codec, encoded_frame))
             return
         if codec.name != self.codec_name:
             self.decoder, self.codec_name = rtcrtpreceiver.get_decoder(codec), codec.name
+            for warm_codec, warm_frame in self.warm:
+                if warm_codec.name == codec.name:
+                    self._decode(codec, warm_frame)  # priming only: what it makes is not heard
+        self.warm.clear()
+        for frame in self._decode(codec, encoded_frame):
+            frames.put_nowait(frame)
+
+    def _decode(self, codec, encoded_frame) -> list:
         try:
-            decoded = self.decoder.decode(encoded_frame)
+            return self.decoder.decode(encoded_frame)
         except av.FFmpegError as error:  # as aiortc does: keep the decoder, drop the frame
             log.warning("failed to decode %s audio: %s", codec.name, error)
+            return []
+
+
+class VideoDecoderGate(queue.Queue):
+    """A video receiver's decoder queue (its decoder thread reads it as before) that hands each encoded frame
+    to the track's `Tap` first, and lets it through to the decoder only while someone wants pictures. A
+    decoder that resumes after skipping frames waits for a key frame (asking the source for one), as it could
+    not decode the frames between."""
+
+    def __init__(self, receiver: rtcrtpreceiver.RTCRtpReceiver):
+        super().__init__()
+        self.receiver = receiver
+        self.skipping = False
+        self._asked = 0.0
+
+    def put(self, task, block: bool = True, timeout: float | None = None) -> None:
+        if task is None:
+            super().put(None, block, timeout)
             return
-        for frame in decoded:
-            frames.put_nowait(frame)
+        codec, encoded_frame = task
+        track = self.receiver._track
+        track.request_keyframe = self.ask_keyframe  # for the Tap (the track does not exist when we are made)
+        listened = getattr(track, "listened", None)
+        decoding = listened is None or listened()
+        name = codec_name(codec.name)
+        key = name == "vp8" and vp8_keyframe(encoded_frame.data)
+        encoded = getattr(track, "encoded", None)
+        if encoded is not None:
+            encoded(name, encoded_frame.data, 0, encoded_frame.timestamp, key)
+        if not decoding:
+            self.skipping = True
+            return
+        if self.skipping and name == "vp8" and not key:
+            self.ask_keyframe()
+            return
+        self.skipping = False
+        super().put(task, block, timeout)
+
+    def ask_keyframe(self) -> None:
+        now = time.monotonic()
+        if now - self._asked >= KEYFRAME_REQUEST_EVERY:
+            self._asked = now
+            request_keyframe(self.receiver)
+
+
+def request_keyframe(receiver: rtcrtpreceiver.RTCRtpReceiver) -> None:
+    """Send a PLI (RFC 4585 §6.3.1) for the stream the receiver gets, on the loop."""
+    for ssrc in list(receiver._RTCRtpReceiver__remote_streams)[:1]:
+        asyncio.get_running_loop().create_task(receiver._send_rtcp_pli(ssrc))
 
 
 _stock_receiver_init = rtcrtpreceiver.RTCRtpReceiver.__init__
@@ -92,6 +221,8 @@ def _receiver_init(self, kind: str, transport) -> None:
     _stock_receiver_init(self, kind, transport)
     if kind == "audio":
         self._RTCRtpReceiver__decoder_queue = InlineAudioDecoder(self)
+    else:
+        self._RTCRtpReceiver__decoder_queue = VideoDecoderGate(self)
 
 
 def _decoder_worker(loop, input_q, output_q, decode_error) -> None:
@@ -101,27 +232,106 @@ def _decoder_worker(loop, input_q, output_q, decode_error) -> None:
 
 
 async def _next_encoded_frame(self, codec):
-    """aiortc 1.16's `RTCRtpSender._next_encoded_frame`, encoding audio in place rather than in the executor."""
-    data = await self._RTCRtpSender__track.recv()
+    """aiortc 1.16's `RTCRtpSender._next_encoded_frame`, encoding audio in place rather than in the executor,
+    packing forwarded frames (`EncodedFrame`) as they are, and stamping audio with its track's pts."""
+    track = self._RTCRtpSender__track
+    data = await track.recv()
     if not self._enabled:
         return None  # a disabled sender still reads its track, so frames do not pile up
     if self._RTCRtpSender__encoder is None:
         self._RTCRtpSender__encoder = rtcrtpsender.get_encoder(codec)
     encoder = self._RTCRtpSender__encoder
     audio_level = None
-    if isinstance(data, av.AudioFrame):
+    clock = Fraction(1, codec.clockRate)
+    if isinstance(data, EncodedFrame):
+        timestamp = convert_timebase(data.pts, data.time_base, clock)
+        if data.samples:  # audio: one frame, one packet
+            payloads = [data.data]
+        else:
+            if self._RTCRtpSender__force_keyframe:  # the far end lost the picture: its source sends a key frame
+                self._RTCRtpSender__force_keyframe = False
+                keyframe_lost = getattr(track, "keyframe_lost", None)
+                if keyframe_lost is not None:
+                    keyframe_lost()
+            payloads = encoder._packetize(data.data, encoder.picture_id)
+            encoder.picture_id = (encoder.picture_id + 1) % (1 << 15)
+    elif isinstance(data, av.AudioFrame):
         audio_level = rtcrtpsender.rtp.compute_audio_level_dbov(data)
         payloads, timestamp = encoder.encode(data, False)
+        if data.pts is not None and data.time_base is not None:  # the track's own timeline (every switch's)
+            timestamp = convert_timebase(data.pts, data.time_base, clock)
     elif isinstance(data, Frame):
-        force_keyframe = self._RTCRtpSender__force_keyframe
+        force_keyframe = self._RTCRtpSender__force_keyframe or getattr(track, "keyframe_next", False)
         self._RTCRtpSender__force_keyframe = False
+        if force_keyframe and getattr(track, "keyframe_next", False):
+            track.keyframe_next = False
         payloads, timestamp = await self._RTCRtpSender__loop.run_in_executor(
             None, encoder.encode, data, force_keyframe)
     else:
-        payloads, timestamp = encoder.pack(data)  # already encoded
+        payloads, timestamp = encoder.pack(data)  # already encoded (an av.Packet)
     if not payloads:
         return None  # the encoder is still buffering (resampling)
     return rtcrtpsender.RTCEncodedFrame(payloads, timestamp, audio_level)
+
+
+NTP_OFFSET = 2208988800  # seconds from 1900 (NTP's epoch) to 1970 (Unix's)
+
+
+def current_ntp_time() -> int:
+    """aiortc.clock's `current_ntp_time` (64-bit NTP: seconds << 32 | fraction), without datetime objects."""
+    now = time.time() + NTP_OFFSET
+    seconds = int(now)
+    return (seconds << 32) | int((now - seconds) * 4294967296)
+
+
+_stock_dtls_start = rtcdtlstransport.RTCDtlsTransport.start
+_stock_data_received = ice.Connection.data_received
+
+
+async def _dtls_start(self, remoteParameters) -> None:
+    await _stock_dtls_start(self, remoteParameters)
+    if self._rx_srtp is not None:  # keys agreed: its SRTP may be handled as it arrives
+        self.transport._connection.receive_at_once = functools.partial(_receive_at_once, self)
+
+
+def _data_received(self, data: bytes, component: int) -> None:
+    at_once = getattr(self, "receive_at_once", None)
+    if at_once is not None and 127 < data[0] < 192 and not rtp.is_rtcp(data) and at_once(data):
+        return
+    _stock_data_received(self, data, component)
+
+
+def _receive_at_once(dtls: rtcdtlstransport.RTCDtlsTransport, data: bytes) -> bool:
+    """`RTCDtlsTransport._recv_next` for one SRTP packet, in the datagram callback. An audio receiver's
+    `_handle_rtp_packet` awaits nothing (no NACK, PLI or REMB for audio), so it is run to its end here;
+    a video packet goes on as a task (in order). Returns False if it was left to the queue."""
+    try:
+        plain = dtls._rx_srtp.unprotect(data)
+    except pylibsrtp.Error:
+        return True  # as aiortc: dropped
+    try:
+        packet = rtp.RtpPacket.parse(plain, dtls._rtp_header_extensions_map)
+    except ValueError:
+        return True
+    dtls._RTCDtlsTransport__rx_bytes += len(data)
+    dtls._RTCDtlsTransport__rx_packets += 1
+    receiver = dtls._rtp_router.route_rtp(packet)
+    if receiver is None:
+        return True
+    handling = receiver._handle_rtp_packet(packet, arrival_time_ms=aiortc_clock.current_ms())
+    if receiver._RTCRtpReceiver__kind != "audio":
+        asyncio.get_running_loop().create_task(handling)
+        return True
+    try:
+        handling.send(None)
+    except StopIteration:
+        return True
+    except Exception:
+        log.exception("handling a received audio packet failed")
+        return True
+    handling.close()  # it waited on something after all: nothing an audio packet needs
+    log.warning("an audio packet's handling suspended; it was cut short")
+    return True
 
 
 _installed = False
@@ -135,6 +345,9 @@ def install() -> None:
         rtcrtpreceiver.RTCRtpReceiver.__init__ = _receiver_init
         rtcrtpreceiver.decoder_worker = _decoder_worker
         rtcrtpsender.RTCRtpSender._next_encoded_frame = _next_encoded_frame
+        rtcrtpsender.clock.current_ntp_time = current_ntp_time
+        rtcdtlstransport.RTCDtlsTransport.start = _dtls_start
+        ice.Connection.data_received = _data_received
         _installed = True
 
 

@@ -1,7 +1,8 @@
 """RTP (RFC 3550) with a SIP trunk: G.711 audio both ways, key presses as RFC 4733 events.
 
 `RtpEndpoint` is the UDP port; `ReceivedAudioTrack` turns the packets that arrive into 20 ms frames for a
-`Tap`; `AudioSender` sends a `SwitchAudioTrack`'s frames as packets and key presses between them.
+`Tap`; `AudioSender` sends a `SwitchAudioTrack`'s frames as packets and key presses between them, and a
+forwarded frame (`EncodedFrame`, same law) as its payload, unchanged.
 
 Per packet the work is a header unpack and one numpy table lookup (`g711`). We send 20 ms packets (our SDP
 says `a=ptime:20`) and take 10, 20 or 30 ms ones. Not done here: RTCP (no sender or receiver reports: trunks
@@ -28,6 +29,7 @@ import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from . import dtmf, g711
+from .encoded import EncodedFrame
 
 log = logging.getLogger(__name__)
 
@@ -306,16 +308,22 @@ class AudioSender:
         try:
             await self.endpoint.opening
             while not self.stopped:
-                samples = self._samples(await self.track.recv())
-                if not len(samples):
+                frame = await self.track.recv()
+                if isinstance(frame, EncodedFrame):  # forwarded: the same law, sent as it came
+                    payload, length = frame.data, frame.samples
+                else:
+                    samples = self._samples(frame)
+                    payload, length = None, len(samples)
+                if not length:
                     continue
                 if self.sending and not self.in_event:
-                    payload = g711.encode(samples, self.payload_type)
+                    if payload is None:
+                        payload = g711.encode(samples, self.payload_type)
                     if self._send(self.payload_type, self.marker, self.timestamp, payload):
                         self.marker = False
                 else:
                     self.marker = True
-                self.timestamp = (self.timestamp + len(samples)) & 0xFFFFFFFF
+                self.timestamp = (self.timestamp + length) & 0xFFFFFFFF
                 self.frames += 1
         except MediaStreamError:
             pass  # the track was stopped: the leg is closing

@@ -39,7 +39,7 @@ class RtpCommands:
 
         The arguments after `leg_id` are facts of the trunk's SDP, its `direction` included (see `RtpLeg`)."""
         parsed = Plan.from_dict(plan) if plan is not None else None  # a plan it cannot read changes nothing
-        call = self.calls.setdefault(call_id, Call(call_id))
+        call = self.calls.setdefault(call_id, Call(call_id, self.forwarding))
         if parsed is not None:
             call.plan = parsed
             if leg_id not in call.plan.members:

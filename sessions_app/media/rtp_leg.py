@@ -11,6 +11,7 @@ import logging
 
 from . import dtmf, g711, rtp
 from .background import BackgroundTasks
+from .encoded import codec_name
 from .leg import LegError
 from .rtp import AudioSender, ReceivedAudioTrack, RtpEndpoint, RtpPacket
 from .sounds import AudioFormat
@@ -76,6 +77,7 @@ class RtpLeg:
         self.telephone_event_pt = telephone_event_pt
         self.direction = direction
         self.audio_codec = CODECS[payload_type]
+        self.audio_out.codec = codec_name(self.audio_codec)
         self.sender.payload_type, self.sender.event_payload_type = payload_type, telephone_event_pt
         self.sender.sending, self.receiving = DIRECTIONS[direction]
 
@@ -95,7 +97,12 @@ class RtpLeg:
         if not self.receiving or self.closed:
             return
         if received.payload_type == self.payload_type:
-            self.received.receive(received, g711.decode(received.payload, self.payload_type))
+            # handed on as it came to a leg forwarding it; decoded only while someone wants the samples (else
+            # it still takes its place in the sequence, without sound)
+            tap = self.taps["audio"]
+            decoding = bool(tap.feeds)
+            tap.put_encoded(self.audio_out.codec, received.payload, len(received.payload), received.timestamp)
+            self.received.receive(received, g711.decode(received.payload, self.payload_type) if decoding else None)
         else:
             if received.payload_type == self.telephone_event_pt:
                 self.digit_receiver.receive(received.ssrc, received.timestamp, received.payload)

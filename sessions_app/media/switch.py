@@ -4,6 +4,13 @@ A sender whose track ends stops for good, and replacing tracks or renegotiating 
 fragile. A switch track never ends: `recv()` returns the next frame of its current source (a `Feed` of another
 leg's inbound track), or, when it has none or the source is late, a frame of its filler (silence, music,
 black). Timestamps are its own, counted continuously, so the far end sees one smooth stream across switches.
+
+A switch follows its source decoded (frames, which its sender encodes) or, when the call says the source may
+be forwarded (same codec, nothing else needs the samples: media/call.py), encoded: it then hands its sender
+the source's `EncodedFrame`s stamped with its own timeline, and its sender packs them without encoding. The
+filler, a prompt, or a source late by `LATE_AFTER` are still frames, so a switch moves between forwarding and
+encoding from one frame to the next, on one timeline. A video switch that starts forwarding waits for a key
+frame of its source (asked for at once), and after forwarding has its encoder start with a key frame.
 """
 from __future__ import annotations
 
@@ -16,6 +23,7 @@ import numpy as np
 from aiortc.mediastreams import MediaStreamTrack
 
 from . import sounds
+from .encoded import EncodedFrame
 from .tap import Feed, Tap
 
 LATE_AFTER = 0.06  # a live source silent this long is filled in, so the far end never hears a gap
@@ -24,6 +32,9 @@ FILLER_FPS = 10
 # A camera may send 5 frames/s or fewer (a dim room, a screen share) and stall for a key frame: only a video
 # source silent this long is shown as black, or its picture would flicker with black between its frames.
 VIDEO_LATE_AFTER = 1.0
+# A forwarded source whose timestamps jump by up to this (samples of 48 kHz; lost packets) has the jump kept,
+# so the far end conceals the loss; a larger one (the source restarted) is not carried over.
+MAX_KEPT_GAP = 48000 // 5
 
 
 class _Switch(MediaStreamTrack):
@@ -32,14 +43,21 @@ class _Switch(MediaStreamTrack):
         self.feed: Feed | None = None
         self._started: float | None = None
         self._pts = 0
+        self._source_next: int | None = None  # a forwarded source's timestamp expected next
 
-    def follow(self, tap: Tap | None) -> None:
-        """Send what `tap` receives from the next frame on (None: the filler)."""
-        if self.feed is not None and self.feed.tap is tap:
+    @property
+    def forwarding(self) -> bool:
+        return self.feed is not None and self.feed.encoded
+
+    def follow(self, tap: Tap | None, encoded: bool = False) -> None:
+        """Send what `tap` receives from the next frame on (None: the filler): its encoded frames as they are
+        with `encoded` (the caller checked the codecs match), else its decoded frames."""
+        if self.feed is not None and self.feed.tap is tap and self.feed.encoded == encoded:
             return
         if self.feed is not None:
             self.feed.close()
-        self.feed = tap.listen() if tap is not None else None
+        self.feed = None if tap is None else tap.listen(encoded=True) if encoded else tap.listen()
+        self._source_next = None  # a new source's timestamps are its own
 
     def stop(self) -> None:
         self.follow(None)
@@ -73,6 +91,7 @@ class SwitchAudioTrack(_Switch):
         self._prompt_at = 0
         self._prompt_done = None
         self.copy_to = None  # a recorder's `Side`: given every frame sent (media/recorder.py)
+        self.codec = ""  # the sender's codec ("opus", "pcmu" ...): forwarded frames of another are not sent
 
     def play(self, filler: str) -> None:
         self.filler = filler
@@ -103,6 +122,9 @@ class SwitchAudioTrack(_Switch):
                 # left of the wait, so a silent new source still gets the filler in time
                 left = LATE_AFTER - (time.monotonic() - waiting_since)
                 frame = await self._live(self.feed, max(left, sounds.FRAME_SECONDS))
+        if isinstance(frame, EncodedFrame):
+            return self._forwarded(frame)
+        self._source_next = None
         if frame is None:
             await self._paced(sounds.FRAME_SECONDS)
             frame = self._music.next_frame() if self.filler == "music" else self._silence
@@ -113,6 +135,27 @@ class SwitchAudioTrack(_Switch):
         if self.copy_to is not None:
             self.copy_to.put(frame)
         return frame
+
+    def _behind(self, frame: EncodedFrame) -> bool:
+        """A packet older than one already sent (reordered, or a duplicate); a source that starts counting anew
+        (a jump back of a second or more) is not behind."""
+        if self._source_next is None:
+            return False
+        back = (self._source_next - frame.source_ts) & 0xFFFFFFFF
+        return 0 < back <= self.fmt.rate
+
+    def _forwarded(self, frame: EncodedFrame) -> EncodedFrame:
+        """The source's frame on this track's timeline; a jump in the source's timestamps (lost packets) is
+        kept, so the far end conceals the loss rather than playing on as if nothing were missing."""
+        if self._source_next is not None:
+            gap = (frame.source_ts - self._source_next) & 0xFFFFFFFF
+            if 0 < gap <= MAX_KEPT_GAP * self.fmt.rate // 48000:
+                self._pts += gap
+        self._source_next = (frame.source_ts + frame.samples) & 0xFFFFFFFF
+        out = frame.stamped(self._pts, self.fmt.time_base)
+        self._pts += frame.samples
+        self._frames += 1
+        return out
 
     def _next_prompt_frame(self) -> av.AudioFrame:
         n = self.fmt.samples
@@ -126,9 +169,16 @@ class SwitchAudioTrack(_Switch):
             chunk = np.concatenate([chunk, np.zeros(n - len(chunk), dtype=np.int16)])
         return sounds.audio_frame(self.fmt, chunk)
 
-    async def _live(self, feed: Feed, timeout: float = LATE_AFTER) -> av.AudioFrame | None:
+    async def _live(self, feed: Feed, timeout: float = LATE_AFTER) -> av.AudioFrame | EncodedFrame | None:
         frame = await feed.get(timeout)
-        if frame is None or self.fmt.matches(frame):
+        while frame is not None and feed.encoded and self._behind(frame):
+            frame = await feed.get(timeout)  # forwarded as they arrive: one overtaken by the next is dropped
+        if frame is None or feed.encoded:
+            if frame is not None and frame.codec != self.codec:  # the source changed codec: decode it instead
+                self.follow(feed.tap, encoded=False)
+                return None
+            return frame
+        if self.fmt.matches(frame):
             return frame
         converted = self._converted(frame)  # another codec's rate or layout: one conversion, here
         if not converted:
@@ -154,14 +204,36 @@ class SwitchVideoTrack(_Switch):
         self._black = sounds.black()
         self._frames = 0
         self._origin: float | None = None
+        self.codec = ""  # the sender's codec ("vp8" ...)
+        self.keyframe_next = False  # read by the sender (patches.py): encode a key frame next
+        self._keyframe_wanted = False  # forwarding (re)starts at the source's next key frame
+        self._was_forwarding = False
 
-    async def recv(self) -> av.VideoFrame:
+    def follow(self, tap: Tap | None, encoded: bool = False) -> None:
+        before = self.feed
+        super().follow(tap, encoded)
+        if self.feed is not before:
+            self._keyframe_wanted = True
+
+    def keyframe_lost(self) -> None:
+        """The far end asked for a key frame (PLI/FIR) while forwarding: its source is asked in turn."""
+        if self.forwarding:
+            self.feed.tap.request_keyframe()
+
+    async def recv(self) -> av.VideoFrame | EncodedFrame:
         frame = None
         while frame is None and self.feed is not None:
             feed = self.feed
             frame = await feed.get(VIDEO_LATE_AFTER)
             if frame is None and self.feed is feed:
                 break  # the source is silent: black
+            if isinstance(frame, EncodedFrame) and (frame.codec != self.codec or self._keyframe_wanted
+                                                   and not frame.keyframe):
+                if frame.codec != self.codec:
+                    self.follow(feed.tap, encoded=False)
+                else:
+                    feed.tap.request_keyframe()  # (at most every so often)
+                frame = None
             # else re-pointed while waiting (the old feed's close wakes us): wait for the new source instead
         now = time.monotonic()
         if frame is None:
@@ -170,7 +242,16 @@ class SwitchVideoTrack(_Switch):
             now = time.monotonic()
         if self._origin is None:
             self._origin = now
-        frame.pts = self._pts = max(self._pts + 1, int((now - self._origin) * 90000))
-        frame.time_base = VIDEO_CLOCK
+        pts = self._pts = max(self._pts + 1, int((now - self._origin) * 90000))
         self._frames += 1
+        if isinstance(frame, EncodedFrame):
+            self._keyframe_wanted = False
+            self._was_forwarding = True
+            return frame.stamped(pts, VIDEO_CLOCK)
+        self._keyframe_wanted = True  # after a picture of ours, forwarded ones resume at a key frame
+        if self._was_forwarding:
+            self._was_forwarding = False
+            self.keyframe_next = True  # the far end's decoder knows the source's pictures, not our encoder's
+        frame.pts = pts
+        frame.time_base = VIDEO_CLOCK
         return frame

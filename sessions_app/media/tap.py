@@ -4,6 +4,11 @@ aiortc's remote track queues every decoded frame until someone calls `recv()`; a
 agent still ringing, a customer on hold) would grow that queue without limit. A `Tap` reads its track from
 the moment it arrives and copies each frame into the `Feed` of every listener; a feed keeps only the last few
 frames, so a slow listener loses old audio instead of falling behind.
+
+A tap also hands on the encoded frames its leg receives, before any decoding (`put_encoded`, called by the
+receiver: patches.py, rtp_leg.py), to the feeds of listeners that forward them (`listen(encoded=True)`). The
+track is decoded only while some listener wants samples (`listened`), so a call that only forwards decodes
+nothing.
 """
 from __future__ import annotations
 
@@ -13,32 +18,44 @@ import logging
 
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from .encoded import EncodedFrame
+
 log = logging.getLogger(__name__)
 
 FEED_FRAMES = 3  # 60 ms of audio: covers one late packet without adding steady delay
 
 
+def _wake(waiter: asyncio.Future) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 class Feed:
-    def __init__(self, tap: "Tap"):
+    """The frames one listener has yet to take. A waiting `get` is one future and one timer, set when a frame
+    comes (or the feed closes): the cheapest wait asyncio has, taken 50 times a second by every sender."""
+
+    def __init__(self, tap: "Tap", encoded: bool = False):
         self.tap = tap
+        self.encoded = encoded  # gets the source's `EncodedFrame`s, not decoded frames
         self.frames: collections.deque = collections.deque(maxlen=FEED_FRAMES)
-        self.arrived = asyncio.Event()
+        self._waiter: asyncio.Future | None = None
 
     def put(self, frame) -> None:
         self.frames.append(frame)
-        self.arrived.set()
+        if self._waiter is not None:
+            _wake(self._waiter)
 
     async def get(self, timeout: float):
         """The oldest waiting frame, or None if none comes within `timeout` seconds."""
         if not self.frames:
-            self.arrived.clear()
+            loop = asyncio.get_running_loop()
+            self._waiter = waiter = loop.create_future()
+            timer = loop.call_later(timeout, _wake, waiter)
             try:
-                # asyncio.timeout, not wait_for: in 3.11 wait_for can swallow a cancellation that comes as its
-                # wait ends, and a sender being stopped would then hang here.
-                async with asyncio.timeout(timeout):
-                    await self.arrived.wait()
-            except TimeoutError:
-                return None
+                await waiter  # a cancellation (the sender stopping) comes through as it should
+            finally:
+                timer.cancel()
+                self._waiter = None
         return self.frames.popleft() if self.frames else None
 
     def take(self):
@@ -47,7 +64,10 @@ class Feed:
 
     def close(self) -> None:
         self.tap.feeds.discard(self)
-        self.arrived.set()  # a listener waiting on this feed goes on to its new source now, not at its timeout
+        if self.encoded:
+            self.tap.encoded_feeds.discard(self)
+        if self._waiter is not None:  # a listener waiting on this feed goes on to its new source now
+            _wake(self._waiter)
 
 
 class Tap:
@@ -55,22 +75,45 @@ class Tap:
         self.track = track
         self.kind = track.kind
         self.feeds: set[Feed] = set()
-        self.frames_in = 0
-        # Asked by the audio decoder (patches.InlineAudioDecoder) before each frame: a voice nobody hears now (a
-        # supervisor listening with the microphone on, a customer on hold) is received but not decoded.
+        self.encoded_feeds: set[Feed] = set()
+        self.frames_in = 0  # received (encoded frames, or frames of a track that is not fed encoded frames)
+        self.frames_decoded = 0
+        self._fed_encoded = False
+        # Asked by the decoder (patches.py, rtp_leg.py) before each frame: a voice nobody hears now (a supervisor
+        # listening with the microphone on, a customer on hold), or one only forwarded, is not decoded.
         track.listened = lambda: bool(self.feeds)
+        track.encoded = self.put_encoded
         self.task = asyncio.get_running_loop().create_task(self._drain())
 
-    def listen(self) -> Feed:
-        feed = Feed(self)
-        self.feeds.add(feed)
+    def listen(self, encoded: bool = False) -> Feed:
+        feed = Feed(self, encoded)
+        (self.encoded_feeds if encoded else self.feeds).add(feed)
+        if encoded and self.kind == "video":
+            self.request_keyframe()  # a forwarded picture starts at a key frame
         return feed
+
+    def put_encoded(self, codec: str, data: bytes, samples: int, source_ts: int, keyframe: bool = False) -> None:
+        """One encoded frame as received, handed to the forwarding listeners (if any) as an `EncodedFrame`."""
+        self.frames_in += 1
+        self._fed_encoded = True
+        if self.encoded_feeds:
+            frame = EncodedFrame(codec, data, samples, source_ts, keyframe)
+            for feed in tuple(self.encoded_feeds):
+                feed.put(frame)
+
+    def request_keyframe(self) -> None:
+        """Ask the source for a key frame (RTCP PLI), when it is a browser's video."""
+        request = getattr(self.track, "request_keyframe", None)
+        if request is not None:
+            request()
 
     async def _drain(self) -> None:
         try:
             while True:
                 frame = await self.track.recv()
-                self.frames_in += 1
+                self.frames_decoded += 1
+                if not self._fed_encoded:
+                    self.frames_in += 1
                 for feed in tuple(self.feeds):
                     feed.put(frame)
         except MediaStreamError:
@@ -87,3 +130,4 @@ class Tap:
         except asyncio.CancelledError:
             pass
         self.feeds.clear()
+        self.encoded_feeds.clear()

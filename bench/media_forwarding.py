@@ -1,0 +1,325 @@
+"""Calls per core with forwarding on and off: Opus and PCMU audio, VP8 video, and the delay the bridge adds.
+
+    .venv/bin/python bench/media_forwarding.py [--calls 20] [--video-calls 3] [--seconds 10] [--json FILE]
+
+For each kind of call the engine runs in a process of its own (`media_harness.MediaProcess`), once with
+forwarding (the default) and once with MEDIA_FORWARDING=0 (every frame decoded and re-encoded), and `--calls`
+calls are bridged through it: a customer's peer and an agent's, each sending a tone (or a picture) and
+receiving its partner's. The media process's own CPU over `--seconds` gives calls per core: calls / cores,
+valid when every leg received its full frame rate (said when one did not).
+
+The peers are the load generator and share the two cores with the bridge, so they are made cheap: each sends
+frames encoded once at the start (a second of its tone, a second of video with one key frame, looped: the
+sender packs them without encoding, as the bridge does when it forwards) and counts what it receives without
+decoding it. Now and then is enough to check the tone: at the end of the window each peer decodes its last
+half second received and must hear its partner's tone. The peers' CPU is printed beside the bridge's: where
+the peers use as much as a core they, not the bridge, limit the run (they saturate first: one event loop).
+
+Added delay (forwarding): a forwarded packet arrives byte for byte as it was sent, so each packet received is
+matched to when its partner sent it; the same is measured over a direct peer-to-peer call, and the bridge
+adds the difference (its receive buffer, one frame, and the extra hop). The decoded path's delay is
+bench/media_latency.py's.
+
+The last line is `forwarded/decoded Opus calls per core: A / B = R x`.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import fractions
+import statistics
+import time
+
+import av
+import numpy as np
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamTrack
+
+from harness import CpuWatch, emit_json
+from media_harness import AGENT_HZ, CUSTOMER_HZ, MediaProcess, client_patches
+from sessions_app.media.encoded import EncodedFrame
+from testing.peers import dominant_hz
+
+FULL_RATE = {"audio": 49, "video": 29}  # frames/s a leg must keep (of 50, of 30)
+CODECS = {"opus": "audio/opus", "pcmu": "audio/PCMU", "vp8": "video/VP8"}
+VIDEO_SIZE, VIDEO_FPS = (320, 240), 30
+
+
+def encoded_tone(codec: str, hz: float) -> tuple[list[bytes], int, int]:
+    """One second of `hz` encoded: the packets, the samples each holds (codec clock), the clock rate."""
+    rate, samples, name = (48000, 960, "libopus") if codec == "opus" else (8000, 160, "pcm_mulaw")
+    context = av.CodecContext.create(name, "w")
+    context.sample_rate, context.format, context.layout = rate, "s16", "mono"
+    if codec == "opus":
+        context.bit_rate = 32000
+    t = np.arange(rate) / rate
+    tone = (np.sin(2 * np.pi * hz * t) * 0.3 * 32767).astype(np.int16)
+    packets = []
+    for start in range(0, rate * 2, samples):  # two seconds: the second one, the encoder settled, is kept
+        frame = av.AudioFrame.from_ndarray(tone[np.arange(start, start + samples) % rate].reshape(1, -1),
+                                           format="s16", layout="mono")
+        frame.sample_rate, frame.pts = rate, start
+        packets += [bytes(p) for p in context.encode(frame)]
+    return packets[-rate // samples:], samples, rate
+
+
+def encoded_video() -> list[bytes]:
+    """One second of VP8 at `VIDEO_SIZE`, a key frame first (looped: a key frame every second)."""
+    context = av.CodecContext.create("libvpx", "w")
+    context.width, context.height = VIDEO_SIZE
+    context.pix_fmt, context.bit_rate = "yuv420p", 300_000
+    context.time_base = fractions.Fraction(1, VIDEO_FPS)
+    context.gop_size = VIDEO_FPS
+    context.options = {"deadline": "realtime", "lag-in-frames": "0", "cpu-used": "8"}
+    frames = []
+    for n in range(VIDEO_FPS):
+        image = np.zeros((VIDEO_SIZE[1], VIDEO_SIZE[0], 3), dtype=np.uint8)
+        image[:, :, 1] = 90
+        image[:, (n * 8) % VIDEO_SIZE[0]:(n * 8) % VIDEO_SIZE[0] + 20, :] = 230  # a bar moving across
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
+        frame.pts, frame.time_base = n, context.time_base
+        frame.pict_type = av.video.frame.PictureType.I if n == 0 else av.video.frame.PictureType.NONE
+        frames.append(b"".join(bytes(p) for p in context.encode(frame)))
+    return frames
+
+
+class PreEncodedTrack(MediaStreamTrack):
+    """Sends `frames` (already encoded) in a loop at their own pace; notes when each was last sent."""
+
+    def __init__(self, kind: str, codec: str, frames: list[bytes], samples: int, clock: int, interval: float):
+        super().__init__()
+        self.kind = kind
+        self.codec, self.frames, self.samples, self.interval = codec, frames, samples, interval
+        self.time_base = fractions.Fraction(1, clock)
+        self.step = samples or int(interval * clock)
+        self.sent_at: dict[bytes, float] = {}
+        self._started: float | None = None
+        self._count = 0
+
+    async def recv(self) -> EncodedFrame:
+        if self._started is None:
+            self._started = time.monotonic()
+        wait = self._started + self._count * self.interval - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        data = self.frames[self._count % len(self.frames)]
+        frame = EncodedFrame(self.codec, data, self.samples, keyframe=self._count % len(self.frames) == 0,
+                             pts=self._count * self.step, time_base=self.time_base)
+        self._count += 1
+        self.sent_at[data] = time.monotonic()
+        return frame
+
+
+class LightPeer:
+    """A browser-like endpoint that sends pre-encoded frames and counts what it receives, undecoded."""
+
+    def __init__(self, codec: str, hz: float, frames: list[bytes], samples: int, clock: int, interval: float):
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.hz = hz
+        kind = CODECS[codec].split("/")[0]
+        self.kind, self.codec = kind, codec
+        self.track = PreEncodedTrack(kind, codec, frames, samples, clock, interval)
+        if kind == "video":  # a browser's audio line, silent here: the bridge wants one in every offer
+            self.pc.addTransceiver("audio", direction="recvonly")
+        transceiver = self.pc.addTransceiver(self.track, direction="sendrecv")
+        caps = RTCRtpSender.getCapabilities(kind).codecs
+        transceiver.setCodecPreferences([c for c in caps if c.mimeType.lower() == CODECS[codec].lower()])
+        self.frames_in = 0
+        self.recent: collections.deque[bytes] = collections.deque(maxlen=25)
+        self.partner: LightPeer | None = None
+        self.delays: list[float] = []
+        self.connected = asyncio.Event()
+
+        @self.pc.on("track")
+        def on_track(track):
+            if track.kind == kind:
+                track.listened = lambda: False  # patches.py: hand over encoded, never decode
+                track.encoded = self._received
+
+        @self.pc.on("connectionstatechange")
+        def on_state():
+            if self.pc.connectionState == "connected":
+                self.connected.set()
+
+    def _received(self, codec: str, data: bytes, samples: int, source_ts: int, keyframe: bool = False) -> None:
+        self.frames_in += 1
+        self.recent.append(data)
+        sent = self.partner.track.sent_at.get(data) if self.partner is not None else None
+        if sent is not None:
+            self.delays.append(time.monotonic() - sent)
+
+    def hears(self) -> float:
+        """The tone of the last half second received, decoded now (the only decoding a peer does)."""
+        if self.kind != "audio" or not self.recent:
+            return 0.0
+        decoder = av.CodecContext.create("libopus" if self.codec == "opus" else "pcm_mulaw", "r")
+        decoder.sample_rate, decoder.layout = (48000, "mono") if self.codec == "opus" else (8000, "mono")
+        samples = []
+        for data in self.recent:
+            for frame in decoder.decode(av.Packet(data)):
+                samples.append(frame.to_ndarray().reshape(-1).astype(np.float64))
+        return dominant_hz(np.concatenate(samples), decoder.sample_rate) if samples else 0.0
+
+    async def offer(self) -> str:
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        return self.pc.localDescription.sdp
+
+    async def accept_answer(self, sdp: str) -> None:
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+
+    async def close(self) -> None:
+        await self.pc.close()
+
+
+class Material:
+    """What the peers send, encoded once per run."""
+
+    def __init__(self):
+        self.tones = {(codec, hz): encoded_tone(codec, hz) for codec in ("opus", "pcmu")
+                      for hz in (CUSTOMER_HZ, AGENT_HZ)}
+        self.video = encoded_video()
+
+    def peer(self, codec: str, hz: float) -> LightPeer:
+        if codec == "vp8":
+            return LightPeer("vp8", hz, self.video, 0, 90000, 1 / VIDEO_FPS)
+        packets, samples, clock = self.tones[(codec, hz)]
+        return LightPeer(codec, hz, packets, samples, clock, samples / clock)
+
+
+async def join(media: MediaProcess, call_id: str, leg_id: str, peer: LightPeer, plan: dict) -> None:
+    answer = await media.perform("open_leg", {"call_id": call_id, "leg_id": leg_id, "sdp": await peer.offer(),
+                                              "plan": plan, "prefer_codec": CODECS[peer.codec]
+                                              if peer.kind == "audio" else ""})
+    await peer.accept_answer(answer["sdp"])
+    await asyncio.wait_for(peer.connected.wait(), 15)
+
+
+async def place(media: MediaProcess, material: Material, codec: str, calls: int) -> list[tuple]:
+    gate = asyncio.Semaphore(5)
+
+    async def one(number: int) -> tuple:
+        async with gate:
+            customer, agent = material.peer(codec, CUSTOMER_HZ), material.peer(codec, AGENT_HZ)
+            customer.partner, agent.partner = agent, customer
+            plan = {"a": "customer", "b": "agent"}
+            await join(media, f"call{number}", "customer", customer, plan)
+            await join(media, f"call{number}", "agent", agent, plan)
+            return f"call{number}", customer, agent
+
+    return list(await asyncio.gather(*(one(n) for n in range(calls))))
+
+
+async def measure(material: Material, codec: str, calls: int, seconds: float, forwarding: bool) -> dict:
+    media = await MediaProcess.start({"MEDIA_FORWARDING": "1" if forwarding else "0"})
+    placed = []
+    kind = CODECS[codec].split("/")[0]
+    try:
+        placed = await place(media, material, codec, calls)
+        peers = [peer for _, customer, agent in placed for peer in (customer, agent)]
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not all(peer.frames_in > 25 for peer in peers):
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1)  # the set-up's burst of CPU passes
+        for peer in peers:
+            peer.delays.clear()
+        before = [peer.frames_in for peer in peers]
+        watch, started = CpuWatch(media.pid), time.perf_counter()
+        await asyncio.sleep(seconds)
+        elapsed = time.perf_counter() - started
+        cpu = watch.report()
+        fps = [(peer.frames_in - b) / elapsed for peer, b in zip(peers, before)]
+        tones_ok = sum(1 for peer in peers if kind != "audio" or abs(peer.hears() - peer.partner.hz) <= 15)
+        delays = sorted(d for peer in peers for d in peer.delays)
+    finally:
+        for call_id, *peers_of_call in placed:
+            await media.perform("end_call", {"call_id": call_id})
+            for peer in peers_of_call:
+                await peer.close()
+        await media.close()
+    full = min(fps) >= FULL_RATE[kind]
+    return {"codec": codec, "forwarding": forwarding, "calls": calls, "seconds": elapsed,
+            "mediaCores": cpu["serverCores"], "clientCores": cpu["clientCores"], "otherCores": cpu["otherCores"],
+            "fpsMin": min(fps), "fpsMean": sum(fps) / len(fps), "fullRate": full,
+            "tonesHeard": tones_ok, "legs": len(fps),
+            "callsPerCore": calls / cpu["serverCores"] if cpu["serverCores"] > 0 else None,
+            "coreShareOfACall": cpu["serverCores"] / calls,
+            "delayMedianMs": 1000 * statistics.median(delays) if delays else None,
+            "delayP99Ms": 1000 * delays[int(0.99 * (len(delays) - 1))] if delays else None}
+
+
+async def direct_delay(material: Material, codec: str, seconds: float = 3) -> float | None:
+    """The median delay of a peer-to-peer call of two such peers: what the bridge's delay is measured against."""
+    one, other = material.peer(codec, CUSTOMER_HZ), material.peer(codec, AGENT_HZ)
+    one.partner, other.partner = other, one
+    try:
+        await one.pc.setLocalDescription(await one.pc.createOffer())
+        await other.pc.setRemoteDescription(one.pc.localDescription)
+        await other.pc.setLocalDescription(await other.pc.createAnswer())
+        await one.pc.setRemoteDescription(other.pc.localDescription)
+        await asyncio.wait_for(one.connected.wait(), 10)
+        await asyncio.sleep(1)
+        one.delays.clear()
+        other.delays.clear()
+        await asyncio.sleep(seconds)
+        delays = one.delays + other.delays
+        return 1000 * statistics.median(delays) if delays else None
+    finally:
+        await one.close()
+        await other.close()
+
+
+def report(result: dict, direct_ms: float | None) -> str:
+    path = "forwarded" if result["forwarding"] else "decoded"
+    line = (f" {result['calls']:3d} {result['codec']} calls {path:9s}: media process "
+            f"{100 * result['mediaCores']:5.1f}% "
+            f"of a core ({100 * result['coreShareOfACall']:.2f}% a call) | frames/s per leg min "
+            f"{result['fpsMin']:.1f} mean {result['fpsMean']:.1f} | "
+            + (f"tone heard by {result['tonesHeard']}/{result['legs']} legs | " if result["codec"] != "vp8" else "")
+            + f"peers {result['clientCores']:.2f} cores, other processes "
+            f"{result['otherCores']:.2f}")
+    per_core = result["callsPerCore"]
+    line += f"\n      -> {per_core or 0:.0f} calls per core"
+    if not result["fullRate"]:
+        line += " (NOT at full rate: some leg got fewer frames; the machine or the peers fell behind)"
+    if result["forwarding"] and result["delayMedianMs"] is not None:
+        added = result["delayMedianMs"] - (direct_ms or 0)
+        line += (f"; delay median {result['delayMedianMs']:.1f} ms, p99 {result['delayP99Ms']:.1f} ms "
+                 f"(direct {direct_ms or 0:.1f} ms: the bridge adds {added:.1f} ms)")
+    if result["clientCores"] > 0.9:
+        line += "\n      (the peers used a whole core: they, not the bridge, limited this run)"
+    if result["otherCores"] > 0.25:
+        line += "\n      (other processes were busy: figures are noisy, rerun on a quiet machine)"
+    return line
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--calls", type=int, default=20, help="audio calls per run")
+    parser.add_argument("--video-calls", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--codecs", default="opus,pcmu,vp8")
+    parser.add_argument("--json", help="write the figures to this file")
+    args = parser.parse_args()
+    client_patches()
+    material = Material()
+    results, per_core = [], {}
+    print("media_forwarding: the engine in its own process, forwarding on and off; peers send pre-encoded "
+          "frames and count what they receive without decoding (this process)")
+    for codec in args.codecs.split(","):
+        calls = args.video_calls if codec == "vp8" else args.calls
+        direct_ms = await direct_delay(material, codec)
+        for forwarding in (True, False):
+            result = await measure(material, codec, calls, args.seconds, forwarding)
+            result["directDelayMs"] = direct_ms
+            results.append(result)
+            per_core[(codec, forwarding)] = result["callsPerCore"]
+            print(report(result, direct_ms), flush=True)
+    emit_json(args.json, {"runs": results})
+    forwarded, decoded = per_core.get(("opus", True)), per_core.get(("opus", False))
+    ratio = f"{forwarded / decoded:.1f}" if forwarded and decoded else "?"
+    print(f"forwarded/decoded Opus calls per core: {forwarded or 0:.0f} / {decoded or 0:.0f} = {ratio} x")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
