@@ -168,7 +168,7 @@ async def test_a_call_whose_plan_drops_the_recording_finishes_its_file(engine, b
     await asyncio.sleep(0.5)
     await plan(engine, "c1", a="customer", b="agent:1")
     await until(lambda: path.exists(), what="the file finished")
-    assert 0.4 < Decoded(str(path)).seconds < 0.8
+    assert 0.3 < Decoded(str(path)).seconds < 0.8  # half a second recorded, less what a loaded loop started late
     finished = path.read_bytes()
     await plan(engine, "c1", a="customer", b="agent:1", record=recording(path))  # the same recording again
     await until(lambda: engine.calls["c1"].recorder.failed, what="the recorder refused")

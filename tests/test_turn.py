@@ -100,6 +100,16 @@ SELECTED_PAIR = """async () => {
   return { local: local.candidateType, bytesSent: pair.bytesSent, bytesReceived: pair.bytesReceived };
 }"""
 
+def received_over_selected_pair(page, enough: int, within: float = 10.0) -> dict | None:
+    """The page's selected candidate pair once it has received `enough` bytes (or as it is after `within` s)."""
+    deadline = time.monotonic() + within
+    while True:
+        pair = page.evaluate(f"({SELECTED_PAIR})()")
+        if (pair and pair["bytesReceived"] > enough) or time.monotonic() > deadline:
+            return pair
+        time.sleep(0.2)
+
+
 OFFER_AND_CONFIGURATION = """() => {
   const pc = window.__pcs.at(-1);
   const candidates = pc.localDescription.sdp.split('\\r\\n').filter((line) => line.startsWith('a=candidate:'));
@@ -125,7 +135,7 @@ def test_with_relay_forced_a_web_calls_audio_flows_through_turn_both_ways(people
         offered = page.evaluate(OFFER_AND_CONFIGURATION)
         assert offered["iceTransportPolicy"] == "relay" and offered["types"] == ["relay"], (who, offered)
         usernames[who] = offered["username"]
-        pair = page.wait_for_function(f"({SELECTED_PAIR})()", timeout=5000).json_value()
+        pair = received_over_selected_pair(page, 10_000)
         assert pair["local"] == "relay" and pair["bytesReceived"] > 10_000, (who, pair)
     assert ":caller-" in usernames["customer"] and ":agent-" in usernames["agent"]
     allocated = coturn.open_allocations()
