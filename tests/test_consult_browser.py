@@ -177,6 +177,9 @@ def test_consult_then_complete_transfer_hands_the_customer_to_bob(people, shop, 
     alice.page.wait_for_function("() => window.__pcs.every((pc) => pc.connectionState === 'closed')")
     assert customer.evaluate("() => [window.__pcs.length, window.__offersTaken]") == [1, 1]  # not renegotiated
     expect(bob.page.locator("#wb-detail .detail-who")).to_have_text("Li Wei", timeout=WAIT)
+    accepted = customer.wait_for_function(  # the customer's widget hears who serves the call now
+        "() => { const a = window.callEvents.filter((e) => e.name === 'accepted'); return a.length === 2 && a; }")
+    assert [event["data"]["agentNickname"] for event in accepted.json_value()] == ["Alice", "Bob"]
     alice.shot("consult-transferred")
     bob.shot("consult-bob-serves")
 

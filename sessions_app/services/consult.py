@@ -39,7 +39,7 @@ from django.utils import timezone
 
 from ..domain import routing as policy
 from ..models import Agent, Consult, ServeParticipant, Session, SkillGroup, found
-from . import agents, dialing, media, media_workers, phone, routing, timeline, wallboard_push
+from . import agents, dialing, lifecycle, media, media_workers, phone, routing, timeline, wallboard_push
 from .errors import NotFound, ServiceError
 from .events import publish, publish_change
 from .session_locks import lock_session
@@ -283,6 +283,7 @@ def transfer(session: Session, agent: Agent, consult: Consult) -> None:
     timeline.log(session, f"{agent.user_id} transferred it to {target.user_id} after a consult"
                  + (" (conference)" if consult.conference else ""))
     agents.start_after_call_work(agent, session.skill_group.wrap_up_seconds if session.skill_group else 0)
+    lifecycle.served_by_another(session, target.nickname or target.user_id)
     _changed(session, agent, target)
 
 

@@ -210,6 +210,12 @@ def end(session: Session, close_by: str, end_status: str | None = None) -> Endin
                   session.skill_group.wrap_up_seconds if session.skill_group else 0)
 
 
+def served_by_another(session: Session, nickname: str) -> None:
+    """The session goes on in progress with another agent serving it (a consult's transfer completed): its web
+    customer hears who serves it now, as after a blind transfer's accept."""
+    _moved(session, "active", agent_nickname=nickname)
+
+
 class Moved:
     """After commit, for each session moved in the transaction, once and in its final state: its media plan is
     sent (`media.send_plan`, which reads the row afresh) and supervisors monitoring it hear (`monitor_push`), and its web customer hears where it stands
