@@ -324,3 +324,22 @@ async def test_a_supervisor_listens_to_a_consult_but_takes_the_call_over_only_on
     await act(consult.cancel, "agent1@demo", session_id)
     await database_sync_to_async(monitoring.take_over)(supervisor_id=supervisor, session_id=session_id)
     assert (await plan(session_id))["b"].startswith("supervisor:")
+
+
+async def test_the_consulted_agent_mutes_their_own_microphone_and_stays_muted_when_handed_the_call(sdk, demo):
+    first, second, third, session_id = await consulting(sdk, demo)
+    colleague = media.agent_leg(await database_sync_to_async(agent_pk)("agent2@demo"))
+
+    assert (await second.call("Call.muteMic", sessionId=session_id))["status"] == "success"
+    assert (await plan(session_id))["muted"] == [colleague]  # nobody hears them; the first agent is not muted
+    assert (await second.call("Call.isMicMuted", sessionId=session_id))["data"] == {"muted": True}
+    assert (await first.call("Call.isMicMuted", sessionId=session_id))["data"] == {"muted": False}
+    again = await second.call("Call.muteMic", sessionId=session_id)
+    assert again["status"] == "error" and "already muted" in again["errorMsg"]
+
+    await act(consult.complete, "agent1@demo", session_id)
+    session = await row(session_id)
+    assert (session.agent.user_id, session.mic_muted) == ("agent2@demo", True)
+    assert (await plan(session_id))["muted"] == [colleague]
+    assert (await second.call("Call.unmuteMic", sessionId=session_id))["status"] == "success"
+    assert (await plan(session_id))["muted"] == []

@@ -28,6 +28,7 @@ class Consult(models.Model):
     phone_number = models.CharField(max_length=64, blank=True, help_text="The number consulted, dialled out.")
     stage = models.CharField(max_length=8, choices=STAGES, default="ringing")
     conference = models.BooleanField(default=False, help_text="All three hear each other.")
+    muted = models.BooleanField(default=False, help_text="The consulted agent muted their microphone.")
     ring_at = models.DateTimeField(default=timezone.now)
     accept_at = models.DateTimeField(null=True, blank=True)
     offer_deadline = models.DateTimeField(null=True, blank=True, help_text="Unanswered by then: it ends (timeout).")

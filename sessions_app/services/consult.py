@@ -207,6 +207,19 @@ def accept(session: Session, agent: Agent, consult: Consult) -> None:
     _changed(session, consult.by_agent, agent)
 
 
+def set_muted(session: Session, consult: Consult, muted: bool) -> None:
+    """The consulted agent mutes or unmutes their microphone (their `Call.muteMic`, rows locked by the caller),
+    once they have answered: nobody hears them while muted, and they stay muted if the call is handed to them."""
+    if consult.stage != "talking":
+        raise ServiceError(f"the consult on session {session.pk} has not been answered yet")
+    if consult.muted == muted:
+        raise ServiceError(f"the microphone is {'already muted' if muted else 'not muted'}")
+    consult.muted = muted
+    consult.save(update_fields=["muted"])
+    timeline.log(session, f"{consult.agent.user_id}: {'muteMic' if muted else 'unmuteMic'}")
+    _changed(session, consult.agent)
+
+
 def hang_up(session: Session, agent: Agent, consult: Consult) -> None:
     """The consulted agent hangs up (their `hungUp`): a ringing consult is declined; one in progress is left. The
     customer is back with the consulting agent: on hold after a private consult, talking after a conference."""
@@ -275,7 +288,8 @@ def transfer(session: Session, agent: Agent, consult: Consult) -> None:
                                     sequence=sequence, outcome="accepted", ring_at=consult.ring_at,
                                     accept_at=consult.accept_at, transfer_from=agent.user_id)
     session.agent = target
-    session.on_hold = session.mic_muted = session.video_muted = False
+    session.on_hold = session.video_muted = False
+    session.mic_muted = consult.muted  # the colleague's microphone as they left it
     session.save(update_fields=["agent", "on_hold", "mic_muted", "video_muted"])
     _end(consult, "transferred")
     publish(agent.pk, "transfer", sessionId=session.pk,

@@ -113,6 +113,8 @@ def plan_for(session: Session) -> dict:
     if consult is not None:  # services/consult.py: b talks with the consulted leg, a waits (or all three talk)
         plan["consult"] = agent_leg(consult.agent_id) if consult.agent_id else CONSULT_PHONE_LEG
         plan["conference"] = consult.conference
+        if consult.muted:
+            plan["muted"].append(plan["consult"])
         if consult.stage == "ringing" and consult.agent_id:  # a number rung is heard from its ringback on
             plan["ringing"] = plan["consult"]
     record = recordings.plan_entry(session)

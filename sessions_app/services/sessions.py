@@ -171,7 +171,12 @@ def set_recording_paused(agent_id: int, session_id: str, paused: bool) -> None:
 def _set_flag(agent_id, session_id, namespace, column, value, method, already_on, already_off) -> None:
     with transaction.atomic():
         agent = _agent(agent_id)
-        session = _active(_session(agent, session_id, namespace, method), agent)
+        session = _session(agent, session_id, namespace, method)
+        consulted = consult.consulted_in(session, agent) if column == "mic_muted" else None
+        if consulted is not None and session.state == "active":  # a consulted agent's own microphone
+            consult.set_muted(session, consulted, value)
+            return
+        session = _active(session, agent)
         if column == "mic_muted" and session.type == "internal" and agent.pk == session.caller_agent_id:
             column = "caller_mic_muted"  # each side of an internal call has a microphone of its own
         if getattr(session, column) == value:
@@ -187,6 +192,9 @@ def is_mic_muted(agent_id: int, session_id: str) -> dict:
     with transaction.atomic():
         agent = _agent(agent_id)
         session = _session(agent, session_id, "Call", "isMicMuted")
+        consulted = consult.consulted_in(session, agent) if session.state == "active" else None
+        if consulted is not None:
+            return {"muted": consulted.muted}
         if session.type == "internal" and agent.pk == session.caller_agent_id:
             return {"muted": session.caller_mic_muted}
         return {"muted": session.mic_muted}
