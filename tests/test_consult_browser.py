@@ -218,6 +218,10 @@ def test_conference_lets_all_three_hear_each_other_and_goes_on_when_alice_leaves
     wait_to_hear_voices(alice.page, {CUSTOMER_HZ, BOB_HZ}, "Alice hears the customer and Bob")
     wait_to_hear_voices(bob.page, {CUSTOMER_HZ, ALICE_HZ}, "Bob hears the customer and Alice")
     alice.shot("consult-conference")
+    bob.page.click("#ctl-mute")  # Bob's own microphone: the other two stop hearing him
+    wait_to_hear_voices(customer, {ALICE_HZ}, "the customer hears Alice alone while Bob is muted")
+    bob.page.click("#ctl-mute")
+    wait_to_hear_voices(customer, {ALICE_HZ, BOB_HZ}, "the customer hears Bob again")
 
     alice.page.click("#ctl-end")  # Alice leaves: the customer and Bob go on
     wait_to_hear_voices(customer, {BOB_HZ}, "the customer hears Bob alone")

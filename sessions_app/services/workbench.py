@@ -334,8 +334,9 @@ def _consult_state(s: Session) -> dict:
 def _consulted_detail(view: SessionView, agent_id: int) -> dict:
     item = consult.consulted_in(view.session, Agent(pk=agent_id))
     detail = _consult_card(item, agent_id, "consulted")
-    detail.update({"state": view.session.state, "on_hold": False, "mic_muted": False, "video_muted": False,
-                   "controls": ("end",), "transferable": False, "recording": "", "duration": None,
+    answered = item.stage == "talking"
+    detail.update({"state": view.session.state, "on_hold": False, "mic_muted": item.muted, "video_muted": False,
+                   "controls": ("mute", "end") if answered else ("end",), "transferable": False, "recording": "", "duration": None,
                    "consulted": {"conference": item.conference}})
     return detail
 
