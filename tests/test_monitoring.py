@@ -355,3 +355,36 @@ def test_two_supervisors_barging_at_once_barge_once(demo):
     assert len(refused) == 1 and "one supervisor barges at a time" in str(refused[0]), results
     assert list(plan(call.pk)["monitors"].values()) == ["barge"]
     assert sorted(AuditEntry.objects.values_list("outcome", flat=True)) == ["done", "refused"]
+
+
+def test_a_reloaded_monitor_page_keeps_the_monitoring_and_the_old_pages_closing_changes_nothing(demo):
+    call = active_call()
+    lead = staff_of(call.tenant, "lead@demo").pk
+    monitoring.start(supervisor_id=lead, session_id=call.pk, mode="listen", page="page-1")
+    with pytest.raises(ServiceError, match="you are already monitoring call"):
+        monitoring.start(supervisor_id=lead, session_id=call.pk, mode="barge", page="page-1")
+
+    # The page reloads: the new one starts (in the mode its address says) before the old one's socket is gone.
+    monitoring.start(supervisor_id=lead, session_id=call.pk, mode="whisper", page="page-2")
+    row = Monitoring.objects.get()
+    assert (row.page, row.mode, row.ended_at) == ("page-2", "whisper", None)
+    assert monitoring.page_closed(supervisor_id=lead, session_id=call.pk, page="page-1") is False
+    assert list(plan(call.pk)["monitors"].values()) == ["whisper"]
+
+    assert monitoring.page_closed(supervisor_id=lead, session_id=call.pk, page="page-2") is True
+    assert Monitoring.objects.get().ended_at is not None and "monitors" not in plan(call.pk)
+    assert [action for _, action, _, _ in trail()] == ["monitor_call", "monitor_call", "monitor_call",
+                                                       "stop_monitoring"]
+
+
+def test_a_supervisor_who_took_the_call_over_keeps_it_through_a_reload(demo):
+    call = active_call()
+    lead = staff_of(call.tenant, "lead@demo").pk
+    monitoring.start(supervisor_id=lead, session_id=call.pk, mode="barge", page="page-1")
+    monitoring.take_over(supervisor_id=lead, session_id=call.pk)
+    monitoring.start(supervisor_id=lead, session_id=call.pk, mode="listen", page="page-2")
+    assert Monitoring.objects.get().mode == "takeover" and plan(call.pk)["b"] == media.supervisor_leg(lead)
+    assert monitoring.page_closed(supervisor_id=lead, session_id=call.pk, page="page-1") is False
+    assert Session.objects.get(pk=call.pk).state == "active"
+    assert monitoring.page_closed(supervisor_id=lead, session_id=call.pk, page="page-2") is True
+    assert Session.objects.get(pk=call.pk).state == "ended"  # the page serving the call closed: it hangs up

@@ -5,8 +5,9 @@ own whose offer and answer travel here. Frames are described in `domain/call_mon
 On connect the supervisor's right to the call is checked (`monitoring.visible_call`: the permission to monitor,
 a call of a tenant they see); otherwise the page is told why and closed with `CLOSE_REFUSED`. The socket hears
 the call's changes through `monitor_push.monitor_group` and sends where it stands each time. The leg lives as
-long as this socket: when it closes, a supervisor still monitoring stops (and one who took the call over hangs
-up), so no leg is left in a call that nobody's page plays.
+long as the socket that started it (its channel name is the monitoring's `page`): when it closes, a supervisor
+still monitoring stops (and one who took the call over hangs up), so no leg is left in a call that nobody's page
+plays; a reloaded page that started again first keeps the monitoring (`monitoring.page_closed`).
 """
 from __future__ import annotations
 
@@ -61,18 +62,9 @@ class CallMonitorConsumer(AsyncWebsocketConsumer):
             return
         await self.channel_layer.group_discard(monitor_group(self.session_id), self.channel_name)
         session_id, self.session_id = self.session_id, None
-        try:
-            await database_sync_to_async(self.leave)(session_id)
-        except ServiceError:
-            pass  # not monitoring, or the call has ended: nothing to undo
-        await monitoring.close_leg(supervisor_id=self.user_id, session_id=session_id)
-
-    def leave(self, session_id: str) -> None:
-        mode = monitoring.describe(session_id, self.user_id)["mode"]
-        if mode == "takeover":
-            supervision.end_session(supervisor_id=self.user_id, session_id=session_id)
-        elif mode:
-            monitoring.stop(supervisor_id=self.user_id, session_id=session_id)
+        if await database_sync_to_async(monitoring.page_closed)(supervisor_id=self.user_id, session_id=session_id,
+                                                                page=self.channel_name):
+            await monitoring.close_leg(supervisor_id=self.user_id, session_id=session_id)
 
     async def send_json(self, frame: dict):
         await self.send(text_data=json.dumps(frame))
@@ -105,7 +97,8 @@ class CallMonitorConsumer(AsyncWebsocketConsumer):
     async def perform(self, action: str, fields: dict) -> dict | None:
         ids = {"supervisor_id": self.user_id, "session_id": self.session_id}
         if action == "start":
-            view = await database_sync_to_async(monitoring.start)(**ids, mode=fields.get("mode"))
+            view = await database_sync_to_async(monitoring.start)(**ids, mode=fields.get("mode"),
+                                                                  page=self.channel_name)
             answer = await monitoring.open_leg(**ids, sdp=fields["sdp"])
             return {"call": view, "sdp": answer["sdp"]}
         if action == "mode":

@@ -21,6 +21,8 @@ class Monitoring(models.Model):
     supervisor_name = models.CharField("supervisor", max_length=150, help_text="The account's username then.")
     leg = models.CharField(max_length=64, help_text="The supervisor's media leg, e.g. supervisor:7.")
     mode = models.CharField(max_length=8, choices=MODES)
+    page = models.CharField(max_length=100, blank=True,
+                            help_text="The monitor page (its socket) that holds the leg: a reloaded page takes it over.")
     started_at = models.DateTimeField(default=timezone.now)
     ended_at = models.DateTimeField(null=True, blank=True)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from channels.db import database_sync_to_async
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from ..models import Agent, Monitoring, ServeParticipant, Session, found
@@ -28,6 +29,7 @@ from .errors import NotFound, ServiceError
 from .events import publish, publish_change
 from .session_locks import lock_session
 from .supervisors import tenants_visible_to
+from . import supervision
 from .supervision import Audit, audited, may_see, where
 
 MODES = ("listen", "whisper", "barge")
@@ -99,17 +101,29 @@ def _changed(session: Session) -> None:
         publish_change(agent_id)
 
 
-def start(*, supervisor_id, session_id, mode) -> dict:
-    """Start monitoring a call in `mode` (listen, whisper or barge); the supervisor's leg then connects
-    (`open_leg`). Returns where the call stands (`describe`)."""
+def start(*, supervisor_id, session_id, mode, page: str = "") -> dict:
+    """Start monitoring a call in `mode` (listen, whisper or barge) from the monitor page `page`; the supervisor's
+    leg then connects (`open_leg`). Returns where the call stands (`describe`).
+
+    A supervisor already monitoring the call from another page (the same page reloaded, before the old one's
+    socket was seen to close) moves the monitoring to this page: its leg is offered again, in `mode` (a call they
+    took over stays theirs); the old page's closing then changes nothing (`page_closed`)."""
     def act(audit: Audit) -> None:
         chosen = _mode(mode)
         session = _call(audit, session_id)
-        if any(row.supervisor_id == audit.supervisor.pk for row in _open(session)):
+        mine = next((row for row in _open(session) if row.supervisor_id == audit.supervisor.pk), None)
+        if mine is not None and (not page or mine.page == page):
             raise ServiceError(f"you are already monitoring call {session.id[:8]}: change the mode instead")
-        _check_barge(session, chosen, audit.supervisor)
-        Monitoring.objects.create(session=session, supervisor=audit.supervisor, supervisor_name=audit.name,
-                                  leg=media.supervisor_leg(audit.supervisor.pk), mode=chosen)
+        if mine is None or mine.mode != "takeover":
+            _check_barge(session, chosen, audit.supervisor)
+        if mine is None:
+            Monitoring.objects.create(session=session, supervisor=audit.supervisor, supervisor_name=audit.name,
+                                      leg=media.supervisor_leg(audit.supervisor.pk), mode=chosen, page=page)
+        else:
+            audit.details["movedFrom"] = mine.mode
+            mine.page, mine.mode = page, (mine.mode if mine.mode == "takeover" else chosen)
+            mine.save(update_fields=["page", "mode"])
+            chosen = mine.mode
         timeline.log(session, f"supervisor {audit.name} {WORDS[chosen]}")
         _changed(session)
 
@@ -201,6 +215,26 @@ def _to_own_workbench(session: Session, supervisor) -> None:
     session.agent = agent
     session.save(update_fields=["agent"])
     publish(agent.pk, "userAccessed", sessionId=session.id)
+
+
+def page_closed(*, supervisor_id: int, session_id: str, page: str) -> bool:
+    """The monitor page `page` closed (its socket went): the supervisor stops monitoring, or ends the call they
+    took over, so that no leg is left in a call nobody's page plays. Nothing happens when another page of theirs
+    holds the monitoring now (the page reloaded) or when they no longer monitor it; a monitoring no page holds
+    ends with any of theirs. True when the monitoring ended here (the leg is then to be closed)."""
+    with transaction.atomic():
+        row = found(Monitoring.objects.filter(Q(page=page) | Q(page=""), session_id=session_id,
+                                              supervisor_id=supervisor_id, ended_at__isnull=True))
+    if row is None:
+        return False
+    try:
+        if row.mode == "takeover":
+            supervision.end_session(supervisor_id=supervisor_id, session_id=session_id)
+        else:
+            stop(supervisor_id=supervisor_id, session_id=session_id)
+    except ServiceError:
+        return False  # the call ended meanwhile: nothing to undo
+    return True
 
 
 def describe(session_id: str, supervisor_id=None) -> dict:
