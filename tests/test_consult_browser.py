@@ -22,7 +22,7 @@ from testing.serving import running
 from .browser import (  # noqa: F401 (fixtures)
     CALL_TIMEOUT, fresh_channel_layer, launch_speaking, live_shell, reset_center, sign_in_workbench, wait_until,
 )
-from .media_ears import TRACK_PEER_CONNECTIONS, hears, is_music, open_connections, wait_to_hear
+from .media_ears import TRACK_PEER_CONNECTIONS, VOICE_LEVELS, hears, is_music, open_connections, wait_to_hear
 from .recordings import Decoded
 from .test_web_call_browser import ShopPage, customer_event, ok, start_call
 
@@ -32,32 +32,11 @@ CUSTOMER_HZ, ALICE_HZ, BOB_HZ = 440, 1000, 2000
 VOICES = (CUSTOMER_HZ, ALICE_HZ, BOB_HZ)
 WAIT = 8000  # ms: a fragment follows an action or an event well within this
 
-# The level (dB) at each voice's frequency in what the newest open connection receives.
-LEVELS = """async ([ms, voices]) => {
-  const open = window.__pcs.filter((pc) => pc.connectionState !== 'closed');
-  const pc = open[open.length - 1];
-  const receiver = pc && pc.getReceivers().find((r) => r.track && r.track.kind === 'audio');
-  if (!receiver) return null;
-  const ctx = window.__audioContext || (window.__audioContext = new AudioContext());
-  await ctx.resume();
-  const source = ctx.createMediaStreamSource(new MediaStream([receiver.track]));
-  const analyser = ctx.createAnalyser();
-  analyser.fftSize = 8192;
-  analyser.smoothingTimeConstant = 0;
-  source.connect(analyser);
-  await new Promise((resolve) => setTimeout(resolve, ms));
-  const bins = new Float32Array(analyser.frequencyBinCount);
-  analyser.getFloatFrequencyData(bins);
-  source.disconnect();
-  const at = (hz) => { const i = Math.round(hz * analyser.fftSize / ctx.sampleRate);
-                       return Math.max(bins[i - 1], bins[i], bins[i + 1]); };
-  return Object.fromEntries(voices.map((hz) => [hz, at(hz)]));
-}"""
 HEARD_DB = -60.0  # a voice this loud at its frequency is heard (silence and the others' leakage are far below)
 
 
 def voices_heard(page) -> set[int]:
-    levels = page.evaluate(LEVELS, [400, list(VOICES)])
+    levels = page.evaluate(VOICE_LEVELS, [400, list(VOICES)])
     return {int(hz) for hz, db in (levels or {}).items() if db > HEARD_DB}
 
 

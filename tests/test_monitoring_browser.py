@@ -29,7 +29,7 @@ from testing.serving import running
 from .browser import (  # noqa: F401 (fixtures)
     ARTIFACTS, CALL_TIMEOUT, fresh_channel_layer, launch_speaking, live_shell, wait_until,
 )
-from .media_ears import TRACK_PEER_CONNECTIONS
+from .media_ears import TONES_PRESENT, TRACK_PEER_CONNECTIONS
 from .phone_peer import PhonePeer
 from .real_peers import needs, until
 from .recordings import RATE, Decoded
@@ -41,38 +41,8 @@ CUSTOMER_HZ, AGENT_HZ, SUPERVISOR_HZ = 440, 1000, 1500
 VOICES = (CUSTOMER_HZ, AGENT_HZ, SUPERVISOR_HZ)
 WAIT = CALL_TIMEOUT * 1000
 
-# The tones present in what the newest open connection receives: for each voice's frequency, its peak in dB;
-# present when within 25 dB of the strongest peak and above silence.
-TONES = """async ([ms, voices]) => {
-  const open = window.__pcs.filter((pc) => pc.connectionState !== 'closed');
-  const pc = open[open.length - 1];
-  const receiver = pc && pc.getReceivers().find((r) => r.track && r.track.kind === 'audio');
-  if (!receiver) return [];
-  const ctx = window.__toneContext || (window.__toneContext = new AudioContext());
-  await ctx.resume();
-  const source = ctx.createMediaStreamSource(new MediaStream([receiver.track]));
-  const analyser = ctx.createAnalyser();
-  analyser.fftSize = 8192;
-  analyser.smoothingTimeConstant = 0;
-  source.connect(analyser);
-  await new Promise((resolve) => setTimeout(resolve, ms));
-  const bins = new Float32Array(analyser.frequencyBinCount);
-  analyser.getFloatFrequencyData(bins);
-  source.disconnect();
-  const width = ctx.sampleRate / analyser.fftSize;
-  let loudest = -200;
-  for (let i = 2; i < bins.length; i++) loudest = Math.max(loudest, bins[i]);
-  const peak = (hz) => {
-    let best = -200;
-    for (let i = Math.floor((hz - 15) / width); i <= Math.ceil((hz + 15) / width); i++) best = Math.max(best, bins[i]);
-    return best;
-  };
-  return voices.filter((hz) => peak(hz) > -75 && peak(hz) >= loudest - 25);
-}"""
-
-
 def tones(page, ms: int = 300) -> set[int]:
-    return set(page.evaluate(TONES, [ms, list(VOICES)]))
+    return set(page.evaluate(TONES_PRESENT, [ms, list(VOICES)]))
 
 
 def wait_for_tones(page, expected: set[int], who: str, timeout: float = 10.0) -> None:
