@@ -9,22 +9,21 @@ voice's frequency (a mix carries several), or the music on hold. Screenshots: te
 from __future__ import annotations
 
 import re
-import threading
 import time
-from http.server import ThreadingHTTPServer
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from testing.liveserver import LiveServer
 from testing.serving import running
 
 from .browser import (  # noqa: F401 (fixtures)
-    CALL_TIMEOUT, fresh_channel_layer, launch_speaking, live_shell, reset_center, sign_in_workbench, wait_until,
+    fresh_channel_layer, listening_context, live_shell, reset_center, sign_in_workbench, speaking_browsers, wait_until,
 )
 from .media_ears import TRACK_PEER_CONNECTIONS, VOICE_LEVELS, hears, is_music, open_connections, wait_to_hear
+from .call_shop import shop_fixture
 from .recordings import Decoded
-from .test_web_call_browser import ShopPage, customer_event, ok, start_call
+from .test_web_call_browser import customer_event, ok, start_call
 
 pytestmark = pytest.mark.browser
 
@@ -61,33 +60,20 @@ def server():
         yield live
 
 
-@pytest.fixture(scope="module")
-def shop(server):
-    handler = type("Handler", (ShopPage,), {"widget_url": server.url + "/widget/call.js"})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-    httpd.server_close()
+shop = shop_fixture("server")
 
 
 @pytest.fixture(scope="module")
 def people(server, shop, tmp_path_factory):
     """The three voices: the customer's browser context, Alice's and Bob's workbench tabs (signed in once)."""
-    folder = tmp_path_factory.mktemp("tones")
-    with sync_playwright() as playwright:
-        browsers = [launch_speaking(playwright, folder, hz) for hz in VOICES]
-        customer = browsers[0].new_context()
-        customer.set_default_timeout(CALL_TIMEOUT * 1000)
-        customer.add_init_script(TRACK_PEER_CONNECTIONS)
+    with speaking_browsers(tmp_path_factory, VOICES) as browsers:
+        customer = listening_context(browsers[0])
         alice, bob = (sign_in_workbench(browser, server, user_id, init_script=TRACK_PEER_CONNECTIONS)
                       for browser, user_id in ((browsers[1], "agent1@demo"), (browsers[2], "agent2@demo")))
         for tab in (alice, bob):  # the SDK's events the page hears, for the test to read
             tab.page.evaluate("() => { window.heard = []; for (const name of ['transfer', 'sessionEnded', 'callIn'])"
                               " tccc.on(name, (data) => window.heard.push({ name, data })); }")
         yield customer, alice, bob
-        for browser in browsers:
-            browser.close()
 
 
 def sdk_events(tab, name: str) -> list[dict]:

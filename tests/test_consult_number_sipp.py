@@ -10,26 +10,25 @@ from __future__ import annotations
 
 import re
 import subprocess
-import threading
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from testing.liveserver import LiveServer, free_port
 from testing.peers import tones_present
 from testing.serving import running
 
 from .browser import (  # noqa: F401 (fixtures)
-    CALL_TIMEOUT, fresh_channel_layer, launch_speaking, live_shell, reset_center, sign_in_workbench,
+    fresh_channel_layer, listening_context, live_shell, reset_center, sign_in_workbench, speaking_browsers,
 )
+from .call_shop import shop_fixture
 from .media_ears import TRACK_PEER_CONNECTIONS, is_music, wait_to_hear
 from .phone_peer import PhonePeer
 from .real_peers import needs, until
 from .test_consult_browser import voices_heard, wait_to_hear_voices
-from .test_web_call_browser import ShopPage, customer_event, ok, start_call
+from .test_web_call_browser import customer_event, ok, start_call
 
 pytestmark = [needs("sipp"), pytest.mark.browser]
 
@@ -54,30 +53,17 @@ def server():
         yield live
 
 
-@pytest.fixture(scope="module")
-def shop(server):
-    handler = type("Handler", (ShopPage,), {"widget_url": server.url + "/widget/call.js"})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-    httpd.server_close()
+shop = shop_fixture("server")
 
 
 @pytest.fixture(scope="module")
 def people(server, shop, tmp_path_factory):
     """The customer's browser context and Alice's workbench tab (signed in once)."""
-    folder = tmp_path_factory.mktemp("tones")
-    with sync_playwright() as playwright:
-        browsers = [launch_speaking(playwright, folder, hz) for hz in (CUSTOMER_HZ, ALICE_HZ)]
-        customer = browsers[0].new_context()
-        customer.set_default_timeout(CALL_TIMEOUT * 1000)
-        customer.add_init_script(TRACK_PEER_CONNECTIONS)
+    with speaking_browsers(tmp_path_factory, (CUSTOMER_HZ, ALICE_HZ)) as browsers:
+        customer = listening_context(browsers[0])
         alice = sign_in_workbench(browsers[1], server, "agent1@demo", init_script=TRACK_PEER_CONNECTIONS)
         alice.page.evaluate("() => { window.heard = []; tccc.on('transfer', (data) => window.heard.push(data)); }")
         yield customer, alice
-        for browser in browsers:
-            browser.close()
 
 
 @pytest.fixture

@@ -12,28 +12,27 @@ from __future__ import annotations
 
 import re
 import subprocess
-import threading
 import time
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from testing.liveserver import LiveServer, free_port
 from testing.peers import tones_present
 from testing.serving import running
 
 from .browser import (  # noqa: F401 (fixtures)
-    ARTIFACTS, CALL_TIMEOUT, fresh_channel_layer, launch_speaking, live_shell, wait_until,
+    ARTIFACTS, CALL_TIMEOUT, fresh_channel_layer, listening_context, live_shell, speaking_browsers, wait_until,
 )
-from .media_ears import TONES_PRESENT, TRACK_PEER_CONNECTIONS
+from .call_shop import shop_fixture
+from .media_ears import TONES_PRESENT
 from .phone_peer import PhonePeer
 from .real_peers import needs, until
 from .recordings import RATE, Decoded
-from .test_web_call_browser import ShopPage, customer_event, start_call
+from .test_web_call_browser import customer_event, start_call
 
 pytestmark = pytest.mark.browser
 
@@ -90,30 +89,16 @@ def server(sip_port):
         yield live
 
 
-@pytest.fixture(scope="module")
-def shop(server):
-    handler = type("Handler", (ShopPage,), {"widget_url": server.url + "/widget/call.js"})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-    httpd.server_close()
+shop = shop_fixture("server")
 
 
 @pytest.fixture(scope="module")
 def voices(tmp_path_factory, server, shop):
     """The three pages, each in the browser of its voice: the shop (customer), the agent's workbench (signed in
     as agent1@demo, the only agent online, so every call rings for them) and admin (the demo's superuser)."""
-    folder = tmp_path_factory.mktemp("tones")
-    with sync_playwright() as playwright:
-        browsers = [launch_speaking(playwright, folder, hz) for hz in VOICES]
-        pages = []
-        for browser in browsers:
-            context = browser.new_context(viewport={"width": 1280, "height": 860})
-            context.set_default_timeout(WAIT)
-            context.add_init_script(TRACK_PEER_CONNECTIONS)
-            pages.append(context.new_page())
-        customer, agent, supervisor = pages
+    with speaking_browsers(tmp_path_factory, VOICES) as browsers:
+        customer, agent, supervisor = (listening_context(browser, viewport={"width": 1280, "height": 860}).new_page()
+                                       for browser in browsers)
         live_shell(server, "from sessions_app.models import Agent\nAgent.objects.update(status='offline')\n")
         agent.goto(server.url + "/workbench/")
         agent.fill("#id_username", "agent1@demo")
@@ -128,8 +113,6 @@ def voices(tmp_path_factory, server, shop):
         supervisor.click("input[type=submit]")
         supervisor.wait_for_url(server.url + "/admin/")
         yield {"customer": customer, "agent": agent, "supervisor": supervisor, "shop": shop}
-        for browser in browsers:
-            browser.close()
 
 
 def a_call_in_progress(voices) -> str:
