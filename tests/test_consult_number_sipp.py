@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,6 +22,7 @@ from testing.serving import running
 from .browser import (  # noqa: F401 (fixtures)
     fresh_channel_layer, listening_context, live_shell, reset_center, sign_in_workbench, speaking_browsers,
 )
+from . import sipp_trunk
 from .call_shop import shop_fixture
 from .media_ears import TRACK_PEER_CONNECTIONS, is_music, wait_to_hear
 from .phone_peer import PhonePeer
@@ -33,8 +33,6 @@ from .test_web_call_browser import customer_event, ok, start_call
 pytestmark = [needs("sipp"), pytest.mark.browser]
 
 CUSTOMER_HZ, ALICE_HZ, PHONE_HZ = 440, 1000, 2000
-HOTLINE = "008675586013388"  # the demo's hotline with an IVR: 1 queues for phone support
-SCENARIO = Path(__file__).parent / "sipp" / "consulted_phone.xml"
 TRUNK_PORT = free_port()
 WAIT = 8000
 
@@ -71,15 +69,9 @@ def phone(tmp_path):
     """The consulted phone: sipp answering one call on the trunk's port, its media a peer speaking 2000 Hz."""
     peer = PhonePeer()
     peer.speak(PHONE_HZ)
-    sipp = subprocess.Popen(
-        ["sipp", "-sf", str(SCENARIO), "-p", str(TRUNK_PORT), "-i", "127.0.0.1", "-key", "rtp_host", "127.0.0.1",
-         "-key", "rtp_port", str(peer.port), "-m", "1", "-nostdin", "-trace_err", "-timeout", "60s",
-         "-timeout_error"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peer.sipp = sipp
+    peer.sipp = sipp_trunk.answers("consulted_phone.xml", TRUNK_PORT, peer, tmp_path)
     yield peer
-    if sipp.poll() is None:
-        sipp.kill()
-        sipp.wait(5)
+    sipp_trunk.stop(peer.sipp)
     peer.close()
 
 
@@ -199,8 +191,8 @@ def test_a_busy_number_ends_only_the_consult_and_alice_is_told(people, shop, ser
     customer_context, alice = people
     customer, session_id = call_alice(customer_context, alice, shop)
     busy = subprocess.Popen(
-        ["sipp", "-sf", str(SCENARIO.parent / "uas_busy.xml"), "-p", str(TRUNK_PORT), "-i", "127.0.0.1", "-m", "1",
-         "-nostdin", "-trace_err", "-timeout", "20s", "-timeout_error"], cwd=tmp_path, stdout=subprocess.DEVNULL,
+        ["sipp", "-sf", str(sipp_trunk.SCENARIOS / "uas_busy.xml"), "-p", str(TRUNK_PORT), "-i", "127.0.0.1", "-m",
+         "1", "-nostdin", "-trace_err", "-timeout", "20s", "-timeout_error"], cwd=tmp_path, stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE)
     try:
         alice.page.click("#ctl-consult")
@@ -233,11 +225,7 @@ def test_a_phone_caller_is_handed_to_a_consulted_number_which_then_hangs_up(peop
     trunk = number = None
     try:
         ok(alice.sdk("Agent.setStatus", {"status": "free"}))
-        trunk = subprocess.Popen(
-            ["sipp", f"127.0.0.1:{server.env['SIP_PORT']}", "-sf", str(SCENARIO.parent / "trunk_calls_hotline.xml"),
-             "-s", HOTLINE, "-key", "peer_port", str(caller.port), "-i", "127.0.0.1", "-p", str(free_port()), "-m",
-             "1", "-nostdin", "-trace_err", "-timeout", "60s", "-timeout_error"], cwd=tmp_path,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        trunk = sipp_trunk.calls_hotline(server.env["SIP_PORT"], caller, tmp_path, timeout="60s")
         until(caller.heard_from_us, "the IVR's prompt reaches the caller")
         caller.press("1")
         caller.speak(CUSTOMER_HZ)
@@ -245,11 +233,8 @@ def test_a_phone_caller_is_handed_to_a_consulted_number_which_then_hangs_up(peop
         expect(offer).to_contain_text("Incoming phone call", timeout=WAIT)
         offer.get_by_role("button", name=re.compile("^Accept")).click()
         until(lambda: abs(caller.hears() - ALICE_HZ) < 20, "the caller hears Alice", lambda: f"{caller.hears()} Hz")
-        number = subprocess.Popen(  # hangs up 12 s after answering
-            ["sipp", "-sf", str(SCENARIO.parent / "consulted_phone_hangs_up.xml"), "-p", str(TRUNK_PORT), "-i",
-             "127.0.0.1", "-key", "rtp_host", "127.0.0.1", "-key", "rtp_port", str(consulted.port), "-d", "12000",
-             "-m", "1", "-nostdin", "-trace_err", "-timeout", "40s", "-timeout_error"], cwd=tmp_path,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        number = sipp_trunk.answers("consulted_phone_hangs_up.xml", TRUNK_PORT, consulted, tmp_path, "-d", "12000",
+                                    timeout="40s")  # hangs up 12 s after answering
         consult_the_phone(alice, consulted, "13800138004")
         until(lambda: is_music(caller.hears()), "the caller hears music during the consult",
               lambda: f"{caller.hears()} Hz")
@@ -267,9 +252,7 @@ def test_a_phone_caller_is_handed_to_a_consulted_number_which_then_hangs_up(peop
         assert [(p["userId"], p["transferTo"]) for p in described["participants"]] == [("agent1@demo", "13800138004")]
     finally:
         for process in (trunk, number):
-            if process is not None and process.poll() is None:
-                process.kill()
-                process.wait(5)
+            sipp_trunk.stop(process)
         caller.close()
         consulted.close()
     ok(alice.sdk("Agent.setStatus", {"status": "free"}))

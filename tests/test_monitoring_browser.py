@@ -11,9 +11,7 @@ recording (a whisper is not in it, a barge is) and a phone call from the trunk (
 from __future__ import annotations
 
 import re
-import subprocess
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -32,6 +30,7 @@ from .media_ears import TONES_PRESENT
 from .phone_peer import PhonePeer
 from .real_peers import needs, until
 from .recordings import RATE, Decoded
+from .sipp_trunk import hotline_caller as phone_caller  # noqa: F401 (a fixture)
 from .test_web_call_browser import customer_event, start_call
 
 pytestmark = pytest.mark.browser
@@ -69,8 +68,6 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), animations="disabled")
 
 
-HOTLINE = "008675586013388"
-SCENARIO = Path(__file__).parent / "sipp" / "trunk_calls_hotline.xml"
 
 
 @pytest.fixture(scope="module")
@@ -275,22 +272,6 @@ def test_a_whisper_is_not_in_the_calls_recording_and_a_barge_is(voices, server):
     assert all(heard == {AGENT_HZ, SUPERVISOR_HZ} for heard in barge[:-1]), barge
     left = tones_present(decoded.left[int((barged + 1.5) * RATE):], RATE, VOICES)
     assert left == {CUSTOMER_HZ}  # the customer's own side: only their voice
-
-
-@pytest.fixture
-def phone_caller(tmp_path, sip_port):
-    """The trunk (sipp) calling the hotline, with a phone peer (RTP) speaking 440 Hz as the caller's media."""
-    peer = PhonePeer()
-    sipp = subprocess.Popen(
-        ["sipp", f"127.0.0.1:{sip_port}", "-sf", str(SCENARIO), "-s", HOTLINE, "-key", "peer_port", str(peer.port),
-         "-i", "127.0.0.1", "-p", str(free_port()), "-m", "1", "-nostdin", "-trace_err", "-timeout", "80s",
-         "-timeout_error"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peer.sipp = sipp
-    yield peer
-    if sipp.poll() is None:
-        sipp.kill()
-    sipp.wait(5)
-    peer.close()
 
 
 def phone_tones(peer: PhonePeer) -> set[int]:
