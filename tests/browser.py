@@ -20,6 +20,7 @@ too (see its docstring).
 from __future__ import annotations
 
 import json
+import re
 import ssl
 import threading
 import time
@@ -356,6 +357,13 @@ def listening_context(browser: Browser, **options) -> BrowserContext:
     context.set_default_timeout(CALL_TIMEOUT * 1000)
     context.add_init_script(TRACK_PEER_CONNECTIONS)
     return context
+
+
+def accept_offer(page: Page, text: str, timeout_ms: float) -> None:
+    """In a workbench page: wait up to `timeout_ms` for the offer card to show `text`, then accept it."""
+    offer = page.locator(".offer-card")
+    expect(offer).to_contain_text(text, timeout=timeout_ms)
+    offer.get_by_role("button", name=re.compile("^Accept")).click()
 
 
 def live_shell(server: LiveServer, code: str) -> str:

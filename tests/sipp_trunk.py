@@ -14,6 +14,7 @@ import pytest
 from testing.liveserver import free_port
 
 from .phone_peer import PhonePeer
+from .real_peers import until
 
 HOTLINE = "008675586013388"  # the demo's hotline with an IVR: 1 queues for phone support
 SCENARIOS = Path(__file__).parent / "sipp"
@@ -35,6 +36,13 @@ def answers(scenario: str, trunk_port: int, peer: PhonePeer, cwd: Path, *options
         ["sipp", "-sf", str(SCENARIOS / scenario), "-p", str(trunk_port), "-i", "127.0.0.1", "-key", "rtp_host",
          "127.0.0.1", "-key", "rtp_port", str(peer.port), *options, "-m", "1", "-nostdin", "-trace_err", "-timeout",
          timeout, "-timeout_error"], cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def choose_support(peer: PhonePeer, hz: int) -> None:
+    """The caller hears the IVR's prompt, presses 1 (phone support) and speaks at `hz` from then on."""
+    until(peer.heard_from_us, "the IVR's prompt reaches the caller")
+    peer.press("1")
+    peer.speak(hz)
 
 
 def stop(sipp: subprocess.Popen | None) -> None:

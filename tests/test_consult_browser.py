@@ -18,7 +18,8 @@ from testing.liveserver import LiveServer
 from testing.serving import running
 
 from .browser import (  # noqa: F401 (fixtures)
-    fresh_channel_layer, listening_context, live_shell, reset_center, sign_in_workbench, speaking_browsers, wait_until,
+    accept_offer, fresh_channel_layer, listening_context, live_shell, reset_center, sign_in_workbench,
+    speaking_browsers, wait_until,
 )
 from .media_ears import TRACK_PEER_CONNECTIONS, VOICE_LEVELS, hears, is_music, open_connections, wait_to_hear
 from .call_shop import shop_fixture
@@ -80,20 +81,25 @@ def sdk_events(tab, name: str) -> list[dict]:
     return [entry["data"] for entry in tab.page.evaluate("() => window.heard") if entry["name"] == name]
 
 
-def call_alice(people, shop) -> tuple:
-    """The customer calls; Alice takes it in her workbench (Bob is kept out of routing meanwhile, then free)."""
-    customer_context, alice, bob = people
-    ok(bob.sdk("Agent.setStatus", {"status": "notReady"}))
+def alice_takes_a_web_call(customer_context, alice, shop) -> tuple:
+    """Alice is free; the customer calls from the shop's page (a new page of `customer_context`); Alice accepts
+    in her workbench and the customer hears her. (the customer's page, the session id)"""
     ok(alice.sdk("Agent.setStatus", {"status": "free"}))
     customer = customer_context.new_page()
     customer.goto(shop)
     customer.wait_for_function("() => window.tcccCall")
     session_id = start_call(customer)
-    offer = alice.page.locator(".offer-card")
-    expect(offer).to_contain_text("Incoming web audio call", timeout=WAIT)
-    offer.get_by_role("button", name=re.compile("^Accept")).click()
+    accept_offer(alice.page, "Incoming web audio call", WAIT)
     customer_event(customer, "accepted")
     wait_to_hear(customer, ALICE_HZ, "the customer hears Alice")
+    return customer, session_id
+
+
+def call_alice(people, shop) -> tuple:
+    """The customer calls; Alice takes it in her workbench (Bob is kept out of routing meanwhile, then free)."""
+    customer_context, alice, bob = people
+    ok(bob.sdk("Agent.setStatus", {"status": "notReady"}))
+    customer, session_id = alice_takes_a_web_call(customer_context, alice, shop)
     ok(bob.sdk("Agent.setStatus", {"status": "free"}))
     return customer, session_id
 

@@ -8,7 +8,6 @@ carrying two SIP calls: the caller is handed to the number, which hangs up and e
 stop BYEs the number. One server, one customer browser and one workbench for the module."""
 from __future__ import annotations
 
-import re
 import subprocess
 
 import numpy as np
@@ -20,15 +19,16 @@ from testing.peers import tones_present
 from testing.serving import running
 
 from .browser import (  # noqa: F401 (fixtures)
-    fresh_channel_layer, listening_context, live_shell, reset_center, sign_in_workbench, speaking_browsers,
+    accept_offer, fresh_channel_layer, listening_context, live_shell, reset_center, sign_in_workbench,
+    speaking_browsers,
 )
 from . import sipp_trunk
 from .call_shop import shop_fixture
 from .media_ears import TRACK_PEER_CONNECTIONS, is_music, wait_to_hear
 from .phone_peer import PhonePeer
 from .real_peers import needs, until
-from .test_consult_browser import voices_heard, wait_to_hear_voices
-from .test_web_call_browser import customer_event, ok, start_call
+from .test_consult_browser import alice_takes_a_web_call as call_alice, voices_heard, wait_to_hear_voices
+from .test_web_call_browser import customer_event, ok
 
 pytestmark = [needs("sipp"), pytest.mark.browser]
 
@@ -79,20 +79,6 @@ def hung_up(sipp: subprocess.Popen) -> None:
     """sipp got our BYE and answered it (it exits 0 after its one call)."""
     code = sipp.wait(15)
     assert code == 0, f"the consulted phone did not get its BYE: {sipp.stderr.read().decode(errors='replace')}"
-
-
-def call_alice(customer_context, alice, shop):
-    ok(alice.sdk("Agent.setStatus", {"status": "free"}))
-    customer = customer_context.new_page()
-    customer.goto(shop)
-    customer.wait_for_function("() => window.tcccCall")
-    session_id = start_call(customer)
-    offer = alice.page.locator(".offer-card")
-    expect(offer).to_contain_text("Incoming web audio call", timeout=WAIT)
-    offer.get_by_role("button", name=re.compile("^Accept")).click()
-    customer_event(customer, "accepted")
-    wait_to_hear(customer, ALICE_HZ, "the customer hears Alice")
-    return customer, session_id
 
 
 def consult_the_phone(alice, phone: PhonePeer, number: str, shots: bool = False) -> None:
@@ -226,12 +212,8 @@ def test_a_phone_caller_is_handed_to_a_consulted_number_which_then_hangs_up(peop
     try:
         ok(alice.sdk("Agent.setStatus", {"status": "free"}))
         trunk = sipp_trunk.calls_hotline(server.env["SIP_PORT"], caller, tmp_path, timeout="60s")
-        until(caller.heard_from_us, "the IVR's prompt reaches the caller")
-        caller.press("1")
-        caller.speak(CUSTOMER_HZ)
-        offer = alice.page.locator(".offer-card")
-        expect(offer).to_contain_text("Incoming phone call", timeout=WAIT)
-        offer.get_by_role("button", name=re.compile("^Accept")).click()
+        sipp_trunk.choose_support(caller, CUSTOMER_HZ)
+        accept_offer(alice.page, "Incoming phone call", WAIT)
         until(lambda: abs(caller.hears() - ALICE_HZ) < 20, "the caller hears Alice", lambda: f"{caller.hears()} Hz")
         number = sipp_trunk.answers("consulted_phone_hangs_up.xml", TRUNK_PORT, consulted, tmp_path, "-d", "12000",
                                     timeout="40s")  # hangs up 12 s after answering

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from testing.liveserver import LiveServer, free_port
 
 from . import sipp_trunk
-from .browser import fresh_channel_layer, reset_center, sign_in_workbench, speaking_browsers  # noqa: F401
+from .browser import accept_offer, fresh_channel_layer, reset_center, sign_in_workbench, speaking_browsers  # noqa: F401
 from .media_ears import TRACK_PEER_CONNECTIONS, is_music, wait_to_hear
 from .phone_peer import PhonePeer
 from .real_peers import needs, until
@@ -35,21 +35,15 @@ def test_a_phone_caller_is_held_while_alice_consults_bob_then_handed_to_bob(tmp_
                           for browser, user_id in zip(browsers, ("agent1@demo", "agent2@demo")))
             assert bob.sdk("Agent.setStatus", {"status": "notReady"})["status"] == "success"
             sipp = sipp_trunk.calls_hotline(sip_port, peer, tmp_path)
-            until(peer.heard_from_us, "the IVR's prompt reaches the caller")
-            peer.press("1")
-            peer.speak(CALLER_HZ)
-            offer = alice.page.locator(".offer-card")
-            expect(offer).to_contain_text("Incoming phone call", timeout=WAIT)
-            offer.get_by_role("button", name=re.compile("^Accept")).click()
+            sipp_trunk.choose_support(peer, CALLER_HZ)
+            accept_offer(alice.page, "Incoming phone call", WAIT)
             wait_to_hear(alice.page, CALLER_HZ, "Alice hears the caller")
             until(lambda: abs(peer.hears() - ALICE_HZ) < 20, "the caller hears Alice", lambda: f"{peer.hears()} Hz")
             assert bob.sdk("Agent.setStatus", {"status": "free"})["status"] == "success"
 
             alice.page.click("#ctl-consult")
             alice.page.locator("#wb-consult").get_by_role("button", name=re.compile(r"^Consult Bob")).click()
-            bob_offer = bob.page.locator(".offer-card")
-            expect(bob_offer).to_contain_text("Incoming consult", timeout=WAIT)
-            bob_offer.get_by_role("button", name=re.compile("^Accept")).click()
+            accept_offer(bob.page, "Incoming consult", WAIT)
             until(lambda: is_music(peer.hears()), "the caller hears music during the consult",
                   lambda: f"{peer.hears()} Hz")
             wait_to_hear(alice.page, BOB_HZ, "Alice hears Bob")

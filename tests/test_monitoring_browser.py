@@ -30,6 +30,7 @@ from .media_ears import TONES_PRESENT
 from .phone_peer import PhonePeer
 from .real_peers import needs, until
 from .recordings import RATE, Decoded
+from . import sipp_trunk
 from .sipp_trunk import hotline_caller as phone_caller  # noqa: F401 (a fixture)
 from .test_web_call_browser import customer_event, start_call
 
@@ -283,9 +284,7 @@ def phone_tones(peer: PhonePeer) -> set[int]:
 @needs("sipp")
 def test_a_phone_call_from_the_trunk_is_monitored_like_a_web_call(voices, server, phone_caller):
     agent = voices["agent"]
-    until(phone_caller.heard_from_us, "the IVR's prompt reaches the caller")
-    phone_caller.press("1")
-    phone_caller.speak(CUSTOMER_HZ)
+    sipp_trunk.choose_support(phone_caller, CUSTOMER_HZ)
     agent.locator(".offer-card").get_by_role("button", name=re.compile("^Accept")).click()
     wait_for_tones(agent, {CUSTOMER_HZ}, "the agent, hearing the phone caller")
     until(lambda: phone_tones(phone_caller) == {AGENT_HZ}, "the caller hears the agent",
