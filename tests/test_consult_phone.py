@@ -12,7 +12,9 @@ from playwright.sync_api import expect
 from testing.liveserver import LiveServer, free_port
 
 from . import sipp_trunk
-from .browser import accept_offer, fresh_channel_layer, reset_center, sign_in_workbench, speaking_browsers  # noqa: F401
+from .browser import (  # noqa: F401 (fixtures)
+    accept_offer, fresh_channel_layer, reset_center, sign_in_workbench, speaking_browsers,
+)
 from .media_ears import TRACK_PEER_CONNECTIONS, is_music, wait_to_hear
 from .phone_peer import PhonePeer
 from .real_peers import needs, until
