@@ -20,22 +20,25 @@ too (see its docstring).
 from __future__ import annotations
 
 import json
+import re
 import ssl
 import threading
 import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Error as PlaywrightError, Frame, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Error as PlaywrightError, Frame, Page, expect, sync_playwright
 
 from testing.chromium import CHROMIUM, CHROMIUM_ARGS, FOREIGN_HOST  # noqa: F401 (FOREIGN_HOST: tests import it from here)
 from testing.liveserver import ROOT, LiveServer
 from testing.serving import running
 
-from .media_ears import tone_wav
+from .media_ears import TRACK_PEER_CONNECTIONS, tone_wav
 
 ARTIFACTS = ROOT / "test-artifacts"
 EVENT_TIMEOUT = 5.0  # seconds; events follow a request or a deadline within well under a second here
@@ -332,6 +335,35 @@ def launch_speaking(playwright, folder: Path, hz: int) -> Browser:
     return playwright.chromium.launch(
         executable_path=CHROMIUM, headless=True,
         args=[*CHROMIUM_ARGS, *MEDIA_ARGS, f"--use-file-for-fake-audio-capture={tone_wav(folder, hz)}"])
+
+
+@contextmanager
+def speaking_browsers(tmp_path_factory, voices: Iterable[int]) -> Iterator[list[Browser]]:
+    """One Chromium per voice (`launch_speaking`, its tone in Hz), in the order of `voices`; closed on the way out."""
+    folder = tmp_path_factory.mktemp("tones")
+    with sync_playwright() as playwright:
+        browsers = [launch_speaking(playwright, folder, hz) for hz in voices]
+        try:
+            yield browsers
+        finally:
+            for browser in browsers:
+                browser.close()
+
+
+def listening_context(browser: Browser, **options) -> BrowserContext:
+    """A new context of `browser` (`options` as Playwright's `new_context` takes them) whose pages record their
+    peer connections (`TRACK_PEER_CONNECTIONS`), so that `hears` reads them, and wait up to CALL_TIMEOUT."""
+    context = browser.new_context(**options)
+    context.set_default_timeout(CALL_TIMEOUT * 1000)
+    context.add_init_script(TRACK_PEER_CONNECTIONS)
+    return context
+
+
+def accept_offer(page: Page, text: str, timeout_ms: float) -> None:
+    """In a workbench page: wait up to `timeout_ms` for the offer card to show `text`, then accept it."""
+    offer = page.locator(".offer-card")
+    expect(offer).to_contain_text(text, timeout=timeout_ms)
+    offer.get_by_role("button", name=re.compile("^Accept")).click()
 
 
 def live_shell(server: LiveServer, code: str) -> str:

@@ -2,7 +2,8 @@
 
 `TRACK_PEER_CONNECTIONS` (an init script) records every RTCPeerConnection a page makes in `window.__pcs`;
 `hears(page)` runs an AnalyserNode (smoothing off) on the newest open connection's received audio and returns
-its strongest frequency (0 for silence). Each side's fake microphone plays a WAV tone made with sox, so a
+its strongest frequency (0 for silence); `VOICE_LEVELS` and `TONES_PRESENT` read a mix of voices from the same
+listening (`listening`). Each side's fake microphone plays a WAV tone made with sox, so a
 frequency names who is heard.
 """
 from __future__ import annotations
@@ -31,11 +32,16 @@ TRACK_PEER_CONNECTIONS = """
 })();
 """
 
-HEAR = """async (ms) => {
+def listening(empty: str, reading: str) -> str:
+    """In-page JavaScript, `async ([ms, voices]) => …`: an AnalyserNode (smoothing off) listens `ms` to the audio
+    the newest open connection receives; then `reading`, JavaScript with `bins` (dB per bin), `ctx`, `analyser`
+    and `voices` (frequencies) in scope, returns what the caller wants of it. `empty` is returned when no open
+    connection receives audio."""
+    return """async ([ms, voices]) => {
   const open = window.__pcs.filter((pc) => pc.connectionState !== 'closed');
   const pc = open[open.length - 1];
   const receiver = pc && pc.getReceivers().find((r) => r.track && r.track.kind === 'audio');
-  if (!receiver) return { hz: 0, db: -200, why: 'no open connection' };
+  if (!receiver) return %s;
   const ctx = window.__audioContext || (window.__audioContext = new AudioContext());
   await ctx.resume();
   const source = ctx.createMediaStreamSource(new MediaStream([receiver.track]));
@@ -47,10 +53,35 @@ HEAR = """async (ms) => {
   const bins = new Float32Array(analyser.frequencyBinCount);
   analyser.getFloatFrequencyData(bins);
   source.disconnect();
+%s
+}""" % (empty, reading)
+
+
+# The strongest frequency and its level.
+HEAR = listening("{ hz: 0, db: -200, why: 'no open connection' }", """\
   let best = 1;
   for (let i = 2; i < bins.length; i++) if (bins[i] > bins[best]) best = i;
-  return { hz: best * ctx.sampleRate / analyser.fftSize, db: bins[best] };
-}"""
+  return { hz: best * ctx.sampleRate / analyser.fftSize, db: bins[best] };""")
+
+# The level (dB) at each voice's frequency (a mix carries several).
+VOICE_LEVELS = listening("null", """\
+  const at = (hz) => { const i = Math.round(hz * analyser.fftSize / ctx.sampleRate);
+                       return Math.max(bins[i - 1], bins[i], bins[i + 1]); };
+  return Object.fromEntries(voices.map((hz) => [hz, at(hz)]));""")
+
+# The voices present: for each voice's frequency its peak in dB, present when within 25 dB of the strongest peak
+# and above silence.
+TONES_PRESENT = listening("[]", """\
+  const width = ctx.sampleRate / analyser.fftSize;
+  let loudest = -200;
+  for (let i = 2; i < bins.length; i++) loudest = Math.max(loudest, bins[i]);
+  const peak = (hz) => {
+    let best = -200;
+    for (let i = Math.floor((hz - 15) / width); i <= Math.ceil((hz + 15) / width); i++) best = Math.max(best, bins[i]);
+    return best;
+  };
+  return voices.filter((hz) => peak(hz) > -75 && peak(hz) >= loudest - 25);""")
+
 
 FRAMES = """async () => {
   const open = window.__pcs.filter((pc) => pc.connectionState !== 'closed');
@@ -79,7 +110,7 @@ def tone_wav(folder: Path, hz: int) -> Path:
 def hears(page: Page, ms: int = 400) -> float:
     """The frequency the page hears now on its newest open connection (0: silence or nothing)."""
     page = getattr(page, "page", page)  # an SdkPage or a plain Page
-    heard = page.evaluate(HEAR, ms)
+    heard = page.evaluate(HEAR, [ms, []])
     return 0.0 if heard["db"] < SILENT_DB else round(heard["hz"], 1)
 
 

@@ -9,22 +9,22 @@ voice's frequency (a mix carries several), or the music on hold. Screenshots: te
 from __future__ import annotations
 
 import re
-import threading
 import time
-from http.server import ThreadingHTTPServer
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from testing.liveserver import LiveServer
 from testing.serving import running
 
 from .browser import (  # noqa: F401 (fixtures)
-    CALL_TIMEOUT, fresh_channel_layer, launch_speaking, live_shell, reset_center, sign_in_workbench, wait_until,
+    accept_offer, fresh_channel_layer, listening_context, live_shell, reset_center, sign_in_workbench,
+    speaking_browsers, wait_until,
 )
-from .media_ears import TRACK_PEER_CONNECTIONS, hears, is_music, open_connections, wait_to_hear
+from .media_ears import TRACK_PEER_CONNECTIONS, VOICE_LEVELS, hears, is_music, open_connections, wait_to_hear
+from .call_shop import shop_fixture
 from .recordings import Decoded
-from .test_web_call_browser import ShopPage, customer_event, ok, start_call
+from .test_web_call_browser import customer_event, ok, start_call
 
 pytestmark = pytest.mark.browser
 
@@ -32,32 +32,11 @@ CUSTOMER_HZ, ALICE_HZ, BOB_HZ = 440, 1000, 2000
 VOICES = (CUSTOMER_HZ, ALICE_HZ, BOB_HZ)
 WAIT = 8000  # ms: a fragment follows an action or an event well within this
 
-# The level (dB) at each voice's frequency in what the newest open connection receives.
-LEVELS = """async ([ms, voices]) => {
-  const open = window.__pcs.filter((pc) => pc.connectionState !== 'closed');
-  const pc = open[open.length - 1];
-  const receiver = pc && pc.getReceivers().find((r) => r.track && r.track.kind === 'audio');
-  if (!receiver) return null;
-  const ctx = window.__audioContext || (window.__audioContext = new AudioContext());
-  await ctx.resume();
-  const source = ctx.createMediaStreamSource(new MediaStream([receiver.track]));
-  const analyser = ctx.createAnalyser();
-  analyser.fftSize = 8192;
-  analyser.smoothingTimeConstant = 0;
-  source.connect(analyser);
-  await new Promise((resolve) => setTimeout(resolve, ms));
-  const bins = new Float32Array(analyser.frequencyBinCount);
-  analyser.getFloatFrequencyData(bins);
-  source.disconnect();
-  const at = (hz) => { const i = Math.round(hz * analyser.fftSize / ctx.sampleRate);
-                       return Math.max(bins[i - 1], bins[i], bins[i + 1]); };
-  return Object.fromEntries(voices.map((hz) => [hz, at(hz)]));
-}"""
 HEARD_DB = -60.0  # a voice this loud at its frequency is heard (silence and the others' leakage are far below)
 
 
 def voices_heard(page) -> set[int]:
-    levels = page.evaluate(LEVELS, [400, list(VOICES)])
+    levels = page.evaluate(VOICE_LEVELS, [400, list(VOICES)])
     return {int(hz) for hz, db in (levels or {}).items() if db > HEARD_DB}
 
 
@@ -82,53 +61,45 @@ def server():
         yield live
 
 
-@pytest.fixture(scope="module")
-def shop(server):
-    handler = type("Handler", (ShopPage,), {"widget_url": server.url + "/widget/call.js"})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-    httpd.server_close()
+shop = shop_fixture("server")
 
 
 @pytest.fixture(scope="module")
 def people(server, shop, tmp_path_factory):
     """The three voices: the customer's browser context, Alice's and Bob's workbench tabs (signed in once)."""
-    folder = tmp_path_factory.mktemp("tones")
-    with sync_playwright() as playwright:
-        browsers = [launch_speaking(playwright, folder, hz) for hz in VOICES]
-        customer = browsers[0].new_context()
-        customer.set_default_timeout(CALL_TIMEOUT * 1000)
-        customer.add_init_script(TRACK_PEER_CONNECTIONS)
+    with speaking_browsers(tmp_path_factory, VOICES) as browsers:
+        customer = listening_context(browsers[0])
         alice, bob = (sign_in_workbench(browser, server, user_id, init_script=TRACK_PEER_CONNECTIONS)
                       for browser, user_id in ((browsers[1], "agent1@demo"), (browsers[2], "agent2@demo")))
         for tab in (alice, bob):  # the SDK's events the page hears, for the test to read
             tab.page.evaluate("() => { window.heard = []; for (const name of ['transfer', 'sessionEnded', 'callIn'])"
                               " tccc.on(name, (data) => window.heard.push({ name, data })); }")
         yield customer, alice, bob
-        for browser in browsers:
-            browser.close()
 
 
 def sdk_events(tab, name: str) -> list[dict]:
     return [entry["data"] for entry in tab.page.evaluate("() => window.heard") if entry["name"] == name]
 
 
-def call_alice(people, shop) -> tuple:
-    """The customer calls; Alice takes it in her workbench (Bob is kept out of routing meanwhile, then free)."""
-    customer_context, alice, bob = people
-    ok(bob.sdk("Agent.setStatus", {"status": "notReady"}))
+def alice_takes_a_web_call(customer_context, alice, shop) -> tuple:
+    """Alice is free; the customer calls from the shop's page (a new page of `customer_context`); Alice accepts
+    in her workbench and the customer hears her. (the customer's page, the session id)"""
     ok(alice.sdk("Agent.setStatus", {"status": "free"}))
     customer = customer_context.new_page()
     customer.goto(shop)
     customer.wait_for_function("() => window.tcccCall")
     session_id = start_call(customer)
-    offer = alice.page.locator(".offer-card")
-    expect(offer).to_contain_text("Incoming web audio call", timeout=WAIT)
-    offer.get_by_role("button", name=re.compile("^Accept")).click()
+    accept_offer(alice.page, "Incoming web audio call", WAIT)
     customer_event(customer, "accepted")
     wait_to_hear(customer, ALICE_HZ, "the customer hears Alice")
+    return customer, session_id
+
+
+def call_alice(people, shop) -> tuple:
+    """The customer calls; Alice takes it in her workbench (Bob is kept out of routing meanwhile, then free)."""
+    customer_context, alice, bob = people
+    ok(bob.sdk("Agent.setStatus", {"status": "notReady"}))
+    customer, session_id = alice_takes_a_web_call(customer_context, alice, shop)
     ok(bob.sdk("Agent.setStatus", {"status": "free"}))
     return customer, session_id
 

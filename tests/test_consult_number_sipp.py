@@ -8,34 +8,31 @@ carrying two SIP calls: the caller is handed to the number, which hangs up and e
 stop BYEs the number. One server, one customer browser and one workbench for the module."""
 from __future__ import annotations
 
-import re
 import subprocess
-import threading
-from http.server import ThreadingHTTPServer
-from pathlib import Path
 
 import numpy as np
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from testing.liveserver import LiveServer, free_port
 from testing.peers import tones_present
 from testing.serving import running
 
 from .browser import (  # noqa: F401 (fixtures)
-    CALL_TIMEOUT, fresh_channel_layer, launch_speaking, live_shell, reset_center, sign_in_workbench,
+    accept_offer, fresh_channel_layer, listening_context, live_shell, reset_center, sign_in_workbench,
+    speaking_browsers,
 )
+from . import sipp_trunk
+from .call_shop import shop_fixture
 from .media_ears import TRACK_PEER_CONNECTIONS, is_music, wait_to_hear
 from .phone_peer import PhonePeer
 from .real_peers import needs, until
-from .test_consult_browser import voices_heard, wait_to_hear_voices
-from .test_web_call_browser import ShopPage, customer_event, ok, start_call
+from .test_consult_browser import alice_takes_a_web_call as call_alice, voices_heard, wait_to_hear_voices
+from .test_web_call_browser import customer_event, ok
 
 pytestmark = [needs("sipp"), pytest.mark.browser]
 
 CUSTOMER_HZ, ALICE_HZ, PHONE_HZ = 440, 1000, 2000
-HOTLINE = "008675586013388"  # the demo's hotline with an IVR: 1 queues for phone support
-SCENARIO = Path(__file__).parent / "sipp" / "consulted_phone.xml"
 TRUNK_PORT = free_port()
 WAIT = 8000
 
@@ -54,30 +51,17 @@ def server():
         yield live
 
 
-@pytest.fixture(scope="module")
-def shop(server):
-    handler = type("Handler", (ShopPage,), {"widget_url": server.url + "/widget/call.js"})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-    httpd.server_close()
+shop = shop_fixture("server")
 
 
 @pytest.fixture(scope="module")
 def people(server, shop, tmp_path_factory):
     """The customer's browser context and Alice's workbench tab (signed in once)."""
-    folder = tmp_path_factory.mktemp("tones")
-    with sync_playwright() as playwright:
-        browsers = [launch_speaking(playwright, folder, hz) for hz in (CUSTOMER_HZ, ALICE_HZ)]
-        customer = browsers[0].new_context()
-        customer.set_default_timeout(CALL_TIMEOUT * 1000)
-        customer.add_init_script(TRACK_PEER_CONNECTIONS)
+    with speaking_browsers(tmp_path_factory, (CUSTOMER_HZ, ALICE_HZ)) as browsers:
+        customer = listening_context(browsers[0])
         alice = sign_in_workbench(browsers[1], server, "agent1@demo", init_script=TRACK_PEER_CONNECTIONS)
         alice.page.evaluate("() => { window.heard = []; tccc.on('transfer', (data) => window.heard.push(data)); }")
         yield customer, alice
-        for browser in browsers:
-            browser.close()
 
 
 @pytest.fixture
@@ -85,15 +69,9 @@ def phone(tmp_path):
     """The consulted phone: sipp answering one call on the trunk's port, its media a peer speaking 2000 Hz."""
     peer = PhonePeer()
     peer.speak(PHONE_HZ)
-    sipp = subprocess.Popen(
-        ["sipp", "-sf", str(SCENARIO), "-p", str(TRUNK_PORT), "-i", "127.0.0.1", "-key", "rtp_host", "127.0.0.1",
-         "-key", "rtp_port", str(peer.port), "-m", "1", "-nostdin", "-trace_err", "-timeout", "60s",
-         "-timeout_error"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peer.sipp = sipp
+    peer.sipp = sipp_trunk.answers("consulted_phone.xml", TRUNK_PORT, peer, tmp_path)
     yield peer
-    if sipp.poll() is None:
-        sipp.kill()
-        sipp.wait(5)
+    sipp_trunk.stop(peer.sipp)
     peer.close()
 
 
@@ -101,20 +79,6 @@ def hung_up(sipp: subprocess.Popen) -> None:
     """sipp got our BYE and answered it (it exits 0 after its one call)."""
     code = sipp.wait(15)
     assert code == 0, f"the consulted phone did not get its BYE: {sipp.stderr.read().decode(errors='replace')}"
-
-
-def call_alice(customer_context, alice, shop):
-    ok(alice.sdk("Agent.setStatus", {"status": "free"}))
-    customer = customer_context.new_page()
-    customer.goto(shop)
-    customer.wait_for_function("() => window.tcccCall")
-    session_id = start_call(customer)
-    offer = alice.page.locator(".offer-card")
-    expect(offer).to_contain_text("Incoming web audio call", timeout=WAIT)
-    offer.get_by_role("button", name=re.compile("^Accept")).click()
-    customer_event(customer, "accepted")
-    wait_to_hear(customer, ALICE_HZ, "the customer hears Alice")
-    return customer, session_id
 
 
 def consult_the_phone(alice, phone: PhonePeer, number: str, shots: bool = False) -> None:
@@ -213,8 +177,8 @@ def test_a_busy_number_ends_only_the_consult_and_alice_is_told(people, shop, ser
     customer_context, alice = people
     customer, session_id = call_alice(customer_context, alice, shop)
     busy = subprocess.Popen(
-        ["sipp", "-sf", str(SCENARIO.parent / "uas_busy.xml"), "-p", str(TRUNK_PORT), "-i", "127.0.0.1", "-m", "1",
-         "-nostdin", "-trace_err", "-timeout", "20s", "-timeout_error"], cwd=tmp_path, stdout=subprocess.DEVNULL,
+        ["sipp", "-sf", str(sipp_trunk.SCENARIOS / "uas_busy.xml"), "-p", str(TRUNK_PORT), "-i", "127.0.0.1", "-m",
+         "1", "-nostdin", "-trace_err", "-timeout", "20s", "-timeout_error"], cwd=tmp_path, stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE)
     try:
         alice.page.click("#ctl-consult")
@@ -247,23 +211,12 @@ def test_a_phone_caller_is_handed_to_a_consulted_number_which_then_hangs_up(peop
     trunk = number = None
     try:
         ok(alice.sdk("Agent.setStatus", {"status": "free"}))
-        trunk = subprocess.Popen(
-            ["sipp", f"127.0.0.1:{server.env['SIP_PORT']}", "-sf", str(SCENARIO.parent / "trunk_calls_hotline.xml"),
-             "-s", HOTLINE, "-key", "peer_port", str(caller.port), "-i", "127.0.0.1", "-p", str(free_port()), "-m",
-             "1", "-nostdin", "-trace_err", "-timeout", "60s", "-timeout_error"], cwd=tmp_path,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        until(caller.heard_from_us, "the IVR's prompt reaches the caller")
-        caller.press("1")
-        caller.speak(CUSTOMER_HZ)
-        offer = alice.page.locator(".offer-card")
-        expect(offer).to_contain_text("Incoming phone call", timeout=WAIT)
-        offer.get_by_role("button", name=re.compile("^Accept")).click()
+        trunk = sipp_trunk.calls_hotline(server.env["SIP_PORT"], caller, tmp_path, timeout="60s")
+        sipp_trunk.choose_support(caller, CUSTOMER_HZ)
+        accept_offer(alice.page, "Incoming phone call", WAIT)
         until(lambda: abs(caller.hears() - ALICE_HZ) < 20, "the caller hears Alice", lambda: f"{caller.hears()} Hz")
-        number = subprocess.Popen(  # hangs up 12 s after answering
-            ["sipp", "-sf", str(SCENARIO.parent / "consulted_phone_hangs_up.xml"), "-p", str(TRUNK_PORT), "-i",
-             "127.0.0.1", "-key", "rtp_host", "127.0.0.1", "-key", "rtp_port", str(consulted.port), "-d", "12000",
-             "-m", "1", "-nostdin", "-trace_err", "-timeout", "40s", "-timeout_error"], cwd=tmp_path,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        number = sipp_trunk.answers("consulted_phone_hangs_up.xml", TRUNK_PORT, consulted, tmp_path, "-d", "12000",
+                                    timeout="40s")  # hangs up 12 s after answering
         consult_the_phone(alice, consulted, "13800138004")
         until(lambda: is_music(caller.hears()), "the caller hears music during the consult",
               lambda: f"{caller.hears()} Hz")
@@ -281,9 +234,7 @@ def test_a_phone_caller_is_handed_to_a_consulted_number_which_then_hangs_up(peop
         assert [(p["userId"], p["transferTo"]) for p in described["participants"]] == [("agent1@demo", "13800138004")]
     finally:
         for process in (trunk, number):
-            if process is not None and process.poll() is None:
-                process.kill()
-                process.wait(5)
+            sipp_trunk.stop(process)
         caller.close()
         consulted.close()
     ok(alice.sdk("Agent.setStatus", {"status": "free"}))

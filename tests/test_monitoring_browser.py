@@ -11,29 +11,28 @@ recording (a whisper is not in it, a barge is) and a phone call from the trunk (
 from __future__ import annotations
 
 import re
-import subprocess
-import threading
 import time
-from http.server import ThreadingHTTPServer
-from pathlib import Path
 
 import numpy as np
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from testing.liveserver import LiveServer, free_port
 from testing.peers import tones_present
 from testing.serving import running
 
 from .browser import (  # noqa: F401 (fixtures)
-    ARTIFACTS, CALL_TIMEOUT, fresh_channel_layer, launch_speaking, live_shell, wait_until,
+    ARTIFACTS, CALL_TIMEOUT, fresh_channel_layer, listening_context, live_shell, speaking_browsers, wait_until,
 )
-from .media_ears import TRACK_PEER_CONNECTIONS
+from .call_shop import shop_fixture
+from .media_ears import TONES_PRESENT
 from .phone_peer import PhonePeer
 from .real_peers import needs, until
 from .recordings import RATE, Decoded
-from .test_web_call_browser import ShopPage, customer_event, start_call
+from . import sipp_trunk
+from .sipp_trunk import hotline_caller as phone_caller  # noqa: F401 (a fixture)
+from .test_web_call_browser import customer_event, start_call
 
 pytestmark = pytest.mark.browser
 
@@ -41,38 +40,8 @@ CUSTOMER_HZ, AGENT_HZ, SUPERVISOR_HZ = 440, 1000, 1500
 VOICES = (CUSTOMER_HZ, AGENT_HZ, SUPERVISOR_HZ)
 WAIT = CALL_TIMEOUT * 1000
 
-# The tones present in what the newest open connection receives: for each voice's frequency, its peak in dB;
-# present when within 25 dB of the strongest peak and above silence.
-TONES = """async ([ms, voices]) => {
-  const open = window.__pcs.filter((pc) => pc.connectionState !== 'closed');
-  const pc = open[open.length - 1];
-  const receiver = pc && pc.getReceivers().find((r) => r.track && r.track.kind === 'audio');
-  if (!receiver) return [];
-  const ctx = window.__toneContext || (window.__toneContext = new AudioContext());
-  await ctx.resume();
-  const source = ctx.createMediaStreamSource(new MediaStream([receiver.track]));
-  const analyser = ctx.createAnalyser();
-  analyser.fftSize = 8192;
-  analyser.smoothingTimeConstant = 0;
-  source.connect(analyser);
-  await new Promise((resolve) => setTimeout(resolve, ms));
-  const bins = new Float32Array(analyser.frequencyBinCount);
-  analyser.getFloatFrequencyData(bins);
-  source.disconnect();
-  const width = ctx.sampleRate / analyser.fftSize;
-  let loudest = -200;
-  for (let i = 2; i < bins.length; i++) loudest = Math.max(loudest, bins[i]);
-  const peak = (hz) => {
-    let best = -200;
-    for (let i = Math.floor((hz - 15) / width); i <= Math.ceil((hz + 15) / width); i++) best = Math.max(best, bins[i]);
-    return best;
-  };
-  return voices.filter((hz) => peak(hz) > -75 && peak(hz) >= loudest - 25);
-}"""
-
-
 def tones(page, ms: int = 300) -> set[int]:
-    return set(page.evaluate(TONES, [ms, list(VOICES)]))
+    return set(page.evaluate(TONES_PRESENT, [ms, list(VOICES)]))
 
 
 def wait_for_tones(page, expected: set[int], who: str, timeout: float = 10.0) -> None:
@@ -100,8 +69,6 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), animations="disabled")
 
 
-HOTLINE = "008675586013388"
-SCENARIO = Path(__file__).parent / "sipp" / "trunk_calls_hotline.xml"
 
 
 @pytest.fixture(scope="module")
@@ -120,30 +87,16 @@ def server(sip_port):
         yield live
 
 
-@pytest.fixture(scope="module")
-def shop(server):
-    handler = type("Handler", (ShopPage,), {"widget_url": server.url + "/widget/call.js"})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-    httpd.server_close()
+shop = shop_fixture("server")
 
 
 @pytest.fixture(scope="module")
 def voices(tmp_path_factory, server, shop):
     """The three pages, each in the browser of its voice: the shop (customer), the agent's workbench (signed in
     as agent1@demo, the only agent online, so every call rings for them) and admin (the demo's superuser)."""
-    folder = tmp_path_factory.mktemp("tones")
-    with sync_playwright() as playwright:
-        browsers = [launch_speaking(playwright, folder, hz) for hz in VOICES]
-        pages = []
-        for browser in browsers:
-            context = browser.new_context(viewport={"width": 1280, "height": 860})
-            context.set_default_timeout(WAIT)
-            context.add_init_script(TRACK_PEER_CONNECTIONS)
-            pages.append(context.new_page())
-        customer, agent, supervisor = pages
+    with speaking_browsers(tmp_path_factory, VOICES) as browsers:
+        customer, agent, supervisor = (listening_context(browser, viewport={"width": 1280, "height": 860}).new_page()
+                                       for browser in browsers)
         live_shell(server, "from sessions_app.models import Agent\nAgent.objects.update(status='offline')\n")
         agent.goto(server.url + "/workbench/")
         agent.fill("#id_username", "agent1@demo")
@@ -158,8 +111,6 @@ def voices(tmp_path_factory, server, shop):
         supervisor.click("input[type=submit]")
         supervisor.wait_for_url(server.url + "/admin/")
         yield {"customer": customer, "agent": agent, "supervisor": supervisor, "shop": shop}
-        for browser in browsers:
-            browser.close()
 
 
 def a_call_in_progress(voices) -> str:
@@ -324,22 +275,6 @@ def test_a_whisper_is_not_in_the_calls_recording_and_a_barge_is(voices, server):
     assert left == {CUSTOMER_HZ}  # the customer's own side: only their voice
 
 
-@pytest.fixture
-def phone_caller(tmp_path, sip_port):
-    """The trunk (sipp) calling the hotline, with a phone peer (RTP) speaking 440 Hz as the caller's media."""
-    peer = PhonePeer()
-    sipp = subprocess.Popen(
-        ["sipp", f"127.0.0.1:{sip_port}", "-sf", str(SCENARIO), "-s", HOTLINE, "-key", "peer_port", str(peer.port),
-         "-i", "127.0.0.1", "-p", str(free_port()), "-m", "1", "-nostdin", "-trace_err", "-timeout", "80s",
-         "-timeout_error"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peer.sipp = sipp
-    yield peer
-    if sipp.poll() is None:
-        sipp.kill()
-    sipp.wait(5)
-    peer.close()
-
-
 def phone_tones(peer: PhonePeer) -> set[int]:
     """The voices in the last half second the phone caller received (8 kHz)."""
     samples = np.concatenate(peer.recent[-25:]) if peer.recent else np.zeros(0)
@@ -349,9 +284,7 @@ def phone_tones(peer: PhonePeer) -> set[int]:
 @needs("sipp")
 def test_a_phone_call_from_the_trunk_is_monitored_like_a_web_call(voices, server, phone_caller):
     agent = voices["agent"]
-    until(phone_caller.heard_from_us, "the IVR's prompt reaches the caller")
-    phone_caller.press("1")
-    phone_caller.speak(CUSTOMER_HZ)
+    sipp_trunk.choose_support(phone_caller, CUSTOMER_HZ)
     agent.locator(".offer-card").get_by_role("button", name=re.compile("^Accept")).click()
     wait_for_tones(agent, {CUSTOMER_HZ}, "the agent, hearing the phone caller")
     until(lambda: phone_tones(phone_caller) == {AGENT_HZ}, "the caller hears the agent",

@@ -7,23 +7,17 @@ tone; the agent's sendDigits reaches the caller as RFC 4733 keys; the agent hang
 """
 from __future__ import annotations
 
-import subprocess
-from pathlib import Path
-
 import pytest
-from playwright.sync_api import sync_playwright
 
 from .browser import (  # noqa: F401 (fixtures)
-    AgentPages, HostPageServer, fresh_channel_layer, launch_speaking, reset_center,
+    AgentPages, HostPageServer, fresh_channel_layer, reset_center, speaking_browsers,
 )
 from testing.liveserver import LiveServer, free_port
 from .media_ears import TRACK_PEER_CONNECTIONS, wait_to_hear
-from .phone_peer import PhonePeer
 from .real_peers import needs, until
+from .sipp_trunk import HOTLINE, hotline_caller as caller  # noqa: F401 (a fixture)
 
-HOTLINE = "008675586013388"
 CALLER_HZ, AGENT_HZ = 440, 1000
-SCENARIO = Path(__file__).parent / "sipp" / "trunk_calls_hotline.xml"
 pytestmark = [needs("sipp"), pytest.mark.browser]
 
 
@@ -42,11 +36,8 @@ def server(sip_port):
 
 @pytest.fixture(scope="module")
 def agent_browser(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tones")
-    with sync_playwright() as playwright:
-        browser = launch_speaking(playwright, folder, AGENT_HZ)
+    with speaking_browsers(tmp_path_factory, [AGENT_HZ]) as (browser,):
         yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -57,22 +48,6 @@ def agent(agent_browser, server):
     yield pages.open("agent1@demo")
     pages.close()
     host.stop()
-
-
-@pytest.fixture
-def caller(tmp_path, sip_port):
-    """The trunk (sipp) calling the hotline, with the phone peer as the caller's media."""
-    peer = PhonePeer()
-    sipp = subprocess.Popen(
-        ["sipp", f"127.0.0.1:{sip_port}", "-sf", str(SCENARIO), "-s", HOTLINE, "-key", "peer_port", str(peer.port),
-         "-i", "127.0.0.1", "-p", str(free_port()), "-m", "1", "-nostdin", "-trace_err", "-timeout", "80s",
-         "-timeout_error"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peer.sipp = sipp
-    yield peer
-    if sipp.poll() is None:
-        sipp.kill()
-    sipp.wait(5)
-    peer.close()
 
 
 

@@ -6,17 +6,13 @@ site) and the agents' CRM pages (the SDK) each analyse what their WebRTC connect
 """
 from __future__ import annotations
 
-import json
-import threading
-from http.server import ThreadingHTTPServer
-
 import pytest
-from playwright.sync_api import sync_playwright
 
 from .browser import (  # noqa: F401 (fixtures)
-    ARTIFACTS, CALL_TIMEOUT, EVENT_TIMEOUT, AgentPages, PageHandler, SdkPage, fresh_channel_layer, host_page,
-    html_page, launch_speaking, reset_center,
+    ARTIFACTS, EVENT_TIMEOUT, AgentPages, SdkPage, fresh_channel_layer, host_page, listening_context, reset_center,
+    speaking_browsers,
 )
+from .call_shop import shop_fixture
 from testing.liveserver import LiveServer
 from testing.serving import running
 from .media_ears import TRACK_PEER_CONNECTIONS, is_music, open_connections, video_frames, wait_to_hear
@@ -24,29 +20,6 @@ from .media_ears import TRACK_PEER_CONNECTIONS, is_music, open_connections, vide
 pytestmark = pytest.mark.browser
 
 CUSTOMER_HZ, AGENT1_HZ, AGENT2_HZ = 440, 1000, 1500
-
-CUSTOMER_PAGE = html_page("Acme Shop", body="""\
-<h1>Acme Shop</h1><p>Questions? Call us from this page.</p>
-<script>
-  window.callEvents = [];
-  const s = document.createElement('script');
-  s.src = __WIDGET__;
-  s.dataset.sdkAppId = '1400000001';
-  s.crossOrigin = 'anonymous';
-  s.onload = () => {
-    for (const name of ['queued', 'ringing', 'accepted', 'ended']) tcccCall.on(name, (data) => window.callEvents.push({ name, data }));
-  };
-  document.body.appendChild(s);
-</script>
-""")
-
-
-class ShopPage(PageHandler):
-    widget_url = ""
-
-    def do_GET(self):
-        self.send_page(CUSTOMER_PAGE.replace("__WIDGET__", json.dumps(self.widget_url)).encode())
-
 
 @pytest.fixture(scope="module")
 def media_server():
@@ -57,23 +30,11 @@ def media_server():
 @pytest.fixture(scope="module")
 def browsers(tmp_path_factory):
     """One Chromium per voice: the fake microphone is a browser-wide flag."""
-    folder = tmp_path_factory.mktemp("tones")
-    with sync_playwright() as playwright:
-        launched = {who: launch_speaking(playwright, folder, hz)
-                    for who, hz in (("customer", CUSTOMER_HZ), ("agent1", AGENT1_HZ), ("agent2", AGENT2_HZ))}
-        yield launched
-        for browser in launched.values():
-            browser.close()
+    with speaking_browsers(tmp_path_factory, (CUSTOMER_HZ, AGENT1_HZ, AGENT2_HZ)) as launched:
+        yield dict(zip(("customer", "agent1", "agent2"), launched))
 
 
-@pytest.fixture(scope="module")
-def shop(media_server):
-    handler = type("Handler", (ShopPage,), {"widget_url": media_server.url + "/widget/call.js"})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-    httpd.server_close()
+shop = shop_fixture("media_server")
 
 
 @pytest.fixture
@@ -92,9 +53,7 @@ def people(browsers, host_page, media_server, shop):
 
         @staticmethod
         def customer():
-            context = browsers["customer"].new_context()
-            context.set_default_timeout(CALL_TIMEOUT * 1000)
-            context.add_init_script(TRACK_PEER_CONNECTIONS)
+            context = listening_context(browsers["customer"])
             contexts.append(context)
             page = context.new_page()
             page.goto(shop)

@@ -13,37 +13,28 @@ from __future__ import annotations
 
 import json
 import logging
-from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 
 from ..domain import call_monitor as rules
 from ..domain import protocol
-from ..services import ice, monitoring, origins, supervision
+from ..services import ice, monitoring, supervision
 from ..services.errors import ServiceError
 from ..services.monitor_push import monitor_group
+from .supervisor_socket import SupervisorSocket
 
 log = logging.getLogger(__name__)
 
 
-class CallMonitorConsumer(AsyncWebsocketConsumer):
+class CallMonitorConsumer(SupervisorSocket):
     session_id: str | None = None
     user_id: int | None = None
 
     async def connect(self):
-        headers = dict(self.scope.get("headers", []))
-        if not origins.same_origin(headers.get(b"origin", b"").decode("latin-1"),
-                                   headers.get(b"host", b"").decode("latin-1")):
-            await self.close()  # a cookie alone never opens this socket for another site: HTTP 403
+        opened = await self.open_for_supervisor("Sign in to admin as a supervisor to monitor calls.")
+        if opened is None:
             return
-        await self.accept()
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated or not user.is_staff or not user.is_active:
-            await self.refuse("Sign in to admin as a supervisor to monitor calls.")
-            return
-        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
-        session_id = (query.get("sessionId") or [""])[0][:64]
+        user, session_id = opened
         view = await database_sync_to_async(monitoring.visible_call)(user, session_id)
         if view is None:
             await self.refuse("This call cannot be monitored: it is not a call you may monitor.")

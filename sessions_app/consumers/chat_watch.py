@@ -11,16 +11,15 @@ workbench's HTML fragments (ui/chat_watch.py), which htmx's ws extension swaps b
 from __future__ import annotations
 
 import logging
-from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 
 from ..domain import chat_watch as rules
 from ..domain import protocol
-from ..services import chat, chat_watch, origins, supervision
+from ..services import chat, chat_watch, supervision
 from ..services.errors import ServiceError
 from ..ui import chat_watch as watch_ui
+from .supervisor_socket import SupervisorSocket
 
 log = logging.getLogger(__name__)
 MAX_FRAME = 64 * 1024
@@ -29,23 +28,15 @@ TITLES = {"send": "The message was not sent", "takeOver": "The chat was not take
 QUIET = ("typing", "read")  # sent by the page's script, not by a click: a refusal is not shown
 
 
-class ChatWatchConsumer(AsyncWebsocketConsumer):
+class ChatWatchConsumer(SupervisorSocket):
     session_id: str | None = None
 
     async def connect(self):
-        headers = dict(self.scope.get("headers", []))
-        if not origins.same_origin(headers.get(b"origin", b"").decode("latin-1"),
-                                   headers.get(b"host", b"").decode("latin-1")):
-            await self.close()  # a cookie alone never opens this socket for another site: HTTP 403
+        opened = await self.open_for_supervisor("Sign in to admin as a supervisor to watch chats.")
+        if opened is None:
             return
-        await self.accept()
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated or not user.is_staff:
-            await self.refuse("Sign in to admin as a supervisor to watch chats.")
-            return
+        user, session_id = opened
         self.user_id = user.pk
-        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
-        session_id = (query.get("sessionId") or [""])[0][:64]
         try:
             await database_sync_to_async(chat_watch.watch)(supervisor_id=self.user_id, session_id=session_id)
         except ServiceError as refused:  # a crafted id too: refused (and audited) before naming any group

@@ -30,7 +30,6 @@ customer hears music either way and stays on hold after a cancel; a conference t
 """
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 from django.conf import settings
@@ -38,8 +37,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..domain import routing as policy
-from ..models import Agent, Consult, ServeParticipant, Session, SkillGroup, found
-from . import agents, dialing, lifecycle, media, media_workers, phone, routing, timeline, wallboard_push
+from ..models import Agent, Consult, ServeParticipant, Session, found
+from . import agents, dialing, lifecycle, media, media_workers, phone, routing, skill_groups, timeline, wallboard_push
 from .errors import NotFound, ServiceError
 from .events import publish, publish_change
 from .session_locks import lock_session
@@ -78,15 +77,6 @@ def _serving(agent_id: int, session_id: str, action: str) -> tuple[Agent, Sessio
     return agent, session
 
 
-def _skill_group(tenant_id: int, skill_group_id: str) -> SkillGroup:
-    group = None
-    if re.fullmatch(r"\d{1,18}", str(skill_group_id)):
-        group = found(SkillGroup.objects.filter(tenant_id=tenant_id, pk=int(skill_group_id)))
-    if group is None:
-        raise NotFound(f"no skill group {skill_group_id!r}")
-    return group
-
-
 def _in_progress(session: Session) -> Consult:
     consult = open_consult(session)
     if consult is None:
@@ -112,7 +102,7 @@ def start(agent_id: int, session_id: str, *, user_id: str = "", skill_group_id: 
                                f"cancel it first")
         if phone_number:
             return _dial_number(agent, session, phone_number)
-        group = _skill_group(agent.tenant_id, skill_group_id) if skill_group_id else None
+        group = skill_groups.find_requested(agent.tenant_id, skill_group_id) if skill_group_id else None
         target = _free_agent_of(session, group) if group else _named_agent(agent, session, user_id)
         now = timezone.now()
         consult = Consult.objects.create(session=session, by_agent=agent, agent=target, skill_group=group,

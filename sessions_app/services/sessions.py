@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from ..domain import protocol
 from ..models import Agent, Recording, ServeParticipant, Session, SkillGroup, Tenant, found
-from . import (agents, callout, consult, dialing, lifecycle, media, phone, recording_links, recordings, routing, telephony,
-               timeline, visitor_limits)
+from . import (agents, callout, consult, dialing, lifecycle, media, phone, recording_links, recordings, routing, skill_groups,
+               telephony, timeline, visitor_limits)
 from .endings import end_session
 from .errors import NotFound, ServiceError
 from .events import publish_change
@@ -254,19 +254,10 @@ def _transfer_target(agent, session, skill_group_id, user_id):
         if target.status != "free" or not routing.eligible_for(session, target):
             raise ServiceError(f"agent {user_id} cannot take it now (status {target.status})")
         return target, None
-    group = _skill_group(agent.tenant_id, skill_group_id)
+    group = skill_groups.find_requested(agent.tenant_id, skill_group_id)
     if not Agent.objects.filter(agentskill__skill_group=group).exclude(status="offline").exists():
         raise ServiceError(f"nobody in skill group {group.name} is online")
     return None, group
-
-
-def _skill_group(tenant_id: int, skill_group_id) -> SkillGroup:
-    group = None
-    if re.fullmatch(r"\d{1,18}", str(skill_group_id)):
-        group = found(SkillGroup.objects.filter(tenant_id=tenant_id, pk=int(skill_group_id)))
-    if group is None:
-        raise NotFound(f"no skill group {skill_group_id!r}")
-    return group
 
 
 def start_internal_call(agent_id: int, callee_user_id: str, use_mobile: bool = False) -> dict:
@@ -313,7 +304,7 @@ def start_outbound_call(agent_id: int, phone_number: str, phone_desc: str = "", 
         agent = _placing_a_call(agent_id)
         number = phone.number_to_dial(agent.tenant, phone_number, phone_encode_type)
         caller = _caller_number(agent, caller_phone_number, skill_group_id, serving_number_group_ids)
-        group = _skill_group(agent.tenant_id, skill_group_id) if skill_group_id else None
+        group = skill_groups.find_requested(agent.tenant_id, skill_group_id) if skill_group_id else None
         phone.check_outbound(agent.tenant, number, shown=phone_number)
         session = Session(
             tenant=agent.tenant, type="phone", direction="out", caller_agent=agent, skill_group=group,
@@ -350,7 +341,7 @@ def _caller_number(agent: Agent, caller_phone_number, skill_group_id, serving_nu
             raise ServiceError(f"callerPhoneNumber {caller_phone_number} is not one of this center's numbers")
         return caller_phone_number
     if skill_group_id:
-        bound = _skill_group(tenant.pk, skill_group_id).caller_number_list
+        bound = skill_groups.find_requested(tenant.pk, skill_group_id).caller_number_list
         if not bound:
             raise ServiceError(f"skill group {skill_group_id} has no outbound numbers bound")
         return bound[0]
@@ -394,7 +385,7 @@ def create_inbound(tenant: Tenant, session_type, skill_group_id, fields: dict, u
     if not isinstance(uui, str) or len(uui) > 1024:
         raise ServiceError("uui must be a string of at most 1024 characters")
     with transaction.atomic():
-        group = _skill_group(tenant.pk, skill_group_id)
+        group = skill_groups.find_requested(tenant.pk, skill_group_id)
         if group.kind != session_type:
             raise ServiceError(f"skill group {group.pk} takes {group.kind} sessions, not {session_type}")
         session = Session(tenant=tenant, type=session_type, uui=uui, **session_columns(fields))

@@ -7,6 +7,7 @@ unbound with it; ended sessions keep their CDRs but lose the group's name in rep
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -29,6 +30,17 @@ def find(tenant: Tenant, group_id: int, *, locked: bool = False) -> SkillGroup:
     group = found(rows.select_for_update() if locked else rows)
     if group is None:
         raise NotFound(f"no skill group {group_id} in SdkAppId {tenant.sdk_app_id}")
+    return group
+
+
+def find_requested(tenant_id: int, skill_group_id) -> SkillGroup:
+    """The tenant's group of an id as an agent's request carries it (text or a number); NotFound for any other
+    value, a malformed one included."""
+    group = None
+    if re.fullmatch(r"\d{1,18}", str(skill_group_id)):
+        group = found(SkillGroup.objects.filter(tenant_id=tenant_id, pk=int(skill_group_id)))
+    if group is None:
+        raise NotFound(f"no skill group {skill_group_id!r}")
     return group
 
 
