@@ -265,13 +265,17 @@ def test_a_whisper_is_not_in_the_calls_recording_and_a_barge_is(voices, server):
     expect(root).to_have_attribute("data-state", "ended")
     monitor.close()
 
+    # Read on the recording's own timeline, not the test's clock (a loaded machine shifts one against the other):
+    # the supervisor is first heard at the barge, which came `barged` seconds or more after the recording began;
+    # before it, through the whisper, the agent alone; after it, both to the end.
     decoded = stored_recording(server, session_id)
-    whisper = right_tones(decoded, whispered + 0.5, barged - 0.5)
-    barge = right_tones(decoded, barged + 1.5, decoded.seconds - 0.5)
-    assert len(whisper) >= 3 and len(barge) >= 3, (whispered, barged, decoded.seconds)
-    assert all(SUPERVISOR_HZ not in heard and AGENT_HZ in heard for heard in whisper), whisper
-    assert all(heard == {AGENT_HZ, SUPERVISOR_HZ} for heard in barge[:-1]), barge
-    left = tones_present(decoded.left[int((barged + 1.5) * RATE):], RATE, VOICES)
+    heard = right_tones(decoded, 0, decoded.seconds)  # per half second
+    first = next((i for i, voices_then in enumerate(heard) if SUPERVISOR_HZ in voices_then), None)
+    assert first is not None and first * 0.5 >= barged - 1.0, (first, whispered, barged, heard)
+    assert sum(AGENT_HZ in voices_then for voices_then in heard[:first]) >= 6, heard  # 3 s of whisper or more
+    barge = heard[first + 1:-1]  # the half second of the switch and the last one aside
+    assert len(barge) >= 3 and all(voices_then == {AGENT_HZ, SUPERVISOR_HZ} for voices_then in barge), heard
+    left = tones_present(decoded.left[(first + 1) * RATE // 2:], RATE, VOICES)
     assert left == {CUSTOMER_HZ}  # the customer's own side: only their voice
 
 
