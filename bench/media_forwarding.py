@@ -41,6 +41,7 @@ from media_harness import AGENT_HZ, CUSTOMER_HZ, MediaProcess, client_patches
 from sessions_app.media.encoded import EncodedFrame
 from testing.peers import dominant_hz
 
+SPY = "/tmp/spy/bin/py-spy"
 FULL_RATE = {"audio": 49, "video": 29}  # frames/s a leg must keep (of 50, of 30)
 CODECS = {"opus": "audio/opus", "pcmu": "audio/PCMU", "vp8": "video/VP8"}
 VIDEO_SIZE, VIDEO_FPS = (320, 240), 30
@@ -210,7 +211,8 @@ async def place(media: MediaProcess, material: Material, codec: str, calls: int)
     return list(await asyncio.gather(*(one(n) for n in range(calls))))
 
 
-async def measure(material: Material, codec: str, calls: int, seconds: float, forwarding: bool) -> dict:
+async def measure(material: Material, codec: str, calls: int, seconds: float, forwarding: bool,
+                  spy: str | None = None) -> dict:
     media = await MediaProcess.start({"MEDIA_FORWARDING": "1" if forwarding else "0"})
     placed = []
     kind = CODECS[codec].split("/")[0]
@@ -225,9 +227,15 @@ async def measure(material: Material, codec: str, calls: int, seconds: float, fo
             peer.delays.clear()
         before = [peer.frames_in for peer in peers]
         watch, started = CpuWatch(media.pid), time.perf_counter()
+        spying = None if not spy else await asyncio.create_subprocess_exec(
+            SPY, "record", "-p", str(media.pid), "-d", str(int(seconds)), "-r", "250", "-f",
+            "raw" if spy.endswith(".txt") else "flamegraph", "-o", spy, "--nonblocking",
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
         await asyncio.sleep(seconds)
         elapsed = time.perf_counter() - started
         cpu = watch.report()
+        if spying is not None:
+            await spying.wait()
         fps = [(peer.frames_in - b) / elapsed for peer, b in zip(peers, before)]
         tones_ok = sum(1 for peer in peers if kind != "audio" or abs(peer.hears() - peer.partner.hz) <= 15)
         delays = sorted(d for peer in peers for d in peer.delays)
@@ -299,6 +307,8 @@ async def main() -> None:
     parser.add_argument("--video-calls", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--codecs", default="opus,pcmu,vp8")
+    parser.add_argument("--paths", default="forwarded,decoded", help="forwarded, decoded or both")
+    parser.add_argument("--spy", help="py-spy: record the forwarded media process into this SVG/speedscope file")
     parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args()
     client_patches()
@@ -310,7 +320,9 @@ async def main() -> None:
         calls = args.video_calls if codec == "vp8" else args.calls
         direct_ms = await direct_delay(material, codec)
         for forwarding in (True, False):
-            result = await measure(material, codec, calls, args.seconds, forwarding)
+            if ("forwarded" if forwarding else "decoded") not in args.paths.split(","):
+                continue
+            result = await measure(material, codec, calls, args.seconds, forwarding, args.spy if forwarding else None)
             result["directDelayMs"] = direct_ms
             results.append(result)
             per_core[(codec, forwarding)] = result["callsPerCore"]

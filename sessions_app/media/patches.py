@@ -29,6 +29,14 @@
    (`_receive_at_once`): decrypted, parsed and given to its receiver at once; anything else (RTCP, DTLS, video,
    STUN) is queued as before.
 
+7. A forwarded audio frame would wake the sender's task once per packet (feed -> `track.recv()` ->
+   `_run_rtp`) and cross aioice's async `sendto`. `_run_rtp` is aiortc's loop with its sequence number and
+   timestamp origin kept on the sender, and it gives its switch track a `sink` (`_send_forwarded`): a
+   forwarded frame is stamped, protected and sent synchronously from the receive callback that brought it
+   (switch.py `_push`), through the one packet builder both paths share (`_send_packet`), which keeps the
+   sender's history (NACK), sender-report figures and counters exactly as aiortc's loop does. The task still
+   sends everything else (the filler, prompts, decoded frames, video).
+
 `install()` is idempotent; the engine calls it before its first peer connection.
 """
 from __future__ import annotations
@@ -274,6 +282,98 @@ async def _next_encoded_frame(self, codec):
     return rtcrtpsender.RTCEncodedFrame(payloads, timestamp, audio_level)
 
 
+def _send_packet(sender, codec, payload: bytes, timestamp: int, marker: int, audio_level: int | None) -> None:
+    """One RTP packet of `sender`, as aiortc 1.16's `_run_rtp` makes and sends it (its header extensions,
+    history, sender-report figures, counters), sent at once. Raises ConnectionError when not connected."""
+    packet = rtp.RtpPacket(payload_type=codec.payloadType, sequence_number=sender._fast_sequence,
+                           timestamp=timestamp)
+    packet.ssrc = sender._ssrc
+    packet.payload = payload
+    packet.marker = marker
+    ntp = current_ntp_time()
+    extensions = packet.extensions
+    extensions.abs_send_time = (ntp >> 14) & 0x00FFFFFF
+    extensions.mid = sender._RTCRtpSender__mid
+    if audio_level is not None:
+        extensions.audio_level = (False, -audio_level)
+    sender._RTCRtpSender__rtp_history[packet.sequence_number % rtp.RTP_HISTORY_SIZE] = packet
+    _send_srtp(sender._RTCRtpSender__transport, packet.serialize(sender._RTCRtpSender__rtp_header_extensions_map))
+    sender._RTCRtpSender__ntp_timestamp = ntp
+    sender._RTCRtpSender__rtp_timestamp = timestamp
+    sender._RTCRtpSender__octet_count += len(payload)
+    sender._RTCRtpSender__packet_count += 1
+    sender._fast_sequence = (sender._fast_sequence + 1) & 0xFFFF
+
+
+def _send_srtp(dtls: rtcdtlstransport.RTCDtlsTransport, data: bytes) -> None:
+    """`RTCDtlsTransport._send_rtp` for an RTP packet, without awaiting: protected and handed to the ICE
+    pair's socket (a UDP pair's `sendto` does not wait; any other, TURN's, is sent as a task, in order)."""
+    if dtls._state != rtcdtlstransport.State.CONNECTED:
+        raise ConnectionError("Cannot send encrypted RTP, not connected")
+    data = dtls._tx_srtp.protect(data)
+    pair = dtls.transport._connection._nominated.get(1)
+    if pair is None:
+        raise ConnectionError("Cannot send data, not connected")
+    protocol = pair.protocol
+    if type(protocol) is ice.StunProtocol:
+        protocol.transport.sendto(data, pair.remote_addr)
+    else:
+        asyncio.ensure_future(protocol.send_data(data, pair.remote_addr))
+    dtls._RTCDtlsTransport__tx_bytes += len(data)
+    dtls._RTCDtlsTransport__tx_packets += 1
+
+
+def _send_forwarded(sender, codec, origin: int, scale: Fraction | None, data: bytes, pts: int, samples: int) -> None:
+    """A switch track's `sink`: one forwarded audio frame sent now, its timestamp from the track's `pts`."""
+    if not sender._enabled:
+        return  # as the task does: read, not sent
+    timestamp = pts if scale is None else int(pts * scale)
+    try:
+        _send_packet(sender, codec, data, (origin + timestamp) & 0xFFFFFFFF, 1, None)
+    except ConnectionError:
+        pass  # the connection is going: the task ends on its own next send
+
+
+async def _run_rtp(self, codec) -> None:
+    """aiortc 1.16's `RTCRtpSender._run_rtp`, sending through `_send_packet`, and giving an audio switch track
+    its `sink` for forwarded frames (point 7)."""
+    self._RTCRtpSender__rtp_started.set()
+    self._fast_sequence = rtcrtpsender.random_sequence_number()
+    origin = rtcrtpsender.random32()
+    track = None
+    try:
+        while True:
+            if self._RTCRtpSender__track is not track:
+                if track is not None and hasattr(track, "sink"):
+                    track.sink = None
+                track = self._RTCRtpSender__track
+                if track is not None and hasattr(track, "sink") and track.kind == "audio":
+                    time_base = getattr(getattr(track, "fmt", None), "time_base", None)
+                    scale = None if time_base == Fraction(1, codec.clockRate) else time_base * codec.clockRate
+                    track.sink = functools.partial(_send_forwarded, self, codec, origin, scale)
+            if not track:
+                await asyncio.sleep(0.02)
+                continue
+            frame = await self._next_encoded_frame(codec)
+            if frame is None:
+                continue
+            timestamp = (origin + frame.timestamp) & 0xFFFFFFFF
+            last = len(frame.payloads) - 1
+            for i, payload in enumerate(frame.payloads):
+                _send_packet(self, codec, payload, timestamp, 1 if i == last else 0, frame.audio_level)
+    except (asyncio.CancelledError, ConnectionError, rtcrtpsender.MediaStreamError):
+        pass
+    except Exception:
+        log.exception("sending RTP failed")
+    if track is not None and hasattr(track, "sink"):
+        track.sink = None
+    if self._RTCRtpSender__track:
+        self._RTCRtpSender__track.stop()
+        self._RTCRtpSender__track = None
+    self._RTCRtpSender__encoder = None
+    self._RTCRtpSender__rtp_exited.set()
+
+
 NTP_OFFSET = 2208988800  # seconds from 1900 (NTP's epoch) to 1970 (Unix's)
 
 
@@ -299,6 +399,7 @@ def _data_received(self, data: bytes, component: int) -> None:
     if at_once is not None and 127 < data[0] < 192 and not rtp.is_rtcp(data) and at_once(data):
         return
     _stock_data_received(self, data, component)
+
 
 
 def _receive_at_once(dtls: rtcdtlstransport.RTCDtlsTransport, data: bytes) -> bool:
@@ -345,6 +446,7 @@ def install() -> None:
         rtcrtpreceiver.RTCRtpReceiver.__init__ = _receiver_init
         rtcrtpreceiver.decoder_worker = _decoder_worker
         rtcrtpsender.RTCRtpSender._next_encoded_frame = _next_encoded_frame
+        rtcrtpsender.RTCRtpSender._run_rtp = _run_rtp
         rtcrtpsender.clock.current_ntp_time = current_ntp_time
         rtcdtlstransport.RTCDtlsTransport.start = _dtls_start
         ice.Connection.data_received = _data_received
