@@ -401,6 +401,18 @@ def _data_received(self, data: bytes, component: int) -> None:
     _stock_data_received(self, data, component)
 
 
+_stock_stun_datagram_received = ice.StunProtocol.datagram_received
+
+
+def _stun_datagram_received(self, data: bytes, addr) -> None:
+    """aioice's `StunProtocol.datagram_received` tries every datagram as STUN and takes the ValueError of one
+    that is not as its cue to pass it on: an exception per media packet. The first byte tells them apart
+    (RFC 7983 §7: 0-3 STUN, 20-63 DTLS, 128-191 RTP/RTCP): media goes on at once."""
+    if data and 127 < data[0] < 192:
+        self.receiver.data_received(data, self.local_candidate.component)
+    else:
+        _stock_stun_datagram_received(self, data, addr)
+
 
 def _receive_at_once(dtls: rtcdtlstransport.RTCDtlsTransport, data: bytes) -> bool:
     """`RTCDtlsTransport._recv_next` for one SRTP packet, in the datagram callback. An audio receiver's
@@ -450,6 +462,7 @@ def install() -> None:
         rtcrtpsender.clock.current_ntp_time = current_ntp_time
         rtcdtlstransport.RTCDtlsTransport.start = _dtls_start
         ice.Connection.data_received = _data_received
+        ice.StunProtocol.datagram_received = _stun_datagram_received
         _installed = True
 
 
