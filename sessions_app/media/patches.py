@@ -129,15 +129,23 @@ class InlineAudioDecoder:
         self.decoder = None
         self.codec_name = None
         self.warm: collections.deque = collections.deque(maxlen=WARM_FRAMES)
+        self._names: dict[int, tuple] = {}
         receiver._RTCRtpReceiver__jitter_buffer.on_packet = self.arrived
+
+    def codec(self, payload_type: int):
+        """The receiver's codec for `payload_type` and its name here ("opus" ...), looked up once per codec."""
+        codec = self.receiver._RTCRtpReceiver__codecs.get(payload_type)
+        known = self._names.get(payload_type)
+        if known is None or known[0] is not codec:
+            known = self._names[payload_type] = (codec, codec_name(codec.name) if codec is not None else "")
+        return known
 
     def arrived(self, packet) -> None:
         """An audio packet as it arrives (before the jitter buffer): handed to the track's `Tap` to forward."""
         track = self.receiver._track
         encoded = getattr(track, "encoded", None) if track is not None else None
         if encoded is not None and packet._data:
-            codec = self.receiver._RTCRtpReceiver__codecs.get(packet.payload_type)
-            name = codec_name(codec.name) if codec is not None else ""
+            name = self.codec(packet.payload_type)[1]
             if name in FORWARDED_AUDIO:  # not a key press (telephone-event) or comfort noise
                 data = packet._data
                 encoded(name, data, opus_samples(data) if name == "opus" else len(data), packet.timestamp)
@@ -414,6 +422,34 @@ def _stun_datagram_received(self, data: bytes, addr) -> None:
         _stock_stun_datagram_received(self, data, addr)
 
 
+def _handle_audio(receiver: rtcrtpreceiver.RTCRtpReceiver, packet: rtp.RtpPacket) -> bool:
+    """aiortc 1.16's `RTCRtpReceiver._handle_rtp_packet` for an audio packet as a plain call, not a coroutine
+    (point 6): the sources and RTCP statistics noted, the packet to the jitter buffer (which shows it to the
+    tap to forward), a complete frame to the decoder. False, having done nothing, where aiortc's own does
+    more (a bitrate estimator or NACKs for audio, RTX, an unknown payload type): that one runs instead."""
+    if (receiver._RTCRtpReceiver__remote_bitrate_estimator is not None
+            or receiver._RTCRtpReceiver__nack_generator is not None):
+        return False
+    decoder = receiver._RTCRtpReceiver__decoder_queue
+    codec, name = decoder.codec(packet.payload_type)
+    if codec is None or name == "rtx":
+        return False
+    if not receiver._enabled:
+        return True
+    receiver._RTCRtpReceiver__active_ssrc[packet.ssrc] = aiortc_clock.current_datetime()
+    streams = receiver._RTCRtpReceiver__remote_streams
+    statistics = streams.get(packet.ssrc)
+    if statistics is None:
+        statistics = streams[packet.ssrc] = rtcrtpreceiver.StreamStatistics(codec.clockRate)
+    statistics.add(packet)
+    packet._data = packet.payload  # an audio payload is its frame (aiortc's `depayload`)
+    frame = receiver._RTCRtpReceiver__jitter_buffer.add(packet)[1]
+    if frame is not None and receiver._RTCRtpReceiver__decoder_thread:
+        frame.timestamp = receiver._RTCRtpReceiver__timestamp_mapper.map(frame.timestamp)
+        decoder.put((codec, frame))
+    return True
+
+
 def _receive_at_once(dtls: rtcdtlstransport.RTCDtlsTransport, data: bytes) -> bool:
     """`RTCDtlsTransport._recv_next` for one SRTP packet, in the datagram callback. An audio receiver's
     `_handle_rtp_packet` awaits nothing (no NACK, PLI or REMB for audio), so it is run to its end here;
@@ -430,6 +466,8 @@ def _receive_at_once(dtls: rtcdtlstransport.RTCDtlsTransport, data: bytes) -> bo
     dtls._RTCDtlsTransport__rx_packets += 1
     receiver = dtls._rtp_router.route_rtp(packet)
     if receiver is None:
+        return True
+    if receiver._RTCRtpReceiver__kind == "audio" and _handle_audio(receiver, packet):
         return True
     handling = receiver._handle_rtp_packet(packet, arrival_time_ms=aiortc_clock.current_ms())
     if receiver._RTCRtpReceiver__kind != "audio":
