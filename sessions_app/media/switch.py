@@ -23,7 +23,7 @@ import numpy as np
 from aiortc.mediastreams import MediaStreamTrack
 
 from . import sounds
-from .encoded import EncodedFrame
+from .encoded import SILENT_FRAMES, EncodedFrame
 from .tap import Feed, Tap
 
 LATE_AFTER = 0.06  # a live source silent this long is filled in, so the far end never hears a gap
@@ -136,6 +136,8 @@ class SwitchAudioTrack(_Switch):
         self._source_next = None
         if frame is None:
             await self._paced(sounds.FRAME_SECONDS)
+            if self.forwarding and self.filler != "music" and self.codec in SILENT_FRAMES:
+                return self._silent_frame()  # the source is late: silence, already encoded
             frame = self._music.next_frame() if self.filler == "music" else self._silence
         frame.pts = self._pts
         frame.time_base = self.fmt.time_base
@@ -143,6 +145,13 @@ class SwitchAudioTrack(_Switch):
         self._frames += 1
         if self.copy_to is not None:
             self.copy_to.put(frame)
+        return frame
+
+    def _silent_frame(self) -> EncodedFrame:
+        data, samples = SILENT_FRAMES[self.codec]
+        frame = EncodedFrame(self.codec, data, samples, 0, False, self._pts, self.fmt.time_base)
+        self._pts += samples
+        self._frames += 1
         return frame
 
     def _behind(self, frame: EncodedFrame) -> bool:
