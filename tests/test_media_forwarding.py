@@ -392,3 +392,23 @@ async def test_frames_forwarded_from_the_receive_callback_keep_the_senders_rtp_a
     out.feed.tap.encoded_feeds.discard(out.feed)  # the source's packets stop coming: late, then silent
     await until(lambda: out._frames > frames + 10, what="the filler of a late source")
     assert out.forwarding and encoded == []  # silence, encoded already
+
+
+@pytest.mark.parametrize("codec", ["audio/opus", "audio/PCMU"])
+async def test_a_leg_that_hears_silence_is_sent_silence_encoded_once(forwarding, peers, codec):
+    """Silence in place of a source (an agent's leg while nobody speaks to it, a caller in the quiet of the IVR)
+    is a packet encoded once (encoded.SILENT_FRAMES): the leg's encoder does nothing, the far end hears
+    silence at full rate, on one timeline."""
+    agent = peers(AGENT, codec)
+    await join(forwarding, "c1", "agent:1", agent, plan={"a": "customer", "b": "agent:1"})
+    sender = forwarding.calls["c1"].legs["agent:1"].pc.getTransceivers()[0].sender
+    await until(lambda: agent.ear.frames > 10, what="the agent's leg sends")
+    encoder = sender._RTCRtpSender__encoder
+    encoded = []
+    if encoder is not None:
+        encode = encoder.encode
+        encoder.encode = lambda *args: encoded.append(1) or encode(*args)
+    frames = agent.ear.frames
+    await until(lambda: agent.ear.frames > frames + 25, what="half a second of silence")
+    assert encoded == []
+    assert agent.ear.hears(0.3) == 0 and agent.ear.pts_jumps == []

@@ -136,8 +136,8 @@ class SwitchAudioTrack(_Switch):
         self._source_next = None
         if frame is None:
             await self._paced(sounds.FRAME_SECONDS)
-            if self.forwarding and self.filler != "music" and self.codec in SILENT_FRAMES:
-                return self._silent_frame()  # the source is late: silence, already encoded
+            if self.filler != "music" and self.copy_to is None and self.codec in SILENT_FRAMES:
+                return self._silent_frame()  # silence (no source, or a late one): encoded already
             frame = self._music.next_frame() if self.filler == "music" else self._silence
         frame.pts = self._pts
         frame.time_base = self.fmt.time_base
