@@ -41,8 +41,11 @@ from media_harness import AGENT_HZ, CUSTOMER_HZ, MediaProcess, client_patches
 from sessions_app.media.encoded import EncodedFrame
 from testing.peers import dominant_hz
 
+SPY = "/tmp/spy/bin/py-spy"
 FULL_RATE = {"audio": 49, "video": 29}  # frames/s a leg must keep (of 50, of 30)
-CODECS = {"opus": "audio/opus", "pcmu": "audio/PCMU", "vp8": "video/VP8"}
+CODECS = {"opus": "audio/opus", "pcmu": "audio/PCMU", "phone": "audio/PCMU", "vp8": "video/VP8"}
+# "phone": a caller on the trunk (plain RTP, PCMU: the phone gateway's RTP leg) and an agent's browser on PCMU,
+# what a deployment's PCMU calls are; "pcmu": two browsers on PCMU.
 VIDEO_SIZE, VIDEO_FPS = (320, 240), 30
 
 
@@ -172,6 +175,67 @@ class LightPeer:
         await self.pc.close()
 
 
+class PhonePeer(asyncio.DatagramProtocol):
+    """A caller on the trunk: a UDP socket sending a pre-encoded PCMU packet every 20 ms (all phones of a run
+    from one ticker, `phone_ticker`) and counting what it receives, undecoded."""
+
+    def __init__(self, hz: float, frames: list[bytes]):
+        self.hz, self.kind, self.codec = hz, "audio", "pcmu"
+        self.frames = frames
+        self.track = type("Sent", (), {})()
+        self.track.sent_at = {}
+        self.frames_in = 0
+        self.recent: collections.deque[bytes] = collections.deque(maxlen=25)
+        self.partner = None
+        self.delays: list[float] = []
+        self.transport: asyncio.DatagramTransport | None = None
+        self.remote: tuple[str, int] | None = None
+        self.sequence, self.timestamp, self.count = 0, 0, 0
+
+    hears = LightPeer.hears
+
+    async def open(self) -> int:
+        loop = asyncio.get_running_loop()
+        self.transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=("127.0.0.1", 0))
+        return self.transport.get_extra_info("sockname")[1]
+
+    def datagram_received(self, data: bytes, addr) -> None:
+        payload = data[12 + 4 * (data[0] & 0x0F):]
+        if data[0] & 0x10:  # a header extension
+            length = int.from_bytes(payload[2:4], "big")
+            payload = payload[4 + 4 * length:]
+        self.frames_in += 1
+        self.recent.append(payload)
+        sent = self.partner.track.sent_at.get(payload) if self.partner is not None else None
+        if sent is not None:
+            self.delays.append(time.monotonic() - sent)
+
+    def send_next(self) -> None:
+        if self.remote is None or self.transport is None:
+            return
+        payload = self.frames[self.count % len(self.frames)]
+        header = bytes([0x80, 0]) + self.sequence.to_bytes(2, "big") + self.timestamp.to_bytes(4, "big") + \
+            (0x1234 + id(self) % 1000).to_bytes(4, "big")
+        self.transport.sendto(header + payload, self.remote)
+        self.track.sent_at[payload] = time.monotonic()
+        self.sequence, self.timestamp, self.count = (self.sequence + 1) & 0xFFFF, self.timestamp + 160, \
+            self.count + 1
+
+    async def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+async def phone_ticker(phones: list[PhonePeer]) -> None:
+    """Every 20 ms, each phone sends its next packet (one task for all of them: a cheap load generator)."""
+    started, count = time.monotonic(), 0
+    while True:
+        for phone in phones:
+            phone.send_next()
+        count += 1
+        await asyncio.sleep(max(0, started + count * 0.02 - time.monotonic()))
+
+
 class Material:
     """What the peers send, encoded once per run."""
 
@@ -181,6 +245,8 @@ class Material:
         self.video = encoded_video()
 
     def peer(self, codec: str, hz: float) -> LightPeer:
+        if codec == "phone":
+            codec = "pcmu"
         if codec == "vp8":
             return LightPeer("vp8", hz, self.video, 0, 90000, 1 / VIDEO_FPS)
         packets, samples, clock = self.tones[(codec, hz)]
@@ -195,27 +261,43 @@ async def join(media: MediaProcess, call_id: str, leg_id: str, peer: LightPeer, 
     await asyncio.wait_for(peer.connected.wait(), 15)
 
 
-async def place(media: MediaProcess, material: Material, codec: str, calls: int) -> list[tuple]:
+async def place(media: MediaProcess, material: Material, codec: str, calls: int,
+                tickers: list[asyncio.Task]) -> list[tuple]:
     gate = asyncio.Semaphore(5)
 
     async def one(number: int) -> tuple:
         async with gate:
-            customer, agent = material.peer(codec, CUSTOMER_HZ), material.peer(codec, AGENT_HZ)
+            agent = material.peer(codec, AGENT_HZ)
+            customer = PhonePeer(CUSTOMER_HZ, material.tones[("pcmu", CUSTOMER_HZ)][0]) if codec == "phone" \
+                else material.peer(codec, CUSTOMER_HZ)
             customer.partner, agent.partner = agent, customer
             plan = {"a": "customer", "b": "agent"}
-            await join(media, f"call{number}", "customer", customer, plan)
+            if codec == "phone":  # as the phone gateway opens a caller's leg: plain RTP toward the trunk
+                port = await customer.open()
+                opened = await media.perform("open_rtp_leg", {
+                    "call_id": f"call{number}", "leg_id": "customer", "remote_host": "127.0.0.1",
+                    "remote_port": port, "payload_type": 0, "plan": plan})
+                customer.remote = ("127.0.0.1", opened["local_port"])
+                phones.append(customer)
+            else:
+                await join(media, f"call{number}", "customer", customer, plan)
             await join(media, f"call{number}", "agent", agent, plan)
             return f"call{number}", customer, agent
+
+    phones: list[PhonePeer] = []
+    ticker = asyncio.get_running_loop().create_task(phone_ticker(phones))
+    tickers.append(ticker)
 
     return list(await asyncio.gather(*(one(n) for n in range(calls))))
 
 
-async def measure(material: Material, codec: str, calls: int, seconds: float, forwarding: bool) -> dict:
+async def measure(material: Material, codec: str, calls: int, seconds: float, forwarding: bool,
+                  spy: str | None = None) -> dict:
     media = await MediaProcess.start({"MEDIA_FORWARDING": "1" if forwarding else "0"})
-    placed = []
+    placed, tickers = [], []
     kind = CODECS[codec].split("/")[0]
     try:
-        placed = await place(media, material, codec, calls)
+        placed = await place(media, material, codec, calls, tickers)
         peers = [peer for _, customer, agent in placed for peer in (customer, agent)]
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and not all(peer.frames_in > 25 for peer in peers):
@@ -225,13 +307,21 @@ async def measure(material: Material, codec: str, calls: int, seconds: float, fo
             peer.delays.clear()
         before = [peer.frames_in for peer in peers]
         watch, started = CpuWatch(media.pid), time.perf_counter()
+        spying = None if not spy else await asyncio.create_subprocess_exec(
+            SPY, "record", "-p", str(media.pid), "-d", str(int(seconds)), "-r", "250", "-f",
+            "raw" if spy.endswith(".txt") else "flamegraph", "-o", spy, "--nonblocking",
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
         await asyncio.sleep(seconds)
         elapsed = time.perf_counter() - started
         cpu = watch.report()
+        if spying is not None:
+            await spying.wait()
         fps = [(peer.frames_in - b) / elapsed for peer, b in zip(peers, before)]
         tones_ok = sum(1 for peer in peers if kind != "audio" or abs(peer.hears() - peer.partner.hz) <= 15)
         delays = sorted(d for peer in peers for d in peer.delays)
     finally:
+        for ticker in tickers:
+            ticker.cancel()
         for call_id, *peers_of_call in placed:
             await media.perform("end_call", {"call_id": call_id})
             for peer in peers_of_call:
@@ -298,7 +388,9 @@ async def main() -> None:
     parser.add_argument("--calls", type=int, default=20, help="audio calls per run")
     parser.add_argument("--video-calls", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--codecs", default="opus,pcmu,vp8")
+    parser.add_argument("--codecs", default="opus,pcmu,phone,vp8", help="opus, pcmu (browser to browser), phone (a trunk caller to a browser on PCMU), vp8")
+    parser.add_argument("--paths", default="forwarded,decoded", help="forwarded, decoded or both")
+    parser.add_argument("--spy", help="py-spy: record the forwarded media process into this SVG/speedscope file")
     parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args()
     client_patches()
@@ -310,7 +402,9 @@ async def main() -> None:
         calls = args.video_calls if codec == "vp8" else args.calls
         direct_ms = await direct_delay(material, codec)
         for forwarding in (True, False):
-            result = await measure(material, codec, calls, args.seconds, forwarding)
+            if ("forwarded" if forwarding else "decoded") not in args.paths.split(","):
+                continue
+            result = await measure(material, codec, calls, args.seconds, forwarding, args.spy if forwarding else None)
             result["directDelayMs"] = direct_ms
             results.append(result)
             per_core[(codec, forwarding)] = result["callsPerCore"]

@@ -341,3 +341,74 @@ def test_a_decoder_that_starts_again_is_primed_and_its_first_frame_is_right():
     cold = first_channel(get_decoder(codec).decode(JitterFrame(packets[30], 0)))
     assert np.abs(first - expected[30]).max() < 0.02 * 32767
     assert np.abs(cold - expected[30]).max() > 0.2 * 32767
+
+
+async def test_frames_forwarded_from_the_receive_callback_keep_the_senders_rtp_and_rtcp(forwarding, peers):
+    """Forwarded audio goes out from the receive callback (patches.py point 7), not the sender's task: the
+    far end still gets one RTP stream (consecutive sequence numbers, the sender's SSRC) and sender reports
+    whose packet count and RTP timestamp follow what was sent; the filler of a late source is sent encoded
+    already (no encoding while forwarding)."""
+    customer, agent = peers(CUSTOMER, "audio/opus"), peers(AGENT, "audio/opus")
+    await join(forwarding, "c1", "customer", customer, plan=TWO_PARTY)
+    await join(forwarding, "c1", "agent:1", agent, plan=TWO_PARTY)
+    await hear({customer: {AGENT}, agent: {CUSTOMER}}, "bridged")
+    out = forwarding.calls["c1"].legs["customer"].audio_out
+    assert out.forwarding and out.sink is not None and out.feed.direct is not None
+    pushed = []
+    push = out._push
+    out.feed.direct = lambda frame: pushed.append(frame) or push(frame)
+    receiver = customer.pc.getTransceivers()[0].receiver
+    reports, packets = [], []
+    handle_rtcp, buffered = receiver._handle_rtcp_packet, receiver._RTCRtpReceiver__jitter_buffer.add
+
+    async def on_rtcp(packet):
+        if type(packet).__name__ == "RtcpSrPacket":
+            reports.append(packet)
+        await handle_rtcp(packet)
+
+    def on_rtp(packet):
+        packets.append(packet)
+        return buffered(packet)
+
+    receiver._handle_rtcp_packet, receiver._RTCRtpReceiver__jitter_buffer.add = on_rtcp, on_rtp
+    await until(lambda: len(reports) >= 2, timeout=8, what="two sender reports from the bridge")
+    assert len(pushed) >= 40  # the source's frames went out directly
+    sequence = [packet.sequence_number for packet in packets]
+    assert all((b - a) & 0xFFFF == 1 for a, b in zip(sequence, sequence[1:]))
+    assert {packet.ssrc for packet in packets} == {reports[-1].ssrc}
+    sender = forwarding.calls["c1"].legs["customer"].pc.getTransceivers()[0].sender
+    report = reports[-1].sender_info
+    assert 0 < report.packet_count <= sender._RTCRtpSender__packet_count
+    sent_then = [p for p in packets if (report.rtp_timestamp - p.timestamp) & 0xFFFFFFFF < 48000]
+    assert sent_then, "the report's RTP timestamp is one of the stream's recent ones"
+    assert customer.ear.pts_jumps == []
+
+    encoded = []
+    encoder = sender._RTCRtpSender__encoder
+    if encoder is not None:
+        encode = encoder.encode
+        encoder.encode = lambda *args: encoded.append(1) or encode(*args)
+    frames = out._frames
+    out.feed.tap.encoded_feeds.discard(out.feed)  # the source's packets stop coming: late, then silent
+    await until(lambda: out._frames > frames + 10, what="the filler of a late source")
+    assert out.forwarding and encoded == []  # silence, encoded already
+
+
+@pytest.mark.parametrize("codec", ["audio/opus", "audio/PCMU"])
+async def test_a_leg_that_hears_silence_is_sent_silence_encoded_once(forwarding, peers, codec):
+    """Silence in place of a source (an agent's leg while nobody speaks to it, a caller in the quiet of the IVR)
+    is a packet encoded once (encoded.SILENT_FRAMES): the leg's encoder does nothing, the far end hears
+    silence at full rate, on one timeline."""
+    agent = peers(AGENT, codec)
+    await join(forwarding, "c1", "agent:1", agent, plan={"a": "customer", "b": "agent:1"})
+    sender = forwarding.calls["c1"].legs["agent:1"].pc.getTransceivers()[0].sender
+    await until(lambda: agent.ear.frames > 10, what="the agent's leg sends")
+    encoder = sender._RTCRtpSender__encoder
+    encoded = []
+    if encoder is not None:
+        encode = encoder.encode
+        encoder.encode = lambda *args: encoded.append(1) or encode(*args)
+    frames = agent.ear.frames
+    await until(lambda: agent.ear.frames > frames + 25, what="half a second of silence")
+    assert encoded == []
+    assert agent.ear.hears(0.3) == 0 and agent.ear.pts_jumps == []

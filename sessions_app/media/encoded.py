@@ -42,6 +42,12 @@ class EncodedFrame:
         return f"<EncodedFrame {self.codec} {len(self.data)} bytes pts={self.pts}>"
 
 
+# 20 ms of silence, encoded: what a forwarding switch sends while its source is late, instead of encoding
+# silence (libopus's own packet for 20 ms of digital silence: one CELT frame, RFC 6716 §3.1 config 31; G.711's
+# zero level in each law).
+SILENT_FRAMES = {"opus": (b"\xf8\xff\xfe", 960), "pcmu": (b"\xff" * 160, 160), "pcma": (b"\xd5" * 160, 160)}
+
+
 def codec_name(mime_or_name: str) -> str:
     """"audio/opus", "opus", "PCMU" ... as the one spelling used here: "opus", "pcmu", "pcma", "vp8"."""
     return mime_or_name.lower().rsplit("/", 1)[-1]

@@ -29,6 +29,14 @@
    (`_receive_at_once`): decrypted, parsed and given to its receiver at once; anything else (RTCP, DTLS, video,
    STUN) is queued as before.
 
+7. A forwarded audio frame would wake the sender's task once per packet (feed -> `track.recv()` ->
+   `_run_rtp`) and cross aioice's async `sendto`. `_run_rtp` is aiortc's loop with its sequence number and
+   timestamp origin kept on the sender, and it gives its switch track a `sink` (`_send_forwarded`): a
+   forwarded frame is stamped, protected and sent synchronously from the receive callback that brought it
+   (switch.py `_push`), through the one packet builder both paths share (`_send_packet`), which keeps the
+   sender's history (NACK), sender-report figures and counters exactly as aiortc's loop does. The task still
+   sends everything else (the filler, prompts, decoded frames, video).
+
 `install()` is idempotent; the engine calls it before its first peer connection.
 """
 from __future__ import annotations
@@ -121,15 +129,23 @@ class InlineAudioDecoder:
         self.decoder = None
         self.codec_name = None
         self.warm: collections.deque = collections.deque(maxlen=WARM_FRAMES)
+        self._names: dict[int, tuple] = {}
         receiver._RTCRtpReceiver__jitter_buffer.on_packet = self.arrived
+
+    def codec(self, payload_type: int):
+        """The receiver's codec for `payload_type` and its name here ("opus" ...), looked up once per codec."""
+        codec = self.receiver._RTCRtpReceiver__codecs.get(payload_type)
+        known = self._names.get(payload_type)
+        if known is None or known[0] is not codec:
+            known = self._names[payload_type] = (codec, codec_name(codec.name) if codec is not None else "")
+        return known
 
     def arrived(self, packet) -> None:
         """An audio packet as it arrives (before the jitter buffer): handed to the track's `Tap` to forward."""
         track = self.receiver._track
         encoded = getattr(track, "encoded", None) if track is not None else None
         if encoded is not None and packet._data:
-            codec = self.receiver._RTCRtpReceiver__codecs.get(packet.payload_type)
-            name = codec_name(codec.name) if codec is not None else ""
+            name = self.codec(packet.payload_type)[1]
             if name in FORWARDED_AUDIO:  # not a key press (telephone-event) or comfort noise
                 data = packet._data
                 encoded(name, data, opus_samples(data) if name == "opus" else len(data), packet.timestamp)
@@ -274,6 +290,98 @@ async def _next_encoded_frame(self, codec):
     return rtcrtpsender.RTCEncodedFrame(payloads, timestamp, audio_level)
 
 
+def _send_packet(sender, codec, payload: bytes, timestamp: int, marker: int, audio_level: int | None) -> None:
+    """One RTP packet of `sender`, as aiortc 1.16's `_run_rtp` makes and sends it (its header extensions,
+    history, sender-report figures, counters), sent at once. Raises ConnectionError when not connected."""
+    packet = rtp.RtpPacket(payload_type=codec.payloadType, sequence_number=sender._fast_sequence,
+                           timestamp=timestamp)
+    packet.ssrc = sender._ssrc
+    packet.payload = payload
+    packet.marker = marker
+    ntp = current_ntp_time()
+    extensions = packet.extensions
+    extensions.abs_send_time = (ntp >> 14) & 0x00FFFFFF
+    extensions.mid = sender._RTCRtpSender__mid
+    if audio_level is not None:
+        extensions.audio_level = (False, -audio_level)
+    sender._RTCRtpSender__rtp_history[packet.sequence_number % rtp.RTP_HISTORY_SIZE] = packet
+    _send_srtp(sender._RTCRtpSender__transport, packet.serialize(sender._RTCRtpSender__rtp_header_extensions_map))
+    sender._RTCRtpSender__ntp_timestamp = ntp
+    sender._RTCRtpSender__rtp_timestamp = timestamp
+    sender._RTCRtpSender__octet_count += len(payload)
+    sender._RTCRtpSender__packet_count += 1
+    sender._fast_sequence = (sender._fast_sequence + 1) & 0xFFFF
+
+
+def _send_srtp(dtls: rtcdtlstransport.RTCDtlsTransport, data: bytes) -> None:
+    """`RTCDtlsTransport._send_rtp` for an RTP packet, without awaiting: protected and handed to the ICE
+    pair's socket (a UDP pair's `sendto` does not wait; any other, TURN's, is sent as a task, in order)."""
+    if dtls._state != rtcdtlstransport.State.CONNECTED:
+        raise ConnectionError("Cannot send encrypted RTP, not connected")
+    data = dtls._tx_srtp.protect(data)
+    pair = dtls.transport._connection._nominated.get(1)
+    if pair is None:
+        raise ConnectionError("Cannot send data, not connected")
+    protocol = pair.protocol
+    if type(protocol) is ice.StunProtocol:
+        protocol.transport.sendto(data, pair.remote_addr)
+    else:
+        asyncio.ensure_future(protocol.send_data(data, pair.remote_addr))
+    dtls._RTCDtlsTransport__tx_bytes += len(data)
+    dtls._RTCDtlsTransport__tx_packets += 1
+
+
+def _send_forwarded(sender, codec, origin: int, scale: Fraction | None, data: bytes, pts: int, samples: int) -> None:
+    """A switch track's `sink`: one forwarded audio frame sent now, its timestamp from the track's `pts`."""
+    if not sender._enabled:
+        return  # as the task does: read, not sent
+    timestamp = pts if scale is None else int(pts * scale)
+    try:
+        _send_packet(sender, codec, data, (origin + timestamp) & 0xFFFFFFFF, 1, None)
+    except ConnectionError:
+        pass  # the connection is going: the task ends on its own next send
+
+
+async def _run_rtp(self, codec) -> None:
+    """aiortc 1.16's `RTCRtpSender._run_rtp`, sending through `_send_packet`, and giving an audio switch track
+    its `sink` for forwarded frames (point 7)."""
+    self._RTCRtpSender__rtp_started.set()
+    self._fast_sequence = rtcrtpsender.random_sequence_number()
+    origin = rtcrtpsender.random32()
+    track = None
+    try:
+        while True:
+            if self._RTCRtpSender__track is not track:
+                if track is not None and hasattr(track, "sink"):
+                    track.sink = None
+                track = self._RTCRtpSender__track
+                if track is not None and hasattr(track, "sink") and track.kind == "audio":
+                    time_base = getattr(getattr(track, "fmt", None), "time_base", None)
+                    scale = None if time_base == Fraction(1, codec.clockRate) else time_base * codec.clockRate
+                    track.sink = functools.partial(_send_forwarded, self, codec, origin, scale)
+            if not track:
+                await asyncio.sleep(0.02)
+                continue
+            frame = await self._next_encoded_frame(codec)
+            if frame is None:
+                continue
+            timestamp = (origin + frame.timestamp) & 0xFFFFFFFF
+            last = len(frame.payloads) - 1
+            for i, payload in enumerate(frame.payloads):
+                _send_packet(self, codec, payload, timestamp, 1 if i == last else 0, frame.audio_level)
+    except (asyncio.CancelledError, ConnectionError, rtcrtpsender.MediaStreamError):
+        pass
+    except Exception:
+        log.exception("sending RTP failed")
+    if track is not None and hasattr(track, "sink"):
+        track.sink = None
+    if self._RTCRtpSender__track:
+        self._RTCRtpSender__track.stop()
+        self._RTCRtpSender__track = None
+    self._RTCRtpSender__encoder = None
+    self._RTCRtpSender__rtp_exited.set()
+
+
 NTP_OFFSET = 2208988800  # seconds from 1900 (NTP's epoch) to 1970 (Unix's)
 
 
@@ -301,6 +409,47 @@ def _data_received(self, data: bytes, component: int) -> None:
     _stock_data_received(self, data, component)
 
 
+_stock_stun_datagram_received = ice.StunProtocol.datagram_received
+
+
+def _stun_datagram_received(self, data: bytes, addr) -> None:
+    """aioice's `StunProtocol.datagram_received` tries every datagram as STUN and takes the ValueError of one
+    that is not as its cue to pass it on: an exception per media packet. The first byte tells them apart
+    (RFC 7983 §7: 0-3 STUN, 20-63 DTLS, 128-191 RTP/RTCP): media goes on at once."""
+    if data and 127 < data[0] < 192:
+        self.receiver.data_received(data, self.local_candidate.component)
+    else:
+        _stock_stun_datagram_received(self, data, addr)
+
+
+def _handle_audio(receiver: rtcrtpreceiver.RTCRtpReceiver, packet: rtp.RtpPacket) -> bool:
+    """aiortc 1.16's `RTCRtpReceiver._handle_rtp_packet` for an audio packet as a plain call, not a coroutine
+    (point 6): the sources and RTCP statistics noted, the packet to the jitter buffer (which shows it to the
+    tap to forward), a complete frame to the decoder. False, having done nothing, where aiortc's own does
+    more (a bitrate estimator or NACKs for audio, RTX, an unknown payload type): that one runs instead."""
+    if (receiver._RTCRtpReceiver__remote_bitrate_estimator is not None
+            or receiver._RTCRtpReceiver__nack_generator is not None):
+        return False
+    decoder = receiver._RTCRtpReceiver__decoder_queue
+    codec, name = decoder.codec(packet.payload_type)
+    if codec is None or name == "rtx":
+        return False
+    if not receiver._enabled:
+        return True
+    receiver._RTCRtpReceiver__active_ssrc[packet.ssrc] = aiortc_clock.current_datetime()
+    streams = receiver._RTCRtpReceiver__remote_streams
+    statistics = streams.get(packet.ssrc)
+    if statistics is None:
+        statistics = streams[packet.ssrc] = rtcrtpreceiver.StreamStatistics(codec.clockRate)
+    statistics.add(packet)
+    packet._data = packet.payload  # an audio payload is its frame (aiortc's `depayload`)
+    frame = receiver._RTCRtpReceiver__jitter_buffer.add(packet)[1]
+    if frame is not None and receiver._RTCRtpReceiver__decoder_thread:
+        frame.timestamp = receiver._RTCRtpReceiver__timestamp_mapper.map(frame.timestamp)
+        decoder.put((codec, frame))
+    return True
+
+
 def _receive_at_once(dtls: rtcdtlstransport.RTCDtlsTransport, data: bytes) -> bool:
     """`RTCDtlsTransport._recv_next` for one SRTP packet, in the datagram callback. An audio receiver's
     `_handle_rtp_packet` awaits nothing (no NACK, PLI or REMB for audio), so it is run to its end here;
@@ -317,6 +466,8 @@ def _receive_at_once(dtls: rtcdtlstransport.RTCDtlsTransport, data: bytes) -> bo
     dtls._RTCDtlsTransport__rx_packets += 1
     receiver = dtls._rtp_router.route_rtp(packet)
     if receiver is None:
+        return True
+    if receiver._RTCRtpReceiver__kind == "audio" and _handle_audio(receiver, packet):
         return True
     handling = receiver._handle_rtp_packet(packet, arrival_time_ms=aiortc_clock.current_ms())
     if receiver._RTCRtpReceiver__kind != "audio":
@@ -345,9 +496,11 @@ def install() -> None:
         rtcrtpreceiver.RTCRtpReceiver.__init__ = _receiver_init
         rtcrtpreceiver.decoder_worker = _decoder_worker
         rtcrtpsender.RTCRtpSender._next_encoded_frame = _next_encoded_frame
+        rtcrtpsender.RTCRtpSender._run_rtp = _run_rtp
         rtcrtpsender.clock.current_ntp_time = current_ntp_time
         rtcdtlstransport.RTCDtlsTransport.start = _dtls_start
         ice.Connection.data_received = _data_received
+        ice.StunProtocol.datagram_received = _stun_datagram_received
         _installed = True
 
 

@@ -307,6 +307,8 @@ class AudioSender:
     async def _run(self) -> None:
         try:
             await self.endpoint.opening
+            if hasattr(self.track, "sink"):  # forwarded frames are sent as they arrive (switch.py `_push`)
+                self.track.sink = self._forwarded
             while not self.stopped:
                 frame = await self.track.recv()
                 if isinstance(frame, EncodedFrame):  # forwarded: the same law, sent as it came
@@ -331,6 +333,21 @@ class AudioSender:
             raise
         except Exception:
             log.exception("sending RTP failed")
+        finally:
+            if getattr(self.track, "sink", None) == self._forwarded:
+                self.track.sink = None
+
+    def _forwarded(self, payload: bytes, pts: int, samples: int) -> None:
+        """A forwarded G.711 frame sent at once, as `_run` sends one (its own timestamps, not `pts`)."""
+        if self.stopped:
+            return
+        if self.sending and not self.in_event:
+            if self._send(self.payload_type, self.marker, self.timestamp, payload):
+                self.marker = False
+        else:
+            self.marker = True
+        self.timestamp = (self.timestamp + samples) & 0xFFFFFFFF
+        self.frames += 1
 
     def _samples(self, frame: av.AudioFrame) -> np.ndarray:
         if frame.format.name == "s16" and frame.layout.name == "mono" and frame.sample_rate == RATE:

@@ -23,7 +23,7 @@ import numpy as np
 from aiortc.mediastreams import MediaStreamTrack
 
 from . import sounds
-from .encoded import EncodedFrame
+from .encoded import SILENT_FRAMES, EncodedFrame
 from .tap import Feed, Tap
 
 LATE_AFTER = 0.06  # a live source silent this long is filled in, so the far end never hears a gap
@@ -92,6 +92,15 @@ class SwitchAudioTrack(_Switch):
         self._prompt_done = None
         self.copy_to = None  # a recorder's `Side`: given every frame sent (media/recorder.py)
         self.codec = ""  # the sender's codec ("opus", "pcmu" ...): forwarded frames of another are not sent
+        # Set by the sender while it runs: `sink(data, pts, samples)` sends one forwarded frame at once (its
+        # RTP timestamp from `pts`, in this track's time base). Forwarded frames then go from the receive
+        # callback straight out (`_push`), not through the sender's task.
+        self.sink = None
+
+    def follow(self, tap: Tap | None, encoded: bool = False) -> None:
+        super().follow(tap, encoded)
+        if self.feed is not None and self.feed.encoded:
+            self.feed.direct = self._push
 
     def play(self, filler: str) -> None:
         self.filler = filler
@@ -127,6 +136,8 @@ class SwitchAudioTrack(_Switch):
         self._source_next = None
         if frame is None:
             await self._paced(sounds.FRAME_SECONDS)
+            if self.filler != "music" and self.copy_to is None and self.codec in SILENT_FRAMES:
+                return self._silent_frame()  # silence (no source, or a late one): encoded already
             frame = self._music.next_frame() if self.filler == "music" else self._silence
         frame.pts = self._pts
         frame.time_base = self.fmt.time_base
@@ -134,6 +145,13 @@ class SwitchAudioTrack(_Switch):
         self._frames += 1
         if self.copy_to is not None:
             self.copy_to.put(frame)
+        return frame
+
+    def _silent_frame(self) -> EncodedFrame:
+        data, samples = SILENT_FRAMES[self.codec]
+        frame = EncodedFrame(self.codec, data, samples, 0, False, self._pts, self.fmt.time_base)
+        self._pts += samples
+        self._frames += 1
         return frame
 
     def _behind(self, frame: EncodedFrame) -> bool:
@@ -145,17 +163,32 @@ class SwitchAudioTrack(_Switch):
         return 0 < back <= self.fmt.rate
 
     def _forwarded(self, frame: EncodedFrame) -> EncodedFrame:
-        """The source's frame on this track's timeline; a jump in the source's timestamps (lost packets) is
-        kept, so the far end conceals the loss rather than playing on as if nothing were missing."""
+        return frame.stamped(self._advance(frame), self.fmt.time_base)
+
+    def _advance(self, frame: EncodedFrame) -> int:
+        """The pts of the source's frame on this track's timeline; a jump in the source's timestamps (lost
+        packets) is kept, so the far end conceals the loss rather than playing on as if nothing were missing."""
         if self._source_next is not None:
             gap = (frame.source_ts - self._source_next) & 0xFFFFFFFF
             if 0 < gap <= MAX_KEPT_GAP * self.fmt.rate // 48000:
                 self._pts += gap
         self._source_next = (frame.source_ts + frame.samples) & 0xFFFFFFFF
-        out = frame.stamped(self._pts, self.fmt.time_base)
+        pts = self._pts
         self._pts += frame.samples
         self._frames += 1
-        return out
+        return pts
+
+    def _push(self, frame: EncodedFrame) -> bool:
+        """A forwarded frame offered as it arrives, while `recv` waits for it (tap.py `Feed.direct`): sent at
+        once through the sender's `sink` (True), or left to `recv` (False: no sender running, a prompt is
+        due, another codec). An overtaken or repeated packet is taken and dropped, as `recv` would."""
+        sink = self.sink
+        if sink is None or self._prompt is not None or self._pending or frame.codec != self.codec:
+            return False
+        if not self._behind(frame):
+            samples = frame.samples
+            sink(frame.data, self._advance(frame), samples)
+        return True
 
     def _next_prompt_frame(self) -> av.AudioFrame:
         n = self.fmt.samples

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import time
 
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
@@ -32,31 +33,57 @@ def _wake(waiter: asyncio.Future) -> None:
 
 class Feed:
     """The frames one listener has yet to take. A waiting `get` is one future and one timer, set when a frame
-    comes (or the feed closes): the cheapest wait asyncio has, taken 50 times a second by every sender."""
+    comes (or the feed closes): the cheapest wait asyncio has, taken 50 times a second by every sender.
+
+    A forwarding listener may take its frames at once instead (`direct`, set by a switch track: it sends each
+    one from the receive callback, with no task switch and no queue per packet). A frame is offered to
+    `direct` only while the listener waits in `get`; one it does not take (a prompt is due, another codec)
+    is queued and wakes it as before. Frames taken that way count as the source being live: the listener's
+    wait runs on from the last of them, and ends (None: the filler) only when none came for `timeout`."""
 
     def __init__(self, tap: "Tap", encoded: bool = False):
         self.tap = tap
         self.encoded = encoded  # gets the source's `EncodedFrame`s, not decoded frames
         self.frames: collections.deque = collections.deque(maxlen=FEED_FRAMES)
+        self.direct = None  # frame -> bool (taken), while the listener sends frames as they come
+        self.last_direct = 0.0  # time.monotonic() of the last frame taken by `direct`
         self._waiter: asyncio.Future | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timeout = 0.0
 
     def put(self, frame) -> None:
-        self.frames.append(frame)
-        if self._waiter is not None:
-            _wake(self._waiter)
+        waiter = self._waiter
+        if waiter is not None:
+            direct = self.direct
+            if direct is not None and not waiter.done() and direct(frame):
+                self.last_direct = time.monotonic()
+                return
+            self.frames.append(frame)
+            _wake(waiter)
+        else:
+            self.frames.append(frame)
 
     async def get(self, timeout: float):
         """The oldest waiting frame, or None if none comes within `timeout` seconds."""
         if not self.frames:
             loop = asyncio.get_running_loop()
             self._waiter = waiter = loop.create_future()
-            timer = loop.call_later(timeout, _wake, waiter)
+            self._timeout = timeout
+            self._timer = loop.call_later(timeout, self._late, waiter)
             try:
                 await waiter  # a cancellation (the sender stopping) comes through as it should
             finally:
-                timer.cancel()
-                self._waiter = None
+                self._timer.cancel()
+                self._waiter = self._timer = None
         return self.frames.popleft() if self.frames else None
+
+    def _late(self, waiter: asyncio.Future) -> None:
+        """The wait's time is up, unless frames went on directly meanwhile: then it waits on from the last."""
+        since = time.monotonic() - self.last_direct
+        if self.direct is not None and since < self._timeout and not waiter.done():
+            self._timer = asyncio.get_running_loop().call_later(self._timeout - since, self._late, waiter)
+        else:
+            _wake(waiter)
 
     def take(self):
         """The oldest waiting frame, or None at once if none is waiting (a mixer's tick does not wait)."""
