@@ -54,7 +54,8 @@ def stored_recording(database_url: str, session_id: str, timeout: float = 20) ->
     with psycopg.connect(database_url, autocommit=True) as database:
         while True:
             row = database.execute("SELECT file, partial, duration FROM sessions_app_recording r "
-                                   "WHERE r.session_id = %s AND r.stored_at IS NOT NULL", (session_id,)).fetchone()
+                                   "WHERE r.session_id = %s AND r.stored_at IS NOT NULL AND r.file <> ''",
+                                   (session_id,)).fetchone()  # stored_at claims the row a moment before the file
             if row is not None:
                 return {"file": os.path.join(os.environ["MEDIA_ROOT"], row[0]), "partial": row[1], "duration": row[2]}
             if time.monotonic() > deadline:

@@ -233,7 +233,7 @@ def stored_recording(server, session_id: str) -> Decoded:
     """The call's recording once the server's sweeper stored it, decoded (customer left, what they hear right)."""
     code = ("from sessions_app.models import Recording\n"
             f"r = Recording.objects.filter(session_id={session_id!r}, stored_at__isnull=False).first()\n"
-            "print(r.file.path if r else '')")
+            "print(r.file.path if r and r.file else '')")
     path = wait_until(lambda: live_shell(server, code).strip().splitlines()[-1:], lambda out: out and out[0],
                       20, "the recording is stored")[0]
     return Decoded(path)

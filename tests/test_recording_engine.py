@@ -59,6 +59,11 @@ class Clock:
         return time.monotonic() - self.origin
 
 
+# How far a file's length may be from the test's clock: the recorder starts on the engine's loop, a turn or two
+# after the plan on a loaded machine.
+LENGTH_SLACK = 0.25
+
+
 def recording(path, paused: bool = False) -> dict:
     return {"id": "r1", "path": str(path), "paused": paused}
 
@@ -82,7 +87,7 @@ async def test_the_customer_is_on_the_left_and_what_they_hear_on_the_right_music
 
     assert not os.path.exists(f"{path}.part")
     decoded = Decoded(str(path))
-    assert abs(decoded.seconds - ended) < 0.15
+    assert abs(decoded.seconds - ended) < LENGTH_SLACK
     assert near(decoded.left_hz(MARGIN, held - MARGIN), CUSTOMER_HZ)
     assert near(decoded.right_hz(MARGIN, held - MARGIN), AGENT_HZ)
     assert near(decoded.left_hz(held + MARGIN, resumed - MARGIN), CUSTOMER_HZ)  # the customer is heard on hold
@@ -132,7 +137,7 @@ async def test_a_pause_records_silence_on_both_sides_and_keeps_the_timeline(engi
     await engine.perform("end_call", {"call_id": "c1"})
 
     decoded = Decoded(str(path))
-    assert abs(decoded.seconds - ended) < 0.15
+    assert abs(decoded.seconds - ended) < LENGTH_SLACK
     assert near(decoded.left_hz(0.2, paused - 0.2), CUSTOMER_HZ)
     assert decoded.peak(paused + MARGIN, resumed - 0.05) < 50
     assert near(decoded.left_hz(resumed + MARGIN, ended - 0.1), CUSTOMER_HZ)
@@ -206,7 +211,7 @@ async def test_a_phone_caller_on_the_trunk_is_recorded_like_a_web_caller(engine,
         phone.close()
 
     decoded = Decoded(str(path))
-    assert abs(decoded.seconds - ended) < 0.15
+    assert abs(decoded.seconds - ended) < LENGTH_SLACK
     assert near(decoded.left_hz(ended - 0.8, ended - 0.1), CUSTOMER_HZ)
     assert near(decoded.right_hz(ended - 0.8, ended - 0.1), AGENT_HZ)
 
