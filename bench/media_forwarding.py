@@ -33,13 +33,13 @@ import time
 
 import av
 import numpy as np
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender
 from aiortc.mediastreams import MediaStreamTrack
 
 from harness import CpuWatch, emit_json
 from media_harness import AGENT_HZ, CUSTOMER_HZ, MediaProcess, client_patches
 from sessions_app.media.encoded import EncodedFrame
-from testing.peers import dominant_hz
+from testing.peers import Offering, dominant_hz
 
 SPY = "/tmp/spy/bin/py-spy"
 FULL_RATE = {"audio": 49, "video": 29}  # frames/s a leg must keep (of 50, of 30)
@@ -114,7 +114,7 @@ class PreEncodedTrack(MediaStreamTrack):
         return frame
 
 
-class LightPeer:
+class LightPeer(Offering):
     """A browser-like endpoint that sends pre-encoded frames and counts what it receives, undecoded."""
 
     def __init__(self, codec: str, hz: float, frames: list[bytes], samples: int, clock: int, interval: float):
@@ -163,13 +163,6 @@ class LightPeer:
             for frame in decoder.decode(av.Packet(data)):
                 samples.append(frame.to_ndarray().reshape(-1).astype(np.float64))
         return dominant_hz(np.concatenate(samples), decoder.sample_rate) if samples else 0.0
-
-    async def offer(self) -> str:
-        await self.pc.setLocalDescription(await self.pc.createOffer())
-        return self.pc.localDescription.sdp
-
-    async def accept_answer(self, sdp: str) -> None:
-        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
 
     async def close(self) -> None:
         await self.pc.close()

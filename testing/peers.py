@@ -169,7 +169,20 @@ class Ear:
             pass
 
 
-class Peer:
+class Offering:
+    """The offer/answer half of a browser-like endpoint over its `pc` (an RTCPeerConnection)."""
+
+    pc: RTCPeerConnection
+
+    async def offer(self) -> str:
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        return self.pc.localDescription.sdp
+
+    async def accept_answer(self, sdp: str) -> None:
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+
+
+class Peer(Offering):
     """One browser-like endpoint: sends a tone (and optionally video), hears what the bridge sends."""
 
     def __init__(self, hz: float, codec: str = "", video: bool = False, send: bool = True):
@@ -211,13 +224,6 @@ class Peer:
                 self.video_sizes[self.video_size] += 1
         except MediaStreamError:
             pass
-
-    async def offer(self) -> str:
-        await self.pc.setLocalDescription(await self.pc.createOffer())
-        return self.pc.localDescription.sdp
-
-    async def accept_answer(self, sdp: str) -> None:
-        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
 
     async def close(self) -> None:
         if self.ear is not None:
