@@ -312,6 +312,7 @@ def test_a_decoder_that_starts_again_is_primed_and_its_first_frame_is_right():
     from aiortc.codecs import get_decoder
     from aiortc.jitterbuffer import JitterFrame
     from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+    from aiortc.rtcrtpreceiver import TimestampMapper
 
     codec = RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2, payloadType=111)
     encoder = av.CodecContext.create("libopus", "w")
@@ -330,13 +331,16 @@ def test_a_decoder_that_starts_again_is_primed_and_its_first_frame_is_right():
     expected = [first_channel(steady.decode(JitterFrame(p, 0))) for p in packets]
     listening = False
     track = types.SimpleNamespace(_queue=asyncio.Queue(), listened=lambda: listening)
-    receiver = types.SimpleNamespace(_track=track, _RTCRtpReceiver__jitter_buffer=types.SimpleNamespace())
+    receiver = types.SimpleNamespace(_track=track, _RTCRtpReceiver__jitter_buffer=patches.ShortJitterBuffer(16, 4),
+                                     _RTCRtpReceiver__timestamp_mapper=TimestampMapper(),
+                                     _RTCRtpReceiver__decoder_thread=True)
     decoder = patches.InlineAudioDecoder(receiver)
     for index, packet in enumerate(packets[:30]):
-        decoder.put((codec, JitterFrame(packet, index * 960)))
+        decoder.received(codec, "opus", packet, 1, index, index * 960, 1)
     assert track._queue.empty()  # nobody listened: nothing decoded
     listening = True
-    decoder.put((codec, JitterFrame(packets[30], 30 * 960)))
+    for index in (30, 31):  # the jitter buffer releases a frame at the next one
+        decoder.received(codec, "opus", packets[index], 1, index, index * 960, 1)
     first = first_channel([track._queue.get_nowait()])
     cold = first_channel(get_decoder(codec).decode(JitterFrame(packets[30], 0)))
     assert np.abs(first - expected[30]).max() < 0.02 * 32767

@@ -15,27 +15,27 @@
    the loop instead; video, whose frames take milliseconds, keeps its threads. One loop then does all the
    audio work of its calls, which is what a media process per core wants.
 
-4. Forwarding (media/encoded.py): each encoded frame a receiver completes is handed to its track's `Tap` before
-   any decoding, and decoded only while something wants samples (`InlineAudioDecoder`, `VideoDecoderGate`);
-   a sender whose track yields `EncodedFrame`s packs them as they are. Every audio timestamp a sender puts on
-   the wire is its track's pts, whether the frame was encoded here or forwarded, so the far end sees one
-   continuous stream across switches.
+4. Forwarding (media/encoded.py): each audio packet's payload is handed to its track's `Tap` as it arrives, and
+   each complete video frame before any decoding; either is decoded only while something wants samples
+   (`InlineAudioDecoder`, `VideoDecoderGate`). A sender whose track yields `EncodedFrame`s packs them as they
+   are. Every audio timestamp a sender puts on the wire is its track's pts, whether the frame was encoded here
+   or forwarded, so the far end sees one continuous stream across switches.
 
 5. The NTP time every sent packet carries (abs-send-time) and notes (for sender reports) is read twice a packet
-   through `datetime` arithmetic; `current_ntp_time` reads the same clock with one `time.time()`.
+   through `datetime` arithmetic; `packet_path.current_ntp_time` reads the same clock with one `time.time()`.
 
 6. Every received packet crosses an asyncio.Queue from the ICE connection's datagram callback to the DTLS
    transport's task: a task wake per packet. An audio RTP packet is handled in the callback itself
-   (`_receive_at_once`): decrypted, parsed and given to its receiver at once; anything else (RTCP, DTLS, video,
-   STUN) is queued as before.
+   (packet_path.py `receive_at_once`): decrypted, read from its fixed header and given to its receiver at
+   once; anything else (RTCP, DTLS, video, STUN) is queued as before.
 
 7. A forwarded audio frame would wake the sender's task once per packet (feed -> `track.recv()` ->
    `_run_rtp`) and cross aioice's async `sendto`. `_run_rtp` is aiortc's loop with its sequence number and
-   timestamp origin kept on the sender, and it gives its switch track a `sink` (`_send_forwarded`): a
-   forwarded frame is stamped, protected and sent synchronously from the receive callback that brought it
-   (switch.py `_push`), through the one packet builder both paths share (`_send_packet`), which keeps the
-   sender's history (NACK), sender-report figures and counters exactly as aiortc's loop does. The task still
-   sends everything else (the filler, prompts, decoded frames, video).
+   timestamp origin kept on the sender, and it gives its switch track a `sink` (`packet_path.send_forwarded`):
+   a forwarded frame is stamped, protected and sent synchronously from the receive callback that brought it
+   (switch.py `_push`), through the one packet builder both paths share (`packet_path.send_packet`), which
+   keeps the sender's history (NACK), sender-report figures and counters exactly as aiortc's loop does. The
+   task still sends everything else (the filler, prompts, decoded frames, video).
 
 `install()` is idempotent; the engine calls it before its first peer connection.
 """
@@ -52,13 +52,13 @@ from fractions import Fraction
 
 import av
 import numpy as np
-import pylibsrtp
 from aioice import ice
 from av.frame import Frame
-from aiortc import clock as aiortc_clock, rtcdtlstransport, rtcrtpreceiver, rtcrtpsender, rtp
+from aiortc import rtcdtlstransport, rtcrtpreceiver, rtcrtpsender, rtp
 from aiortc.mediastreams import convert_timebase
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 
+from . import packet_path
 from .encoded import EncodedFrame, codec_name, opus_samples, vp8_keyframe
 
 log = logging.getLogger(__name__)
@@ -82,19 +82,17 @@ def audio_level_dbov(frame) -> int:
 
 
 class ShortJitterBuffer(JitterBuffer):
-    """A shorter audio buffer (point 2 above) that shows each audio packet to `on_packet` as it arrives, ahead
-    of the buffer: a forwarded voice goes on at once, not a frame later (the far end's own buffer orders it)."""
+    """A shorter audio buffer (point 2 above); a video frame released at its last packet."""
 
     def __init__(self, capacity: int, prefetch: int = 0, is_video: bool = False) -> None:
         if not is_video:
             prefetch = min(prefetch, JITTER_PREFETCH)
         super().__init__(capacity, prefetch=prefetch, is_video=is_video)
-        self.on_packet = None
 
-    def add(self, packet):
-        if self.on_packet is not None:
-            self.on_packet(packet)
-        return super().add(packet)
+    def clear(self) -> None:
+        """Forget every packet held: what comes next starts the buffer anew."""
+        self._packets = [None] * self._capacity
+        self._origin = None
 
     def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
         """A video frame is complete at its last packet (the marker bit, RFC 7741 §4.1), not one frame later
@@ -114,23 +112,27 @@ class ShortJitterBuffer(JitterBuffer):
 
 
 class InlineAudioDecoder:
-    """Stands in for an audio receiver's decoder queue: what is put is decoded at once, on the loop.
+    """Stands in for an audio receiver's decoder queue: what comes is decoded at once, on the loop.
 
-    The receiver puts `(codec, encoded_frame)` for each complete frame and None when it stops, exactly what
-    aiortc's `decoder_worker` thread reads from its queue; the decoded frames go straight to the track. Each
-    packet was handed to the track's `Tap` (to forward) as it arrived (`arrived`); a frame is decoded only
-    while the tap has a listener wanting samples (DESIGN: decode only while a call needs samples). While it
-    is not, the last `WARM_FRAMES` are kept: a decoder that starts again (a forwarded call put into a mix)
-    decodes them first, so its state (Opus's prediction) continues into the first frame heard, not from zero
-    (a cold Opus decoder's first frame is measured off by the whole tone; primed with 8, within 1%)."""
+    Each packet's payload comes to `received` (packet_path.py, from the datagram callback), which hands it to
+    the track's `Tap` to forward and decodes it only while the tap has a listener wanting samples (DESIGN:
+    decode only while a call needs samples): only then does it go through the jitter buffer and the decoder.
+    While it does not, the last `WARM_FRAMES` are kept: a decoder that starts again (a forwarded call put into
+    a mix) decodes them first, so its state (Opus's prediction) continues into the first frame heard, not from
+    zero (a cold Opus decoder's first frame is measured off by the whole tone; primed with 8, within 1%).
+
+    aiortc's own receiver code, where it handles a packet (before the fast path starts), puts
+    `(codec, encoded_frame)` for each complete frame and None when it stops, exactly what its
+    `decoder_worker` thread reads from its queue; decoded frames go straight to the track."""
 
     def __init__(self, receiver: rtcrtpreceiver.RTCRtpReceiver):
         self.receiver = receiver
         self.decoder = None
         self.codec_name = None
-        self.warm: collections.deque = collections.deque(maxlen=WARM_FRAMES)
+        self.warm: collections.deque = collections.deque(maxlen=WARM_FRAMES)  # (codec, data, timestamp)
+        self.active_noted = float("-inf")  # time.monotonic() the receiver's active source was last noted
+        self._buffered = True  # the jitter buffer has every packet since decoding (re)started
         self._names: dict[int, tuple] = {}
-        receiver._RTCRtpReceiver__jitter_buffer.on_packet = self.arrived
 
     def codec(self, payload_type: int):
         """The receiver's codec for `payload_type` and its name here ("opus" ...), looked up once per codec."""
@@ -140,36 +142,57 @@ class InlineAudioDecoder:
             known = self._names[payload_type] = (codec, codec_name(codec.name) if codec is not None else "")
         return known
 
-    def arrived(self, packet) -> None:
-        """An audio packet as it arrives (before the jitter buffer): handed to the track's `Tap` to forward."""
+    def received(self, codec, name: str, payload: bytes, marker: int, sequence_number: int, timestamp: int,
+                 ssrc: int) -> None:
+        """One audio packet's payload as it arrives: forwarded at once, and decoded if someone listens."""
         track = self.receiver._track
-        encoded = getattr(track, "encoded", None) if track is not None else None
-        if encoded is not None and packet._data:
-            name = self.codec(packet.payload_type)[1]
-            if name in FORWARDED_AUDIO:  # not a key press (telephone-event) or comfort noise
-                data = packet._data
-                encoded(name, data, opus_samples(data) if name == "opus" else len(data), packet.timestamp)
+        if track is None:
+            return
+        encoded = getattr(track, "encoded", None)
+        if encoded is not None and payload and name in FORWARDED_AUDIO:  # not a key press or comfort noise
+            encoded(name, payload, opus_samples(payload) if name == "opus" else len(payload), timestamp)
+        if not self._listened(track):
+            self.warm.append((codec, payload, timestamp))
+            self._buffered = False
+            return
+        buffer = self.receiver._RTCRtpReceiver__jitter_buffer
+        if not self._buffered:
+            buffer.clear()  # it holds packets from before the pause: they would be taken for reordered ones
+            self._buffered = True
+        packet = rtp.RtpPacket(payload_type=codec.payloadType, marker=marker, sequence_number=sequence_number,
+                               timestamp=timestamp, ssrc=ssrc, payload=payload)
+        packet._data = payload  # an audio payload is its frame (aiortc's `depayload`)
+        frame = buffer.add(packet)[1]
+        if frame is not None and self.receiver._RTCRtpReceiver__decoder_thread:
+            frame.timestamp = self.receiver._RTCRtpReceiver__timestamp_mapper.map(frame.timestamp)
+            self._decode_heard(codec, frame)
 
     def put(self, task) -> None:
         track = self.receiver._track
-        frames = track._queue
         if task is None:
-            frames.put_nowait(None)  # the track ends
+            track._queue.put_nowait(None)  # the track ends
             return
         codec, encoded_frame = task
-        listened = getattr(track, "listened", None)  # set by media/tap.py's Tap
-        decoding = listened is None or listened()
-        if not decoding:
-            if self.decoder is not None:
-                self.decoder = self.codec_name = None
-            self.warm.append((codec, encoded_frame))
+        if not self._listened(track):
+            self.warm.append((codec, encoded_frame.data, encoded_frame.timestamp))
             return
+        self._decode_heard(codec, encoded_frame)
+
+    def _listened(self, track) -> bool:
+        listened = getattr(track, "listened", None)  # set by media/tap.py's Tap
+        if listened is None or listened():
+            return True
+        self.decoder = self.codec_name = None
+        return False
+
+    def _decode_heard(self, codec, encoded_frame) -> None:
         if codec.name != self.codec_name:
             self.decoder, self.codec_name = rtcrtpreceiver.get_decoder(codec), codec.name
-            for warm_codec, warm_frame in self.warm:
+            for warm_codec, data, timestamp in self.warm:
                 if warm_codec.name == codec.name:
-                    self._decode(codec, warm_frame)  # priming only: what it makes is not heard
+                    self._decode(codec, JitterFrame(data=data, timestamp=timestamp))  # priming: not heard
         self.warm.clear()
+        frames = self.receiver._track._queue
         for frame in self._decode(codec, encoded_frame):
             frames.put_nowait(frame)
 
@@ -290,63 +313,12 @@ async def _next_encoded_frame(self, codec):
     return rtcrtpsender.RTCEncodedFrame(payloads, timestamp, audio_level)
 
 
-def _send_packet(sender, codec, payload: bytes, timestamp: int, marker: int, audio_level: int | None) -> None:
-    """One RTP packet of `sender`, as aiortc 1.16's `_run_rtp` makes and sends it (its header extensions,
-    history, sender-report figures, counters), sent at once. Raises ConnectionError when not connected."""
-    packet = rtp.RtpPacket(payload_type=codec.payloadType, sequence_number=sender._fast_sequence,
-                           timestamp=timestamp)
-    packet.ssrc = sender._ssrc
-    packet.payload = payload
-    packet.marker = marker
-    ntp = current_ntp_time()
-    extensions = packet.extensions
-    extensions.abs_send_time = (ntp >> 14) & 0x00FFFFFF
-    extensions.mid = sender._RTCRtpSender__mid
-    if audio_level is not None:
-        extensions.audio_level = (False, -audio_level)
-    sender._RTCRtpSender__rtp_history[packet.sequence_number % rtp.RTP_HISTORY_SIZE] = packet
-    _send_srtp(sender._RTCRtpSender__transport, packet.serialize(sender._RTCRtpSender__rtp_header_extensions_map))
-    sender._RTCRtpSender__ntp_timestamp = ntp
-    sender._RTCRtpSender__rtp_timestamp = timestamp
-    sender._RTCRtpSender__octet_count += len(payload)
-    sender._RTCRtpSender__packet_count += 1
-    sender._fast_sequence = (sender._fast_sequence + 1) & 0xFFFF
-
-
-def _send_srtp(dtls: rtcdtlstransport.RTCDtlsTransport, data: bytes) -> None:
-    """`RTCDtlsTransport._send_rtp` for an RTP packet, without awaiting: protected and handed to the ICE
-    pair's socket (a UDP pair's `sendto` does not wait; any other, TURN's, is sent as a task, in order)."""
-    if dtls._state != rtcdtlstransport.State.CONNECTED:
-        raise ConnectionError("Cannot send encrypted RTP, not connected")
-    data = dtls._tx_srtp.protect(data)
-    pair = dtls.transport._connection._nominated.get(1)
-    if pair is None:
-        raise ConnectionError("Cannot send data, not connected")
-    protocol = pair.protocol
-    if type(protocol) is ice.StunProtocol:
-        protocol.transport.sendto(data, pair.remote_addr)
-    else:
-        asyncio.ensure_future(protocol.send_data(data, pair.remote_addr))
-    dtls._RTCDtlsTransport__tx_bytes += len(data)
-    dtls._RTCDtlsTransport__tx_packets += 1
-
-
-def _send_forwarded(sender, codec, origin: int, scale: Fraction | None, data: bytes, pts: int, samples: int) -> None:
-    """A switch track's `sink`: one forwarded audio frame sent now, its timestamp from the track's `pts`."""
-    if not sender._enabled:
-        return  # as the task does: read, not sent
-    timestamp = pts if scale is None else int(pts * scale)
-    try:
-        _send_packet(sender, codec, data, (origin + timestamp) & 0xFFFFFFFF, 1, None)
-    except ConnectionError:
-        pass  # the connection is going: the task ends on its own next send
-
-
 async def _run_rtp(self, codec) -> None:
-    """aiortc 1.16's `RTCRtpSender._run_rtp`, sending through `_send_packet`, and giving an audio switch track
+    """aiortc 1.16's `RTCRtpSender._run_rtp`, sending through `packet_path.send_packet`, and giving an audio switch track
     its `sink` for forwarded frames (point 7)."""
     self._RTCRtpSender__rtp_started.set()
     self._fast_sequence = rtcrtpsender.random_sequence_number()
+    self._fast_shape = packet_path.HeaderShape.of(self)
     origin = rtcrtpsender.random32()
     track = None
     try:
@@ -358,7 +330,7 @@ async def _run_rtp(self, codec) -> None:
                 if track is not None and hasattr(track, "sink") and track.kind == "audio":
                     time_base = getattr(getattr(track, "fmt", None), "time_base", None)
                     scale = None if time_base == Fraction(1, codec.clockRate) else time_base * codec.clockRate
-                    track.sink = functools.partial(_send_forwarded, self, codec, origin, scale)
+                    track.sink = functools.partial(packet_path.send_forwarded, self, codec, origin, scale)
             if not track:
                 await asyncio.sleep(0.02)
                 continue
@@ -368,7 +340,7 @@ async def _run_rtp(self, codec) -> None:
             timestamp = (origin + frame.timestamp) & 0xFFFFFFFF
             last = len(frame.payloads) - 1
             for i, payload in enumerate(frame.payloads):
-                _send_packet(self, codec, payload, timestamp, 1 if i == last else 0, frame.audio_level)
+                packet_path.send_packet(self, codec, payload, timestamp, 1 if i == last else 0, frame.audio_level)
     except (asyncio.CancelledError, ConnectionError, rtcrtpsender.MediaStreamError):
         pass
     except Exception:
@@ -382,16 +354,6 @@ async def _run_rtp(self, codec) -> None:
     self._RTCRtpSender__rtp_exited.set()
 
 
-NTP_OFFSET = 2208988800  # seconds from 1900 (NTP's epoch) to 1970 (Unix's)
-
-
-def current_ntp_time() -> int:
-    """aiortc.clock's `current_ntp_time` (64-bit NTP: seconds << 32 | fraction), without datetime objects."""
-    now = time.time() + NTP_OFFSET
-    seconds = int(now)
-    return (seconds << 32) | int((now - seconds) * 4294967296)
-
-
 _stock_dtls_start = rtcdtlstransport.RTCDtlsTransport.start
 _stock_data_received = ice.Connection.data_received
 
@@ -399,7 +361,7 @@ _stock_data_received = ice.Connection.data_received
 async def _dtls_start(self, remoteParameters) -> None:
     await _stock_dtls_start(self, remoteParameters)
     if self._rx_srtp is not None:  # keys agreed: its SRTP may be handled as it arrives
-        self.transport._connection.receive_at_once = functools.partial(_receive_at_once, self)
+        self.transport._connection.receive_at_once = functools.partial(packet_path.receive_at_once, self)
 
 
 def _data_received(self, data: bytes, component: int) -> None:
@@ -422,69 +384,6 @@ def _stun_datagram_received(self, data: bytes, addr) -> None:
         _stock_stun_datagram_received(self, data, addr)
 
 
-def _handle_audio(receiver: rtcrtpreceiver.RTCRtpReceiver, packet: rtp.RtpPacket) -> bool:
-    """aiortc 1.16's `RTCRtpReceiver._handle_rtp_packet` for an audio packet as a plain call, not a coroutine
-    (point 6): the sources and RTCP statistics noted, the packet to the jitter buffer (which shows it to the
-    tap to forward), a complete frame to the decoder. False, having done nothing, where aiortc's own does
-    more (a bitrate estimator or NACKs for audio, RTX, an unknown payload type): that one runs instead."""
-    if (receiver._RTCRtpReceiver__remote_bitrate_estimator is not None
-            or receiver._RTCRtpReceiver__nack_generator is not None):
-        return False
-    decoder = receiver._RTCRtpReceiver__decoder_queue
-    codec, name = decoder.codec(packet.payload_type)
-    if codec is None or name == "rtx":
-        return False
-    if not receiver._enabled:
-        return True
-    receiver._RTCRtpReceiver__active_ssrc[packet.ssrc] = aiortc_clock.current_datetime()
-    streams = receiver._RTCRtpReceiver__remote_streams
-    statistics = streams.get(packet.ssrc)
-    if statistics is None:
-        statistics = streams[packet.ssrc] = rtcrtpreceiver.StreamStatistics(codec.clockRate)
-    statistics.add(packet)
-    packet._data = packet.payload  # an audio payload is its frame (aiortc's `depayload`)
-    frame = receiver._RTCRtpReceiver__jitter_buffer.add(packet)[1]
-    if frame is not None and receiver._RTCRtpReceiver__decoder_thread:
-        frame.timestamp = receiver._RTCRtpReceiver__timestamp_mapper.map(frame.timestamp)
-        decoder.put((codec, frame))
-    return True
-
-
-def _receive_at_once(dtls: rtcdtlstransport.RTCDtlsTransport, data: bytes) -> bool:
-    """`RTCDtlsTransport._recv_next` for one SRTP packet, in the datagram callback. An audio receiver's
-    `_handle_rtp_packet` awaits nothing (no NACK, PLI or REMB for audio), so it is run to its end here;
-    a video packet goes on as a task (in order). Returns False if it was left to the queue."""
-    try:
-        plain = dtls._rx_srtp.unprotect(data)
-    except pylibsrtp.Error:
-        return True  # as aiortc: dropped
-    try:
-        packet = rtp.RtpPacket.parse(plain, dtls._rtp_header_extensions_map)
-    except ValueError:
-        return True
-    dtls._RTCDtlsTransport__rx_bytes += len(data)
-    dtls._RTCDtlsTransport__rx_packets += 1
-    receiver = dtls._rtp_router.route_rtp(packet)
-    if receiver is None:
-        return True
-    if receiver._RTCRtpReceiver__kind == "audio" and _handle_audio(receiver, packet):
-        return True
-    handling = receiver._handle_rtp_packet(packet, arrival_time_ms=aiortc_clock.current_ms())
-    if receiver._RTCRtpReceiver__kind != "audio":
-        asyncio.get_running_loop().create_task(handling)
-        return True
-    try:
-        handling.send(None)
-    except StopIteration:
-        return True
-    except Exception:
-        log.exception("handling a received audio packet failed")
-        return True
-    handling.close()  # it waited on something after all: nothing an audio packet needs
-    log.warning("an audio packet's handling suspended; it was cut short")
-    return True
-
-
 _installed = False
 
 
@@ -497,7 +396,7 @@ def install() -> None:
         rtcrtpreceiver.decoder_worker = _decoder_worker
         rtcrtpsender.RTCRtpSender._next_encoded_frame = _next_encoded_frame
         rtcrtpsender.RTCRtpSender._run_rtp = _run_rtp
-        rtcrtpsender.clock.current_ntp_time = current_ntp_time
+        rtcrtpsender.clock.current_ntp_time = packet_path.current_ntp_time
         rtcdtlstransport.RTCDtlsTransport.start = _dtls_start
         ice.Connection.data_received = _data_received
         ice.StunProtocol.datagram_received = _stun_datagram_received
