@@ -1,12 +1,15 @@
 """Calls per core with forwarding on and off: Opus and PCMU audio, VP8 video, and the delay the bridge adds.
 
     .venv/bin/python bench/media_forwarding.py [--calls 20] [--video-calls 3] [--seconds 10] [--json FILE]
+    .venv/bin/python bench/media_forwarding.py --codecs opus,phone --record   # every audio call recorded
 
 For each kind of call the engine runs in a process of its own (`media_harness.MediaProcess`), once with
 forwarding (the default) and once with MEDIA_FORWARDING=0 (every frame decoded and re-encoded), and `--calls`
 calls are bridged through it: a customer's peer and an agent's, each sending a tone (or a picture) and
 receiving its partner's. The media process's own CPU over `--seconds` gives calls per core: calls / cores,
-valid when every leg received its full frame rate (said when one did not).
+valid when every leg received its full frame rate (said when one did not). With `--record` every audio call
+is recorded (media/recorder.py) into a temporary folder, and the files are checked afterwards: finished, as
+long as the window, and made from the packets carried or from samples.
 
 The peers are the load generator and share the two cores with the bridge, so they are made cheap: each sends
 frames encoded once at the start (a second of its tone, a second of video with one key frame, looped: the
@@ -28,7 +31,9 @@ import argparse
 import asyncio
 import collections
 import fractions
+import os
 import statistics
+import tempfile
 import time
 
 import av
@@ -38,6 +43,7 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from harness import CpuWatch, emit_json
 from media_harness import AGENT_HZ, CUSTOMER_HZ, MediaProcess, client_patches
+from sessions_app.media import ogg
 from sessions_app.media.encoded import EncodedFrame
 from testing.peers import Offering, dominant_hz
 
@@ -255,7 +261,7 @@ async def join(media: MediaProcess, call_id: str, leg_id: str, peer: LightPeer, 
 
 
 async def place(media: MediaProcess, material: Material, codec: str, calls: int,
-                tickers: list[asyncio.Task]) -> list[tuple]:
+                tickers: list[asyncio.Task], record_to: str = "") -> list[tuple]:
     gate = asyncio.Semaphore(5)
 
     async def one(number: int) -> tuple:
@@ -265,6 +271,8 @@ async def place(media: MediaProcess, material: Material, codec: str, calls: int,
                 else material.peer(codec, CUSTOMER_HZ)
             customer.partner, agent.partner = agent, customer
             plan = {"a": "customer", "b": "agent"}
+            if record_to:
+                plan["record"] = {"id": f"call{number}", "path": os.path.join(record_to, f"call{number}.ogg")}
             if codec == "phone":  # as the phone gateway opens a caller's leg: plain RTP toward the trunk
                 port = await customer.open()
                 opened = await media.perform("open_rtp_leg", {
@@ -285,12 +293,13 @@ async def place(media: MediaProcess, material: Material, codec: str, calls: int,
 
 
 async def measure(material: Material, codec: str, calls: int, seconds: float, forwarding: bool,
-                  spy: str | None = None) -> dict:
+                  spy: str | None = None, record: bool = False) -> dict:
     media = await MediaProcess.start({"MEDIA_FORWARDING": "1" if forwarding else "0"})
     placed, tickers = [], []
     kind = CODECS[codec].split("/")[0]
+    spool = tempfile.TemporaryDirectory(prefix="bench-recordings-") if record and kind == "audio" else None
     try:
-        placed = await place(media, material, codec, calls, tickers)
+        placed = await place(media, material, codec, calls, tickers, spool.name if spool else "")
         peers = [peer for _, customer, agent in placed for peer in (customer, agent)]
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and not all(peer.frames_in > 25 for peer in peers):
@@ -320,8 +329,11 @@ async def measure(material: Material, codec: str, calls: int, seconds: float, fo
             for peer in peers_of_call:
                 await peer.close()
         await media.close()
+        recorded = recordings_of(spool.name, seconds) if spool else None
+        if spool:
+            spool.cleanup()
     full = min(fps) >= FULL_RATE[kind]
-    return {"codec": codec, "forwarding": forwarding, "calls": calls, "seconds": elapsed,
+    return {"codec": codec, "forwarding": forwarding, "calls": calls, "seconds": elapsed, "recorded": recorded,
             "mediaCores": cpu["serverCores"], "clientCores": cpu["clientCores"], "otherCores": cpu["otherCores"],
             "fpsMin": min(fps), "fpsMean": sum(fps) / len(fps), "fullRate": full,
             "tonesHeard": tones_ok, "legs": len(fps),
@@ -352,9 +364,25 @@ async def direct_delay(material: Material, codec: str, seconds: float = 3) -> fl
         await other.close()
 
 
+def recordings_of(folder: str, seconds: float) -> dict:
+    """How many of the calls' files were finished and as long as the run at least, and the stereo files'
+    kind (two mono streams of the packets carried, or one stereo stream encoded from samples)."""
+    files = [os.path.join(folder, name) for name in os.listdir(folder) if name.endswith(".ogg")]
+    whole, kinds = 0, collections.Counter()
+    for path in files:
+        with open(path, "rb") as file:
+            kinds["packets" if file.read(200).find(ogg.opus_head()) >= 0 else "samples"] += 1
+        with av.open(path) as container:
+            stream = container.streams.audio[0]
+            whole += float(stream.duration * stream.time_base) >= seconds if stream.duration else 0
+    return {"files": len(files), "asLongAsTheRun": whole, "kinds": dict(kinds)}
+
+
 def report(result: dict, direct_ms: float | None) -> str:
     path = "forwarded" if result["forwarding"] else "decoded"
-    line = (f" {result['calls']:3d} {result['codec']} calls {path:9s}: media process "
+    if result.get("recorded"):
+        path += ", recorded"
+    line = (f" {result['calls']:3d} {result['codec']} calls {path}: media process "
             f"{100 * result['mediaCores']:5.1f}% "
             f"of a core ({100 * result['coreShareOfACall']:.2f}% a call) | frames/s per leg min "
             f"{result['fpsMin']:.1f} mean {result['fpsMean']:.1f} | "
@@ -369,6 +397,10 @@ def report(result: dict, direct_ms: float | None) -> str:
         added = result["delayMedianMs"] - (direct_ms or 0)
         line += (f"; delay median {result['delayMedianMs']:.1f} ms, p99 {result['delayP99Ms']:.1f} ms "
                  f"(direct {direct_ms or 0:.1f} ms: the bridge adds {added:.1f} ms)")
+    if result.get("recorded"):
+        recorded = result["recorded"]
+        line += (f"\n      recordings: {recorded['files']} files, {recorded['asLongAsTheRun']} as long as the window, "
+                 f"made from {', '.join(f'{kind} {n}' for kind, n in recorded['kinds'].items())}")
     if result["clientCores"] > 0.9:
         line += "\n      (the peers used a whole core: they, not the bridge, limited this run)"
     if result["otherCores"] > 0.25:
@@ -384,6 +416,7 @@ async def main() -> None:
     parser.add_argument("--codecs", default="opus,pcmu,phone,vp8", help="opus, pcmu (browser to browser), phone (a trunk caller to a browser on PCMU), vp8")
     parser.add_argument("--paths", default="forwarded,decoded", help="forwarded, decoded or both")
     parser.add_argument("--spy", help="py-spy: record the forwarded media process into this SVG/speedscope file")
+    parser.add_argument("--record", action="store_true", help="record every audio call (a temporary folder)")
     parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args()
     client_patches()
@@ -397,7 +430,8 @@ async def main() -> None:
         for forwarding in (True, False):
             if ("forwarded" if forwarding else "decoded") not in args.paths.split(","):
                 continue
-            result = await measure(material, codec, calls, args.seconds, forwarding, args.spy if forwarding else None)
+            result = await measure(material, codec, calls, args.seconds, forwarding, args.spy if forwarding else None,
+                                   args.record)
             result["directDelayMs"] = direct_ms
             results.append(result)
             per_core[(codec, forwarding)] = result["callsPerCore"]

@@ -19,7 +19,7 @@ from sessions_app.media.switch import SwitchAudioTrack
 from sessions_app.media.tap import Tap
 from testing.peers import Peer, tones_present
 
-from .engine_helpers import join, plan, until
+from .engine_helpers import join, near, plan, until
 
 pytestmark = pytest.mark.service
 
@@ -77,6 +77,40 @@ async def test_a_forwarded_call_carries_both_voices_and_decodes_nothing(forwardi
     assert customer.ear.pts_jumps == [] and agent.ear.pts_jumps == []
 
 
+async def test_a_recorded_call_stays_forwarded_and_its_file_is_the_packets_carried(forwarding, peers, tmp_path):
+    """Recording a web customer on Opus decodes and encodes nothing (media/recorder.py, `packets`): both legs
+    stay forwarded and the file is the customer's packets (left) and those they were sent (right). The plan
+    asks for the recording from the first leg's offer on, before its codec is known."""
+    from .recordings import Decoded
+
+    customer, agent = peers(CUSTOMER, "audio/opus"), peers(AGENT, "audio/opus")
+    path = tmp_path / "c1.ogg"
+    recorded = {**TWO_PARTY, "record": {"id": "r1", "path": str(path)}}
+    await join(forwarding, "c1", "customer", customer, plan=recorded)
+    await join(forwarding, "c1", "agent:1", agent, plan=recorded)
+    await hear({customer: {AGENT}, agent: {CUSTOMER}}, "bridged and recorded")
+    call = forwarding.calls["c1"]
+    assert call.recorder.packets
+    assert call.legs["customer"].audio_out.forwarding and call.legs["agent:1"].audio_out.forwarding
+    senders = [call.legs[leg].pc.getTransceivers()[0].sender for leg in ("customer", "agent:1")]
+    encoded = []
+    for sender in senders:
+        encoder = sender._RTCRtpSender__encoder
+        if encoder is not None:
+            encode = encoder.encode
+            encoder.encode = lambda *args, encode=encode: encoded.append(1) or encode(*args)
+    before, heard = decoded(forwarding, "customer", "agent:1"), customer.ear.frames
+    await until(lambda: customer.ear.frames > heard + 50, what="a second more of the call")
+    assert decoded(forwarding, "customer", "agent:1") == before and encoded == []
+    await forwarding.perform("end_call", {"call_id": "c1"})
+    await until(lambda: path.exists(), what="the file finished")
+    recording = Decoded(str(path))
+    end = recording.seconds
+    assert end > 1.0 and call.recorder is None
+    assert near(recording.left_hz(end - 0.8, end - 0.1), CUSTOMER)
+    assert near(recording.right_hz(end - 0.8, end - 0.1), AGENT)
+
+
 async def test_legs_on_different_codecs_are_decoded_not_forwarded(forwarding, peers):
     customer, agent = peers(CUSTOMER, "audio/PCMU"), peers(AGENT, "audio/opus")
     await join(forwarding, "c1", "customer", customer, plan=TWO_PARTY)
@@ -123,8 +157,8 @@ async def test_every_switch_keeps_one_timeline_and_no_gap_over_60_ms(engine, pee
     """Hold, unhold, mute, unmute, a whisper, a prompt, recording and a transfer, one after the other: the
     customer's and the agent's streams never jump in time (a browser's jitter buffer would reset), and where the
     sound goes on across a switch (a voice to a mix, to a prompt, to another agent) it stops for 60 ms at most.
-    Run on both paths (the `engine` fixture): with forwarding, each of these moves a leg between forwarding and
-    decoding."""
+    Run on both paths (the `engine` fixture): with forwarding, each of these but the recording (made from the
+    packets carried) moves a leg between forwarding and decoding."""
     customer, agent = peers(CUSTOMER, "audio/opus"), peers(AGENT, "audio/opus")
     await join(engine, "c1", "customer", customer, plan=TWO_PARTY)
     await join(engine, "c1", "agent:1", agent, plan=TWO_PARTY)
@@ -168,8 +202,8 @@ async def test_every_switch_keeps_one_timeline_and_no_gap_over_60_ms(engine, pee
 
     recorded = {**TWO_PARTY, "record": {"id": "r1", "path": str(tmp_path / "r1.ogg")}}
     await step("recording", {customer: {AGENT}, agent: {CUSTOMER}}, (customer, agent), **recorded)
-    assert not legs["customer"].audio_out.forwarding  # the recorder takes what the customer hears as samples
-    assert legs["agent:1"].audio_out.forwarding == engine.forwarding  # the customer's voice is still forwarded
+    # recorded from the packets carried: both ways stay forwarded (on the other path all is decoded anyway)
+    assert legs["customer"].audio_out.forwarding == legs["agent:1"].audio_out.forwarding == engine.forwarding
 
     second = peers(SECOND_AGENT, "audio/opus")
     transferred = {"a": "customer", "b": "agent:2"}

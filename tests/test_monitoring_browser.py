@@ -278,6 +278,18 @@ def test_a_whisper_is_not_in_the_calls_recording_and_a_barge_is(voices, server):
     left = tones_present(decoded.left[(first + 1) * RATE // 2:], RATE, VOICES)
     assert left == {CUSTOMER_HZ}  # the customer's own side: only their voice
 
+    # The supervisor's browser plays it as the admin page's <audio> would: the same length, the customer left.
+    played = voices["supervisor"].evaluate("""async (url) => {
+        const buffer = await (await fetch(url)).arrayBuffer();
+        const audio = await new OfflineAudioContext(2, 48000, 48000).decodeAudioData(buffer);
+        const left = audio.getChannelData(0).slice(-2 * audio.sampleRate);
+        let crossings = 0;
+        for (let i = 1; i < left.length; i++) if ((left[i - 1] < 0) !== (left[i] < 0)) crossings++;
+        return {channels: audio.numberOfChannels, seconds: audio.duration, leftHz: crossings / 4};
+    }""", f"{server.url}/admin/sessions_app/session/{session_id}/recording/")
+    assert played["channels"] == 2 and abs(played["seconds"] - decoded.seconds) < 0.1, played
+    assert abs(played["leftHz"] - CUSTOMER_HZ) < 15, played
+
 
 def phone_tones(peer: PhonePeer) -> set[int]:
     """The voices in the last half second the phone caller received (8 kHz)."""

@@ -14,10 +14,10 @@ records side a: what it says and what it hears (media/recorder.py).
 Passed on as it comes means forwarded, when the call's `forwarding` is on (the `MEDIA_FORWARDING` setting): a
 leg whose one source is a leg on the same codec gets that leg's encoded frames, unchanged, and nothing decodes
 them unless something else needs the samples (media/encoded.py). It is decoded (and re-encoded) while the
-leg hears several voices (a mix), the filler or a prompt (switch.py moves between the two frame by frame), a
-source on another codec, or while it is the recorded leg (the recorder takes what it is sent as samples: its
-file is one stereo Opus stream of both sides, which the sides' own Opus packets cannot be made into without
-decoding; the leg it hears is still forwarded to the other side).
+leg hears several voices (a mix), the filler or a prompt (switch.py moves between the two frame by frame), or
+a source on another codec. A recording of a customer on Opus keeps the packets as they are carried; one made
+from samples (a phone caller's G.711, or with forwarding off) has the recorded leg decoded, what it hears
+too (the recorder takes what it is sent as samples; the leg it hears is still forwarded to the other side).
 """
 from __future__ import annotations
 
@@ -96,7 +96,8 @@ class Call:
         plan = self.plan
         heard, seen = hearing.hearing(plan), hearing.seeing(plan)
         live = {leg_id: leg for leg_id, leg in self.legs.items() if not leg.closed}
-        recorded = plan.a if plan.record is not None else None
+        self._record()
+        recorded = plan.a if self.recorder is not None and not self.recorder.packets else None
         for leg_id, leg in live.items():
             if leg.audio_out is not None:
                 leg.audio_out.play(hearing.filler(plan, leg_id))
@@ -115,7 +116,6 @@ class Call:
                 leg.video_out.follow(tap, encoded=forward)
         for leg_id in set(self.mixers) - set(live):
             self.mixers.pop(leg_id).close()
-        self._record()
 
     def _forwards(self, source_codec: str, leg_codec: str, forwarded: set[str]) -> bool:
         """Whether a leg on `leg_codec` gets its source on `source_codec` forwarded (encoded, unchanged)."""
@@ -128,11 +128,16 @@ class Call:
             self.stop_recording()
         if wanted is None:
             return
-        if self.recorder is None:
-            self.recorder = Recorder(wanted.id, wanted.path, wanted.paused)
-        self.recorder.pause(wanted.paused)
         a = self.legs.get(self.plan.a)
-        self.recorder.follow(a if a is not None and not a.closed else None)
+        a = a if a is not None and not a.closed else None
+        if self.recorder is None:
+            if a is not None and not a.audio_codec:
+                return  # its offer is being answered: the recording starts once its codec is known, a moment on
+            # from the packets carried while the customer's voice is forwarded Opus, else from samples
+            packets = self.forwarding and a is not None and codec_name(a.audio_codec) == "opus"
+            self.recorder = Recorder(wanted.id, wanted.path, wanted.paused, packets=packets)
+        self.recorder.pause(wanted.paused)
+        self.recorder.follow(a)
 
     def stop_recording(self) -> asyncio.Task | None:
         """Stop recording; returns the task that finishes the file (None if nothing was recorded)."""

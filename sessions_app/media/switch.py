@@ -90,7 +90,8 @@ class SwitchAudioTrack(_Switch):
         self._prompt: np.ndarray | None = None
         self._prompt_at = 0
         self._prompt_done = None
-        self.copy_to = None  # a recorder's `Side`: given every frame sent (media/recorder.py)
+        # A recorder's side (media/recorder.py): given every frame sent, encoded ones too if it takes packets
+        self.copy_to = None
         self.codec = ""  # the sender's codec ("opus", "pcmu" ...): forwarded frames of another are not sent
         # Set by the sender while it runs: `sink(data, pts, samples)` sends one forwarded frame at once (its
         # RTP timestamp from `pts`, in this track's time base). Forwarded frames then go from the receive
@@ -132,17 +133,26 @@ class SwitchAudioTrack(_Switch):
                 left = LATE_AFTER - (time.monotonic() - waiting_since)
                 frame = await self._live(self.feed, max(left, sounds.FRAME_SECONDS))
         if isinstance(frame, EncodedFrame):
-            return self._forwarded(frame)
+            return self._copied(self._forwarded(frame))
         self._source_next = None
         if frame is None:
             await self._paced(sounds.FRAME_SECONDS)
-            if self.filler != "music" and self.copy_to is None and self.codec in SILENT_FRAMES:
-                return self._silent_frame()  # silence (no source, or a late one): encoded already
+            if self.filler != "music" and self.codec in SILENT_FRAMES and self._copies_packets():
+                return self._copied(self._silent_frame())  # silence (no source, or a late one): encoded already
             frame = self._music.next_frame() if self.filler == "music" else self._silence
         frame.pts = self._pts
         frame.time_base = self.fmt.time_base
         self._pts += frame.samples
         self._frames += 1
+        if self.copy_to is not None:
+            self.copy_to.put(frame)
+        return frame
+
+    def _copies_packets(self) -> bool:
+        """Whether a recorder copying what this track sends (`copy_to`) takes encoded frames, or there is none."""
+        return self.copy_to is None or self.copy_to.packets
+
+    def _copied(self, frame: EncodedFrame) -> EncodedFrame:
         if self.copy_to is not None:
             self.copy_to.put(frame)
         return frame
@@ -186,8 +196,9 @@ class SwitchAudioTrack(_Switch):
         if sink is None or self._prompt is not None or self._pending or frame.codec != self.codec:
             return False
         if not self._behind(frame):
-            samples = frame.samples
-            sink(frame.data, self._advance(frame), samples)
+            sink(frame.data, self._advance(frame), frame.samples)
+            if self.copy_to is not None:
+                self.copy_to.put(frame)
         return True
 
     def _next_prompt_frame(self) -> av.AudioFrame:
