@@ -3,6 +3,10 @@
 Each side's fake microphone plays its own tone (customer 440 Hz, agents 1000 and 1500 Hz, WAVs made with
 sox), so which frequency a page hears tells who it hears: the customer page (the call widget on a shop's
 site) and the agents' CRM pages (the SDK) each analyse what their WebRTC connection receives.
+
+Every test runs on both media paths (the server's MEDIA_FORWARDING on, the default, and off): Chromium's own
+packets forwarded, and everything decoded and encoded by the bridge. The other real-peer modules run on the
+default path; `MEDIA_FORWARDING=0 scripts/test.sh -m "browser or peer"` runs them all on the other.
 """
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from .browser import (  # noqa: F401 (fixtures)
     ARTIFACTS, EVENT_TIMEOUT, AgentPages, SdkPage, fresh_channel_layer, host_page, listening_context, reset_center,
     speaking_browsers,
 )
-from .call_shop import shop_fixture
+from .call_shop import CallShopServer
 from testing.liveserver import LiveServer
 from testing.serving import running
 from .media_ears import TRACK_PEER_CONNECTIONS, is_music, open_connections, video_frames, wait_to_hear
@@ -21,9 +25,10 @@ pytestmark = pytest.mark.browser
 
 CUSTOMER_HZ, AGENT1_HZ, AGENT2_HZ = 440, 1000, 1500
 
-@pytest.fixture(scope="module")
-def media_server():
-    with running(LiveServer(env={"MEDIA_HOST_ADDRESSES": "127.0.0.1"})) as server:
+
+@pytest.fixture(scope="module", params=["1", "0"], ids=["forwarding", "decoding"])
+def media_server(request):
+    with running(LiveServer(env={"MEDIA_HOST_ADDRESSES": "127.0.0.1", "MEDIA_FORWARDING": request.param})) as server:
         yield server
 
 
@@ -34,7 +39,11 @@ def browsers(tmp_path_factory):
         yield dict(zip(("customer", "agent1", "agent2"), launched))
 
 
-shop = shop_fixture("media_server")
+@pytest.fixture(scope="module")
+def shop(media_server):
+    """The shop's page with the widget of this module's server (named as a parameter: a new one per media path)."""
+    with running(CallShopServer(media_server.url)) as page_server:
+        yield page_server.url
 
 
 @pytest.fixture
