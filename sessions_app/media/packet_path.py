@@ -1,8 +1,9 @@
 """One audio RTP packet through aiortc 1.16, received and sent, as plain calls in the ICE socket's callback.
 
-Forwarding a call costs what each packet costs in Python, so the packet's path is cut to what it needs
-(measured with py-spy: parsing a packet into aiortc's `RtpPacket` with its header extensions, its jitter buffer
-and decoder queue, and building the packet sent were half the media process's time when it only forwards).
+Forwarding a call costs what each packet costs in Python, so the packet's path is cut to what it needs:
+parsing a packet into aiortc's `RtpPacket` with its header extensions, its jitter buffer and decoder queue, and
+building the packet sent through those objects again were a quarter of the media process's time when it only
+forwards (measured: 88 -> 66 us of CPU per forwarded packet, bench/media_forwarding.py).
 
 Received (`receive_at_once`, patches.py point 6): an SRTP packet is decrypted, routed and noted (the sources and
 the RTCP statistics) from its fixed header alone, and its payload handed to the receiver's `InlineAudioDecoder`,
