@@ -170,4 +170,7 @@ async def hang_up(media, calls: list[PlacedCall]) -> None:
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["--serve"]:
-    asyncio.run(_serve())
+    from sessions_app.media.event_loop import new_media_loop
+
+    with asyncio.Runner(loop_factory=new_media_loop) as runner:  # the loop a media worker runs on
+        runner.run(_serve())

@@ -263,3 +263,27 @@ async def test_a_reoffered_leg_replaces_the_old_one(engine, peer):
     await join(engine, "c1", "agent:1", again)
     assert old.closed and old.pc.connectionState == "closed"
     await until(lambda: hears(customer, SECOND_AGENT_HZ) and hears(again, CUSTOMER_HZ), what="reloaded agent")
+
+
+def test_the_embedded_engine_runs_on_uvloop_unless_turned_off(monkeypatch):
+    """The engine's own loop (media/event_loop.py): uvloop's in the web process's media thread and in media
+    workers; `MEDIA_UVLOOP=0` gives asyncio's. Either carries a call: the real-peer tests run on uvloop, these on
+    asyncio's."""
+    import uvloop
+
+    from sessions_app.media.embedded import EmbeddedMedia
+    from sessions_app.media.event_loop import new_media_loop
+
+    for setting, kind in (("1", uvloop.Loop), ("0", asyncio.SelectorEventLoop)):
+        monkeypatch.setenv("MEDIA_UVLOOP", setting)
+        loop = new_media_loop()
+        assert isinstance(loop, kind), loop
+        loop.close()
+    monkeypatch.delenv("MEDIA_UVLOOP")
+    media = EmbeddedMedia(["127.0.0.1"])
+    try:
+        assert isinstance(media.loop, uvloop.Loop)
+        assert media.run(asyncio.sleep(0, "ran")) == "ran"
+    finally:
+        media.stop()
+        media.loop.call_soon_threadsafe(media.loop.stop)

@@ -14,6 +14,7 @@ import threading
 from ..domain.ice import IceSettings
 from .commands import MediaCommands
 from .engine import MediaEngine
+from .event_loop import new_media_loop
 
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ def _log_failure(future) -> None:
 
 class EmbeddedMedia(MediaCommands):
     def __init__(self, host_addresses: list[str] | None = None, ice: IceSettings | None = None):
-        self.loop = asyncio.new_event_loop()
+        self.loop = new_media_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="media", daemon=True)
         self.thread.start()
         self.engine = self._start(self._engine(host_addresses, ice)).result()

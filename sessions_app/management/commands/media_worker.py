@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from sessions_app.media.engine import MediaEngine
+from sessions_app.media.event_loop import new_media_loop
 from sessions_app.media.remote import WorkerLoop
 from sessions_app.services import media_workers, reaping
 from workbench.sip_gateway import Decisions, start_gateway
@@ -34,7 +35,8 @@ class Command(BaseCommand):
             raise CommandError("media workers need REDIS_URL; without it the web process carries media itself")
         if options["sip"] and not settings.SIP_PORT:
             raise CommandError("--sip needs SIP_PORT")
-        asyncio.run(self.run(options["sip"]))
+        with asyncio.Runner(loop_factory=new_media_loop) as runner:
+            runner.run(self.run(options["sip"]))
 
     async def run(self, sip: bool) -> None:
         worker_id = uuid.uuid4().hex
