@@ -117,27 +117,27 @@ class QuietWatch:
 
     _of: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, QuietWatch]" = weakref.WeakKeyDictionary()
 
-    def __init__(self, loop: asyncio.AbstractEventLoop):
-        self.loop = loop
+    def __init__(self):
         self.feeds: set[Feed] = set()
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.TimerHandle | None = None  # (it holds no loop: the loop's entry would never go)
 
     @classmethod
     def of(cls, loop: asyncio.AbstractEventLoop) -> "QuietWatch":
         watch = cls._of.get(loop)
         if watch is None:
-            watch = cls._of[loop] = cls(loop)
+            watch = cls._of[loop] = cls()
         return watch
 
     def add(self, feed: Feed) -> None:
+        """Watch `feed` (on the running loop, this watch's)."""
         self.feeds.add(feed)
         if self._timer is None:
-            self._timer = self.loop.call_later(WATCH_EVERY, self._look)
+            self._timer = asyncio.get_running_loop().call_later(WATCH_EVERY, self._look)
 
     def _look(self) -> None:
         now = time.monotonic()
         self.feeds.difference_update([feed for feed in self.feeds if feed.quiet(now)])
-        self._timer = self.loop.call_later(WATCH_EVERY, self._look) if self.feeds else None
+        self._timer = asyncio.get_running_loop().call_later(WATCH_EVERY, self._look) if self.feeds else None
 
 
 class Tap:
