@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from sessions_app.media.recorder import Side
+from sessions_app.media.encoded import EncodedFrame
+from sessions_app.media.recorder import PacketFile, PacketSide, Side
 from sessions_app.media.sounds import Music
 from testing.peers import Peer
 
@@ -217,7 +218,24 @@ async def test_a_phone_caller_on_the_trunk_is_recorded_like_a_web_caller(engine,
 
 
 @pytest.mark.unit
-def test_a_frame_the_recorder_cannot_read_never_breaks_the_audio_path_it_sits_in():
-    side = Side(time.monotonic())
+@pytest.mark.parametrize("kind", [Side, PacketSide])
+def test_a_frame_the_recorder_cannot_read_never_breaks_the_audio_path_it_sits_in(kind):
+    side = kind(time.monotonic())
     side.put(object())  # not a frame: inside a tap's drain or a sender's recv, raising would stop the call's audio
     assert side.failed and side.take(0, 960) is None
+
+
+@pytest.mark.unit
+def test_packets_a_recording_cannot_carry_are_counted_lost_and_the_file_has_silence_there(tmp_path):
+    """A side kept as packets takes 20 ms Opus packets only (the file's two streams advance together); a
+    packet of another length or codec is lost, and a packet whose framing cannot be read becomes silence in
+    the file rather than a frame no player decodes."""
+    side = PacketSide(time.monotonic() - 1.0)
+    side.put(EncodedFrame("opus", b"\xf8\xff\xfe", 1920))  # 40 ms
+    side.put(EncodedFrame("pcmu", bytes(160), 960))
+    assert side.lost == 2 and not side.failed and side.take(0) is None
+    file = PacketFile(str(tmp_path / "odd.ogg"))
+    file.write([(b"\x02\xc8\x01", b"\x03\x00"), None])  # a code-2 and a code-3 packet whose lengths do not add up
+    file.close()
+    decoded = Decoded(str(tmp_path / "odd.ogg"))
+    assert abs(decoded.seconds - 0.04) < 0.001 and decoded.peak(0, 0.04) == 0
